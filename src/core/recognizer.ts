@@ -1,0 +1,212 @@
+/**
+ * The recognition pipeline shared by the browser, the server and the CLI (Transformers.js-style: one call from
+ * pixels to an answer): image -> `preprocessDigit` -> `[1, 28, 28, 1]` tensor -> model -> probabilities -> result.
+ * Imports nothing Node-only. The caller picks the TF.js backend before loading (see `src/node/backend.ts` and
+ * `web/`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hwrError } from './errors.ts';
+import { preprocessDigit } from './preprocess.ts';
+import type { ModelMetadata, PixelBuffer } from './types.ts';
+
+/** One class and its probability. */
+export interface ClassProbability {
+  label: string;
+  probability: number;
+}
+
+/** What `Recognizer.recognize` answers for one image. */
+export interface Recognition {
+  /** The most probable class label, e.g. `"7"`. */
+  label: string;
+  /** Its probability in [0, 1]. */
+  probability: number;
+  /** Probabilities of every class in the order of `metadata.classes`; they sum to 1. */
+  probabilities: number[];
+  /** The `k` most probable classes, most probable first (k = 3 unless asked otherwise). */
+  topK: ClassProbability[];
+  /** The image the model saw: `[28 * 28]` float32 in [0, 1], row-major, ink = 1. */
+  processed: Float32Array;
+  /** Wall-clock time of each stage in ms. */
+  timings: { preprocessMs: number; inferenceMs: number };
+}
+
+/** Options of `recognize` and `recognizeBatch`. */
+export interface RecognizeOptions {
+  /** Name of the image (file name, field) used in error messages. */
+  name?: string;
+  /** How many classes `topK` lists; default 3. */
+  topK?: number;
+}
+
+/** A loaded model with its metadata, ready to recognize images. */
+export interface Recognizer {
+  readonly metadata: ModelMetadata;
+  readonly model: tf.LayersModel;
+  /**
+   * Recognizes one image of any size.
+   * @throws HwrError `NO_INK` for a blank image.
+   */
+  recognize(image: PixelBuffer, options?: RecognizeOptions): Promise<Recognition>;
+  /**
+   * Recognizes many images in one forward pass. A bad image gives an `Error` in its slot; the others are still
+   * recognized. `names[i]` names image i in error messages.
+   */
+  recognizeBatch(images: PixelBuffer[], options?: { names?: string[]; topK?: number }): Promise<Array<Recognition | Error>>;
+  /**
+   * Classifies already preprocessed inputs: `[n, 28, 28, 1]` float32 in [0, 1] (ink = 1), e.g. MNIST test images.
+   * @returns `[n * classes]` float32 probabilities, row-major.
+   */
+  predictProbabilities(inputs: Float32Array, count: number): Promise<Float32Array>;
+  /** Frees the model's tensors. */
+  dispose(): void;
+}
+
+/** Where to load a model from: a URL of a model folder (with `model.json` and `metadata.json`), or a handler + metadata. */
+export type ModelSource = string | { model: tf.io.IOHandler; metadata: ModelMetadata };
+
+/** `performance.now()` where available (browsers, Node 16+). */
+const now = (): number => globalThis.performance.now();
+
+/**
+ * Indices of the `k` largest values, largest first (ties keep the lower index first).
+ * `values` is one row of probabilities or logits.
+ */
+export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  const order = Array.from({ length: values.length }, (_, i) => i);
+  order.sort((a, b) => values[b]! - values[a]! || a - b);
+  return order.slice(0, Math.max(0, Math.min(k, values.length)));
+}
+
+/** Turns one row of class probabilities into a `Recognition` (without `processed` and `timings`). */
+export function decodeProbabilities(probabilities: ArrayLike<number>, classes: readonly string[], k = 3): Pick<Recognition, 'label' | 'probability' | 'probabilities' | 'topK'> {
+  if (probabilities.length !== classes.length) {
+    throw hwrError('BAD_MODEL', `model outputs ${probabilities.length} values but its metadata lists ${classes.length} classes`);
+  }
+  const list = Array.from(probabilities, Number);
+  const top = topKIndices(list, k);
+  const best = top[0]!;
+  return {
+    label: classes[best]!,
+    probability: list[best]!,
+    probabilities: list,
+    topK: top.map((i) => ({ label: classes[i]!, probability: list[i]! })),
+  };
+}
+
+function validateMetadata(metadata: ModelMetadata, where: string): void {
+  const [h, w, c] = metadata.inputShape ?? [];
+  if (!Array.isArray(metadata.classes) || metadata.classes.length < 2 || !h || !w || c !== 1) {
+    throw hwrError('BAD_MODEL', `${where}: metadata must list at least 2 classes and a [height, width, 1] inputShape`);
+  }
+}
+
+/** Joins a folder URL and a file name ("models/digits" + "model.json" -> "models/digits/model.json"). */
+function fileUrl(folder: string, file: string): string {
+  return `${folder.replace(/\/?(model\.json)?$/, '')}/${file}`;
+}
+
+/**
+ * Wraps an already loaded LayersModel and its metadata into a `Recognizer`.
+ * The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
+ */
+export function createRecognizer(model: tf.LayersModel, metadata: ModelMetadata): Recognizer {
+  validateMetadata(metadata, metadata.name ?? 'model');
+  const [height, width] = metadata.inputShape;
+  const pixels = height * width;
+  const classes = metadata.classes;
+
+  const predictProbabilities = async (inputs: Float32Array, count: number): Promise<Float32Array> => {
+    if (count === 0) return new Float32Array(0);
+    const output = tf.tidy(() => model.predict(tf.tensor4d(inputs, [count, height, width, 1])) as tf.Tensor);
+    try {
+      return (await output.data()) as Float32Array;
+    } finally {
+      output.dispose();
+    }
+  };
+
+  const recognizeBatch: Recognizer['recognizeBatch'] = async (images, options = {}) => {
+    const started = now();
+    const prepared: Array<Float32Array | Error> = images.map((image, i) => {
+      try {
+        return preprocessDigit(image, { name: options.names?.[i] ?? `image ${i}`, size: height, box: Math.round((height * 20) / 28) }).input;
+      } catch (error) {
+        return error as Error;
+      }
+    });
+    const good = prepared.filter((p): p is Float32Array => !(p instanceof Error));
+    const batch = new Float32Array(good.length * pixels);
+    good.forEach((input, i) => batch.set(input, i * pixels));
+    const preprocessMs = now() - started;
+    const inferenceStart = now();
+    const probabilities = await predictProbabilities(batch, good.length);
+    const inferenceMs = now() - inferenceStart;
+    let row = 0;
+    return prepared.map((input) => {
+      if (input instanceof Error) return input;
+      const slice = probabilities.subarray(row * classes.length, (row + 1) * classes.length);
+      row++;
+      return {
+        ...decodeProbabilities(slice, classes, options.topK),
+        processed: input,
+        timings: { preprocessMs: preprocessMs / images.length, inferenceMs: inferenceMs / good.length },
+      };
+    });
+  };
+
+  return {
+    metadata,
+    model,
+    predictProbabilities,
+    recognizeBatch,
+    async recognize(image, options = {}) {
+      const started = now();
+      const { input } = preprocessDigit(image, { name: options.name, size: height, box: Math.round((height * 20) / 28) });
+      const preprocessMs = now() - started;
+      const inferenceStart = now();
+      const probabilities = await predictProbabilities(input, 1);
+      const inferenceMs = now() - inferenceStart;
+      return { ...decodeProbabilities(probabilities, classes, options.topK), processed: input, timings: { preprocessMs, inferenceMs } };
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+/**
+ * Loads a model and its metadata into a `Recognizer`.
+ * - `source` as a string: URL of a model folder served over HTTP(S) or relative to the page
+ *   (`models/digits/`): fetches `model.json`, its weight shards and `metadata.json`.
+ * - `source` as `{ model, metadata }`: any TF.js IOHandler (Node's file handler, `tf.io.fromMemory`, ...).
+ * @throws HwrError `BAD_MODEL` when the model or its metadata cannot be loaded or do not match.
+ */
+export async function loadRecognizer(source: ModelSource): Promise<Recognizer> {
+  let handlerOrUrl: string | tf.io.IOHandler;
+  let metadata: ModelMetadata;
+  if (typeof source === 'string') {
+    const metadataUrl = fileUrl(source, 'metadata.json');
+    const response = await fetch(metadataUrl).catch((error: unknown) => {
+      throw hwrError('BAD_MODEL', `${metadataUrl}: cannot fetch model metadata: ${(error as Error).message}`, error);
+    });
+    if (!response.ok) throw hwrError('BAD_MODEL', `${metadataUrl}: HTTP ${response.status} fetching model metadata`);
+    metadata = (await response.json()) as ModelMetadata;
+    handlerOrUrl = fileUrl(source, 'model.json');
+  } else {
+    ({ metadata } = source);
+    handlerOrUrl = source.model;
+  }
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(handlerOrUrl);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'BAD_MODEL') throw error;
+    throw hwrError('BAD_MODEL', `${typeof handlerOrUrl === 'string' ? handlerOrUrl : metadata.name}: cannot load model: ${(error as Error).message}`, error);
+  }
+  const shape = model.inputs[0]?.shape ?? [];
+  if (shape[1] !== metadata.inputShape[0] || shape[2] !== metadata.inputShape[1]) {
+    throw hwrError('BAD_MODEL', `${metadata.name}: model input ${JSON.stringify(shape)} does not match metadata inputShape ${JSON.stringify(metadata.inputShape)}`);
+  }
+  return createRecognizer(model, metadata);
+}

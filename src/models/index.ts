@@ -1,0 +1,43 @@
+import type * as tf from '@tensorflow/tfjs';
+import { hwrError } from '../core/errors.ts';
+import { createHwrNet } from './hwrNet.ts';
+import { createLenet5 } from './lenet5.ts';
+import { createSeedCnn } from './seedCnn.ts';
+
+/** Options every architecture takes: number of output classes, seed for weight initialization and dropout, input side in px. */
+export interface ArchitectureOptions {
+  classes: number;
+  seed: number;
+  inputSize?: number;
+}
+
+/** One trainable architecture of the registry. */
+export interface Architecture {
+  name: string;
+  description: string;
+  /** Whether training should apply random affine augmentation by default. */
+  augment: boolean;
+  create(options: ArchitectureOptions): tf.LayersModel;
+}
+
+/** The architectures `hwr train --model NAME` knows, the default first. */
+export const ARCHITECTURES: readonly Architecture[] = [
+  { name: 'hwr-net', description: 'default: 3 conv stages with batch norm, dropout, trained with augmentation', augment: true, create: createHwrNet },
+  { name: 'seed-cnn', description: "the seed article's Keras CNN (3 conv + 2 dense, 101,578 parameters)", augment: false, create: createSeedCnn },
+  { name: 'lenet5', description: "the second article's PyTorch LeNet-5 (6 and 16 5x5 filters, 120-84-10)", augment: false, create: createLenet5 },
+];
+
+/** Name of the default architecture. */
+export const DEFAULT_ARCHITECTURE = ARCHITECTURES[0]!.name;
+
+/**
+ * Looks an architecture up by name.
+ * @throws HwrError `UNKNOWN_MODEL` naming the known architectures.
+ */
+export function getArchitecture(name: string): Architecture {
+  const found = ARCHITECTURES.find((a) => a.name === name);
+  if (!found) {
+    throw hwrError('UNKNOWN_MODEL', `unknown model "${name}": choose one of ${ARCHITECTURES.map((a) => a.name).join(', ')}`);
+  }
+  return found;
+}

@@ -1,0 +1,190 @@
+/**
+ * Training callbacks (Keras style: the loop stays small, everything else hooks in here):
+ * progress bar, learning-rate schedule, checkpoints with the best model kept, and loss/accuracy curves.
+ * Node only (terminal, files).
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import cliProgress from 'cli-progress';
+import { renderTrainingCurves } from '../plot/curves.ts';
+import { saveModel, writeFileAtomic } from '../node/modelFiles.ts';
+import type { ModelMetadata } from '../core/types.ts';
+
+/** Metrics of one finished epoch, as stored in `history.json` and drawn in `curves.png`. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Learning rate used in this epoch. */
+  learningRate: number;
+  /** Wall-clock seconds of the epoch (training + validation). */
+  seconds: number;
+  /** Training images per second. */
+  imagesPerSecond: number;
+}
+
+/** State written next to the last checkpoint, read by `--resume`. */
+export interface TrainingState {
+  /** Epochs finished (the next epoch to run is `epochsDone + 1`). */
+  epochsDone: number;
+  history: EpochRecord[];
+  bestValAccuracy: number;
+  bestEpoch: number;
+  /** Options of the run, so a resumed run continues the same one. */
+  options: Record<string, unknown>;
+  /** Training seconds summed over all sessions of the run. */
+  trainingSeconds: number;
+}
+
+/** Folder of the last checkpoint (with optimizer state) inside a training output folder. */
+export const LAST_CHECKPOINT = 'checkpoints/last';
+/** File holding `TrainingState` inside the last checkpoint folder. */
+export const STATE_JSON = 'state.json';
+
+/**
+ * Cosine learning-rate decay (Loshchilov and Hutter 2017, SGDR, without restarts) from `initial` at epoch 0
+ * to `initial * floor` after the last epoch. `epoch` is 0-based.
+ */
+export function cosineLearningRate(initial: number, epoch: number, epochs: number, floor = 0.02): number {
+  const progress = epochs <= 1 ? 0 : epoch / (epochs - 1);
+  return initial * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** Sets the learning rate of the model's optimizer at the start of each epoch. */
+export class LearningRateScheduler extends tf.Callback {
+  current = 0;
+
+  constructor(private readonly schedule: (epoch: number) => number) {
+    super();
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.current = this.schedule(epoch);
+    // Adam, SGD and RMSProp read `learningRate` at every step; TF.js exposes no setter.
+    (this.model.optimizer as unknown as { learningRate: number }).learningRate = this.current;
+  }
+}
+
+/**
+ * A progress bar per epoch (batch, loss, accuracy, images/s, ETA) on a terminal, and one summary line per
+ * epoch everywhere (logs and CI too). Also measures images/s and epoch time, read by the other callbacks.
+ */
+export class ProgressCallback extends tf.Callback {
+  private bar: cliProgress.SingleBar | null = null;
+  private epochStart = 0;
+  private images = 0;
+  private trainSeconds = 0;
+  /** Images/s and seconds of the last finished epoch. */
+  last = { imagesPerSecond: 0, seconds: 0 };
+
+  constructor(
+    private readonly batchesPerEpoch: number,
+    private readonly epochs: number,
+    private readonly print: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    private readonly interactive = Boolean(process.stdout.isTTY),
+  ) {
+    super();
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.epochStart = performance.now();
+    this.images = 0;
+    if (this.interactive) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          format: `epoch ${epoch + 1}/${this.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {speed} img/s | ETA {eta_formatted}`,
+          hideCursor: true,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(this.batchesPerEpoch, 0, { loss: '-', acc: '-', speed: '-' });
+    }
+  }
+
+  override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
+    this.images += Number(logs?.size ?? 0);
+    if (!this.bar || batch % 5 !== 0) return;
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    this.bar.update(batch + 1, {
+      loss: (logs?.loss ?? 0).toFixed(4),
+      acc: (logs?.acc ?? 0).toFixed(4),
+      speed: Math.round(this.images / seconds),
+    });
+  }
+
+  override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    this.trainSeconds += seconds;
+    this.last = { imagesPerSecond: this.images / seconds, seconds };
+    if (this.bar) {
+      this.bar.update(this.batchesPerEpoch);
+      this.bar.stop();
+      this.bar = null;
+    }
+    const val = logs?.val_acc !== undefined ? ` | val_loss ${logs.val_loss!.toFixed(4)} | val_acc ${logs.val_acc.toFixed(4)}` : '';
+    this.print(
+      `epoch ${epoch + 1}/${this.epochs}: loss ${(logs?.loss ?? 0).toFixed(4)} | acc ${(logs?.acc ?? 0).toFixed(4)}${val} | ` +
+        `${Math.round(this.last.imagesPerSecond)} img/s | ${seconds.toFixed(1)} s`,
+    );
+  }
+}
+
+/** Options of `CheckpointCallback`. */
+export interface CheckpointOptions {
+  outDir: string;
+  state: TrainingState;
+  progress: ProgressCallback;
+  scheduler: LearningRateScheduler;
+  /** Builds the metadata to store with the best model, from the state after the epoch. */
+  metadata: (state: TrainingState) => ModelMetadata;
+  print?: (line: string) => void;
+}
+
+/**
+ * After every epoch: records the epoch in the state, saves the last checkpoint (weights + optimizer state +
+ * `state.json`, for `--resume`), saves the model to `outDir` when its validation accuracy is the best so far
+ * (float16 weights, with `metadata.json`), and redraws `history.json` and `curves.png`.
+ * All files are written atomically, so an interrupted run leaves a usable checkpoint.
+ */
+export class CheckpointCallback extends tf.Callback {
+  constructor(private readonly options: CheckpointOptions) {
+    super();
+  }
+
+  override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
+    const { outDir, state, progress, scheduler } = this.options;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: logs?.loss ?? NaN,
+      accuracy: logs?.acc ?? NaN,
+      ...(logs?.val_loss !== undefined ? { valLoss: logs.val_loss, valAccuracy: logs.val_acc } : {}),
+      learningRate: scheduler.current,
+      seconds: progress.last.seconds,
+      imagesPerSecond: progress.last.imagesPerSecond,
+    };
+    state.history.push(record);
+    state.epochsDone = epoch + 1;
+    state.trainingSeconds += progress.last.seconds;
+    const score = record.valAccuracy ?? record.accuracy;
+    const model = this.model as unknown as tf.LayersModel;
+    if (score > state.bestValAccuracy || state.bestEpoch === 0) {
+      state.bestValAccuracy = score;
+      state.bestEpoch = epoch + 1;
+      await saveModel(model, outDir, this.options.metadata(state), { float16: true });
+      this.options.print?.(`  best so far (validation accuracy ${score.toFixed(4)}): saved to ${outDir}`);
+    }
+    const last = join(outDir, LAST_CHECKPOINT);
+    await saveModel(model, last, undefined, { includeOptimizer: true });
+    await writeFileAtomic(join(last, STATE_JSON), JSON.stringify(state, null, 2));
+    await writeFileAtomic(join(outDir, 'history.json'), JSON.stringify(state.history, null, 2));
+    const png = await renderTrainingCurves(
+      state.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy })),
+      { title: `${String(state.options.model)} training` },
+    );
+    await writeFileAtomic(join(outDir, 'curves.png'), png);
+  }
+}
