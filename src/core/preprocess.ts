@@ -1,0 +1,630 @@
+/**
+ * MNIST-style normalization of one digit image: pixels in, a 28x28 float32 model input out.
+ *
+ * MNIST digits were not made by resizing a whole page to 28x28. From LeCun, Cortes and Burges,
+ * "THE MNIST DATABASE of handwritten digits" (http://yann.lecun.com/exdb/mnist/):
+ * "The original black and white (bilevel) images from NIST were size normalized to fit in a 20x20 pixel box
+ * while preserving their aspect ratio. The resulting images contain grey levels as a result of the
+ * anti-aliasing technique used by the normalization algorithm. The images were centered in a 28x28 image
+ * by computing the center of mass of the pixels, and translating the image so as to position this point
+ * at the center of the 28x28 field."
+ *
+ * The steps, each a function below, so that a drawn canvas, a photo of pencil on paper and an MNIST
+ * test image all end up looking alike:
+ *
+ *   PixelBuffer -> toGrayscale -> detectPolarity / toInk -> inkBoundingBox -> fitToBox -> centerInField
+ *
+ * Plain typed-array code: runs in the browser and in Node, needs neither TF.js nor any Node module.
+ *
+ * Coordinates are index coordinates throughout: pixel (x, y) is at (x, y), so the centre of a 28x28
+ * field is (14, 14), as in MNIST itself (measured on the MNIST test set: every digit's centre of mass,
+ * in index coordinates, lies in [13.5, 14.5] on both axes, i.e. MNIST shifted by whole pixels towards (14, 14)).
+ */
+
+import { hwrError } from './errors.ts';
+import type { PixelBuffer } from './types.ts';
+
+/**
+ * Version tag of this preprocessing, stored in a model's metadata (`ModelMetadata.preprocessing`) so that
+ * a model is only fed images prepared the way its training data was.
+ * Change it whenever the output of `preprocessDigit` changes for the same input.
+ */
+export const PREPROCESSING_VERSION = 'mnist-com-v1';
+
+/** Which way round the ink is: dark ink on light paper (pen on paper, a default canvas) or light ink on dark (MNIST, chalk). */
+export type Polarity = 'dark-on-light' | 'light-on-dark';
+
+/** An axis-aligned rectangle in px: top-left corner (`x`, `y`) and size; covers columns x..x+width-1 and rows y..y+height-1. */
+export interface BoundingBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** A point in px, index coordinates (pixel (0, 0) is at (0, 0)); may be fractional. */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** A single-channel float image: `data` holds `width * height` values, row-major, top row first. */
+export interface GrayImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Paper colour that (partly) transparent pixels are composited over: RGB in 0..255, or `'auto'`.
+ * `'auto'` picks white, except for an image whose background is transparent and whose visible pixels
+ * are light (white ink on a transparent canvas): there the paper is black, so transparent pixels
+ * still become background rather than ink-coloured.
+ */
+export type Paper = 'auto' | { r: number; g: number; b: number };
+
+/** Options of `preprocessDigit`. */
+export interface PreprocessOptions {
+  /** Names the input in error messages, e.g. a file name. Default `'image'`. */
+  name?: string;
+  /** Side of the square output field in px. Default 28 (MNIST). */
+  size?: number;
+  /** Side of the box the ink's longer side is scaled to, in px. Default 20 (MNIST). Must be <= `size`. */
+  box?: number;
+  /** Ink threshold as a fraction (0, 1) of the strongest ink: weaker pixels are noise. Default `DEFAULT_INK_THRESHOLD`. */
+  threshold?: number;
+  /** Paper colour for transparent pixels, see `Paper`. Default `'auto'`. */
+  paper?: Paper;
+}
+
+/** The model input made from one image, and where the digit was found in the source. */
+export interface Preprocessed {
+  /** `[height * width]` float32 in [0, 1], row-major, ink = 1, background = 0 (white on black, like MNIST). Feed as NHWC `[1, height, width, 1]`. */
+  input: Float32Array;
+  /** Field width in px (28 by default). */
+  width: number;
+  /** Field height in px (28 by default). */
+  height: number;
+  /** Detected polarity of the source image. */
+  polarity: Polarity;
+  /** Bounding box of the ink in the source image, in source px. */
+  boundingBox: BoundingBox;
+  /** Centre of mass of the ink inside `boundingBox`, in source px (index coordinates). */
+  centerOfMass: Point;
+}
+
+/**
+ * Default ink threshold, as a fraction of the strongest ink.
+ * Low on purpose: MNIST's bounding boxes include the anti-aliased edge (on the MNIST test set the box of
+ * pixels > 0 and of pixels > 64/255 are both exactly 20 px on the longer side), so faint edge pixels count as ink.
+ */
+export const DEFAULT_INK_THRESHOLD = 0.1;
+
+/** Rec. 601 luma weights for R, G, B (applied to the gamma-encoded sRGB values, as PIL `convert('L')` and OpenCV do). */
+const LUMA_601 = [0.299, 0.587, 0.114] as const;
+
+/** Below this contrast between background and strongest ink (in [0, 1] grey levels, ~10/255) an image counts as blank. */
+const MIN_CONTRAST = 0.04;
+
+/**
+ * Faint pixels (down to this fraction of the threshold) count as ink when they touch ink above the threshold:
+ * the anti-aliased rim of a stroke belongs to the digit (MNIST's boxes include it) but faint noise elsewhere does not.
+ */
+const WEAK_FRACTION = 0.25;
+
+/** A connected blob holding less than this fraction of all ink is a speck (dust, sensor noise, a stray tap on the canvas). */
+const SPECK_FRACTION = 0.01;
+
+/** Specks are only ignored while together they hold at most this fraction of all ink; beyond it the ink is just fragmented (a dotted or faint broken stroke) and is all kept. */
+const SPECK_BUDGET = 0.05;
+
+/** Less ink than this (in px at full strength) is not a digit. */
+const MIN_INK_MASS = 2;
+
+const HISTOGRAM_BINS = 1024;
+
+/**
+ * Converts RGBA pixels to grey levels, compositing alpha over the paper colour first.
+ *
+ * Luma uses Rec. 601 weights, Y' = 0.299 R' + 0.587 G' + 0.114 B', on the gamma-encoded sRGB values
+ * (the convention of PIL's `convert('L')`, OpenCV's `RGB2GRAY` and most handwriting datasets; for dark ink on light paper
+ * the choice of 601 vs 709 hardly matters). Alpha is not premultiplied: grey = a * Y' + (1 - a) * paper.
+ *
+ * @param image RGBA pixels, `width * height * 4` bytes.
+ * @param paper Colour under transparent pixels; default `'auto'` (see `Paper`).
+ * @returns `[height * width]` float32 grey levels in [0, 1], 0 = black, 1 = white.
+ * @throws HwrError `BAD_ARGUMENT` when the buffer's size does not match `width * height * 4`.
+ */
+export function toGrayscale(image: PixelBuffer, paper: Paper = 'auto'): Float32Array {
+  checkPixelBuffer(image, 'image');
+  const { data } = image;
+  const count = image.width * image.height;
+  const paperLevel = paper === 'auto' ? autoPaperLevel(image) : luma(paper.r, paper.g, paper.b) / 255;
+  const gray = new Float32Array(count);
+  for (let i = 0, p = 0; i < count; i++, p += 4) {
+    const alpha = data[p + 3] / 255;
+    const level = luma(data[p], data[p + 1], data[p + 2]) / 255;
+    gray[i] = alpha * level + (1 - alpha) * paperLevel;
+  }
+  return gray;
+}
+
+/**
+ * Decides whether an image is dark ink on light paper or light ink on dark.
+ *
+ * The background is the majority of the pixels, so the median grey level is the background level;
+ * the ink is whichever side of it reaches further (the darkest pixel for pen on paper, the lightest for chalk or MNIST).
+ * A blank image counts as `'dark-on-light'`.
+ *
+ * @param gray `[height * width]` grey levels in [0, 1] (see `toGrayscale`).
+ * @returns The polarity.
+ */
+export function detectPolarity(gray: Float32Array): Polarity {
+  if (gray.length === 0) return 'dark-on-light';
+  const background = histogramMedian(gray);
+  let darkest = 1;
+  let lightest = 0;
+  for (let i = 0; i < gray.length; i++) {
+    const v = gray[i];
+    if (v < darkest) darkest = v;
+    if (v > lightest) lightest = v;
+  }
+  return lightest - background > background - darkest ? 'light-on-dark' : 'dark-on-light';
+}
+
+/**
+ * Turns grey levels into ink strength: 1 = the strongest ink, 0 = background.
+ *
+ * Orients the levels so ink is high (1 - grey for dark ink), then subtracts the background level (the median)
+ * plus twice its noise (the median absolute deviation, scaled to a standard deviation), and rescales so the
+ * strongest ink is 1: a faint photo of pencil on grey paper gives full-strength ink and a clean background.
+ * An image with almost no contrast (under ~10/255 between background and strongest ink) gives all zeros.
+ *
+ * @param gray `[height * width]` grey levels in [0, 1].
+ * @param polarity From `detectPolarity`.
+ * @returns `[height * width]` float32 ink strength in [0, 1].
+ */
+export function toInk(gray: Float32Array, polarity: Polarity): Float32Array {
+  const ink = new Float32Array(gray.length);
+  if (gray.length === 0) return ink;
+  for (let i = 0; i < gray.length; i++) ink[i] = polarity === 'dark-on-light' ? 1 - gray[i] : gray[i];
+  const background = histogramMedian(ink);
+  const noise = 1.4826 * histogramMedian(ink, background);
+  let strongest = 0;
+  for (let i = 0; i < ink.length; i++) if (ink[i] > strongest) strongest = ink[i];
+  const floor = background + 2 * noise;
+  if (strongest - background < MIN_CONTRAST || strongest <= floor) return ink.fill(0);
+  const scale = 1 / (strongest - floor);
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - floor) * scale));
+  return ink;
+}
+
+/**
+ * Finds the bounding box of the ink, ignoring isolated specks.
+ *
+ * Pixels stronger than `threshold * (strongest ink)` are ink, and so are fainter pixels (down to a quarter of that)
+ * connected to them: hysteresis keeps a stroke's anti-aliased rim, which MNIST's boxes include, without letting
+ * faint noise elsewhere in. Ink is grouped into 8-connected blobs; blobs holding under 1% of all ink are specks
+ * and are ignored, smallest first, as long as the ignored specks together hold at most 5% of the ink
+ * (a dotted or broken stroke is many small blobs and is all kept).
+ *
+ * @param ink `[height * width]` ink strength in [0, 1] (see `toInk`).
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param threshold Fraction (0, 1) of the strongest ink below which a pixel is background; default 0.1.
+ * @param name Names the image in error messages; default `'image'`.
+ * @returns The box in px.
+ * @throws HwrError `NO_INK` ("no ink found in <name>") when the image is blank or holds under 2 px worth of ink.
+ * @throws HwrError `BAD_ARGUMENT` when sizes disagree or `threshold` is outside (0, 1).
+ */
+export function inkBoundingBox(
+  ink: Float32Array,
+  width: number,
+  height: number,
+  threshold: number = DEFAULT_INK_THRESHOLD,
+  name = 'image',
+): BoundingBox {
+  checkGrayImage(ink, width, height, name);
+  if (!(threshold > 0 && threshold < 1)) {
+    throw hwrError('BAD_ARGUMENT', `${name}: ink threshold must be between 0 and 1, got ${threshold}`);
+  }
+  let strongest = 0;
+  for (let i = 0; i < ink.length; i++) if (ink[i] > strongest) strongest = ink[i];
+  if (strongest === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
+
+  const blobs = findBlobs(ink, width, height, WEAK_FRACTION * threshold * strongest, threshold * strongest);
+  const totalMass = blobs.reduce((sum, blob) => sum + blob.mass, 0);
+  const kept = dropSpecks(blobs, totalMass);
+  const keptMass = kept.reduce((sum, blob) => sum + blob.mass, 0);
+  if (keptMass < MIN_INK_MASS) throw hwrError('NO_INK', `no ink found in ${name}`);
+
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (const blob of kept) {
+    x0 = Math.min(x0, blob.x0);
+    y0 = Math.min(y0, blob.y0);
+    x1 = Math.max(x1, blob.x1);
+    y1 = Math.max(y1, blob.y1);
+  }
+  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/**
+ * Crops the ink to `box` and resizes it so its longer side is `size` px, preserving the aspect ratio
+ * (the shorter side becomes `round(shorter * size / longer)`, at least 1 px).
+ *
+ * Resampling is separable, per axis: area averaging (a box filter: each output pixel is the mean of the
+ * source area it covers, fractional pixels weighted by coverage) when shrinking, which anti-aliases
+ * like MNIST's normalization; bilinear interpolation (pixel centres aligned) when enlarging; an exact copy at scale 1.
+ * Area averaging keeps a thin stroke's mass but spreads it, so a 3 px pen line on a 400 px canvas would come out
+ * at a fifth of full strength; the result is therefore rescaled so its maximum equals the crop's maximum,
+ * and thin strokes keep full strength.
+ *
+ * @param ink `[height * width]` ink strength in [0, 1].
+ * @param width Source width in px.
+ * @param height Source height in px.
+ * @param box Region to crop, in source px; must lie inside the image.
+ * @param size Length of the longer side after resizing, in px; default 20 (MNIST).
+ * @returns The resized crop, float32 in [0, 1].
+ * @throws HwrError `BAD_ARGUMENT` when the box is empty or outside the image, or `size` is not a positive integer.
+ */
+export function fitToBox(ink: Float32Array, width: number, height: number, box: BoundingBox, size = 20): GrayImage {
+  checkGrayImage(ink, width, height, 'image');
+  checkPositiveInteger(size, 'box size');
+  const inside =
+    Number.isInteger(box.x) && Number.isInteger(box.y) && Number.isInteger(box.width) && Number.isInteger(box.height) &&
+    box.width > 0 && box.height > 0 && box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height;
+  if (!inside) {
+    throw hwrError('BAD_ARGUMENT', `crop box ${JSON.stringify(box)} is not a non-empty integer box inside the ${width}x${height} image`);
+  }
+  const longer = Math.max(box.width, box.height);
+  const outWidth = Math.max(1, Math.round((box.width * size) / longer));
+  const outHeight = Math.max(1, Math.round((box.height * size) / longer));
+  const across = resampleWeights(box.width, outWidth);
+  const down = resampleWeights(box.height, outHeight);
+
+  // Rows first: shrink each source row of the crop to outWidth, then each column to outHeight.
+  const rows = new Float32Array(box.height * outWidth);
+  let cropMax = 0;
+  for (let y = 0; y < box.height; y++) {
+    const rowStart = (box.y + y) * width + box.x;
+    for (let x = 0; x < box.width; x++) cropMax = Math.max(cropMax, ink[rowStart + x]);
+    for (let i = 0; i < outWidth; i++) {
+      let sum = 0;
+      for (let k = across.start[i]; k < across.start[i + 1]; k++) sum += across.weight[k] * ink[rowStart + across.index[k]];
+      rows[y * outWidth + i] = sum;
+    }
+  }
+  const out = new Float32Array(outWidth * outHeight);
+  let outMax = 0;
+  for (let j = 0; j < outHeight; j++) {
+    for (let i = 0; i < outWidth; i++) {
+      let sum = 0;
+      for (let k = down.start[j]; k < down.start[j + 1]; k++) sum += down.weight[k] * rows[down.index[k] * outWidth + i];
+      out[j * outWidth + i] = sum;
+      outMax = Math.max(outMax, sum);
+    }
+  }
+  if (outMax > 0 && cropMax > 0) {
+    const gain = cropMax / outMax;
+    for (let i = 0; i < out.length; i++) out[i] = Math.min(1, out[i] * gain);
+  }
+  return { data: out, width: outWidth, height: outHeight };
+}
+
+/**
+ * Centre of mass of an image, each pixel weighted by its value.
+ *
+ * @param ink `[height * width]` non-negative weights (ink strength).
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param name Names the image in error messages; default `'image'`.
+ * @returns The centre in px, index coordinates: pixel (x, y) sits at (x, y).
+ * @throws HwrError `NO_INK` when all weights are zero.
+ */
+export function centerOfMass(ink: Float32Array, width: number, height: number, name = 'image'): Point {
+  checkGrayImage(ink, width, height, name);
+  let mass = 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = ink[y * width + x];
+      mass += v;
+      sumX += v * x;
+      sumY += v * y;
+    }
+  }
+  if (!(mass > 0)) throw hwrError('NO_INK', `no ink found in ${name}`);
+  return { x: sumX / mass, y: sumY / mass };
+}
+
+/**
+ * Places an image in a square `size` x `size` field so that its centre of mass lands on the field's centre
+ * (`size / 2`, `size / 2`) = (14, 14) for MNIST.
+ *
+ * The shift is a whole number of pixels (the centre of mass lands within 0.5 px of the centre): MNIST did
+ * the same (its digits' centres of mass spread uniformly over [13.5, 14.5]), and a subpixel shift would blur.
+ * Pixels shifted outside the field are clipped.
+ *
+ * @param image The fitted digit (see `fitToBox`), float32.
+ * @param size Field side in px; default 28.
+ * @returns `{ data: [size * size] float32, width: size, height: size, offset }`, where `offset` is where
+ *   the image's pixel (0, 0) went in the field (may be negative).
+ * @throws HwrError `NO_INK` when the image is all zeros; `BAD_ARGUMENT` when `size` is not a positive integer.
+ */
+export function centerInField(image: GrayImage, size = 28): GrayImage & { offset: Point } {
+  checkPositiveInteger(size, 'field size');
+  const center = centerOfMass(image.data, image.width, image.height);
+  const offsetX = Math.round(size / 2 - center.x);
+  const offsetY = Math.round(size / 2 - center.y);
+  const field = new Float32Array(size * size);
+  for (let y = 0; y < image.height; y++) {
+    const fy = y + offsetY;
+    if (fy < 0 || fy >= size) continue;
+    for (let x = 0; x < image.width; x++) {
+      const fx = x + offsetX;
+      if (fx < 0 || fx >= size) continue;
+      field[fy * size + fx] = image.data[y * image.width + x];
+    }
+  }
+  return { data: field, width: size, height: size, offset: { x: offsetX, y: offsetY } };
+}
+
+/**
+ * Normalizes one digit image the way MNIST's digits were made: grey levels, ink = 1 whatever the polarity,
+ * ink bounding box scaled to fit a 20x20 box (aspect kept, anti-aliased), centre of mass shifted to (14, 14) of a 28x28 field.
+ *
+ * @param image RGBA pixels (a canvas's `ImageData`, a decoded file).
+ * @param options See `PreprocessOptions`.
+ * @returns The model input and where the digit was found, see `Preprocessed`.
+ * @throws HwrError `NO_INK` ("no ink found in <name>") for a blank image;
+ *   `BAD_ARGUMENT` for a malformed buffer or bad options.
+ */
+export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions = {}): Preprocessed {
+  const name = options.name ?? 'image';
+  const size = options.size ?? 28;
+  const boxSize = options.box ?? 20;
+  checkPixelBuffer(image, name);
+  checkPositiveInteger(size, 'size');
+  checkPositiveInteger(boxSize, 'box');
+  if (boxSize > size) throw hwrError('BAD_ARGUMENT', `box (${boxSize} px) must not exceed size (${size} px)`);
+
+  const { width, height } = image;
+  const gray = toGrayscale(image, options.paper ?? 'auto');
+  const polarity = detectPolarity(gray);
+  const ink = toInk(gray, polarity);
+  const boundingBox = inkBoundingBox(ink, width, height, options.threshold ?? DEFAULT_INK_THRESHOLD, name);
+  const fitted = fitToBox(ink, width, height, boundingBox, boxSize);
+  const field = centerInField(fitted, size);
+  return {
+    input: field.data,
+    width: size,
+    height: size,
+    polarity,
+    boundingBox,
+    centerOfMass: centerOfMassInBox(ink, width, boundingBox),
+  };
+}
+
+/**
+ * Renders a model input as RGBA pixels, ink white on black like MNIST, to show the image the model saw
+ * (the browser's preview, the CLI's `--save-processed`).
+ *
+ * @param input `[size * size]` values in [0, 1] (values outside are clamped).
+ * @param size Side in px; default 28.
+ * @returns RGBA pixels, opaque, grey = round(255 * value).
+ * @throws HwrError `BAD_ARGUMENT` when `input.length !== size * size`.
+ */
+export function toImageData(input: Float32Array | ArrayLike<number>, size = 28): PixelBuffer {
+  checkPositiveInteger(size, 'size');
+  if (input.length !== size * size) {
+    throw hwrError('BAD_ARGUMENT', `expected ${size}x${size} = ${size * size} values, got ${input.length}`);
+  }
+  const data = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < input.length; i++) {
+    const level = Math.round(255 * Math.min(1, Math.max(0, input[i])));
+    data[4 * i] = level;
+    data[4 * i + 1] = level;
+    data[4 * i + 2] = level;
+    data[4 * i + 3] = 255;
+  }
+  return { width: size, height: size, data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function luma(r: number, g: number, b: number): number {
+  return LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b;
+}
+
+/**
+ * Paper level for `'auto'`: when transparent pixels are the majority they are the background, and the visible
+ * pixels are ink, so the paper must contrast with them; otherwise the visible pixels are mostly paper,
+ * and transparent pixels take their side (white or black).
+ */
+function autoPaperLevel(image: PixelBuffer): number {
+  const { data } = image;
+  const count = image.width * image.height;
+  let transparent = 0;
+  let weight = 0;
+  let weightedLevel = 0;
+  for (let p = 0; p < count * 4; p += 4) {
+    const alpha = data[p + 3] / 255;
+    if (alpha < 0.5) transparent++;
+    weight += alpha;
+    weightedLevel += (alpha * luma(data[p], data[p + 1], data[p + 2])) / 255;
+  }
+  if (transparent === 0 || weight === 0) return 1;
+  const visibleLevel = weightedLevel / weight;
+  const backgroundIsTransparent = transparent * 2 >= count;
+  if (backgroundIsTransparent) return visibleLevel < 0.5 ? 1 : 0;
+  return visibleLevel >= 0.5 ? 1 : 0;
+}
+
+/**
+ * Approximate median of values in [0, 1] (or of |value - center| when `center` is given), in O(n) with a
+ * histogram: the mean of the values in the median's bin (exact when they are all equal, e.g. a clean background).
+ */
+function histogramMedian(values: Float32Array, center?: number): number {
+  const counts = new Uint32Array(HISTOGRAM_BINS);
+  const sums = new Float64Array(HISTOGRAM_BINS);
+  for (let i = 0; i < values.length; i++) {
+    const v = center === undefined ? values[i] : Math.abs(values[i] - center);
+    const bin = Math.min(HISTOGRAM_BINS - 1, Math.max(0, Math.floor(v * HISTOGRAM_BINS)));
+    counts[bin]++;
+    sums[bin] += v;
+  }
+  const half = values.length / 2;
+  let seen = 0;
+  for (let bin = 0; bin < HISTOGRAM_BINS; bin++) {
+    seen += counts[bin];
+    if (seen >= half && counts[bin] > 0) return sums[bin] / counts[bin];
+  }
+  return 0;
+}
+
+interface Blob {
+  mass: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/**
+ * 8-connected blobs by hysteresis (as in Canny's edge linking): each blob grows from a pixel above `strong`
+ * through its neighbours above `weak`, so it keeps the faint anti-aliased rim of a stroke, while faint
+ * noise that touches no strong pixel forms no blob at all. Flood fill with an explicit stack; O(width * height).
+ */
+function findBlobs(ink: Float32Array, width: number, height: number, weak: number, strong: number): Blob[] {
+  const visited = new Uint8Array(ink.length);
+  const stack = new Int32Array(ink.length);
+  const blobs: Blob[] = [];
+  for (let start = 0; start < ink.length; start++) {
+    if (visited[start] || !(ink[start] > strong)) continue;
+    const blob: Blob = { mass: 0, x0: width, y0: height, x1: -1, y1: -1 };
+    let top = 0;
+    stack[top++] = start;
+    visited[start] = 1;
+    while (top > 0) {
+      const i = stack[--top];
+      const x = i % width;
+      const y = (i - x) / width;
+      blob.mass += ink[i];
+      if (x < blob.x0) blob.x0 = x;
+      if (x > blob.x1) blob.x1 = x;
+      if (y < blob.y0) blob.y0 = y;
+      if (y > blob.y1) blob.y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const ny = y + dy;
+        if (ny < 0 || ny >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          if (nx < 0 || nx >= width) continue;
+          const j = ny * width + nx;
+          if (!visited[j] && ink[j] > weak) {
+            visited[j] = 1;
+            stack[top++] = j;
+          }
+        }
+      }
+    }
+    blobs.push(blob);
+  }
+  return blobs;
+}
+
+/** Drops specks (blobs under SPECK_FRACTION of the ink), smallest first, within a total budget of SPECK_BUDGET of the ink. */
+function dropSpecks(blobs: Blob[], totalMass: number): Blob[] {
+  const bySize = [...blobs].sort((a, b) => a.mass - b.mass);
+  let dropped = 0;
+  let firstKept = 0;
+  while (
+    firstKept < bySize.length - 1 &&
+    bySize[firstKept].mass < SPECK_FRACTION * totalMass &&
+    dropped + bySize[firstKept].mass <= SPECK_BUDGET * totalMass
+  ) {
+    dropped += bySize[firstKept].mass;
+    firstKept++;
+  }
+  return bySize.slice(firstKept);
+}
+
+/**
+ * Per-output-pixel source indices and weights for resizing one axis from `inLength` to `outLength` px,
+ * as a compressed sparse row list: output i uses entries start[i]..start[i+1]-1.
+ * Shrinking: area averaging (box filter). Enlarging or same size: bilinear with pixel centres aligned.
+ */
+function resampleWeights(inLength: number, outLength: number): { start: Int32Array; index: Int32Array; weight: Float32Array } {
+  const start = new Int32Array(outLength + 1);
+  const index: number[] = [];
+  const weight: number[] = [];
+  const scale = inLength / outLength;
+  for (let i = 0; i < outLength; i++) {
+    start[i] = index.length;
+    if (outLength < inLength) {
+      const from = i * scale;
+      const to = (i + 1) * scale;
+      for (let j = Math.floor(from); j < Math.min(inLength, Math.ceil(to)); j++) {
+        const overlap = Math.min(to, j + 1) - Math.max(from, j);
+        if (overlap > 0) {
+          index.push(j);
+          weight.push(overlap / scale);
+        }
+      }
+    } else {
+      const source = Math.min(inLength - 1, Math.max(0, (i + 0.5) * scale - 0.5));
+      const left = Math.floor(source);
+      const fraction = source - left;
+      index.push(left);
+      weight.push(1 - fraction);
+      if (fraction > 0) {
+        index.push(left + 1);
+        weight.push(fraction);
+      }
+    }
+  }
+  start[outLength] = index.length;
+  return { start, index: Int32Array.from(index), weight: Float32Array.from(weight) };
+}
+
+/** Centre of mass of the ink inside `box`, in source px; the box centre if the box holds no ink. */
+function centerOfMassInBox(ink: Float32Array, width: number, box: BoundingBox): Point {
+  let mass = 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      const v = ink[y * width + x];
+      mass += v;
+      sumX += v * x;
+      sumY += v * y;
+    }
+  }
+  if (mass === 0) return { x: box.x + (box.width - 1) / 2, y: box.y + (box.height - 1) / 2 };
+  return { x: sumX / mass, y: sumY / mass };
+}
+
+function checkPixelBuffer(image: PixelBuffer, name: string): void {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw hwrError('BAD_ARGUMENT', `${name}: width and height must be positive integers, got ${width}x${height}`);
+  }
+  if (!data || data.length !== width * height * 4) {
+    throw hwrError('BAD_ARGUMENT', `${name}: expected ${width}x${height}x4 = ${width * height * 4} bytes of RGBA, got ${data?.length}`);
+  }
+}
+
+function checkGrayImage(values: Float32Array, width: number, height: number, name: string): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || values.length !== width * height) {
+    throw hwrError('BAD_ARGUMENT', `${name}: expected ${width}x${height} = ${width * height} values, got ${values.length}`);
+  }
+}
+
+function checkPositiveInteger(value: number, what: string): void {
+  if (!Number.isInteger(value) || value <= 0) throw hwrError('BAD_ARGUMENT', `${what} must be a positive integer, got ${value}`);
+}
