@@ -1,0 +1,40 @@
+/**
+ * File helpers for Node: writing output files so that a reader (or a crash) never sees half of one.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Writes `contents` to `path` atomically: into a fresh temporary file in the same folder
+ * (`.<name>.<random>.tmp`, created exclusively), flushed to disk with fsync, then renamed over `path`.
+ * A rename within one folder is atomic on POSIX file systems and on NTFS, so `path` always holds either
+ * the old contents or all of the new ones. Creates the folder if missing. On failure the temporary file
+ * is removed and the error (Node's, with its `code`) is rethrown; `path` is left as it was.
+ *
+ * Written here rather than taken from npm's `write-file-atomic`: its current major (8) needs Node >= 22,
+ * and what we need is these few lines (no ownership changes, no queueing of concurrent writes to one path:
+ * concurrent writers each rename a complete file, and the last rename wins).
+ *
+ * @param path Destination file.
+ * @param contents Bytes, or a string written as UTF-8.
+ */
+export async function writeFileAtomic(path: string, contents: string | Uint8Array): Promise<void> {
+  const folder = dirname(path);
+  await mkdir(folder, { recursive: true });
+  const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temporary, 'wx');
+    try {
+      await handle.writeFile(contents);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
