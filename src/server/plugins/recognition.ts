@@ -1,0 +1,261 @@
+/**
+ * Recognition API plugin: `POST /api/predict`, `POST /api/predict/batch`, `GET /api/model`.
+ *
+ * Data flows one way: request body -> image bytes -> pixels (`decodeImage`, with size limits)
+ * -> recognition (`Recognizer.recognize`: preprocessing + model) -> JSON answer.
+ * Routes declare their schemas right above their handlers; failures are thrown and rendered
+ * by the server's error handler in the one error shape (see ../errors.ts).
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { PixelBuffer } from '../../core/types.ts';
+import type { Recognition } from '../../core/recognizer.ts';
+import { toImageData } from '../../core/preprocess.ts';
+import { decodeImage, encodePng } from '../../node/image.ts';
+import { ApiError, toApiError, type ApiErrorBody } from '../errors.ts';
+import { bytesFromImageText } from '../imagePayload.ts';
+import type { RecognizerSlot } from '../recognizerSlot.ts';
+
+/** Options of the recognition plugin. */
+export interface RecognitionPluginOptions {
+  /** The recognizer, possibly still loading. */
+  slot: RecognizerSlot;
+  /** Most bytes one uploaded image (multipart file or field) may have; also Fastify's `bodyLimit` for the other forms. */
+  maxBodyBytes: number;
+  /** Most pixels (width x height) an image may have, checked from its header before decoding. */
+  maxPixels: number;
+  /** Most images in one batch request. */
+  maxBatch: number;
+}
+
+/** The answer for one recognized image. */
+export interface PredictionBody {
+  /** The recognized class label, e.g. `"7"`. */
+  label: string;
+  /** Probability of `label`, in [0, 1]. */
+  probability: number;
+  /** One probability per class, in the order of the model's `classes`; sums to 1. */
+  probabilities: number[];
+  /** The 28x28 image the model saw, white ink on black, as a `data:image/png;base64,` URL. */
+  processed: string;
+  /** Milliseconds spent decoding the upload, preprocessing it and running the model. */
+  timings: { decodeMs: number; preprocessMs: number; inferenceMs: number };
+}
+
+const predictionSchema = {
+  type: 'object',
+  required: ['label', 'probability', 'probabilities', 'processed', 'timings'],
+  properties: {
+    label: { type: 'string' },
+    probability: { type: 'number' },
+    probabilities: { type: 'array', items: { type: 'number' } },
+    processed: { type: 'string' },
+    timings: {
+      type: 'object',
+      required: ['preprocessMs', 'inferenceMs'],
+      properties: { decodeMs: { type: 'number' }, preprocessMs: { type: 'number' }, inferenceMs: { type: 'number' } },
+    },
+  },
+} as const;
+
+const errorSchema = { $ref: 'hwr-error#' } as const;
+
+/** The first part of a content type that names an image, e.g. `image/png`; parameters may follow. */
+const IMAGE_CONTENT_TYPE = /^image\/[\w.+-]+/i;
+
+const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
+  const { slot, maxBodyBytes, maxPixels, maxBatch } = options;
+
+  // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  await app.register(multipart, {
+    limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: 8, parts: 9 },
+  });
+
+  /** Decodes bytes to pixels, timing it. */
+  async function decode(bytes: Buffer, source: string): Promise<{ pixels: PixelBuffer; decodeMs: number }> {
+    const started = performance.now();
+    const pixels = await decodeImage(bytes, source, { maxPixels });
+    return { pixels, decodeMs: performance.now() - started };
+  }
+
+  app.post('/api/predict', {
+    schema: {
+      summary: 'Recognize one image',
+      description:
+        'Send the image as JSON `{ "image": "<data URL or base64>" }`, as multipart field `image`, ' +
+        'or as raw bytes with an `image/*` content type.',
+      body: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['image'],
+              properties: { image: { type: 'string', minLength: 1 } },
+            },
+          },
+        },
+      },
+      response: { 200: predictionSchema, '4xx': errorSchema, '5xx': errorSchema },
+    },
+  }, async (request): Promise<PredictionBody> => {
+    const recognizer = slot.get();
+    const upload = await imageBytesOf(request);
+    const { pixels, decodeMs } = await decode(upload.bytes, upload.source);
+    const recognition = await recognizer.recognize(pixels, { name: upload.source });
+    return predictionBody(recognition, decodeMs);
+  });
+
+  app.post('/api/predict/batch', {
+    schema: {
+      summary: `Recognize up to ${maxBatch} images`,
+      description: 'Answers `results` in the order of `images`; each is `{ result }` or `{ error: { code, message } }`.',
+      body: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['images'],
+              properties: {
+                images: { type: 'array', minItems: 1, maxItems: maxBatch, items: { type: 'string', minLength: 1 } },
+              },
+            },
+          },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['results'],
+          properties: {
+            results: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { result: predictionSchema, error: { $ref: 'hwr-error#/properties/error' } },
+              },
+            },
+          },
+        },
+        '4xx': errorSchema,
+        '5xx': errorSchema,
+      },
+    },
+  }, async (request) => {
+    const recognizer = slot.get();
+    if (!isJsonBody(request)) {
+      throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a batch is sent as JSON { "images": [...] }');
+    }
+    const { images } = request.body as { images: string[] };
+    // Decode all first (sharp works on its own threads), then run the model once on every decodable image.
+    const decoded = await Promise.all(images.map(async (text, index) => {
+      const source = `body.images[${index}]`;
+      try {
+        return { ...(await decode(bytesFromImageText(text, source), source)), source };
+      } catch (error) {
+        return errorOf(error);
+      }
+    }));
+    const decodable = decoded.filter((item): item is { pixels: PixelBuffer; decodeMs: number; source: string } => 'pixels' in item);
+    const recognitions = await recognizer.recognizeBatch(
+      decodable.map((item) => item.pixels),
+      { names: decodable.map((item) => item.source) },
+    );
+    let next = 0;
+    const results = await Promise.all(decoded.map(async (item) => {
+      if (!('pixels' in item)) return item;
+      const recognition = recognitions[next++];
+      if (recognition instanceof Error) return errorOf(recognition);
+      return { result: await predictionBody(recognition, item.decodeMs) };
+    }));
+    return { results };
+  });
+
+  app.get('/api/model', {
+    schema: {
+      summary: 'Describe the loaded model',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            architecture: { type: 'string' },
+            classes: { type: 'array', items: { type: 'string' } },
+            inputShape: { type: 'array', items: { type: 'integer' } },
+            parameters: { type: 'integer' },
+            preprocessing: { type: 'string' },
+            testAccuracy: { type: ['number', 'null'] },
+            top3Accuracy: { type: ['number', 'null'] },
+            testData: { type: ['string', 'null'] },
+            trainingData: { type: 'string' },
+            epochs: { type: 'integer' },
+            date: { type: 'string' },
+            version: { type: 'string' },
+          },
+        },
+        '5xx': errorSchema,
+      },
+    },
+  }, async () => slot.get().metadata);
+
+  /** Finds the image in a `/api/predict` request, in whichever of the three accepted forms it came. */
+  async function imageBytesOf(request: FastifyRequest): Promise<{ bytes: Buffer; source: string }> {
+    if (request.isMultipart()) return multipartImage(request);
+    if (Buffer.isBuffer(request.body)) return { bytes: request.body, source: `request body (${request.headers['content-type']})` };
+    if (isJsonBody(request)) {
+      return { bytes: bytesFromImageText((request.body as { image: string }).image, 'body.image'), source: 'body.image' };
+    }
+    throw new ApiError(400, 'BAD_REQUEST',
+      'the request carries no image: send JSON { "image": "<data URL or base64>" }, multipart field "image", or image bytes with an image/* content type');
+  }
+
+  /** The `image` part of a multipart body: a file, or a text field holding a data URL or base64. */
+  async function multipartImage(request: FastifyRequest): Promise<{ bytes: Buffer; source: string }> {
+    let found: { bytes: Buffer; source: string } | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.fieldname !== 'image' || found) {
+          if (part.type === 'file') part.file.resume(); // drain unused files so parsing goes on
+          continue;
+        }
+        if (part.type === 'file') {
+          found = { bytes: await part.toBuffer(), source: `multipart file ${part.filename || 'image'}` };
+        } else {
+          if (part.valueTruncated) throw new ApiError(413, 'BODY_TOO_LARGE', `multipart field image is over ${maxBodyBytes} bytes`);
+          found = { bytes: bytesFromImageText(String(part.value), 'multipart field image'), source: 'multipart field image' };
+        }
+      }
+    } catch (error) {
+      // Errors from the multipart parser itself (busboy) carry no status: they mean a malformed body.
+      if (error instanceof ApiError || (error as { statusCode?: number }).statusCode) throw error;
+      throw new ApiError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`, { cause: error });
+    }
+    if (!found) throw new ApiError(400, 'BAD_REQUEST', 'multipart body has no field named "image"');
+    return found;
+  }
+};
+
+function isJsonBody(request: FastifyRequest): boolean {
+  return typeof request.body === 'object' && request.body !== null && !Buffer.isBuffer(request.body);
+}
+
+/** The `{ error }` entry for one failed batch item; server faults are reported without their internals. */
+function errorOf(error: unknown): ApiErrorBody {
+  return toApiError(error).body;
+}
+
+/** JSON answer for one recognition; the processed input is sent back as a PNG data URL. */
+async function predictionBody(recognition: Recognition, decodeMs: number): Promise<PredictionBody> {
+  const png = await encodePng(toImageData(recognition.processed, 28));
+  return {
+    label: recognition.label,
+    probability: recognition.probability,
+    probabilities: recognition.probabilities,
+    processed: `data:image/png;base64,${png.toString('base64')}`,
+    timings: { decodeMs, preprocessMs: recognition.timings.preprocessMs, inferenceMs: recognition.timings.inferenceMs },
+  };
+}
+
+/** Registers the recognition routes; see the module docstring for the API. */
+export default recognitionPlugin;

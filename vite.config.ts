@@ -1,0 +1,77 @@
+/**
+ * Vite config of the handwriting pad web app (web/).
+ *
+ * `npm run build` writes web-dist/: a static folder that works from any static host and under any sub-path
+ * (`base: './'`, every URL relative). Recognition then runs in the browser, so the model files
+ * (models/digits/) and the TF.js wasm binaries are copied into it as `models/digits/*` and `wasm/*`.
+ * `npm run dev:web` serves the same files from their sources and proxies `/api` to the server (`npm start`).
+ *
+ * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app; default `models/digits`),
+ * `PORT` (where the dev proxy finds the server; default 3000).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const repoRoot = dirname(fileURLToPath(import.meta.url));
+const modelDir = resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits');
+const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+
+/** Files published with the app: URL path inside the app -> file on disk. */
+function publishedFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of readdirSync(wasmDir).filter((file) => file.endsWith('.wasm'))) {
+    files.set(`wasm/${name}`, join(wasmDir, name));
+  }
+  if (existsSync(modelDir)) {
+    for (const name of readdirSync(modelDir)) {
+      const path = join(modelDir, name);
+      if (statSync(path).isFile()) files.set(`models/digits/${name}`, path);
+    }
+  }
+  return files;
+}
+
+/** Copies the model and wasm binaries into the build, and serves them from their sources in dev. */
+function modelAndWasmFiles(): Plugin {
+  return {
+    name: 'hwr-model-and-wasm-files',
+    configureServer(server) {
+      server.middlewares.use((request, response, next) => {
+        const path = decodeURIComponent((request.url ?? '').split('?')[0]!.replace(/^\//, ''));
+        const file = publishedFiles().get(path);
+        if (!file) return next();
+        response.setHeader('Content-Type', path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        response.end(readFileSync(file));
+      });
+    },
+    generateBundle() {
+      if (!existsSync(join(modelDir, 'model.json'))) {
+        this.warn(`no model in ${modelDir}: the built app will only recognize in server mode`);
+      }
+      for (const [fileName, path] of publishedFiles()) {
+        this.emitFile({ type: 'asset', fileName, source: readFileSync(path) });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root: resolve(repoRoot, 'web'),
+  base: './',
+  publicDir: false,
+  plugins: [modelAndWasmFiles()],
+  build: {
+    outDir: resolve(repoRoot, 'web-dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    // TF.js is one large chunk by nature; it loads in the worker, off the UI thread.
+    chunkSizeWarningLimit: 4096,
+  },
+  worker: { format: 'es' },
+  server: {
+    proxy: { '/api': `http://localhost:${process.env.PORT ?? 3000}` },
+  },
+});

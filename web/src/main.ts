@@ -1,0 +1,153 @@
+/**
+ * The handwriting pad page: wires the drawing pad, the two recognition engines (in the browser, on the server),
+ * the results view and the keyboard shortcuts together.
+ *
+ * Recognition runs after each stroke (debounced), on Predict, on Enter, and when the mode changes.
+ * At most one recognition is in flight; requests that arrive meanwhile collapse into one rerun with the
+ * latest drawing, and an answer for a drawing that has since changed is dropped.
+ */
+import { DrawingPad } from './pad.ts';
+import { BrowserEngine } from './recognition/browserEngine.ts';
+import { ServerEngine } from './recognition/serverEngine.ts';
+import type { ModelSummary, RecognitionEngine, RecognitionMode } from './recognition/types.ts';
+import { ResultsView } from './resultsView.ts';
+
+/** Quiet time after a stroke before recognizing, in ms: long enough to start the next stroke of a "4" or "7". */
+const AUTO_RECOGNIZE_DELAY_MS = 350;
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`index.html lacks #${id}`);
+  return found as T;
+}
+
+const pad = new DrawingPad(element<HTMLCanvasElement>('pad'));
+const modeSelect = element<HTMLSelectElement>('mode');
+const view = new ResultsView({
+  prediction: element('prediction'),
+  probability: element('probability'),
+  bars: element<HTMLOListElement>('probabilities'),
+  processed: element<HTMLCanvasElement>('processed'),
+  status: element('status'),
+  timing: { browser: element('timing-browser'), server: element('timing-server') },
+  announcer: element('announcer'),
+});
+view.reset();
+
+// Every URL is relative to the page, so the app works from a sub-path of any static host.
+const engines: Record<RecognitionMode, RecognitionEngine> = {
+  browser: new BrowserEngine(new URL('models/digits/', document.baseURI).href, new URL('wasm/', document.baseURI).href),
+  server: new ServerEngine(new URL('api/', document.baseURI).href),
+};
+const browserEngine = engines.browser as BrowserEngine;
+
+let drawingVersion = 0;
+let running = false;
+let rerun = false;
+let autoTimer: ReturnType<typeof setTimeout> | undefined;
+
+function currentMode(): RecognitionMode {
+  return modeSelect.value === 'server' ? 'server' : 'browser';
+}
+
+/** Recognizes the current drawing with the current mode; see the module docstring for the scheduling. */
+async function recognizeNow(): Promise<void> {
+  clearTimeout(autoTimer);
+  if (pad.isEmpty) {
+    view.reset();
+    view.setStatus('Draw a digit first.', 'info');
+    return;
+  }
+  if (running) {
+    rerun = true;
+    return;
+  }
+  running = true;
+  document.body.dataset.busy = 'true';
+  try {
+    do {
+      rerun = false;
+      const version = drawingVersion;
+      const mode = currentMode();
+      const drawing = pad.renderForRecognition();
+      try {
+        const result = await engines[mode].recognize(drawing);
+        if (version === drawingVersion && mode === currentMode()) view.show(result);
+      } catch (error) {
+        if (version === drawingVersion && mode === currentMode()) showError(error);
+      }
+    } while (rerun && !pad.isEmpty);
+  } finally {
+    running = false;
+    delete document.body.dataset.busy;
+  }
+}
+
+function showError(error: unknown): void {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  view.reset();
+  if (code === 'NO_INK') view.setStatus('No ink found: draw a digit first.', 'info');
+  else view.setStatus(message, 'error');
+}
+
+function scheduleRecognition(): void {
+  clearTimeout(autoTimer);
+  autoTimer = setTimeout(() => void recognizeNow(), AUTO_RECOGNIZE_DELAY_MS);
+}
+
+pad.addEventListener('strokestart', () => clearTimeout(autoTimer));
+pad.addEventListener('change', (event) => {
+  drawingVersion++;
+  const reason = (event as CustomEvent<string>).detail;
+  if (pad.isEmpty) {
+    clearTimeout(autoTimer);
+    view.reset();
+    view.setStatus('', 'info');
+    if (reason === 'clear') element('announcer').textContent = 'Pad cleared.';
+    return;
+  }
+  scheduleRecognition();
+});
+
+element('predict').addEventListener('click', () => void recognizeNow());
+element('clear').addEventListener('click', () => pad.clear());
+element('undo').addEventListener('click', () => pad.undo());
+modeSelect.addEventListener('change', () => {
+  document.body.dataset.mode = currentMode();
+  if (!pad.isEmpty) void recognizeNow();
+  else view.setStatus('', 'info');
+});
+document.body.dataset.mode = currentMode();
+
+document.addEventListener('keydown', (event) => {
+  const target = event.target as HTMLElement | null;
+  // Let buttons, the select and text fields handle their own Enter and Escape.
+  const ownsKeys = target?.closest('button, select, input, textarea, a[href]') !== null && target !== null;
+  if (event.key === 'Enter' && !ownsKeys && !event.repeat) {
+    event.preventDefault();
+    void recognizeNow();
+  } else if (event.key === 'Escape' && !(target instanceof HTMLSelectElement)) {
+    event.preventDefault();
+    pad.clear();
+  } else if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === 'z') {
+    event.preventDefault();
+    pad.undo();
+  }
+});
+
+const modelInfo = element('model-info');
+view.setStatus('Loading the model…', 'busy');
+browserEngine.ready.then((model) => {
+  modelInfo.textContent = describeModel(model);
+  if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
+}, (error: Error) => {
+  modelInfo.textContent = 'The in-browser model is unavailable; server recognition may still work.';
+  if (currentMode() === 'browser') view.setStatus(error.message, 'error');
+});
+
+function describeModel(model: ModelSummary): string {
+  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on the MNIST test set`;
+  const where = model.backend ? `; runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend})` : '';
+  return `Model “${model.name}” (${model.architecture}${accuracy})${where}.`;
+}

@@ -1,0 +1,239 @@
+/**
+ * The drawing pad: a square canvas that records strokes from Pointer Events (mouse, touch and pen alike),
+ * draws them round and smooth, and renders them at a fixed size for recognition.
+ *
+ * Strokes are kept as points in pad units (0..1 on both axes), so the drawing survives resizes and
+ * device pixel ratios, and Undo is "drop the last stroke and redraw".
+ * Smoothing: each stroke is drawn as quadratic Bézier curves through the midpoints of successive points,
+ * with the recorded points as control points (the usual midpoint-quadratic scheme), and with
+ * `getCoalescedEvents()` so fast strokes keep every sample the hardware reported.
+ */
+
+/** A point on the pad in pad units: x from the left edge, y from the top edge, both 0..1. */
+export interface PadPoint {
+  x: number;
+  y: number;
+}
+
+/** One stroke: the points from pointer down to pointer up, in order. */
+export type Stroke = PadPoint[];
+
+/** Options of `DrawingPad`. */
+export interface DrawingPadOptions {
+  /** Ink width as a fraction of the pad's side (0.065 of a 280 px pad is ~18 px, close to MNIST's stroke-to-digit ratio). */
+  lineWidth?: number;
+  /** Ink colour on screen. Recognition always renders black on white. */
+  inkColor?: string;
+  /** Paper colour on screen. */
+  paperColor?: string;
+}
+
+/** Fired as `change` after a stroke ends, and after `undo()` and `clear()`. */
+export type PadChangeReason = 'stroke' | 'undo' | 'clear';
+
+/**
+ * A drawing pad on an existing `<canvas>` (give it `touch-action: none` in CSS so touch draws instead of scrolling).
+ *
+ * Events (an `EventTarget`): `strokestart` when a stroke begins; `change` (a `CustomEvent<PadChangeReason>`)
+ * when the drawing changed.
+ */
+export class DrawingPad extends EventTarget {
+  readonly canvas: HTMLCanvasElement;
+  private readonly context: CanvasRenderingContext2D;
+  private readonly lineWidth: number;
+  private readonly inkColor: string;
+  private readonly paperColor: string;
+  private readonly finished: Stroke[] = [];
+  private current: Stroke | null = null;
+  private activePointer: number | null = null;
+  private frameRequested = false;
+  private recognitionCanvas: HTMLCanvasElement | null = null;
+
+  constructor(canvas: HTMLCanvasElement, options: DrawingPadOptions = {}) {
+    super();
+    this.canvas = canvas;
+    const context = canvas.getContext('2d');
+    if (!context) throw new Error('the drawing pad needs a 2D canvas context, which this browser refused');
+    this.context = context;
+    this.lineWidth = options.lineWidth ?? 0.065;
+    this.inkColor = options.inkColor ?? '#14161f';
+    this.paperColor = options.paperColor ?? '#ffffff';
+
+    canvas.addEventListener('pointerdown', (event) => this.onPointerDown(event));
+    canvas.addEventListener('pointermove', (event) => this.onPointerMove(event));
+    canvas.addEventListener('pointerup', (event) => this.onPointerEnd(event));
+    canvas.addEventListener('pointercancel', (event) => this.onPointerEnd(event));
+    canvas.addEventListener('contextmenu', (event) => event.preventDefault());
+    new ResizeObserver(() => this.fitToElement()).observe(canvas);
+    this.fitToElement();
+  }
+
+  /** Finished strokes, oldest first (the stroke being drawn is not included). */
+  get strokes(): readonly Stroke[] {
+    return this.finished;
+  }
+
+  /** True when nothing is drawn. */
+  get isEmpty(): boolean {
+    return this.finished.length === 0 && this.current === null;
+  }
+
+  /** True while a pointer is drawing. */
+  get isDrawing(): boolean {
+    return this.current !== null;
+  }
+
+  /** Removes the last finished stroke. Returns false when there was none. Fires `change` ('undo'). */
+  undo(): boolean {
+    if (this.finished.length === 0) return false;
+    this.finished.pop();
+    this.requestDraw();
+    this.emitChange('undo');
+    return true;
+  }
+
+  /** Removes every stroke, including one being drawn. Fires `change` ('clear'). */
+  clear(): void {
+    this.finished.length = 0;
+    this.current = null;
+    this.activePointer = null;
+    this.requestDraw();
+    this.emitChange('clear');
+  }
+
+  /**
+   * Renders the strokes black on white at `size` x `size` px, independent of the screen's size and pixel ratio,
+   * so the same drawing always gives the same pixels for the model.
+   * @param size side in px; default 280 (10x MNIST's 28).
+   * @returns a canvas owned by the pad, overwritten by the next call.
+   */
+  renderForRecognition(size = 280): HTMLCanvasElement {
+    const canvas = this.recognitionCanvas ?? document.createElement('canvas');
+    this.recognitionCanvas = canvas;
+    canvas.width = size;
+    canvas.height = size;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    if (!context) throw new Error('the browser refused a 2D canvas context for recognition');
+    paint(context, size, this.allStrokes(), this.lineWidth, '#000000', '#ffffff');
+    return canvas;
+  }
+
+  /** Resizes the backing store to the element's CSS size times the device pixel ratio, then redraws. */
+  private fitToElement(): void {
+    const ratio = window.devicePixelRatio || 1;
+    const side = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    if (this.canvas.width !== side || this.canvas.height !== side) {
+      this.canvas.width = side;
+      this.canvas.height = side;
+    }
+    this.draw();
+  }
+
+  private onPointerDown(event: PointerEvent): void {
+    // One stroke at a time: a second finger, or a right/middle click, does not draw.
+    if (this.activePointer !== null || (event.pointerType === 'mouse' && event.button !== 0)) return;
+    event.preventDefault();
+    this.canvas.focus({ preventScroll: true });
+    this.activePointer = event.pointerId;
+    this.canvas.setPointerCapture(event.pointerId);
+    this.current = [this.toPadPoint(event)];
+    this.dispatchEvent(new Event('strokestart'));
+    this.requestDraw();
+  }
+
+  private onPointerMove(event: PointerEvent): void {
+    if (event.pointerId !== this.activePointer || !this.current) return;
+    event.preventDefault();
+    const samples = typeof event.getCoalescedEvents === 'function' ? event.getCoalescedEvents() : [];
+    for (const sample of samples.length > 0 ? samples : [event]) this.addPoint(this.toPadPoint(sample));
+    this.requestDraw();
+  }
+
+  private onPointerEnd(event: PointerEvent): void {
+    if (event.pointerId !== this.activePointer || !this.current) return;
+    if (event.type === 'pointerup') this.addPoint(this.toPadPoint(event));
+    this.finished.push(this.current);
+    this.current = null;
+    this.activePointer = null;
+    if (this.canvas.hasPointerCapture(event.pointerId)) this.canvas.releasePointerCapture(event.pointerId);
+    this.requestDraw();
+    this.emitChange('stroke');
+  }
+
+  /** Appends a point unless it is within a fraction of a screen pixel of the last one. */
+  private addPoint(point: PadPoint): void {
+    const last = this.current![this.current!.length - 1]!;
+    const minimum = 0.5 / Math.max(1, this.canvas.clientWidth);
+    if (Math.abs(point.x - last.x) < minimum && Math.abs(point.y - last.y) < minimum) return;
+    this.current!.push(point);
+  }
+
+  private toPadPoint(event: PointerEvent): PadPoint {
+    const rect = this.canvas.getBoundingClientRect();
+    return {
+      x: clamp01((event.clientX - rect.left) / Math.max(1, rect.width)),
+      y: clamp01((event.clientY - rect.top) / Math.max(1, rect.height)),
+    };
+  }
+
+  private allStrokes(): Stroke[] {
+    return this.current ? [...this.finished, this.current] : this.finished;
+  }
+
+  /** Redraws at most once per animation frame, however many pointer events arrive. */
+  private requestDraw(): void {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => {
+      this.frameRequested = false;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    paint(this.context, this.canvas.width, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor);
+    this.canvas.classList.toggle('has-ink', !this.isEmpty);
+  }
+
+  private emitChange(reason: PadChangeReason): void {
+    this.dispatchEvent(new CustomEvent<PadChangeReason>('change', { detail: reason }));
+  }
+}
+
+/** Fills the paper and draws every stroke on a square context of `size` px. */
+function paint(context: CanvasRenderingContext2D, size: number, strokes: readonly Stroke[], lineWidth: number, ink: string, paper: string): void {
+  context.fillStyle = paper;
+  context.fillRect(0, 0, size, size);
+  context.strokeStyle = ink;
+  context.fillStyle = ink;
+  context.lineWidth = lineWidth * size;
+  context.lineCap = 'round';
+  context.lineJoin = 'round';
+  for (const stroke of strokes) drawStroke(context, stroke, size);
+}
+
+/** Draws one stroke with midpoint quadratic smoothing; a single point becomes a round dot. */
+function drawStroke(context: CanvasRenderingContext2D, stroke: Stroke, size: number): void {
+  const first = stroke[0];
+  if (!first) return;
+  if (stroke.length === 1) {
+    context.beginPath();
+    context.arc(first.x * size, first.y * size, context.lineWidth / 2, 0, Math.PI * 2);
+    context.fill();
+    return;
+  }
+  context.beginPath();
+  context.moveTo(first.x * size, first.y * size);
+  for (let i = 1; i < stroke.length - 1; i++) {
+    const point = stroke[i]!;
+    const next = stroke[i + 1]!;
+    context.quadraticCurveTo(point.x * size, point.y * size, ((point.x + next.x) / 2) * size, ((point.y + next.y) / 2) * size);
+  }
+  const last = stroke[stroke.length - 1]!;
+  context.lineTo(last.x * size, last.y * size);
+  context.stroke();
+}
+
+function clamp01(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}

@@ -1,0 +1,144 @@
+/**
+ * In-browser recognition: the model runs in a Web Worker (TF.js wasm backend), and the page only
+ * sends pixels and receives probabilities. Works from any static host: the model and the .wasm files
+ * are fetched from URLs relative to the page.
+ */
+import type { ModelMetadata } from '../../../src/core/types.ts';
+import { toImageData } from '../../../src/core/preprocess.ts';
+import type { Recognizer } from '../../../src/core/recognizer.ts';
+import { describeError, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
+
+type Pending = { resolve: (value: WorkerResponse & { type: 'result' }) => void; reject: (error: Error) => void };
+
+/**
+ * Recognition in the browser. Starts loading the model at construction; `ready` settles when it has loaded.
+ * Falls back to running on the page itself when workers are unavailable (still with async, short calls).
+ */
+export class BrowserEngine implements RecognitionEngine {
+  readonly mode = 'browser' as const;
+  /** Resolves with the model's description once loaded; rejects with a `PadRecognitionError` (`MODEL_UNAVAILABLE`). */
+  readonly ready: Promise<ModelSummary>;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private worker: Worker | null = null;
+  private onPage: Recognizer | null = null;
+  private classes: string[] = [];
+
+  /**
+   * @param modelUrl absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`.
+   * @param wasmUrl absolute URL of the folder with the TF.js .wasm files, ending in `/`.
+   */
+  constructor(modelUrl: string, wasmUrl: string) {
+    this.ready = this.start(modelUrl, wasmUrl).then((summary) => {
+      this.classes = summary.classes;
+      return summary;
+    }, (error: unknown) => {
+      const { message } = describeError(error);
+      throw new PadRecognitionError('MODEL_UNAVAILABLE', `The model could not be loaded in the browser: ${message}`);
+    });
+    this.ready.catch(() => undefined); // reported where `ready` or `recognize` is awaited
+  }
+
+  /** Recognizes the drawing; see `RecognitionEngine.recognize`. */
+  async recognize(drawing: HTMLCanvasElement): Promise<PadRecognition> {
+    await this.ready;
+    const started = performance.now();
+    const context = drawing.getContext('2d', { willReadFrequently: true })!;
+    const image = context.getImageData(0, 0, drawing.width, drawing.height);
+    const result = this.onPage
+      ? await this.recognizeOnPage(image)
+      : await this.recognizeInWorker(image);
+    return {
+      mode: 'browser',
+      label: result.label,
+      probability: result.probability,
+      probabilities: result.probabilities,
+      classes: this.classes,
+      processed: toImageData(result.processed, 28),
+      timings: { totalMs: performance.now() - started, ...result.timings },
+    };
+  }
+
+  private async start(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./recognition.worker.ts', import.meta.url), { type: 'module', name: 'hwr-recognizer' });
+    } catch {
+      return this.startOnPage(modelUrl, wasmUrl);
+    }
+    this.worker = worker;
+    const loaded = new Promise<ModelSummary>((resolve, reject) => {
+      worker.addEventListener('message', ({ data }: MessageEvent<WorkerResponse>) => {
+        if (data.type === 'loaded') resolve(summarize(data.metadata, data.backend));
+        else if (data.type === 'load-failed') reject(new PadRecognitionError(data.error.code, data.error.message));
+        else this.settle(data);
+      });
+      worker.addEventListener('error', (event) => {
+        const error = new Error(event.message || 'the recognition worker failed to start');
+        reject(error);
+        for (const pending of this.pending.values()) pending.reject(error);
+        this.pending.clear();
+      });
+    });
+    this.post({ type: 'load', modelUrl, wasmUrl });
+    try {
+      return await loaded;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'BAD_MODEL') throw error; // the model itself is missing or broken
+      // The worker could not run (e.g. module workers unsupported): run on the page instead.
+      worker.terminate();
+      this.worker = null;
+      return this.startOnPage(modelUrl, wasmUrl);
+    }
+  }
+
+  private async startOnPage(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
+    const { loadInBrowser } = await import('./loadInBrowser.ts');
+    const { recognizer, backend } = await loadInBrowser(modelUrl, wasmUrl);
+    this.onPage = recognizer;
+    return summarize(recognizer.metadata, `${backend}, on the page`);
+  }
+
+  private recognizeInWorker(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const pixels = image.data.buffer as ArrayBuffer;
+      this.post({ type: 'recognize', id, width: image.width, height: image.height, pixels }, [pixels]);
+    });
+  }
+
+  private async recognizeOnPage(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
+    try {
+      const result = await this.onPage!.recognize(image, { name: 'the drawing' });
+      return { type: 'result', id: 0, ...result };
+    } catch (error) {
+      const { code, message } = describeError(error);
+      throw new PadRecognitionError(code, message);
+    }
+  }
+
+  private settle(response: WorkerResponse): void {
+    if (response.type !== 'result' && response.type !== 'failed') return;
+    const pending = this.pending.get(response.id);
+    if (!pending) return;
+    this.pending.delete(response.id);
+    if (response.type === 'result') pending.resolve(response);
+    else pending.reject(new PadRecognitionError(response.error.code, response.error.message));
+  }
+
+  private post(message: WorkerRequest, transfer: Transferable[] = []): void {
+    this.worker!.postMessage(message, transfer);
+  }
+}
+
+function summarize(metadata: ModelMetadata, backend: string): ModelSummary {
+  return {
+    name: metadata.name,
+    architecture: metadata.architecture,
+    classes: metadata.classes,
+    testAccuracy: metadata.testAccuracy,
+    backend,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Messages between the page and the recognition worker (recognition.worker.ts).
+ * Pixel and result buffers are transferred, not copied.
+ */
+import type { ModelMetadata } from '../../../src/core/types.ts';
+
+/** Page -> worker. */
+export type WorkerRequest =
+  | { type: 'load'; modelUrl: string; wasmUrl: string }
+  | { type: 'recognize'; id: number; width: number; height: number; pixels: ArrayBuffer };
+
+/** Worker -> page. `error.code` is an `HwrErrorCode` (e.g. `NO_INK`, `BAD_MODEL`) or `INTERNAL_ERROR`. */
+export type WorkerResponse =
+  | { type: 'loaded'; metadata: ModelMetadata; backend: string }
+  | { type: 'load-failed'; error: { code: string; message: string } }
+  | {
+      type: 'result';
+      id: number;
+      label: string;
+      probability: number;
+      probabilities: number[];
+      /** `[28 * 28]` float32 in [0, 1], ink = 1. */
+      processed: Float32Array;
+      timings: { preprocessMs: number; inferenceMs: number };
+    }
+  | { type: 'failed'; id: number; error: { code: string; message: string } };
+
+/** `{ code, message }` of anything thrown. */
+export function describeError(error: unknown): { code: string; message: string } {
+  const code = (error as { code?: unknown })?.code;
+  return {
+    code: typeof code === 'string' ? code : 'INTERNAL_ERROR',
+    message: error instanceof Error ? error.message : String(error),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth.
+ * Protocol: see protocol.ts. One `load`, then any number of `recognize` requests, answered in order.
+ */
+import type { Recognizer } from '../../../src/core/recognizer.ts';
+import { loadInBrowser } from './loadInBrowser.ts';
+import { describeError, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+
+/** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib's `self` is typed as a Window). */
+const scope = self as unknown as {
+  postMessage(message: WorkerResponse, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerRequest>) => void): void;
+};
+
+let recognizer: Promise<Recognizer> | null = null;
+
+scope.addEventListener('message', async ({ data: request }) => {
+  if (request.type === 'load') {
+    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl).then(
+      (loaded) => {
+        scope.postMessage({ type: 'loaded', metadata: loaded.recognizer.metadata, backend: loaded.backend });
+        return loaded.recognizer;
+      },
+      (error: unknown) => {
+        scope.postMessage({ type: 'load-failed', error: describeError(error) });
+        throw error;
+      },
+    );
+    return;
+  }
+  try {
+    if (!recognizer) throw new Error('the worker got a recognize request before load');
+    const image = { width: request.width, height: request.height, data: new Uint8ClampedArray(request.pixels) };
+    const result = await (await recognizer).recognize(image, { name: 'the drawing' });
+    const processed = new Float32Array(result.processed);
+    scope.postMessage({
+      type: 'result',
+      id: request.id,
+      label: result.label,
+      probability: result.probability,
+      probabilities: result.probabilities,
+      processed,
+      timings: result.timings,
+    }, [processed.buffer]);
+  } catch (error) {
+    scope.postMessage({ type: 'failed', id: request.id, error: describeError(error) });
+  }
+});

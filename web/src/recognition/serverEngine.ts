@@ -1,0 +1,99 @@
+/**
+ * Server recognition: posts the drawing as a base64 PNG data URL to `POST api/predict`
+ * (relative to the page, so it works when the server serves the page under any path).
+ */
+import type { PixelBuffer } from '../../../src/core/types.ts';
+import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
+
+/** The server's JSON answer (see src/server/plugins/recognition.ts). */
+interface ServerPrediction {
+  label: string;
+  probability: number;
+  probabilities: number[];
+  processed: string;
+  timings: { decodeMs?: number; preprocessMs: number; inferenceMs: number };
+}
+
+/** Recognition on the hwr server. */
+export class ServerEngine implements RecognitionEngine {
+  readonly mode = 'server' as const;
+  private readonly apiUrl: string;
+  private classes: Promise<string[]> | null = null;
+
+  /** @param apiUrl absolute URL of the API root, ending in `/`, e.g. `new URL('api/', document.baseURI).href`. */
+  constructor(apiUrl: string) {
+    this.apiUrl = apiUrl;
+  }
+
+  /** Describes the server's model (`GET api/model`). @throws PadRecognitionError like `recognize`. */
+  async model(): Promise<ModelSummary> {
+    return (await this.request('model', { method: 'GET' })) as ModelSummary;
+  }
+
+  /** Recognizes the drawing on the server; see `RecognitionEngine.recognize`. */
+  async recognize(drawing: HTMLCanvasElement): Promise<PadRecognition> {
+    const started = performance.now();
+    const body = JSON.stringify({ image: drawing.toDataURL('image/png') });
+    const prediction = (await this.request('predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })) as ServerPrediction;
+    const processed = await decodePng(prediction.processed);
+    const totalMs = performance.now() - started;
+    return {
+      mode: 'server',
+      label: prediction.label,
+      probability: prediction.probability,
+      probabilities: prediction.probabilities,
+      classes: await this.classNames(prediction.probabilities.length),
+      processed,
+      timings: { totalMs, ...prediction.timings },
+    };
+  }
+
+  /** Class labels from `GET api/model`, fetched once; plain indices if that fails. */
+  private classNames(count: number): Promise<string[]> {
+    this.classes ??= this.model().then((model) => model.classes, () => {
+      this.classes = null;
+      return Array.from({ length: count }, (_, i) => String(i));
+    });
+    return this.classes;
+  }
+
+  private async request(path: string, init: RequestInit): Promise<unknown> {
+    const url = new URL(path, this.apiUrl).href;
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch {
+      throw new PadRecognitionError('SERVER_UNREACHABLE',
+        `The recognition server at ${new URL(this.apiUrl).origin} cannot be reached. Start it with "npm start", or switch to in-browser recognition.`);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      // A static host answers 404/405 with an HTML page: there is no hwr server behind this page.
+      throw new PadRecognitionError('SERVER_UNREACHABLE',
+        `No recognition server answers at ${url} (HTTP ${response.status}). Serve the app with "npm start", or switch to in-browser recognition.`);
+    }
+    if (!response.ok) {
+      const error = (body as { error?: { code?: string; message?: string } }).error;
+      throw new PadRecognitionError(error?.code ?? `HTTP_${response.status}`, error?.message ?? `the server answered HTTP ${response.status}`);
+    }
+    return body;
+  }
+}
+
+/** Decodes a PNG data URL into RGBA pixels with the browser's own decoder. */
+async function decodePng(dataUrl: string): Promise<PixelBuffer> {
+  const bitmap = await createImageBitmap(await (await fetch(dataUrl)).blob());
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const context = canvas.getContext('2d', { willReadFrequently: true })!;
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return context.getImageData(0, 0, canvas.width, canvas.height);
+}

@@ -1,0 +1,55 @@
+/**
+ * What the page's two recognition engines (in the browser, on the server) have in common,
+ * so the UI renders their answers the same way.
+ */
+import type { PixelBuffer } from '../../../src/core/types.ts';
+
+/** Where recognition runs; also the values of the mode `<select data-testid="mode">`. */
+export type RecognitionMode = 'browser' | 'server';
+
+/** One answer, from either engine. */
+export interface PadRecognition {
+  mode: RecognitionMode;
+  /** Recognized class label, e.g. `"7"`. */
+  label: string;
+  /** Probability of `label`, in [0, 1]. */
+  probability: number;
+  /** One probability per class, in the order of `classes`. */
+  probabilities: number[];
+  /** Class labels, e.g. `["0", ..., "9"]`. */
+  classes: string[];
+  /** The 28x28 image the model saw, as opaque RGBA pixels, white ink on black. */
+  processed: PixelBuffer;
+  /** Milliseconds: `totalMs` as measured by the page (round trip), the rest as reported by the engine. */
+  timings: { totalMs: number; decodeMs?: number; preprocessMs: number; inferenceMs: number };
+}
+
+/** A recognition failure the page explains to the user; `code` is an `HwrErrorCode` or a server/page code. */
+export class PadRecognitionError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'PadRecognitionError';
+    this.code = code;
+  }
+}
+
+/** An engine: recognizes the pad rendered on a canvas (black ink on white, any size). */
+export interface RecognitionEngine {
+  readonly mode: RecognitionMode;
+  /**
+   * @throws PadRecognitionError with `code` `NO_INK` for a blank drawing, `SERVER_UNREACHABLE` when the server
+   *         cannot be reached, `MODEL_UNAVAILABLE` when the model cannot be loaded, or the server's error code.
+   */
+  recognize(drawing: HTMLCanvasElement): Promise<PadRecognition>;
+}
+
+/** Short description of the model for the page footer. */
+export interface ModelSummary {
+  name: string;
+  architecture: string;
+  classes: string[];
+  testAccuracy: number | null;
+  backend?: string;
+}
