@@ -3,7 +3,7 @@ import { isHwrError } from '../core/errors.ts';
 import { toImageData } from '../core/preprocess.ts';
 import type { Recognition } from '../core/recognizer.ts';
 import { decodeImageFile, encodePng } from '../node/image.ts';
-import { writeFileAtomic } from '../node/modelFiles.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 
 /** Flags of `hwr predict`. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { createRng } from '../data/augment.ts';
 import { classNamesFor, loadIdxDataset, mnistDir } from '../data/mnist.ts';
-import { writeFileAtomic } from '../node/modelFiles.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { renderSampleGrid } from '../plot/samples.ts';
 import { hwrError } from '../core/errors.ts';
 

@@ -4,11 +4,12 @@
  * `weights.bin` shard, plus our `metadata.json`. The browser loads the same folder with `tf.loadLayersModel(url)`.
  * `@tensorflow/tfjs-node`'s `file://` handler is not available here, so this module is the Node counterpart.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import type { ModelMetadata } from '../core/types.ts';
+import { writeFileAtomic } from './files.ts';
 
 /** File names inside a model folder. */
 export const MODEL_JSON = 'model.json';
@@ -21,22 +22,6 @@ export interface SaveModelOptions {
   float16?: boolean;
   /** Also store the optimizer's state (for resuming training). Default false. */
   includeOptimizer?: boolean;
-}
-
-/**
- * Writes `contents` to `path` atomically: a temporary file in the same folder, then a rename,
- * so a reader never sees half a file and a crash never leaves one.
- */
-export async function writeFileAtomic(path: string, contents: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(temporary, contents);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
 }
 
 /** Concatenates TF.js `WeightData` (one ArrayBuffer or several) into one buffer. */

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { renderTrainingCurves } from '../plot/curves.ts';
-import { saveModel, writeFileAtomic } from '../node/modelFiles.ts';
+import { writeFileAtomic } from '../node/files.ts';
+import { saveModel } from '../node/modelFiles.ts';
 import type { ModelMetadata } from '../core/types.ts';
 
 /** Metrics of one finished epoch, as stored in `history.json` and drawn in `curves.png`. */
@@ -37,6 +38,14 @@ export interface TrainingState {
   options: Record<string, unknown>;
   /** Training seconds summed over all sessions of the run. */
   trainingSeconds: number;
+}
+
+/** Reads a value of TF.js callback logs, which may be a number or a scalar tensor, as a number (NaN when absent). */
+export function logValue(logs: tf.Logs | undefined, key: string): number {
+  const value = (logs as Record<string, unknown> | undefined)?.[key];
+  if (typeof value === 'number') return value;
+  if (value instanceof tf.Tensor) return value.dataSync()[0]!;
+  return NaN;
 }
 
 /** Folder of the last checkpoint (with optimizer state) inside a training output folder. */
@@ -106,12 +115,12 @@ export class ProgressCallback extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
-    this.images += Number(logs?.size ?? 0);
+    this.images += logValue(logs, 'size') || 0;
     if (!this.bar || batch % 5 !== 0) return;
     const seconds = (performance.now() - this.epochStart) / 1000;
     this.bar.update(batch + 1, {
-      loss: (logs?.loss ?? 0).toFixed(4),
-      acc: (logs?.acc ?? 0).toFixed(4),
+      loss: logValue(logs, 'loss').toFixed(4),
+      acc: logValue(logs, 'acc').toFixed(4),
       speed: Math.round(this.images / seconds),
     });
   }
@@ -125,9 +134,10 @@ export class ProgressCallback extends tf.Callback {
       this.bar.stop();
       this.bar = null;
     }
-    const val = logs?.val_acc !== undefined ? ` | val_loss ${logs.val_loss!.toFixed(4)} | val_acc ${logs.val_acc.toFixed(4)}` : '';
+    const valAccuracy = logValue(logs, 'val_acc');
+    const val = Number.isNaN(valAccuracy) ? '' : ` | val_loss ${logValue(logs, 'val_loss').toFixed(4)} | val_acc ${valAccuracy.toFixed(4)}`;
     this.print(
-      `epoch ${epoch + 1}/${this.epochs}: loss ${(logs?.loss ?? 0).toFixed(4)} | acc ${(logs?.acc ?? 0).toFixed(4)}${val} | ` +
+      `epoch ${epoch + 1}/${this.epochs}: loss ${logValue(logs, 'loss').toFixed(4)} | acc ${logValue(logs, 'acc').toFixed(4)}${val} | ` +
         `${Math.round(this.last.imagesPerSecond)} img/s | ${seconds.toFixed(1)} s`,
     );
   }
@@ -157,11 +167,12 @@ export class CheckpointCallback extends tf.Callback {
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const { outDir, state, progress, scheduler } = this.options;
+    const valAccuracy = logValue(logs, 'val_acc');
     const record: EpochRecord = {
       epoch: epoch + 1,
-      loss: logs?.loss ?? NaN,
-      accuracy: logs?.acc ?? NaN,
-      ...(logs?.val_loss !== undefined ? { valLoss: logs.val_loss, valAccuracy: logs.val_acc } : {}),
+      loss: logValue(logs, 'loss'),
+      accuracy: logValue(logs, 'acc'),
+      ...(Number.isNaN(valAccuracy) ? {} : { valLoss: logValue(logs, 'val_loss'), valAccuracy }),
       learningRate: scheduler.current,
       seconds: progress.last.seconds,
       imagesPerSecond: progress.last.imagesPerSecond,

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import { PREPROCESSING_VERSION } from '../core/preprocess.ts';
@@ -185,7 +185,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const scheduler = new LearningRateScheduler((epoch) => cosineLearningRate(options.learningRate, epoch, options.epochs));
   const progress = new ProgressCallback(batchesPerEpoch, options.epochs, print, options.progressBar ?? Boolean(process.stdout.isTTY));
   const metadataFor = (s: TrainingState, test?: Evaluation): ModelMetadata => ({
-    name: architecture.name,
+    name: basename(outDir),
     architecture: architecture.name,
     classes,
     inputShape: [rows, cols, 1],
