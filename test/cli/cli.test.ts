@@ -1,0 +1,197 @@
+/**
+ * The `hwr` command as a user runs it (a child process of bin/hwr.js), with the shipped model:
+ * real MNIST test digits written as image files in several formats, colours, sizes and polarities, and every
+ * kind of bad input.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../server/fixtures.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function hwr(...args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Draws an MNIST digit the way people photograph or scan one: in colour, scaled, padded, either polarity. */
+async function digitImage(digit: MnistDigit, style: { ink: string; paper: string; size: number; format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff'; offset?: number }): Promise<Buffer> {
+  const ink = sharp({ create: { width: 28, height: 28, channels: 3, background: style.ink } });
+  // Alpha = MNIST intensity: ink colour where the digit is, paper elsewhere.
+  const inkLayer = await ink.joinChannel(Buffer.from(digit.pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+  const digitSize = Math.round(style.size * 0.6);
+  const layer = await sharp(inkLayer).resize(digitSize, digitSize).png().toBuffer();
+  const offset = style.offset ?? Math.round((style.size - digitSize) / 2);
+  return sharp({ create: { width: style.size, height: style.size, channels: 3, background: style.paper } })
+    .composite([{ input: layer, left: offset, top: offset }])
+    .toFormat(style.format)
+    .toBuffer();
+}
+
+let dir: string;
+let digits: MnistDigit[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hwr-cli-'));
+  digits = await mnistTestDigits(12);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('hwr predict', () => {
+  it('recognizes real MNIST test digits written as image files of any format, colour, size and polarity', async () => {
+    const styles = [
+      { ink: '#000000', paper: '#ffffff', size: 280, format: 'png' },
+      { ink: '#ffffff', paper: '#000000', size: 56, format: 'png' },
+      { ink: '#1b3a8c', paper: '#f3efe0', size: 400, format: 'jpeg' },
+      { ink: '#f0f0f0', paper: '#202830', size: 120, format: 'webp' },
+      { ink: '#aa0000', paper: '#ffffff', size: 90, format: 'gif' },
+      { ink: '#000000', paper: '#dddddd', size: 500, format: 'tiff', offset: 10 },
+    ] as const;
+    const files: string[] = [];
+    const expected: string[] = [];
+    for (const [i, digit] of digits.entries()) {
+      const style = styles[i % styles.length]!;
+      const file = join(dir, `digit-${i}.${style.format}`);
+      await writeFile(file, await digitImage(digit, style));
+      files.push(file);
+      expected.push(digit.label);
+    }
+    const run = await hwr('predict', ...files, '--json', '--save-processed', join(dir, 'processed'));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const results = JSON.parse(run.stdout) as Array<{ file: string; label: string; probability: number; probabilities: number[]; processed: string }>;
+    expect(results.map((r) => r.file)).toEqual(files);
+    expect(results.map((r) => r.label)).toEqual(expected);
+    for (const r of results) {
+      expect(r.probabilities).toHaveLength(10);
+      expect(r.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      expect(r.probability).toBe(Math.max(...r.probabilities));
+      const meta = await sharp(await readFile(r.processed)).metadata();
+      expect([meta.width, meta.height]).toEqual([28, 28]);
+    }
+  });
+
+  it('prints the digit, its probability and all 10 probabilities as text', async () => {
+    const file = join(dir, 'seven.png');
+    await writeFile(file, await digitImage(digits[0]!, { ink: '#000', paper: '#fff', size: 200, format: 'png' }));
+    const run = await hwr('predict', file);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: 7 \\(\\d+\\.\\d\\d%\\)  0:\\d\\.\\d\\d .* 9:\\d\\.\\d\\d\\n$`));
+  });
+
+  it('reports each bad file on one line, still recognizes the others, and exits non-zero', async () => {
+    const good = join(dir, 'good.png');
+    await writeFile(good, await digitImage(digits[1]!, { ink: '#000', paper: '#fff', size: 100, format: 'png' }));
+    const png = await readFile(good);
+    const bad = {
+      missing: join(dir, 'missing.png'),
+      text: join(dir, 'notes.png'),
+      truncated: join(dir, 'truncated.png'),
+      empty: join(dir, 'empty.png'),
+      huge: join(dir, 'huge.png'),
+      blank: join(dir, 'blank.png'),
+      folder: join(dir, 'a-folder'),
+    };
+    await writeFile(bad.text, 'this is not an image\n');
+    await writeFile(bad.truncated, png.subarray(0, Math.floor(png.length / 2)));
+    await writeFile(bad.empty, '');
+    await writeFile(bad.huge, hugePng(10000, 6000, 1));
+    await writeFile(bad.blank, await blankPng());
+    await mkdir(bad.folder);
+    const run = await hwr('predict', bad.missing, bad.text, good, bad.truncated, bad.empty, bad.huge, bad.blank, bad.folder);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/good\.png: 2 /);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(7);
+    expect(lines[0]).toMatch(/missing\.png: no such file/);
+    expect(lines[1]).toMatch(/notes\.png: not an image/);
+    expect(lines[2]).toMatch(/truncated\.png: .*(corrupt|truncated)/i);
+    expect(lines[3]).toMatch(/empty\.png: .*empty/);
+    expect(lines[4]).toMatch(/huge\.png: .*60 ?000 ?000|huge\.png: .*megapixel/);
+    expect(lines[5]).toMatch(/blank\.png.*no ink found/);
+    expect(lines[6]).toMatch(/a-folder: .*directory/);
+    for (const line of lines) {
+      expect(line).toMatch(/^hwr: /);
+      expect(line).not.toMatch(/\bat .*\.ts:\d+/);
+    }
+  });
+
+  it('fails with one clear line for an unknown model', async () => {
+    const run = await hwr('predict', join(dir, 'good.png'), '--model', 'no-such-model');
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^hwr: unknown model "no-such-model"/);
+  });
+});
+
+describe('hwr train, evaluate, samples, summary', () => {
+  it('fails with one clear line for a corrupt IDX file', async () => {
+    const data = join(dir, 'corrupt-idx');
+    await mkdir(data);
+    const labels = Buffer.alloc(8 + 10);
+    labels.writeUInt32BE(2049, 0);
+    labels.writeUInt32BE(10, 4);
+    const images = Buffer.alloc(16 + 5);
+    images.writeUInt32BE(2051, 0);
+    images.writeUInt32BE(10, 4);
+    images.writeUInt32BE(28, 8);
+    images.writeUInt32BE(28, 12);
+    for (const split of ['train', 't10k']) {
+      await writeFile(join(data, `${split}-labels-idx1-ubyte`), labels);
+      await writeFile(join(data, `${split}-images-idx3-ubyte`), images);
+    }
+    const run = await hwr('train', '--data', data, '--epochs', '1', '--out', join(dir, 'never'));
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/train-images-idx3-ubyte: .*truncated/);
+  });
+
+  it('refuses an unknown architecture', async () => {
+    const run = await hwr('train', '--model', 'resnet-9000');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/resnet-9000/);
+    expect(run.stderr).toMatch(/hwr-net, seed-cnn, lenet5|Allowed choices are hwr-net, seed-cnn, lenet5/);
+  });
+
+  it('evaluates the shipped model as JSON', async () => {
+    const run = await hwr('evaluate', '--json', '--limit', '500');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.count).toBe(500);
+    expect(report.accuracy).toBeGreaterThan(0.98);
+    expect(report.top3Accuracy).toBeGreaterThanOrEqual(report.accuracy);
+    expect(report.perClass).toHaveLength(10);
+    expect(report.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(500);
+  });
+
+  it('writes a PNG grid of labelled samples', async () => {
+    const out = join(dir, 'grid.png');
+    const run = await hwr('samples', '--rows', '3', '--cols', '4', '--out', out);
+    expect(run.code).toBe(0);
+    const meta = await sharp(await readFile(out)).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(4 * 28);
+  });
+
+  it('prints the layer table of the seed CNN with its 101,578 parameters', async () => {
+    const run = await hwr('summary', '--model', 'seed-cnn');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Total params: 101,578/);
+    expect(run.stdout).toMatch(/dense_\w+ \(Dense\)\s+\[None,10\]\s+650/);
+  });
+});
