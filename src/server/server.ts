@@ -61,6 +61,8 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     bodyLimit: limits.maxBodyBytes,
     // One log line per request (below) instead of Fastify's two ("incoming request", "request completed").
     disableRequestLogging: true,
+    // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
+    ajv: { customOptions: { coerceTypes: false } },
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
