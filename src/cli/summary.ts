@@ -9,7 +9,7 @@ import { setupBackend } from '../train/backend.ts';
  * (trainable and non-trainable), like Keras's `model.summary()`.
  */
 export function layerTable(model: tf.LayersModel): string {
-  const rows = model.layers.map((layer) => {
+  const rows = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer').map((layer) => {
     const shape = layer.outputShape;
     return [`${layer.name} (${layer.getClassName()})`, JSON.stringify(shape).replace(/null/g, 'None'), String(layer.countParams())];
   });
