@@ -67,10 +67,31 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<s
     ready.set(name, pending);
   }
   await pending;
-  if (tf.getBackend() !== name) {
-    const ok = await tf.setBackend(name);
+  if (tf.engine().backendName !== name) {
+    const ok = await withoutNewProcessListeners(() => tf.setBackend(name));
     if (!ok) throw new Error(`setupBackend: the TensorFlow.js backend '${name}' failed to initialize`);
   }
   await tf.ready();
   return tf.getBackend();
+}
+
+/**
+ * Runs `init` and then removes the `uncaughtException` / `unhandledRejection` listeners it added.
+ * The Emscripten runtime of the wasm backend installs listeners that rethrow, which makes Node print
+ * the whole minified runtime source (one very long line) above every uncaught error of the application.
+ */
+async function withoutNewProcessListeners<T>(init: () => Promise<T>): Promise<T> {
+  if (typeof process === 'undefined' || typeof process.listeners !== 'function') return init();
+  const emitter = process as NodeJS.EventEmitter;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = events.map((event) => new Set(emitter.listeners(event)));
+  try {
+    return await init();
+  } finally {
+    events.forEach((event, i) => {
+      for (const listener of emitter.listeners(event)) {
+        if (!before[i]!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    });
+  }
 }

@@ -1,0 +1,96 @@
+/**
+ * Small helpers shared by the training kernels: typed views on the wasm heap, calls into the stock
+ * wasm kernels (XNNPACK Conv2D, BatchMatMul, Transpose) and disposal of intermediate tensors.
+ *
+ * Heap views: `backend.typedArrayFromHeap` returns a view on the current `WebAssembly.Memory` buffer,
+ * which is replaced when the heap grows. Take views only after the last allocation (`makeOutput`,
+ * another kernel call) of the current step, and never keep them across calls.
+ */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The wasm backend as kernels see it (`args.backend`). */
+export type WasmBackend = BackendWasm;
+
+/**
+ * Runs a registered wasm kernel directly (no engine, no tape), e.g. `Conv2D`, `BatchMatMul`, `Transpose`.
+ * The caller owns the returned tensor info and must return it or `dispose` it.
+ * @throws Error when no kernel of that name is registered for 'wasm'.
+ */
+export function runKernel(
+  name: string,
+  backend: WasmBackend,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap = {},
+): tf.TensorInfo {
+  const config = tf.getKernel(name, 'wasm');
+  if (!config) throw new Error(`training kernels: wasm kernel '${name}' is not registered`);
+  return config.kernelFunc({ inputs, attrs, backend }) as tf.TensorInfo;
+}
+
+/**
+ * Cost constants for choosing between algorithms, measured on the seed CNN shapes (Node 20, x86-64, one
+ * thread, wasm SIMD). Only their ratios matter.
+ */
+export const COST = {
+  /** XNNPACK f32 GEMM / convolution, per multiply-add, at full width (about 40 GFLOP/s). */
+  gemmMacNs: 0.047,
+  /** XNNPACK packs the right-hand GEMM operand (or a conv filter) on every call with new data, per float. */
+  packNs: 4.6,
+  /** A JS scatter-add or gather loop over the wasm heap, per element. */
+  jsScatterNs: 2.1,
+  /** A JS copy loop (im2col), per element. */
+  jsCopyNs: 1.2,
+  /** The stock wasm Transpose, per element (see `transpose2D`). */
+  transposeNs: 0.7,
+} as const;
+
+/**
+ * Estimated milliseconds of an XNNPACK [m x k] x [k x n] product. Its SIMD micro-kernels produce 8 columns
+ * at a time, so a narrow result (n < 8, e.g. a 1-channel gradient) costs as much as n rounded up to 8.
+ */
+export function gemmMs(m: number, k: number, n: number): number {
+  return (m * k * Math.ceil(n / 8) * 8 * COST.gemmMacNs) / 1e6;
+}
+
+/**
+ * Transposes a row-major float32 matrix [rows, cols] into a new tensor [cols, rows] with the wasm Transpose.
+ * Its 2-D path runs at 0.3 ns per element but 10x to 20x slower when `rows` is a multiple of 256
+ * (output rows 1 KiB-aligned: cache-set conflicts); those go through its 3-D path ([2, rows/2, cols]),
+ * which measured 0.7 ns per element for every size tried.
+ */
+export function transpose2D(backend: WasmBackend, data: tf.TensorInfo, rows: number, cols: number): tf.TensorInfo {
+  const aligned = rows % 256 === 0;
+  const shape = aligned ? [2, rows / 2, cols] : [rows, cols];
+  const perm = aligned ? [2, 0, 1] : [1, 0];
+  const out = runKernel('Transpose', backend, { x: { dataId: data.dataId, shape, dtype: data.dtype } }, { perm });
+  return { dataId: out.dataId, shape: [cols, rows], dtype: out.dtype };
+}
+
+/** Kernels of the stock wasm backend that a training kernel replaced, by kernel name. */
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+/** Remembers the stock kernel `name` before `registerTrainingKernels` replaces it. */
+export function rememberStockKernel(name: string, kernelFunc: tf.KernelFunc): void {
+  if (!stockKernels.has(name)) stockKernels.set(name, kernelFunc);
+}
+
+/**
+ * Runs the stock wasm kernel that the training kernel `name` replaced, for cases the replacement does not cover.
+ * @throws Error when there was no stock kernel of that name.
+ */
+export function runStockKernel(name: string, args: { inputs: object; backend: WasmBackend; attrs?: object }): tf.TensorInfo {
+  const kernelFunc = stockKernels.get(name);
+  if (!kernelFunc) throw new Error(`training kernels: ${name} (wasm) does not support this case and there is no stock kernel`);
+  return kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
+/** Float32 view on the wasm heap of a float32 tensor (see the module note on view lifetime). */
+export function f32(backend: WasmBackend, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Releases intermediate tensors created inside a kernel (by `makeOutput` or `runKernel`). */
+export function dispose(backend: WasmBackend, ...infos: tf.TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
