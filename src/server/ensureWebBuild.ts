@@ -32,9 +32,13 @@ export function webBuildIsStale(root = repoRoot): boolean {
   return Math.max(...sources) > statSync(built).mtimeMs;
 }
 
-/** Builds web-dist/ with Vite's API when stale; logs what it does. @throws when the build fails. */
-export async function ensureWebBuild(root = repoRoot): Promise<void> {
-  if (!webBuildIsStale(root)) {
+/**
+ * Builds web-dist/ with Vite's API when stale (or always, with `force`); logs what it does.
+ * The model copied into the app is `HWR_WEB_MODEL_DIR` or models/digits (see vite.config.ts).
+ * @throws when the build fails.
+ */
+export async function ensureWebBuild(root = repoRoot, options: { force?: boolean } = {}): Promise<void> {
+  if (!options.force && !webBuildIsStale(root)) {
     console.log('hwr: web app in web-dist/ is up to date');
     return;
   }

@@ -50,7 +50,8 @@ function postJson(base: string, path: string, value: unknown): Promise<Answer> {
 }
 
 function postBytes(base: string, path: string, bytes: Buffer | string, contentType: string): Promise<Answer> {
-  return request(base, path, { method: 'POST', headers: { 'content-type': contentType }, body: bytes });
+  const body = typeof bytes === 'string' ? bytes : new Uint8Array(bytes);
+  return request(base, path, { method: 'POST', headers: { 'content-type': contentType }, body });
 }
 
 function postForm(base: string, path: string, form: FormData): Promise<Answer> {
@@ -121,7 +122,7 @@ describe('POST /api/predict: accepted forms', () => {
   it('multipart upload, field "image" as a file', async () => {
     const form = new FormData();
     form.append('note', 'fields other than image are ignored');
-    form.append('image', new Blob([pngs[2]!], { type: 'image/png' }), 'digit.png');
+    form.append('image', new Blob([new Uint8Array(pngs[2]!)], { type: 'image/png' }), 'digit.png');
     const answer = await postForm(base, '/api/predict', form);
     expect(answer.status).toBe(200);
     await expectPrediction(answer.body, digits[2]!.label);
@@ -246,7 +247,7 @@ describe('bad input: a 4xx with { error: { code, message } }, never a 500', () =
     ['a JSON body over 5 MB', () => postJson(base, '/api/predict', { image: 'A'.repeat(FIVE_MB + 1024) }), 413, 'BODY_TOO_LARGE'],
     ['a multipart file over 5 MB', () => {
       const form = new FormData();
-      form.append('image', new Blob([Buffer.alloc(FIVE_MB + 1024, 1)], { type: 'image/png' }), 'big.png');
+      form.append('image', new Blob([new Uint8Array(FIVE_MB + 1024).fill(1)], { type: 'image/png' }), 'big.png');
       return postForm(base, '/api/predict', form);
     }, 413, 'BODY_TOO_LARGE'],
     ['a real image over 50 megapixels (8000 x 6400)', () => postBytes(base, '/api/predict', hugePng(8000, 6400), 'image/png'), 413, 'IMAGE_TOO_LARGE'],
@@ -259,7 +260,7 @@ describe('bad input: a 4xx with { error: { code, message } }, never a 500', () =
     ['text that is neither base64 nor a data URL', () => postJson(base, '/api/predict', { image: 'hello world!' }), 400, 'BAD_REQUEST'],
     ['multipart without an "image" field', () => {
       const form = new FormData();
-      form.append('picture', new Blob([pngs[0]!], { type: 'image/png' }), 'digit.png');
+      form.append('picture', new Blob([new Uint8Array(pngs[0]!)], { type: 'image/png' }), 'digit.png');
       return postForm(base, '/api/predict', form);
     }, 400, 'BAD_REQUEST'],
     ['a truncated multipart body', () => request(base, '/api/predict', {

@@ -42,6 +42,8 @@ const engines: Record<RecognitionMode, RecognitionEngine> = {
 const browserEngine = engines.browser as BrowserEngine;
 
 let drawingVersion = 0;
+/** Count of finished recognitions (shown or failed), mirrored in `<body data-recognitions>` for tests and tools. */
+let recognitions = 0;
 let running = false;
 let rerun = false;
 let autoTimer: ReturnType<typeof setTimeout> | undefined;
@@ -76,6 +78,7 @@ async function recognizeNow(): Promise<void> {
       } catch (error) {
         if (version === drawingVersion && mode === currentMode()) showError(error);
       }
+      document.body.dataset.recognitions = String(++recognitions);
     } while (rerun && !pad.isEmpty);
   } finally {
     running = false;
