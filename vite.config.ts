@@ -9,9 +9,9 @@
  * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app; default `models/digits`),
  * `PORT` (where the dev proxy finds the server; default 3000).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -25,13 +25,20 @@ function publishedFiles(): Map<string, string> {
   for (const name of readdirSync(wasmDir).filter((file) => file.endsWith('.wasm'))) {
     files.set(`wasm/${name}`, join(wasmDir, name));
   }
-  if (existsSync(modelDir)) {
-    for (const name of readdirSync(modelDir)) {
-      const path = join(modelDir, name);
-      if (statSync(path).isFile()) files.set(`models/digits/${name}`, path);
-    }
-  }
+  for (const name of modelFileNames(modelDir)) files.set(`models/digits/${name}`, join(modelDir, name));
   return files;
+}
+
+/**
+ * The files the browser needs from a model folder: model.json, its weight shards (from its weights manifest)
+ * and metadata.json; not the training leftovers (checkpoints, curves, history). Empty when there is no model.
+ */
+function modelFileNames(dir: string): string[] {
+  const modelJson = join(dir, 'model.json');
+  if (!existsSync(modelJson)) return [];
+  const manifest = (JSON.parse(readFileSync(modelJson, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? [];
+  const names = ['model.json', 'metadata.json', ...manifest.flatMap((group) => group.paths.map((path) => posix.normalize(path)))];
+  return names.filter((name) => existsSync(join(dir, name)));
 }
 
 /** Copies the model and wasm binaries into the build, and serves them from their sources in dev. */

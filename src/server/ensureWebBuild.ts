@@ -2,7 +2,8 @@
  * `npm start`'s `prestart` step: builds the web app into web-dist/ when it is missing or older than its sources,
  * so a fresh clone runs with `npm install && npm start` and nothing else.
  *
- * Sources: web/, src/core/ (shared with the page), vite.config.ts and the shipped model folder.
+ * Sources: web/, src/core/ (shared with the page), vite.config.ts and the shipped model (model.json, metadata.json;
+ * its weights are rewritten together with model.json).
  * Run directly: `npx tsx src/server/ensureWebBuild.ts` (exit 0 when the build is up to date or was rebuilt, 1 on failure).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -28,7 +29,8 @@ export function newestMtime(path: string): number {
 export function webBuildIsStale(root = repoRoot): boolean {
   const built = join(root, 'web-dist', 'index.html');
   if (!existsSync(built)) return true;
-  const sources = ['web', 'src/core', 'vite.config.ts', 'models/digits'].map((path) => newestMtime(join(root, path)));
+  const sources = ['web', 'src/core', 'vite.config.ts', 'models/digits/model.json', 'models/digits/metadata.json']
+    .map((path) => newestMtime(join(root, path)));
   return Math.max(...sources) > statSync(built).mtimeMs;
 }
 
