@@ -1,7 +1,8 @@
 /**
- * Training throughput of the seed CNN (or lenet5 / a BatchNorm net) on random data.
+ * Training throughput of a registry model (default the seed CNN) on random data, with `trainOnBatch`
+ * (Adam, categorical cross-entropy, accuracy: the same step as `hwr train`).
  *
- *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed|lenet5|bn] [--batch 64] [--steps 30]
+ *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30] [--detail]
  *
  * Prints images/s (from the median step time) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -9,6 +10,7 @@
  * for both); "(outside kernels)" is engine, tape, optimizer bookkeeping and JS glue.
  */
 import * as tf from '@tensorflow/tfjs';
+import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
 
 function arg(name: string, fallback: string): string {
@@ -17,56 +19,10 @@ function arg(name: string, fallback: string): string {
 }
 
 const backendName = arg('backend', 'wasm') as 'wasm' | 'cpu';
-const modelName = arg('model', 'seed');
+const modelName = arg('model', 'seed-cnn');
 const batch = Number(arg('batch', '64'));
 const steps = Number(arg('steps', '30'));
 const detail = process.argv.includes('--detail'); // per-kernel times split by input shapes
-
-function buildModel(name: string): tf.LayersModel {
-  const m = tf.sequential();
-  const input = { inputShape: [28, 28, 1] };
-  if (name === 'seed') {
-    m.add(tf.layers.conv2d({ ...input, filters: 32, kernelSize: 3, activation: 'relu' }));
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }));
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tf.layers.conv2d({ filters: 128, kernelSize: 3, activation: 'relu' }));
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tf.layers.flatten());
-    m.add(tf.layers.dense({ units: 64, activation: 'relu' }));
-    m.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
-  } else if (name === 'lenet5') {
-    m.add(tf.layers.conv2d({ ...input, filters: 6, kernelSize: 5, padding: 'same', activation: 'tanh' }));
-    m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
-    m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'tanh' }));
-    m.add(tf.layers.averagePooling2d({ poolSize: 2 }));
-    m.add(tf.layers.flatten());
-    m.add(tf.layers.dense({ units: 120, activation: 'relu' }));
-    m.add(tf.layers.dense({ units: 84, activation: 'relu' }));
-    m.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
-  } else if (name === 'bn') {
-    const block = (filters: number, kernelSize: number, padding: 'same' | 'valid', first = false) => {
-      m.add(tf.layers.conv2d({ ...(first ? input : {}), filters, kernelSize, padding, useBias: false }));
-      m.add(tf.layers.batchNormalization());
-      m.add(tf.layers.reLU());
-    };
-    block(32, 3, 'same', true);
-    block(32, 5, 'same');
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tf.layers.dropout({ rate: 0.25 }));
-    block(64, 3, 'valid');
-    block(64, 3, 'same');
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tf.layers.dropout({ rate: 0.25 }));
-    m.add(tf.layers.flatten());
-    m.add(tf.layers.dense({ units: 128, activation: 'relu' }));
-    m.add(tf.layers.dropout({ rate: 0.5 }));
-    m.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
-  } else {
-    throw new Error(`--model: unknown model '${name}' (seed, lenet5, bn)`);
-  }
-  return m;
-}
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */
 function instrumentKernels(backend: string): Map<string, { ms: number; calls: number }> {
@@ -97,30 +53,25 @@ function instrumentKernels(backend: string): Map<string, { ms: number; calls: nu
 
 async function main(): Promise<void> {
   const active = await setupBackend({ backend: backendName });
-  const model = buildModel(modelName);
-  const optimizer = tf.train.adam(1e-3);
+  const model = getArchitecture(modelName).create({ classes: 10, seed: 1 });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = tf.randomUniform([batch, 28, 28, 1]);
   const labels = tf.randomUniform([batch], 0, 10, 'int32');
   const y = tf.oneHot(labels, 10).toFloat();
 
-  const step = (): number => {
-    const loss = optimizer.minimize(() => {
-      const pred = model.apply(x, { training: true }) as tf.Tensor;
-      return tf.metrics.categoricalCrossentropy(y, pred).mean() as tf.Scalar;
-    }, true)!;
-    const value = loss.dataSync()[0]!;
-    loss.dispose();
-    return value;
+  const step = async (): Promise<number> => {
+    const [loss] = (await model.trainOnBatch(x, y)) as number[];
+    return loss!;
   };
 
   const warmup = Math.min(3, steps);
-  for (let i = 0; i < warmup; i++) step();
+  for (let i = 0; i < warmup; i++) await step();
   const times = instrumentKernels(active);
   const stepMs: number[] = [];
   let lastLoss = NaN;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    lastLoss = step();
+    lastLoss = await step();
     stepMs.push(performance.now() - t0);
   }
   const total = stepMs.reduce((a, b) => a + b, 0);

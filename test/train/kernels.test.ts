@@ -1,0 +1,159 @@
+/**
+ * The wasm training kernels (src/train/kernels) against the cpu backend, which is TF.js's reference
+ * implementation: every kernel on random shapes (stride 1, 2 and 3; valid, same and explicit padding;
+ * 1 to 64 channels; 1x1, 3x3 and 5x5 filters; batch 1 and more; odd sizes), then the gradients of a
+ * small conv net end to end.
+ *
+ * Tolerance: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|). Both backends compute in float32 but sum in
+ * different orders (XNNPACK blocks, im2col); an indexing or padding bug gives errors of order 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../../src/train/backend.ts';
+import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
+import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackpropInput.ts';
+
+const TOLERANCE = 1e-4;
+
+/** Deterministic pseudo-random values in [-1, 1) (a small LCG: the same numbers on every backend). */
+function values(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Runs `compute` on `backend` and returns its outputs' values. */
+async function on(backend: 'wasm' | 'cpu', compute: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await setupBackend({ backend });
+  return tf.tidy(() => [compute()].flat().map((t) => t.dataSync() as Float32Array));
+}
+
+/** Asserts that `actual` (wasm) matches `expected` (cpu) within the tolerance. */
+function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  let maxDiff = 0;
+  let magnitude = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
+    magnitude = Math.max(magnitude, Math.abs(expected[i]!));
+  }
+  expect(Number.isFinite(maxDiff), `${label}: finite`).toBe(true);
+  expect(maxDiff, `${label}: max abs diff (max |cpu| ${magnitude})`).toBeLessThanOrEqual(TOLERANCE * Math.max(1, magnitude));
+}
+
+/** Runs the same computation on cpu and wasm and compares every output. */
+async function compare(label: string, compute: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const expected = await on('cpu', compute);
+  const actual = await on('wasm', compute);
+  expected.forEach((e, i) => expectClose(actual[i]!, e, `${label} output ${i}`));
+}
+
+type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+type ConvCase = { x: number[]; filter: number[]; stride: number; pad: Pad };
+
+const convCases: ConvCase[] = [
+  { x: [1, 9, 9, 1], filter: [3, 3, 1, 4], stride: 1, pad: 'valid' },
+  { x: [3, 11, 13, 3], filter: [3, 3, 3, 8], stride: 1, pad: 'same' },
+  { x: [2, 12, 12, 8], filter: [5, 5, 8, 16], stride: 1, pad: 'same' },
+  { x: [2, 13, 11, 5], filter: [3, 3, 5, 6], stride: 2, pad: 'valid' },
+  { x: [3, 14, 14, 4], filter: [5, 5, 4, 8], stride: 2, pad: 'same' },
+  { x: [2, 9, 10, 3], filter: [3, 3, 3, 4], stride: 3, pad: 'same' },
+  { x: [2, 28, 28, 1], filter: [5, 5, 1, 32], stride: 1, pad: 'valid' },
+  { x: [2, 28, 28, 1], filter: [3, 3, 1, 32], stride: 1, pad: 'same' },
+  { x: [4, 13, 13, 32], filter: [3, 3, 32, 64], stride: 1, pad: 'valid' },
+  { x: [2, 5, 5, 64], filter: [3, 3, 64, 128], stride: 1, pad: 'valid' },
+  { x: [1, 7, 7, 2], filter: [1, 1, 2, 3], stride: 1, pad: 'valid' },
+  { x: [2, 8, 7, 3], filter: [3, 3, 3, 5], stride: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { x: [2, 6, 6, 2], filter: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [4, 3], [3, 4], [0, 0]] },
+];
+
+const caseName = (c: ConvCase): string => `x ${c.x} filter ${c.filter} stride ${c.stride} pad ${JSON.stringify(c.pad)}`;
+const convInfo = (c: ConvCase) =>
+  tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.filter as [number, number, number, number], c.stride, 1, c.pad);
+
+describe('wasm training kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  it('the conv cases exercise both algorithms of each backprop kernel', () => {
+    const filterChoices = new Set(convCases.map((c) => { const e = filterCost(convInfo(c)); return e.colsRight < e.dyRight; }));
+    const inputChoices = new Set(convCases.map((c) => { const e = inputCost(convInfo(c)); return e.gemmCol2im < e.transposedConv; }));
+    expect([...filterChoices].sort()).toEqual([false, true]);
+    expect([...inputChoices].sort()).toEqual([false, true]);
+  });
+
+  for (const c of convCases) {
+    it(`Conv2DBackpropFilter, ${caseName(c)}`, async () => {
+      const dyShape = convInfo(c).outShape;
+      await compare('dW', () =>
+        tf.engine().runKernel('Conv2DBackpropFilter',
+          { x: tf.tensor(values(sizeOf(c.x), 1), c.x), dy: tf.tensor(values(sizeOf(dyShape), 2), dyShape) },
+          { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor);
+    });
+
+    it(`Conv2DBackpropInput, ${caseName(c)}`, async () => {
+      const dyShape = convInfo(c).outShape;
+      await compare('dx', () =>
+        tf.engine().runKernel('Conv2DBackpropInput',
+          { dy: tf.tensor(values(sizeOf(dyShape), 3), dyShape), filter: tf.tensor(values(sizeOf(c.filter), 4), c.filter) },
+          { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor);
+    });
+  }
+
+  type PoolCase = { x: number[]; size: number; stride: number; pad: 'valid' | 'same'; ties?: boolean };
+  const poolCases: PoolCase[] = [
+    { x: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 7, 9, 4], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 5, 5, 3], size: 2, stride: 2, pad: 'same' },
+    { x: [1, 7, 7, 2], size: 3, stride: 2, pad: 'same' },
+    { x: [2, 6, 6, 3], size: 2, stride: 1, pad: 'valid' },
+    { x: [3, 26, 26, 32], size: 2, stride: 2, pad: 'valid', ties: true },
+    { x: [2, 9, 9, 5], size: 3, stride: 3, pad: 'valid', ties: true },
+  ];
+  for (const c of poolCases) {
+    it(`MaxPoolGrad, x ${c.x} window ${c.size} stride ${c.stride} ${c.pad}${c.ties ? ', ReLU-like ties' : ''}`, async () => {
+      // With ties (many zeros, as after ReLU, and repeated values) the gradient must go to the first maximum.
+      const raw = values(sizeOf(c.x), 5).map((v) => (c.ties ? Math.max(0, Math.round(v * 3) / 3) : v));
+      await compare('dx', () => {
+        const x = tf.tensor(raw, c.x) as tf.Tensor4D;
+        const y = tf.maxPool(x, c.size, c.stride, c.pad);
+        const dy = tf.tensor(values(y.size, 6), y.shape);
+        return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.size, strides: c.stride, pad: c.pad }) as tf.Tensor;
+      });
+    });
+  }
+
+  it('gradients of a small conv net (conv, fused conv, batch norm, max/avg pool, dense, softmax cross-entropy)', async () => {
+    const shapes: Record<string, number[]> = {
+      w1: [3, 3, 1, 4], b1: [4], w2: [5, 5, 4, 6], b2: [6], gamma: [6], beta: [6], w3: [3, 3, 6, 8], wd: [2 * 2 * 8, 10], bd: [10],
+    };
+    const names = Object.keys(shapes);
+    const images = values(3 * 18 * 18, 7);
+    const labels = [1, 4, 9];
+    await compare('gradients', () => {
+      const params = names.map((n, i) => tf.tensor(values(sizeOf(shapes[n]!), 10 + i).map((v) => v * 0.5), shapes[n]!));
+      const x = tf.tensor4d(images, [3, 18, 18, 1]);
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
+      const loss = (...p: tf.Tensor[]): tf.Scalar => {
+        const [w1, b1, w2, b2, gamma, beta, w3, wd, bd] = p as tf.Tensor4D[];
+        let h: tf.Tensor4D = tf.relu(tf.add(tf.conv2d(x, w1!, 1, 'valid'), b1!)); // 16x16x4
+        h = tf.maxPool(h, 2, 2, 'valid'); // 8x8x4
+        h = tf.fused.conv2d({ x: h, filter: w2!, strides: 1, pad: 'same', bias: b2 }); // 8x8x6
+        const { mean, variance } = tf.moments(h, [0, 1, 2]);
+        h = tf.relu(tf.batchNorm(h, mean, variance, beta, gamma, 1e-3));
+        h = tf.relu(tf.conv2d(h, w3!, 2, 'same')); // 4x4x8
+        h = tf.avgPool(h, 2, 2, 'valid'); // 2x2x8
+        const logits = tf.add(tf.matMul(tf.reshape(h, [3, 32]), wd!), bd!);
+        return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+      };
+      return tf.grads(loss)(params);
+    });
+  });
+});
