@@ -74,8 +74,8 @@ const convCases: ConvCase[] = [
 ];
 
 const caseName = (c: ConvCase): string => `x ${c.x} filter ${c.filter} stride ${c.stride} pad ${JSON.stringify(c.pad)}`;
-const convInfo = (c: ConvCase) =>
-  tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.filter as [number, number, number, number], c.stride, 1, c.pad);
+type Shape4D = [number, number, number, number];
+const convInfo = (c: ConvCase) => tf.backend_util.computeConv2DInfo(c.x as Shape4D, c.filter as Shape4D, c.stride, 1, c.pad);
 
 describe('wasm training kernels match the cpu backend', () => {
   beforeAll(async () => {
@@ -103,7 +103,7 @@ describe('wasm training kernels match the cpu backend', () => {
       await compare('dx', () =>
         tf.engine().runKernel('Conv2DBackpropInput',
           { dy: tf.tensor(values(sizeOf(dyShape), 3), dyShape), filter: tf.tensor(values(sizeOf(c.filter), 4), c.filter) },
-          { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor);
+          { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x as Shape4D }) as tf.Tensor);
     });
   }
 
@@ -122,9 +122,9 @@ describe('wasm training kernels match the cpu backend', () => {
       // With ties (many zeros, as after ReLU, and repeated values) the gradient must go to the first maximum.
       const raw = values(sizeOf(c.x), 5).map((v) => (c.ties ? Math.max(0, Math.round(v * 3) / 3) : v));
       await compare('dx', () => {
-        const x = tf.tensor(raw, c.x) as tf.Tensor4D;
+        const x = tf.tensor4d(raw, c.x as Shape4D);
         const y = tf.maxPool(x, c.size, c.stride, c.pad);
-        const dy = tf.tensor(values(y.size, 6), y.shape);
+        const dy = tf.tensor(values(y.size, 6), y.shape as number[]);
         return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.size, strides: c.stride, pad: c.pad }) as tf.Tensor;
       });
     });
@@ -143,11 +143,11 @@ describe('wasm training kernels match the cpu backend', () => {
       const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
       const loss = (...p: tf.Tensor[]): tf.Scalar => {
         const [w1, b1, w2, b2, gamma, beta, w3, wd, bd] = p as tf.Tensor4D[];
-        let h: tf.Tensor4D = tf.relu(tf.add(tf.conv2d(x, w1!, 1, 'valid'), b1!)); // 16x16x4
+        let h = tf.relu(tf.add(tf.conv2d(x, w1!, 1, 'valid'), b1!)) as tf.Tensor4D; // 16x16x4
         h = tf.maxPool(h, 2, 2, 'valid'); // 8x8x4
         h = tf.fused.conv2d({ x: h, filter: w2!, strides: 1, pad: 'same', bias: b2 }); // 8x8x6
         const { mean, variance } = tf.moments(h, [0, 1, 2]);
-        h = tf.relu(tf.batchNorm(h, mean, variance, beta, gamma, 1e-3));
+        h = tf.relu(tf.batchNorm(h, mean, variance, beta, gamma, 1e-3)) as tf.Tensor4D;
         h = tf.relu(tf.conv2d(h, w3!, 2, 'same')); // 4x4x8
         h = tf.avgPool(h, 2, 2, 'valid'); // 2x2x8
         const logits = tf.add(tf.matMul(tf.reshape(h, [3, 32]), wd!), bd!);
