@@ -8,7 +8,7 @@
  * ```
  */
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { errorResponseSchema, installErrorHandlers } from './errors.ts';
@@ -29,6 +29,20 @@ export const LIMITS = {
   /** Most images in one `POST /api/predict/batch`. */
   maxBatch: 64,
 } as const;
+
+/**
+ * Logs each request once, when it completes: method, URL, status and duration in ms
+ * (instead of Fastify's two lines, "incoming request" and "request completed").
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) reply.log.error({ ...line, err: error }, 'request failed');
+    else reply.log.info(line, 'request');
+  }
+}
 
 /** Options of `buildServer`. */
 export interface ServerOptions {
@@ -59,13 +73,9 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: limits.maxBodyBytes,
-    // One log line per request (below) instead of Fastify's two ("incoming request", "request completed").
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
     ajv: { customOptions: { coerceTypes: false } },
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
 
   const loading = Promise.resolve(options.recognizer ?? loadRecognizer(options.model ?? 'digits'));
