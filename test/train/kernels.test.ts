@@ -130,6 +130,44 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  const matMulCases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+    { a: [64, 1152], b: [1152, 128], transposeA: false, transposeB: false },
+    { a: [64, 128], b: [1152, 128], transposeA: false, transposeB: true },
+    { a: [64, 1152], b: [64, 128], transposeA: true, transposeB: false },
+    { a: [7, 5], b: [3, 7], transposeA: true, transposeB: true },
+    { a: [1, 9, 4], b: [1, 9, 6], transposeA: true, transposeB: false },
+    { a: [512, 3], b: [10, 3], transposeA: false, transposeB: true },
+    { a: [2, 4, 5], b: [2, 6, 5], transposeA: false, transposeB: true },
+  ];
+  for (const c of matMulCases) {
+    it(`BatchMatMul, a ${c.a}${c.transposeA ? ' transposed' : ''}, b ${c.b}${c.transposeB ? ' transposed' : ''}`, async () => {
+      await compare('product', () =>
+        tf.engine().runKernel('BatchMatMul',
+          { a: tf.tensor(values(sizeOf(c.a), 8), c.a), b: tf.tensor(values(sizeOf(c.b), 9), c.b) },
+          { transposeA: c.transposeA, transposeB: c.transposeB }) as tf.Tensor);
+    });
+  }
+
+  const reduceCases: { x: number[]; axis: number[]; keepDims: boolean }[] = [
+    { x: [64, 26, 26, 32], axis: [0, 1, 2], keepDims: false },
+    { x: [3, 5, 7, 9], axis: [2, 0, 1], keepDims: true },
+    { x: [17, 10], axis: [0], keepDims: false },
+    { x: [4, 6, 5], axis: [-3, -2], keepDims: false },
+    { x: [4, 6, 5], axis: [1, 2], keepDims: false },
+    { x: [4, 6, 5], axis: [0, 2], keepDims: true },
+    { x: [4, 6, 5], axis: [0, 1, 2], keepDims: false },
+  ];
+  for (const kernel of ['Sum', 'Mean']) {
+    for (const c of reduceCases) {
+      it(`${kernel}, x ${c.x} axis ${c.axis}${c.keepDims ? ' keepDims' : ''}`, async () => {
+        await compare(kernel, () => {
+          const y = tf.engine().runKernel(kernel, { x: tf.tensor(values(sizeOf(c.x), 11), c.x) }, { axis: c.axis, keepDims: c.keepDims }) as tf.Tensor;
+          return [y, tf.tensor1d(y.shape.length ? (y.shape as number[]) : [0])];
+        });
+      });
+    }
+  }
+
   it('gradients of a small conv net (conv, fused conv, batch norm, max/avg pool, dense, softmax cross-entropy)', async () => {
     const shapes: Record<string, number[]> = {
       w1: [3, 3, 1, 4], b1: [4], w2: [5, 5, 4, 6], b2: [6], gamma: [6], beta: [6], w3: [3, 3, 6, 8], wd: [2 * 2 * 8, 10], bd: [10],

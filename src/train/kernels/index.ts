@@ -2,9 +2,12 @@
  * Training kernels for the TensorFlow.js `wasm` backend, one kernel per file (like tfjs-backend-wasm/src/kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulConfig } from './BatchMatMul.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
+import { meanConfig } from './Mean.ts';
+import { sumConfig } from './Sum.ts';
 import { rememberStockKernel } from './wasm_util.ts';
 
 /** Every kernel that `registerTrainingKernels` installs, in registration order. */
@@ -12,13 +15,18 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,
+  batchMatMulConfig,
+  sumConfig,
+  meanConfig,
 ];
 
 let registered = false;
 
 /**
- * Registers the training kernels for the wasm backend (idempotent).
- * A stock wasm kernel of the same name is replaced and kept as the fallback for cases ours does not cover.
+ * Registers the training kernels for the wasm backend (idempotent); call it before the backend is first
+ * initialized (`setupBackend` does). A stock wasm kernel of the same name is replaced but kept: the training
+ * kernels call it for the cases they do not cover, and its `setupFunc` (which binds the native function)
+ * moves to the replacement so that the backend still runs it at initialization.
  */
 export function registerTrainingKernels(): void {
   if (registered) return;
@@ -29,6 +37,6 @@ export function registerTrainingKernels(): void {
       rememberStockKernel(config.kernelName, stock.kernelFunc);
       tf.unregisterKernel(config.kernelName, config.backendName);
     }
-    tf.registerKernel(config);
+    tf.registerKernel(stock?.setupFunc ? { ...config, setupFunc: stock.setupFunc } : config);
   }
 }

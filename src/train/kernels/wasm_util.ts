@@ -12,10 +12,19 @@ import * as tf from '@tensorflow/tfjs-core';
 /** The wasm backend as kernels see it (`args.backend`). */
 export type WasmBackend = BackendWasm;
 
+/** Kernels of the stock wasm backend that a training kernel replaced, by kernel name. */
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+/** Remembers the stock kernel `name` before `registerTrainingKernels` replaces it. */
+export function rememberStockKernel(name: string, kernelFunc: tf.KernelFunc): void {
+  if (!stockKernels.has(name)) stockKernels.set(name, kernelFunc);
+}
+
 /**
- * Runs a registered wasm kernel directly (no engine, no tape), e.g. `Conv2D`, `BatchMatMul`, `Transpose`.
+ * Runs the stock wasm kernel `name` directly (no engine, no tape): the one tfjs-backend-wasm registered,
+ * even where a training kernel replaced it (so `BatchMatMul` here is always the XNNPACK one).
  * The caller owns the returned tensor info and must return it or `dispose` it.
- * @throws Error when no kernel of that name is registered for 'wasm'.
+ * @throws Error when the wasm backend has no kernel of that name.
  */
 export function runKernel(
   name: string,
@@ -23,9 +32,14 @@ export function runKernel(
   inputs: tf.NamedTensorInfoMap,
   attrs: tf.NamedAttrMap = {},
 ): tf.TensorInfo {
-  const config = tf.getKernel(name, 'wasm');
-  if (!config) throw new Error(`training kernels: wasm kernel '${name}' is not registered`);
-  return config.kernelFunc({ inputs, attrs, backend }) as tf.TensorInfo;
+  const kernelFunc = stockKernels.get(name) ?? tf.getKernel(name, 'wasm')?.kernelFunc;
+  if (!kernelFunc) throw new Error(`training kernels: the wasm backend has no kernel '${name}'`);
+  return kernelFunc({ inputs, attrs, backend }) as tf.TensorInfo;
+}
+
+/** Runs the stock kernel with a training kernel's own arguments: the fallback for cases it does not cover. */
+export function runStockKernel(name: string, args: { inputs: object; backend: WasmBackend; attrs?: object }): tf.TensorInfo {
+  return runKernel(name, args.backend, args.inputs as tf.NamedTensorInfoMap, (args.attrs ?? {}) as tf.NamedAttrMap);
 }
 
 /**
@@ -65,24 +79,6 @@ export function transpose2D(backend: WasmBackend, data: tf.TensorInfo, rows: num
   const perm = aligned ? [2, 0, 1] : [1, 0];
   const out = runKernel('Transpose', backend, { x: { dataId: data.dataId, shape, dtype: data.dtype } }, { perm });
   return { dataId: out.dataId, shape: [cols, rows], dtype: out.dtype };
-}
-
-/** Kernels of the stock wasm backend that a training kernel replaced, by kernel name. */
-const stockKernels = new Map<string, tf.KernelFunc>();
-
-/** Remembers the stock kernel `name` before `registerTrainingKernels` replaces it. */
-export function rememberStockKernel(name: string, kernelFunc: tf.KernelFunc): void {
-  if (!stockKernels.has(name)) stockKernels.set(name, kernelFunc);
-}
-
-/**
- * Runs the stock wasm kernel that the training kernel `name` replaced, for cases the replacement does not cover.
- * @throws Error when there was no stock kernel of that name.
- */
-export function runStockKernel(name: string, args: { inputs: object; backend: WasmBackend; attrs?: object }): tf.TensorInfo {
-  const kernelFunc = stockKernels.get(name);
-  if (!kernelFunc) throw new Error(`training kernels: ${name} (wasm) does not support this case and there is no stock kernel`);
-  return kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
 }
 
 /** Float32 view on the wasm heap of a float32 tensor (see the module note on view lifetime). */
