@@ -178,6 +178,13 @@ describe('POST /api/predict/batch', () => {
     await expectPrediction(results[5].result, digits[2]!.label);
   });
 
+  it('answers a batch of several huge images in turn, within the memory budget', async () => {
+    const huge = dataUrl(hugePng(6000, 6000)); // 36 megapixels each, ~40 kB as a file
+    const answer = await postJson(base, '/api/predict/batch', { images: [huge, dataUrl(pngs[0]!), huge] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((item: any) => item.error?.code ?? item.result.label)).toEqual(['NO_INK', digits[0]!.label, 'NO_INK']);
+  });
+
   it('accepts 64 images', async () => {
     const images = Array.from({ length: 64 }, (_, i) => dataUrl(pngs[i % pngs.length]!));
     const answer = await postJson(base, '/api/predict/batch', { images });

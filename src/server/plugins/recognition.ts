@@ -1,19 +1,22 @@
 /**
  * Recognition API plugin: `POST /api/predict`, `POST /api/predict/batch`, `GET /api/model`.
  *
- * Data flows one way: request body -> image bytes -> pixels (`decodeImage`, with size limits)
- * -> recognition (`Recognizer.recognize`: preprocessing + model) -> JSON answer.
+ * Data flows one way: request body -> image bytes -> pixels (`decodeImage`, with size limits, within a shared
+ * pixel budget that bounds memory, see ../pixelBudget.ts) -> recognition (`Recognizer.recognize`:
+ * preprocessing + model) -> JSON answer.
  * Routes declare their schemas right above their handlers; failures are thrown and rendered
  * by the server's error handler in the one error shape (see ../errors.ts).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
+import sharp from 'sharp';
 import type { PixelBuffer } from '../../core/types.ts';
 import type { Recognition } from '../../core/recognizer.ts';
 import { toImageData } from '../../core/preprocess.ts';
 import { decodeImage, encodePng } from '../../node/image.ts';
 import { ApiError, toApiError, type ApiErrorBody } from '../errors.ts';
 import { bytesFromImageText } from '../imagePayload.ts';
+import { PixelBudget, type Release } from '../pixelBudget.ts';
 import type { RecognizerSlot } from '../recognizerSlot.ts';
 
 /** Options of the recognition plugin. */
@@ -26,6 +29,8 @@ export interface RecognitionPluginOptions {
   maxPixels: number;
   /** Most images in one batch request. */
   maxBatch: number;
+  /** Pixels that may be decoded at once across all requests; default a budget of `maxPixels`. */
+  budget?: PixelBudget;
 }
 
 /** The answer for one recognized image. */
@@ -63,8 +68,33 @@ const errorSchema = { $ref: 'hwr-error#' } as const;
 /** The first part of a content type that names an image, e.g. `image/png`; parameters may follow. */
 const IMAGE_CONTENT_TYPE = /^image\/[\w.+-]+/i;
 
+/** One decoded image holding its share of the pixel budget until `release()`. */
+interface Decoded {
+  pixels: PixelBuffer;
+  decodeMs: number;
+  source: string;
+  release: Release;
+}
+
+/** One entry of a batch answer. */
+type BatchItem = { result: PredictionBody } | ApiErrorBody;
+
+/**
+ * Pixels (width x height of the first frame) an image's header declares, at least 1;
+ * 1 when the header cannot be read (the decoder will then report why).
+ */
+async function declaredPixels(bytes: Buffer): Promise<number> {
+  try {
+    const { width = 1, height = 1, pageHeight } = await sharp(bytes).metadata();
+    return Math.max(1, width * (pageHeight ?? height));
+  } catch {
+    return 1;
+  }
+}
+
 const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
   const { slot, maxBodyBytes, maxPixels, maxBatch } = options;
+  const budget = options.budget ?? new PixelBudget(maxPixels);
 
   // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
   app.removeContentTypeParser('text/plain');
@@ -73,11 +103,23 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: 8, parts: 9 },
   });
 
-  /** Decodes bytes to pixels, timing it. */
-  async function decode(bytes: Buffer, source: string): Promise<{ pixels: PixelBuffer; decodeMs: number }> {
-    const started = performance.now();
-    const pixels = await decodeImage(bytes, source, { maxPixels });
-    return { pixels, decodeMs: performance.now() - started };
+  /**
+   * Reserves the image's pixels in the shared budget (waiting, or with `now`, giving up with `null` when they
+   * are not free at once), then decodes it, timing the decoding. The caller releases the budget when done
+   * with the pixels; on a decoding error it is released here.
+   */
+  async function decodeWithinBudget(bytes: Buffer, source: string, now = false): Promise<Decoded | null> {
+    const pixelsDeclared = await declaredPixels(bytes);
+    const release = now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared);
+    if (!release) return null;
+    try {
+      const started = performance.now();
+      const pixels = await decodeImage(bytes, source, { maxPixels });
+      return { pixels, decodeMs: performance.now() - started, source, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   app.post('/api/predict', {
@@ -102,9 +144,13 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
   }, async (request): Promise<PredictionBody> => {
     const recognizer = slot.get();
     const upload = await imageBytesOf(request);
-    const { pixels, decodeMs } = await decode(upload.bytes, upload.source);
-    const recognition = await recognizer.recognize(pixels, { name: upload.source });
-    return predictionBody(recognition, decodeMs);
+    const { pixels, decodeMs, release } = (await decodeWithinBudget(upload.bytes, upload.source))!;
+    try {
+      const recognition = await recognizer.recognize(pixels, { name: upload.source });
+      return await predictionBody(recognition, decodeMs);
+    } finally {
+      release();
+    }
   });
 
   app.post('/api/predict/batch', {
@@ -148,27 +194,44 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a batch is sent as JSON { "images": [...] }');
     }
     const { images } = request.body as { images: string[] };
-    // Decode all first (sharp works on its own threads), then run the model once on every decodable image.
-    const decoded = await Promise.all(images.map(async (text, index) => {
-      const source = `body.images[${index}]`;
+    const results: BatchItem[] = new Array(images.length);
+    // Images are decoded one after another and recognized in chunks, one forward pass per chunk. A chunk ends
+    // when the next image's pixels are not free in the shared budget: then the chunk is recognized and its
+    // pixels released before waiting, so a batch never waits while holding pixels (no deadlock between batches).
+    let chunk: Array<Decoded & { index: number }> = [];
+    const recognizeChunk = async (): Promise<void> => {
+      const current = chunk;
+      chunk = [];
       try {
-        return { ...(await decode(bytesFromImageText(text, source), source)), source };
-      } catch (error) {
-        return errorOf(error);
+        if (current.length === 0) return;
+        const recognitions = await recognizer.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source) });
+        await Promise.all(current.map(async (item, i) => {
+          const recognition = recognitions[i]!;
+          results[item.index] = recognition instanceof Error ? errorOf(recognition) : { result: await predictionBody(recognition, item.decodeMs) };
+        }));
+      } finally {
+        for (const item of current) item.release();
       }
-    }));
-    const decodable = decoded.filter((item): item is { pixels: PixelBuffer; decodeMs: number; source: string } => 'pixels' in item);
-    const recognitions = await recognizer.recognizeBatch(
-      decodable.map((item) => item.pixels),
-      { names: decodable.map((item) => item.source) },
-    );
-    let next = 0;
-    const results = await Promise.all(decoded.map(async (item) => {
-      if (!('pixels' in item)) return item;
-      const recognition = recognitions[next++];
-      if (recognition instanceof Error) return errorOf(recognition);
-      return { result: await predictionBody(recognition, item.decodeMs) };
-    }));
+    };
+    try {
+      for (const [index, text] of images.entries()) {
+        const source = `body.images[${index}]`;
+        try {
+          const bytes = bytesFromImageText(text, source);
+          let decoded = await decodeWithinBudget(bytes, source, true);
+          if (!decoded) {
+            await recognizeChunk();
+            decoded = (await decodeWithinBudget(bytes, source))!;
+          }
+          chunk.push({ ...decoded, index });
+        } catch (error) {
+          results[index] = errorOf(error);
+        }
+      }
+      await recognizeChunk();
+    } finally {
+      for (const item of chunk) item.release();
+    }
     return { results };
   });
 
