@@ -74,6 +74,8 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     logger: options.logger ?? false,
     bodyLimit: limits.maxBodyBytes,
     logController: new OneLinePerRequest(),
+    // A client that trickles its request for more than a minute is cut off (slow-loris protection).
+    requestTimeout: 60_000,
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
     ajv: { customOptions: { coerceTypes: false } },
   });

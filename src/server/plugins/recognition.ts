@@ -110,7 +110,9 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
    */
   async function decodeWithinBudget(bytes: Buffer, source: string, now = false): Promise<Decoded | null> {
     const pixelsDeclared = await declaredPixels(bytes);
-    const release = now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared);
+    // Over the limit, decodeImage refuses from the header alone (or, for SVG, rasterizes small): nothing to reserve.
+    const release = pixelsDeclared > maxPixels ? () => {}
+      : now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared);
     if (!release) return null;
     try {
       const started = performance.now();
