@@ -168,6 +168,37 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   }
 
+  const batchNormCases: { x: number[]; withScale: boolean; withOffset: boolean; perChannel: boolean }[] = [
+    { x: [4, 7, 7, 16], withScale: true, withOffset: true, perChannel: true },
+    { x: [64, 128], withScale: true, withOffset: false, perChannel: true },
+    { x: [2, 5, 3], withScale: false, withOffset: true, perChannel: true },
+    { x: [2, 5, 3], withScale: true, withOffset: true, perChannel: false },
+  ];
+  for (const c of batchNormCases) {
+    it(`FusedBatchNorm, x ${c.x}${c.withScale ? ', scale' : ''}${c.withOffset ? ', offset' : ''}${c.perChannel ? '' : ', full-shape parameters'}`, async () => {
+      const shape = c.perChannel ? [c.x[c.x.length - 1]!] : c.x;
+      await compare('y', () => {
+        const param = (seed: number, shift: number) => tf.tensor(values(sizeOf(shape), seed).map((v) => v + shift), shape);
+        return tf.engine().runKernel('FusedBatchNorm', {
+          x: tf.tensor(values(sizeOf(c.x), 12).map((v) => 100 + 3 * v), c.x),
+          mean: param(13, 100),
+          variance: param(14, 2),
+          ...(c.withScale ? { scale: param(15, 0) } : {}),
+          ...(c.withOffset ? { offset: param(16, 0) } : {}),
+        }, { varianceEpsilon: 1e-3 }) as tf.Tensor;
+      });
+    });
+  }
+
+  it('Identity shares data and survives disposing its input', async () => {
+    await compare('clone', () => {
+      const x = tf.tensor(values(24, 17), [2, 3, 4]);
+      const y = tf.clone(x);
+      x.dispose();
+      return tf.add(y, 1);
+    });
+  });
+
   it('gradients of a small conv net (conv, fused conv, batch norm, max/avg pool, dense, softmax cross-entropy)', async () => {
     const shapes: Record<string, number[]> = {
       w1: [3, 3, 1, 4], b1: [4], w2: [5, 5, 4, 6], b2: [6], gamma: [6], beta: [6], w3: [3, 3, 6, 8], wd: [2 * 2 * 8, 10], bd: [10],

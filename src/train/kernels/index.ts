@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './BatchMatMul.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
+import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
+import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { sumConfig } from './Sum.ts';
@@ -18,6 +20,8 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   batchMatMulConfig,
   sumConfig,
   meanConfig,
+  fusedBatchNormConfig,
+  identityConfig,
 ];
 
 let registered = false;
