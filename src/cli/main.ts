@@ -10,6 +10,7 @@ import { samplesCommand } from './samples.ts';
 import { summaryCommand } from './summary.ts';
 import { trainCommand } from './train.ts';
 import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../models/index.ts';
+import { defaultTrainingThreads } from '../train/parallel.ts';
 
 function positiveInteger(value: string): number {
   const n = Number(value);
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
     .option('--no-augment', 'train without augmentation')
+    .option('--threads <n>', `training threads: each batch is split over this many cores (default ${defaultTrainingThreads()})`, positiveInteger)
     .action(trainCommand);
 
   program

@@ -12,6 +12,8 @@ export interface TrainFlags {
   resume?: boolean;
   limit?: number;
   augment?: boolean;
+  /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
+  threads?: number;
 }
 
 /** `hwr train`: see `train()` in src/train/train.ts. */
@@ -29,6 +31,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     limit: flags.limit,
     // Unset: the architecture decides (hwr-net augments, the seed models do not, as in the articles).
     augment: flags.augment,
+    threads: flags.threads,
   });
   process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 }

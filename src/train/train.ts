@@ -3,7 +3,8 @@
  * `fitDataset`: batches are built on the fly (shuffle, optional random affine augmentation), so the augmented set
  * is never held in memory; progress, learning-rate schedule, checkpoints and curves are callbacks.
  * The run is repeatable: the same seed gives the same weights (shuffle, augmentation, initialization and dropout
- * are all seeded), also across `--resume`.
+ * are all seeded), also across `--resume`, for the same number of threads. With `threads` > 1 every batch is split
+ * over worker threads (synchronous data parallelism, `DataParallelTrainer` in ./parallel.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { getArchitecture } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
 import { loadModel, readMetadata, writeMetadata } from '../node/modelFiles.ts';
 import { setupBackend } from './backend.ts';
+import { DataParallelTrainer, defaultTrainingThreads } from './parallel.ts';
 import {
   CheckpointCallback,
   cosineLearningRate,
@@ -55,6 +57,12 @@ export interface TrainOptions {
   print?: (line: string) => void;
   /** Show a progress bar (default: when stdout is a terminal). */
   progressBar?: boolean;
+  /**
+   * Threads that train (data-parallel: each computes the gradient of a shard of every batch, see ./parallel.ts).
+   * Default `defaultTrainingThreads()`. The same seed gives the same weights for
+   * the same thread count; batch-norm statistics and dropout masks are per shard, so other counts give other runs.
+   */
+  threads?: number;
 }
 
 /** What `train` returns. */
@@ -99,8 +107,8 @@ export function machineDescription(): string {
 }
 
 /** The command line that reproduces a run. */
-function commandFor(options: TrainOptions): string {
-  const parts = ['npx hwr train', `--model ${options.model}`, `--epochs ${options.epochs}`, `--batch-size ${options.batchSize}`, `--learning-rate ${options.learningRate}`, `--seed ${options.seed}`, `--out ${options.outDir}`];
+function commandFor(options: TrainOptions, threads: number): string {
+  const parts = ['npx hwr train', `--model ${options.model}`, `--epochs ${options.epochs}`, `--batch-size ${options.batchSize}`, `--learning-rate ${options.learningRate}`, `--seed ${options.seed}`, `--threads ${threads}`, `--out ${options.outDir}`];
   if (options.dataDir) parts.push(`--data ${options.dataDir}`);
   if (options.limit) parts.push(`--limit ${options.limit}`);
   if (options.augment === false) parts.push('--no-augment');
@@ -117,7 +125,8 @@ function commandFor(options: TrainOptions): string {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const outDir = resolve(options.outDir);
-  for (const [name, value] of [['epochs', options.epochs], ['batch-size', options.batchSize]] as const) {
+  const threads = options.threads ?? defaultTrainingThreads();
+  for (const [name, value] of [['epochs', options.epochs], ['batch-size', options.batchSize], ['threads', threads]] as const) {
     if (!Number.isInteger(value) || value < 1) throw hwrError('BAD_ARGUMENT', `--${name}: expected a positive integer, got ${value}`);
   }
   if (!(options.learningRate > 0)) throw hwrError('BAD_ARGUMENT', `--learning-rate: expected a positive number, got ${options.learningRate}`);
@@ -139,7 +148,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validation = subset(dataset.train, order.subarray(0, validationCount));
   const training = subset(dataset.train, order.subarray(validationCount));
   const trainingData = `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
-  print(`${architecture.name}: ${training.count} training, ${validation.count} validation, ${dataset.test.count} test images of ${rows}x${cols} px, ${classes.length} classes; backend ${backend}`);
+  print(`${architecture.name}: ${training.count} training, ${validation.count} validation, ${dataset.test.count} test images of ${rows}x${cols} px, ${classes.length} classes; backend ${backend}, ${threads} thread${threads > 1 ? 's' : ''}`);
 
   // The model is always built from the registry (so seeded layers stay seeded) and compiled here; a resumed run
   // then takes the weights and the optimizer state (Adam's moments and step count) from the last checkpoint.
@@ -198,7 +207,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
-    command: commandFor(options),
+    command: commandFor(options, threads),
     date: new Date().toISOString(),
     version: '0.1.0',
   });
@@ -212,14 +221,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validationXs = tf.tensor4d(toFloat(validation.images), [validation.count, rows, cols, 1]);
   const validationYs = tf.tensor2d(oneHot(validation.labels, classes.length), [validation.count, classes.length]);
   if (state.epochsDone < options.epochs) {
-    await model.fitDataset(data, {
-      epochs: options.epochs,
-      initialEpoch: state.epochsDone,
-      validationData: validation.count > 0 ? [validationXs, validationYs] : undefined,
-      callbacks: [scheduler, progress, checkpoint, epochCounter],
-      yieldEvery: 'never',
-      verbose: 0,
-    });
+    // Attached after a resume has loaded weights and optimizer state: the workers start from them.
+    const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: architecture.name, modelOptions: { classes: classes.length, seed: options.seed, inputSize: rows } }) : null;
+    try {
+      await model.fitDataset(data, {
+        epochs: options.epochs,
+        initialEpoch: state.epochsDone,
+        validationData: validation.count > 0 ? [validationXs, validationYs] : undefined,
+        callbacks: [scheduler, progress, checkpoint, epochCounter],
+        yieldEvery: 'never',
+        verbose: 0,
+      });
+    } finally {
+      await parallel?.dispose();
+    }
   }
   validationXs.dispose();
   validationYs.dispose();
