@@ -4,7 +4,9 @@
  * Imports nothing Node-only. The caller picks the TF.js backend before loading (see `src/node/backend.ts` and
  * `web/`).
  */
-import * as tf from '@tensorflow/tfjs';
+// tfjs-core + tfjs-layers only (not the `@tensorflow/tfjs` union, which drags WebGL into browser bundles).
+import * as tf from '@tensorflow/tfjs-core';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { hwrError } from './errors.ts';
 import { preprocessDigit } from './preprocess.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
@@ -42,7 +44,7 @@ export interface RecognizeOptions {
 /** A loaded model with its metadata, ready to recognize images. */
 export interface Recognizer {
   readonly metadata: ModelMetadata;
-  readonly model: tf.LayersModel;
+  readonly model: LayersModel;
   /**
    * Recognizes one image of any size.
    * @throws HwrError `NO_INK` for a blank image.
@@ -110,7 +112,7 @@ function fileUrl(folder: string, file: string): string {
  * Wraps an already loaded LayersModel and its metadata into a `Recognizer`.
  * The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
  */
-export function createRecognizer(model: tf.LayersModel, metadata: ModelMetadata): Recognizer {
+export function createRecognizer(model: LayersModel, metadata: ModelMetadata): Recognizer {
   validateMetadata(metadata, metadata.name ?? 'model');
   const [height, width] = metadata.inputShape;
   const pixels = height * width;
@@ -197,9 +199,9 @@ export async function loadRecognizer(source: ModelSource): Promise<Recognizer> {
     ({ metadata } = source);
     handlerOrUrl = source.model;
   }
-  let model: tf.LayersModel;
+  let model: LayersModel;
   try {
-    model = await tf.loadLayersModel(handlerOrUrl);
+    model = await loadLayersModel(handlerOrUrl);
   } catch (error) {
     if ((error as { code?: string }).code === 'BAD_MODEL') throw error;
     throw hwrError('BAD_MODEL', `${typeof handlerOrUrl === 'string' ? handlerOrUrl : metadata.name}: cannot load model: ${(error as Error).message}`, error);

@@ -2,7 +2,8 @@
  * Loads the shipped model for recognition in a browser context (a Web Worker or, as a fallback, the page):
  * the TF.js wasm backend when it initializes, else the pure-JS `cpu` backend.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadRecognizer, type Recognizer } from '../../../src/core/recognizer.ts';
 
