@@ -2,8 +2,11 @@
  * Training throughput of a registry model (default the seed CNN) on random data, with `trainOnBatch`
  * (Adam, categorical cross-entropy, accuracy: the same step as `hwr train`).
  *
- *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30] [--detail]
+ *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
+ *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *
+ * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
+ * instead of ours (A/B comparison in the same conditions).
  * Prints images/s (from the median step time) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
  * and count only top-level calls (a kernel that calls another kernel's function directly is charged
@@ -12,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
+import { useTrainingKernel } from '../src/train/kernels/index.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,7 +26,8 @@ const backendName = arg('backend', 'wasm') as 'wasm' | 'cpu';
 const modelName = arg('model', 'seed-cnn');
 const batch = Number(arg('batch', '64'));
 const steps = Number(arg('steps', '30'));
-const detail = process.argv.includes('--detail'); // per-kernel times split by input shapes
+const detail = process.argv.includes('--detail');
+const stock = arg('stock', '').split(',').filter(Boolean);
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */
 function instrumentKernels(backend: string): Map<string, { ms: number; calls: number }> {
@@ -53,6 +58,7 @@ function instrumentKernels(backend: string): Map<string, { ms: number; calls: nu
 
 async function main(): Promise<void> {
   const active = await setupBackend({ backend: backendName });
+  for (const name of stock) useTrainingKernel(name, false);
   const model = getArchitecture(modelName).create({ classes: 10, seed: 1 });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = tf.randomUniform([batch, 28, 28, 1]);
@@ -64,7 +70,8 @@ async function main(): Promise<void> {
     return loss!;
   };
 
-  const warmup = Math.min(3, steps);
+  // Warm-up: XNNPACK operators, the heap and V8 (the JS loops of the kernels deoptimize once per new branch).
+  const warmup = Math.min(5, steps);
   for (let i = 0; i < warmup; i++) await step();
   const times = instrumentKernels(active);
   const stepMs: number[] = [];
@@ -77,7 +84,7 @@ async function main(): Promise<void> {
   const total = stepMs.reduce((a, b) => a + b, 0);
   const median = [...stepMs].sort((a, b) => a - b)[Math.floor(stepMs.length / 2)]!;
   console.log(
-    `backend=${active} model=${modelName} batch=${batch} steps=${steps}: median step ${median.toFixed(1)} ms, ` +
+    `backend=${active}${stock.length ? ` (stock ${stock})` : ''} model=${modelName} batch=${batch} steps=${steps}: median step ${median.toFixed(1)} ms, ` +
       `${((batch * 1000) / median).toFixed(0)} images/s (mean ${((batch * 1000 * steps) / total).toFixed(0)}), loss ${lastLoss.toFixed(3)}`,
   );
   const rows = [...times.entries()].sort((a, b) => b[1].ms - a[1].ms);

@@ -10,7 +10,7 @@ import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { sumConfig } from './Sum.ts';
-import { rememberStockKernel } from './wasm_util.ts';
+import { rememberStockKernel, stockKernel } from './wasm_util.ts';
 
 /** Every kernel that `registerTrainingKernels` installs, in registration order. */
 export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
@@ -43,4 +43,18 @@ export function registerTrainingKernels(): void {
     }
     tf.registerKernel(stock?.setupFunc ? { ...config, setupFunc: stock.setupFunc } : config);
   }
+}
+
+/**
+ * Switches one kernel between its training version (`enabled` true) and the stock wasm one (false), for A/B
+ * benchmarks (bench/train-throughput.ts --stock). Call after `registerTrainingKernels`.
+ * @throws Error for names that are not training kernels or have no stock version (Conv2DBackpropFilter).
+ */
+export function useTrainingKernel(name: string, enabled: boolean): void {
+  const config = trainingKernelConfigs.find((c) => c.kernelName === name);
+  const stock = stockKernel(name);
+  if (!config || !stock) throw new Error(`useTrainingKernel: '${name}' is not a training kernel with a stock wasm version`);
+  const current = tf.getKernel(name, 'wasm');
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...config, setupFunc: current?.setupFunc, kernelFunc: enabled ? config.kernelFunc : stock });
 }

@@ -20,6 +20,11 @@ export function rememberStockKernel(name: string, kernelFunc: tf.KernelFunc): vo
   if (!stockKernels.has(name)) stockKernels.set(name, kernelFunc);
 }
 
+/** The stock wasm kernel `name` (the one tfjs-backend-wasm registered), if there is one. */
+export function stockKernel(name: string): tf.KernelFunc | undefined {
+  return stockKernels.get(name) ?? tf.getKernel(name, 'wasm')?.kernelFunc;
+}
+
 /**
  * Runs the stock wasm kernel `name` directly (no engine, no tape): the one tfjs-backend-wasm registered,
  * even where a training kernel replaced it (so `BatchMatMul` here is always the XNNPACK one).
@@ -32,7 +37,7 @@ export function runKernel(
   inputs: tf.NamedTensorInfoMap,
   attrs: tf.NamedAttrMap = {},
 ): tf.TensorInfo {
-  const kernelFunc = stockKernels.get(name) ?? tf.getKernel(name, 'wasm')?.kernelFunc;
+  const kernelFunc = stockKernel(name);
   if (!kernelFunc) throw new Error(`training kernels: the wasm backend has no kernel '${name}'`);
   return kernelFunc({ inputs, attrs, backend }) as tf.TensorInfo;
 }
