@@ -1,0 +1,469 @@
+/**
+ * `npm run bench`: speed and memory of training and inference, for the seed CNN and the default model (hwr-net),
+ * beside PyTorch on the same machine in the same run. Separate from the tests (which never assert timings).
+ *
+ *   npm run bench                      full run (about 10 minutes on 2 cores): writes bench/results.json and .md
+ *   npm run bench -- --quick           short run (about 1 minute), writes .tmp/bench-quick.json and .md
+ *   options: --rounds N  --no-torch  --no-epoch  --python /usr/bin/python3  --out <dir>
+ *
+ * What is measured, per model (random data, batch 64, Adam; the same architectures in bench/torch_bench.py):
+ * - training images/s with 1 thread, and with 2 threads where the machine has 2 cores (TypeScript: the
+ *   data-parallel trainer of src/train/parallel.ts; PyTorch: `torch.set_num_threads(2)`), through
+ *   `model.trainOnBatch` (the step `fitDataset` takes, without the data pipeline);
+ * - batched inference images/s (batch 256) and single-image latency (median and p99 over all calls of all rounds),
+ *   through `Recognizer.predictProbabilities` (a preprocessed `[1, 28, 28, 1]` tensor, predict, read back), against
+ *   `softmax(model(x))` under `torch.no_grad()`; TypeScript inference always runs on one thread;
+ * - peak resident memory (RSS sampled after every TypeScript training step);
+ * - one full MNIST epoch of hwr-net through `train()` in a child process, with 1 and 2 threads: epoch seconds,
+ *   images/s and peak RSS (`process.resourceUsage().maxRSS`) of a real training run.
+ * TypeScript and PyTorch are measured in alternating order, round after round, so that the noise of a shared
+ * machine hits both; figures are medians over rounds and ratios are TypeScript / PyTorch.
+ * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
+import { getArchitecture } from '../src/models/index.ts';
+import { setupBackend } from '../src/train/backend.ts';
+import { DataParallelTrainer } from '../src/train/parallel.ts';
+import { train } from '../src/train/train.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MODELS = ['seed-cnn', 'hwr-net'] as const;
+type ModelName = (typeof MODELS)[number];
+type Kind = 'train' | 'infer' | 'latency';
+
+/** One measured quantity: TypeScript and PyTorch samples (images/s per round, or ms per call). */
+interface Case {
+  model: ModelName;
+  kind: Kind;
+  threads: number;
+  ts: number[];
+  torch: number[];
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    'no-torch': { type: 'boolean', default: false },
+    'no-epoch': { type: 'boolean', default: false },
+    python: { type: 'string' },
+    out: { type: 'string' },
+    'epoch-run': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
+  },
+});
+
+const quick = flags.quick!;
+const rounds = Number(flags.rounds ?? (quick ? 2 : 5));
+const trainSteps: Record<ModelName, number> = quick ? { 'seed-cnn': 10, 'hwr-net': 6 } : { 'seed-cnn': 40, 'hwr-net': 25 };
+const warmupSteps = quick ? 2 : 3;
+const inferBatch = 256;
+const inferReps = quick ? 2 : 5;
+const latencyCalls = quick ? 100 : 100; // per round; pooled over rounds (>= 200 calls)
+const latencyWarmup = 20;
+const threadCounts = availableParallelism() >= 2 ? [1, 2] : [1];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
+const mb = (bytes: number): number => bytes / 2 ** 20;
+
+/** The PyTorch side: bench/torch_bench.py --serve as a child process, one JSON request and answer per line. */
+class TorchSide {
+  private readonly pending: Array<(line: string) => void> = [];
+
+  private constructor(private readonly child: ReturnType<typeof spawn>) {
+    createInterface({ input: child.stdout! }).on('line', (line) => this.pending.shift()?.(line));
+  }
+
+  /** Starts the server when a Python with torch is found; else returns the reason. */
+  static async start(python: string | undefined): Promise<TorchSide | string> {
+    const candidates = python ? [python] : ['/usr/bin/python3', 'python3'];
+    for (const candidate of candidates) {
+      const probe = spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' });
+      if (probe.status !== 0) continue;
+      const child = spawn(candidate, [join(ROOT, 'bench/torch_bench.py'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      return new TorchSide(child);
+    }
+    return `PyTorch not found (tried ${candidates.join(', ')}): install Debian's python3-torch (apt-get install -y python3-torch) to compare`;
+  }
+
+  request<T>(body: Record<string, unknown>): Promise<T> {
+    return new Promise((resolveAnswer, reject) => {
+      this.pending.push((line) => {
+        const answer = JSON.parse(line) as T & { error?: string };
+        if (answer.error) reject(new Error(`torch_bench.py: ${answer.error}`));
+        else resolveAnswer(answer);
+      });
+      this.child.stdin!.write(`${JSON.stringify(body)}\n`);
+    });
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
+}
+
+/** The TypeScript side: one compiled model per (architecture, threads) for training, one for inference. */
+class TsSide {
+  private readonly trainers = new Map<string, { model: tf.LayersModel; parallel: DataParallelTrainer | null }>();
+  private readonly recognizers = new Map<ModelName, Recognizer>();
+  private readonly batch = new Map<ModelName, [tf.Tensor, tf.Tensor]>();
+  /** Peak RSS in bytes seen after any training step. */
+  peakTrainingRss = 0;
+
+  async trainer(name: ModelName, threads: number) {
+    const key = `${name}@${threads}`;
+    let entry = this.trainers.get(key);
+    if (!entry) {
+      const model = getArchitecture(name).create({ classes: 10, seed: 1 });
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: name, modelOptions: { classes: 10, seed: 1 } }) : null;
+      entry = { model, parallel };
+      this.trainers.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Training images/s over `steps` steps of batch 64 after `warmup` steps. */
+  async train(name: ModelName, threads: number): Promise<number> {
+    const { model } = await this.trainer(name, threads);
+    if (!this.batch.has(name)) {
+      this.batch.set(name, tf.tidy(() => [tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 2), 10).toFloat()]));
+    }
+    const [xs, ys] = this.batch.get(name)!;
+    for (let i = 0; i < warmupSteps; i++) await model.trainOnBatch(xs, ys);
+    const steps = trainSteps[name];
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) {
+      await model.trainOnBatch(xs, ys);
+      this.peakTrainingRss = Math.max(this.peakTrainingRss, process.memoryUsage.rss());
+    }
+    return (64 * steps * 1000) / (performance.now() - start);
+  }
+
+  private recognizer(name: ModelName): Recognizer {
+    let recognizer = this.recognizers.get(name);
+    if (!recognizer) {
+      const model = getArchitecture(name).create({ classes: 10, seed: 2 });
+      recognizer = createRecognizer(model, {
+        name: `bench-${name}`,
+        architecture: name,
+        classes: Array.from({ length: 10 }, (_, i) => String(i)),
+        inputShape: [28, 28, 1],
+        preprocessing: 'bench',
+        parameters: model.countParams(),
+        trainingData: 'none (random weights)',
+        epochs: 0,
+        testAccuracy: null,
+        top3Accuracy: null,
+        testData: null,
+        trainingSeconds: null,
+        trainedOn: null,
+        command: 'npm run bench',
+        date: new Date().toISOString(),
+        version: '0.1.0',
+      });
+      this.recognizers.set(name, recognizer);
+    }
+    return recognizer;
+  }
+
+  /** Batched inference images/s (batch 256). */
+  async infer(name: ModelName): Promise<number> {
+    const recognizer = this.recognizer(name);
+    const inputs = Float32Array.from({ length: inferBatch * 784 }, (_, i) => ((i * 7919) % 256) / 255);
+    await recognizer.predictProbabilities(inputs, inferBatch);
+    const start = performance.now();
+    for (let i = 0; i < inferReps; i++) await recognizer.predictProbabilities(inputs, inferBatch);
+    return (inferBatch * inferReps * 1000) / (performance.now() - start);
+  }
+
+  /** Single-image latencies in ms: preprocessed `[1, 28, 28, 1]` input, predict, probabilities read back. */
+  async latency(name: ModelName): Promise<number[]> {
+    const recognizer = this.recognizer(name);
+    const input = Float32Array.from({ length: 784 }, (_, i) => ((i * 31) % 256) / 255);
+    const times: number[] = [];
+    for (let i = 0; i < latencyWarmup + latencyCalls; i++) {
+      const start = performance.now();
+      await recognizer.predictProbabilities(input, 1);
+      if (i >= latencyWarmup) times.push(performance.now() - start);
+    }
+    return times;
+  }
+
+  async dispose(): Promise<void> {
+    for (const { model, parallel } of this.trainers.values()) {
+      await parallel?.dispose();
+      model.dispose();
+    }
+    for (const recognizer of this.recognizers.values()) recognizer.dispose();
+    for (const tensors of this.batch.values()) tf.dispose(tensors);
+  }
+}
+
+/** Result of one full-MNIST epoch of hwr-net in a child process (`--epoch-run`). */
+interface EpochRun {
+  threads: number;
+  epochSeconds: number;
+  imagesPerSecond: number;
+  trainingImages: number;
+  testAccuracy: number;
+  wallSeconds: number;
+  maxRssMB: number;
+}
+
+/** Child-process mode: one epoch of the default model on full MNIST through `train()`; prints an `EpochRun`. */
+async function epochRun(threads: number): Promise<void> {
+  const outDir = await mkdtemp(join(tmpdir(), 'hwr-bench-epoch-'));
+  const started = performance.now();
+  try {
+    const result = await train({ model: 'hwr-net', epochs: 1, batchSize: 64, learningRate: 0.002, seed: 1, outDir, threads, progressBar: false, print: (line) => process.stderr.write(`  ${line}\n`) });
+    const epoch = result.state.history[0]!;
+    const run: EpochRun = {
+      threads,
+      epochSeconds: epoch.seconds,
+      imagesPerSecond: epoch.imagesPerSecond,
+      trainingImages: Math.round(epoch.imagesPerSecond * epoch.seconds),
+      testAccuracy: result.test.accuracy,
+      wallSeconds: (performance.now() - started) / 1000,
+      maxRssMB: process.resourceUsage().maxRSS / 1024,
+    };
+    process.stdout.write(`${JSON.stringify(run)}\n`);
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `epochRun` in a child process (its own memory, so that its peak RSS is the training run's alone). */
+function runEpochChild(threads: number): Promise<EpochRun> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--epoch-run', '--threads', String(threads)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) resolveRun(JSON.parse(last) as EpochRun);
+      else reject(new Error(`epoch run with ${threads} thread(s) failed (exit code ${code})`));
+    });
+  });
+}
+
+function machine(torchInfo: Record<string, unknown> | null) {
+  return {
+    cpu: cpus()[0]?.model?.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGB: Math.round(totalmem() / 2 ** 30 * 10) / 10,
+    os: `${platform()} ${release()}`,
+    node: process.versions.node,
+    tfjs: `${tf.version.tfjs} ${tf.getBackend()} (one thread per TF.js instance)`,
+    torch: torchInfo ? `${torchInfo.torch} (Python ${torchInfo.python}, ${torchInfo.parallel}, mkldnn ${torchInfo.mkldnn})` : null,
+    loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+const fmt = (x: number | null | undefined, digits = 0): string =>
+  x == null || Number.isNaN(x) ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+interface Row {
+  model: ModelName;
+  measure: string;
+  threads: string;
+  ts: number;
+  torch: number | null;
+  ratio: number | null;
+  unit: string;
+  better: 'higher' | 'lower';
+}
+
+/** Reduces the cases to table rows: medians of rounds (throughput) or of pooled calls (latency, also p99). */
+function rowsOf(cases: Case[]): Row[] {
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const torch = c.torch.length ? c.torch : null;
+    const add = (measure: string, ts: number, pt: number | null, unit: string, better: Row['better']) =>
+      rows.push({ model: c.model, measure, threads: c.kind === 'train' ? String(c.threads) : `1 / ${c.threads}`, ts, torch: pt, ratio: pt ? ts / pt : null, unit, better });
+    if (c.kind === 'train') add('training, batch 64, Adam', median(c.ts), torch && median(torch), 'img/s', 'higher');
+    if (c.kind === 'infer') add(`batched inference, batch ${inferBatch}`, median(c.ts), torch && median(torch), 'img/s', 'higher');
+    if (c.kind === 'latency') {
+      add(`single-image latency, median of ${c.ts.length} calls`, median(c.ts), torch && median(torch), 'ms', 'lower');
+      add(`single-image latency, p99 of ${c.ts.length} calls`, percentile(c.ts, 0.99), torch && percentile(torch, 0.99), 'ms', 'lower');
+    }
+  }
+  return rows;
+}
+
+function markdown(report: Report): string {
+  const m = report.machine;
+  const lines = [
+    '# Benchmark: TypeScript (TF.js wasm) beside PyTorch (CPU)',
+    '',
+    `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB RAM, ${m.os}; ` +
+      `Node ${m.node}, TF.js ${m.tfjs}; PyTorch ${m.torch ?? 'not installed'}. Load average at start: ${m.loadAverageAtStart.join(', ')} (a shared machine: read the ratios).`,
+    '',
+    `Random data, the same architectures (bench/torch_bench.py), ${report.rounds} rounds with TypeScript and PyTorch in alternating order; ` +
+      'throughputs are medians over rounds, latencies the median and p99 of all calls. Threads: for training, each side uses the same number ' +
+      '(TypeScript: data-parallel workers, src/train/parallel.ts); for inference, TypeScript uses 1 thread and PyTorch the number shown after the slash. ' +
+      'Ratio = TypeScript / PyTorch (for latency, below 1 means TypeScript is faster).',
+    '',
+    '| model | measure | threads | TypeScript | PyTorch | ratio |',
+    '|---|---|---|---:|---:|---:|',
+    ...report.rows.map((r) => {
+      const digits = r.unit === 'ms' ? 2 : 0;
+      return `| ${r.model} | ${r.measure} (${r.unit}) | ${r.threads} | ${fmt(r.ts, digits)} | ${r.torch == null ? 'n/a' : fmt(r.torch, digits)} | ${r.ratio == null ? 'n/a' : r.ratio.toFixed(2)} |`;
+    }),
+    '',
+  ];
+  if (report.torchNote) lines.push(`Note: ${report.torchNote}`, '');
+  const speedups = report.speedups.map((s) => `${s.model} ${s.side} ${s.speedup.toFixed(2)}x`).join(', ');
+  if (speedups) lines.push(`Training speed-up from 1 to 2 threads (same run): ${speedups}.`, '');
+  lines.push(`Peak RSS of the benchmark process while training (every TypeScript model and worker alive at once): ${fmt(report.peakTrainingRssMB)} MB.`, '');
+  if (report.epochs.length) {
+    lines.push(
+      '## One full MNIST epoch of the default model (hwr-net), through `train()`',
+      '',
+      '54,000 training images with augmentation, then validation on 6,000; each run in its own process (`npm run bench` spawns `bench/bench.ts --epoch-run`).',
+      '',
+      '| threads | epoch (s) | training img/s | peak RSS (MB) | test accuracy after 1 epoch | wall time incl. loading and test (s) |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...report.epochs.map((e) => `| ${e.threads} | ${fmt(e.epochSeconds, 1)} | ${fmt(e.imagesPerSecond)} | ${fmt(e.maxRssMB)} | ${(e.testAccuracy * 100).toFixed(2)}% | ${fmt(e.wallSeconds)} |`),
+      '',
+    );
+  }
+  lines.push('## Targets', '', ...report.targets.map((t) => `- ${t.met === null ? '?' : t.met ? 'met' : 'NOT met'}: ${t.target} (${t.measured})`), '');
+  return lines.join('\n');
+}
+
+interface Report {
+  command: string;
+  date: string;
+  machine: ReturnType<typeof machine>;
+  rounds: number;
+  quick: boolean;
+  torchNote: string | null;
+  rows: Row[];
+  speedups: Array<{ model: ModelName; side: 'TypeScript' | 'PyTorch'; speedup: number }>;
+  peakTrainingRssMB: number;
+  epochs: EpochRun[];
+  targets: Array<{ target: string; measured: string; met: boolean | null }>;
+  samples: Case[];
+}
+
+function targetsOf(rows: Row[], epochs: EpochRun[], peakMB: number): Report['targets'] {
+  const find = (model: ModelName, measure: string, threads: string) => rows.find((r) => r.model === model && r.measure.startsWith(measure) && r.threads === threads);
+  const targets: Report['targets'] = [];
+  for (const threads of threadCounts.map(String)) {
+    const r = find('seed-cnn', 'training', threads);
+    if (r) targets.push({ target: `seed-cnn training throughput >= 0.5 of PyTorch's, ${threads} thread(s) each`, measured: r.ratio == null ? 'no PyTorch' : `ratio ${r.ratio.toFixed(2)}`, met: r.ratio == null ? null : r.ratio >= 0.5 });
+  }
+  for (const model of MODELS) {
+    const r = find(model, 'single-image latency, median', '1 / 1');
+    if (r) targets.push({ target: `${model} single-image latency no slower than PyTorch's (median, 1 thread each)`, measured: r.torch == null ? `${r.ts.toFixed(2)} ms, no PyTorch` : `${r.ts.toFixed(2)} ms vs ${r.torch.toFixed(2)} ms`, met: r.ratio == null ? null : r.ratio <= 1 });
+  }
+  const peaks = [peakMB, ...epochs.map((e) => e.maxRssMB)];
+  targets.push({ target: 'peak memory while training under 1.5 GB', measured: `${epochs.map((e) => `${fmt(e.maxRssMB)} MB for the full epoch with ${e.threads} thread(s)`).concat(`${fmt(peakMB)} MB for this benchmark process`).join(', ')}`, met: Math.max(...peaks) < 1536 });
+  return targets;
+}
+
+async function main(): Promise<void> {
+  await setupBackend();
+  const torchOrReason = flags['no-torch'] ? 'PyTorch skipped (--no-torch)' : await TorchSide.start(flags.python);
+  const torch = typeof torchOrReason === 'string' ? null : torchOrReason;
+  const torchNote = typeof torchOrReason === 'string' ? torchOrReason : null;
+  const torchInfo = torch ? await torch.request<Record<string, unknown>>({ op: 'info' }) : null;
+  const info = machine(torchInfo);
+  process.stderr.write(`bench: ${rounds} rounds, threads ${threadCounts.join(' and ')}; ${torchNote ?? `PyTorch ${torchInfo?.torch}`}\n`);
+
+  const ts = new TsSide();
+  const cases: Case[] = [];
+  for (const model of MODELS) {
+    for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [] });
+    for (const kind of ['infer', 'latency'] as const) for (const threads of threadCounts) cases.push({ model, kind, threads, ts: [], torch: [] });
+  }
+  // The TypeScript side does not depend on the PyTorch thread count for inference: measure it once per round.
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, c] of cases.entries()) {
+      const tsFirst = (round + i) % 2 === 0;
+      const measureTs = async () => {
+        if (c.kind === 'train') c.ts.push(await ts.train(c.model, c.threads));
+        else if (c.kind === 'infer') c.ts.push(await ts.infer(c.model));
+        else c.ts.push(...(await ts.latency(c.model)));
+      };
+      const measureTorch = async () => {
+        if (!torch) return;
+        if (c.kind === 'train') c.torch.push((await torch.request<{ imagesPerSecond: number }>({ op: 'train', model: c.model, threads: c.threads, batch: 64, steps: trainSteps[c.model], warmup: warmupSteps })).imagesPerSecond);
+        else if (c.kind === 'infer') c.torch.push((await torch.request<{ imagesPerSecond: number }>({ op: 'infer', model: c.model, threads: c.threads, batch: inferBatch, reps: inferReps })).imagesPerSecond);
+        else c.torch.push(...(await torch.request<{ ms: number[] }>({ op: 'latency', model: c.model, threads: c.threads, calls: latencyCalls, warmup: latencyWarmup })).ms);
+      };
+      if (tsFirst) {
+        await measureTs();
+        await measureTorch();
+      } else {
+        await measureTorch();
+        await measureTs();
+      }
+    }
+    process.stderr.write(`bench: round ${round + 1}/${rounds} done\n`);
+  }
+  const peakTrainingRssMB = mb(ts.peakTrainingRss);
+  await ts.dispose();
+  torch?.close();
+
+  const epochs: EpochRun[] = [];
+  if (!quick && !flags['no-epoch']) {
+    for (const threads of threadCounts) {
+      process.stderr.write(`bench: one full MNIST epoch of hwr-net with ${threads} thread(s)\n`);
+      epochs.push(await runEpochChild(threads));
+    }
+  }
+
+  const rows = rowsOf(cases);
+  const speedups: Report['speedups'] = [];
+  if (threadCounts.includes(2)) {
+    for (const model of MODELS) {
+      const one = cases.find((c) => c.model === model && c.kind === 'train' && c.threads === 1)!;
+      const two = cases.find((c) => c.model === model && c.kind === 'train' && c.threads === 2)!;
+      speedups.push({ model, side: 'TypeScript', speedup: median(two.ts) / median(one.ts) });
+      if (torch) speedups.push({ model, side: 'PyTorch', speedup: median(two.torch) / median(one.torch) });
+    }
+  }
+  const report: Report = {
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    date: new Date().toISOString(),
+    machine: info,
+    rounds,
+    quick,
+    torchNote,
+    rows,
+    speedups,
+    peakTrainingRssMB,
+    epochs,
+    targets: targetsOf(rows, epochs, peakTrainingRssMB),
+    samples: cases,
+  };
+  const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
+  const base = quick && !flags.out ? 'bench-quick' : 'results';
+  await mkdir(outDir, { recursive: true });
+  const md = markdown(report);
+  await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(outDir, `${base}.md`), md);
+  process.stdout.write(`${md}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}\n`);
+}
+
+if (flags['epoch-run']) await epochRun(Number(flags.threads));
+else await main();
