@@ -9,15 +9,16 @@
  *   cols[p, (kh, kw, ci)] = x[b, oh*sH + kh - padTop, ow*sW + kw - padLeft, ci]   (0 outside x)
  * The GEMM is the stock wasm BatchMatMul (XNNPACK, SIMD). XNNPACK repacks its right-hand operand on every
  * call (about 4.6 ns per float), so the smaller of dy and cols goes on the right:
- * - "dy right":   dW = colsT x dy, colsT gathered from x transposed to [ci, b, h, w] (rows read with unit stride);
- *                 the [kh*kw*ci, co] result is already the filter layout. Used by all but narrow first layers.
- * - "cols right": dW^T = dyT x cols, dyT by the wasm Transpose; used when kh*kw*ci is small next to co
- *                 (a 3x3 conv on a 1-channel image: 9 columns instead of 32).
+ * - "dy right":   dW = colsT x dy, colsT gathered in JS from x transposed to [ci, b, h, w]; the
+ *                 [kh*kw*ci, co] result is already the filter layout. Used by all but narrow first layers.
+ * - "cols right": dW^T = dyT x cols, dyT by the wasm Transpose, cols copied from NHWC x in runs of fW*inC
+ *                 floats (`copyWithin` on the wasm heap for long runs); used when kh*kw*ci is small next to
+ *                 co (a 3x3 conv on a 1-channel image: 9 columns instead of 32).
  * A convolution with batch and channels swapped (XNNPACK Conv2D, dilation = stride) gives the same result
  * but measured 0.6x to 1.0x as fast. Reference semantics: tfjs-backend-cpu/src/kernels/Conv2DBackpropFilter.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { COST, dispose, f32, gemmMs, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
+import { COST, dispose, f32, gemmMs, heapF32, offsetF32, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.Conv2DBackpropFilterInputs; backend: WasmBackend; attrs: tf.Conv2DBackpropFilterAttrs };
 type Info = tf.backend_util.Conv2DInfo;
@@ -25,16 +26,21 @@ type Info = tf.backend_util.Conv2DInfo;
 /** Estimated milliseconds of both operand orders for `info` (see the module comment). */
 export function estimateCostMs(info: Info): { dyRight: number; colsRight: number } {
   const patches = info.batchSize * info.outHeight * info.outWidth;
-  const rowLen = info.filterHeight * info.filterWidth * info.inChannels;
+  const run = info.filterWidth * info.inChannels;
+  const rowLen = info.filterHeight * run;
   const outC = info.outChannels;
-  const gather = (patches * rowLen * COST.jsCopyNs) / 1e6;
-  const xTranspose = info.inChannels > 1 ? (info.batchSize * info.inHeight * info.inWidth * info.inChannels * COST.transposeNs) / 1e6 : 0;
+  const im2col = (run >= MIN_COPY_RUN
+    ? patches * info.filterHeight * COST.copyCallNs + patches * rowLen * COST.copyNs
+    : patches * rowLen * COST.jsCopyNs) / 1e6;
+  const xTranspose = info.inChannels > 1 ? info.batchSize * info.inHeight * info.inWidth * info.inChannels * COST.transposeNs : 0;
   return {
-    dyRight: xTranspose + gather + (patches * outC * COST.packNs) / 1e6 + gemmMs(rowLen, patches, outC),
-    colsRight:
-      gather + (patches * outC * COST.transposeNs + patches * rowLen * COST.packNs) / 1e6 + gemmMs(outC, patches, rowLen),
+    dyRight: (xTranspose + patches * rowLen * COST.jsCopyNs + patches * outC * COST.packNs) / 1e6 + gemmMs(rowLen, patches, outC),
+    colsRight: im2col + (patches * outC * COST.transposeNs + patches * rowLen * COST.packNs) / 1e6 + gemmMs(outC, patches, rowLen),
   };
 }
+
+/** Shortest run of floats that im2col moves with `copyWithin` rather than a JS loop. */
+const MIN_COPY_RUN = 16;
 
 /**
  * Kernel function. Inputs: `x` float32 [batch, inH, inW, inC], `dy` float32 [batch, outH, outW, outC];
@@ -55,6 +61,50 @@ export function conv2DBackpropFilter(args: Args): tf.TensorInfo {
   return cost.colsRight < cost.dyRight ? colsRight(backend, x, dy, info) : dyRight(backend, x, dy, info);
 }
 
+/**
+ * im2col: cols[p, (kh, kw, ci)] for p = (b, oh, ow), as a new float32 tensor [patches, fH*fW*inC].
+ * Each (patch, kh) row segment is one run of fW*inC floats of x (clipped at the borders, zeros outside).
+ */
+function im2col(backend: WasmBackend, x: tf.TensorInfo, info: Info): tf.TensorInfo {
+  const { batchSize: nB, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW } = info;
+  const { filterHeight: fH, filterWidth: fW, strideHeight: sH, strideWidth: sW } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const run = fW * inC;
+  const cols = backend.makeOutput([nB * outH * outW, fH * run], 'float32');
+  const heap = heapF32(backend);
+  const xAt = offsetF32(backend, x);
+  let j = offsetF32(backend, cols);
+  const useCopy = run >= MIN_COPY_RUN;
+  for (let b = 0; b < nB; b++) {
+    for (let oh = 0; oh < outH; oh++) {
+      for (let ow = 0; ow < outW; ow++) {
+        const iw0 = ow * sW - padLeft;
+        // Filter columns whose input column lies inside x: [kwFrom, kwTo).
+        const kwFrom = Math.max(0, -iw0);
+        const kwTo = Math.max(kwFrom, Math.min(fW, inW - iw0));
+        for (let kh = 0; kh < fH; kh++) {
+          const ih = oh * sH + kh - padTop;
+          if (ih < 0 || ih >= inH || kwTo === kwFrom) {
+            heap.fill(0, j, j + run);
+            j += run;
+            continue;
+          }
+          if (kwFrom > 0) heap.fill(0, j, j + kwFrom * inC);
+          const from = xAt + ((b * inH + ih) * inW + iw0 + kwFrom) * inC;
+          const count = (kwTo - kwFrom) * inC;
+          const to = j + kwFrom * inC;
+          if (useCopy) heap.copyWithin(to, from, from + count);
+          else for (let i = 0; i < count; i++) heap[to + i] = heap[from + i]!;
+          if (kwTo < fW) heap.fill(0, to + count, j + run);
+          j += run;
+        }
+      }
+    }
+  }
+  return cols;
+}
+
 function dyRight(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info): tf.TensorInfo {
   const { batchSize: nB, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW } = info;
   const { filterHeight: fH, filterWidth: fW, strideHeight: sH, strideWidth: sW, outChannels: outC } = info;
@@ -62,6 +112,9 @@ function dyRight(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info
   const padLeft = info.padInfo.left;
   const patches = nB * outH * outW;
 
+  // colsT[(kh, kw, ci), (b, oh, ow)], gathered from x transposed to channel planes [ci, b, h, w] so that each
+  // output row reads consecutive pixels. (Building cols and transposing it measured no faster: the wasm
+  // Transpose of a large [patches, kh*kw*ci] matrix costs about 1 ns per element, 3.5 when rows are 1 KiB-aligned.)
   const xT = inC === 1 ? x : runKernel('Transpose', backend, { x }, { perm: [3, 0, 1, 2] });
   const colsT = backend.makeOutput([1, fH * fW * inC, patches], 'float32');
   const src = f32(backend, xT);
@@ -101,38 +154,14 @@ function dyRight(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info
 }
 
 function colsRight(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const { batchSize: nB, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW } = info;
-  const { filterHeight: fH, filterWidth: fW, strideHeight: sH, strideWidth: sW, outChannels: outC } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  const patches = nB * outH * outW;
+  const { filterHeight: fH, filterWidth: fW, inChannels: inC, outChannels: outC } = info;
+  const patches = info.batchSize * info.outHeight * info.outWidth;
   const rowLen = fH * fW * inC;
-
   const dyT = transpose2D(backend, dy, patches, outC);
-  const cols = backend.makeOutput([1, patches, rowLen], 'float32');
-  const src = f32(backend, x);
-  const dst = f32(backend, cols);
-  let j = 0;
-  for (let b = 0; b < nB; b++) {
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++) {
-        for (let kh = 0; kh < fH; kh++) {
-          const ih = oh * sH + kh - padTop;
-          for (let kw = 0; kw < fW; kw++) {
-            const iw = ow * sW + kw - padLeft;
-            if (ih < 0 || ih >= inH || iw < 0 || iw >= inW) {
-              for (let ci = 0; ci < inC; ci++) dst[j++] = 0;
-              continue;
-            }
-            let s = ((b * inH + ih) * inW + iw) * inC;
-            for (let ci = 0; ci < inC; ci++) dst[j++] = src[s++]!;
-          }
-        }
-      }
-    }
-  }
-  const dyT3 = { dataId: dyT.dataId, shape: [1, outC, patches], dtype: dyT.dtype };
-  const dWT = runKernel('BatchMatMul', backend, { a: dyT3, b: cols }, { transposeA: false, transposeB: false });
+  const cols = im2col(backend, x, info);
+  const a = { dataId: dyT.dataId, shape: [1, outC, patches], dtype: dyT.dtype };
+  const b = { dataId: cols.dataId, shape: [1, patches, rowLen], dtype: cols.dtype };
+  const dWT = runKernel('BatchMatMul', backend, { a, b }, { transposeA: false, transposeB: false });
   dispose(backend, dyT, cols);
   const dW = transpose2D(backend, dWT, outC, rowLen);
   dispose(backend, dWT);

@@ -60,6 +60,9 @@ export const COST = {
   jsScatterNs: 2.1,
   /** A JS copy loop (im2col), per element. */
   jsCopyNs: 1.2,
+  /** `copyWithin` on the heap, per element, plus `copyCallNs` per call. */
+  copyNs: 0.2,
+  copyCallNs: 20,
   /** The stock wasm Transpose, per element (see `transpose2D`). */
   transposeNs: 0.7,
 } as const;
@@ -89,6 +92,19 @@ export function transpose2D(backend: WasmBackend, data: tf.TensorInfo, rows: num
 /** Float32 view on the wasm heap of a float32 tensor (see the module note on view lifetime). */
 export function f32(backend: WasmBackend, info: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/**
+ * Float32 view on the whole wasm heap, with `offsetF32` for positions in it: lets `copyWithin` move runs of
+ * floats between tensors at memcpy speed (see the module note on view lifetime).
+ */
+export function heapF32(backend: WasmBackend): Float32Array {
+  return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+}
+
+/** Index of the first element of float32 tensor `info` in `heapF32(backend)`. */
+export function offsetF32(backend: WasmBackend, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)!.memoryOffset / 4;
 }
 
 /** Releases intermediate tensors created inside a kernel (by `makeOutput` or `runKernel`). */
