@@ -67,7 +67,7 @@ const trainSteps: Record<ModelName, number> = quick ? { 'seed-cnn': 10, 'hwr-net
 const warmupSteps = quick ? 2 : 3;
 const inferBatch = 256;
 const inferReps = quick ? 2 : 5;
-const latencyCalls = quick ? 100 : 100; // per round; pooled over rounds (>= 200 calls)
+const latencyCalls = 100; // per round; pooled over rounds (>= 200 calls)
 const latencyWarmup = 20;
 const threadCounts = availableParallelism() >= 2 ? [1, 2] : [1];
 
@@ -395,7 +395,6 @@ async function main(): Promise<void> {
     for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [] });
     for (const kind of ['infer', 'latency'] as const) for (const threads of threadCounts) cases.push({ model, kind, threads, ts: [], torch: [] });
   }
-  // The TypeScript side does not depend on the PyTorch thread count for inference: measure it once per round.
   for (let round = 0; round < rounds; round++) {
     for (const [i, c] of cases.entries()) {
       const tsFirst = (round + i) % 2 === 0;

@@ -260,7 +260,8 @@ export class DataParallelTrainer {
       broadcast: new SharedArrayBuffer(parameters * 4),
       errors: new SharedArrayBuffer(threads * ERROR_BYTES),
     };
-    const workerUrl = new URL('./parallelWorker.ts', import.meta.url).href;
+    // The worker file has this module's extension (.ts from source, .js from a build).
+    const workerUrl = new URL(`./parallelWorker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href;
     const bootstrap = `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl)}); })`;
     const workers: Worker[] = [];
     try {
@@ -434,14 +435,13 @@ export class DataParallelTrainer {
     return out;
   }
 
-  /** Waits for the workers' last commands, stops them, and restores the model's own training function. */
+  /**
+   * Stops the workers and restores the model's own training function. Does not wait for a pending `'apply'`: the
+   * main replica already holds the updated weights, and a worker's failure was reported by the step that caused it.
+   */
   async dispose(): Promise<void> {
     this.restore?.();
     this.restore = null;
-    try {
-      this.waitForAll();
-    } finally {
-      await Promise.all(this.workers.map((w) => w.terminate()));
-    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
