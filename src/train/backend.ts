@@ -53,8 +53,17 @@ async function locateWasmBinaries(): Promise<void> {
  * @returns the name of the active backend (`tf.getBackend()`), e.g. `'wasm'`.
  * @throws Error when the backend fails to initialize (e.g. the .wasm binary cannot be read).
  */
-export async function setupBackend(options: SetupBackendOptions = {}): Promise<string> {
+export function setupBackend(options: SetupBackendOptions = {}): Promise<string> {
   const name: BackendName = options.backend ?? 'wasm';
+  // Calls run one after another, so concurrent callers never race in tf.setBackend.
+  const result = queue.then(() => activate(name));
+  queue = result.catch(() => undefined);
+  return result;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+async function activate(name: BackendName): Promise<string> {
   let pending = ready.get(name);
   if (!pending) {
     pending = (async () => {

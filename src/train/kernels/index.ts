@@ -2,6 +2,8 @@
  * Training kernels for the TensorFlow.js `wasm` backend, one kernel per file (like tfjs-backend-wasm/src/kernels).
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The stock wasm kernels must be registered before ours replace them (the import registers them).
+import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMulConfig } from './BatchMatMul.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
