@@ -247,8 +247,11 @@ export class DataParallelTrainer {
     // Read the optimizer state and load it back, so that the main optimizer holds exactly what the workers get
     // (Adam recomputes its beta powers on load, which may differ in the last bit from the running products).
     const state = await optimizer.getWeights();
-    if (state.length > 0) await optimizer.setWeights(state);
     const optimizerState = state.map((w) => ({ name: w.name, shape: w.tensor.shape, values: w.tensor.dataSync() as Float32Array }));
+    if (state.length > 0) {
+      await optimizer.setWeights(state);
+      tf.dispose(state.map((w) => w.tensor)); // setWeights made copies; these are the replaced ones
+    }
     const weights = model.getWeights().map((w) => ({ shape: w.shape, values: w.dataSync() as Float32Array }));
 
     const parameters = main.offsets[main.offsets.length - 1]!;
