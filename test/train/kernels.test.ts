@@ -190,6 +190,14 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  it('Tanh, over [-12, 12] and near 0', async () => {
+    await compare('tanh', () => {
+      const x = tf.tensor(values(64 * 28 * 28 * 6, 18).map((v) => 12 * v), [64, 28, 28, 6]);
+      const small = tf.tensor(values(1000, 19).map((v) => 1e-3 * v));
+      return [tf.tanh(x), tf.tanh(small)];
+    });
+  });
+
   it('Identity shares data and survives disposing its input', async () => {
     await compare('clone', () => {
       const x = tf.tensor(values(24, 17), [2, 3, 4]);
@@ -199,7 +207,7 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   });
 
-  it('gradients of a small conv net (conv, fused conv, batch norm, max/avg pool, dense, softmax cross-entropy)', async () => {
+  it('gradients of a small conv net (conv, fused conv, batch norm, relu, tanh, max/avg pool, dense, softmax cross-entropy)', async () => {
     const shapes: Record<string, number[]> = {
       w1: [3, 3, 1, 4], b1: [4], w2: [5, 5, 4, 6], b2: [6], gamma: [6], beta: [6], w3: [3, 3, 6, 8], wd: [2 * 2 * 8, 10], bd: [10],
     };
@@ -217,7 +225,7 @@ describe('wasm training kernels match the cpu backend', () => {
         h = tf.fused.conv2d({ x: h, filter: w2!, strides: 1, pad: 'same', bias: b2 }); // 8x8x6
         const { mean, variance } = tf.moments(h, [0, 1, 2]);
         h = tf.relu(tf.batchNorm(h, mean, variance, beta, gamma, 1e-3)) as tf.Tensor4D;
-        h = tf.relu(tf.conv2d(h, w3!, 2, 'same')); // 4x4x8
+        h = tf.tanh(tf.conv2d(h, w3!, 2, 'same')); // 4x4x8
         h = tf.avgPool(h, 2, 2, 'valid'); // 2x2x8
         const logits = tf.add(tf.matMul(tf.reshape(h, [3, 32]), wd!), bd!);
         return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;

@@ -12,6 +12,7 @@ import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { sumConfig } from './Sum.ts';
+import { tanhConfig } from './Tanh.ts';
 import { rememberStockKernel, stockKernel } from './wasm_util.ts';
 
 /** Every kernel that `registerTrainingKernels` installs, in registration order. */
@@ -24,6 +25,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   meanConfig,
   fusedBatchNormConfig,
   identityConfig,
+  tanhConfig,
 ];
 
 let registered = false;
