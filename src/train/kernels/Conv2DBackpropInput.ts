@@ -130,25 +130,23 @@ function viaGemmCol2im(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.Tenso
   const c = f32(backend, cols);
   const dx = f32(backend, dxInfo);
   dx.fill(0);
+  // Per (patch, kh), the filter columns that land inside dx form one contiguous run of (kwTo - kwFrom) * inC
+  // floats in both cols and NHWC dx.
+  const run = fW * inC;
   let j = 0;
   for (let b = 0; b < nB; b++) {
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
-        for (let kh = 0; kh < fH; kh++) {
+        const iw0 = ow * sW - padLeft;
+        const kwFrom = Math.max(0, -iw0);
+        const kwTo = Math.max(kwFrom, Math.min(fW, inW - iw0));
+        const count = (kwTo - kwFrom) * inC;
+        for (let kh = 0; kh < fH; kh++, j += run) {
           const ih = oh * sH + kh - padTop;
-          if (ih < 0 || ih >= inH) {
-            j += fW * inC;
-            continue;
-          }
-          for (let kw = 0; kw < fW; kw++) {
-            const iw = ow * sW + kw - padLeft;
-            if (iw < 0 || iw >= inW) {
-              j += inC;
-              continue;
-            }
-            let d = ((b * inH + ih) * inW + iw) * inC;
-            for (let ci = 0; ci < inC; ci++) dx[d++] += c[j++]!;
-          }
+          if (ih < 0 || ih >= inH) continue;
+          const d = ((b * inH + ih) * inW + iw0 + kwFrom) * inC;
+          const from = j + kwFrom * inC;
+          for (let i = 0; i < count; i++) dx[d + i] += c[from + i]!;
         }
       }
     }
