@@ -18,7 +18,7 @@
  * but measured 0.6x to 1.0x as fast. Reference semantics: tfjs-backend-cpu/src/kernels/Conv2DBackpropFilter.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { COST, dispose, f32, gemmMs, heapF32, offsetF32, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
+import { COST, dispose, f32, gemmMs, heapF32, offsetF32, runKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.Conv2DBackpropFilterInputs; backend: WasmBackend; attrs: tf.Conv2DBackpropFilterAttrs };
 type Info = tf.backend_util.Conv2DInfo;
@@ -45,15 +45,15 @@ const MIN_COPY_RUN = 16;
 /**
  * Kernel function. Inputs: `x` float32 [batch, inH, inW, inC], `dy` float32 [batch, outH, outW, outC];
  * attrs: `strides`, `pad` ('valid' | 'same' | number | explicit), `dataFormat`, `dimRoundingMode`,
- * `filterShape` [fH, fW, inC, outC]. Returns float32 `filterShape`. NCHW falls back to the stock kernel
- * (none exists in tfjs-backend-wasm 4.22, so it throws there).
+ * `filterShape` [fH, fW, inC, outC]. Returns float32 `filterShape`.
+ * @throws Error for dataFormat 'NCHW' (tfjs-backend-wasm 4.22 has no kernel to fall back to; layers use NHWC).
  */
 export function conv2DBackpropFilter(args: Args): tf.TensorInfo {
   const { backend, inputs, attrs } = args;
   const x = inputs.x as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  if (dataFormat === 'NCHW') return runStockKernel(tf.Conv2DBackpropFilter, args);
+  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): dataFormat NCHW is not supported; use NHWC');
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
