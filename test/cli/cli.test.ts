@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../server/fixtures.ts';
+import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
 

@@ -6,7 +6,7 @@
  * Shapes are in pad units: x and y from 0 to 1 across the pad, like web/src/pad.ts stores them.
  */
 import type { CDPSession, Page } from 'playwright-core';
-import type { MnistDigit } from '../server/fixtures.ts';
+import type { MnistDigit } from '../fixtures/images.ts';
 
 /** A point in pad units. */
 export interface UnitPoint {

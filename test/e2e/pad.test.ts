@@ -15,7 +15,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
-import { mnistTestDigits, type MnistDigit } from '../server/fixtures.ts';
+import { mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
 import {
   SHAPES, drawWithMouse, drawWithTouch, predict, recognizeWith, shownProbabilities, shownProcessedPixels, traceMnist,
 } from './drawing.ts';

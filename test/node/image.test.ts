@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_PIXELS, SVG_LONG_SIDE, decodeImage, decodeImageFile, encodePng } from '../../src/node/image.ts';
 import type { PixelBuffer } from '../../src/core/types.ts';
+import { pngChunk } from '../fixtures/images.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Test images, made here with sharp
@@ -30,25 +31,6 @@ const RAW = { raw: { width: WIDTH, height: HEIGHT, channels: 4 as const } };
 function pixel(image: PixelBuffer, x: number, y: number): number[] {
   const i = 4 * (y * image.width + x);
   return Array.from(image.data.subarray(i, i + 4));
-}
-
-/** CRC-32 (ISO 3309 / PNG), bitwise, so the test does not depend on `zlib.crc32` (Node >= 20.15). */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
 }
 
 /** A tiny, valid-looking PNG whose IHDR claims `width` x `height` RGBA pixels (the IDAT holds one empty deflate block). */

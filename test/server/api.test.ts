@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recognizer } from '../../src/core/recognizer.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { buildServer } from '../../src/server/server.ts';
-import { blankPng, dataUrl, digitPng, hugePng, mnistTestDigits, toJpeg, type MnistDigit } from './fixtures.ts';
+import { blankPng, dataUrl, digitPng, hugePng, mnistTestDigits, toJpeg, type MnistDigit } from '../fixtures/images.ts';
 
 const MODEL = process.env.HWR_MODEL ?? 'digits';
 const FIVE_MB = 5 * 1024 * 1024;
