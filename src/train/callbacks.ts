@@ -85,6 +85,9 @@ export class ProgressCallback extends tf.Callback {
   private bar: cliProgress.SingleBar | null = null;
   private epochStart = 0;
   private images = 0;
+  /** Sums of batch loss and accuracy weighted by batch size, for the running means the bar shows (as Keras does). */
+  private lossSum = 0;
+  private accuracySum = 0;
   private trainSeconds = 0;
   /** Images/s and seconds of the last finished epoch. */
   last = { imagesPerSecond: 0, seconds: 0 };
@@ -101,6 +104,8 @@ export class ProgressCallback extends tf.Callback {
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epochStart = performance.now();
     this.images = 0;
+    this.lossSum = 0;
+    this.accuracySum = 0;
     if (this.interactive) {
       this.bar = new cliProgress.SingleBar(
         {
@@ -115,12 +120,16 @@ export class ProgressCallback extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
-    this.images += logValue(logs, 'size') || 0;
-    if (!this.bar || batch % 5 !== 0) return;
+    const size = logValue(logs, 'size') || 0;
+    this.images += size;
+    if (!this.bar) return;
+    this.lossSum += logValue(logs, 'loss') * size;
+    this.accuracySum += logValue(logs, 'acc') * size;
+    if (batch % 5 !== 0) return;
     const seconds = (performance.now() - this.epochStart) / 1000;
     this.bar.update(batch + 1, {
-      loss: logValue(logs, 'loss').toFixed(4),
-      acc: logValue(logs, 'acc').toFixed(4),
+      loss: (this.lossSum / this.images).toFixed(4),
+      acc: (this.accuracySum / this.images).toFixed(4),
       speed: Math.round(this.images / seconds),
     });
   }
