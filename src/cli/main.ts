@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
     .option('--no-augment', 'train without augmentation')
-    .option('--threads <n>', `training threads: each batch is split over this many cores (default ${defaultTrainingThreads()})`, positiveInteger)
+    .option('--threads <n>', `training threads: each batch is split over this many cores (default min(2, cores): ${defaultTrainingThreads()} here)`, positiveInteger)
     .action(trainCommand);
 
   program

@@ -13,10 +13,13 @@
  * 3. the gradients are averaged with weights `shard size / batch size`, which for layers without batch statistics
  *    is exactly (up to float rounding) the gradient of the mean loss over the whole batch;
  * 4. the update reaches every replica, by one of two `ReplicaSync` strategies:
- *    - `'gradients'` (default, measured faster): every replica applies the same averaged gradient with an identical
- *      optimizer (same class, config, state, learning rate), so the weights stay bit-identical without being sent;
- *      the workers' optimizer steps run while the main thread runs its own;
- *    - `'weights'`: only the main thread's optimizer steps; it then broadcasts its trainable weights.
+ *    - `'weights'` (default): only the main thread's optimizer steps; it then broadcasts its trainable weights, so
+ *      the replicas are identical by construction;
+ *    - `'gradients'`: every replica applies the same averaged gradient with an identical optimizer (same class,
+ *      config, state, learning rate), so the weights stay bit-identical without being sent (this relies on every
+ *      thread running the same deterministic kernels); the workers' optimizer steps overlap the main thread's.
+ *    Measured on 2 cores (notes/PERFORMANCE.md): the same speed within noise (seed-cnn 1,865 vs 1,935 img/s,
+ *    hwr-net 1,115 vs 1,106 img/s, medians of 7 alternating rounds), so the default is the one that cannot drift.
  *
  * Memory: gradients, loss and metrics come back, and the averaged gradient or weights go out, through
  * `SharedArrayBuffer`s; the main thread blocks on `Atomics.wait` until the workers are done (allowed in Node),
@@ -33,6 +36,7 @@
  * Sources: Goyal et al. 2017, "Accurate, Large Minibatch SGD" (synchronous data parallelism, gradient averaging);
  * Node.js worker_threads and Atomics documentation.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
@@ -50,7 +54,7 @@ export interface DataParallelOptions {
   architecture: string;
   /** The options the model was created with (classes, seed, input size). */
   modelOptions: ArchitectureOptions;
-  /** Default `'gradients'`. */
+  /** Default `'weights'`. */
   sync?: ReplicaSync;
   /** How long the main thread waits for a worker's answer before giving up, in ms; default 300,000. */
   timeoutMs?: number;
@@ -110,10 +114,13 @@ export interface SharedMemory {
 export const ERROR_BYTES = 2048;
 
 /**
- * The number of training threads used when none is asked for. 1 until 2 threads are measured faster end to end.
+ * The number of training threads used when none is asked for: 2 where the machine has 2 or more cores, else 1.
+ * Measured on a 2-core machine (notes/PERFORMANCE.md, bench/results.md): 2 threads train seed-cnn about 1.6x and
+ * hwr-net about 1.4x as fast as 1, also end to end through `train()`. More than 2 threads were not measured
+ * (no such machine), so they are never the default; `--threads N` asks for them.
  */
 export function defaultTrainingThreads(): number {
-  return 1;
+  return Math.max(1, Math.min(2, availableParallelism()));
 }
 
 /** The `LayersModel` that `fitDataset` trains: a `Sequential` delegates to an inner model. */
@@ -213,7 +220,7 @@ export class DataParallelTrainer {
     this.workers = workers;
     this.shared = shared;
     this.threads = options.threads;
-    this.sync = options.sync ?? 'gradients';
+    this.sync = options.sync ?? 'weights';
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.control = new Int32Array(shared.control);
     this.seq = workers.map(() => 0);

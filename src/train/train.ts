@@ -59,7 +59,7 @@ export interface TrainOptions {
   progressBar?: boolean;
   /**
    * Threads that train (data-parallel: each computes the gradient of a shard of every batch, see ./parallel.ts).
-   * Default `defaultTrainingThreads()`. The same seed gives the same weights for
+   * Default `defaultTrainingThreads()`: 2 on machines with 2 or more cores. The same seed gives the same weights for
    * the same thread count; batch-norm statistics and dropout masks are per shard, so other counts give other runs.
    */
   threads?: number;
