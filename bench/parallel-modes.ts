@@ -1,0 +1,52 @@
+/**
+ * Training throughput with 1 thread against 2 threads in both `ReplicaSync` modes of the data-parallel trainer
+ * (src/train/parallel.ts), in one run with alternating order, so that the machine's noise hits all three alike.
+ *
+ *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net] [--rounds 7]
+ *
+ * Random data, batch 64, Adam, `model.trainOnBatch` (the step `fitDataset` takes). Prints, per configuration,
+ * the median images/s over rounds, its ratio to 1 thread, and every round's figure. The figures behind the
+ * defaults (2 threads, `'weights'`) are in notes/PERFORMANCE.md.
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { getArchitecture } from '../src/models/index.ts';
+import { setupBackend } from '../src/train/backend.ts';
+import { DataParallelTrainer, type ReplicaSync } from '../src/train/parallel.ts';
+
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' } } });
+const name = values.model!;
+const rounds = Number(values.rounds);
+const steps = name === 'seed-cnn' ? 30 : 20;
+
+await setupBackend();
+const compiled = (): tf.LayersModel => {
+  const model = getArchitecture(name).create({ classes: 10, seed: 5 });
+  model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  return model;
+};
+const [xs, ys] = tf.tidy(() => [tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 2), 10).toFloat()]);
+const configurations: Array<{ label: string; model: tf.LayersModel; trainer: DataParallelTrainer | null; rates: number[] }> = [
+  { label: '1 thread', model: compiled(), trainer: null, rates: [] },
+];
+for (const sync of ['gradients', 'weights'] as ReplicaSync[]) {
+  const model = compiled();
+  const trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: name, modelOptions: { classes: 10, seed: 5 }, sync });
+  configurations.push({ label: `2 threads, '${sync}'`, model, trainer, rates: [] });
+}
+for (let round = 0; round < rounds; round++) {
+  for (const c of round % 2 ? [...configurations].reverse() : configurations) {
+    for (let i = 0; i < 3; i++) await c.model.trainOnBatch(xs!, ys!);
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) await c.model.trainOnBatch(xs!, ys!);
+    c.rates.push((64 * steps * 1000) / (performance.now() - start));
+  }
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const base = median(configurations[0]!.rates);
+for (const c of configurations) {
+  console.log(`${name} ${c.label}: median ${median(c.rates).toFixed(0)} img/s (x${(median(c.rates) / base).toFixed(2)}); rounds ${c.rates.map((r) => r.toFixed(0)).join(' ')}`);
+  await c.trainer?.dispose();
+  c.model.dispose();
+}
+tf.dispose([xs!, ys!]);
