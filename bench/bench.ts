@@ -81,6 +81,7 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 };
 const mb = (bytes: number): number => bytes / 2 ** 20;
+const round = (kind: Kind) => (x: number): number => (kind === 'latency' ? Math.round(x * 1000) / 1000 : Math.round(x * 10) / 10);
 
 /** The PyTorch side: bench/torch_bench.py --serve as a child process, one JSON request and answer per line. */
 class TorchSide {
@@ -453,7 +454,8 @@ async function main(): Promise<void> {
     peakTrainingRssMB,
     epochs,
     targets: targetsOf(rows, epochs, peakTrainingRssMB),
-    samples: cases,
+    // Every sample, rounded (img/s to 1, ms to 0.001), for anyone who wants other statistics.
+    samples: cases.map((c) => ({ ...c, ts: c.ts.map(round(c.kind)), torch: c.torch.map(round(c.kind)) })),
   };
   const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
   const base = quick && !flags.out ? 'bench-quick' : 'results';
