@@ -72,14 +72,19 @@ export interface Replica {
   dropouts: SeededDropout[];
 }
 
-/** What a worker gets at start (`workerData`). */
+/** What a worker gets at start (`workerData`): enough to build, compile and load an identical replica. */
 export interface WorkerInit {
+  /** 1-based worker number k (the main thread is replica 0): its shard, its slots in `SharedMemory`. */
   index: number;
+  /** Threads in all, the main thread included. */
   threads: number;
+  /** Registry name and creation options of the architecture. */
   architecture: string;
   modelOptions: ArchitectureOptions;
+  /** The main model's compiled loss and metrics, by name. */
   loss: string;
   metrics: string[];
+  /** The main optimizer's registered class name (e.g. `Adam`) and `getConfig()`. */
   optimizer: { className: string; config: tf.serialization.ConfigDict };
   /** Every weight of the main model (`model.getWeights()` order), trainable or not. */
   weights: Array<{ shape: number[]; values: Float32Array }>;
@@ -88,11 +93,17 @@ export interface WorkerInit {
   shared: SharedMemory;
 }
 
-/** Messages from the main thread to a worker; each `seq` is acknowledged through `SharedMemory.control`. */
+/**
+ * Messages from the main thread to a worker, handled in order; each `seq` is acknowledged through
+ * `SharedMemory.control`. `compute`: the shard (`xs` `[n, ...inputShape]`, `ys` `[n, classes]` float32) and the
+ * `SeededDropout` step of each dropout layer; `apply`: apply the averaged gradient in `broadcast` at this learning
+ * rate; `setWeights`: load the trainable weights in `broadcast`; `getWeights` (tests) answers by `postMessage`.
+ */
 export type WorkerCommand =
   | { type: 'compute'; seq: number; xs: Float32Array; ys: Float32Array; xsShape: number[]; ysShape: number[]; dropoutSteps: number[] }
   | { type: 'apply'; seq: number; learningRate: number }
-  | { type: 'setWeights'; seq: number };
+  | { type: 'setWeights'; seq: number }
+  | { type: 'getWeights' };
 
 /**
  * Memory shared by the main thread and the workers.
@@ -332,6 +343,7 @@ export class DataParallelTrainer {
     }
   }
 
+  /** Sends a command to worker `k` (1-based), transferring `transfer` (the shard's buffers). */
   private post(k: number, command: WorkerCommand, transfer: ArrayBuffer[] = []): void {
     this.workers[k - 1]!.postMessage(command, transfer);
   }
@@ -434,7 +446,7 @@ export class DataParallelTrainer {
       const worker = this.workers[k - 1];
       if (!worker) return reject(hwrError('BAD_ARGUMENT', `replicaWeights: no worker ${k} (threads ${this.threads})`));
       worker.once('message', (message: { type: string; weights: Float32Array }) => resolveWeights(message.weights));
-      worker.postMessage({ type: 'getWeights' });
+      worker.postMessage({ type: 'getWeights' } satisfies WorkerCommand);
     });
   }
 

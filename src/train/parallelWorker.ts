@@ -43,7 +43,7 @@ async function start(): Promise<void> {
   const scalars = new Float64Array(init.shared.scalars[init.index]!);
   const broadcast = new Float32Array(init.shared.broadcast);
 
-  const run = (command: WorkerCommand): void => {
+  const run = (command: Exclude<WorkerCommand, { type: 'getWeights' }>): void => {
     if (command.type === 'compute') {
       replica.dropouts.forEach((d, j) => (d.step = command.dropoutSteps[j]!));
       const xs = tf.tensor(command.xs, command.xsShape, 'float32');
@@ -65,7 +65,7 @@ async function start(): Promise<void> {
     }
   };
 
-  port.on('message', (command: WorkerCommand | { type: 'getWeights' }) => {
+  port.on('message', (command: WorkerCommand) => {
     if (command.type === 'getWeights') {
       const weights = new Float32Array(replica.offsets[replica.offsets.length - 1]!);
       replica.variables.forEach((v, i) => weights.set(v.dataSync() as Float32Array, replica.offsets[i]!));
