@@ -24,6 +24,17 @@ export interface SaveModelOptions {
   includeOptimizer?: boolean;
 }
 
+/** Concatenates byte arrays into one new array. */
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.length;
+  }
+  return joined;
+}
+
 /** Concatenates TF.js `WeightData` (one ArrayBuffer or several) into one buffer. */
 function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);
@@ -91,14 +102,7 @@ function quantizeFloat16(specs: tf.io.WeightsManifestEntry[], data: Uint8Array):
       outSpecs.push(spec);
     }
   }
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    joined.set(p, at);
-    at += p.length;
-  }
-  return { specs: outSpecs, data: joined };
+  return { specs: outSpecs, data: concatBytes(parts) };
 }
 
 /**
@@ -186,13 +190,7 @@ export function modelFolderHandler(dir: string): tf.io.IOHandler {
         weightSpecs.push(...group.weights);
         for (const shard of group.paths) shards.push(await readOrThrow(join(dir, shard), 'weights shard'));
       }
-      const total = shards.reduce((n, s) => n + s.length, 0);
-      const weightData = new Uint8Array(total);
-      let at = 0;
-      for (const s of shards) {
-        weightData.set(s, at);
-        at += s.length;
-      }
+      const weightData = concatBytes(shards);
       return {
         modelTopology: json.modelTopology,
         weightSpecs,

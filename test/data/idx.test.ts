@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { gunzip, isGzip, parseIdx, parseIdxImages, parseIdxLabels } from '../../src/data/idx.ts';
 import { classNamesFor, idxFileNames, loadIdxDataset, loadMnist, mnistDir, readIdxFile } from '../../src/data/mnist.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 
 /** Builds an IDX file: 00 00 <typeCode> <rank>, big-endian int32 dims, then `data`. */
 function idx(dims: number[], data: ArrayLike<number>, typeCode = 0x08): Uint8Array {
@@ -107,12 +107,10 @@ describe('parseIdx', () => {
 });
 
 describe('loadIdxDataset', () => {
+  const tempDir = useTempDirs('idx');
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hwr-idx-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    dir = await tempDir();
   });
 
   async function makeDataset(name: string, files: Record<string, Uint8Array>): Promise<string> {

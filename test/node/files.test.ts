@@ -1,16 +1,14 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/node/files.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 
 describe('writeFileAtomic', () => {
+  const tempDir = useTempDirs('files');
   let folder: string;
   beforeAll(async () => {
-    folder = await mkdtemp(join(tmpdir(), 'hwr-files-'));
-  });
-  afterAll(async () => {
-    await rm(folder, { recursive: true, force: true });
+    folder = await tempDir();
   });
 
   it('writes bytes and strings, replacing the old contents, and leaves no temporary file', async () => {

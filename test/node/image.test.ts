@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_PIXELS, SVG_LONG_SIDE, decodeImage, decodeImageFile, encodePng } from '../../src/node/image.ts';
 import type { PixelBuffer } from '../../src/core/types.ts';
 import { pngChunk } from '../fixtures/images.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Test images, made here with sharp
@@ -185,12 +185,10 @@ describe('decodeImage', () => {
 });
 
 describe('decodeImageFile', () => {
+  const tempDir = useTempDirs('image');
   let folder: string;
   beforeAll(async () => {
-    folder = await mkdtemp(join(tmpdir(), 'hwr-image-'));
-  });
-  afterAll(async () => {
-    await rm(folder, { recursive: true, force: true });
+    folder = await tempDir();
   });
 
   it('reads and decodes a file', async () => {

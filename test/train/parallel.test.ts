@@ -1,20 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getArchitecture } from '../../src/models/index.ts';
 import { setupBackend } from '../../src/train/backend.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { DataParallelTrainer, replicaOf, shardGradients, shardSizes } from '../../src/train/parallel.ts';
 import { train } from '../../src/train/train.ts';
 
 const quiet = () => {};
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'hwr-parallel-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = useTempDirs('parallel');
 
 function compiled(name: string, seed: number): tf.LayersModel {
   const model = getArchitecture(name).create({ classes: 10, seed });
@@ -29,10 +24,6 @@ function randomBatch(n: number, seed: number): [tf.Tensor, tf.Tensor] {
 
 beforeAll(async () => {
   await setupBackend();
-});
-
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 describe('shardSizes', () => {

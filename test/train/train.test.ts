@@ -1,20 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { train } from '../../src/train/train.ts';
 
 const quiet = () => {};
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'hwr-train-'));
-  dirs.push(dir);
-  return dir;
-}
-
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const tempDir = useTempDirs('train');
 
 describe('train', () => {
   it('learns MNIST digits from a small subset, well above chance (10%)', async () => {
