@@ -25,7 +25,7 @@ export interface SaveModelOptions {
 }
 
 /** Concatenates byte arrays into one new array. */
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
