@@ -13,6 +13,7 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import { PREPROCESSING_VERSION } from '../core/preprocess.ts';
+import { createRecognizer } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { createRng, randomAffine, shuffledIndices } from '../data/augment.ts';
 import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mnist.ts';
@@ -241,13 +242,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   model.dispose();
 
   // Evaluate what ships: the best checkpoint as saved.
-  const best = await loadModel(outDir);
-  const test = await evaluateClassifier(async (inputs, count) => {
-    const output = tf.tidy(() => best.predict(tf.tensor4d(inputs, [count, rows, cols, 1])) as tf.Tensor);
-    const values = (await output.data()) as Float32Array;
-    output.dispose();
-    return values;
-  }, dataset.test, classes);
+  const best = createRecognizer(await loadModel(outDir), metadataFor(state));
+  const test = await evaluateClassifier(best.predictProbabilities, dataset.test, classes);
   best.dispose();
   const metadata = { ...metadataFor(state, test), date: (await readMetadata(outDir)).date };
   await writeMetadata(outDir, metadata);
