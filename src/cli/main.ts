@@ -41,7 +41,7 @@ export function buildProgram(): Command {
     .command('train')
     .description('train a model on MNIST (or any MNIST-format IDX dataset), with checkpoints, curves and the best model kept')
     .addOption(new Option('--model <name>', 'architecture').choices(ARCHITECTURES.map((a) => a.name)).default(DEFAULT_ARCHITECTURE))
-    .option('--epochs <n>', 'epochs', positiveInteger, 15)
+    .option('--epochs <n>', 'epochs', positiveInteger, 20)
     .option('--batch-size <n>', 'images per batch', positiveInteger, 64)
     .option('--learning-rate <x>', 'initial learning rate (Adam, cosine decay)', positiveNumber, 0.002)
     .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
