@@ -117,6 +117,8 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
   const [height, width] = metadata.inputShape;
   const pixels = height * width;
   const classes = metadata.classes;
+  // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
+  const preprocessOptions = { size: height, box: Math.round((height * 20) / 28) };
 
   const predictProbabilities = async (inputs: Float32Array, count: number): Promise<Float32Array> => {
     if (count === 0) return new Float32Array(0);
@@ -132,7 +134,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     const started = now();
     const prepared: Array<Float32Array | Error> = images.map((image, i) => {
       try {
-        return preprocessDigit(image, { name: options.names?.[i] ?? `image ${i}`, size: height, box: Math.round((height * 20) / 28) }).input;
+        return preprocessDigit(image, { ...preprocessOptions, name: options.names?.[i] ?? `image ${i}` }).input;
       } catch (error) {
         return error as Error;
       }
@@ -164,7 +166,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     recognizeBatch,
     async recognize(image, options = {}) {
       const started = now();
-      const { input } = preprocessDigit(image, { name: options.name, size: height, box: Math.round((height * 20) / 28) });
+      const { input } = preprocessDigit(image, { ...preprocessOptions, name: options.name });
       const preprocessMs = now() - started;
       const inferenceStart = now();
       const probabilities = await predictProbabilities(input, 1);

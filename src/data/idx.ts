@@ -198,3 +198,13 @@ function expectMagic(bytes: Uint8Array, name: string, magic: number, kind: strin
 function hex(bytes: Uint8Array, start: number, end: number): string {
   return Array.from(bytes.subarray(start, end), (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
+
+/**
+ * Converts uint8 pixels (0 = background, 255 = ink, as IDX image files store them) to float32 in [0, 1],
+ * the model input scale. Same length and layout as the input (e.g. `[count, rows, cols]`).
+ */
+export function toUnitFloat(pixels: Uint8Array): Float32Array {
+  const out = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = pixels[i]! / 255;
+  return out;
+}

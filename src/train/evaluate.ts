@@ -2,6 +2,7 @@
  * Test-set metrics of a classifier: accuracy, top-k accuracy, per-class precision and recall, confusion matrix.
  * Runs on preprocessed dataset images (MNIST test images are already size-normalized and centred).
  */
+import { toUnitFloat } from '../data/idx.ts';
 import type { Split } from '../data/mnist.ts';
 import { topKIndices } from '../core/recognizer.ts';
 
@@ -57,9 +58,7 @@ export async function evaluateClassifier(
   let top3 = 0;
   for (let start = 0; start < split.count; start += batchSize) {
     const count = Math.min(batchSize, split.count - start);
-    const inputs = new Float32Array(count * pixels);
-    const source = split.images.subarray(start * pixels, (start + count) * pixels);
-    for (let i = 0; i < inputs.length; i++) inputs[i] = source[i]! / 255;
+    const inputs = toUnitFloat(split.images.subarray(start * pixels, (start + count) * pixels));
     const probabilities = await predict(inputs, count);
     for (let i = 0; i < count; i++) {
       const row = probabilities.subarray(i * n, (i + 1) * n);

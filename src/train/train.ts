@@ -16,6 +16,7 @@ import { PREPROCESSING_VERSION } from '../core/preprocess.ts';
 import { createRecognizer } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { createRng, randomAffine, shuffledIndices } from '../data/augment.ts';
+import { toUnitFloat } from '../data/idx.ts';
 import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mnist.ts';
 import { getArchitecture } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
@@ -72,13 +73,6 @@ export interface TrainResult {
   metadata: ModelMetadata;
   test: Evaluation;
   state: TrainingState;
-}
-
-/** Converts `[count, rows, cols]` uint8 images to float32 in [0, 1]. */
-function toFloat(images: Uint8Array): Float32Array {
-  const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = images[i]! / 255;
-  return out;
 }
 
 /** Selects images by index: `[indices.length, rows, cols]` uint8 and labels. */
@@ -170,7 +164,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 
   const pixels = rows * cols;
-  const trainImages = toFloat(training.images);
+  const trainImages = toUnitFloat(training.images);
   const batchesPerEpoch = Math.ceil(training.count / options.batchSize);
   // Dropout masks continue their sequence after a resume.
   for (const layer of model.layers) if (layer instanceof SeededDropout) layer.step = state.epochsDone * batchesPerEpoch;
@@ -219,7 +213,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   })();
 
-  const validationXs = tf.tensor4d(toFloat(validation.images), [validation.count, rows, cols, 1]);
+  const validationXs = tf.tensor4d(toUnitFloat(validation.images), [validation.count, rows, cols, 1]);
   const validationYs = tf.tensor2d(oneHot(validation.labels, classes.length), [validation.count, classes.length]);
   if (state.epochsDone < options.epochs) {
     // Attached after a resume has loaded weights and optimizer state: the workers start from them.

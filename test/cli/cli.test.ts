@@ -4,12 +4,12 @@
  * kind of bad input.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
 
@@ -44,13 +44,11 @@ async function digitImage(digit: MnistDigit, style: { ink: string; paper: string
 let dir: string;
 let digits: MnistDigit[];
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hwr-cli-'));
-  digits = await mnistTestDigits(12);
-});
+const tempDir = useTempDirs('cli');
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+beforeAll(async () => {
+  dir = await tempDir();
+  digits = await mnistTestDigits(12);
 });
 
 describe('hwr predict', () => {
