@@ -10,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/train/backend.ts';
+import { simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
+import { winogradCovers } from '../../src/train/simd/winograd.ts';
 import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
 import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackpropInput.ts';
 
@@ -71,6 +73,10 @@ const convCases: ConvCase[] = [
   { x: [1, 7, 7, 2], filter: [1, 1, 2, 3], stride: 1, pad: 'valid' },
   { x: [2, 8, 7, 3], filter: [3, 3, 3, 5], stride: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
   { x: [2, 6, 6, 2], filter: [3, 3, 2, 3], stride: 1, pad: [[0, 0], [4, 3], [3, 4], [0, 0]] },
+  // Winograd F(2x2, 3x3) cases: odd and even outputs, 'same' and explicit padding.
+  { x: [2, 9, 7, 8], filter: [3, 3, 8, 16], stride: 1, pad: 'same' },
+  { x: [3, 10, 10, 16], filter: [3, 3, 16, 8], stride: 1, pad: 'valid' },
+  { x: [1, 6, 8, 24], filter: [3, 3, 24, 32], stride: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
 ];
 
 const caseName = (c: ConvCase): string => `x ${c.x} filter ${c.filter} stride ${c.stride} pad ${JSON.stringify(c.pad)}`;
@@ -82,6 +88,12 @@ describe('wasm training kernels match the cpu backend', () => {
     await setupBackend({ backend: 'wasm' });
   });
 
+  it('the conv cases exercise Winograd and the direct SIMD kernels', () => {
+    expect(convCases.filter((c) => winogradCovers(convInfo(c))).length).toBeGreaterThanOrEqual(4);
+    expect(convCases.filter((c) => !winogradCovers(convInfo(c)) && simdCovers(convInfo(c), 'filter')).length).toBeGreaterThanOrEqual(4);
+    expect(simdKernelsAvailable()).toBe(true);
+  });
+
   it('the conv cases exercise both algorithms of each backprop kernel', () => {
     const filterChoices = new Set(convCases.map((c) => { const e = filterCost(convInfo(c)); return e.colsRight < e.dyRight; }));
     const inputChoices = new Set(convCases.map((c) => { const e = inputCost(convInfo(c)); return e.gemmCol2im < e.transposedConv; }));
@@ -90,6 +102,11 @@ describe('wasm training kernels match the cpu backend', () => {
   });
 
   for (const c of convCases) {
+    it(`Conv2D, ${caseName(c)}`, async () => {
+      await compare('y', () =>
+        tf.conv2d(tf.tensor4d(values(sizeOf(c.x), 6), c.x as Shape4D), tf.tensor4d(values(sizeOf(c.filter), 7), c.filter as Shape4D), c.stride, c.pad));
+    });
+
     it(`Conv2DBackpropFilter, ${caseName(c)}`, async () => {
       const dyShape = convInfo(c).outShape;
       await compare('dW', () =>

@@ -18,6 +18,8 @@
  * but measured 0.6x to 1.0x as fast. Reference semantics: tfjs-backend-cpu/src/kernels/Conv2DBackpropFilter.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { winogradConv2DBackpropFilter, winogradCovers } from '../simd/winograd.ts';
+import { simdConv2DBackpropFilter, simdCovers, simdKernels } from '../simd/index.ts';
 import { COST, dispose, f32, gemmMs, heapF32, offsetF32, runKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.Conv2DBackpropFilterInputs; backend: WasmBackend; attrs: tf.Conv2DBackpropFilterAttrs };
@@ -57,6 +59,9 @@ export function conv2DBackpropFilter(args: Args): tf.TensorInfo {
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
+  const simd = simdKernels(backend);
+  if (simd && winogradCovers(info)) return winogradConv2DBackpropFilter(backend, simd, x, dy, info);
+  if (simd && simdCovers(info, 'filter')) return simdConv2DBackpropFilter(backend, simd, x, dy, info);
   const cost = estimateCostMs(info);
   return cost.colsRight < cost.dyRight ? colsRight(backend, x, dy, info) : dyRight(backend, x, dy, info);
 }

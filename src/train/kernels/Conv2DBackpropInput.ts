@@ -17,6 +17,8 @@
  * the filter use the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { winogradConv2DBackpropInput, winogradCovers } from '../simd/winograd.ts';
+import { simdConv2DBackpropInput, simdCovers, simdKernels } from '../simd/index.ts';
 import { COST, dispose, f32, gemmMs, runKernel, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.Conv2DBackpropInputInputs; backend: WasmBackend; attrs: tf.Conv2DBackpropInputAttrs };
@@ -50,6 +52,9 @@ export function conv2DBackpropInput(args: Args): tf.TensorInfo {
   );
   const pads = transposedConvPads(info);
   if (info.dataFormat !== 'channelsLast') return runStockKernel(tf.Conv2DBackpropInput, args);
+  const simd = simdKernels(backend);
+  if (simd && winogradCovers(info)) return winogradConv2DBackpropInput(backend, simd, dy, filter, info);
+  if (simd && simdCovers(info, 'input')) return simdConv2DBackpropInput(backend, simd, dy, filter, info);
   const cost = estimateCostMs(info);
   if (cost.gemmCol2im < cost.transposedConv || Math.min(...pads) < 0) return viaGemmCol2im(backend, dy, filter, info);
   return viaTransposedConv(backend, dy, filter, info, pads);

@@ -1,0 +1,272 @@
+// AssemblyScript source of hwr's wasm SIMD training kernels (compiled by `npm run build:simd` to
+// ../kernels.wasm; see ../index.ts for the TypeScript side and the algorithms).
+//
+// Memory: the module imports the tfjs-backend-wasm heap (`env.memory`), so every pointer below is a byte
+// offset of a tensor or scratch buffer on that heap. The module allocates nothing and has no data segment.
+// Layouts are NHWC and row-major; all values are float32, offsets tables int32 (in floats, not bytes).
+//
+// Convolutions are "implicit GEMMs" over the padded input (Chellapilla et al. 2006 without the im2col copy):
+//   output pixel p = (b, oh, ow) reads x at  pix[p] + row[r]   for r = (kh, kw, ci),
+//   pix[p] = ((b * Hp + oh * sH) * Wp + ow * sW) * Ci,   row[r] = (kh * Wp + kw) * Ci + ci.
+// The micro-kernels keep a 4 x 8 block of results in eight v128 registers (XNNPACK's 4x8 wasmsimd shape; a
+// 6x8 block measured slower under V8, which spills registers).
+
+export * from './pooling';
+export * from './winograd';
+
+// ---------------------------------------------------------------------------------------------------------
+// Offset tables and padding
+
+/** pix[p] for p = (b, oh, ow) in [B, OH, OW] order. */
+export function pixelOffsets(dst: usize, B: i32, OH: i32, OW: i32, Hp: i32, Wp: i32, Ci: i32, sH: i32, sW: i32): void {
+  let p: usize = dst;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const rowBase = (b * Hp + oh * sH) * Wp;
+      for (let ow = 0; ow < OW; ow++) {
+        store<i32>(p, (rowBase + ow * sW) * Ci);
+        p += 4;
+      }
+    }
+  }
+}
+
+/** row[r] for r = (kh, kw, ci) in [KH, KW, Ci] order. */
+export function rowOffsets(dst: usize, KH: i32, KW: i32, Ci: i32, Wp: i32): void {
+  let p: usize = dst;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      for (let ci = 0; ci < Ci; ci++) {
+        store<i32>(p, (kh * Wp + kw) * Ci + ci);
+        p += 4;
+      }
+    }
+  }
+}
+
+/** Copies x [B, H, W, C] into the zero-filled dst [B, Hp, Wp, C] at (padTop, padLeft). */
+export function padCopy(src: usize, dst: usize, B: i32, H: i32, W: i32, C: i32, Hp: i32, Wp: i32, padTop: i32, padLeft: i32): void {
+  memory.fill(dst, 0, <usize>B * Hp * Wp * C * 4);
+  const run = <usize>W * C * 4;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const to = dst + (((<usize>b * Hp + h + padTop) * Wp + padLeft) * C << 2);
+      const from = src + ((<usize>b * H + h) * W * C << 2);
+      memory.copy(to, from, run);
+    }
+  }
+}
+
+/** Copies the window at (padTop, padLeft) of src [B, Hp, Wp, C] into dst [B, H, W, C]. */
+export function cropCopy(src: usize, dst: usize, B: i32, H: i32, W: i32, C: i32, Hp: i32, Wp: i32, padTop: i32, padLeft: i32): void {
+  const run = <usize>W * C * 4;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const from = src + (((<usize>b * Hp + h + padTop) * Wp + padLeft) * C << 2);
+      const to = dst + ((<usize>b * H + h) * W * C << 2);
+      memory.copy(to, from, run);
+    }
+  }
+}
+
+/** dst[c, r] = src[r, c] for src [rows, cols]; dst rows are `dstStride` floats long (>= rows). */
+export function transpose(src: usize, dst: usize, rows: i32, cols: i32, dstStride: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const s = src + (<usize>r * cols << 2);
+    for (let c = 0; c < cols; c++) {
+      store<f32>(dst + ((<usize>c * dstStride + r) << 2), load<f32>(s + (<usize>c << 2)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter: dw[r, co] = sum_p x[pix[p] + row[r]] * dy[p, co]      (dw [R, Co], Co % 8 == 0)
+
+/** Pixels per pass: a chunk's dy and x stay in L2 while every (r, co) block of dw sweeps it. */
+const FILTER_CHUNK: i32 = 512;
+
+@inline function lane(v: v128, i: u8): v128 {
+  // Broadcast of lane i (one pshufd).
+  return i == 0 ? v128.shuffle<f32>(v, v, 0, 0, 0, 0)
+    : i == 1 ? v128.shuffle<f32>(v, v, 1, 1, 1, 1)
+    : i == 2 ? v128.shuffle<f32>(v, v, 2, 2, 2, 2)
+    : v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+}
+
+export function conv2dBackpropFilter(x: usize, dy: usize, dw: usize, pix: usize, row: usize, P: i32, R: i32, Co: i32): void {
+  memory.fill(dw, 0, <usize>R * Co * 4);
+  const dyStride = <usize>Co << 2;
+  // Rows come in blocks of 4; a block whose 4 offsets are consecutive (same tap, ci..ci+3) loads them as one
+  // v128, others load 4 scalars. The last block repeats its last row and stores only the valid ones.
+  for (let p0 = 0; p0 < P; p0 += FILTER_CHUNK) {
+    const p1 = min(P, p0 + FILTER_CHUNK);
+    for (let cb = 0; cb < Co; cb += 8) {
+      for (let rb = 0; rb < R; rb += 4) {
+        const last = R - 1;
+        const o0 = load<i32>(row + (<usize>rb << 2));
+        const o1 = load<i32>(row + (<usize>min(rb + 1, last) << 2));
+        const o2 = load<i32>(row + (<usize>min(rb + 2, last) << 2));
+        const o3 = load<i32>(row + (<usize>min(rb + 3, last) << 2));
+        const out = dw + ((<usize>rb * Co + cb) << 2);
+        let a00 = v128.load(out), a01 = v128.load(out, 16);
+        let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a20 = f32x4.splat(0), a21 = f32x4.splat(0);
+        let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+        if (rb + 1 <= last) { a10 = v128.load(out + dyStride); a11 = v128.load(out + dyStride, 16); }
+        if (rb + 2 <= last) { a20 = v128.load(out + 2 * dyStride); a21 = v128.load(out + 2 * dyStride, 16); }
+        if (rb + 3 <= last) { a30 = v128.load(out + 3 * dyStride); a31 = v128.load(out + 3 * dyStride, 16); }
+        let pp = pix + (<usize>p0 << 2);
+        let d = dy + ((<usize>p0 * Co + cb) << 2);
+        const pEnd = pix + (<usize>p1 << 2);
+        if (rb + 3 <= last && o1 == o0 + 1 && o2 == o0 + 2 && o3 == o0 + 3) {
+          const xb = x + (<usize>o0 << 2);
+          while (pp < pEnd) {
+            const v = v128.load(xb + (<usize>load<i32>(pp) << 2));
+            const d0 = v128.load(d), d1 = v128.load(d, 16);
+            let s = lane(v, 0);
+            a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+            s = lane(v, 1);
+            a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+            s = lane(v, 2);
+            a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+            s = lane(v, 3);
+            a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+            pp += 4; d += dyStride;
+          }
+        } else {
+          const x0 = x + (<usize>o0 << 2), x1 = x + (<usize>o1 << 2), x2 = x + (<usize>o2 << 2), x3 = x + (<usize>o3 << 2);
+          while (pp < pEnd) {
+            const q = <usize>load<i32>(pp) << 2;
+            const d0 = v128.load(d), d1 = v128.load(d, 16);
+            let s = f32x4.splat(load<f32>(x0 + q));
+            a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+            s = f32x4.splat(load<f32>(x1 + q));
+            a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+            s = f32x4.splat(load<f32>(x2 + q));
+            a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+            s = f32x4.splat(load<f32>(x3 + q));
+            a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+            pp += 4; d += dyStride;
+          }
+        }
+        v128.store(out, a00); v128.store(out, a01, 16);
+        if (rb + 1 <= last) { v128.store(out + dyStride, a10); v128.store(out + dyStride, a11, 16); }
+        if (rb + 2 <= last) { v128.store(out + 2 * dyStride, a20); v128.store(out + 2 * dyStride, a21, 16); }
+        if (rb + 3 <= last) { v128.store(out + 3 * dyStride, a30); v128.store(out + 3 * dyStride, a31, 16); }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2DBackpropInput: dxp[pix[p] + row[r]] += sum_co dy[p, co] * wT[co, r]
+// (dxp the zero-filled padded input gradient; wT [Co, Rp] with Rp = R rounded up to 8, zero columns past R).
+
+export function conv2dBackpropInput(dy: usize, wT: usize, dxp: usize, pix: usize, row: usize, P: i32, Co: i32, R: i32, Rp: i32): void {
+  const aStride = <usize>Co << 2;
+  const bStride = <usize>Rp << 2;
+  for (let pb = 0; pb < P; pb += 4) {
+    const last = P - 1;
+    const a0 = dy + (<usize>pb * Co << 2);
+    const a1 = dy + (<usize>min(pb + 1, last) * Co << 2);
+    const a2 = dy + (<usize>min(pb + 2, last) * Co << 2);
+    const a3 = dy + (<usize>min(pb + 3, last) * Co << 2);
+    const q0 = dxp + (<usize>load<i32>(pix + (<usize>pb << 2)) << 2);
+    const q1 = dxp + (<usize>load<i32>(pix + (<usize>min(pb + 1, last) << 2)) << 2);
+    const q2 = dxp + (<usize>load<i32>(pix + (<usize>min(pb + 2, last) << 2)) << 2);
+    const q3 = dxp + (<usize>load<i32>(pix + (<usize>min(pb + 3, last) << 2)) << 2);
+    const rows = min(4, P - pb);
+    for (let rb = 0; rb < R; rb += 8) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let b = wT + (<usize>rb << 2);
+      for (let k: usize = 0; k < aStride; k += 4) {
+        const b0 = v128.load(b), b1 = v128.load(b, 16);
+        let s = f32x4.splat(load<f32>(a0 + k));
+        c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+        s = f32x4.splat(load<f32>(a1 + k));
+        c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+        s = f32x4.splat(load<f32>(a2 + k));
+        c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+        s = f32x4.splat(load<f32>(a3 + k));
+        c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+        b += bStride;
+      }
+      const o = load<i32>(row + (<usize>rb << 2));
+      if (rb + 8 <= R && load<i32>(row + (<usize>(rb + 7) << 2)) == o + 7) {
+        // 8 consecutive input channels of one tap: two vector read-add-writes per pixel.
+        const off = <usize>o << 2;
+        addTo(q0 + off, c00, c01);
+        if (rows > 1) addTo(q1 + off, c10, c11);
+        if (rows > 2) addTo(q2 + off, c20, c21);
+        if (rows > 3) addTo(q3 + off, c30, c31);
+      } else {
+        const n = min(8, R - rb);
+        scatter(q0, row + (<usize>rb << 2), n, c00, c01);
+        if (rows > 1) scatter(q1, row + (<usize>rb << 2), n, c10, c11);
+        if (rows > 2) scatter(q2, row + (<usize>rb << 2), n, c20, c21);
+        if (rows > 3) scatter(q3, row + (<usize>rb << 2), n, c30, c31);
+      }
+    }
+  }
+}
+
+@inline function addTo(p: usize, lo: v128, hi: v128): void {
+  v128.store(p, f32x4.add(v128.load(p), lo));
+  v128.store(p, f32x4.add(v128.load(p, 16), hi), 16);
+}
+
+function scatter(q: usize, row: usize, n: i32, lo: v128, hi: v128): void {
+  for (let i = 0; i < n; i++) {
+    const value = i < 4 ? laneOf(lo, i) : laneOf(hi, i - 4);
+    const p = q + (<usize>load<i32>(row + (<usize>i << 2)) << 2);
+    store<f32>(p, load<f32>(p) + value);
+  }
+}
+
+@inline function laneOf(v: v128, i: i32): f32 {
+  // Lane i (0..3) of v.
+  return i == 1 ? f32x4.extract_lane(v, 1) : i == 2 ? f32x4.extract_lane(v, 2) : i == 3 ? f32x4.extract_lane(v, 3) : f32x4.extract_lane(v, 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2D (forward): y[p, co] = sum over taps t and ci of x[pix[p] + row[t * Ci] + ci] * w[t * Ci + ci, co]
+// (y [P, Co] with Co % 8 == 0; w [R, Co] = the filter [fH, fW, Ci, Co]).
+
+export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: i32, taps: i32, Ci: i32, Co: i32): void {
+  const ys = <usize>Co << 2;
+  const ciBytes = <usize>Ci << 2;
+  for (let pb = 0; pb < P; pb += 4) {
+    const last = P - 1;
+    const x0 = x + (<usize>load<i32>(pix + (<usize>pb << 2)) << 2);
+    const x1 = x + (<usize>load<i32>(pix + (<usize>min(pb + 1, last) << 2)) << 2);
+    const x2 = x + (<usize>load<i32>(pix + (<usize>min(pb + 2, last) << 2)) << 2);
+    const x3 = x + (<usize>load<i32>(pix + (<usize>min(pb + 3, last) << 2)) << 2);
+    const rows = min(4, P - pb);
+    const out = y + (<usize>pb * Co << 2);
+    for (let cb = 0; cb < Co; cb += 8) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let b = w + (<usize>cb << 2);
+      for (let t = 0; t < taps; t++) {
+        const o = <usize>load<i32>(row + (<usize>t * Ci << 2)) << 2;
+        for (let k: usize = 0; k < ciBytes; k += 4) {
+          const b0 = v128.load(b), b1 = v128.load(b, 16);
+          let s = f32x4.splat(load<f32>(x0 + o + k));
+          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(x1 + o + k));
+          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(x2 + o + k));
+          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(x3 + o + k));
+          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          b += ys;
+        }
+      }
+      const o = out + (<usize>cb << 2);
+      v128.store(o, c00); v128.store(o, c01, 16);
+      if (rows > 1) { v128.store(o + ys, c10); v128.store(o + ys, c11, 16); }
+      if (rows > 2) { v128.store(o + 2 * ys, c20); v128.store(o + 2 * ys, c21, 16); }
+      if (rows > 3) { v128.store(o + 3 * ys, c30); v128.store(o + 3 * ys, c31, 16); }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+// AssemblyScript source of hwr's pooling and reduction kernels (re-exported by kernels.ts, compiled into
+// ../kernels.wasm; see ../pooling.ts for the TypeScript side).
+//
+// Same memory rules as kernels.ts: pointers are byte offsets on the tfjs-backend-wasm heap, the module
+// allocates nothing. Layouts are NHWC / row-major float32. The SIMD loops take 4 channels (or columns) at a
+// time, a scalar loop takes the last C % 4. Both kernels give bit-identical results to the JS kernels they
+// replace (src/train/kernels/MaxPoolGrad.ts, Sum.ts): same comparisons, same summation order.
+
+// ---------------------------------------------------------------------------------------------------------
+// MaxPoolGrad: dx[first argmax of x over window (b, oh, ow), c] += dy[b, oh, ow, c]
+//
+// Vector form: a window's scan keeps, per lane, the running maximum and the window position k of its first
+// occurrence (a strictly greater value wins, so ties keep the first); the gradient then goes to every pixel
+// of the window as dy & (k == winner), which needs no per-lane scatter.
+
+/**
+ * Max-pooling gradient. x and dx [B, H, W, C], dy [B, OH, OW, C], float32; window fH x fW, strides sH, sW,
+ * padding padTop, padLeft (window (oh, ow) starts at (oh * sH - padTop, ow * sW - padLeft); its pixels in
+ * the padding are skipped). Writes all of dx.
+ * Ties go to the first pixel in row-major window order as in tfjs-backend-cpu (pool_utils.ts maxPoolPositions);
+ * a clipped window of 2 x 2 pixels is a tournament (row winners, then the better row), as in the JS kernel.
+ */
+export function maxPoolGrad(x: usize, dy: usize, dx: usize, B: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32,
+  fH: i32, fW: i32, sH: i32, sW: i32, padTop: i32, padLeft: i32): void {
+  const C4 = C & ~3;
+  // Windows that share no pixel store their results; overlapping ones add into the zeroed dx.
+  const disjoint = sH >= fH && sW >= fW;
+  // Disjoint windows that cover every pixel (2x2 stride 2 on an even size) write all of dx themselves.
+  const tiled = disjoint && sH == fH && sW == fW && C4 == C && OH * sH - padTop >= H && OW * sW - padLeft >= W;
+  if (!tiled) memory.fill(dx, 0, <usize>B * H * W * C << 2);
+  const pixel = <usize>C << 2;
+  const row = <usize>W * C << 2;
+  let g = dy;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sH - padTop;
+      const hFrom = max(0, h0);
+      const rows = min(H, h0 + fH) - hFrom;
+      for (let ow = 0; ow < OW; ow++, g += pixel) {
+        const w0 = ow * sW - padLeft;
+        const wFrom = max(0, w0);
+        const cols = min(W, w0 + fW) - wFrom;
+        if (rows <= 0 || cols <= 0) continue; // window entirely in the padding
+        const corner = ((<usize>b * H + hFrom) * W + wFrom) * C << 2;
+        const xc = x + corner;
+        const dc = dx + corner;
+        if (rows == 2 && cols == 2) {
+          for (let c: usize = 0; c < <usize>C4 << 2; c += 16) pool2x2(xc + c, dc + c, g + c, pixel, row, disjoint);
+        } else {
+          for (let c: usize = 0; c < <usize>C4 << 2; c += 16) poolWindow(xc + c, dc + c, g + c, pixel, row, rows, cols, disjoint);
+        }
+        for (let c: usize = <usize>C4 << 2; c < pixel; c += 4) poolChannel(xc + c, dc + c, g + c, pixel, row, rows, cols);
+      }
+    }
+  }
+}
+
+/** dx[p] = v (disjoint windows) or dx[p] += v. `v + 0` turns -0 into +0, as `0 + v` does in the JS kernel. */
+@inline function put(p: usize, v: v128, disjoint: bool): void {
+  v128.store(p, disjoint ? f32x4.add(v, f32x4.splat(0)) : f32x4.add(v128.load(p), v));
+}
+
+/** 4 channels of a 2 x 2 window at xp (gradient gp, dx at dp). */
+@inline function pool2x2(xp: usize, dp: usize, gp: usize, pixel: usize, row: usize, disjoint: bool): void {
+  const a = v128.load(xp);
+  const b = v128.load(xp + pixel);
+  const c = v128.load(xp + row);
+  const d = v128.load(xp + row + pixel);
+  const topRight = f32x4.gt(b, a);
+  const bottomRight = f32x4.gt(d, c);
+  const down = f32x4.gt(v128.bitselect(d, c, bottomRight), v128.bitselect(b, a, topRight));
+  const g = v128.load(gp);
+  const top = v128.andnot(g, down);
+  const bottom = v128.and(g, down);
+  put(dp, v128.andnot(top, topRight), disjoint);
+  put(dp + pixel, v128.and(top, topRight), disjoint);
+  put(dp + row, v128.andnot(bottom, bottomRight), disjoint);
+  put(dp + row + pixel, v128.and(bottom, bottomRight), disjoint);
+}
+
+/** 4 channels of a rows x cols window at xp: first-maximum scan, then the masked gradient to every pixel. */
+@inline function poolWindow(xp: usize, dp: usize, gp: usize, pixel: usize, row: usize, rows: i32, cols: i32, disjoint: bool): void {
+  let best = v128.load(xp);
+  let winner = i32x4.splat(0);
+  let k = 0;
+  for (let h = 0; h < rows; h++) {
+    let p = xp + <usize>h * row;
+    for (let w = 0; w < cols; w++, k++, p += pixel) {
+      const v = v128.load(p);
+      const greater = f32x4.gt(v, best);
+      best = v128.bitselect(v, best, greater);
+      winner = v128.bitselect(i32x4.splat(k), winner, greater);
+    }
+  }
+  const g = v128.load(gp);
+  k = 0;
+  for (let h = 0; h < rows; h++) {
+    let p = dp + <usize>h * row;
+    for (let w = 0; w < cols; w++, k++, p += pixel) put(p, v128.and(g, i32x4.eq(winner, i32x4.splat(k))), disjoint);
+  }
+}
+
+/** One channel of a window (the C % 4 tail), branch-free as the JS kernel: dx[argmax] += dy. dx is zeroed. */
+function poolChannel(xp: usize, dp: usize, gp: usize, pixel: usize, row: usize, rows: i32, cols: i32): void {
+  let at = xp;
+  if (rows == 2 && cols == 2) {
+    const top = select(xp + pixel, xp, load<f32>(xp + pixel) > load<f32>(xp));
+    const bottom = select(xp + row + pixel, xp + row, load<f32>(xp + row + pixel) > load<f32>(xp + row));
+    at = select(bottom, top, load<f32>(bottom) > load<f32>(top));
+  } else {
+    for (let h = 0; h < rows; h++) {
+      let p = xp + <usize>h * row;
+      for (let w = 0; w < cols; w++, p += pixel) at = select(p, at, load<f32>(p) > load<f32>(at));
+    }
+  }
+  const d = dp + (at - xp);
+  store<f32>(d, load<f32>(d) + load<f32>(gp));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Column sums (Sum and Mean over leading axes): out[j] = scale * sum_i x[i, j], accumulated in float64
+
+/**
+ * out [cols] float32 = f32(scale * sum over rows of x [rows, cols] float32), with acc [cols] float64 scratch.
+ * Order as `columnSums` in src/train/kernels/Sum.ts, so bit-identical to it: blocks of 8 rows summed as
+ * ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) in float64 and added to acc, then the last rows one by one.
+ */
+export function columnSums(x: usize, rows: i32, cols: i32, scale: f64, out: usize, acc: usize): void {
+  memory.fill(acc, 0, <usize>cols << 3);
+  const stride = <usize>cols << 2;
+  const cols4 = <usize>(cols & ~3);
+  let r = 0;
+  let p = x;
+  for (; r + 8 <= rows; r += 8, p += stride << 3) {
+    for (let j: usize = 0; j < cols4; j += 4) {
+      const q = p + (j << 2);
+      const v0 = v128.load(q), v1 = v128.load(q + stride), v2 = v128.load(q + 2 * stride), v3 = v128.load(q + 3 * stride);
+      const v4 = v128.load(q + 4 * stride), v5 = v128.load(q + 5 * stride), v6 = v128.load(q + 6 * stride), v7 = v128.load(q + 7 * stride);
+      const a = acc + (j << 3);
+      v128.store(a, f64x2.add(v128.load(a), tree(lo(v0), lo(v1), lo(v2), lo(v3), lo(v4), lo(v5), lo(v6), lo(v7))));
+      v128.store(a, f64x2.add(v128.load(a, 16), tree(hi(v0), hi(v1), hi(v2), hi(v3), hi(v4), hi(v5), hi(v6), hi(v7))), 16);
+    }
+    for (let j: usize = cols4; j < <usize>cols; j++) {
+      const q = p + (j << 2);
+      const a = acc + (j << 3);
+      store<f64>(a, load<f64>(a) + (
+        <f64>load<f32>(q) + <f64>load<f32>(q + stride) + (<f64>load<f32>(q + 2 * stride) + <f64>load<f32>(q + 3 * stride)) +
+        (<f64>load<f32>(q + 4 * stride) + <f64>load<f32>(q + 5 * stride) + (<f64>load<f32>(q + 6 * stride) + <f64>load<f32>(q + 7 * stride)))));
+    }
+  }
+  for (; r < rows; r++, p += stride) {
+    for (let j: usize = 0; j < cols4; j += 4) {
+      const v = v128.load(p + (j << 2));
+      const a = acc + (j << 3);
+      v128.store(a, f64x2.add(v128.load(a), lo(v)));
+      v128.store(a, f64x2.add(v128.load(a, 16), hi(v)), 16);
+    }
+    for (let j: usize = cols4; j < <usize>cols; j++) store<f64>(acc + (j << 3), load<f64>(acc + (j << 3)) + <f64>load<f32>(p + (j << 2)));
+  }
+  for (let j: usize = 0; j < <usize>cols; j++) store<f32>(out + (j << 2), <f32>(load<f64>(acc + (j << 3)) * scale));
+}
+
+/** Lanes 0, 1 of an f32x4 as f64x2. */
+@inline function lo(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+/** Lanes 2, 3 of an f32x4 as f64x2. */
+@inline function hi(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+
+/** ((a + b) + (c + d)) + ((e + f) + (g + h)) in f64x2, the JS kernel's order. */
+@inline function tree(a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): v128 {
+  return f64x2.add(f64x2.add(f64x2.add(a, b), f64x2.add(c, d)), f64x2.add(f64x2.add(e, f), f64x2.add(g, h)));
+}

@@ -1,0 +1,353 @@
+// Winograd F(2x2, 3x3) convolution and its two gradients, for 3x3 stride-1 convolutions in NHWC
+// (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", CVPR; the gradients by the
+// transposition of the same bilinear algorithm, as in their section 5).
+//
+// A 4x4 input tile d at (2*th, 2*tw) and a 3x3 filter g give the 2x2 output tile
+//   y = A^T [ (G g G^T) .* (B^T d B) ] A
+// with the 16 products summed over input channels as 16 GEMMs [tiles, Ci] x [Ci, Co] (2.25x fewer
+// multiply-adds than the direct convolution). Differentiating the same expression:
+//   dd = B [ (G g G^T) .* (A dy A^T) ] B^T      (input gradient, tiles overlap: scatter-add)
+//   dg = G^T [ sum over tiles of (B^T d B) .* (A dy A^T) ] G      (filter gradient)
+// Matrices (Lavin & Gray, section 4.1):
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+//
+// Tiles are numbered t = (b, th, tw) and processed in chunks, so a chunk's transformed data stays in L2.
+// Layouts: transformed input V [16][chunk][Ci], transformed output gradient DY [16][chunk][Co], products
+// M [16][chunk][Co] (forward) or [16][chunk][Ci] (input gradient), transformed filter U [16][Ci][Co], its
+// transpose UT [16][Co][Ci], filter-gradient sums MW [16][Ci][Co]. All pointers are byte offsets.
+// The input x is given already padded to [B, 2*tilesH + 2, 2*tilesW + 2, Ci] (zeros outside the image),
+// so that every tile lies inside it. Channel counts: Ci % 4 == 0 and Co % 8 == 0 (forward, filter
+// gradient), Ci % 8 == 0 (input gradient).
+
+/** Tiles per chunk. */
+export const WINOGRAD_CHUNK: i32 = 62;
+
+// ---- transforms (v128 = 4 channels) ----
+
+/** V[.][tc][ci] = B^T d B for the tiles [t0, t0 + n) of x (padded as above). */
+export function winogradInput(x: usize, V: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
+  const cs = <usize>Ci << 2;
+  const rowBytes = <usize>Wx * cs;
+  const plane = <usize>n * cs; // bytes between the 16 V planes
+  const perImage = tilesH * tilesW;
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i;
+    const b = t / perImage;
+    const r = t - b * perImage;
+    const th = r / tilesW;
+    const tw = r - th * tilesW;
+    const src = x + ((<usize>b * Hx + 2 * th) * Wx + 2 * tw) * cs;
+    const dst = V + <usize>i * cs;
+    for (let c: usize = 0; c < cs; c += 16) {
+      // Rows of B^T d (4 columns each), then columns.
+      const p0 = src + c, p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+      for (let j: usize = 0; j < 4; j++) {
+        // Column j of d: d0..d3 (rows), transformed along rows into e0..e3.
+        const d0 = v128.load(p0 + j * cs), d1 = v128.load(p1 + j * cs), d2 = v128.load(p2 + j * cs), d3 = v128.load(p3 + j * cs);
+        // Store B^T d temporarily in the V planes of row 0..3 at column j; the column pass reads them back.
+        v128.store(dst + (0 * 4 + j) * plane + c, f32x4.sub(d0, d2));
+        v128.store(dst + (1 * 4 + j) * plane + c, f32x4.add(d1, d2));
+        v128.store(dst + (2 * 4 + j) * plane + c, f32x4.sub(d2, d1));
+        v128.store(dst + (3 * 4 + j) * plane + c, f32x4.sub(d1, d3));
+      }
+      for (let k: usize = 0; k < 4; k++) {
+        const q = dst + k * 4 * plane + c;
+        const e0 = v128.load(q), e1 = v128.load(q + plane), e2 = v128.load(q + 2 * plane), e3 = v128.load(q + 3 * plane);
+        v128.store(q, f32x4.sub(e0, e2));
+        v128.store(q + plane, f32x4.add(e1, e2));
+        v128.store(q + 2 * plane, f32x4.sub(e2, e1));
+        v128.store(q + 3 * plane, f32x4.sub(e1, e3));
+      }
+    }
+  }
+}
+
+/** DY[.][tc][co] = A dy A^T for the tiles [t0, t0 + n) of dy [B, OH, OW, Co] (zeros past OH, OW). */
+export function winogradGrad(dy: usize, DY: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
+  const cs = <usize>Co << 2;
+  const plane = <usize>n * cs;
+  const perImage = tilesH * tilesW;
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i;
+    const b = t / perImage;
+    const r = t - b * perImage;
+    const oh = 2 * (r / tilesW);
+    const ow = 2 * (r - (r / tilesW) * tilesW);
+    const hasRow1 = oh + 1 < OH, hasCol1 = ow + 1 < OW;
+    const base = dy + ((<usize>b * OH + oh) * OW + ow) * cs;
+    const dst = DY + <usize>i * cs;
+    for (let c: usize = 0; c < cs; c += 16) {
+      const a00 = v128.load(base + c);
+      const a01 = hasCol1 ? v128.load(base + cs + c) : zero;
+      const a10 = hasRow1 ? v128.load(base + <usize>OW * cs + c) : zero;
+      const a11 = hasRow1 && hasCol1 ? v128.load(base + <usize>OW * cs + cs + c) : zero;
+      // A a: rows [a0, a0 + a1, a0 - a1, -a1] (per column), then the same along columns.
+      const r00 = a00, r01 = a01;
+      const r10 = f32x4.add(a00, a10), r11 = f32x4.add(a01, a11);
+      const r20 = f32x4.sub(a00, a10), r21 = f32x4.sub(a01, a11);
+      const r30 = f32x4.neg(a10), r31 = f32x4.neg(a11);
+      storeRowA(dst + 0 * 4 * plane + c, plane, r00, r01);
+      storeRowA(dst + 1 * 4 * plane + c, plane, r10, r11);
+      storeRowA(dst + 2 * 4 * plane + c, plane, r20, r21);
+      storeRowA(dst + 3 * 4 * plane + c, plane, r30, r31);
+    }
+  }
+}
+
+@inline function storeRowA(q: usize, plane: usize, u0: v128, u1: v128): void {
+  v128.store(q, u0);
+  v128.store(q + plane, f32x4.add(u0, u1));
+  v128.store(q + 2 * plane, f32x4.sub(u0, u1));
+  v128.store(q + 3 * plane, f32x4.neg(u1));
+}
+
+/** y (+ the tiles [t0, t0 + n)) = A^T M A, for M [16][n][Co]; writes only pixels inside [OH, OW]. */
+export function winogradOutput(M: usize, y: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
+  const cs = <usize>Co << 2;
+  const plane = <usize>n * cs;
+  const perImage = tilesH * tilesW;
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i;
+    const b = t / perImage;
+    const r = t - b * perImage;
+    const oh = 2 * (r / tilesW);
+    const ow = 2 * (r - (r / tilesW) * tilesW);
+    const hasRow1 = oh + 1 < OH, hasCol1 = ow + 1 < OW;
+    const base = y + ((<usize>b * OH + oh) * OW + ow) * cs;
+    const src = M + <usize>i * cs;
+    for (let c: usize = 0; c < cs; c += 16) {
+      // A^T m along rows: s_j = m0j + m1j + m2j, u_j = m1j - m2j - m3j; then along columns.
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, u0 = s0, u1 = s0, u2 = s0, u3 = s0;
+      for (let j: usize = 0; j < 4; j++) {
+        const m0 = v128.load(src + j * plane + c), m1 = v128.load(src + (4 + j) * plane + c);
+        const m2 = v128.load(src + (8 + j) * plane + c), m3 = v128.load(src + (12 + j) * plane + c);
+        const s = f32x4.add(f32x4.add(m0, m1), m2);
+        const u = f32x4.sub(f32x4.sub(m1, m2), m3);
+        if (j == 0) { s0 = s; u0 = u; } else if (j == 1) { s1 = s; u1 = u; } else if (j == 2) { s2 = s; u2 = u; } else { s3 = s; u3 = u; }
+      }
+      v128.store(base + c, f32x4.add(f32x4.add(s0, s1), s2));
+      if (hasCol1) v128.store(base + cs + c, f32x4.sub(f32x4.sub(s1, s2), s3));
+      if (hasRow1) {
+        v128.store(base + <usize>OW * cs + c, f32x4.add(f32x4.add(u0, u1), u2));
+        if (hasCol1) v128.store(base + <usize>OW * cs + cs + c, f32x4.sub(f32x4.sub(u1, u2), u3));
+      }
+    }
+  }
+}
+
+/** dx (padded as x) += B dV B^T for the tiles [t0, t0 + n), dV [16][n][Ci]. */
+export function winogradInputGrad(dV: usize, dx: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
+  const cs = <usize>Ci << 2;
+  const rowBytes = <usize>Wx * cs;
+  const plane = <usize>n * cs;
+  const perImage = tilesH * tilesW;
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i;
+    const b = t / perImage;
+    const r = t - b * perImage;
+    const th = r / tilesW;
+    const tw = r - th * tilesW;
+    const dst = dx + ((<usize>b * Hx + 2 * th) * Wx + 2 * tw) * cs;
+    const src = dV + <usize>i * cs;
+    for (let c: usize = 0; c < cs; c += 16) {
+      // B v = [v0, v1 - v2 + v3, -v0 + v1 + v2, -v3] along rows, kept in the dV planes, then along columns.
+      for (let j: usize = 0; j < 4; j++) {
+        const q = src + j * plane + c;
+        const v0 = v128.load(q), v1 = v128.load(q + 4 * plane), v2 = v128.load(q + 8 * plane), v3 = v128.load(q + 12 * plane);
+        v128.store(q + 4 * plane, f32x4.add(f32x4.sub(v1, v2), v3));
+        v128.store(q + 8 * plane, f32x4.sub(f32x4.add(v1, v2), v0));
+        v128.store(q + 12 * plane, f32x4.neg(v3));
+      }
+      for (let k: usize = 0; k < 4; k++) {
+        const q = src + k * 4 * plane + c;
+        const v0 = v128.load(q), v1 = v128.load(q + plane), v2 = v128.load(q + 2 * plane), v3 = v128.load(q + 3 * plane);
+        const row = dst + k * rowBytes + c;
+        addV(row, v0);
+        addV(row + cs, f32x4.add(f32x4.sub(v1, v2), v3));
+        addV(row + 2 * cs, f32x4.sub(f32x4.add(v1, v2), v0));
+        addV(row + 3 * cs, f32x4.neg(v3));
+      }
+    }
+  }
+}
+
+@inline function addV(p: usize, v: v128): void {
+  v128.store(p, f32x4.add(v128.load(p), v));
+}
+
+/** U[.][ci][co] = G g G^T for the filter w [3, 3, Ci, Co]. */
+export function winogradFilter(w: usize, U: usize, Ci: i32, Co: i32): void {
+  const n = <usize>Ci * Co; // floats per plane / per tap
+  const plane = n << 2;
+  const half = f32x4.splat(0.5);
+  for (let e: usize = 0; e < plane; e += 16) {
+    // G g along kh for each kw: [g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2], then along kw.
+    for (let kw: usize = 0; kw < 3; kw++) {
+      const g0 = v128.load(w + (0 * 3 + kw) * plane + e), g1 = v128.load(w + (1 * 3 + kw) * plane + e), g2 = v128.load(w + (2 * 3 + kw) * plane + e);
+      const sum = f32x4.add(g0, g2);
+      v128.store(U + (0 * 4 + kw) * plane + e, g0);
+      v128.store(U + (1 * 4 + kw) * plane + e, f32x4.mul(half, f32x4.add(sum, g1)));
+      v128.store(U + (2 * 4 + kw) * plane + e, f32x4.mul(half, f32x4.sub(sum, g1)));
+      v128.store(U + (3 * 4 + kw) * plane + e, g2);
+    }
+    for (let k: usize = 0; k < 4; k++) {
+      const q = U + k * 4 * plane + e;
+      const g0 = v128.load(q), g1 = v128.load(q + plane), g2 = v128.load(q + 2 * plane);
+      const sum = f32x4.add(g0, g2);
+      v128.store(q + plane, f32x4.mul(half, f32x4.add(sum, g1)));
+      v128.store(q + 2 * plane, f32x4.mul(half, f32x4.sub(sum, g1)));
+      v128.store(q + 3 * plane, g2);
+    }
+  }
+}
+
+/** dw [3, 3, Ci, Co] = G^T MW G, for MW [16][Ci][Co] (overwritten). */
+export function winogradFilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): void {
+  const plane = (<usize>Ci * Co) << 2;
+  const half = f32x4.splat(0.5);
+  for (let e: usize = 0; e < plane; e += 16) {
+    // G^T m along rows: [m0 + (m1+m2)/2, (m1-m2)/2, (m1+m2)/2 + m3] (kept in MW rows 0..2), then along columns.
+    for (let j: usize = 0; j < 4; j++) {
+      const q = MW + j * plane + e;
+      const m0 = v128.load(q), m1 = v128.load(q + 4 * plane), m2 = v128.load(q + 8 * plane), m3 = v128.load(q + 12 * plane);
+      const s = f32x4.mul(half, f32x4.add(m1, m2));
+      v128.store(q, f32x4.add(m0, s));
+      v128.store(q + 4 * plane, f32x4.mul(half, f32x4.sub(m1, m2)));
+      v128.store(q + 8 * plane, f32x4.add(s, m3));
+    }
+    for (let kh: usize = 0; kh < 3; kh++) {
+      const q = MW + kh * 4 * plane + e;
+      const m0 = v128.load(q), m1 = v128.load(q + plane), m2 = v128.load(q + 2 * plane), m3 = v128.load(q + 3 * plane);
+      const s = f32x4.mul(half, f32x4.add(m1, m2));
+      v128.store(dw + (kh * 3 + 0) * plane + e, f32x4.add(m0, s));
+      v128.store(dw + (kh * 3 + 1) * plane + e, f32x4.mul(half, f32x4.sub(m1, m2)));
+      v128.store(dw + (kh * 3 + 2) * plane + e, f32x4.add(s, m3));
+    }
+  }
+}
+
+// ---- the 16 GEMMs of a chunk ----
+
+/**
+ * For each of the 16 planes: C[n, N] = A[n, K] x B[K, N] (row-major; A plane stride n*K, B plane stride K*N,
+ * C plane stride n*N). N % 8 == 0; rows past n are clamped (computed from the last row, not stored).
+ */
+export function gemm16(A: usize, B: usize, C: usize, n: i32, K: i32, N: i32): void {
+  const aPlane = (<usize>n * K) << 2, bPlane = (<usize>K * N) << 2, cPlane = (<usize>n * N) << 2;
+  const ks = <usize>K << 2, ns = <usize>N << 2;
+  for (let e: usize = 0; e < 16; e++) {
+    const a = A + e * aPlane, b = B + e * bPlane, c = C + e * cPlane;
+    for (let i = 0; i < n; i += 4) {
+      const last = n - 1;
+      const a0 = a + <usize>i * ks, a1 = a + <usize>min(i + 1, last) * ks;
+      const a2 = a + <usize>min(i + 2, last) * ks, a3 = a + <usize>min(i + 3, last) * ks;
+      const rows = min(4, n - i);
+      const out = c + <usize>i * ns;
+      for (let j: usize = 0; j < ns; j += 32) {
+        let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        let bp = b + j;
+        for (let k: usize = 0; k < ks; k += 4) {
+          const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+          let s = f32x4.splat(load<f32>(a0 + k));
+          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(a1 + k));
+          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(a2 + k));
+          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          s = f32x4.splat(load<f32>(a3 + k));
+          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          bp += ns;
+        }
+        const o = out + j;
+        v128.store(o, c00); v128.store(o, c01, 16);
+        if (rows > 1) { v128.store(o + ns, c10); v128.store(o + ns, c11, 16); }
+        if (rows > 2) { v128.store(o + 2 * ns, c20); v128.store(o + 2 * ns, c21, 16); }
+        if (rows > 3) { v128.store(o + 3 * ns, c30); v128.store(o + 3 * ns, c31, 16); }
+      }
+    }
+  }
+}
+
+/**
+ * For each of the 16 planes: C[M, N] += A[n, M]^T x B[n, N] (A plane stride n*M, B plane stride n*N, C plane
+ * stride M*N). M % 4 == 0, N % 8 == 0.
+ */
+export function gemm16AtAccumulate(A: usize, B: usize, C: usize, n: i32, M: i32, N: i32): void {
+  const aPlane = (<usize>n * M) << 2, bPlane = (<usize>n * N) << 2, cPlane = (<usize>M * N) << 2;
+  const ms = <usize>M << 2, ns = <usize>N << 2;
+  for (let e: usize = 0; e < 16; e++) {
+    const a = A + e * aPlane, b = B + e * bPlane, c = C + e * cPlane;
+    for (let i: usize = 0; i < ms; i += 16) {
+      for (let j: usize = 0; j < ns; j += 32) {
+        const o = c + (i >> 2) * ns + j;
+        let c00 = v128.load(o), c01 = v128.load(o, 16);
+        let c10 = v128.load(o + ns), c11 = v128.load(o + ns, 16);
+        let c20 = v128.load(o + 2 * ns), c21 = v128.load(o + 2 * ns, 16);
+        let c30 = v128.load(o + 3 * ns), c31 = v128.load(o + 3 * ns, 16);
+        let ap = a + i, bp = b + j;
+        for (let k = 0; k < n; k++) {
+          const v = v128.load(ap);
+          const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+          let s = v128.shuffle<f32>(v, v, 0, 0, 0, 0);
+          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          s = v128.shuffle<f32>(v, v, 1, 1, 1, 1);
+          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          s = v128.shuffle<f32>(v, v, 2, 2, 2, 2);
+          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          s = v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          ap += ms; bp += ns;
+        }
+        v128.store(o, c00); v128.store(o, c01, 16);
+        v128.store(o + ns, c10); v128.store(o + ns, c11, 16);
+        v128.store(o + 2 * ns, c20); v128.store(o + 2 * ns, c21, 16);
+        v128.store(o + 3 * ns, c30); v128.store(o + 3 * ns, c31, 16);
+      }
+    }
+  }
+}
+
+// ---- the three operations ----
+
+/** Forward: y [B, OH, OW, Co] from xp (padded), U; scratch V [16][chunk][Ci], M [16][chunk][Co]. */
+export function winogradConv2d(xp: usize, U: usize, y: usize, V: usize, M: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
+  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
+  const T = B * tilesH * tilesW;
+  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
+    const n = min(WINOGRAD_CHUNK, T - t0);
+    winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    gemm16(V, U, M, n, Ci, Co);
+    winogradOutput(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
+  }
+}
+
+/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [16][Co][Ci]. */
+export function winogradConv2dBackpropInput(dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
+  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
+  const T = B * tilesH * tilesW;
+  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
+    const n = min(WINOGRAD_CHUNK, T - t0);
+    winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    gemm16(DY, UT, dV, n, Co, Ci);
+    winogradInputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+  }
+}
+
+/** Filter gradient dw [3, 3, Ci, Co] from xp (padded) and dy; scratch V, DY, MW [16][Ci][Co]. */
+export function winogradConv2dBackpropFilter(xp: usize, dy: usize, dw: usize, V: usize, DY: usize, MW: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
+  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
+  const T = B * tilesH * tilesW;
+  memory.fill(MW, 0, (<usize>16 * Ci * Co) << 2);
+  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
+    const n = min(WINOGRAD_CHUNK, T - t0);
+    winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    gemm16AtAccumulate(V, DY, MW, n, Ci, Co);
+  }
+  winogradFilterGrad(MW, dw, Ci, Co);
+}

@@ -1,0 +1,177 @@
+/**
+ * hwr's own wasm SIMD kernels for training convolutions, run on the tfjs-backend-wasm heap.
+ *
+ * Why: tfjs-backend-wasm 4.22 reaches its XNNPACK GEMM only through operators that repack the right-hand
+ * operand on every call, and the convolution gradients around it needed JS gathers (im2col, col2im). The
+ * kernels in `assembly/kernels.ts` (AssemblyScript, compiled to `kernels.wasm` by `npm run build:simd`,
+ * which `npm install` runs through the `prepare` script) are implicit GEMMs: they read the input through
+ * per-pixel and per-tap offset tables instead of copying patches, keep a 4x8 block of results in SIMD
+ * registers (the shape of XNNPACK's wasmsimd micro-kernels), and accumulate a GEMM's results straight
+ * into the input gradient (col2im fused into the GEMM). Algorithm: im2col convolution as a GEMM
+ * (Chellapilla et al. 2006, "High performance convolutional neural networks for document processing"),
+ * without materializing the columns.
+ *
+ * Memory: the module imports the wasm backend's `WebAssembly.Memory`, so its pointers are the tensors'
+ * own `memoryOffset`s (no copies in or out). Scratch buffers (offset tables, padded copies) are tensors
+ * from `backend.makeOutput`, disposed before the kernel returns. One module instance per backend, i.e.
+ * per thread (`src/train/parallel.ts` runs one backend per worker).
+ *
+ * Node-only (the training backend); the browser keeps the stock wasm kernels.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
+import type { WinogradExports } from './winograd.ts';
+
+/** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
+export interface SimdExports extends WinogradExports {
+  pixelOffsets(dst: number, B: number, OH: number, OW: number, Hp: number, Wp: number, Ci: number, sH: number, sW: number): void;
+  rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
+  conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
+  conv2dBackpropInput(dy: number, wT: number, dxp: number, pix: number, row: number, P: number, Co: number, R: number, Rp: number): void;
+  conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number): void;
+}
+
+/** Where `npm run build:simd` writes the module. */
+export const SIMD_WASM_PATH = fileURLToPath(new URL('./kernels.wasm', import.meta.url));
+
+let compiled: WebAssembly.Module | null | undefined;
+const instances = new WeakMap<WasmBackend, SimdExports>();
+
+function compile(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    compiled = existsSync(SIMD_WASM_PATH) ? new WebAssembly.Module(readFileSync(SIMD_WASM_PATH)) : null;
+  }
+  return compiled;
+}
+
+/** Whether `kernels.wasm` has been built (`npm run build:simd`); without it the training kernels use XNNPACK. */
+export function simdKernelsAvailable(): boolean {
+  return compile() !== null;
+}
+
+/**
+ * The SIMD kernels bound to `backend`'s heap, or `undefined` when `kernels.wasm` is missing (the callers
+ * then take their XNNPACK paths). Instantiated once per backend.
+ */
+export function simdKernels(backend: WasmBackend): SimdExports | undefined {
+  let kernels = instances.get(backend);
+  if (kernels) return kernels;
+  const module = compile();
+  if (!module) return undefined;
+  const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  kernels = instance.exports as unknown as SimdExports;
+  instances.set(backend, kernels);
+  return kernels;
+}
+
+type Info = tf.backend_util.Conv2DInfo;
+
+/** Byte offset of a tensor's data on the wasm heap. */
+function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
+}
+
+/** The padded input extent [Hp, Wp] that every window of `info` lies in. */
+function paddedSize(info: Info): [number, number] {
+  const { top, bottom, left, right } = info.padInfo;
+  return [info.inHeight + top + bottom, info.inWidth + left + right];
+}
+
+/** Offset tables: per output pixel (`pix`, [batch*outH*outW]) and per filter row (`row`, [fH*fW*inC]), int32. */
+function offsetTables(backend: WasmBackend, simd: SimdExports, info: Info): { pix: tf.TensorInfo; row: tf.TensorInfo } {
+  const [Hp, Wp] = paddedSize(info);
+  const P = info.batchSize * info.outHeight * info.outWidth;
+  const pix = backend.makeOutput([P], 'int32');
+  const row = backend.makeOutput([info.filterHeight * info.filterWidth * info.inChannels], 'int32');
+  simd.pixelOffsets(ptr(backend, pix), info.batchSize, info.outHeight, info.outWidth, Hp, Wp, info.inChannels, info.strideHeight, info.strideWidth);
+  simd.rowOffsets(ptr(backend, row), info.filterHeight, info.filterWidth, info.inChannels, Wp);
+  return { pix, row };
+}
+
+function isPadded(info: Info): boolean {
+  const { top, bottom, left, right } = info.padInfo;
+  return top > 0 || bottom > 0 || left > 0 || right > 0;
+}
+
+/**
+ * Whether the SIMD kernels cover `info`: NHWC, dilation 1, and, for the forward convolution and the filter
+ * gradient, outChannels % 8 == 0 (their micro-kernel writes 8 output channels at a time).
+ */
+export function simdCovers(info: Info, kernel: 'forward' | 'filter' | 'input'): boolean {
+  return info.dataFormat === 'channelsLast' && info.dilationHeight === 1 && info.dilationWidth === 1
+    && (kernel === 'input' || info.outChannels % 8 === 0);
+}
+
+/**
+ * Conv2D: y[p, co] = sum over (kh, kw, ci) of x[window(p) + (kh, kw), ci] * W[kh, kw, ci, co].
+ * `x` float32 [batch, inH, inW, inC], `filter` float32 [fH, fW, inC, outC]; returns float32
+ * [batch, outH, outW, outC]. Requires `simdCovers(info, 'forward')`. Sums over (kh, kw, ci) in that order.
+ */
+export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const [Hp, Wp] = paddedSize(info);
+  const P = B * info.outHeight * info.outWidth;
+  const padded = isPadded(info) ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : x;
+  if (padded !== x) simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+  const { pix, row } = offsetTables(backend, simd, info);
+  const y = backend.makeOutput([B, info.outHeight, info.outWidth, Co], 'float32');
+  simd.conv2d(ptr(backend, padded), ptr(backend, filter), ptr(backend, y), ptr(backend, pix), ptr(backend, row), P, info.filterHeight * info.filterWidth, Ci, Co);
+  dispose(backend, pix, row);
+  if (padded !== x) dispose(backend, padded);
+  return y;
+}
+
+/**
+ * Conv2DBackpropFilter: dW[kh, kw, ci, co] = sum over output pixels p of x[window(p) + (kh, kw), ci] * dy[p, co].
+ * `x` float32 [batch, inH, inW, inC], `dy` float32 [batch, outH, outW, outC]; returns float32
+ * [fH, fW, inC, outC]. Requires `simdCovers(info, 'filter')`. Summation order: over pixels in chunks of
+ * 512, so results differ from the cpu backend's by float32 rounding only.
+ */
+export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info): tf.TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const [Hp, Wp] = paddedSize(info);
+  const P = B * info.outHeight * info.outWidth;
+  const R = info.filterHeight * info.filterWidth * Ci;
+  const padded = isPadded(info) ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : x;
+  if (padded !== x) simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+  const { pix, row } = offsetTables(backend, simd, info);
+  const dW = backend.makeOutput([info.filterHeight, info.filterWidth, Ci, Co], 'float32');
+  simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co);
+  dispose(backend, pix, row);
+  if (padded !== x) dispose(backend, padded);
+  return dW;
+}
+
+/**
+ * Conv2DBackpropInput: dx[window(p) + (kh, kw), ci] += sum over co of dy[p, co] * W[kh, kw, ci, co], for every
+ * output pixel p. `dy` float32 [batch, outH, outW, outC], `filter` float32 [fH, fW, inC, outC]; returns float32
+ * [batch, inH, inW, inC]. Requires `simdCovers(info, 'input')`.
+ */
+export function simdConv2DBackpropInput(backend: WasmBackend, simd: SimdExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
+  const [Hp, Wp] = paddedSize(info);
+  const P = B * info.outHeight * info.outWidth;
+  const R = info.filterHeight * info.filterWidth * Ci;
+  const Rp = Math.ceil(R / 8) * 8;
+  // W viewed as [R, Co], transposed to [Co, Rp] with zero columns past R (the micro-kernel reads 8 at a time).
+  const wT = backend.makeOutput([Co, Rp], 'float32');
+  const wTAt = ptr(backend, wT);
+  if (Rp !== R) new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer, wTAt, Co * Rp).fill(0);
+  simd.transpose(ptr(backend, filter), wTAt, R, Co, Rp);
+  const padded = isPadded(info);
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  const dxp = padded ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : dx;
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  heap.fill(0, ptr(backend, dxp), ptr(backend, dxp) + B * Hp * Wp * Ci * 4);
+  const { pix, row } = offsetTables(backend, simd, info);
+  simd.conv2dBackpropInput(ptr(backend, dy), wTAt, ptr(backend, dxp), ptr(backend, pix), ptr(backend, row), P, Co, R, Rp);
+  if (padded) {
+    simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+    dispose(backend, dxp);
+  }
+  dispose(backend, pix, row, wT);
+  return dx;
+}
