@@ -12,8 +12,12 @@
  * (except for windows that hold only NaN or -Infinity, which the cpu backend skips and this kernel routes to
  * their first pixel).
  * Pixels of the window that lie in the padding are skipped.
+ *
+ * With `kernels.wasm` built, the wasm SIMD version of this loop runs instead (src/train/simd/pooling.ts: 4
+ * channels per f32x4, bit-identical results); `maxPoolGradJs` is the fallback.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { poolingKernels, simdMaxPoolGrad } from '../simd/pooling.ts';
 import { f32, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -33,6 +37,16 @@ export function maxPoolGrad(args: {
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode,
   );
+  const kernels = poolingKernels(backend);
+  if (kernels && tf.util.sizeFromShape(input.shape) > 0) return simdMaxPoolGrad(backend, kernels, input, dy, info);
+  return maxPoolGradJs(backend, input, dy, info);
+}
+
+/**
+ * The JS loop of this kernel (see the module comment). `input` float32 [batch, inH, inW, C], `dy` float32
+ * [batch, outH, outW, C], `info` from `computePool2DInfo`; returns float32 [batch, inH, inW, C].
+ */
+export function maxPoolGradJs(backend: WasmBackend, input: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const { batchSize: nB, inHeight: inH, inWidth: inW, inChannels: nC, outHeight: outH, outWidth: outW } = info;
   const { filterHeight: fH, filterWidth: fW, strideHeight: sH, strideWidth: sW } = info;
   const padTop = info.padInfo.top;

