@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/train/backend.ts';
 import { simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
-import { winogradCovers } from '../../src/train/simd/winograd.ts';
+import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/train/simd/winograd.ts';
 import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
 import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackpropInput.ts';
 
@@ -89,8 +89,8 @@ describe('wasm training kernels match the cpu backend', () => {
   });
 
   it('the conv cases exercise Winograd and the direct SIMD kernels', () => {
-    expect(convCases.filter((c) => winogradCovers(convInfo(c))).length).toBeGreaterThanOrEqual(4);
-    expect(convCases.filter((c) => !winogradCovers(convInfo(c)) && simdCovers(convInfo(c), 'filter')).length).toBeGreaterThanOrEqual(4);
+    expect(convCases.filter((c) => winogradApplies(convInfo(c))).length).toBeGreaterThanOrEqual(4);
+    expect(convCases.filter((c) => !winogradApplies(convInfo(c)) && simdCovers(convInfo(c), 'filter')).length).toBeGreaterThanOrEqual(4);
     expect(simdKernelsAvailable()).toBe(true);
   });
 
@@ -122,6 +122,42 @@ describe('wasm training kernels match the cpu backend', () => {
           { dy: tf.tensor(values(sizeOf(dyShape), 3), dyShape), filter: tf.tensor(values(sizeOf(c.filter), 4), c.filter) },
           { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x as Shape4D }) as tf.Tensor);
     });
+  }
+
+  it('the cost model picks F(4x4, 3x3) for a large batch and the direct kernel for small layers', () => {
+    const info = (x: Shape4D, f: Shape4D) => tf.backend_util.computeConv2DInfo(x, f, 1, 1, 'valid');
+    for (const op of ['forward', 'input', 'filter'] as const) {
+      expect(winogradTile(info([64, 13, 13, 32], [3, 3, 32, 64]), op), op).toBe(4);
+      expect(winogradTile(info([1, 13, 13, 32], [3, 3, 32, 64]), op), op).not.toBe(4);
+    }
+    expect(winogradTile(info([64, 5, 5, 64], [3, 3, 64, 128]), 'forward')).toBe(0);
+    expect(winogradTile(info([64, 28, 28, 1], [3, 3, 1, 32]), 'forward')).toBe(0);
+  });
+
+  // Both Winograd variants on every case they cover (the cost model picks one per shape).
+  for (const c of convCases.filter((c) => winogradApplies(convInfo(c)))) {
+    for (const tile of [2, 4] as const) {
+      it(`Winograd F(${tile}x${tile}, 3x3): Conv2D and both gradients, ${caseName(c)}`, async () => {
+        const dyShape = convInfo(c).outShape;
+        forceWinogradTile(tile);
+        try {
+          await compare('y, dx, dW', () => {
+            const x = tf.tensor4d(values(sizeOf(c.x), 8), c.x as Shape4D);
+            const w = tf.tensor4d(values(sizeOf(c.filter), 9), c.filter as Shape4D);
+            const dy = tf.tensor(values(sizeOf(dyShape), 10), dyShape);
+            return [
+              tf.conv2d(x, w, c.stride, c.pad),
+              tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w },
+                { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x as Shape4D }) as tf.Tensor,
+              tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+                { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
+            ];
+          });
+        } finally {
+          forceWinogradTile(undefined);
+        }
+      });
+    }
   }
 
   type PoolCase = { x: number[]; size: number; stride: number; pad: 'valid' | 'same'; ties?: boolean };

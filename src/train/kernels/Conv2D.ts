@@ -7,7 +7,7 @@
  * missing kernels.wasm) run the stock kernel. Reference semantics: tfjs-backend-cpu/src/kernels/Conv2D.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { winogradConv2D, winogradCovers } from '../simd/winograd.ts';
+import { winogradConv2D, winogradTile } from '../simd/winograd.ts';
 import { simdConv2D, simdCovers, simdKernels } from '../simd/index.ts';
 import { runStockKernel, type WasmBackend } from './wasm_util.ts';
 
@@ -28,7 +28,8 @@ export function conv2D(args: Args): tf.TensorInfo {
   );
   const simd = simdKernels(backend);
   if (!simd || !simdCovers(info, 'forward') || x.dtype !== 'float32') return runStockKernel(tf.Conv2D, args);
-  if (winogradCovers(info)) return winogradConv2D(backend, simd, x, filter, info);
+  const tile = winogradTile(info, 'forward');
+  if (tile) return winogradConv2D(backend, simd, x, filter, info, tile);
   return simdConv2D(backend, simd, x, filter, info);
 }
 

@@ -18,7 +18,7 @@
  * but measured 0.6x to 1.0x as fast. Reference semantics: tfjs-backend-cpu/src/kernels/Conv2DBackpropFilter.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { winogradConv2DBackpropFilter, winogradCovers } from '../simd/winograd.ts';
+import { winogradConv2DBackpropFilter, winogradTile } from '../simd/winograd.ts';
 import { simdConv2DBackpropFilter, simdCovers, simdKernels } from '../simd/index.ts';
 import { COST, dispose, f32, gemmMs, heapF32, offsetF32, runKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
@@ -60,7 +60,8 @@ export function conv2DBackpropFilter(args: Args): tf.TensorInfo {
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
   const simd = simdKernels(backend);
-  if (simd && winogradCovers(info)) return winogradConv2DBackpropFilter(backend, simd, x, dy, info);
+  const tile = simd && winogradTile(info, 'filter');
+  if (simd && tile) return winogradConv2DBackpropFilter(backend, simd, x, dy, info, tile);
   if (simd && simdCovers(info, 'filter')) return simdConv2DBackpropFilter(backend, simd, x, dy, info);
   const cost = estimateCostMs(info);
   return cost.colsRight < cost.dyRight ? colsRight(backend, x, dy, info) : dyRight(backend, x, dy, info);

@@ -17,7 +17,7 @@
  * the filter use the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { winogradConv2DBackpropInput, winogradCovers } from '../simd/winograd.ts';
+import { winogradConv2DBackpropInput, winogradTile } from '../simd/winograd.ts';
 import { simdConv2DBackpropInput, simdCovers, simdKernels } from '../simd/index.ts';
 import { COST, dispose, f32, gemmMs, runKernel, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
@@ -53,7 +53,8 @@ export function conv2DBackpropInput(args: Args): tf.TensorInfo {
   const pads = transposedConvPads(info);
   if (info.dataFormat !== 'channelsLast') return runStockKernel(tf.Conv2DBackpropInput, args);
   const simd = simdKernels(backend);
-  if (simd && winogradCovers(info)) return winogradConv2DBackpropInput(backend, simd, dy, filter, info);
+  const tile = simd && winogradTile(info, 'input');
+  if (simd && tile) return winogradConv2DBackpropInput(backend, simd, dy, filter, info, tile);
   if (simd && simdCovers(info, 'input')) return simdConv2DBackpropInput(backend, simd, dy, filter, info);
   const cost = estimateCostMs(info);
   if (cost.gemmCol2im < cost.transposedConv || Math.min(...pads) < 0) return viaGemmCol2im(backend, dy, filter, info);

@@ -11,103 +11,165 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
 
-/** The Winograd exports of `kernels.wasm` (byte offsets on the wasm heap). */
+type Fn = (...args: number[]) => void;
+
+/** The Winograd exports of `kernels.wasm` (byte offsets on the wasm heap); F(2x2, 3x3) and F(4x4, 3x3). */
 export interface WinogradExports {
   WINOGRAD_CHUNK: WebAssembly.Global;
+  WINOGRAD4_CHUNK: WebAssembly.Global;
   padCopy(src: number, dst: number, B: number, H: number, W: number, C: number, Hp: number, Wp: number, padTop: number, padLeft: number): void;
   cropCopy(src: number, dst: number, B: number, H: number, W: number, C: number, Hp: number, Wp: number, padTop: number, padLeft: number): void;
   transpose(src: number, dst: number, rows: number, cols: number, dstStride: number): void;
-  winogradFilter(w: number, U: number, Ci: number, Co: number): void;
-  winogradConv2d(xp: number, U: number, y: number, V: number, M: number, B: number, OH: number, OW: number, Ci: number, Co: number): void;
-  winogradConv2dBackpropInput(dy: number, UT: number, dxp: number, DY: number, dV: number, B: number, OH: number, OW: number, Ci: number, Co: number): void;
-  winogradConv2dBackpropFilter(xp: number, dy: number, dw: number, V: number, DY: number, MW: number, B: number, OH: number, OW: number, Ci: number, Co: number): void;
+  winogradFilter: Fn; winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
+  winograd4Filter: Fn; winograd4Conv2d: Fn; winograd4Conv2dBackpropInput: Fn; winograd4Conv2dBackpropFilter: Fn;
 }
+
+/** Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. */
+export type WinogradTile = 0 | 2 | 4;
 
 type Info = tf.backend_util.Conv2DInfo;
 
+/** The convolution operation a kernel computes. */
+export type ConvOp = 'forward' | 'input' | 'filter';
+
 /**
- * Whether Winograd covers `info` and is worth it: NHWC 3x3 filter, stride 1, dilation 1, inC % 8 == 0,
- * outC % 8 == 0, and output tiles that waste little (16 * tiles < 0.75 * 9 * outH * outW; a 3x3 output,
- * 64 vs 81, stays on the direct kernel).
+ * Cost constants in ns, fitted to A/B runs of the three operations on the seed CNN and hwr-net layers at batch
+ * 64, 32 and 1 (Node 20, one thread; .tmp-style script, figures in notes/PERFORMANCE.md): the direct kernels
+ * per multiply-add, the Winograd GEMMs per multiply-add, the transforms per transformed element and channel,
+ * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
  */
-export function winogradCovers(info: Info): boolean {
-  if (info.dataFormat !== 'channelsLast' || info.filterHeight !== 3 || info.filterWidth !== 3) return false;
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return false;
-  if (info.inChannels % 8 !== 0 || info.outChannels % 8 !== 0) return false;
-  const tiles = Math.ceil(info.outHeight / 2) * Math.ceil(info.outWidth / 2);
-  return 16 * tiles < 0.75 * 9 * info.outHeight * info.outWidth;
+const WINOGRAD_COST = {
+  directMacNs: { forward: 0.05, input: 0.055, filter: 0.06 },
+  gemmMacNs: 0.059,
+  transformNs: { 2: 0.6, 4: 0.82 },
+  filterNs: { forward: { 2: 0.8, 4: 3.8 }, input: { 2: 1.8, 4: 4.8 }, filter: { 2: 0.5, 4: 1.4 } },
+} as const;
+
+/** Estimated ms of the direct kernel (0) and of F(2x2, 3x3) and F(4x4, 3x3) for `op` on `info`. */
+export function winogradCostMs(info: Info, op: ConvOp): Record<WinogradTile, number> {
+  const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
+  const c = WINOGRAD_COST;
+  const wino = (m: 2 | 4) => {
+    const tiles = B * Math.ceil(OH / m) * Math.ceil(OW / m);
+    const planes = (m + 2) ** 2;
+    return tiles * planes * (Ci * Co * c.gemmMacNs + (Ci + Co) * c.transformNs[m]) + planes * Ci * Co * c.filterNs[op][m];
+  };
+  return { 0: (B * OH * OW * 9 * Ci * Co * c.directMacNs[op]) / 1e6, 2: wino(2) / 1e6, 4: wino(4) / 1e6 };
+}
+
+/**
+ * Whether Winograd applies to `info`: an NHWC 3x3 filter, stride 1, dilation 1, inC % 8 == 0 and outC % 8 == 0
+ * (the transforms take 4 channels per SIMD vector and the GEMMs 8 output columns at a time).
+ */
+export function winogradApplies(info: Info): boolean {
+  return info.dataFormat === 'channelsLast' && info.filterHeight === 3 && info.filterWidth === 3
+    && info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1
+    && info.inChannels % 8 === 0 && info.outChannels % 8 === 0;
+}
+
+/** The cheapest algorithm for `op` on `info` by `winogradCostMs`: 2 or 4 for Winograd, 0 for the direct kernel. */
+export function winogradTile(info: Info, op: ConvOp): WinogradTile {
+  if (!winogradApplies(info)) return 0;
+  if (forced !== undefined) return forced;
+  const cost = winogradCostMs(info, op);
+  return ([0, 2, 4] as const).reduce((a, b) => (cost[b] < cost[a] ? b : a));
+}
+
+let forced: WinogradTile | undefined;
+
+/** Forces one algorithm wherever Winograd applies (A/B benchmarks, tests); `undefined` restores the cost choice. */
+export function forceWinogradTile(tile: WinogradTile | undefined): void {
+  forced = tile;
 }
 
 function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
   return backend.dataIdMap.get(info.dataId)!.memoryOffset;
 }
 
-/** The padded input extent [Hx, Wx] that holds every 4x4 input tile. */
-function tileExtent(info: Info): [number, number] {
-  return [2 * Math.ceil(info.outHeight / 2) + 2, 2 * Math.ceil(info.outWidth / 2) + 2];
+/** The variant's geometry and functions. */
+function variant(simd: WinogradExports, m: 2 | 4) {
+  return m === 2
+    ? { planes: 16, chunk: simd.WINOGRAD_CHUNK.value as number, filter: simd.winogradFilter, conv: simd.winogradConv2d,
+      input: simd.winogradConv2dBackpropInput, grad: simd.winogradConv2dBackpropFilter }
+    : { planes: 36, chunk: simd.WINOGRAD4_CHUNK.value as number, filter: simd.winograd4Filter, conv: simd.winograd4Conv2d,
+      input: simd.winograd4Conv2dBackpropInput, grad: simd.winograd4Conv2dBackpropFilter };
+}
+
+/** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
+function tileExtent(info: Info, m: number): [number, number] {
+  return [m * Math.ceil(info.outHeight / m) + 2, m * Math.ceil(info.outWidth / m) + 2];
 }
 
 /** x copied into a zero-filled [batch, Hx, Wx, inC] at (padTop, padLeft). Caller disposes. */
-function padInput(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const [Hx, Wx] = tileExtent(info);
+function padInput(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, info: Info, m: number): tf.TensorInfo {
+  const [Hx, Wx] = tileExtent(info, m);
   const xp = backend.makeOutput([info.batchSize, Hx, Wx, info.inChannels], 'float32');
   simd.padCopy(ptr(backend, x), ptr(backend, xp), info.batchSize, info.inHeight, info.inWidth, info.inChannels, Hx, Wx, info.padInfo.top, info.padInfo.left);
   return xp;
 }
 
-/** Transformed filter U [16, inC, outC] = G g G^T. Caller disposes. */
-function filterTransform(backend: WasmBackend, simd: WinogradExports, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const U = backend.makeOutput([16, info.inChannels, info.outChannels], 'float32');
-  simd.winogradFilter(ptr(backend, filter), ptr(backend, U), info.inChannels, info.outChannels);
+/** Transformed filter U [planes, inC, outC] = G g G^T. Caller disposes. */
+function filterTransform(backend: WasmBackend, v: ReturnType<typeof variant>, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
+  const U = backend.makeOutput([v.planes, info.inChannels, info.outChannels], 'float32');
+  v.filter(ptr(backend, filter), ptr(backend, U), info.inChannels, info.outChannels);
   return U;
 }
 
-/** Conv2D forward. `x` float32 [batch, inH, inW, inC], `filter` float32 [3, 3, inC, outC]; returns [batch, outH, outW, outC]. */
-export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const chunk = simd.WINOGRAD_CHUNK.value as number;
+/**
+ * Conv2D forward with output tiles of `m`. `x` float32 [batch, inH, inW, inC], `filter` float32
+ * [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
+ */
+export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+  const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const xp = padInput(backend, simd, x, info);
-  const U = filterTransform(backend, simd, filter, info);
-  const V = backend.makeOutput([16, chunk, Ci], 'float32');
-  const M = backend.makeOutput([16, chunk, Co], 'float32');
+  const xp = padInput(backend, simd, x, info, m);
+  const U = filterTransform(backend, v, filter, info);
+  const V = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
+  const M = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
-  simd.winogradConv2d(ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
+  v.conv(ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
   dispose(backend, xp, U, V, M);
   return y;
 }
 
-/** Conv2DBackpropInput. `dy` float32 [batch, outH, outW, outC], `filter` float32 [3, 3, inC, outC]; returns [batch, inH, inW, inC]. */
-export function winogradConv2DBackpropInput(backend: WasmBackend, simd: WinogradExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const chunk = simd.WINOGRAD_CHUNK.value as number;
+/**
+ * Conv2DBackpropInput with output tiles of `m`. `dy` float32 [batch, outH, outW, outC], `filter` float32
+ * [3, 3, inC, outC]; returns float32 [batch, inH, inW, inC]. Requires `winogradApplies(info)`.
+ */
+export function winogradConv2DBackpropInput(backend: WasmBackend, simd: WinogradExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+  const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
-  const [Hx, Wx] = tileExtent(info);
-  const U = filterTransform(backend, simd, filter, info);
-  const UT = backend.makeOutput([16, Co, Ci], 'float32');
+  const [Hx, Wx] = tileExtent(info, m);
+  const U = filterTransform(backend, v, filter, info);
+  const UT = backend.makeOutput([v.planes, Co, Ci], 'float32');
   const plane = Ci * Co * 4;
-  for (let e = 0; e < 16; e++) simd.transpose(ptr(backend, U) + e * plane, ptr(backend, UT) + e * plane, Ci, Co, Ci);
+  for (let e = 0; e < v.planes; e++) simd.transpose(ptr(backend, U) + e * plane, ptr(backend, UT) + e * plane, Ci, Co, Ci);
   dispose(backend, U);
-  const DY = backend.makeOutput([16, chunk, Co], 'float32');
-  const dV = backend.makeOutput([16, chunk, Ci], 'float32');
+  const DY = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
+  const dV = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   const at = ptr(backend, dxp);
   (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.fill(0, at, at + B * Hx * Wx * Ci * 4);
-  simd.winogradConv2dBackpropInput(ptr(backend, dy), ptr(backend, UT), at, ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
+  v.input(ptr(backend, dy), ptr(backend, UT), at, ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
   simd.cropCopy(at, ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
   dispose(backend, UT, DY, dV, dxp);
   return dx;
 }
 
-/** Conv2DBackpropFilter. `x` float32 [batch, inH, inW, inC], `dy` float32 [batch, outH, outW, outC]; returns [3, 3, inC, outC]. */
-export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const chunk = simd.WINOGRAD_CHUNK.value as number;
+/**
+ * Conv2DBackpropFilter with output tiles of `m`. `x` float32 [batch, inH, inW, inC], `dy` float32
+ * [batch, outH, outW, outC]; returns float32 [3, 3, inC, outC]. Requires `winogradApplies(info)`.
+ */
+export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+  const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const xp = padInput(backend, simd, x, info);
-  const V = backend.makeOutput([16, chunk, Ci], 'float32');
-  const DY = backend.makeOutput([16, chunk, Co], 'float32');
-  const MW = backend.makeOutput([16, Ci, Co], 'float32');
+  const xp = padInput(backend, simd, x, info, m);
+  const V = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
+  const DY = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
+  const MW = backend.makeOutput([v.planes, Ci, Co], 'float32');
   const dW = backend.makeOutput([3, 3, Ci, Co], 'float32');
-  simd.winogradConv2dBackpropFilter(ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
+  v.grad(ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
   dispose(backend, xp, V, DY, MW);
   return dW;
 }

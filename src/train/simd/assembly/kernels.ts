@@ -13,6 +13,7 @@
 
 export * from './pooling';
 export * from './winograd';
+export * from './winograd4';
 
 // ---------------------------------------------------------------------------------------------------------
 // Offset tables and padding
