@@ -124,14 +124,15 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
-  it('the cost model picks F(4x4, 3x3) for a large batch and the direct kernel for small layers', () => {
+  it('the cost model picks F(4x4, 3x3) for the seed CNN layers it applies to, and the direct kernel for a 1x1 output', () => {
     const info = (x: Shape4D, f: Shape4D) => tf.backend_util.computeConv2DInfo(x, f, 1, 1, 'valid');
     for (const op of ['forward', 'input', 'filter'] as const) {
       expect(winogradTile(info([64, 13, 13, 32], [3, 3, 32, 64]), op), op).toBe(4);
-      expect(winogradTile(info([1, 13, 13, 32], [3, 3, 32, 64]), op), op).not.toBe(4);
+      expect(winogradTile(info([1, 13, 13, 32], [3, 3, 32, 64]), op), op).toBe(4);
+      expect(winogradTile(info([64, 5, 5, 64], [3, 3, 64, 128]), op), op).toBe(4);
+      expect(winogradTile(info([64, 3, 3, 64], [3, 3, 64, 64]), op), op).toBe(0);
+      expect(winogradTile(info([64, 28, 28, 1], [3, 3, 1, 32]), op), op).toBe(0);
     }
-    expect(winogradTile(info([64, 5, 5, 64], [3, 3, 64, 128]), 'forward')).toBe(0);
-    expect(winogradTile(info([64, 28, 28, 1], [3, 3, 1, 32]), 'forward')).toBe(0);
   });
 
   // Both Winograd variants on every case they cover (the cost model picks one per shape).

@@ -20,6 +20,8 @@ export interface WinogradExports {
   padCopy(src: number, dst: number, B: number, H: number, W: number, C: number, Hp: number, Wp: number, padTop: number, padLeft: number): void;
   cropCopy(src: number, dst: number, B: number, H: number, W: number, C: number, Hp: number, Wp: number, padTop: number, padLeft: number): void;
   transpose(src: number, dst: number, rows: number, cols: number, dstStride: number): void;
+  chunkPlane(n: number, c: number): number;
+  filterPlane(c1: number, c2: number): number;
   winogradFilter: Fn; winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
   winograd4Filter: Fn; winograd4Conv2d: Fn; winograd4Conv2dBackpropInput: Fn; winograd4Conv2dBackpropFilter: Fn;
 }
@@ -39,10 +41,10 @@ export type ConvOp = 'forward' | 'input' | 'filter';
  * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
  */
 const WINOGRAD_COST = {
-  directMacNs: { forward: 0.05, input: 0.055, filter: 0.06 },
-  gemmMacNs: 0.059,
-  transformNs: { 2: 0.6, 4: 0.82 },
-  filterNs: { forward: { 2: 0.8, 4: 3.8 }, input: { 2: 1.8, 4: 4.8 }, filter: { 2: 0.5, 4: 1.4 } },
+  directMacNs: { forward: 0.05, input: 0.052, filter: 0.055 },
+  gemmMacNs: 0.05,
+  transformNs: { 2: 0.47, 4: 0.7 },
+  filterNs: { forward: { 2: 0.4, 4: 0.4 }, input: { 2: 0.6, 4: 0.6 }, filter: { 2: 0.4, 4: 0.4 } },
 } as const;
 
 /** Estimated ms of the direct kernel (0) and of F(2x2, 3x3) and F(4x4, 3x3) for `op` on `info`. */
@@ -108,10 +110,18 @@ function padInput(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo,
   return xp;
 }
 
-/** Transformed filter U [planes, inC, outC] = G g G^T. Caller disposes. */
-function filterTransform(backend: WasmBackend, v: ReturnType<typeof variant>, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const U = backend.makeOutput([v.planes, info.inChannels, info.outChannels], 'float32');
-  v.filter(ptr(backend, filter), ptr(backend, U), info.inChannels, info.outChannels);
+/** A scratch buffer of `planes` planes, `planeBytes` apart (`chunkPlane`, `filterPlane`). Caller disposes. */
+function planesBuffer(backend: WasmBackend, planes: number, planeBytes: number): tf.TensorInfo {
+  return backend.makeOutput([planes * (planeBytes / 4)], 'float32');
+}
+
+/**
+ * Transformed filter G g G^T with planes [c1, c2] (`filterPlane(c1, c2)` bytes apart), from a filter
+ * [3, 3, c1, c2] (the forward's [3, 3, inC, outC], or its per-tap transpose for the input gradient). Caller disposes.
+ */
+function filterTransform(backend: WasmBackend, simd: WinogradExports, v: ReturnType<typeof variant>, filter: tf.TensorInfo, c1: number, c2: number): tf.TensorInfo {
+  const U = planesBuffer(backend, v.planes, simd.filterPlane(c1, c2));
+  v.filter(ptr(backend, filter), ptr(backend, U), c1, c2);
   return U;
 }
 
@@ -123,9 +133,9 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = padInput(backend, simd, x, info, m);
-  const U = filterTransform(backend, v, filter, info);
-  const V = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
-  const M = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
+  const U = filterTransform(backend, simd, v, filter, Ci, Co);
+  const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
+  const M = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   v.conv(ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
   dispose(backend, xp, U, V, M);
@@ -140,13 +150,15 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
   const [Hx, Wx] = tileExtent(info, m);
-  const U = filterTransform(backend, v, filter, info);
-  const UT = backend.makeOutput([v.planes, Co, Ci], 'float32');
-  const plane = Ci * Co * 4;
-  for (let e = 0; e < v.planes; e++) simd.transpose(ptr(backend, U) + e * plane, ptr(backend, UT) + e * plane, Ci, Co, Ci);
-  dispose(backend, U);
-  const DY = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
-  const dV = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
+  // UT = the transform of the per-tap transposed filter [3, 3, outC, inC] (the transform is elementwise over
+  // channel pairs, so this is the transform transposed, for a quarter of the transposing).
+  const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
+  const tap = Ci * Co * 4;
+  for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
+  const UT = filterTransform(backend, simd, v, wT, Co, Ci);
+  dispose(backend, wT);
+  const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
+  const dV = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   const at = ptr(backend, dxp);
@@ -165,9 +177,9 @@ export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: Winogra
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = padInput(backend, simd, x, info, m);
-  const V = backend.makeOutput([v.planes, v.chunk, Ci], 'float32');
-  const DY = backend.makeOutput([v.planes, v.chunk, Co], 'float32');
-  const MW = backend.makeOutput([v.planes, Ci, Co], 'float32');
+  const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
+  const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
+  const MW = planesBuffer(backend, v.planes, simd.filterPlane(Ci, Co));
   const dW = backend.makeOutput([3, 3, Ci, Co], 'float32');
   v.grad(ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
   dispose(backend, xp, V, DY, MW);

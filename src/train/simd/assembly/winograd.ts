@@ -20,8 +20,25 @@
 // so that every tile lies inside it. Channel counts: Ci % 4 == 0 and Co % 8 == 0 (forward, filter
 // gradient), Ci % 8 == 0 (input gradient).
 
-/** Tiles per chunk (not a power of two: with 64, the 16 planes of a chunk share L1 sets; 64 measured 1.3 to 1.5x slower). */
-export const WINOGRAD_CHUNK: i32 = 62;
+/** Tiles per chunk. */
+export const WINOGRAD_CHUNK: i32 = 64;
+
+/**
+ * Padding after each plane of the transformed buffers, in bytes. Without it a plane is a power-of-two number
+ * of bytes long for the usual channel counts, so the 16 or 36 planes that a transform touches at the same
+ * offset fall into the same L1 cache set and evict each other (measured 1.3 to 4x slower transforms).
+ */
+const PLANE_PAD: usize = 64;
+
+/** Bytes from one plane of a chunk buffer (n tiles x c channels, e.g. V, DY, M) to the next. */
+export function chunkPlane(n: i32, c: i32): usize {
+  return ((<usize>n * c) << 2) + PLANE_PAD;
+}
+
+/** Bytes from one plane of a transformed filter (c1 x c2: U, UT, MW) to the next. */
+export function filterPlane(c1: i32, c2: i32): usize {
+  return ((<usize>c1 * c2) << 2) + PLANE_PAD;
+}
 
 // ---- transforms (v128 = 4 channels) ----
 
@@ -29,7 +46,7 @@ export const WINOGRAD_CHUNK: i32 = 62;
 export function winogradInput(x: usize, V: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
   const cs = <usize>Ci << 2;
   const rowBytes = <usize>Wx * cs;
-  const plane = <usize>n * cs; // bytes between the 16 V planes
+  const plane = chunkPlane(n, Ci);
   const perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i;
@@ -66,7 +83,7 @@ export function winogradInput(x: usize, V: usize, t0: i32, n: i32, tilesH: i32, 
 /** DY[.][tc][co] = A dy A^T for the tiles [t0, t0 + n) of dy [B, OH, OW, Co] (zeros past OH, OW). */
 export function winogradGrad(dy: usize, DY: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
   const cs = <usize>Co << 2;
-  const plane = <usize>n * cs;
+  const plane = chunkPlane(n, Co);
   const perImage = tilesH * tilesW;
   const zero = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
@@ -106,7 +123,7 @@ export function winogradGrad(dy: usize, DY: usize, t0: i32, n: i32, tilesH: i32,
 /** y (+ the tiles [t0, t0 + n)) = A^T M A, for M [16][n][Co]; writes only pixels inside [OH, OW]. */
 export function winogradOutput(M: usize, y: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
   const cs = <usize>Co << 2;
-  const plane = <usize>n * cs;
+  const plane = chunkPlane(n, Co);
   const perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i;
@@ -141,7 +158,7 @@ export function winogradOutput(M: usize, y: usize, t0: i32, n: i32, tilesH: i32,
 export function winogradInputGrad(dV: usize, dx: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
   const cs = <usize>Ci << 2;
   const rowBytes = <usize>Wx * cs;
-  const plane = <usize>n * cs;
+  const plane = chunkPlane(n, Ci);
   const perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i;
@@ -179,51 +196,52 @@ export function winogradInputGrad(dV: usize, dx: usize, t0: i32, n: i32, tilesH:
 
 /** U[.][ci][co] = G g G^T for the filter w [3, 3, Ci, Co]. */
 export function winogradFilter(w: usize, U: usize, Ci: i32, Co: i32): void {
-  const n = <usize>Ci * Co; // floats per plane / per tap
-  const plane = n << 2;
+  const tap = (<usize>Ci * Co) << 2;
+  const ps = filterPlane(Ci, Co);
   const half = f32x4.splat(0.5);
-  for (let e: usize = 0; e < plane; e += 16) {
+  for (let e: usize = 0; e < tap; e += 16) {
     // G g along kh for each kw: [g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2], then along kw.
     for (let kw: usize = 0; kw < 3; kw++) {
-      const g0 = v128.load(w + (0 * 3 + kw) * plane + e), g1 = v128.load(w + (1 * 3 + kw) * plane + e), g2 = v128.load(w + (2 * 3 + kw) * plane + e);
+      const g0 = v128.load(w + (0 * 3 + kw) * tap + e), g1 = v128.load(w + (1 * 3 + kw) * tap + e), g2 = v128.load(w + (2 * 3 + kw) * tap + e);
       const sum = f32x4.add(g0, g2);
-      v128.store(U + (0 * 4 + kw) * plane + e, g0);
-      v128.store(U + (1 * 4 + kw) * plane + e, f32x4.mul(half, f32x4.add(sum, g1)));
-      v128.store(U + (2 * 4 + kw) * plane + e, f32x4.mul(half, f32x4.sub(sum, g1)));
-      v128.store(U + (3 * 4 + kw) * plane + e, g2);
+      v128.store(U + (0 * 4 + kw) * ps + e, g0);
+      v128.store(U + (1 * 4 + kw) * ps + e, f32x4.mul(half, f32x4.add(sum, g1)));
+      v128.store(U + (2 * 4 + kw) * ps + e, f32x4.mul(half, f32x4.sub(sum, g1)));
+      v128.store(U + (3 * 4 + kw) * ps + e, g2);
     }
     for (let k: usize = 0; k < 4; k++) {
-      const q = U + k * 4 * plane + e;
-      const g0 = v128.load(q), g1 = v128.load(q + plane), g2 = v128.load(q + 2 * plane);
+      const q = U + k * 4 * ps + e;
+      const g0 = v128.load(q), g1 = v128.load(q + ps), g2 = v128.load(q + 2 * ps);
       const sum = f32x4.add(g0, g2);
-      v128.store(q + plane, f32x4.mul(half, f32x4.add(sum, g1)));
-      v128.store(q + 2 * plane, f32x4.mul(half, f32x4.sub(sum, g1)));
-      v128.store(q + 3 * plane, g2);
+      v128.store(q + ps, f32x4.mul(half, f32x4.add(sum, g1)));
+      v128.store(q + 2 * ps, f32x4.mul(half, f32x4.sub(sum, g1)));
+      v128.store(q + 3 * ps, g2);
     }
   }
 }
 
 /** dw [3, 3, Ci, Co] = G^T MW G, for MW [16][Ci][Co] (overwritten). */
 export function winogradFilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): void {
-  const plane = (<usize>Ci * Co) << 2;
+  const tap = (<usize>Ci * Co) << 2;
+  const ps = filterPlane(Ci, Co);
   const half = f32x4.splat(0.5);
-  for (let e: usize = 0; e < plane; e += 16) {
+  for (let e: usize = 0; e < tap; e += 16) {
     // G^T m along rows: [m0 + (m1+m2)/2, (m1-m2)/2, (m1+m2)/2 + m3] (kept in MW rows 0..2), then along columns.
     for (let j: usize = 0; j < 4; j++) {
-      const q = MW + j * plane + e;
-      const m0 = v128.load(q), m1 = v128.load(q + 4 * plane), m2 = v128.load(q + 8 * plane), m3 = v128.load(q + 12 * plane);
+      const q = MW + j * ps + e;
+      const m0 = v128.load(q), m1 = v128.load(q + 4 * ps), m2 = v128.load(q + 8 * ps), m3 = v128.load(q + 12 * ps);
       const s = f32x4.mul(half, f32x4.add(m1, m2));
       v128.store(q, f32x4.add(m0, s));
-      v128.store(q + 4 * plane, f32x4.mul(half, f32x4.sub(m1, m2)));
-      v128.store(q + 8 * plane, f32x4.add(s, m3));
+      v128.store(q + 4 * ps, f32x4.mul(half, f32x4.sub(m1, m2)));
+      v128.store(q + 8 * ps, f32x4.add(s, m3));
     }
     for (let kh: usize = 0; kh < 3; kh++) {
-      const q = MW + kh * 4 * plane + e;
-      const m0 = v128.load(q), m1 = v128.load(q + plane), m2 = v128.load(q + 2 * plane), m3 = v128.load(q + 3 * plane);
+      const q = MW + kh * 4 * ps + e;
+      const m0 = v128.load(q), m1 = v128.load(q + ps), m2 = v128.load(q + 2 * ps), m3 = v128.load(q + 3 * ps);
       const s = f32x4.mul(half, f32x4.add(m1, m2));
-      v128.store(dw + (kh * 3 + 0) * plane + e, f32x4.add(m0, s));
-      v128.store(dw + (kh * 3 + 1) * plane + e, f32x4.mul(half, f32x4.sub(m1, m2)));
-      v128.store(dw + (kh * 3 + 2) * plane + e, f32x4.add(s, m3));
+      v128.store(dw + (kh * 3 + 0) * tap + e, f32x4.add(m0, s));
+      v128.store(dw + (kh * 3 + 1) * tap + e, f32x4.mul(half, f32x4.sub(m1, m2)));
+      v128.store(dw + (kh * 3 + 2) * tap + e, f32x4.add(s, m3));
     }
   }
 }
@@ -231,11 +249,11 @@ export function winogradFilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): void
 // ---- the GEMMs of a chunk, one per transformed plane ----
 
 /**
- * For each of `planes` planes: C[n, N] = A[n, K] x B[K, N] (row-major; A plane stride n*K, B plane stride
- * K*N, C plane stride n*N). N % 8 == 0; rows past n are clamped (computed from the last row, not stored).
+ * For each of `planes` planes: C[n, N] = A[n, K] x B[K, N] (row-major; planes `chunkPlane(n, K)`, `filterPlane(K, N)`
+ * and `chunkPlane(n, N)` bytes apart). N % 8 == 0; rows past n are clamped (computed from the last row, not stored).
  */
 export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, K: i32, N: i32): void {
-  const aPlane = (<usize>n * K) << 2, bPlane = (<usize>K * N) << 2, cPlane = (<usize>n * N) << 2;
+  const aPlane = chunkPlane(n, K), bPlane = filterPlane(K, N), cPlane = chunkPlane(n, N);
   const ks = <usize>K << 2, ns = <usize>N << 2;
   for (let e: usize = 0; e < planes; e++) {
     const a = A + e * aPlane, b = B + e * bPlane, c = C + e * cPlane;
@@ -271,11 +289,11 @@ export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, 
 }
 
 /**
- * For each of `planes` planes: C[M, N] += A[n, M]^T x B[n, N] (A plane stride n*M, B plane stride n*N, C
- * plane stride M*N). M % 4 == 0, N % 8 == 0.
+ * For each of `planes` planes: C[M, N] += A[n, M]^T x B[n, N] (planes `chunkPlane(n, M)`, `chunkPlane(n, N)` and
+ * `filterPlane(M, N)` bytes apart). M % 4 == 0, N % 8 == 0.
  */
 export function gemmPlanesAtAccumulate(planes: usize, A: usize, B: usize, C: usize, n: i32, M: i32, N: i32): void {
-  const aPlane = (<usize>n * M) << 2, bPlane = (<usize>n * N) << 2, cPlane = (<usize>M * N) << 2;
+  const aPlane = chunkPlane(n, M), bPlane = chunkPlane(n, N), cPlane = filterPlane(M, N);
   const ms = <usize>M << 2, ns = <usize>N << 2;
   for (let e: usize = 0; e < planes; e++) {
     const a = A + e * aPlane, b = B + e * bPlane, c = C + e * cPlane;
@@ -342,7 +360,7 @@ export function winogradConv2dBackpropFilter(xp: usize, dy: usize, dw: usize, V:
   const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
   const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
   const T = B * tilesH * tilesW;
-  memory.fill(MW, 0, (<usize>16 * Ci * Co) << 2);
+  memory.fill(MW, 0, 16 * filterPlane(Ci, Co));
   for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
     const n = min(WINOGRAD_CHUNK, T - t0);
     winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);

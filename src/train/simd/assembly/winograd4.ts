@@ -8,10 +8,10 @@
 // Each 2-D transform is a 1-D transform along tile rows (into the planes) and then along tile columns
 // (in place); the 1-D transforms below read `n` vectors at p + i*s and write at q + j*t.
 
-import { gemmPlanes, gemmPlanesAtAccumulate } from './winograd';
+import { chunkPlane, filterPlane, gemmPlanes, gemmPlanesAtAccumulate } from './winograd';
 
-/** Tiles per chunk (not a power of two: the 36 planes of a chunk would share L1 sets). */
-export const WINOGRAD4_CHUNK: i32 = 30;
+/** Tiles per chunk. */
+export const WINOGRAD4_CHUNK: i32 = 32;
 
 @inline function f(v: f32): v128 { return f32x4.splat(v); }
 @inline function ld(p: usize): v128 { return v128.load(p); }
@@ -108,7 +108,7 @@ export const WINOGRAD4_CHUNK: i32 = 30;
 
 /** V[36][n][Ci] = B^T d B for the tiles [t0, t0 + n). */
 export function winograd4Input(x: usize, V: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
-  const cs = <usize>Ci << 2, rowBytes = <usize>Wx * cs, plane = <usize>n * cs, perImage = tilesH * tilesW;
+  const cs = <usize>Ci << 2, rowBytes = <usize>Wx * cs, plane = chunkPlane(n, Ci), perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i, b = tileImage(t, perImage), r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;
     const src = x + ((<usize>b * Hx + 4 * th) * Wx + 4 * tw) * cs;
@@ -122,7 +122,7 @@ export function winograd4Input(x: usize, V: usize, t0: i32, n: i32, tilesH: i32,
 
 /** DY[36][n][Co] = A dy A^T for the tiles [t0, t0 + n) of dy [B, OH, OW, Co] (zeros past OH, OW). */
 export function winograd4Grad(dy: usize, DY: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
-  const cs = <usize>Co << 2, plane = <usize>n * cs, perImage = tilesH * tilesW, zero = f32x4.splat(0);
+  const cs = <usize>Co << 2, plane = chunkPlane(n, Co), perImage = tilesH * tilesW, zero = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
     const t = t0 + i, b = tileImage(t, perImage), r = t - b * perImage;
     const oh = 4 * (r / tilesW), ow = 4 * (r - (r / tilesW) * tilesW);
@@ -155,7 +155,7 @@ export function winograd4Grad(dy: usize, DY: usize, t0: i32, n: i32, tilesH: i32
 
 /** y = A^T M A for the tiles [t0, t0 + n), M [36][n][Co]; writes only pixels inside [OH, OW]. */
 export function winograd4Output(M: usize, y: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, OH: i32, OW: i32, Co: i32): void {
-  const cs = <usize>Co << 2, plane = <usize>n * cs, perImage = tilesH * tilesW;
+  const cs = <usize>Co << 2, plane = chunkPlane(n, Co), perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i, b = tileImage(t, perImage), r = t - b * perImage;
     const oh = 4 * (r / tilesW), ow = 4 * (r - (r / tilesW) * tilesW);
@@ -182,7 +182,7 @@ export function winograd4Output(M: usize, y: usize, t0: i32, n: i32, tilesH: i32
 
 /** dx (padded as x) += B dV B^T for the tiles [t0, t0 + n), dV [36][n][Ci] (overwritten). */
 export function winograd4InputGrad(dV: usize, dx: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Wx: i32, Hx: i32, Ci: i32): void {
-  const cs = <usize>Ci << 2, rowBytes = <usize>Wx * cs, plane = <usize>n * cs, perImage = tilesH * tilesW;
+  const cs = <usize>Ci << 2, rowBytes = <usize>Wx * cs, plane = chunkPlane(n, Ci), perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i, b = tileImage(t, perImage), r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;
     const dst = dx + ((<usize>b * Hx + 4 * th) * Wx + 4 * tw) * cs;
@@ -196,20 +196,20 @@ export function winograd4InputGrad(dV: usize, dx: usize, t0: i32, n: i32, tilesH
 
 /** U[36][Ci][Co] = G g G^T for the filter w [3, 3, Ci, Co]. */
 export function winograd4Filter(w: usize, U: usize, Ci: i32, Co: i32): void {
-  const plane = (<usize>Ci * Co) << 2;
-  for (let e: usize = 0; e < plane; e += 16) {
-    for (let kw: usize = 0; kw < 3; kw++) gg(w + kw * plane + e, 3 * plane, U + kw * plane + e, 6 * plane);
+  const tap = (<usize>Ci * Co) << 2, ps = filterPlane(Ci, Co);
+  for (let e: usize = 0; e < tap; e += 16) {
+    for (let kw: usize = 0; kw < 3; kw++) gg(w + kw * tap + e, 3 * tap, U + kw * ps + e, 6 * ps);
     // Along kw: planes (k*6 + 0..2) -> (k*6 + 0..5); the source values are read before any is overwritten.
-    for (let k: usize = 0; k < 6; k++) gg(U + k * 6 * plane + e, plane, U + k * 6 * plane + e, plane);
+    for (let k: usize = 0; k < 6; k++) gg(U + k * 6 * ps + e, ps, U + k * 6 * ps + e, ps);
   }
 }
 
 /** dw [3, 3, Ci, Co] = G^T MW G, for MW [36][Ci][Co] (overwritten). */
 export function winograd4FilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): void {
-  const plane = (<usize>Ci * Co) << 2;
-  for (let e: usize = 0; e < plane; e += 16) {
-    for (let j: usize = 0; j < 6; j++) gtm(MW + j * plane + e, 6 * plane, MW + j * plane + e, 6 * plane);
-    for (let kh: usize = 0; kh < 3; kh++) gtm(MW + kh * 6 * plane + e, plane, dw + kh * 3 * plane + e, plane);
+  const tap = (<usize>Ci * Co) << 2, ps = filterPlane(Ci, Co);
+  for (let e: usize = 0; e < tap; e += 16) {
+    for (let j: usize = 0; j < 6; j++) gtm(MW + j * ps + e, 6 * ps, MW + j * ps + e, 6 * ps);
+    for (let kh: usize = 0; kh < 3; kh++) gtm(MW + kh * 6 * ps + e, ps, dw + kh * 3 * tap + e, tap);
   }
 }
 
@@ -238,7 +238,7 @@ export function winograd4Conv2dBackpropInput(dy: usize, UT: usize, dxp: usize, D
 /** Filter gradient dw [3, 3, Ci, Co] from xp (padded) and dy; scratch V, DY, MW [36][Ci][Co]. */
 export function winograd4Conv2dBackpropFilter(xp: usize, dy: usize, dw: usize, V: usize, DY: usize, MW: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
   const tilesH = (OH + 3) >> 2, tilesW = (OW + 3) >> 2, Hx = 4 * tilesH + 2, Wx = 4 * tilesW + 2, T = B * tilesH * tilesW;
-  memory.fill(MW, 0, (<usize>36 * Ci * Co) << 2);
+  memory.fill(MW, 0, 36 * filterPlane(Ci, Co));
   for (let t0 = 0; t0 < T; t0 += WINOGRAD4_CHUNK) {
     const n = min(WINOGRAD4_CHUNK, T - t0);
     winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
