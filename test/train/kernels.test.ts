@@ -107,6 +107,18 @@ describe('wasm training kernels match the cpu backend', () => {
         tf.conv2d(tf.tensor4d(values(sizeOf(c.x), 6), c.x as Shape4D), tf.tensor4d(values(sizeOf(c.filter), 7), c.filter as Shape4D), c.stride, c.pad));
     });
 
+    it(`FusedConv2D (bias + relu, and linear without bias), ${caseName(c)}`, async () => {
+      await compare('y', () => {
+        const x = tf.tensor4d(values(sizeOf(c.x), 11), c.x as Shape4D);
+        const filter = tf.tensor4d(values(sizeOf(c.filter), 12), c.filter as Shape4D);
+        const bias = tf.tensor1d(values(c.filter[3]!, 13));
+        return [
+          tf.fused.conv2d({ x, filter, bias, activation: 'relu', strides: c.stride, pad: c.pad }),
+          tf.fused.conv2d({ x, filter, activation: 'linear', strides: c.stride, pad: c.pad }),
+        ];
+      });
+    });
+
     it(`Conv2DBackpropFilter, ${caseName(c)}`, async () => {
       const dyShape = convInfo(c).outShape;
       await compare('dW', () =>

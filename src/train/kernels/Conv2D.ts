@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { winogradConv2D, winogradTile } from '../simd/winograd.ts';
-import { simdConv2D, simdCovers, simdKernels } from '../simd/index.ts';
+import { simdConv2D, simdCovers, simdKernels, type SimdExports } from '../simd/index.ts';
 import { runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.Conv2DInputs; backend: WasmBackend; attrs: tf.Conv2DAttrs };
@@ -28,9 +28,16 @@ export function conv2D(args: Args): tf.TensorInfo {
   );
   const simd = simdKernels(backend);
   if (!simd || !simdCovers(info, 'forward') || x.dtype !== 'float32') return runStockKernel(tf.Conv2D, args);
+  return convolve(backend, simd, x, filter, info);
+}
+
+/**
+ * The forward convolution by the cheaper SIMD algorithm for `info` (Winograd or the direct implicit GEMM).
+ * Requires `simdCovers(info, 'forward')`. Returns float32 [batch, outH, outW, outC].
+ */
+export function convolve(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const tile = winogradTile(info, 'forward');
-  if (tile) return winogradConv2D(backend, simd, x, filter, info, tile);
-  return simdConv2D(backend, simd, x, filter, info);
+  return tile ? winogradConv2D(backend, simd, x, filter, info, tile) : simdConv2D(backend, simd, x, filter, info);
 }
 
 /** Registration record for `Conv2D` on 'wasm'. */

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMulConfig } from './BatchMatMul.ts';
 import { conv2DConfig } from './Conv2D.ts';
+import { fusedConv2DConfig } from './FusedConv2D.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
 import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
@@ -19,6 +20,7 @@ import { rememberStockKernel, stockKernel } from './wasm_util.ts';
 /** Every kernel that `registerTrainingKernels` installs, in registration order. */
 export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   conv2DConfig,
+  fusedConv2DConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,

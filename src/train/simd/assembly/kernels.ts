@@ -248,19 +248,37 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       let b = w + (<usize>cb << 2);
-      for (let t = 0; t < taps; t++) {
-        const o = <usize>load<i32>(row + (<usize>t * Ci << 2)) << 2;
-        for (let k: usize = 0; k < ciBytes; k += 4) {
+      if (Ci < 4) {
+        // Few channels per tap (a first layer): one loop over all filter rows, their offsets from the table.
+        const rowEnd = row + (<usize>taps * Ci << 2);
+        for (let r = row; r < rowEnd; r += 4) {
+          const o = <usize>load<i32>(r) << 2;
           const b0 = v128.load(b), b1 = v128.load(b, 16);
-          let s = f32x4.splat(load<f32>(x0 + o + k));
+          let s = f32x4.splat(load<f32>(x0 + o));
           c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x1 + o + k));
+          s = f32x4.splat(load<f32>(x1 + o));
           c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x2 + o + k));
+          s = f32x4.splat(load<f32>(x2 + o));
           c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x3 + o + k));
+          s = f32x4.splat(load<f32>(x3 + o));
           c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
           b += ys;
+        }
+      } else {
+        for (let t = 0; t < taps; t++) {
+          const o = <usize>load<i32>(row + (<usize>t * Ci << 2)) << 2;
+          for (let k: usize = 0; k < ciBytes; k += 4) {
+            const b0 = v128.load(b), b1 = v128.load(b, 16);
+            let s = f32x4.splat(load<f32>(x0 + o + k));
+            c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+            s = f32x4.splat(load<f32>(x1 + o + k));
+            c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+            s = f32x4.splat(load<f32>(x2 + o + k));
+            c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+            s = f32x4.splat(load<f32>(x3 + o + k));
+            c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+            b += ys;
+          }
         }
       }
       const o = out + (<usize>cb << 2);
@@ -268,6 +286,24 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
       if (rows > 1) { v128.store(o + ys, c10); v128.store(o + ys, c11, 16); }
       if (rows > 2) { v128.store(o + 2 * ys, c20); v128.store(o + 2 * ys, c21, 16); }
       if (rows > 3) { v128.store(o + 3 * ys, c30); v128.store(o + 3 * ys, c31, 16); }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Bias and activation epilogue of FusedConv2D: y[p, c] = act(y[p, c] + bias[c]), in place (y [P, C], C % 4 == 0).
+
+/** `bias` 0 for none; `relu` 1 for max(0, .), 0 for linear. */
+export function biasActivation(y: usize, bias: usize, P: i32, C: i32, relu: i32): void {
+  const cs = <usize>C << 2;
+  const end = y + <usize>P * cs;
+  const zero = f32x4.splat(0);
+  for (let row = y; row < end; row += cs) {
+    for (let c: usize = 0; c < cs; c += 16) {
+      let v = v128.load(row + c);
+      if (bias) v = f32x4.add(v, v128.load(bias + c));
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(row + c, v);
     }
   }
 }
