@@ -4,7 +4,8 @@
  * In Node the `wasm` backend (XNNPACK, SIMD, single thread) is the fast choice: `@tensorflow/tfjs-node`
  * is not available and the pure-JS `cpu` backend trains about 100x slower. The stock wasm backend
  * cannot train convolutional nets (it lacks `Conv2DBackpropFilter`), so `setupBackend` also installs
- * the kernels from `./kernels/` (see `registerTrainingKernels`).
+ * the kernels from `./kernels/` (see `registerTrainingKernels`); the convolutions among them run on hwr's
+ * own wasm SIMD module (`./simd/`, built by `npm install`), also for inference in Node.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/train/backend.ts';
-import { simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
+import { setSimdKernelsEnabled, simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
 import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/train/simd/winograd.ts';
 import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
 import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackpropInput.ts';
@@ -100,6 +100,29 @@ describe('wasm training kernels match the cpu backend', () => {
     expect([...filterChoices].sort()).toEqual([false, true]);
     expect([...inputChoices].sort()).toEqual([false, true]);
   });
+
+  // The XNNPACK fallbacks (no kernels.wasm, or a shape the SIMD kernels do not cover).
+  for (const c of convCases) {
+    it(`without the SIMD module: Conv2DBackpropFilter and Conv2DBackpropInput, ${caseName(c)}`, async () => {
+      const dyShape = convInfo(c).outShape;
+      setSimdKernelsEnabled(false);
+      try {
+        await compare('dW, dx', () => {
+          const x = tf.tensor(values(sizeOf(c.x), 1), c.x);
+          const dy = tf.tensor(values(sizeOf(dyShape), 2), dyShape);
+          const filter = tf.tensor(values(sizeOf(c.filter), 4), c.filter);
+          return [
+            tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+              { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
+            tf.engine().runKernel('Conv2DBackpropInput', { dy, filter },
+              { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x as Shape4D }) as tf.Tensor,
+          ];
+        });
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    });
+  }
 
   for (const c of convCases) {
     it(`Conv2D, ${caseName(c)}`, async () => {

@@ -1,8 +1,12 @@
 /**
  * Conv2DBackpropInput for the wasm backend: the gradient of a 2-D convolution with respect to its input.
  *
- * Replaces the stock wasm kernel (a scalar C++ loop, 10x to 20x slower on the seed CNN). Two algorithms,
- * chosen per call by a cost model (`estimateCostMs`) calibrated on the seed CNN, lenet5 and hwr-net shapes:
+ * Replaces the stock wasm kernel (a scalar C++ loop, 10x to 20x slower on the seed CNN). First choice: hwr's
+ * SIMD kernels (`src/train/simd`): Winograd F(2x2, 3x3) or F(4x4, 3x3) for 3x3 stride-1 layers where
+ * `winogradTile` finds it cheaper, else the direct implicit GEMM with col2im fused into it (any stride,
+ * padding and channel count, NHWC, dilation 1). Without `kernels.wasm` (an install with --ignore-scripts),
+ * two XNNPACK algorithms, chosen per call by a cost model (`estimateCostMs`) calibrated on the seed CNN,
+ * lenet5 and hwr-net shapes:
  *
  * - "transposed conv" (Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning", sec. 4):
  *     dx = conv2d(dilate(dy, stride), flip(W), stride 1, pads [fH-1-padTop, ..., fW-1-padLeft, ...])

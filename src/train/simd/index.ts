@@ -43,6 +43,9 @@ const instances = new WeakMap<WasmBackend, SimdExports>();
 function compile(): WebAssembly.Module | null {
   if (compiled === undefined) {
     compiled = existsSync(SIMD_WASM_PATH) ? new WebAssembly.Module(readFileSync(SIMD_WASM_PATH)) : null;
+    if (!compiled) {
+      console.warn(`hwr: ${SIMD_WASM_PATH} is missing (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
+    }
   }
   return compiled;
 }
@@ -52,11 +55,22 @@ export function simdKernelsAvailable(): boolean {
   return compile() !== null;
 }
 
+let enabled = true;
+
 /**
- * The SIMD kernels bound to `backend`'s heap, or `undefined` when `kernels.wasm` is missing (the callers
- * then take their XNNPACK paths). Instantiated once per backend.
+ * Turns the SIMD kernels off (`false`) or back on, so that tests and A/B benchmarks can run the XNNPACK
+ * fallbacks that an install without `kernels.wasm` would use.
+ */
+export function setSimdKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * The SIMD kernels bound to `backend`'s heap, or `undefined` when `kernels.wasm` is missing or
+ * `setSimdKernelsEnabled(false)` (the callers then take their XNNPACK paths). Instantiated once per backend.
  */
 export function simdKernels(backend: WasmBackend): SimdExports | undefined {
+  if (!enabled) return undefined;
   let kernels = instances.get(backend);
   if (kernels) return kernels;
   const module = compile();
