@@ -196,6 +196,23 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   }
 
+  it('Add: bias adds ([..., C] + [C], either order) and other broadcasts match the cpu backend', async () => {
+    await compare('sum', () => {
+      const x = tf.tensor4d(values(3 * 5 * 5 * 8, 14), [3, 5, 5, 8]);
+      const bias = tf.tensor1d(values(8, 15));
+      const odd = tf.tensor3d(values(2 * 3 * 6, 16), [2, 3, 6]);
+      return [tf.add(x, bias), tf.add(bias, x), tf.add(odd, tf.tensor1d(values(6, 17))), tf.add(x, x), tf.add(x, tf.scalar(2))];
+    });
+  });
+
+  it('Relu gradient: one pass on wasm, equal to the cpu backend (zeros, negatives, NaN)', async () => {
+    const raw = values(4 * 7 * 7 * 8 + 3, 18).map((v, i) => (i % 5 === 0 ? 0 : v));
+    await compare('dx', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), tf.linspace(-2, 3, raw.length))))(tf.tensor1d(raw)));
+    await setupBackend({ backend: 'wasm' });
+    const dx = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.relu(x)))(tf.tensor1d([NaN, -1, 0, 2, 3, NaN, 1])).dataSync());
+    expect(Array.from(dx)).toEqual([NaN, 0, 0, 1, 1, NaN, 1]);
+  });
+
   type PoolCase = { x: number[]; size: number; stride: number; pad: 'valid' | 'same'; ties?: boolean };
   const poolCases: PoolCase[] = [
     { x: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' },

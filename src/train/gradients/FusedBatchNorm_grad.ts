@@ -9,6 +9,7 @@
  * (test/train/gradients.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { reluGradConfig } from './Relu_grad.ts';
 
 interface FusedBatchNormAttrs {
   varianceEpsilon: number;
@@ -42,12 +43,13 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
 let registered = false;
 
 /**
- * Replaces TF.js gradients that are slow on the wasm backend with equivalent faster ones (currently
- * `FusedBatchNorm`'s). Gradients are registered per kernel name for all backends; the results are the same.
+ * Replaces TF.js gradients that are slow on the wasm backend with equivalent faster ones: `FusedBatchNorm`'s
+ * (no `Tile`) and `Relu`'s (one SIMD pass, src/train/gradients/Relu_grad.ts). Gradients are registered per kernel name for all backends; the results are the same.
  * Idempotent.
  */
 export function registerTrainingGradients(): void {
   if (registered) return;
   registered = true;
   tf.registerGradient(fusedBatchNormGradConfig);
+  tf.registerGradient(reluGradConfig);
 }

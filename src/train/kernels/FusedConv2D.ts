@@ -34,7 +34,7 @@ export function fusedConv2D(args: Args): tf.TensorInfo {
   if (bias || activation === 'relu') {
     const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
     const P = info.batchSize * info.outHeight * info.outWidth;
-    simd.biasActivation(at(y), bias ? at(bias) : 0, P, info.outChannels, activation === 'relu' ? 1 : 0);
+    simd.biasActivation(at(y), at(y), bias ? at(bias) : 0, P, info.outChannels, activation === 'relu' ? 1 : 0);
   }
   return y;
 }

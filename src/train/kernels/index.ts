@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The stock wasm kernels must be registered before ours replace them (the import registers them).
 import '@tensorflow/tfjs-backend-wasm';
 import { batchMatMulConfig } from './BatchMatMul.ts';
+import { addConfig } from './Add.ts';
 import { conv2DConfig } from './Conv2D.ts';
 import { fusedConv2DConfig } from './FusedConv2D.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
@@ -13,6 +14,7 @@ import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
 import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
+import { reluGradConfig } from './ReluGrad.ts';
 import { sumConfig } from './Sum.ts';
 import { tanhConfig } from './Tanh.ts';
 import { rememberStockKernel, stockKernel } from './wasm_util.ts';
@@ -30,6 +32,8 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   fusedBatchNormConfig,
   identityConfig,
   tanhConfig,
+  addConfig,
+  reluGradConfig,
 ];
 
 let registered = false;

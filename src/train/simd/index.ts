@@ -31,7 +31,8 @@ export interface SimdExports extends WinogradExports {
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
   conv2dBackpropInput(dy: number, wT: number, dxp: number, pix: number, row: number, P: number, Co: number, R: number, Rp: number): void;
   conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number): void;
-  biasActivation(y: number, bias: number, P: number, C: number, relu: number): void;
+  biasActivation(x: number, y: number, bias: number, P: number, C: number, relu: number): void;
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
 }
 
 /** Where `npm run build:simd` writes the module. */

@@ -291,19 +291,40 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Bias and activation epilogue of FusedConv2D: y[p, c] = act(y[p, c] + bias[c]), in place (y [P, C], C % 4 == 0).
+// Bias and activation: y[p, c] = act(x[p, c] + bias[c]) (x, y [P, C], C % 4 == 0; y may be x): the epilogue of
+// FusedConv2D and the bias add of a layer (Add of [..., C] and [C]).
 
 /** `bias` 0 for none; `relu` 1 for max(0, .), 0 for linear. */
-export function biasActivation(y: usize, bias: usize, P: i32, C: i32, relu: i32): void {
+export function biasActivation(x: usize, y: usize, bias: usize, P: i32, C: i32, relu: i32): void {
   const cs = <usize>C << 2;
-  const end = y + <usize>P * cs;
+  const end = x + <usize>P * cs;
   const zero = f32x4.splat(0);
-  for (let row = y; row < end; row += cs) {
+  let out = y;
+  for (let row = x; row < end; row += cs) {
     for (let c: usize = 0; c < cs; c += 16) {
       let v = v128.load(row + c);
       if (bias) v = f32x4.add(v, v128.load(bias + c));
       if (relu) v = f32x4.max(v, zero);
-      v128.store(row + c, v);
+      v128.store(out + c, v);
     }
+    out += cs;
+  }
+}
+
+// ReLU gradient: dx = dy * step(x) in one pass (TF.js: Step, Cast and Multiply), n % 4 == 0 handled with a scalar
+// tail. step(x) is 1 for x > 0, 0 otherwise and NaN for NaN (as tfjs-core's Relu gradient); the zeros are +0.
+
+export function reluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const nan = f32x4.splat(NaN);
+  const vecEnd = <usize>(n & ~3) << 2;
+  for (let i: usize = 0; i < vecEnd; i += 16) {
+    const xv = v128.load(x + i);
+    const keep = v128.and(v128.load(dy + i), f32x4.gt(xv, zero));
+    v128.store(dx + i, v128.or(keep, v128.and(nan, f32x4.ne(xv, xv))));
+  }
+  for (let i = vecEnd; i < (<usize>n << 2); i += 4) {
+    const xs = load<f32>(x + i);
+    store<f32>(dx + i, xs > 0 ? load<f32>(dy + i) : xs != xs ? NaN : 0);
   }
 }
