@@ -63,7 +63,7 @@ const { values: flags } = parseArgs({
 
 const quick = flags.quick!;
 const rounds = Number(flags.rounds ?? (quick ? 2 : 5));
-const trainSteps: Record<ModelName, number> = quick ? { 'seed-cnn': 10, 'hwr-net': 6 } : { 'seed-cnn': 40, 'hwr-net': 25 };
+const trainSteps: Record<ModelName, number> = quick ? { 'seed-cnn': 10, 'hwr-net': 6 } : { 'seed-cnn': 100, 'hwr-net': 50 };
 const warmupSteps = quick ? 2 : 3;
 const inferBatch = 256;
 const inferReps = quick ? 2 : 5;

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/train/backend.ts';
+import { compareBackends, sizeOf, values } from '../fixtures/backends.ts';
 import { setSimdKernelsEnabled, simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
 import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/train/simd/winograd.ts';
 import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
@@ -17,44 +18,8 @@ import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackp
 
 const TOLERANCE = 1e-4;
 
-/** Deterministic pseudo-random values in [-1, 1) (a small LCG: the same numbers on every backend). */
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Runs `compute` on `backend` and returns its outputs' values. */
-async function on(backend: 'wasm' | 'cpu', compute: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
-  await setupBackend({ backend });
-  return tf.tidy(() => [compute()].flat().map((t) => t.dataSync() as Float32Array));
-}
-
-/** Asserts that `actual` (wasm) matches `expected` (cpu) within the tolerance. */
-function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
-  expect(actual.length, `${label}: length`).toBe(expected.length);
-  let maxDiff = 0;
-  let magnitude = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    magnitude = Math.max(magnitude, Math.abs(expected[i]!));
-  }
-  expect(Number.isFinite(maxDiff), `${label}: finite`).toBe(true);
-  expect(maxDiff, `${label}: max abs diff (max |cpu| ${magnitude})`).toBeLessThanOrEqual(TOLERANCE * Math.max(1, magnitude));
-}
-
 /** Runs the same computation on cpu and wasm and compares every output. */
-async function compare(label: string, compute: () => tf.Tensor | tf.Tensor[]): Promise<void> {
-  const expected = await on('cpu', compute);
-  const actual = await on('wasm', compute);
-  expected.forEach((e, i) => expectClose(actual[i]!, e, `${label} output ${i}`));
-}
+const compare = (label: string, compute: () => tf.Tensor | tf.Tensor[]): Promise<void> => compareBackends(label, compute, TOLERANCE);
 
 type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
 type ConvCase = { x: number[]; filter: number[]; stride: number; pad: Pad };

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/train/backend.ts';
+import { compareBackends, sizeOf, values } from '../fixtures/backends.ts';
 import { maxPoolGradJs } from '../../src/train/kernels/MaxPoolGrad.ts';
 import { columnSums } from '../../src/train/kernels/Sum.ts';
 import type { WasmBackend } from '../../src/train/kernels/wasm_util.ts';
@@ -17,39 +18,11 @@ import { poolingKernels } from '../../src/train/simd/pooling.ts';
 /** As in kernels.test.ts: max |wasm - cpu| <= TOLERANCE * max(1, max |cpu|) (float32 rounding only). */
 const TOLERANCE = 1e-5;
 
-/** Deterministic pseudo-random values in [-1, 1) (a small LCG: the same numbers on every backend). */
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** ReLU-like data: about half zeros, the rest on a coarse grid, so windows hold many equal maxima. */
 const withTies = (v: Float32Array): Float32Array => v.map((a) => Math.max(0, Math.round(a * 3) / 3));
 
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-async function on(backend: 'wasm' | 'cpu', compute: () => tf.Tensor): Promise<Float32Array> {
-  await setupBackend({ backend });
-  return tf.tidy(() => compute().dataSync() as Float32Array);
-}
-
-async function compareWithCpu(label: string, compute: () => tf.Tensor): Promise<void> {
-  const expected = await on('cpu', compute);
-  const actual = await on('wasm', compute);
-  expect(actual.length, `${label}: length`).toBe(expected.length);
-  let maxDiff = 0;
-  let magnitude = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    magnitude = Math.max(magnitude, Math.abs(expected[i]!));
-  }
-  expect(maxDiff, `${label}: max abs diff (max |cpu| ${magnitude})`).toBeLessThanOrEqual(TOLERANCE * Math.max(1, magnitude));
-}
+/** Runs `compute` on the cpu backend and on wasm and compares the results (float32 rounding only). */
+const compareWithCpu = (label: string, compute: () => tf.Tensor): Promise<void> => compareBackends(label, compute, TOLERANCE);
 
 /** Asserts identical float32 bit patterns (so +0 / -0 and NaN payloads count). */
 function expectSameBits(actual: Float32Array, expected: Float32Array, label: string): void {

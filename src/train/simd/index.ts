@@ -107,6 +107,16 @@ function offsetTables(backend: WasmBackend, simd: SimdExports, info: Info): { pi
   return { pix, row };
 }
 
+/** `x` itself when `info` has no padding, else a copy zero-padded to [batch, Hp, Wp, inC] that the caller disposes. */
+function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
+  if (!isPadded(info)) return x;
+  const [Hp, Wp] = paddedSize(info);
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci } = info;
+  const padded = backend.makeOutput([B, Hp, Wp, Ci], 'float32');
+  simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+  return padded;
+}
+
 function isPadded(info: Info): boolean {
   const { top, bottom, left, right } = info.padInfo;
   return top > 0 || bottom > 0 || left > 0 || right > 0;
@@ -127,16 +137,13 @@ export function simdCovers(info: Info, kernel: 'forward' | 'filter' | 'input'): 
  * [batch, outH, outW, outC]. Requires `simdCovers(info, 'forward')`. Sums over (kh, kw, ci) in that order.
  */
 export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
-  const [Hp, Wp] = paddedSize(info);
+  const { batchSize: B, inChannels: Ci, outChannels: Co } = info;
   const P = B * info.outHeight * info.outWidth;
-  const padded = isPadded(info) ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : x;
-  if (padded !== x) simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+  const padded = paddedInput(backend, simd, x, info);
   const { pix, row } = offsetTables(backend, simd, info);
   const y = backend.makeOutput([B, info.outHeight, info.outWidth, Co], 'float32');
   simd.conv2d(ptr(backend, padded), ptr(backend, filter), ptr(backend, y), ptr(backend, pix), ptr(backend, row), P, info.filterHeight * info.filterWidth, Ci, Co);
-  dispose(backend, pix, row);
-  if (padded !== x) dispose(backend, padded);
+  dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
   return y;
 }
 
@@ -147,17 +154,14 @@ export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.Tensor
  * 512, so results differ from the cpu backend's by float32 rounding only.
  */
 export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info): tf.TensorInfo {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
-  const [Hp, Wp] = paddedSize(info);
+  const { batchSize: B, inChannels: Ci, outChannels: Co } = info;
   const P = B * info.outHeight * info.outWidth;
   const R = info.filterHeight * info.filterWidth * Ci;
-  const padded = isPadded(info) ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : x;
-  if (padded !== x) simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
+  const padded = paddedInput(backend, simd, x, info);
   const { pix, row } = offsetTables(backend, simd, info);
   const dW = backend.makeOutput([info.filterHeight, info.filterWidth, Ci, Co], 'float32');
   simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co);
-  dispose(backend, pix, row);
-  if (padded !== x) dispose(backend, padded);
+  dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
   return dW;
 }
 
