@@ -170,6 +170,17 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   });
 
+  it('Multiply: per-channel scales ([..., C] * [C] or [1, 1, 1, C], either order) and other broadcasts match the cpu backend', async () => {
+    await compare('product', () => {
+      const x = tf.tensor4d(values(3 * 5 * 5 * 8, 19), [3, 5, 5, 8]);
+      const v = tf.tensor1d(values(8, 20));
+      const v4 = tf.tensor4d(values(8, 21), [1, 1, 1, 8]);
+      const odd = tf.tensor3d(values(2 * 3 * 6, 22), [2, 3, 6]);
+      const rows = tf.tensor2d(values(4 * 8, 23), [4, 8]);
+      return [tf.mul(x, v), tf.mul(v4, x), tf.mul(odd, tf.tensor1d(values(6, 24))), tf.mul(x, x), tf.mul(x, tf.scalar(-3)), tf.mul(tf.tensor3d(values(3 * 4 * 8, 25), [3, 4, 8]), rows)];
+    });
+  });
+
   it('Relu gradient: one pass on wasm, equal to the cpu backend (zeros, negatives, NaN)', async () => {
     const raw = values(4 * 7 * 7 * 8 + 3, 18).map((v, i) => (i % 5 === 0 ? 0 : v));
     await compare('dx', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), tf.linspace(-2, 3, raw.length))))(tf.tensor1d(raw)));

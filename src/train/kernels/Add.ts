@@ -1,29 +1,20 @@
 /**
  * Add for the wasm backend, with a SIMD path for the bias add of a layer: a float32 tensor [..., C] plus a
- * vector [C] (in either order), C % 4 == 0, in one pass (`biasActivation` of `src/train/simd`). The stock
+ * vector [C] (in either order; see `channelOperands`), C % 4 == 0, in one pass (`biasActivation` of `src/train/simd`). The stock
  * kernel's broadcasting loop measured 0.6 ms for the seed CNN's [64, 26, 26, 32] + [32], about twice the
  * SIMD pass. Every other case (same shapes, other broadcasts, other dtypes, no kernels.wasm) runs the stock
  * kernel. Reference semantics: tfjs-backend-cpu/src/kernels/Add.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../simd/index.ts';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { channelOperands, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BinaryInputs; backend: WasmBackend };
-
-/** The [..., C] and [C] operands of a bias add, or null when the inputs are not one. */
-function biasOperands(a: tf.TensorInfo, b: tf.TensorInfo): [tf.TensorInfo, tf.TensorInfo] | null {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  const [x, bias] = b.shape.length === 1 && a.shape.length > 1 ? [a, b] : a.shape.length === 1 && b.shape.length > 1 ? [b, a] : [null, null];
-  if (!x || !bias) return null;
-  const channels = bias.shape[0]!;
-  return x.shape[x.shape.length - 1] === channels && channels % 4 === 0 ? [x, bias] : null;
-}
 
 /** Kernel function. Inputs `a`, `b` (broadcastable); returns `a + b` with the broadcast shape. */
 export function add(args: Args): tf.TensorInfo {
   const { backend, inputs } = args;
-  const operands = biasOperands(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo);
+  const operands = channelOperands(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo);
   const simd = operands ? simdKernels(backend) : undefined;
   if (!operands || !simd) return runStockKernel(tf.Add, args);
   const [x, bias] = operands;

@@ -14,6 +14,7 @@ import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
 import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
+import { multiplyConfig } from './Multiply.ts';
 import { reluGradConfig } from './ReluGrad.ts';
 import { sumConfig } from './Sum.ts';
 import { tanhConfig } from './Tanh.ts';
@@ -33,6 +34,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   identityConfig,
   tanhConfig,
   addConfig,
+  multiplyConfig,
   reluGradConfig,
 ];
 

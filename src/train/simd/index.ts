@@ -33,6 +33,7 @@ export interface SimdExports extends WinogradExports {
   conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number): void;
   biasActivation(x: number, y: number, bias: number, P: number, C: number, relu: number): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
+  scaleChannels(x: number, y: number, v: number, P: number, C: number): void;
 }
 
 /** Where `npm run build:simd` writes the module. */

@@ -311,6 +311,18 @@ export function biasActivation(x: usize, y: usize, bias: usize, P: i32, C: i32, 
   }
 }
 
+// Channel-broadcast product: y[p, c] = x[p, c] * v[c] (x, y [P, C], C % 4 == 0): batch norm's per-channel scales.
+
+export function scaleChannels(x: usize, y: usize, v: usize, P: i32, C: i32): void {
+  const cs = <usize>C << 2;
+  const end = x + <usize>P * cs;
+  let out = y;
+  for (let row = x; row < end; row += cs) {
+    for (let c: usize = 0; c < cs; c += 16) v128.store(out + c, f32x4.mul(v128.load(row + c), v128.load(v + c)));
+    out += cs;
+  }
+}
+
 // ReLU gradient: dx = dy * step(x) in one pass (TF.js: Step, Cast and Multiply), n % 4 == 0 handled with a scalar
 // tail. step(x) is 1 for x > 0, 0 otherwise and NaN for NaN (as tfjs-core's Relu gradient); the zeros are +0.
 
