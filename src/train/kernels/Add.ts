@@ -6,23 +6,14 @@
  * kernel. Reference semantics: tfjs-backend-cpu/src/kernels/Add.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
-import { channelOperands, runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runChannelOp } from './channelOps.ts';
+import type { WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BinaryInputs; backend: WasmBackend };
 
 /** Kernel function. Inputs `a`, `b` (broadcastable); returns `a + b` with the broadcast shape. */
 export function add(args: Args): tf.TensorInfo {
-  const { backend, inputs } = args;
-  const operands = channelOperands(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo);
-  const simd = operands ? simdKernels(backend) : undefined;
-  if (!operands || !simd) return runStockKernel(tf.Add, args);
-  const [x, bias] = operands;
-  const channels = bias.shape[0]!;
-  const y = backend.makeOutput(x.shape, 'float32');
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  simd.biasActivation(at(x), at(y), at(bias), tf.util.sizeFromShape(x.shape) / channels, channels, 0);
-  return y;
+  return runChannelOp(args, tf.Add, (simd, x, y, v, rows, channels) => simd.biasActivation(x, y, v, rows, channels, 0));
 }
 
 /** Registration record for `Add` on 'wasm'. */

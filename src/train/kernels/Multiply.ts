@@ -7,23 +7,14 @@
  * tfjs-backend-cpu/src/kernels/Multiply.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
-import { channelOperands, runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runChannelOp } from './channelOps.ts';
+import type { WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BinaryInputs; backend: WasmBackend };
 
 /** Kernel function. Inputs `a`, `b` (broadcastable); returns `a * b` with the broadcast shape. */
 export function multiply(args: Args): tf.TensorInfo {
-  const { backend, inputs } = args;
-  const operands = channelOperands(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo);
-  const simd = operands ? simdKernels(backend) : undefined;
-  if (!operands || !simd) return runStockKernel(tf.Multiply, args);
-  const [x, v] = operands;
-  const channels = x.shape[x.shape.length - 1]!;
-  const y = backend.makeOutput(x.shape, 'float32');
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  simd.scaleChannels(at(x), at(y), at(v), tf.util.sizeFromShape(x.shape) / channels, channels);
-  return y;
+  return runChannelOp(args, tf.Multiply, (simd, x, y, v, rows, channels) => simd.scaleChannels(x, y, v, rows, channels));
 }
 
 /** Registration record for `Multiply` on 'wasm'. */

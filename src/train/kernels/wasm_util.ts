@@ -111,18 +111,3 @@ export function offsetF32(backend: WasmBackend, info: tf.TensorInfo): number {
 export function dispose(backend: WasmBackend, ...infos: tf.TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
-
-/**
- * The operands of a per-channel broadcast: `[x, v]` when one input is float32 [..., C] and the other float32
- * [C] or [1, ..., 1, C] (either order; x has more elements), with C % 4 == 0 (one SIMD vector holds 4 channels);
- * null otherwise. The bias add of a layer and batch norm's per-channel scales have this form.
- */
-export function channelOperands(a: tf.TensorInfo, b: tf.TensorInfo): [tf.TensorInfo, tf.TensorInfo] | null {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
-  const [x, v] = size(a) >= size(b) ? [a, b] : [b, a];
-  const channels = x.shape[x.shape.length - 1];
-  if (channels === undefined || channels % 4 !== 0 || size(x) === size(v) || v.shape.length > x.shape.length) return null;
-  const vLast = v.shape[v.shape.length - 1];
-  return vLast === channels && size(v) === channels ? [x, v] : null;
-}

@@ -22,8 +22,9 @@ export interface WinogradExports {
   transpose(src: number, dst: number, rows: number, cols: number, dstStride: number): void;
   chunkPlane(n: number, c: number): number;
   filterPlane(c1: number, c2: number): number;
-  winogradFilter: Fn; winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
-  winograd4Filter: Fn; winograd4Conv2d: Fn; winograd4Conv2dBackpropInput: Fn; winograd4Conv2dBackpropFilter: Fn;
+  winogradFilter: Fn; winograd4Filter: Fn;
+  /** The three operations; the first argument is the output tile size m (2 or 4). */
+  winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
 }
 
 /** Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. */
@@ -88,13 +89,11 @@ function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
   return backend.dataIdMap.get(info.dataId)!.memoryOffset;
 }
 
-/** The variant's geometry and functions. */
+/** The variant's plane count, chunk size (tiles) and filter transform. */
 function variant(simd: WinogradExports, m: 2 | 4) {
   return m === 2
-    ? { planes: 16, chunk: simd.WINOGRAD_CHUNK.value as number, filter: simd.winogradFilter, conv: simd.winogradConv2d,
-      input: simd.winogradConv2dBackpropInput, grad: simd.winogradConv2dBackpropFilter }
-    : { planes: 36, chunk: simd.WINOGRAD4_CHUNK.value as number, filter: simd.winograd4Filter, conv: simd.winograd4Conv2d,
-      input: simd.winograd4Conv2dBackpropInput, grad: simd.winograd4Conv2dBackpropFilter };
+    ? { planes: 16, chunk: simd.WINOGRAD_CHUNK.value as number, filter: simd.winogradFilter }
+    : { planes: 36, chunk: simd.WINOGRAD4_CHUNK.value as number, filter: simd.winograd4Filter };
 }
 
 /** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
@@ -137,7 +136,7 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
   const M = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
-  v.conv(ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
+  simd.winogradConv2d(m, ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
   dispose(backend, xp, U, V, M);
   return y;
 }
@@ -163,7 +162,7 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   const at = ptr(backend, dxp);
   (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.fill(0, at, at + B * Hx * Wx * Ci * 4);
-  v.input(ptr(backend, dy), ptr(backend, UT), at, ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
+  simd.winogradConv2dBackpropInput(m, ptr(backend, dy), ptr(backend, UT), at, ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
   simd.cropCopy(at, ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
   dispose(backend, UT, DY, dV, dxp);
   return dx;
@@ -181,7 +180,7 @@ export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: Winogra
   const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
   const MW = planesBuffer(backend, v.planes, simd.filterPlane(Ci, Co));
   const dW = backend.makeOutput([3, 3, Ci, Co], 'float32');
-  v.grad(ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
+  simd.winogradConv2dBackpropFilter(m, ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
   dispose(backend, xp, V, DY, MW);
   return dW;
 }

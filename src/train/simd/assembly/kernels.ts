@@ -14,6 +14,7 @@
 export * from './pooling';
 export * from './winograd';
 export * from './winograd4';
+export * from './winogradOps';
 
 // ---------------------------------------------------------------------------------------------------------
 // Offset tables and padding

@@ -1,4 +1,5 @@
-// Winograd F(2x2, 3x3) convolution and its two gradients, for 3x3 stride-1 convolutions in NHWC
+// Winograd F(2x2, 3x3) transforms and the per-plane GEMMs of both variants, for 3x3 stride-1 convolutions in NHWC
+// and their two gradients (the operations that chain them are in ./winogradOps.ts)
 // (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", CVPR; the gradients by the
 // transposition of the same bilinear algorithm, as in their section 5).
 //
@@ -325,47 +326,4 @@ export function gemmPlanesAtAccumulate(planes: usize, A: usize, B: usize, C: usi
       }
     }
   }
-}
-
-// ---- the three operations ----
-
-/** Forward: y [B, OH, OW, Co] from xp (padded), U; scratch V [16][chunk][Ci], M [16][chunk][Co]. */
-export function winogradConv2d(xp: usize, U: usize, y: usize, V: usize, M: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
-  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
-  const T = B * tilesH * tilesW;
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
-    const n = min(WINOGRAD_CHUNK, T - t0);
-    winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-    gemmPlanes(16, V, U, M, n, Ci, Co);
-    winogradOutput(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
-  }
-}
-
-/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [16][Co][Ci]. */
-export function winogradConv2dBackpropInput(dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
-  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
-  const T = B * tilesH * tilesW;
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
-    const n = min(WINOGRAD_CHUNK, T - t0);
-    winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanes(16, DY, UT, dV, n, Co, Ci);
-    winogradInputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-  }
-}
-
-/** Filter gradient dw [3, 3, Ci, Co] from xp (padded) and dy; scratch V, DY, MW [16][Ci][Co]. */
-export function winogradConv2dBackpropFilter(xp: usize, dy: usize, dw: usize, V: usize, DY: usize, MW: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 1) >> 1, tilesW = (OW + 1) >> 1;
-  const Hx = 2 * tilesH + 2, Wx = 2 * tilesW + 2;
-  const T = B * tilesH * tilesW;
-  memory.fill(MW, 0, 16 * filterPlane(Ci, Co));
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD_CHUNK) {
-    const n = min(WINOGRAD_CHUNK, T - t0);
-    winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-    winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanesAtAccumulate(16, V, DY, MW, n, Ci, Co);
-  }
-  winogradFilterGrad(MW, dw, Ci, Co);
 }

@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3): the same three operations as ./winograd.ts with 4x4 output tiles and 6x6 input
+// Winograd F(4x4, 3x3) transforms: the counterparts of ./winograd.ts's with 4x4 output tiles and 6x6 input
 // tiles (Lavin & Gray 2016, section 4.2): 36 multiply-adds per output tile and (inC, outC) pair instead
 // of 144, i.e. 4x fewer than the direct convolution on whole tiles. Matrices:
 //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -8,7 +8,7 @@
 // Each 2-D transform is a 1-D transform along tile rows (into the planes) and then along tile columns
 // (in place); the 1-D transforms below read `n` vectors at p + i*s and write at q + j*t.
 
-import { chunkPlane, filterPlane, gemmPlanes, gemmPlanesAtAccumulate } from './winograd';
+import { chunkPlane, filterPlane } from './winograd';
 
 /** Tiles per chunk. */
 export const WINOGRAD4_CHUNK: i32 = 32;
@@ -211,39 +211,4 @@ export function winograd4FilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): voi
     for (let j: usize = 0; j < 6; j++) gtm(MW + j * ps + e, 6 * ps, MW + j * ps + e, 6 * ps);
     for (let kh: usize = 0; kh < 3; kh++) gtm(MW + kh * 6 * ps + e, ps, dw + kh * 3 * tap + e, tap);
   }
-}
-
-/** Forward: y [B, OH, OW, Co] from xp (padded), U [36][Ci][Co]; scratch V [36][chunk][Ci], M [36][chunk][Co]. */
-export function winograd4Conv2d(xp: usize, U: usize, y: usize, V: usize, M: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 3) >> 2, tilesW = (OW + 3) >> 2, Hx = 4 * tilesH + 2, Wx = 4 * tilesW + 2, T = B * tilesH * tilesW;
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD4_CHUNK) {
-    const n = min(WINOGRAD4_CHUNK, T - t0);
-    winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-    gemmPlanes(36, V, U, M, n, Ci, Co);
-    winograd4Output(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
-  }
-}
-
-/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [36][Co][Ci]. */
-export function winograd4Conv2dBackpropInput(dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 3) >> 2, tilesW = (OW + 3) >> 2, Hx = 4 * tilesH + 2, Wx = 4 * tilesW + 2, T = B * tilesH * tilesW;
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD4_CHUNK) {
-    const n = min(WINOGRAD4_CHUNK, T - t0);
-    winograd4Grad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanes(36, DY, UT, dV, n, Co, Ci);
-    winograd4InputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-  }
-}
-
-/** Filter gradient dw [3, 3, Ci, Co] from xp (padded) and dy; scratch V, DY, MW [36][Ci][Co]. */
-export function winograd4Conv2dBackpropFilter(xp: usize, dy: usize, dw: usize, V: usize, DY: usize, MW: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
-  const tilesH = (OH + 3) >> 2, tilesW = (OW + 3) >> 2, Hx = 4 * tilesH + 2, Wx = 4 * tilesW + 2, T = B * tilesH * tilesW;
-  memory.fill(MW, 0, 36 * filterPlane(Ci, Co));
-  for (let t0 = 0; t0 < T; t0 += WINOGRAD4_CHUNK) {
-    const n = min(WINOGRAD4_CHUNK, T - t0);
-    winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-    winograd4Grad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanesAtAccumulate(36, V, DY, MW, n, Ci, Co);
-  }
-  winograd4FilterGrad(MW, dw, Ci, Co);
 }

@@ -1,0 +1,55 @@
+// The three Winograd operations, for F(2x2, 3x3) (m = 2, ./winograd.ts) and F(4x4, 3x3) (m = 4, ./winograd4.ts):
+// per chunk of tiles, the input-side transform, one GEMM per transformed plane, and the output-side transform.
+// Tiles: tilesH x tilesW per image ((OH + m - 1) / m each way), input tiles of (m + 2)^2 from x padded to
+// [B, m*tilesH + 2, m*tilesW + 2, Ci]; see ./winograd.ts for the layouts.
+
+import { WINOGRAD_CHUNK, filterPlane, gemmPlanes, gemmPlanesAtAccumulate, winogradFilterGrad, winogradGrad, winogradInput, winogradInputGrad, winogradOutput } from './winograd';
+import { WINOGRAD4_CHUNK, winograd4FilterGrad, winograd4Grad, winograd4Input, winograd4InputGrad, winograd4Output } from './winograd4';
+
+@inline function chunkOf(m: i32): i32 { return m == 2 ? WINOGRAD_CHUNK : WINOGRAD4_CHUNK; }
+@inline function planesOf(m: i32): i32 { return (m + 2) * (m + 2); }
+
+/** Forward: y [B, OH, OW, Co] from xp (padded), U [planes][Ci][Co]; scratch V [planes][chunk][Ci], M [planes][chunk][Co]. */
+export function winogradConv2d(m: i32, xp: usize, U: usize, y: usize, V: usize, M: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + m - 1) / m, tilesW = (OW + m - 1) / m, Hx = m * tilesH + 2, Wx = m * tilesW + 2, T = B * tilesH * tilesW;
+  const chunk = chunkOf(m);
+  for (let t0 = 0; t0 < T; t0 += chunk) {
+    const n = min(chunk, T - t0);
+    if (m == 2) winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    else winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    gemmPlanes(planesOf(m), V, U, M, n, Ci, Co);
+    if (m == 2) winogradOutput(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
+    else winograd4Output(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
+  }
+}
+
+/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [planes][Co][Ci]. */
+export function winogradConv2dBackpropInput(m: i32, dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + m - 1) / m, tilesW = (OW + m - 1) / m, Hx = m * tilesH + 2, Wx = m * tilesW + 2, T = B * tilesH * tilesW;
+  const chunk = chunkOf(m);
+  for (let t0 = 0; t0 < T; t0 += chunk) {
+    const n = min(chunk, T - t0);
+    if (m == 2) winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    else winograd4Grad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    gemmPlanes(planesOf(m), DY, UT, dV, n, Co, Ci);
+    if (m == 2) winogradInputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    else winograd4InputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+  }
+}
+
+/** Filter gradient dw [3, 3, Ci, Co] from xp (padded) and dy; scratch V, DY, MW [planes][Ci][Co]. */
+export function winogradConv2dBackpropFilter(m: i32, xp: usize, dy: usize, dw: usize, V: usize, DY: usize, MW: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+  const tilesH = (OH + m - 1) / m, tilesW = (OW + m - 1) / m, Hx = m * tilesH + 2, Wx = m * tilesW + 2, T = B * tilesH * tilesW;
+  const chunk = chunkOf(m);
+  memory.fill(MW, 0, <usize>planesOf(m) * filterPlane(Ci, Co));
+  for (let t0 = 0; t0 < T; t0 += chunk) {
+    const n = min(chunk, T - t0);
+    if (m == 2) winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    else winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
+    if (m == 2) winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    else winograd4Grad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
+    gemmPlanesAtAccumulate(planesOf(m), V, DY, MW, n, Ci, Co);
+  }
+  if (m == 2) winogradFilterGrad(MW, dw, Ci, Co);
+  else winograd4FilterGrad(MW, dw, Ci, Co);
+}
