@@ -37,7 +37,7 @@ export type ConvOp = 'forward' | 'input' | 'filter';
 
 /**
  * Cost constants in ns, fitted to A/B runs of the three operations on the seed CNN and hwr-net layers at batch
- * 64, 32 and 1 (Node 20, one thread; .tmp-style script, figures in notes/PERFORMANCE.md): the direct kernels
+ * 64, 32 and 1 (Node 20, one thread; `npx tsx bench/conv-algorithms.ts`, figures in notes/PERFORMANCE.md): the direct kernels
  * per multiply-add, the Winograd GEMMs per multiply-add, the transforms per transformed element and channel,
  * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
  */
