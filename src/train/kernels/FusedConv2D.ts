@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdCovers, simdKernels } from '../simd/index.ts';
 import { convolve } from './Conv2D.ts';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.FusedConv2DInputs; backend: WasmBackend; attrs: tf.FusedConv2DAttrs };
 
@@ -32,7 +32,7 @@ export function fusedConv2D(args: Args): tf.TensorInfo {
   if (!simd || !supported || !simdCovers(info, 'forward')) return runStockKernel(tf.FusedConv2D, args);
   const y = convolve(backend, simd, x!, filter!, info);
   if (bias || activation === 'relu') {
-    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     const P = info.batchSize * info.outHeight * info.outWidth;
     simd.biasActivation(at(y), at(y), bias ? at(bias) : 0, P, info.outChannels, activation === 'relu' ? 1 : 0);
   }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../simd/index.ts';
-import type { WasmBackend } from './wasm_util.ts';
+import { heapOffset, type WasmBackend } from './wasm_util.ts';
 
 /** The kernel's registered name. */
 export const RELU_GRAD = 'HwrReluGrad';
@@ -22,7 +22,7 @@ export function reluGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBac
   const simd = simdKernels(backend);
   if (!simd) throw new Error(`${RELU_GRAD}: the SIMD kernels (kernels.wasm) are not available`);
   const dx = backend.makeOutput(x.shape, 'float32');
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   simd.reluGrad(at(dy), at(x), at(dx), tf.util.sizeFromShape(x.shape));
   return dx;
 }

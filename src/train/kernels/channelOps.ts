@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels, type SimdExports } from '../simd/index.ts';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 /**
  * The operands of a per-channel broadcast: `[x, v]` when one input is float32 [..., C] and the other float32
@@ -38,7 +38,7 @@ export function runChannelOp(
   const [x, v] = operands;
   const channels = x.shape[x.shape.length - 1]!;
   const y = backend.makeOutput(x.shape, 'float32');
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   simdOp(simd, at(x), at(y), at(v), tf.util.sizeFromShape(x.shape) / channels, channels);
   return y;
 }

@@ -102,9 +102,20 @@ export function heapF32(backend: WasmBackend): Float32Array {
   return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
 }
 
+/** Byte offset of tensor `info`'s data on the wasm heap: the pointer that the SIMD kernels (src/train/simd) take. */
+export function heapOffset(backend: WasmBackend, info: tf.TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
+}
+
 /** Index of the first element of float32 tensor `info` in `heapF32(backend)`. */
 export function offsetF32(backend: WasmBackend, info: tf.TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset / 4;
+  return heapOffset(backend, info) / 4;
+}
+
+/** Sets every element of float32 tensor `info` (e.g. a fresh `makeOutput`) to 0. */
+export function zeroFill(backend: WasmBackend, info: tf.TensorInfo): void {
+  const at = offsetF32(backend, info);
+  heapF32(backend).fill(0, at, at + tf.util.sizeFromShape(info.shape));
 }
 
 /** Releases intermediate tensors created inside a kernel (by `makeOutput` or `runKernel`). */

@@ -21,7 +21,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
+import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import type { WinogradExports } from './winograd.ts';
 
 /** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
@@ -86,11 +86,6 @@ export function simdKernels(backend: WasmBackend): SimdExports | undefined {
 
 type Info = tf.backend_util.Conv2DInfo;
 
-/** Byte offset of a tensor's data on the wasm heap. */
-function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
-}
-
 /** The padded input extent [Hp, Wp] that every window of `info` lies in. */
 function paddedSize(info: Info): [number, number] {
   const { top, bottom, left, right } = info.padInfo;
@@ -108,14 +103,20 @@ function offsetTables(backend: WasmBackend, simd: SimdExports, info: Info): { pi
   return { pix, row };
 }
 
-/** `x` itself when `info` has no padding, else a copy zero-padded to [batch, Hp, Wp, inC] that the caller disposes. */
-function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
-  if (!isPadded(info)) return x;
-  const [Hp, Wp] = paddedSize(info);
+/**
+ * A copy of `x` [batch, inH, inW, inC] placed at (padTop, padLeft) of a zero-filled float32 [batch, Hp, Wp, inC]
+ * (Hp >= inH + padTop, Wp >= inW + padLeft); the caller disposes it.
+ */
+export function paddedCopy(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, info: Info, Hp: number, Wp: number): tf.TensorInfo {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci } = info;
   const padded = backend.makeOutput([B, Hp, Wp, Ci], 'float32');
   simd.padCopy(ptr(backend, x), ptr(backend, padded), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
   return padded;
+}
+
+/** `x` itself when `info` has no padding, else `paddedCopy` to the padded extent (the caller disposes it). */
+function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
+  return isPadded(info) ? paddedCopy(backend, simd, x, info, ...paddedSize(info)) : x;
 }
 
 function isPadded(info: Info): boolean {
@@ -179,16 +180,14 @@ export function simdConv2DBackpropInput(backend: WasmBackend, simd: SimdExports,
   const Rp = Math.ceil(R / 8) * 8;
   // W viewed as [R, Co], transposed to [Co, Rp] with zero columns past R (the micro-kernel reads 8 at a time).
   const wT = backend.makeOutput([Co, Rp], 'float32');
-  const wTAt = ptr(backend, wT);
-  if (Rp !== R) new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer, wTAt, Co * Rp).fill(0);
-  simd.transpose(ptr(backend, filter), wTAt, R, Co, Rp);
+  if (Rp !== R) zeroFill(backend, wT);
+  simd.transpose(ptr(backend, filter), ptr(backend, wT), R, Co, Rp);
   const padded = isPadded(info);
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   const dxp = padded ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : dx;
-  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
-  heap.fill(0, ptr(backend, dxp), ptr(backend, dxp) + B * Hp * Wp * Ci * 4);
+  zeroFill(backend, dxp);
   const { pix, row } = offsetTables(backend, simd, info);
-  simd.conv2dBackpropInput(ptr(backend, dy), wTAt, ptr(backend, dxp), ptr(backend, pix), ptr(backend, row), P, Co, R, Rp);
+  simd.conv2dBackpropInput(ptr(backend, dy), ptr(backend, wT), ptr(backend, dxp), ptr(backend, pix), ptr(backend, row), P, Co, R, Rp);
   if (padded) {
     simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
     dispose(backend, dxp);

@@ -15,7 +15,7 @@
  * `backend.makeOutput` and is disposed before returning.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
+import { dispose, heapOffset as ptr, type WasmBackend } from '../kernels/wasm_util.ts';
 import { simdKernels } from './index.ts';
 
 /** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
@@ -34,11 +34,6 @@ export function poolingKernels(backend: WasmBackend): PoolingExports | undefined
   return typeof kernels?.maxPoolGrad === 'function' && typeof kernels.columnSums === 'function'
     ? (kernels as PoolingExports)
     : undefined;
-}
-
-/** Byte offset of a tensor's data on the wasm heap. */
-function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
 }
 
 /**

@@ -1,15 +1,17 @@
 /**
- * Winograd F(2x2, 3x3) for the 3x3 stride-1 convolutions of training: forward, input gradient and filter
- * gradient, with the transforms and the 16 per-chunk GEMMs in `assembly/winograd.ts` (Lavin & Gray 2016,
- * "Fast Algorithms for Convolutional Neural Networks"). A 2x2 output tile costs 16 multiply-adds per
- * (inC, outC) pair instead of 36, so a layer whose output tiles fit its size (the seed CNN's 11x11 layer:
- * 36 tiles of 4 outputs for 121) needs about half the multiply-adds of the direct convolution.
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) for the 3x3 stride-1 convolutions of training: forward, input gradient
+ * and filter gradient (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"), with the
+ * transforms in `assembly/winograd.ts` and `assembly/winograd4.ts`, one GEMM per transformed plane, and the
+ * chunked drivers in `assembly/winogradOps.ts`. An m x m output tile costs (m + 2)^2 multiply-adds per
+ * (inC, outC) pair instead of 9 m^2: 16 for 36 (F(2x2)), 36 for 144 (F(4x4)). `winogradTile` picks the
+ * algorithm per operation and shape from `winogradCostMs`.
  *
- * Numerics: the transforms use only 1, -1 and 0.5, so results differ from the direct convolution by float32
- * rounding (checked against the cpu backend in test/train/kernels.test.ts).
+ * Numerics: the transforms use small constants (1, 2, 4, 8, 1/2, 1/4, 1/6, 1/12, 1/24), so results differ from
+ * the direct convolution by float32 rounding (checked against the cpu backend in test/train/kernels.test.ts).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { dispose, type WasmBackend } from '../kernels/wasm_util.ts';
+import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
+import { paddedCopy } from './index.ts';
 
 type Fn = (...args: number[]) => void;
 
@@ -85,10 +87,6 @@ export function forceWinogradTile(tile: WinogradTile | undefined): void {
   forced = tile;
 }
 
-function ptr(backend: WasmBackend, info: tf.TensorInfo): number {
-  return backend.dataIdMap.get(info.dataId)!.memoryOffset;
-}
-
 /** The variant's plane count, chunk size (tiles) and filter transform. */
 function variant(simd: WinogradExports, m: 2 | 4) {
   return m === 2
@@ -99,14 +97,6 @@ function variant(simd: WinogradExports, m: 2 | 4) {
 /** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
 function tileExtent(info: Info, m: number): [number, number] {
   return [m * Math.ceil(info.outHeight / m) + 2, m * Math.ceil(info.outWidth / m) + 2];
-}
-
-/** x copied into a zero-filled [batch, Hx, Wx, inC] at (padTop, padLeft). Caller disposes. */
-function padInput(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, info: Info, m: number): tf.TensorInfo {
-  const [Hx, Wx] = tileExtent(info, m);
-  const xp = backend.makeOutput([info.batchSize, Hx, Wx, info.inChannels], 'float32');
-  simd.padCopy(ptr(backend, x), ptr(backend, xp), info.batchSize, info.inHeight, info.inWidth, info.inChannels, Hx, Wx, info.padInfo.top, info.padInfo.left);
-  return xp;
 }
 
 /** A scratch buffer of `planes` planes, `planeBytes` apart (`chunkPlane`, `filterPlane`). Caller disposes. */
@@ -131,7 +121,7 @@ function filterTransform(backend: WasmBackend, simd: WinogradExports, v: ReturnT
 export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const xp = padInput(backend, simd, x, info, m);
+  const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
   const U = filterTransform(backend, simd, v, filter, Ci, Co);
   const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
   const M = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
@@ -160,10 +150,9 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const dV = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
-  const at = ptr(backend, dxp);
-  (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.fill(0, at, at + B * Hx * Wx * Ci * 4);
-  simd.winogradConv2dBackpropInput(m, ptr(backend, dy), ptr(backend, UT), at, ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
-  simd.cropCopy(at, ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
+  zeroFill(backend, dxp);
+  simd.winogradConv2dBackpropInput(m, ptr(backend, dy), ptr(backend, UT), ptr(backend, dxp), ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
+  simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
   dispose(backend, UT, DY, dV, dxp);
   return dx;
 }
@@ -175,7 +164,7 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
 export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const xp = padInput(backend, simd, x, info, m);
+  const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
   const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
   const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
   const MW = planesBuffer(backend, v.planes, simd.filterPlane(Ci, Co));
