@@ -17,7 +17,8 @@
  * channels per f32x4, bit-identical results); `maxPoolGradJs` is the fallback.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { poolingKernels, simdMaxPoolGrad } from '../simd/pooling.ts';
+import { simdKernels } from '../simd/index.ts';
+import { simdMaxPoolGrad } from '../simd/pooling.ts';
 import { f32, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -37,7 +38,7 @@ export function maxPoolGrad(args: {
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode,
   );
-  const kernels = poolingKernels(backend);
+  const kernels = simdKernels(backend);
   if (kernels && tf.util.sizeFromShape(input.shape) > 0) return simdMaxPoolGrad(backend, kernels, input, dy, info);
   return maxPoolGradJs(backend, input, dy, info);
 }

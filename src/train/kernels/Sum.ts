@@ -10,7 +10,8 @@
  * the same summation order, bit-identical results). Other axis patterns and non-float32 inputs keep the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { poolingKernels, simdColumnSums } from '../simd/pooling.ts';
+import { simdKernels } from '../simd/index.ts';
+import { simdColumnSums } from '../simd/pooling.ts';
 import { f32, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -53,7 +54,7 @@ export function reduceLeadingAxes(backend: WasmBackend, x: tf.TensorInfo, k: num
   const kept = x.shape.slice(k);
   const outInfo = backend.makeOutput(keepDims ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept, 'float32');
   const cols = tf.util.sizeFromShape(kept);
-  const kernels = poolingKernels(backend);
+  const kernels = simdKernels(backend);
   if (kernels) simdColumnSums(backend, kernels, x, rows, cols, scale, outInfo);
   else columnSums(f32(backend, x), rows, cols, scale, f32(backend, outInfo));
   return outInfo;

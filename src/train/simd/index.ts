@@ -18,14 +18,16 @@
  *
  * Node-only (the training backend); the browser keeps the stock wasm kernels.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
+import type { PoolingExports } from './pooling.ts';
 import type { WinogradExports } from './winograd.ts';
 
 /** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
-export interface SimdExports extends WinogradExports {
+export interface SimdExports extends WinogradExports, PoolingExports {
   pixelOffsets(dst: number, B: number, OH: number, OW: number, Hp: number, Wp: number, Ci: number, sH: number, sW: number): void;
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
@@ -39,20 +41,37 @@ export interface SimdExports extends WinogradExports {
 /** Where `npm run build:simd` writes the module. */
 export const SIMD_WASM_PATH = fileURLToPath(new URL('./kernels.wasm', import.meta.url));
 
+/** The AssemblyScript sources it is built from. */
+const SIMD_SOURCE_DIR = fileURLToPath(new URL('./assembly/', import.meta.url));
+
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WasmBackend, SimdExports>();
 
+/**
+ * Why `kernels.wasm` cannot be used: missing, or older than one of its sources (a `git pull` or checkout without
+ * `npm install`: its functions may no longer take the arguments the wrappers pass). `null` when it is usable.
+ */
+function unusableReason(): string | null {
+  if (!existsSync(SIMD_WASM_PATH)) return 'is missing';
+  if (!existsSync(SIMD_SOURCE_DIR)) return null;
+  const built = statSync(SIMD_WASM_PATH).mtimeMs;
+  const newer = readdirSync(SIMD_SOURCE_DIR).find((name) => statSync(join(SIMD_SOURCE_DIR, name)).mtimeMs > built);
+  return newer ? `is older than assembly/${newer}` : null;
+}
+
 function compile(): WebAssembly.Module | null {
   if (compiled === undefined) {
-    compiled = existsSync(SIMD_WASM_PATH) ? new WebAssembly.Module(readFileSync(SIMD_WASM_PATH)) : null;
-    if (!compiled) {
-      console.warn(`hwr: ${SIMD_WASM_PATH} is missing (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
-    }
+    const reason = unusableReason();
+    compiled = reason ? null : new WebAssembly.Module(readFileSync(SIMD_WASM_PATH));
+    if (reason) console.warn(`hwr: ${SIMD_WASM_PATH} ${reason} (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
   }
   return compiled;
 }
 
-/** Whether `kernels.wasm` has been built (`npm run build:simd`); without it the training kernels use XNNPACK. */
+/**
+ * Whether `kernels.wasm` is built and up to date with its sources (`npm run build:simd`); without it the
+ * training kernels use XNNPACK and JS loops.
+ */
 export function simdKernelsAvailable(): boolean {
   return compile() !== null;
 }

@@ -16,24 +16,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend } from '../kernels/wasm_util.ts';
-import { simdKernels } from './index.ts';
 
 /** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
 export interface PoolingExports {
   maxPoolGrad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   columnSums(x: number, rows: number, cols: number, scale: number, out: number, acc: number): void;
-}
-
-/**
- * The pooling kernels bound to `backend`'s heap, or `undefined` when `kernels.wasm` is missing or was built
- * before they existed (the callers then run their JS loops).
- */
-export function poolingKernels(backend: WasmBackend): PoolingExports | undefined {
-  const kernels = simdKernels(backend) as Partial<PoolingExports> | undefined;
-  return typeof kernels?.maxPoolGrad === 'function' && typeof kernels.columnSums === 'function'
-    ? (kernels as PoolingExports)
-    : undefined;
 }
 
 /**
