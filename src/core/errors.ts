@@ -12,6 +12,7 @@ export type HwrErrorCode =
   | 'EMPTY_IMAGE'
   | 'FILE_NOT_FOUND'
   | 'CORRUPT_IDX'
+  | 'CORRUPT_GNT'
   | 'UNKNOWN_MODEL'
   | 'BAD_MODEL'
   | 'BAD_ARGUMENT';
