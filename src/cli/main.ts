@@ -69,7 +69,7 @@ export function buildProgram(): Command {
     .argument('<files...>', 'image files')
     .option('--model <dir>', 'model folder or shipped model name', 'digits')
     .option('--json', 'print a JSON array')
-    .option('--save-processed <dir>', 'write the 28x28 image the model saw, as PNG, into this folder')
+    .option('--save-processed <dir>', 'write the 28x28 image the model saw, as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
     .action(predictCommand);
 
   program

@@ -1,6 +1,7 @@
 import { basename, extname, join } from 'node:path';
 import { isHwrError } from '../core/errors.ts';
 import { toImageData } from '../core/preprocess.ts';
+import { formatProbability } from '../core/probabilityText.ts';
 import type { Recognition } from '../core/recognizer.ts';
 import { decodeImageFile, encodePng } from '../node/image.ts';
 import { writeFileAtomic } from '../node/files.ts';
@@ -13,15 +14,52 @@ export interface PredictFlags {
   saveProcessed?: string;
 }
 
-/** One line of `hwr predict --json` output: a result, or the error for that file. */
+/**
+ * One entry of `hwr predict --json` output: a result, or the error for that file.
+ * `label` is null when the model rejects the image (not a digit), and `reason` then says why.
+ * `processed` is the path of the 28x28 PNG written by `--save-processed`.
+ */
 export type PredictOutput =
-  | { file: string; label: string; probability: number; probabilities: number[]; processed?: string }
+  | { file: string; label: string | null; reason?: string; probability: number; probabilities: number[]; processed?: string }
   | { file: string; error: { code: string; message: string } };
 
-/** Text line for one recognized file: `digit.png: 7 (99.82%)  0:0.00 1:0.00 ...`. */
-export function formatRecognition(file: string, result: Recognition): string {
-  const all = result.probabilities.map((p, i) => `${i}:${p.toFixed(2)}`).join(' ');
-  return `${file}: ${result.label} (${(result.probability * 100).toFixed(2)}%)  ${all}`;
+/** A recognition as the CLI reads it: `label` may be null with a `reason` (a rejected image). */
+type MaybeRejected = Pick<Recognition, 'probability' | 'probabilities'> & { label: string | null; reason?: string };
+
+/**
+ * Text line for one recognized file, probabilities with 2 decimals (see `formatProbability`):
+ * `digit.png: 7 (99.82%)  0:<0.01% 1:0.03% ... 9:0.11%`, or `scribble.png: not a digit (<reason>)  0:...`
+ * when the model rejects the image.
+ * @param classes the model's class labels, in the order of `result.probabilities`.
+ */
+export function formatRecognition(file: string, result: MaybeRejected, classes: readonly string[]): string {
+  const all = result.probabilities.map((p, i) => `${classes[i] ?? i}:${formatProbability(p)}`).join(' ');
+  return `${file}: ${describeAnswer(result)}  ${all}`;
+}
+
+/** `7 (99.82%)`, or `not a digit (<reason>)` for a rejected image. */
+function describeAnswer(result: MaybeRejected): string {
+  if (result.label !== null) return `${result.label} (${formatProbability(result.probability)})`;
+  const reason = result.reason?.trim();
+  return !reason || /^not a digit\.?$/i.test(reason) ? 'not a digit' : `not a digit (${reason})`;
+}
+
+/**
+ * Names the 28x28 PNG of each input in the `--save-processed` folder: the input's base name with `.png`;
+ * when two inputs share a base name (`a/1.png`, `b/1.jpg`), the later ones get `-2`, `-3`, ... (`1-2.png`).
+ * Every output line and JSON entry names the file written, so the mapping is never a guess.
+ */
+class ProcessedNames {
+  private readonly used = new Set<string>();
+
+  /** The file name (not path) for `file`; reserves it. */
+  next(file: string): string {
+    const stem = basename(file, extname(file)) || 'image';
+    let name = `${stem}.png`;
+    for (let i = 2; this.used.has(name); i++) name = `${stem}-${i}.png`;
+    this.used.add(name);
+    return name;
+  }
 }
 
 /**
@@ -30,23 +68,30 @@ export function formatRecognition(file: string, result: Recognition): string {
  */
 export async function predictCommand(files: string[], flags: PredictFlags): Promise<void> {
   const recognizer = await loadRecognizer(flags.model);
+  const { classes, inputShape: [size] } = recognizer.metadata;
   const outputs: PredictOutput[] = [];
-  const used = new Set<string>();
+  const names = new ProcessedNames();
   for (const file of files) {
     try {
       const image = await decodeImageFile(file);
-      const result = await recognizer.recognize(image, { name: file });
-      const entry: PredictOutput = { file, label: result.label, probability: result.probability, probabilities: result.probabilities };
+      // The file name leads every message (`hwr: <file>: <reason>`), so the core's message names "the image".
+      const result = await recognizer.recognize(image, { name: 'the image' }) as Recognition & MaybeRejected;
+      const entry: PredictOutput = {
+        file,
+        label: result.label,
+        ...(result.label === null && result.reason !== undefined ? { reason: result.reason } : {}),
+        probability: result.probability,
+        probabilities: result.probabilities,
+      };
+      let line = formatRecognition(file, result, classes);
       if (flags.saveProcessed) {
-        let name = `${basename(file, extname(file))}.png`;
-        for (let i = 2; used.has(name); i++) name = `${basename(file, extname(file))}-${i}.png`;
-        used.add(name);
-        const path = join(flags.saveProcessed, name);
-        await writeFileAtomic(path, await encodePng(toImageData(result.processed, 28)));
+        const path = join(flags.saveProcessed, names.next(file));
+        await writeFileAtomic(path, await encodePng(toImageData(result.processed, size)));
         entry.processed = path;
+        line += `  -> ${path}`;
       }
       outputs.push(entry);
-      if (!flags.json) process.stdout.write(`${formatRecognition(file, result)}\n`);
+      if (!flags.json) process.stdout.write(`${line}\n`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const code = isHwrError(error) ? error.code : 'ERROR';

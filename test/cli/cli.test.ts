@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { formatRecognition } from '../../src/cli/predict.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
 
@@ -39,6 +40,10 @@ async function digitImage(digit: MnistDigit, style: { ink: string; paper: string
     .composite([{ input: layer, left: offset, top: offset }])
     .toFormat(style.format)
     .toBuffer();
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 let dir: string;
@@ -85,12 +90,42 @@ describe('hwr predict', () => {
     }
   });
 
-  it('prints the digit, its probability and all 10 probabilities as text', async () => {
+  it('prints the digit, its probability and all 10 probabilities as percentages, never rounded to 0 or 1', async () => {
     const file = join(dir, 'seven.png');
     await writeFile(file, await digitImage(digits[0]!, { ink: '#000', paper: '#fff', size: 200, format: 'png' }));
     const run = await hwr('predict', file);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: 7 \\(\\d+\\.\\d\\d%\\)  0:\\d\\.\\d\\d .* 9:\\d\\.\\d\\d\\n$`));
+    const percent = String.raw`(?:\d+\.\d\d|<0\.01|>99\.99)%`;
+    expect(run.stdout).toMatch(new RegExp(`^${escapeRegExp(file)}: 7 \\(${percent}\\)  0:${percent} .* 9:${percent}\\n$`));
+    // Each probability appears once, with 2 decimals or as a bound; none reads as 0.00 or 1.00.
+    const shown = run.stdout.trim().split('  ')[1]!.split(' ');
+    expect(shown.map((entry) => entry.split(':')[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(run.stdout).not.toMatch(/:(0|1)\.00\b|\b100(\.0+)?%|\b0\.00%/);
+  });
+
+  it('prints "not a digit" with the reason for a rejected image, and keeps the probabilities', () => {
+    const probabilities = [0.2, 0.1, 0.05, 0.05, 0.3, 0.05, 0.05, 0.1, 0.05, 0.05];
+    const line = formatRecognition('scribble.png', { label: null, reason: 'no digit is likely enough (top 30.00%)', probability: 0.3, probabilities },
+      ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(line).toBe('scribble.png: not a digit (no digit is likely enough (top 30.00%))  0:20.00% 1:10.00% 2:5.00% 3:5.00% 4:30.00% 5:5.00% 6:5.00% 7:10.00% 8:5.00% 9:5.00%');
+    expect(formatRecognition('a.png', { label: null, reason: 'not a digit', probability: 0.9, probabilities: [0.9, 0.1] }, ['0', 'none']))
+      .toBe('a.png: not a digit  0:90.00% none:10.00%');
+  });
+
+  it('--save-processed names the file written for each input, also when two inputs share a name', async () => {
+    const [first, second] = [join(dir, 'left', 'digit.png'), join(dir, 'right', 'digit.jpg')];
+    await mkdir(join(dir, 'left'), { recursive: true });
+    await mkdir(join(dir, 'right'), { recursive: true });
+    await writeFile(first, await digitImage(digits[0]!, { ink: '#000', paper: '#fff', size: 120, format: 'png' }));
+    await writeFile(second, await digitImage(digits[1]!, { ink: '#000', paper: '#fff', size: 120, format: 'jpeg' }));
+    const out = join(dir, 'clash');
+    const text = await hwr('predict', first, second, '--save-processed', out);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^${escapeRegExp(first)}: 7 .*  -> ${escapeRegExp(join(out, 'digit.png'))}$`));
+    expect(lines[1]).toMatch(new RegExp(`^${escapeRegExp(second)}: 2 .*  -> ${escapeRegExp(join(out, 'digit-2.png'))}$`));
+    const json = JSON.parse((await hwr('predict', first, second, '--json', '--save-processed', out)).stdout) as Array<{ file: string; processed: string }>;
+    expect(json.map(({ file, processed }) => [file, processed])).toEqual([[first, join(out, 'digit.png')], [second, join(out, 'digit-2.png')]]);
   });
 
   it('reports each bad file on one line, still recognizes the others, and exits non-zero', async () => {
@@ -122,7 +157,8 @@ describe('hwr predict', () => {
     expect(lines[2]).toMatch(/truncated\.png: .*(corrupt|truncated)/i);
     expect(lines[3]).toMatch(/empty\.png: .*empty/);
     expect(lines[4]).toMatch(/huge\.png: .*60 ?000 ?000|huge\.png: .*megapixel/);
-    expect(lines[5]).toMatch(/blank\.png.*no ink found/);
+    expect(lines[5]).toMatch(new RegExp(`^hwr: ${escapeRegExp(bad.blank)}: no ink found`));
+    expect(lines[5]!.split(bad.blank), 'the path appears once').toHaveLength(2);
     expect(lines[6]).toMatch(/a-folder: .*directory/);
     for (const line of lines) {
       expect(line).toMatch(/^hwr: /);
