@@ -7,7 +7,8 @@
  */
 
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type Metadata } from 'sharp';
+import { imageSize } from 'image-size';
+import sharp, { type FailOnOptions, type Metadata } from 'sharp';
 import { hwrError, isHwrError } from '../core/errors.ts';
 import type { PixelBuffer } from '../core/types.ts';
 
@@ -20,6 +21,13 @@ export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 /** SVGs are rasterized so that their longer side is this many px, whatever size they declare. */
 export const SVG_LONG_SIDE = 512;
 
+/**
+ * Default `maxSide` of `decodeImage`: larger images are downscaled in libvips to this longer side (px).
+ * Preprocessing fits the ink into 20x20 px, so 1024 px keeps a digit that fills a tenth of the picture
+ * at 100 px, while JavaScript never walks more than 1 megapixel of a 50 megapixel photo.
+ */
+export const DEFAULT_MAX_SIDE = 1024;
+
 /** Formats accepted, as sharp's `metadata().format` names them (`heif` covers AVIF). */
 const ACCEPTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff', 'svg', 'heif']);
 
@@ -27,6 +35,11 @@ const ACCEPTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff', 'svg', '
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (width x height, of the first frame). Default 50e6. */
   maxPixels?: number;
+  /**
+   * Downscale (in libvips, aspect ratio kept, never enlarging) so that neither side is longer than this many px.
+   * Default `DEFAULT_MAX_SIDE` (1024); `Infinity` keeps the full size.
+   */
+  maxSide?: number;
 }
 
 /** Options of `decodeImageFile`. */
@@ -40,12 +53,20 @@ export interface DecodeFileOptions extends DecodeOptions {
  *
  * Accepts PNG, JPEG, WebP, GIF (first frame), TIFF (first page), AVIF and SVG (rasterized so the longer side is
  * `SVG_LONG_SIDE` px, transparent where nothing is drawn). Applies the EXIF orientation, so a phone photo taken
- * sideways comes out upright. Converts to 8-bit sRGB with an alpha channel (opaque if the file has none).
+ * sideways comes out upright. Downscales in libvips to `maxSide` (default 1024 px) before any pixel reaches
+ * JavaScript. Converts to 8-bit sRGB with an alpha channel (opaque if the file has none).
  *
  * The header is read first (`sharp().metadata()`, no pixel decoding) and the pixel count checked against
- * `maxPixels`; sharp's own `limitInputPixels` is set to the same limit as a second guard. Decoding uses
- * `failOn: 'error'`, so a truncated or corrupt file is an error (libvips's default for sharp is `'warning'`,
- * which also rejects files that only have harmless warnings, e.g. extraneous bytes in some cameras' JPEGs).
+ * `maxPixels`; sharp's own `limitInputPixels` is set to the same limit as a second guard. A header libvips
+ * refuses (libpng stops at 1,000,000 px a side, libjpeg at 65500) is read again with `image-size`, so a file
+ * that declares 2147483647x2147483647 is IMAGE_TOO_LARGE, not CORRUPT_IMAGE.
+ *
+ * Strictness (what counts as corrupt): libvips's `failOn: 'error'` for every format, which refuses a file cut
+ * inside its pixel data; for JPEG `failOn: 'warning'`, which also refuses corrupt entropy-coded data
+ * ("premature end of data segment", "extraneous bytes before marker": libjpeg only warns and fills in grey);
+ * and two framing checks libvips does not make: a PNG must end with a complete IEND chunk with every chunk
+ * before it whole (`pngFramingProblem`), a GIF with its trailer byte after whole blocks (`gifFramingProblem`).
+ * Bytes after a PNG's IEND, a JPEG's EOI or a GIF's trailer are ignored, as browsers ignore them.
  *
  * @param bytes The file's contents.
  * @param name Names the input in error messages (a file name, `upload`, ...).
@@ -63,7 +84,7 @@ export async function decodeImage(bytes: Uint8Array | Buffer, name: string, opti
   if (bytes.length === 0) throw hwrError('EMPTY_IMAGE', `${name}: file is empty`);
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-  const header = await readHeader(input, name);
+  const header = await readHeader(input, name, maxPixels);
   const density = header.format === 'svg' ? svgDensity(header.width, header.height) : undefined;
   const scale = density === undefined ? 1 : density / 72;
   const width = Math.round(header.width * scale);
@@ -75,15 +96,26 @@ export async function decodeImage(bytes: Uint8Array | Buffer, name: string, opti
     );
   }
 
+  const framing = header.format === 'png' ? pngFramingProblem(input) : header.format === 'gif' ? gifFramingProblem(input) : null;
+  if (framing) throw hwrError('CORRUPT_IMAGE', `${name}: corrupt or truncated image (${framing})`);
+  const maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
+  if (!(maxSide >= 1)) throw hwrError('BAD_ARGUMENT', `maxSide must be a positive number of px, got ${maxSide}`);
+  const failOn: FailOnOptions = header.format === 'jpeg' ? 'warning' : 'error';
+
   try {
-    const { data, info } = await sharp(input, {
-      failOn: 'error',
+    let pipeline = sharp(input, {
+      failOn,
       limitInputPixels: Math.floor(maxPixels),
       autoOrient: true,
       pages: 1,
       page: 0,
       ...(density === undefined ? {} : { density }),
-    })
+    });
+    if (Math.max(width, height) > maxSide) {
+      const side = Math.floor(maxSide);
+      pipeline = pipeline.resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true });
+    }
+    const { data, info } = await pipeline
       .toColourspace('srgb')
       .ensureAlpha()
       .raw({ depth: 'uchar' })
@@ -155,12 +187,25 @@ interface Header {
   pageHeight?: number;
 }
 
-/** Reads format and size from the header only. Pixel limits are off here: the caller checks the size itself, to say what it is. */
-async function readHeader(input: Buffer, name: string): Promise<Header> {
+/**
+ * Reads format and size from the header only. Pixel limits are off here: the caller checks the size itself, to say
+ * what it is. When libvips refuses the header, `image-size` reads the declared size: over `maxPixels` is
+ * IMAGE_TOO_LARGE, anything else keeps libvips's CORRUPT_IMAGE.
+ */
+async function readHeader(input: Buffer, name: string, maxPixels: number): Promise<Header> {
   let metadata: Metadata;
   try {
     metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
+    const declared = declaredSize(input);
+    if (declared && declared.width * declared.height > maxPixels) {
+      throw hwrError(
+        'IMAGE_TOO_LARGE',
+        `${name}: image is ${declared.width}x${declared.height} = ${formatMegapixels(declared.width * declared.height)} megapixels ` +
+          `(from its header), over the ${formatMegapixels(maxPixels)} megapixel limit`,
+        error,
+      );
+    }
     throw decoderError(error, name);
   }
   if (!ACCEPTED_FORMATS.has(metadata.format)) {
@@ -170,6 +215,68 @@ async function readHeader(input: Buffer, name: string): Promise<Header> {
     throw hwrError('CORRUPT_IMAGE', `${name}: corrupt image (header gives no size)`);
   }
   return { format: metadata.format, width: metadata.width, height: metadata.height, pageHeight: metadata.pageHeight };
+}
+
+/** Width and height as the header declares them (`image-size`, any 32-bit value), or `null` when it cannot say. */
+function declaredSize(input: Buffer): { width: number; height: number } | null {
+  try {
+    const { width, height } = imageSize(input);
+    return width > 0 && height > 0 ? { width, height } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why a PNG's chunk sequence is cut short, or `null` when it is whole: every chunk (length, type, data, CRC;
+ * PNG specification, 3rd edition, section 5.3) must fit in the file, up to and including IEND.
+ * libpng stops reading after the last IDAT and does not notice a missing or cut IEND. CRCs are libpng's job.
+ */
+export function pngFramingProblem(bytes: Uint8Array): string | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 8; // after the signature
+  while (offset + 8 <= bytes.length) {
+    const length = view.getUint32(offset);
+    const type = String.fromCharCode(...bytes.subarray(offset + 4, offset + 8));
+    const end = offset + 12 + length;
+    if (end > bytes.length) return `the ${type} chunk is cut off at byte ${bytes.length}`;
+    if (type === 'IEND') return null;
+    offset = end;
+  }
+  return 'the file ends without an IEND chunk';
+}
+
+/**
+ * Why a GIF's block sequence is cut short or malformed, or `null` when it reaches the trailer byte 0x3B:
+ * header, logical screen descriptor and colour table, then extension (0x21) and image (0x2C) blocks, each ending
+ * in a zero-length sub-block (GIF89a specification, sections 17 to 27). libvips decodes the first frame and does
+ * not look at the rest.
+ */
+export function gifFramingProblem(bytes: Uint8Array): string | null {
+  const colourTableBytes = (packed: number): number => (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
+  let offset = 13 + colourTableBytes(bytes[10] ?? 0);
+  const skipSubBlocks = (): boolean => {
+    for (;;) {
+      if (offset >= bytes.length) return false;
+      const size = bytes[offset++]!;
+      if (size === 0) return true;
+      offset += size;
+    }
+  };
+  while (offset < bytes.length) {
+    const introducer = bytes[offset++]!;
+    if (introducer === 0x3b) return null;
+    if (introducer === 0x21) {
+      offset += 1; // extension label
+    } else if (introducer === 0x2c) {
+      offset += 9; // image descriptor: position, size, packed fields
+      offset += colourTableBytes(bytes[offset - 1] ?? 0) + 1; // local colour table, LZW minimum code size
+    } else {
+      return `unexpected block 0x${introducer.toString(16).padStart(2, '0')} at byte ${offset - 1}`;
+    }
+    if (!skipSubBlocks()) return `a block is cut off at byte ${bytes.length}`;
+  }
+  return 'the file ends without the GIF trailer';
 }
 
 /** Density (DPI) at which an SVG of `width` x `height` px at 72 DPI renders with its longer side `SVG_LONG_SIDE` px. */
