@@ -17,13 +17,21 @@ export interface ClassProbability {
   probability: number;
 }
 
+/** Why a model with a rejection class (`ModelMetadata.rejectClass`) gave no label. */
+export const REJECTION_REASON = 'not a digit';
+
 /** What `Recognizer.recognize` answers for one image. */
 export interface Recognition {
-  /** The most probable class label, e.g. `"7"`. */
-  label: string;
-  /** Its probability in [0, 1]. */
+  /**
+   * The most probable class label, e.g. `"7"`; `null` when the model rejects the image (its most probable class
+   * is the metadata's `rejectClass`), and then `reason` says why.
+   */
+  label: string | null;
+  /** Present exactly when `label` is null: why there is no label, e.g. `"not a digit"`. */
+  reason?: string;
+  /** Probability of `label`, or with `label: null` of the rejection, in [0, 1] (calibrated when the metadata has a `calibration`). */
   probability: number;
-  /** Probabilities of every class in the order of `metadata.classes`; they sum to 1. */
+  /** Probabilities of every class in the order of `metadata.classes` (the rejection class included); they sum to 1. */
   probabilities: number[];
   /** The `k` most probable classes, most probable first (k = 3 unless asked otherwise). */
   topK: ClassProbability[];
@@ -57,7 +65,7 @@ export interface Recognizer {
   recognizeBatch(images: PixelBuffer[], options?: { names?: string[]; topK?: number }): Promise<Array<Recognition | Error>>;
   /**
    * Classifies already preprocessed inputs: `[n, 28, 28, 1]` float32 in [0, 1] (ink = 1), e.g. MNIST test images.
-   * @returns `[n * classes]` float32 probabilities, row-major.
+   * @returns `[n * classes]` float32 probabilities, row-major, calibrated as `recognize` reports them.
    */
   predictProbabilities(inputs: Float32Array, count: number): Promise<Float32Array>;
   /** Frees the model's tensors. */
@@ -80,26 +88,75 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   return order.slice(0, Math.max(0, Math.min(k, values.length)));
 }
 
-/** Turns one row of class probabilities into a `Recognition` (without `processed` and `timings`). */
-export function decodeProbabilities(probabilities: ArrayLike<number>, classes: readonly string[], k = 3): Pick<Recognition, 'label' | 'probability' | 'probabilities' | 'topK'> {
+/**
+ * Turns one row of class probabilities into a `Recognition` (without `processed` and `timings`).
+ * When the most probable class is `rejectClass`, the answer is a rejection: `label: null`, `reason: "not a digit"`.
+ * @throws HwrError `BAD_MODEL` when the row and `classes` differ in length
+ */
+export function decodeProbabilities(
+  probabilities: ArrayLike<number>,
+  classes: readonly string[],
+  k = 3,
+  rejectClass?: string,
+): Pick<Recognition, 'label' | 'reason' | 'probability' | 'probabilities' | 'topK'> {
   if (probabilities.length !== classes.length) {
     throw hwrError('BAD_MODEL', `model outputs ${probabilities.length} values but its metadata lists ${classes.length} classes`);
   }
   const list = Array.from(probabilities, Number);
   const top = topKIndices(list, k);
   const best = top[0]!;
+  const rejected = rejectClass !== undefined && classes[best] === rejectClass;
   return {
-    label: classes[best]!,
+    label: rejected ? null : classes[best]!,
+    ...(rejected ? { reason: REJECTION_REASON } : {}),
     probability: list[best]!,
     probabilities: list,
     topK: top.map((i) => ({ label: classes[i]!, probability: list[i]! })),
   };
 }
 
+/**
+ * Temperature scaling of probabilities (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017):
+ * each row becomes `softmax(log p / T)`, which equals `softmax(z / T)` for the logits z behind p (log p and z differ
+ * by a per-row constant). The order of the classes in a row never changes.
+ *
+ * @param probabilities `[n * classes]` float32 rows that sum to 1 (zeros are clamped to 1e-30)
+ * @param classes       row length
+ * @param temperature   T > 0; 1 returns a copy of the input
+ * @returns `[n * classes]` float32, rows summing to 1
+ * @throws HwrError `BAD_ARGUMENT` for a non-positive temperature or a length that is not a multiple of `classes`
+ */
+export function applyTemperature(probabilities: Float32Array, classes: number, temperature: number): Float32Array {
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw hwrError('BAD_ARGUMENT', `temperature: expected a finite number > 0, got ${temperature}`);
+  if (!(classes > 0) || probabilities.length % classes !== 0) {
+    throw hwrError('BAD_ARGUMENT', `probabilities: ${probabilities.length} values are not rows of ${classes} classes`);
+  }
+  const out = new Float32Array(probabilities.length);
+  const logits = new Float64Array(classes);
+  for (let row = 0; row < probabilities.length; row += classes) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      logits[c] = Math.log(Math.max(1e-30, probabilities[row + c]!)) / temperature;
+      if (logits[c]! > max) max = logits[c]!;
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += logits[c] = Math.exp(logits[c]! - max);
+    for (let c = 0; c < classes; c++) out[row + c] = logits[c]! / sum;
+  }
+  return out;
+}
+
 function validateMetadata(metadata: ModelMetadata, where: string): void {
   const [h, w, c] = metadata.inputShape ?? [];
   if (!Array.isArray(metadata.classes) || metadata.classes.length < 2 || !h || !w || c !== 1) {
     throw hwrError('BAD_MODEL', `${where}: metadata must list at least 2 classes and a [height, width, 1] inputShape`);
+  }
+  if (metadata.rejectClass !== undefined && !metadata.classes.includes(metadata.rejectClass)) {
+    throw hwrError('BAD_MODEL', `${where}: metadata rejectClass "${metadata.rejectClass}" is not one of its classes`);
+  }
+  const temperature = metadata.calibration?.temperature;
+  if (temperature !== undefined && !(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
+    throw hwrError('BAD_MODEL', `${where}: metadata calibration.temperature must be a finite number > 0, got ${temperature}`);
   }
 }
 
@@ -111,12 +168,16 @@ function fileUrl(folder: string, file: string): string {
 /**
  * Wraps an already loaded LayersModel and its metadata into a `Recognizer`.
  * The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
+ * With `metadata.calibration`, every probability the recognizer reports is temperature-scaled (`applyTemperature`);
+ * with `metadata.rejectClass`, an image whose most probable class is that class gets `label: null`.
+ * @throws HwrError `BAD_MODEL` for metadata without classes or input shape, or with a bad rejectClass or temperature
  */
 export function createRecognizer(model: LayersModel, metadata: ModelMetadata): Recognizer {
   validateMetadata(metadata, metadata.name ?? 'model');
   const [height, width] = metadata.inputShape;
   const pixels = height * width;
   const classes = metadata.classes;
+  const temperature = metadata.calibration?.temperature ?? 1;
   // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
   const preprocessOptions = { size: height, box: Math.round((height * 20) / 28) };
 
@@ -124,7 +185,8 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     if (count === 0) return new Float32Array(0);
     const output = tf.tidy(() => model.predict(tf.tensor4d(inputs, [count, height, width, 1])) as tf.Tensor);
     try {
-      return (await output.data()) as Float32Array;
+      const raw = (await output.data()) as Float32Array;
+      return temperature === 1 ? raw : applyTemperature(raw, classes.length, temperature);
     } finally {
       output.dispose();
     }
@@ -152,7 +214,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
       const slice = probabilities.subarray(row * classes.length, (row + 1) * classes.length);
       row++;
       return {
-        ...decodeProbabilities(slice, classes, options.topK),
+        ...decodeProbabilities(slice, classes, options.topK, metadata.rejectClass),
         processed: input,
         timings: { preprocessMs: preprocessMs / images.length, inferenceMs: inferenceMs / good.length },
       };
@@ -171,7 +233,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
       const inferenceStart = now();
       const probabilities = await predictProbabilities(input, 1);
       const inferenceMs = now() - inferenceStart;
-      return { ...decodeProbabilities(probabilities, classes, options.topK), processed: input, timings: { preprocessMs, inferenceMs } };
+      return { ...decodeProbabilities(probabilities, classes, options.topK, metadata.rejectClass), processed: input, timings: { preprocessMs, inferenceMs } };
     },
     dispose() {
       model.dispose();

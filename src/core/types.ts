@@ -50,4 +50,43 @@ export interface ModelMetadata {
   date: string;
   /** hwr version that wrote it. */
   version: string;
+  /**
+   * Name of the class (one of `classes`) that means "none of the others", e.g. `"none"` for "not a digit".
+   * When it is the most probable class, the recognizer answers with a rejection (`label: null` and a reason)
+   * rather than a forced guess. Absent: every class is an answer.
+   */
+  rejectClass?: string;
+  /** How the model's probabilities were calibrated; absent: they are the raw softmax outputs. */
+  calibration?: Calibration;
+  /** How often the model rejects, measured after training; absent for models without `rejectClass`. */
+  rejection?: RejectionFigures;
+}
+
+/**
+ * Temperature scaling (Guo, Pleiss, Sun and Weinberger, "On Calibration of Modern Neural Networks", ICML 2017):
+ * the recognizer reports `softmax(log p / temperature)` instead of the model's raw `p`; the ranking of classes
+ * does not change. ECE is the expected calibration error over `bins` equal-width confidence bins, in [0, 1].
+ */
+export interface Calibration {
+  method: 'temperature scaling';
+  /** T > 0, fitted on `fittedOn` by minimizing the negative log-likelihood. */
+  temperature: number;
+  /** Held-out data T was fitted on, e.g. `validation split (6000 MNIST + 900 synthetic images)`. */
+  fittedOn: string;
+  /** Number of confidence bins of the ECE figures (15, as in Guo et al.). */
+  bins: number;
+  /** ECE on the fitting data before and after scaling. */
+  validationEce: { before: number; after: number };
+  /** ECE on the test data (`testData` plus the held-out negatives of `rejection`) before and after scaling. */
+  testEce: { before: number; after: number };
+}
+
+/** Rejection figures of a model with a `rejectClass`, fractions in [0, 1]. */
+export interface RejectionFigures {
+  /** Fraction of the test images (`testData`, all genuine classes) the model rejected; they count as errors in `testAccuracy`. */
+  falseRejectionRate: number;
+  /** Fraction of a held-out set of negatives that it rejected. */
+  negativeRejectionRate: number;
+  /** That set, e.g. `2000 synthetic non-digits (letters, symbols, ...) built from MNIST test digits, seed 4242`. */
+  negatives: string;
 }

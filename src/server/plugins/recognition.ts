@@ -35,9 +35,11 @@ export interface RecognitionPluginOptions {
 
 /** The answer for one recognized image. */
 export interface PredictionBody {
-  /** The recognized class label, e.g. `"7"`. */
-  label: string;
-  /** Probability of `label`, in [0, 1]. */
+  /** The recognized class label, e.g. `"7"`; null when the model rejects the image, and `reason` says why. */
+  label: string | null;
+  /** Present when `label` is null: why there is no label, e.g. `"not a digit"`. */
+  reason?: string;
+  /** Probability of `label` (of the rejection when `label` is null), in [0, 1]. */
   probability: number;
   /** One probability per class, in the order of the model's `classes`; sums to 1. */
   probabilities: number[];
@@ -51,7 +53,8 @@ const predictionSchema = {
   type: 'object',
   required: ['label', 'probability', 'probabilities', 'processed', 'timings'],
   properties: {
-    label: { type: 'string' },
+    label: { type: ['string', 'null'] },
+    reason: { type: 'string' },
     probability: { type: 'number' },
     probabilities: { type: 'array', items: { type: 'number' } },
     processed: { type: 'string' },
@@ -315,6 +318,7 @@ async function predictionBody(recognition: Recognition, decodeMs: number): Promi
   const png = await encodePng(toImageData(recognition.processed, 28));
   return {
     label: recognition.label,
+    ...(recognition.reason !== undefined ? { reason: recognition.reason } : {}),
     probability: recognition.probability,
     probabilities: recognition.probabilities,
     processed: `data:image/png;base64,${png.toString('base64')}`,
