@@ -20,6 +20,7 @@ export type ApiErrorCode =
   | 'MODEL_NOT_READY'
   | 'WEB_APP_NOT_BUILT'
   | 'NOT_FOUND'
+  | 'BUSY'
   | 'INTERNAL_ERROR';
 
 /** The body of every error answer. */
