@@ -21,6 +21,7 @@
  * in index coordinates, lies in [13.5, 14.5] on both axes, i.e. MNIST shifted by whole pixels towards (14, 14)).
  */
 
+import { flattenBackground } from './background.ts';
 import { hwrError } from './errors.ts';
 import type { PixelBuffer } from './types.ts';
 
@@ -395,7 +396,7 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   const { width, height } = image;
   const gray = toGrayscale(image, options.paper ?? 'auto');
   const polarity = detectPolarity(gray);
-  const ink = toInk(gray, polarity);
+  const ink = toInk(flattenBackground(gray, width, height, polarity).gray, polarity);
   const boundingBox = inkBoundingBox(ink, width, height, options.threshold ?? DEFAULT_INK_THRESHOLD, name);
   const fitted = fitToBox(ink, width, height, boundingBox, boxSize);
   const field = centerInField(fitted, size);

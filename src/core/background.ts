@@ -1,0 +1,221 @@
+/**
+ * Local background estimation and removal for photos of paper: uneven light (a gradient, a shadow, a vignette)
+ * is divided out, so that one global ink threshold works afterwards.
+ *
+ * Method: background normalization as in Leptonica's `pixBackgroundNorm` (D. Bloomberg, leptonica.org,
+ * "Document image applications" / adaptive background normalization) and in the shading correction of
+ * document-image binarization (e.g. Lu, Su and Tan 2010, "Document image binarization using background estimation
+ * and stroke edges", IJDAR 13(4)): estimate the paper's brightness at every pixel from a large neighbourhood,
+ * then divide by it. Where Leptonica picks the tile's brightest pixels, we take a grey-level morphological closing
+ * (max filter, then min filter, of a flat square window; Serra 1982), which removes every dark feature narrower
+ * than the window, such as pen strokes, and keeps what varies slowly or in broad steps, such as light:
+ * a closing leaves ramps, ridges and straight steps of illumination exactly as they are.
+ * The division follows the image formation of a photo (reflectance times illumination): a pen stroke
+ * in a shadow keeps its contrast relative to the paper beside it.
+ *
+ * The estimate is computed on a grid about 64 cells across (the image area-averaged), then upsampled bilinearly:
+ * its cost does not grow with the photo beyond one pass over the pixels.
+ *
+ * Plain typed-array code; runs in the browser and in Node.
+ */
+
+import type { Polarity } from './preprocess.ts';
+
+/**
+ * Window side of the closing as a fraction of the image's shorter side. Pen strokes must be narrower than it:
+ * a digit that fills the frame has strokes of 10-20% of its height (MNIST: 2-4 px of 20).
+ */
+export const BACKGROUND_WINDOW_FRACTION = 0.3;
+
+/** Cells of the estimation grid along the image's shorter side (at most; small images use their own pixels). */
+const GRID_CELLS = 64;
+
+/**
+ * A background whose brightness varies by less than this (grey levels in [0, 1], max minus min of the estimate)
+ * counts as even: the image is left as it is, so clean scans, canvases and MNIST digits keep their exact grey levels.
+ */
+export const EVEN_BACKGROUND_TOLERANCE = 0.06;
+
+/** Paper darker than this (grey level of the estimate) is not divided by: the division would only amplify noise. */
+const MIN_PAPER_LEVEL = 0.05;
+
+/**
+ * Estimates the paper's brightness at every pixel of a grey image.
+ *
+ * For dark ink on light paper this is the closing of the image (dark strokes removed); for light ink on dark
+ * (chalk, MNIST) the same on the inverted image, returned inverted back, i.e. an opening (light strokes removed).
+ *
+ * @param gray `[height * width]` float32 grey levels in [0, 1], 0 = black (see `toGrayscale`).
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param polarity Which way round the ink is (see `detectPolarity`).
+ * @returns `[height * width]` float32 background grey levels in [0, 1].
+ */
+export function estimateBackground(gray: Float32Array, width: number, height: number, polarity: Polarity): Float32Array {
+  const paperUp = polarity === 'dark-on-light';
+  const step = Math.max(1, Math.floor(Math.min(width, height) / GRID_CELLS));
+  const grid = areaDownsample(gray, width, height, step);
+  if (!paperUp) for (let i = 0; i < grid.data.length; i++) grid.data[i] = 1 - grid.data[i]!;
+  const window = Math.max(3, Math.round((BACKGROUND_WINDOW_FRACTION * Math.min(width, height)) / step));
+  const closed = closing(grid.data, grid.width, grid.height, window);
+  if (!paperUp) for (let i = 0; i < closed.length; i++) closed[i] = 1 - closed[i]!;
+  return upsampleBilinear(closed, grid.width, grid.height, step, width, height);
+}
+
+/**
+ * Removes uneven lighting: divides each pixel by the paper brightness around it (see `estimateBackground`),
+ * so that paper becomes 1 (0 for light-on-dark) everywhere and ink keeps its contrast relative to the paper beside it.
+ *
+ * An image whose background is already even (within `EVEN_BACKGROUND_TOLERANCE`) is returned unchanged, the same
+ * array: a clean scan, a drawing canvas or an MNIST digit goes through the rest of the preprocessing exactly as before.
+ *
+ * @param gray `[height * width]` float32 grey levels in [0, 1].
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param polarity Which way round the ink is.
+ * @returns `{ gray, even }`: the flattened grey levels in [0, 1] (a new array, or `gray` itself when `even`).
+ */
+export function flattenBackground(
+  gray: Float32Array,
+  width: number,
+  height: number,
+  polarity: Polarity,
+): { gray: Float32Array; even: boolean } {
+  const background = estimateBackground(gray, width, height, polarity);
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (let i = 0; i < background.length; i++) {
+    const v = background[i]!;
+    if (v < lowest) lowest = v;
+    if (v > highest) highest = v;
+  }
+  if (highest - lowest < EVEN_BACKGROUND_TOLERANCE) return { gray, even: true };
+  const flat = new Float32Array(gray.length);
+  for (let i = 0; i < gray.length; i++) {
+    if (polarity === 'dark-on-light') {
+      const paper = Math.max(MIN_PAPER_LEVEL, background[i]!);
+      flat[i] = Math.min(1, gray[i]! / paper);
+    } else {
+      const paper = Math.max(MIN_PAPER_LEVEL, 1 - background[i]!);
+      flat[i] = 1 - Math.min(1, (1 - gray[i]!) / paper);
+    }
+  }
+  return { gray: flat, even: false };
+}
+
+/** Mean of each `step` x `step` cell (the last row and column of cells take what is left). */
+function areaDownsample(values: Float32Array, width: number, height: number, step: number): { data: Float32Array; width: number; height: number } {
+  if (step === 1) return { data: Float32Array.from(values), width, height };
+  const outWidth = Math.ceil(width / step);
+  const outHeight = Math.ceil(height / step);
+  const sums = new Float64Array(outWidth * outHeight);
+  const counts = new Uint32Array(outWidth * outHeight);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(y / step) * outWidth;
+    for (let x = 0; x < width; x++) {
+      const cell = row + Math.floor(x / step);
+      sums[cell] += values[y * width + x]!;
+      counts[cell]++;
+    }
+  }
+  const data = new Float32Array(outWidth * outHeight);
+  for (let i = 0; i < data.length; i++) data[i] = sums[i]! / counts[i]!;
+  return { data, width: outWidth, height: outHeight };
+}
+
+/**
+ * Grey-level closing (dilation, then erosion) by a flat `size` x `size` square, on the image extended by `size` px
+ * of its edge values on every side, then cropped: a ramp of light that runs into the border comes out unchanged
+ * (cropping the window at the border instead would keep the dilation's brighter values there).
+ */
+function closing(values: Float32Array, width: number, height: number, size: number): Float32Array {
+  const pad = size;
+  const paddedWidth = width + 2 * pad;
+  const paddedHeight = height + 2 * pad;
+  const padded = new Float32Array(paddedWidth * paddedHeight);
+  for (let y = 0; y < paddedHeight; y++) {
+    const sourceRow = Math.min(height - 1, Math.max(0, y - pad)) * width;
+    for (let x = 0; x < paddedWidth; x++) padded[y * paddedWidth + x] = values[sourceRow + Math.min(width - 1, Math.max(0, x - pad))]!;
+  }
+  const closed = minFilter(maxFilter(padded, paddedWidth, paddedHeight, size), paddedWidth, paddedHeight, size);
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) out.set(closed.subarray((y + pad) * paddedWidth + pad, (y + pad) * paddedWidth + pad + width), y * width);
+  return out;
+}
+
+/** Grey-level dilation by a flat `size` x `size` square (separable: rows, then columns), window centred, clipped at the edges. */
+function maxFilter(values: Float32Array, width: number, height: number, size: number): Float32Array {
+  return filter2d(values, width, height, size, Math.max);
+}
+
+/** Grey-level erosion by a flat `size` x `size` square, like `maxFilter`. */
+function minFilter(values: Float32Array, width: number, height: number, size: number): Float32Array {
+  return filter2d(values, width, height, size, Math.min);
+}
+
+function filter2d(values: Float32Array, width: number, height: number, size: number, pick: typeof Math.max): Float32Array {
+  const before = Math.floor((size - 1) / 2);
+  const after = size - 1 - before;
+  const rows = new Float32Array(values.length);
+  for (let y = 0; y < height; y++) runningExtreme(values, y * width, 1, width, before, after, pick === Math.max, rows);
+  const out = new Float32Array(values.length);
+  for (let x = 0; x < width; x++) runningExtreme(rows, x, width, height, before, after, pick === Math.max, out);
+  return out;
+}
+
+/** Max (or min) over the window [i - before, i + after], clipped to the line, of one row or column (`stride` apart). */
+function runningExtreme(
+  values: Float32Array,
+  start: number,
+  stride: number,
+  length: number,
+  before: number,
+  after: number,
+  maximum: boolean,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < length; i++) {
+    let best = values[start + i * stride]!;
+    const to = Math.min(length - 1, i + after);
+    for (let k = Math.max(0, i - before); k <= to; k++) {
+      const v = values[start + k * stride]!;
+      if (maximum ? v > best : v < best) best = v;
+    }
+    out[start + i * stride] = best;
+  }
+}
+
+/** Bilinear upsampling of a grid of cell means (cell centres at `(i + 0.5) * step - 0.5` px) to `width` x `height`. */
+function upsampleBilinear(grid: Float32Array, gridWidth: number, gridHeight: number, step: number, width: number, height: number): Float32Array {
+  if (step === 1) return grid;
+  const out = new Float32Array(width * height);
+  const xs = axisWeights(width, gridWidth, step);
+  const ys = axisWeights(height, gridHeight, step);
+  for (let y = 0; y < height; y++) {
+    const r0 = ys.low[y]! * gridWidth;
+    const r1 = ys.high[y]! * gridWidth;
+    const fy = ys.fraction[y]!;
+    for (let x = 0; x < width; x++) {
+      const c0 = xs.low[x]!;
+      const c1 = xs.high[x]!;
+      const fx = xs.fraction[x]!;
+      const top = grid[r0 + c0]! + fx * (grid[r0 + c1]! - grid[r0 + c0]!);
+      const bottom = grid[r1 + c0]! + fx * (grid[r1 + c1]! - grid[r1 + c0]!);
+      out[y * width + x] = top + fy * (bottom - top);
+    }
+  }
+  return out;
+}
+
+function axisWeights(length: number, cells: number, step: number): { low: Int32Array; high: Int32Array; fraction: Float32Array } {
+  const low = new Int32Array(length);
+  const high = new Int32Array(length);
+  const fraction = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    const position = Math.min(cells - 1, Math.max(0, (i + 0.5) / step - 0.5));
+    low[i] = Math.floor(position);
+    high[i] = Math.min(cells - 1, low[i]! + 1);
+    fraction[i] = position - low[i]!;
+  }
+  return { low, high, fraction };
+}
