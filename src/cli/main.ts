@@ -1,5 +1,5 @@
 /**
- * The `hwr` command line: train, evaluate, predict, samples, summary.
+ * The `hwr` command line: train, evaluate, predict, samples, summary, synth.
  * Errors with a known cause (`HwrError`) print one line, `hwr: <message>`, and exit 1; no stack traces.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,6 +8,7 @@ import { evaluateCommand } from './evaluate.ts';
 import { predictCommand } from './predict.ts';
 import { samplesCommand } from './samples.ts';
 import { summaryCommand } from './summary.ts';
+import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../models/index.ts';
 import { defaultTrainingThreads } from '../train/parallel.ts';
@@ -88,6 +89,18 @@ export function buildProgram(): Command {
     .description('print the layer table: layer, output shape, parameters, totals')
     .option('--model <name-or-dir>', `architecture (${ARCHITECTURES.map((a) => a.name).join(', ')}) or model folder`, 'digits')
     .action(summaryCommand);
+
+  program
+    .command('synth')
+    .description('synthetic handwritten Chinese characters from Make Me a Hanzi pen strokes: one GNT file per synthetic writer')
+    .option('--charset <name>', 'character set: gb2312-1 (GB 2312 level 1, 3,755 hanzi)', 'gb2312-1')
+    .option('--chars <text>', 'these characters instead of a charset')
+    .option('--per-class <n>', 'samples per character = synthetic writers (one GNT file each)', positiveInteger, 1)
+    .option('--seed <n>', 'random seed: the same seed gives the same files', nonNegativeInteger, 1)
+    .option('--out <dir>', 'output folder', 'data/synth')
+    .option('--limit <n>', 'only the first N characters of the charset (quick runs)', positiveInteger)
+    .option('--preview <file>', 'also write a PNG grid: reference strokes and the first writers, for the first characters')
+    .action(synthCommand);
 
   return program;
 }
