@@ -23,6 +23,7 @@
 
 import { flattenBackground } from './background.ts';
 import { hwrError } from './errors.ts';
+import { removeRulingLines } from './ruling.ts';
 import type { PixelBuffer } from './types.ts';
 
 /**
@@ -396,8 +397,11 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   const { width, height } = image;
   const gray = toGrayscale(image, options.paper ?? 'auto');
   const polarity = detectPolarity(gray);
+  const threshold = options.threshold ?? DEFAULT_INK_THRESHOLD;
   const ink = toInk(flattenBackground(gray, width, height, polarity).gray, polarity);
-  const boundingBox = inkBoundingBox(ink, width, height, options.threshold ?? DEFAULT_INK_THRESHOLD, name);
+  const lines = removeRulingLines(ink, width, height, threshold);
+  if (lines.horizontal + lines.vertical > 0) rescaleToUnitMax(ink);
+  const boundingBox = inkBoundingBox(ink, width, height, threshold, name);
   const fitted = fitToBox(ink, width, height, boundingBox, boxSize);
   const field = centerInField(fitted, size);
   return {
@@ -437,6 +441,13 @@ export function toImageData(input: Float32Array | ArrayLike<number>, size = 28):
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** Scales values in place so that the largest is 1 (all zeros stay zeros). */
+function rescaleToUnitMax(values: Float32Array): void {
+  let largest = 0;
+  for (let i = 0; i < values.length; i++) if (values[i]! > largest) largest = values[i]!;
+  if (largest > 0 && largest !== 1) for (let i = 0; i < values.length; i++) values[i] = values[i]! / largest;
+}
 
 function luma(r: number, g: number, b: number): number {
   return LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b;
