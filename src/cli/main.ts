@@ -97,7 +97,7 @@ export function buildProgram(): Command {
     .option('--chars <text>', 'these characters instead of a charset')
     .option('--per-class <n>', 'samples per character = synthetic writers (one GNT file each)', positiveInteger, 1)
     .option('--seed <n>', 'random seed: the same seed gives the same files', nonNegativeInteger, 1)
-    .option('--out <dir>', 'output folder', 'data/synth')
+    .option('--out <dir>', 'output folder (runs/ is git-ignored)', 'runs/synth')
     .option('--limit <n>', 'only the first N characters of the charset (quick runs)', positiveInteger)
     .option('--preview <file>', 'also write a PNG grid: reference strokes and the first writers, for the first characters')
     .action(synthCommand);
