@@ -73,6 +73,7 @@ export function gaussian(rng: Rng): number {
  */
 export function randomWriterStyle(rng: Rng): WriterStyle {
   const hurry = rng.next(); // 0 = neat, 1 = hurried: several habits grow together
+  const sizePx = Math.round(rng.uniform(52, 84));
   return {
     slant: rng.uniform(-0.12, 0.22),
     aspect: rng.uniform(0.85, 1.12),
@@ -85,9 +86,10 @@ export function randomWriterStyle(rng: Rng): WriterStyle {
     smoothing: Math.round(1 + 3 * hurry),
     endTrim: rng.uniform(-0.04, 0.04) + 0.08 * hurry,
     connectProbability: 0.6 * hurry ** 1.5,
-    penWidthPx: rng.uniform(2.2, 4.6),
     pressureVariation: rng.uniform(0.05, 0.35),
-    sizePx: Math.round(rng.uniform(52, 84)),
+    sizePx,
+    // A pen 3.5% to 6.5% of the character's size: 1.8-3.4 px at 52 px, 2.9-5.5 px at 84 px.
+    penWidthPx: sizePx * rng.uniform(0.035, 0.065),
     inkGray: Math.round(rng.uniform(0, 90)),
     speed: rng.uniform(0.6, 1.6) * (1 + hurry),
   };
