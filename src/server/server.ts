@@ -9,10 +9,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { errorResponseSchema, installErrorHandlers } from './errors.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
+import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
 import healthPlugin from './plugins/health.ts';
 import recognitionPlugin from './plugins/recognition.ts';
 import webAppPlugin from './plugins/webApp.ts';
@@ -28,16 +28,33 @@ export const LIMITS = {
   maxPixels: 50_000_000,
   /** Most images in one `POST /api/predict/batch`. */
   maxBatch: 64,
+  /** Most requests waiting for decoding memory (the 50-megapixel pixel budget) before 503 `BUSY`. */
+  maxWaiting: 64,
+  /** Most jobs waiting for a recognition worker before 503 `BUSY`. */
+  maxQueue: 256,
 } as const;
 
 /**
  * Logs each request once, when it completes: method, URL, status and duration in ms
- * (instead of Fastify's two lines, "incoming request" and "request completed").
+ * (instead of Fastify's two lines, "incoming request" and "request completed"). A request whose client closed the
+ * connection before the answer gets its one line too, with status 499 (nginx's "client closed request").
  */
 class OneLinePerRequest extends LogController {
+  private readonly logged = new WeakSet<FastifyRequest>();
+
   override incomingRequest(): void {}
 
+  /** Logs `request` as abandoned by its client, unless it was logged already. */
+  clientClosed(request: FastifyRequest, reply: FastifyReply): void {
+    if (this.logged.has(request)) return;
+    this.logged.add(request);
+    const ms = Math.round((reply.elapsedTime || 0) * 10) / 10;
+    reply.log.info({ method: request.method, url: request.url, statusCode: 499, ms, outcome: 'client closed' }, 'request');
+  }
+
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.logged.has(request)) return;
+    this.logged.add(request);
     const line = { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
     if (error) reply.log.error({ ...line, err: error }, 'request failed');
     else reply.log.info(line, 'request');
@@ -47,18 +64,24 @@ class OneLinePerRequest extends LogController {
 /** Options of `buildServer`. */
 export interface ServerOptions {
   /**
-   * The recognizer to serve, or a promise of it. Default: `loadRecognizer(model)` from src/node/recognizer.ts,
-   * started at once; the server answers 503 on the API until it resolves.
+   * The recognizer to serve (a `Recognizer`, which then runs on the event loop, or a `RecognitionPool`), or a promise
+   * of it. Default: a `RecognitionPool` of `workers` threads loading `model`, started at once; the server answers
+   * 503 on the API until it is ready.
    */
-  recognizer?: Recognizer | Promise<Recognizer>;
+  recognizer?: RecognitionService | Promise<RecognitionService>;
   /** Model name under models/ or a model folder, when `recognizer` is not given. Default `digits`. */
   model?: string;
+  /**
+   * Worker threads that preprocess and recognize, when `recognizer` is not given. Default `HWR_WORKERS`, else one per
+   * core; 0 recognizes on the event loop (no pool; one large image then delays every other request).
+   */
+  workers?: number;
   /** Folder of the built web app, or `false` to serve no web app. Default `DEFAULT_WEB_ROOT`. */
   webRoot?: string | false;
   /** Fastify logger option: `false` (default) for silence, `true` or a pino config to log each request (method, URL, status, `ms`). */
   logger?: FastifyServerOptions['logger'];
   /** Overrides of `LIMITS`. */
-  limits?: Partial<typeof LIMITS>;
+  limits?: Partial<Record<keyof typeof LIMITS, number>>;
 }
 
 /**
@@ -70,22 +93,31 @@ export interface ServerOptions {
  */
 export function buildServer(options: ServerOptions = {}): FastifyInstance {
   const limits = { ...LIMITS, ...options.limits };
+  const logController = new OneLinePerRequest();
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: limits.maxBodyBytes,
-    logController: new OneLinePerRequest(),
+    logController,
     // A client that trickles its request for more than a minute is cut off (slow-loris protection).
     requestTimeout: 60_000,
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
     ajv: { customOptions: { coerceTypes: false } },
   });
 
-  const loading = Promise.resolve(options.recognizer ?? loadRecognizer(options.model ?? 'digits'));
+  const model = options.model ?? 'digits';
+  const loading = Promise.resolve(
+    options.recognizer ?? (options.workers === 0 ? loadRecognizer(model) : RecognitionPool.start({ model, workers: options.workers, maxQueue: limits.maxQueue })),
+  );
   const slot = new RecognizerSlot(loading, (error) => app.log.error({ err: error }, 'model failed to load'));
   slot.settled.then(() => {
     if (slot.state.status === 'ready') app.log.info({ model: slot.state.recognizer.metadata.name }, 'model loaded');
   });
   app.addHook('onClose', async () => slot.dispose());
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) logController.clientClosed(request, reply);
+    });
+  });
 
   app.addSchema(errorResponseSchema);
   installErrorHandlers(app);

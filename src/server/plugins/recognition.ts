@@ -1,13 +1,19 @@
 /**
  * Recognition API plugin: `POST /api/predict`, `POST /api/predict/batch`, `GET /api/model`.
  *
- * Data flows one way: request body -> image bytes -> pixels (`decodeImage`, with size limits, within a shared
- * pixel budget that bounds memory, see ../pixelBudget.ts) -> recognition (`Recognizer.recognize`:
- * preprocessing + model) -> JSON answer.
+ * Data flows one way: request body -> image bytes -> pixels (`decodeImage`: libvips, off the event loop, with size
+ * limits, downscaled to 1024 px, within a shared pixel budget that bounds memory, see ../pixelBudget.ts) ->
+ * recognition (`RecognitionService.recognize`: preprocessing + model, in a worker thread of ../recognitionPool.ts
+ * when the server runs one) -> JSON answer.
+ *
+ * Load and abandoned requests: the budget and the pool each queue a bounded number of requests and answer 503
+ * `BUSY` with `Retry-After` past that. A request whose client has gone away (its response closed unanswered)
+ * leaves the queues, and no further stage (decoding, recognition) starts for it; the server's log shows it once,
+ * as "client closed".
  * Routes declare their schemas right above their handlers; failures are thrown and rendered
  * by the server's error handler in the one error shape (see ../errors.ts).
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import sharp from 'sharp';
 import type { PixelBuffer } from '../../core/types.ts';
@@ -16,7 +22,7 @@ import { toImageData } from '../../core/preprocess.ts';
 import { decodeImage, encodePng } from '../../node/image.ts';
 import { ApiError, toApiError, type ApiErrorBody } from '../errors.ts';
 import { bytesFromImageText } from '../imagePayload.ts';
-import { PixelBudget, type Release } from '../pixelBudget.ts';
+import { PixelBudget, RETRY_AFTER_SECONDS, type Release } from '../pixelBudget.ts';
 import type { RecognizerSlot } from '../recognizerSlot.ts';
 
 /** Options of the recognition plugin. */
@@ -29,8 +35,30 @@ export interface RecognitionPluginOptions {
   maxPixels: number;
   /** Most images in one batch request. */
   maxBatch: number;
-  /** Pixels that may be decoded at once across all requests; default a budget of `maxPixels`. */
+  /** Most requests waiting for the pixel budget before 503 `BUSY`; default 64. */
+  maxWaiting?: number;
+  /** Pixels that may be decoded at once across all requests; default a budget of `maxPixels` with `maxWaiting`. */
   budget?: PixelBudget;
+}
+
+/** Why a request's work stopped: its client closed the connection before the answer. */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('the client closed the connection before the answer');
+    this.name = 'ClientClosedError';
+  }
+}
+
+/**
+ * An AbortSignal that aborts (with a `ClientClosedError`) when the response closes before it was sent in full:
+ * the client went away. (Fastify's `request.signal` cannot serve: on Node 20 it aborts as soon as the body is read.)
+ */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new ClientClosedError());
+  });
+  return controller.signal;
 }
 
 /** The answer for one recognized image. */
@@ -97,7 +125,7 @@ async function declaredPixels(bytes: Buffer): Promise<number> {
 
 const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
   const { slot, maxBodyBytes, maxPixels, maxBatch } = options;
-  const budget = options.budget ?? new PixelBudget(maxPixels);
+  const budget = options.budget ?? new PixelBudget(maxPixels, { maxWaiting: options.maxWaiting });
 
   // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
   app.removeContentTypeParser('text/plain');
@@ -106,23 +134,50 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: 8, parts: 9 },
   });
 
+  // A request refused as BUSY tells its client when to come back.
+  app.addHook('onError', async (_request, reply, error) => {
+    if ((error as { code?: string }).code === 'BUSY') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  });
+
   /**
    * Reserves the image's pixels in the shared budget (waiting, or with `now`, giving up with `null` when they
    * are not free at once), then decodes it, timing the decoding. The caller releases the budget when done
-   * with the pixels; on a decoding error it is released here.
+   * with the pixels; on a decoding error it is released here. Nothing is decoded for a client that is gone.
+   * @throws ClientClosedError when `signal` aborts before the decoding starts or while it runs;
+   *   ApiError 503 `BUSY` when too many requests wait for the budget; decodeImage's errors.
    */
-  async function decodeWithinBudget(bytes: Buffer, source: string, now = false): Promise<Decoded | null> {
+  async function decodeWithinBudget(bytes: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> {
     const pixelsDeclared = await declaredPixels(bytes);
+    signal.throwIfAborted();
     // Over the limit, decodeImage refuses from the header alone (or, for SVG, rasterizes small): nothing to reserve.
     const release = pixelsDeclared > maxPixels ? () => {}
-      : now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared);
+      : now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared, signal);
     if (!release) return null;
     try {
+      signal.throwIfAborted();
       const started = performance.now();
       const pixels = await decodeImage(bytes, source, { maxPixels });
+      signal.throwIfAborted();
       return { pixels, decodeMs: performance.now() - started, source, release };
     } catch (error) {
       release();
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a route's work with the client-gone signal; when the client has gone, the reply is hijacked, since there is
+   * no one to answer (the server's log line says "client closed").
+   */
+  async function unlessClientGone<T>(reply: FastifyReply, work: (signal: AbortSignal) => Promise<T>): Promise<T | FastifyReply> {
+    const signal = clientGone(reply);
+    try {
+      return await work(signal);
+    } catch (error) {
+      if (signal.aborted) {
+        reply.hijack();
+        return reply;
+      }
       throw error;
     }
   }
@@ -146,17 +201,18 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       },
       response: { 200: predictionSchema, '4xx': errorSchema, '5xx': errorSchema },
     },
-  }, async (request): Promise<PredictionBody> => {
+  }, async (request, reply) => unlessClientGone(reply, async (signal): Promise<PredictionBody> => {
     const recognizer = slot.get();
     const upload = await imageBytesOf(request);
-    const { pixels, decodeMs, release } = (await decodeWithinBudget(upload.bytes, upload.source))!;
+    const { pixels, decodeMs, release } = (await decodeWithinBudget(upload.bytes, upload.source, signal))!;
     try {
-      const recognition = await recognizer.recognize(pixels, { name: upload.source });
+      const recognition = await recognizer.recognize(pixels, { name: upload.source, signal });
+      signal.throwIfAborted();
       return await predictionBody(recognition, decodeMs);
     } finally {
       release();
     }
-  });
+  }));
 
   app.post('/api/predict/batch', {
     schema: {
@@ -193,7 +249,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
         '5xx': errorSchema,
       },
     },
-  }, async (request) => {
+  }, async (request, reply) => unlessClientGone(reply, async (signal) => {
     const recognizer = slot.get();
     if (!isJsonBody(request)) {
       throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a batch is sent as JSON { "images": [...] }');
@@ -209,7 +265,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       chunk = [];
       try {
         if (current.length === 0) return;
-        const recognitions = await recognizer.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source) });
+        const recognitions = await recognizer.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source), signal });
         await Promise.all(current.map(async (item, i) => {
           const recognition = recognitions[i]!;
           results[item.index] = recognition instanceof Error ? errorOf(recognition) : { result: await predictionBody(recognition, item.decodeMs) };
@@ -223,13 +279,15 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
         const source = `body.images[${index}]`;
         try {
           const bytes = bytesFromImageText(text, source);
-          let decoded = await decodeWithinBudget(bytes, source, true);
+          let decoded = await decodeWithinBudget(bytes, source, signal, true);
           if (!decoded) {
             await recognizeChunk();
-            decoded = (await decodeWithinBudget(bytes, source))!;
+            decoded = (await decodeWithinBudget(bytes, source, signal))!;
           }
           chunk.push({ ...decoded, index });
         } catch (error) {
+          // A gone client or a full server stops the whole batch; a bad image only its own entry.
+          if (signal.aborted || (error as { code?: string }).code === 'BUSY') throw error;
           results[index] = errorOf(error);
         }
       }
@@ -238,7 +296,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       for (const item of chunk) item.release();
     }
     return { results };
-  });
+  }));
 
   app.get('/api/model', {
     schema: {

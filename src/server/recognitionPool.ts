@@ -1,0 +1,266 @@
+/**
+ * A pool of worker threads that preprocess and recognize decoded images, each with its own copy of the model,
+ * so that the server's event loop only parses requests and answers them (issue 8: one large image froze every
+ * other request), and so that recognition uses every core.
+ *
+ * ```ts
+ * const pool = await RecognitionPool.start({ model: 'digits' });   // one worker per core
+ * const [result] = await pool.recognizeBatch([pixels], { names: ['upload'], signal });
+ * await pool.dispose();
+ * ```
+ *
+ * Jobs wait first come first served for a free worker, in a queue of at most `maxQueue` jobs; past that,
+ * `recognize` refuses at once with ApiError 503 `BUSY`. A job whose `signal` aborts while it waits is dropped
+ * (its client went away); a job already running finishes, and its answer is discarded by the caller.
+ * A worker that dies is replaced, and its job fails with an error (a 500 for that request only).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { hwrError, type HwrErrorCode } from '../core/errors.ts';
+import type { Recognition, RecognizeOptions } from '../core/recognizer.ts';
+import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
+import { ApiError } from './errors.ts';
+import { busyError } from './pixelBudget.ts';
+
+/**
+ * What the server needs of a recognizer: `Recognizer` from src/core/recognizer.ts (in this thread) and
+ * `RecognitionPool` (in worker threads) both fit.
+ */
+export interface RecognitionService {
+  readonly metadata: ModelMetadata;
+  /** Recognizes one RGBA image. @throws HwrError `NO_INK` for a blank image; ApiError 503 `BUSY` when the queue is full. */
+  recognize(image: PixelBuffer, options?: RecognizeOptions & { signal?: AbortSignal }): Promise<Recognition>;
+  /** Recognizes images in one forward pass; a bad image gives an `Error` in its slot. Throws like `recognize`. */
+  recognizeBatch(images: PixelBuffer[], options?: { names?: string[]; topK?: number; signal?: AbortSignal }): Promise<Array<Recognition | Error>>;
+  /** Frees the model(s); the pool also stops its workers. */
+  dispose(): void | Promise<void>;
+}
+
+/** Options of `RecognitionPool.start`. */
+export interface RecognitionPoolOptions {
+  /** Model name under models/ or a model folder, as `loadRecognizer` takes it. */
+  model: string;
+  /** Worker threads; default `HWR_WORKERS` from the environment, else `os.availableParallelism()` (one per core). */
+  workers?: number;
+  /** Most jobs waiting for a worker before `recognize` answers 503 `BUSY`; default 256. */
+  maxQueue?: number;
+}
+
+/** `workerData` of a pool worker. */
+export interface PoolWorkerInit {
+  model: string;
+}
+
+/** An error as it crosses the thread boundary. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/** A job sent to a worker: images in RGBA, `names[i]` naming image i in error messages. */
+export interface PoolJob {
+  id: number;
+  images: PixelBuffer[];
+  names: string[];
+}
+
+/** A worker's answer: one entry per image, or an error for the whole job. */
+export type PoolAnswer =
+  | { id: number; results: Array<{ recognition: Recognition } | { error: SerializedError }> }
+  | { id: number; error: SerializedError };
+
+/** Worker count from `HWR_WORKERS`, or one per core. @throws HwrError `BAD_ARGUMENT` for a value that is not a positive integer. */
+export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.HWR_WORKERS;
+  if (text === undefined || text === '') return availableParallelism();
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) throw hwrError('BAD_ARGUMENT', `HWR_WORKERS must be a positive integer, got ${JSON.stringify(text)}`);
+  return count;
+}
+
+interface Job {
+  id: number;
+  images: PixelBuffer[];
+  names: string[];
+  signal?: AbortSignal;
+  resolve: (answers: Array<Recognition | Error>) => void;
+  reject: (error: Error) => void;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | null;
+}
+
+function revive(error: SerializedError): Error {
+  if (error.name === 'HwrError' && error.code) return hwrError(error.code as HwrErrorCode, error.message);
+  const revived = new Error(error.message);
+  revived.name = error.name;
+  return revived;
+}
+
+/** URL of the worker module, with this module's extension (.ts from source, .js from a build). */
+const WORKER_URL = new URL(`./recognitionWorker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url).href;
+
+/** Registers tsx in the new thread (so it can import TypeScript, as src/train/parallel.ts does), then loads the worker. */
+const BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+
+/** Recognition in worker threads; see the module comment. */
+export class RecognitionPool implements RecognitionService {
+  readonly metadata: ModelMetadata;
+  /** Number of worker threads. */
+  readonly size: number;
+  private readonly model: string;
+  private readonly maxQueue: number;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private disposed = false;
+
+  private constructor(options: Required<RecognitionPoolOptions>, metadata: ModelMetadata) {
+    this.model = options.model;
+    this.size = options.workers;
+    this.maxQueue = options.maxQueue;
+    this.metadata = metadata;
+  }
+
+  /**
+   * Starts the workers and waits until each has loaded the model (about a second each: tsx, TF.js, wasm).
+   * @throws HwrError `BAD_ARGUMENT` for bad counts; the model's load error (`UNKNOWN_MODEL`, `BAD_MODEL`) when it fails to load.
+   */
+  static async start(options: RecognitionPoolOptions): Promise<RecognitionPool> {
+    const workers = options.workers ?? defaultWorkerCount();
+    const maxQueue = options.maxQueue ?? 256;
+    if (!Number.isInteger(workers) || workers < 1) throw hwrError('BAD_ARGUMENT', `recognition pool: workers must be a positive integer, got ${workers}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw hwrError('BAD_ARGUMENT', `recognition pool: maxQueue must be an integer >= 0, got ${maxQueue}`);
+    const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(options.model)));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) {
+      await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
+      throw failure.reason;
+    }
+    const ready = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; metadata: ModelMetadata }>).value);
+    const pool = new RecognitionPool({ model: options.model, workers, maxQueue }, ready[0]!.metadata);
+    for (const { worker } of ready) pool.adopt(worker);
+    return pool;
+  }
+
+  /** Jobs waiting for a worker. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  async recognize(image: PixelBuffer, options: RecognizeOptions & { signal?: AbortSignal } = {}): Promise<Recognition> {
+    const [result] = await this.recognizeBatch([image], { names: [options.name ?? 'image'], signal: options.signal });
+    if (result instanceof Error) throw result;
+    return result!;
+  }
+
+  recognizeBatch(images: PixelBuffer[], options: { names?: string[]; signal?: AbortSignal } = {}): Promise<Array<Recognition | Error>> {
+    if (this.disposed) return Promise.reject(new ApiError(503, 'MODEL_NOT_READY', 'the server is shutting down'));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (images.length === 0) return Promise.resolve([]);
+    const idle = this.slots.find((slot) => slot.job === null);
+    if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(busyError(`${this.queue.length} images are waiting for recognition`));
+    return new Promise((resolve, reject) => {
+      const job: Job = { id: this.nextId++, images, names: images.map((_, i) => options.names?.[i] ?? `image ${i}`), signal, resolve, reject };
+      if (signal) {
+        job.onAbort = () => {
+          const index = this.queue.indexOf(job);
+          if (index >= 0) {
+            this.queue.splice(index, 1);
+            reject(signal.reason);
+          }
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      if (idle) this.run(idle, job);
+      else this.queue.push(job);
+    });
+  }
+
+  /** Stops every worker; waiting and running jobs fail with 503 `MODEL_NOT_READY`. Safe to call more than once. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const stopping = new ApiError(503, 'MODEL_NOT_READY', 'the server is shutting down');
+    for (const job of this.queue.splice(0)) this.settle(job, () => job.reject(stopping));
+    const slots = this.slots.splice(0);
+    for (const slot of slots) if (slot.job) this.settle(slot.job, () => slot.job!.reject(stopping));
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private adopt(worker: Worker): void {
+    const slot: Slot = { worker, job: null };
+    this.slots.push(slot);
+    worker.on('message', (answer: PoolAnswer) => this.answered(slot, answer));
+    worker.on('error', () => {}); // 'exit' follows and handles it
+    worker.on('exit', (code) => this.died(slot, code));
+    this.next(slot);
+  }
+
+  private run(slot: Slot, job: Job): void {
+    slot.job = job;
+    const message: PoolJob = { id: job.id, images: job.images, names: job.names };
+    slot.worker.postMessage(message);
+  }
+
+  private next(slot: Slot): void {
+    const job = this.queue.shift();
+    if (job) this.run(slot, job);
+  }
+
+  private answered(slot: Slot, answer: PoolAnswer): void {
+    const job = slot.job;
+    slot.job = null;
+    if (job && job.id === answer.id) {
+      this.settle(job, () => {
+        if ('results' in answer) job.resolve(answer.results.map((entry) => ('error' in entry ? revive(entry.error) : entry.recognition)));
+        else job.reject(revive(answer.error));
+      });
+    }
+    this.next(slot);
+  }
+
+  /** A worker exited (a crash, or `terminate` from `dispose`): fail its job and start a replacement. */
+  private died(slot: Slot, code: number): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return; // disposed
+    this.slots.splice(index, 1);
+    const job = slot.job;
+    if (job) this.settle(job, () => job.reject(new Error(`recognition worker exited with code ${code} while recognizing`)));
+    if (this.disposed) return;
+    startWorker(this.model).then(
+      ({ worker }) => (this.disposed ? void worker.terminate() : this.adopt(worker)),
+      () => {}, // the model loaded before, so this is unexpected; the remaining workers carry on
+    );
+  }
+
+  private settle(job: Job, action: () => void): void {
+    if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
+    action();
+  }
+}
+
+/** Starts one worker and waits for its model. */
+function startWorker(model: string): Promise<{ worker: Worker; metadata: ModelMetadata }> {
+  const init: PoolWorkerInit = { model };
+  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number): void => reject(new Error(`recognition worker exited (code ${code}) while loading the model`));
+    worker.once('exit', onExit);
+    worker.once('error', (error) => reject(new Error(`recognition worker failed to start: ${error.message}`, { cause: error })));
+    worker.once('message', (message: { type: 'ready'; metadata: ModelMetadata } | { type: 'failed'; error: SerializedError }) => {
+      worker.off('exit', onExit);
+      if (message.type === 'ready') {
+        resolve({ worker, metadata: message.metadata });
+      } else {
+        void worker.terminate();
+        reject(revive(message.error));
+      }
+    });
+  });
+}
