@@ -68,8 +68,8 @@ export function gaussian(rng: Rng): number {
 }
 
 /**
- * Draws a writer. Ranges were chosen by looking at grids of the output next to CASIA HWDB1.1 samples:
- * neat to hurried, upright to leaning, thin to thick pens.
+ * Draws a writer: neat to hurried, upright to leaning, thin to thick pens, small to large. The ranges were set
+ * by eye on preview grids (`hwr synth --preview`), not fitted to real data: no CASIA samples were at hand.
  */
 export function randomWriterStyle(rng: Rng): WriterStyle {
   const hurry = rng.next(); // 0 = neat, 1 = hurried: several habits grow together
