@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
@@ -81,6 +82,53 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     await page.getByTestId('mode').selectOption(mode);
   }
 
+  /** A black 28x28 PNG as a data URL: the `processed` image of the scripted server answers. */
+  let blackPng: string;
+  beforeAll(async () => {
+    const png = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#000' } }).png().toBuffer();
+    blackPng = `data:image/png;base64,${png.toString('base64')}`;
+  });
+
+  /**
+   * A `POST /api/predict` answer of the documented shape: `top` gets `probability` and the other nine classes
+   * share the rest unevenly, so the bars show numbers of every width. With `rejected`, the answer is a rejection
+   * (`label: null`, `reason`) whose `top` class is the model's rejection class.
+   */
+  function serverAnswer(top: number, probability: number, options: { rejected?: string; classes?: number } = {}): Record<string, unknown> {
+    const weights = Array.from({ length: options.classes ?? 10 }, (_, i) => (i === top ? 0 : 2 ** -i));
+    const rest = weights.reduce((a, b) => a + b, 0);
+    const probabilities = weights.map((weight, i) => (i === top ? probability : ((1 - probability) * weight) / rest));
+    return {
+      label: options.rejected === undefined ? String(top) : null,
+      ...(options.rejected === undefined ? {} : { reason: options.rejected }),
+      probability,
+      probabilities,
+      processed: blackPng,
+      timings: { decodeMs: 0.4, preprocessMs: 1.3, inferenceMs: 2.1 },
+    };
+  }
+
+  /** Makes the page's server mode get `answer()` from `POST api/predict` instead of the real server's answer. */
+  async function scriptServer(page: Page, answer: () => Record<string, unknown>): Promise<void> {
+    await page.route('**/api/predict', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer()) }));
+  }
+
+  /** Page boxes (x, y, width, height in CSS px) of the parts of the results panel that must not move. */
+  function resultBoxes(page: Page): Promise<Record<string, number[]>> {
+    return page.evaluate(() => {
+      const boxes: Record<string, number[]> = {};
+      const selectors = ['.results-panel', '.answer-digit', '#prediction', '.probability', '.probability .unit', '#probability',
+        '.processed-canvas', '.bars', '.bar-label', '.bar-track', '.bar-value', '#timing', '.app-footer'];
+      for (const selector of selectors) {
+        document.querySelectorAll(selector).forEach((element, i) => {
+          const { x, y, width, height } = element.getBoundingClientRect();
+          boxes[`${selector} ${i}`] = [x, y, width, height].map((value) => Math.round(value * 100) / 100);
+        });
+      }
+      return boxes;
+    });
+  }
+
   it('recognizes MNIST test digits traced with the mouse, in the browser', async () => {
     const page = await openPad();
     expect(await page.getByTestId('mode').inputValue()).toBe('browser');
@@ -96,7 +144,9 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     await drawWithMouse(page, traceMnist(digits[0]!));
     const label = await predict(page);
     const bars = await shownProbabilities(page);
-    expect(bars.map((bar) => bar.label)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    // The ten digits, then the model's rejection class if it has one.
+    expect(bars.map((bar) => bar.label).slice(0, 10)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(bars.length).toBeLessThanOrEqual(11);
     expect(bars.reduce((sum, bar) => sum + bar.probability, 0)).toBeCloseTo(1, 3);
     const top = bars.filter((bar) => bar.top);
     expect(top).toHaveLength(1);
@@ -216,6 +266,75 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     }
   });
 
+  it('keeps every part of the results panel in place while its numbers change width', async () => {
+    for (const phone of [false, true]) {
+      const page = await openPad(serverUrl, { phone });
+      let answer = serverAnswer(1, 0.999999);
+      await scriptServer(page, () => answer);
+      await setMode(page, 'server');
+      if (phone) await drawWithTouch(page, await page.context().newCDPSession(page), SHAPES.one);
+      else await drawWithMouse(page, SHAPES.one);
+      const shown: Array<Record<string, number[]>> = [];
+      for (const next of [serverAnswer(1, 0.999999), serverAnswer(8, 0.4123), serverAnswer(4, 0.07), serverAnswer(0, 0.987654)]) {
+        answer = next;
+        await predict(page);
+        shown.push(await resultBoxes(page));
+      }
+      for (const boxes of shown.slice(1)) expect(boxes, phone ? 'on a phone' : 'on a desktop').toEqual(shown[0]);
+    }
+  });
+
+  it('never rounds a probability to 100% or 0%', async () => {
+    const page = await openPad();
+    await scriptServer(page, () => serverAnswer(7, 0.99999));
+    await setMode(page, 'server');
+    await drawWithMouse(page, SHAPES.seven);
+    expect(await predict(page)).toBe('7');
+    expect(await page.getByTestId('probability').textContent()).toBe('>99.9%');
+    const values = await page.locator('.bar-value').allTextContents();
+    expect(values[7]).toBe('>99.9%');
+    expect(values.filter((value) => /^(100|0)(\.0)?%$/.test(value))).toEqual([]);
+    expect(values).toContain('<0.1%');
+    expect(await page.locator('#announcer').textContent()).toMatch(/>99\.9%/);
+  });
+
+  it('shows "not a digit" and the reason for a rejected drawing, with every bar and the rejection class highlighted', async () => {
+    const page = await openPad();
+    const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'];
+    await page.route('**/api/model', (route) => route.fulfill({
+      json: { name: 'digits', architecture: 'hwr-net', classes, rejectClass: 'none', inputShape: [28, 28, 1], testAccuracy: 0.996 },
+    }));
+    let answer = serverAnswer(10, 0.83, { rejected: 'no digit is likely enough', classes: 11 });
+    await scriptServer(page, () => answer);
+    await setMode(page, 'server');
+    await drawWithMouse(page, SHAPES.zero);
+    expect(await predict(page)).toBe('not a digit');
+    expect(await page.getByTestId('reason').textContent()).toMatch(/no digit is likely enough/i);
+    expect(await page.getByTestId('reason').isVisible()).toBe(true);
+    expect(await page.getByTestId('probability').textContent()).toBe('83.0%');
+    const bars = await shownProbabilities(page);
+    expect(bars.map((bar) => bar.label)).toEqual(classes);
+    expect(bars.reduce((sum, bar) => sum + bar.probability, 0)).toBeCloseTo(1, 3);
+    expect(bars.filter((bar) => bar.top).map((bar) => bar.label)).toEqual(['none']);
+    expect(await page.locator('#announcer').textContent()).toMatch(/not a digit.*no digit is likely enough/i);
+    expect(await page.getByTestId('status').getAttribute('data-tone')).not.toBe('error');
+    // A digit afterwards clears the rejection.
+    answer = serverAnswer(7, 0.9, { classes: 11 });
+    expect(await predict(page)).toBe('7');
+    expect(await page.getByTestId('reason').textContent()).toBe('');
+  });
+
+  it('says in the footer where the model runs: in the browser or on the server', async () => {
+    const page = await openPad();
+    const footer = page.locator('#model-info');
+    await expect.poll(() => footer.textContent(), { timeout: 30_000 }).toMatch(/in your browser/);
+    await setMode(page, 'server');
+    await expect.poll(() => footer.textContent(), { timeout: 30_000 }).toMatch(/on the server/);
+    expect(await footer.textContent()).not.toMatch(/in your browser/);
+    await setMode(page, 'browser');
+    await expect.poll(() => footer.textContent()).toMatch(/in your browser/);
+  });
+
   describe('the static build, with no hwr server', () => {
     let host: StaticServer;
 
@@ -233,14 +352,16 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
       expect(await predict(page)).toBe(digits[2]!.label);
     });
 
-    it('says clearly that there is no server in server mode, and browser mode still works', async () => {
+    it('offers no server mode where no hwr server answers, and says why', async () => {
       const page = await openPad(host.url);
+      const serverOption = page.locator('#mode option[value="server"]');
+      await expect.poll(() => serverOption.evaluate((option) => (option as HTMLOptionElement).disabled), { timeout: 30_000 }).toBe(true);
+      expect(await page.getByTestId('mode-note').isVisible()).toBe(true);
+      expect(await page.getByTestId('mode-note').textContent()).toMatch(/npm start/);
+      expect(await page.getByTestId('mode').inputValue()).toBe('browser');
       await drawWithMouse(page, SHAPES.one);
-      await setMode(page, 'server');
-      await expect.poll(() => page.getByTestId('status').textContent(), { timeout: 30_000 }).toMatch(/server/i);
-      expect(await page.getByTestId('status').getAttribute('data-tone')).toBe('error');
-      expect(await page.getByTestId('prediction').textContent()).toBe('');
-      expect(await recognizeWith(page, () => setMode(page, 'browser'))).toBe('1');
+      expect(await predict(page)).toBe('1');
+      expect(await page.locator('#model-info').textContent()).toMatch(/in your browser/);
     });
 
     it('keeps recognizing in the browser after the hwr server that served the page stops', async () => {

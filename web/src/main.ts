@@ -2,6 +2,10 @@
  * The handwriting pad page: wires the drawing pad, the two recognition engines (in the browser, on the server),
  * the results view and the keyboard shortcuts together.
  *
+ * Server mode is offered only where an hwr server answers: the page asks `api/health` once at start, and on a
+ * plain static host (the `npm run build` output, no API) it disables that mode and says why. The footer names
+ * the model and where it runs in the current mode.
+ *
  * Recognition runs after each stroke (debounced), on Predict, on Enter, and when the mode changes.
  * At most one recognition is in flight; requests that arrive meanwhile collapse into one rerun with the
  * latest drawing, and an answer for a drawing that has since changed is dropped.
@@ -26,6 +30,7 @@ const modeSelect = element<HTMLSelectElement>('mode');
 const view = new ResultsView({
   prediction: element('prediction'),
   probability: element('probability'),
+  reason: element('reason'),
   bars: element<HTMLOListElement>('probabilities'),
   processed: element<HTMLCanvasElement>('processed'),
   status: element('status'),
@@ -118,6 +123,7 @@ element('clear').addEventListener('click', () => pad.clear());
 element('undo').addEventListener('click', () => pad.undo());
 modeSelect.addEventListener('change', () => {
   document.body.dataset.mode = currentMode();
+  showModelInfo();
   if (!pad.isEmpty) void recognizeNow();
   else view.setStatus('', 'info');
 });
@@ -139,18 +145,86 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
-const modelInfo = element('model-info');
+/** What the footer knows of each mode's model: its summary once loaded, or why it is unavailable. */
+const models: Record<RecognitionMode, ModelSummary | Error | undefined> = { browser: undefined, server: undefined };
+
+/** Writes the footer for the current mode: the model and where it runs, never a place it does not run. */
+function showModelInfo(): void {
+  const mode = currentMode();
+  const model = models[mode];
+  const modelInfo = element('model-info');
+  if (model instanceof Error) {
+    modelInfo.textContent = mode === 'browser'
+      ? 'The in-browser model is unavailable; server recognition may still work.'
+      : `The server's model is unavailable: ${model.message}`;
+  } else if (model === undefined) {
+    modelInfo.textContent = mode === 'browser' ? 'Loading the model…' : 'Asking the server about its model…';
+    if (mode === 'server') void loadServerModel();
+  } else {
+    modelInfo.textContent = describeModel(model, mode);
+  }
+}
+
+function describeModel(model: ModelSummary, mode: RecognitionMode): string {
+  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on the MNIST test set`;
+  const where = mode === 'server'
+    ? `runs on the server at ${new URL(document.baseURI).host}`
+    : `runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend ?? 'TensorFlow.js'})`;
+  return `Model “${model.name}” (${model.architecture}${accuracy}); ${where}.`;
+}
+
+let serverModelRequest: Promise<void> | null = null;
+
+/** Fetches the server's model description once (again after a failure) and refreshes the footer. */
+function loadServerModel(): Promise<void> {
+  serverModelRequest ??= (engines.server as ServerEngine).model().then((model) => {
+    models.server = model;
+  }, (error: Error) => {
+    models.server = error;
+    serverModelRequest = null;
+  }).then(showModelInfo);
+  return serverModelRequest;
+}
+
 view.setStatus('Loading the model…', 'busy');
 browserEngine.ready.then((model) => {
-  modelInfo.textContent = describeModel(model);
+  models.browser = model;
+  showModelInfo();
   if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
 }, (error: Error) => {
-  modelInfo.textContent = 'The in-browser model is unavailable; server recognition may still work.';
+  models.browser = error;
+  showModelInfo();
   if (currentMode() === 'browser') view.setStatus(error.message, 'error');
 });
 
-function describeModel(model: ModelSummary): string {
-  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on the MNIST test set`;
-  const where = model.backend ? `; runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend})` : '';
-  return `Model “${model.name}” (${model.architecture}${accuracy})${where}.`;
+/**
+ * True when an hwr server answers `GET api/health` next to the page (with its JSON, whatever the status: 503
+ * while its model loads). A static host answers 404 with HTML, a dev server without the API a proxy error.
+ */
+async function serverAnswers(): Promise<boolean> {
+  try {
+    const response = await fetch(new URL('api/health', document.baseURI), { cache: 'no-store' });
+    if (!(response.headers.get('content-type') ?? '').includes('application/json')) return false;
+    return typeof ((await response.json()) as { status?: unknown }).status === 'string';
+  } catch {
+    return false;
+  }
 }
+
+/** Turns server mode off where no server answers, says why under the mode menu, and falls back to the browser. */
+async function offerServerModeOnlyWithAServer(): Promise<void> {
+  if (await serverAnswers()) return;
+  const option = modeSelect.querySelector<HTMLOptionElement>('option[value="server"]')!;
+  option.disabled = true;
+  option.textContent = 'on the server (no server here)';
+  const note = element('mode-note');
+  note.textContent = 'Server recognition needs the hwr server ("npm start"). This copy of the page is served as '
+    + 'static files, so it recognizes in your browser only.';
+  note.hidden = false;
+  if (currentMode() === 'server') {
+    modeSelect.value = 'browser';
+    modeSelect.dispatchEvent(new Event('change'));
+  }
+}
+
+void offerServerModeOnlyWithAServer();

@@ -1,14 +1,20 @@
 /**
- * Renders recognition results: the digit, its probability, one bar per class (top one highlighted),
- * the 28x28 image the model saw, the time each mode took, status messages, and a spoken summary
- * for screen readers (an `aria-live` region).
+ * Renders recognition results: the digit (or "not a digit" and the reason when the model rejects the drawing),
+ * its probability, one bar per class (the most probable highlighted), the 28x28 image the model saw, the time
+ * each mode took, status messages, and a spoken summary for screen readers (an `aria-live` region).
+ *
+ * Numbers never move the layout: every number sits in a box of fixed width (style.css), and probabilities are
+ * written with one decimal and never rounded to a certainty (`formatProbability`: ">99.9%", "<0.1%").
  */
+import { formatProbability } from '../../src/core/probabilityText.ts';
 import type { PadRecognition, RecognitionMode } from './recognition/types.ts';
 
 /** Elements the view writes into (all present in index.html). */
 export interface ResultsElements {
   prediction: HTMLElement;
   probability: HTMLElement;
+  /** Why the drawing was rejected; empty otherwise. */
+  reason: HTMLElement;
   bars: HTMLOListElement;
   processed: HTMLCanvasElement;
   status: HTMLElement;
@@ -44,13 +50,19 @@ export class ResultsView {
     this.elements.bars.replaceChildren(...bars);
   }
 
-  /** Shows a recognition: digit, probability, bars, processed image, timing, and announces it. */
+  /**
+   * Shows a recognition: digit, probability, bars, processed image, timing, and announces it.
+   * A rejection (`label: null`) shows "not a digit", the probability of the rejection, the reason, and all bars.
+   */
   show(result: PadRecognition): void {
     const { elements } = this;
     if (elements.bars.children.length !== result.classes.length) this.setClasses(result.classes);
-    elements.prediction.textContent = result.label;
-    elements.probability.textContent = percent(result.probability);
     const best = result.probabilities.indexOf(Math.max(...result.probabilities));
+    const rejected = result.label === null;
+    elements.prediction.textContent = result.label ?? 'not a digit';
+    elements.prediction.toggleAttribute('data-rejected', rejected);
+    elements.probability.textContent = percent(result.probability);
+    elements.reason.textContent = rejected ? rejectionReason(result.reason, result.classes[best]) : '';
     Array.from(elements.bars.children).forEach((child, index) => {
       const item = child as HTMLLIElement;
       const probability = result.probabilities[index] ?? 0;
@@ -62,16 +74,19 @@ export class ResultsView {
       item.querySelector('.bar-value')!.textContent = percent(probability);
     });
     drawPixels(elements.processed, result.processed);
-    elements.timing[result.mode].textContent = describeTimings(result);
+    elements.timing[result.mode].replaceChildren(...describeTimings(result));
     this.setStatus('', 'info');
-    elements.announcer.textContent = `Recognized ${result.label}, ${percent(result.probability)} sure, ${MODE_NAMES[result.mode]}.`;
+    const answer = rejected ? `Not a digit${spokenReason(result.reason)}` : `Recognized ${result.label}`;
+    elements.announcer.textContent = `${answer}, ${percent(result.probability)} sure, ${MODE_NAMES[result.mode]}.`;
   }
 
   /** Empties the answer (after Clear): no digit, zero bars, black processed image. */
   reset(): void {
     const { elements } = this;
     elements.prediction.textContent = '';
+    elements.prediction.removeAttribute('data-rejected');
     elements.probability.textContent = '–';
+    elements.reason.textContent = '';
     for (const child of Array.from(elements.bars.children)) {
       const item = child as HTMLLIElement;
       item.dataset.probability = '0';
@@ -94,23 +109,49 @@ export class ResultsView {
   }
 }
 
-/** "97.3%", with one decimal below 99.95% and none for tiny values. */
+/** "97.3%", one decimal; ">99.9%" and "<0.1%" rather than a rounded 100% or 0%. */
 function percent(probability: number): string {
-  const value = probability * 100;
-  if (value >= 99.95) return '100%';
-  if (value < 0.05) return '0%';
-  return `${value.toFixed(1)}%`;
+  return formatProbability(probability, 1);
 }
 
-function describeTimings({ mode, timings }: PadRecognition): string {
-  const parts = [`model ${ms(timings.inferenceMs)}`, `preprocessing ${ms(timings.preprocessMs)}`];
-  if (timings.decodeMs !== undefined) parts.push(`PNG decoding ${ms(timings.decodeMs)}`);
-  const total = mode === 'server' ? `${ms(timings.totalMs)} round trip` : `${ms(timings.totalMs)}`;
-  return `${total} (${parts.join(', ')})`;
+/** True when `reason` says no more than "not a digit", which the answer box already shows. */
+function saysOnlyNotADigit(reason: string | undefined): boolean {
+  return !reason || /^\s*not a digit\.?\s*$/i.test(reason);
 }
 
-function ms(value: number): string {
-  return value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`;
+/** The line under the probability for a rejection: the reason, or which class won when the reason adds nothing. */
+function rejectionReason(reason: string | undefined, topClass: string | undefined): string {
+  if (!saysOnlyNotADigit(reason)) return `${reason!.charAt(0).toUpperCase()}${reason!.slice(1)}.`;
+  return topClass === undefined ? 'None of the classes fits.' : `“${topClass}” is the most probable class.`;
+}
+
+/** " (reason)" for the spoken summary, or nothing when the reason is just "not a digit". */
+function spokenReason(reason: string | undefined): string {
+  return saysOnlyNotADigit(reason) ? '' : ` (${reason!.trim()})`;
+}
+
+/**
+ * "12 ms round trip (model 3.1 ms, preprocessing 2.0 ms, PNG decoding 0.4 ms)", each duration in its own
+ * fixed-width box (`.ms`), so the line wraps at the same places whatever the numbers.
+ */
+function describeTimings({ mode, timings }: PadRecognition): Node[] {
+  const nodes: Node[] = [ms(timings.totalMs), text(mode === 'server' ? ' round trip (model ' : ' (model '), ms(timings.inferenceMs),
+    text(', preprocessing '), ms(timings.preprocessMs)];
+  if (timings.decodeMs !== undefined) nodes.push(text(', PNG decoding '), ms(timings.decodeMs));
+  nodes.push(text(')'));
+  return nodes;
+}
+
+function text(value: string): Text {
+  return document.createTextNode(value);
+}
+
+/** A duration in ms as `<span class="ms">3.1 ms</span>`: one decimal under 10 ms, none above. */
+function ms(value: number): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.className = 'ms';
+  span.textContent = value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`;
+  return span;
 }
 
 /** Draws RGBA pixels into a canvas of the same size (CSS magnifies it with `image-rendering: pixelated`). */

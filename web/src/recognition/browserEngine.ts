@@ -52,6 +52,7 @@ export class BrowserEngine implements RecognitionEngine {
     return {
       mode: 'browser',
       label: result.label,
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
       probability: result.probability,
       probabilities: result.probabilities,
       classes: this.classes,
@@ -111,8 +112,8 @@ export class BrowserEngine implements RecognitionEngine {
 
   private async recognizeOnPage(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
     try {
-      const result = await this.onPage!.recognize(image, { name: 'the drawing' });
-      return { type: 'result', id: 0, ...result };
+      const { label, reason, probability, probabilities, processed, timings } = await this.onPage!.recognize(image, { name: 'the drawing' });
+      return { type: 'result', id: 0, label, ...(reason === undefined ? {} : { reason }), probability, probabilities, processed, timings };
     } catch (error) {
       const { code, message } = describeError(error);
       throw new PadRecognitionError(code, message);

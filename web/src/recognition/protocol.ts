@@ -16,7 +16,9 @@ export type WorkerResponse =
   | {
       type: 'result';
       id: number;
-      label: string;
+      /** null when the model rejects the drawing; `reason` then says why. */
+      label: string | null;
+      reason?: string;
       probability: number;
       probabilities: number[];
       /** `[28 * 28]` float32 in [0, 1], ink = 1. */

@@ -37,6 +37,7 @@ scope.addEventListener('message', async ({ data: request }) => {
       type: 'result',
       id: request.id,
       label: result.label,
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
       probability: result.probability,
       probabilities: result.probabilities,
       processed,

@@ -7,7 +7,9 @@ import { PadRecognitionError, type ModelSummary, type PadRecognition, type Recog
 
 /** The server's JSON answer (see src/server/plugins/recognition.ts). */
 interface ServerPrediction {
-  label: string;
+  /** null when the model rejects the drawing; `reason` then says why. */
+  label: string | null;
+  reason?: string;
   probability: number;
   probabilities: number[];
   processed: string;
@@ -44,6 +46,7 @@ export class ServerEngine implements RecognitionEngine {
     return {
       mode: 'server',
       label: prediction.label,
+      ...(prediction.reason === undefined ? {} : { reason: prediction.reason }),
       probability: prediction.probability,
       probabilities: prediction.probabilities,
       classes: await this.classNames(prediction.probabilities.length),
@@ -52,13 +55,15 @@ export class ServerEngine implements RecognitionEngine {
     };
   }
 
-  /** Class labels from `GET api/model`, fetched once; plain indices if that fails. */
-  private classNames(count: number): Promise<string[]> {
+  /** Class labels from `GET api/model`, fetched once; plain indices if that fails or their count is not `count`. */
+  private async classNames(count: number): Promise<string[]> {
+    const indices = (): string[] => Array.from({ length: count }, (_, i) => String(i));
     this.classes ??= this.model().then((model) => model.classes, () => {
       this.classes = null;
-      return Array.from({ length: count }, (_, i) => String(i));
+      return indices();
     });
-    return this.classes;
+    const classes = await this.classes;
+    return classes.length === count ? classes : indices();
   }
 
   private async request(path: string, init: RequestInit): Promise<unknown> {

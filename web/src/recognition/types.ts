@@ -10,13 +10,15 @@ export type RecognitionMode = 'browser' | 'server';
 /** One answer, from either engine. */
 export interface PadRecognition {
   mode: RecognitionMode;
-  /** Recognized class label, e.g. `"7"`. */
-  label: string;
-  /** Probability of `label`, in [0, 1]. */
+  /** Recognized class label, e.g. `"7"`; null when the model rejects the drawing (not a digit), see `reason`. */
+  label: string | null;
+  /** Present when `label` is null: why, e.g. `"not a digit"`. */
+  reason?: string;
+  /** Probability of `label` (of the rejection when `label` is null), in [0, 1]. */
   probability: number;
   /** One probability per class, in the order of `classes`. */
   probabilities: number[];
-  /** Class labels, e.g. `["0", ..., "9"]`. */
+  /** Class labels, e.g. `["0", ..., "9"]`, with the model's rejection class (e.g. `"none"`) if it has one. */
   classes: string[];
   /** The 28x28 image the model saw, as opaque RGBA pixels, white ink on black. */
   processed: PixelBuffer;
