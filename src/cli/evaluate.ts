@@ -3,6 +3,10 @@ import { loadIdxDataset, classNamesFor, mnistDir } from '../data/mnist.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { evaluateClassifier, type Evaluation } from '../train/evaluate.ts';
 import { hwrError } from '../core/errors.ts';
+import { expectedCalibrationError } from '../train/calibration.ts';
+import { concatSplits, HELD_OUT_NEGATIVES, heldOutNegatives, predictSplit } from '../train/rejection.ts';
+import type { Recognizer } from '../core/recognizer.ts';
+import type { Split } from '../data/mnist.ts';
 
 /** Flags of `hwr evaluate`. */
 export interface EvaluateFlags {
@@ -32,23 +36,78 @@ export function formatEvaluation(evaluation: Evaluation, title: string): string 
   return lines.join('\n');
 }
 
+/** Rejection figures of `hwr evaluate` for a model with a rejection class, fractions in [0, 1]. */
+export interface RejectionReport {
+  /** Test images whose most probable class is the rejection class (each is also an error in `accuracy`). */
+  falseRejectionRate: number;
+  /** Held-out synthetic non-digits (built from the test digits, see src/train/rejection.ts) that were rejected. */
+  negativeRejectionRate: number;
+  negatives: string;
+  /** Expected calibration error (15 bins) of the reported probabilities on the test images plus those negatives. */
+  ece: number;
+}
+
+/**
+ * Measures how a model with `metadata.rejectClass` rejects: on the test split and on held-out synthetic negatives.
+ * @returns null for a model without a rejection class
+ */
+export async function measureRejection(recognizer: Recognizer, test: Split): Promise<RejectionReport | null> {
+  const { classes, rejectClass } = recognizer.metadata;
+  if (rejectClass === undefined) return null;
+  const reject = classes.indexOf(rejectClass);
+  const negatives = heldOutNegatives(test, reject);
+  const both = concatSplits(test, negatives);
+  const probabilities = await predictSplit(recognizer.predictProbabilities, both, classes.length);
+  let rejectedTest = 0;
+  let rejectedNegatives = 0;
+  for (let i = 0; i < both.count; i++) {
+    const row = probabilities.subarray(i * classes.length, (i + 1) * classes.length);
+    let best = 0;
+    for (let c = 1; c < classes.length; c++) if (row[c]! > row[best]!) best = c;
+    if (best === reject) {
+      if (i < test.count) rejectedTest++;
+      else rejectedNegatives++;
+    }
+  }
+  return {
+    falseRejectionRate: test.count ? rejectedTest / test.count : 0,
+    negativeRejectionRate: negatives.count ? rejectedNegatives / negatives.count : 0,
+    negatives: `${negatives.count} synthetic non-digits built from these test digits, seed ${HELD_OUT_NEGATIVES.seed}`,
+    ece: expectedCalibrationError(probabilities, both.labels, classes.length),
+  };
+}
+
+/** Text lines of a rejection report. */
+export function formatRejection(report: RejectionReport, testCount: number): string {
+  return [
+    `rejected        ${percent(report.falseRejectionRate)} of the ${testCount} test images ("not a digit"; counted as errors above)`,
+    `                ${percent(report.negativeRejectionRate)} of ${report.negatives}`,
+    `calibration     ECE ${percent(report.ece)} (15 bins) on the test images plus those non-digits`,
+  ].join('\n');
+}
+
 /** `hwr evaluate`: metrics of a model on the test split of an IDX dataset (MNIST by default). */
 export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
   const recognizer = await loadRecognizer(flags.model);
   const dataDir = flags.data ? resolve(flags.data) : mnistDir();
   const { test } = await loadIdxDataset(dataDir, flags.limit ? { limit: flags.limit } : {});
   const classes = flags.data ? await classNamesFor(dataDir) : recognizer.metadata.classes;
-  if (classes.length !== recognizer.metadata.classes.length) {
-    throw hwrError('BAD_ARGUMENT', `${dataDir} has ${classes.length} classes but model ${flags.model} has ${recognizer.metadata.classes.length}`);
+  // A rejection class has no images of its own in a dataset: the dataset's classes are the model's others.
+  const genuine = recognizer.metadata.classes.filter((c) => c !== recognizer.metadata.rejectClass);
+  if (classes.length !== genuine.length) {
+    throw hwrError('BAD_ARGUMENT', `${dataDir} has ${classes.length} classes but model ${flags.model} has ${genuine.length}${genuine.length < recognizer.metadata.classes.length ? ' (besides its rejection class)' : ''}`);
   }
   const [h, w] = recognizer.metadata.inputShape;
   if (test.rows !== h || test.cols !== w) throw hwrError('BAD_ARGUMENT', `${dataDir}: images are ${test.rows}x${test.cols} but model ${flags.model} takes ${h}x${w}`);
   const evaluation = await evaluateClassifier(recognizer.predictProbabilities, test, recognizer.metadata.classes);
+  // Negatives are built from the test digits: only for data of the kind the rejection class was trained on (MNIST).
+  const rejection = flags.data ? null : await measureRejection(recognizer, test);
   if (flags.json) {
     const { errors: _errors, ...rest } = evaluation;
-    process.stdout.write(`${JSON.stringify({ model: recognizer.metadata.name, data: flags.data ? dataDir : 'MNIST test', ...rest, errorCount: evaluation.errors.length })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: recognizer.metadata.name, data: flags.data ? dataDir : 'MNIST test', ...rest, errorCount: evaluation.errors.length, ...(rejection ? { rejection } : {}) })}\n`);
   } else {
     process.stdout.write(`${formatEvaluation(evaluation, `${recognizer.metadata.name} on ${flags.data ? dataDir : 'MNIST'} test (${evaluation.count} images)`)}\n`);
+    if (rejection) process.stdout.write(`\n${formatRejection(rejection, evaluation.count)}\n`);
   }
   recognizer.dispose();
 }

@@ -8,6 +8,7 @@
  */
 import { hwrError } from '../core/errors.ts';
 import { preprocessDigit } from '../core/preprocess.ts';
+import type { PixelBuffer } from '../core/types.ts';
 import type { Rng } from './augment.ts';
 
 /** A point of a stroke, in a unit box: x right, y down, both nominally in [0, 1]. */
@@ -124,6 +125,15 @@ function drawSegment(ink: Float32Array, size: number, a: readonly [number, numbe
  * @throws HwrError `NO_INK` when the raster holds (almost) no ink
  */
 export function normalizeInk(ink: Float32Array, width: number, height: number): Float32Array {
+  return preprocessDigit(inkToPixels(ink, width, height), { name: 'synthetic sample' }).input;
+}
+
+/**
+ * Ink as an opaque RGBA image of dark ink on white paper, like a drawing on a canvas or a scan.
+ * @param ink `[height * width]` float32 ink in [0, 1]
+ * @returns RGBA pixels, grey = 255 * (1 - ink)
+ */
+export function inkToPixels(ink: Float32Array, width: number, height: number): PixelBuffer {
   const data = new Uint8ClampedArray(width * height * 4);
   for (let i = 0; i < width * height; i++) {
     const grey = 255 - Math.round(255 * ink[i]!);
@@ -132,7 +142,7 @@ export function normalizeInk(ink: Float32Array, width: number, height: number): 
     data[4 * i + 2] = grey;
     data[4 * i + 3] = 255;
   }
-  return preprocessDigit({ width, height, data }, { name: 'synthetic sample' }).input;
+  return { width, height, data };
 }
 
 /** Canvas side for rendering synthetic drawings before normalization, px. */

@@ -17,14 +17,19 @@ export interface Architecture {
   description: string;
   /** Whether training should apply random affine augmentation by default. */
   augment: boolean;
+  /**
+   * Whether training on MNIST adds a rejection class ("not a digit", trained on synthetic negatives) and synthetic
+   * digits in the styles MNIST lacks, by default (see src/train/rejection.ts).
+   */
+  reject: boolean;
   create(options: ArchitectureOptions): tf.LayersModel;
 }
 
 /** The architectures `hwr train --model NAME` knows, the default first. */
 export const ARCHITECTURES: readonly Architecture[] = [
-  { name: 'hwr-net', description: 'default: 3 conv stages with batch norm, dropout, trained with augmentation', augment: true, create: createHwrNet },
-  { name: 'seed-cnn', description: "the seed article's Keras CNN (3 conv + 2 dense, 101,578 parameters)", augment: false, create: createSeedCnn },
-  { name: 'lenet5', description: "the second article's PyTorch LeNet-5 (6 and 16 5x5 filters, 120-84-10)", augment: false, create: createLenet5 },
+  { name: 'hwr-net', description: 'default: 3 conv stages with batch norm, dropout, trained with augmentation', augment: true, reject: true, create: createHwrNet },
+  { name: 'seed-cnn', description: "the seed article's Keras CNN (3 conv + 2 dense, 101,578 parameters)", augment: false, reject: false, create: createSeedCnn },
+  { name: 'lenet5', description: "the second article's PyTorch LeNet-5 (6 and 16 5x5 filters, 120-84-10)", augment: false, reject: false, create: createLenet5 },
 ];
 
 /** Name of the default architecture. */
