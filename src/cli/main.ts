@@ -52,6 +52,8 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
     .option('--no-augment', 'train without augmentation')
+    .option('--reject', 'add a "not a digit" class trained on synthetic negatives, plus MNIST-lacking digit styles, and calibrate (the default for hwr-net on MNIST)')
+    .option('--no-reject', 'train the plain classes only')
     .option('--threads <n>', `training threads: each batch is split over this many cores (default min(2, cores): ${defaultTrainingThreads()} here)`, positiveInteger)
     .action(trainCommand);
 
