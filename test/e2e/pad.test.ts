@@ -324,6 +324,24 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     expect(await page.getByTestId('reason').textContent()).toBe('');
   });
 
+  it('shows "not a digit" in the browser too, from the model in the Web Worker', async () => {
+    const page = await openPad();
+    // The shipped model, told that its class "7" means "none of the others": a drawn 7 is then a rejection.
+    await page.route('**/models/digits/metadata.json', async (route) => {
+      const metadata = (await (await route.fetch()).json()) as Record<string, unknown>;
+      await route.fulfill({ json: { ...metadata, rejectClass: '7' } });
+    });
+    await page.reload();
+    await drawWithMouse(page, SHAPES.seven);
+    expect(await predict(page)).toBe('not a digit');
+    expect(await page.getByTestId('reason').textContent()).toMatch(/“7” is the most probable class/);
+    expect((await shownProbabilities(page)).filter((bar) => bar.top).map((bar) => bar.label)).toEqual(['7']);
+    expect(await page.locator('#announcer').textContent()).toMatch(/^Not a digit, .* sure, in the browser\.$/);
+    await page.getByTestId('clear').click();
+    await drawWithMouse(page, SHAPES.one);
+    expect(await predict(page)).toBe('1');
+  });
+
   it('says in the footer where the model runs: in the browser or on the server', async () => {
     const page = await openPad();
     const footer = page.locator('#model-info');
