@@ -198,14 +198,16 @@ browserEngine.ready.then((model) => {
 });
 
 /**
- * True when an hwr server answers `GET api/health` next to the page (with its JSON, whatever the status: 503
- * while its model loads). A static host answers 404 with HTML, a dev server without the API a proxy error.
+ * True when an hwr server answers `GET api/health` next to the page: a JSON object with its `status` or, when
+ * busy, an `error`, whatever the HTTP status (503 while its model loads). A static host answers 404 with HTML,
+ * a dev server without the API a proxy error.
  */
 async function serverAnswers(): Promise<boolean> {
   try {
     const response = await fetch(new URL('api/health', document.baseURI), { cache: 'no-store' });
     if (!(response.headers.get('content-type') ?? '').includes('application/json')) return false;
-    return typeof ((await response.json()) as { status?: unknown }).status === 'string';
+    const body = (await response.json()) as { status?: unknown; error?: unknown } | null;
+    return typeof body?.status === 'string' || (typeof body?.error === 'object' && body.error !== null);
   } catch {
     return false;
   }
