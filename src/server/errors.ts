@@ -8,6 +8,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isHwrError, type HwrErrorCode } from '../core/errors.ts';
+import { drainUnreadBody, type DrainLimits } from './transport.ts';
 
 /** Error codes the server answers with: the toolkit's codes plus HTTP-only ones. */
 export type ApiErrorCode =
@@ -16,6 +17,8 @@ export type ApiErrorCode =
   | 'MALFORMED_JSON'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'BODY_TOO_LARGE'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'TOO_MANY_IMAGES'
   | 'MODEL_NOT_READY'
   | 'WEB_APP_NOT_BUILT'
@@ -52,6 +55,7 @@ const STATUS_OF_HWR_CODE: Record<HwrErrorCode, number> = {
   // The remaining codes come from the server's own files (model, data), never from a request.
   FILE_NOT_FOUND: 500,
   CORRUPT_IDX: 500,
+  CORRUPT_GNT: 500,
   UNKNOWN_MODEL: 500,
   BAD_MODEL: 500,
 };
@@ -111,21 +115,49 @@ function maxItemsOf(error: Partial<FastifyError>): string {
   return typeof limit === 'number' ? String(limit) : 'the allowed number of';
 }
 
+/** Options of `installErrorHandlers`. */
+export interface ErrorHandlerOptions {
+  /** The body limit in bytes, quoted in the 413 message for bodies over it. */
+  maxBodyBytes: number;
+  /** How much of an unread body is drained after an early error answer; see `drainUnreadBody`. */
+  drain: DrainLimits;
+}
+
+/** Framework error codes for a body over the limit, whose own messages do not say what the limit is. */
+const BODY_LIMIT_CODES = new Set(['FST_ERR_CTP_BODY_TOO_LARGE', 'FST_REQ_FILE_TOO_LARGE']);
+
 /**
  * Installs the error and not-found handlers on `app` so every failure answers in the one error shape.
  * 5xx errors are logged at `error` level with their stack, 4xx at `info` (a client mistake is not a server fault).
+ * An error answered before the request body was read in full (413 from its Content-Length, 415, ...) leaves the
+ * connection open while the rest of the body is drained, within `options.drain`, so that a client still writing
+ * reads the answer instead of a connection reset.
  */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, options: ErrorHandlerOptions): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { statusCode, body } = toApiError(error, request.headers['content-type']);
+    if (BODY_LIMIT_CODES.has((error as Partial<FastifyError>).code ?? '')) {
+      body.error.message = `request body is over the limit of ${formatBytes(options.maxBodyBytes)} (${options.maxBodyBytes} bytes)`;
+    }
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.error.code, reason: body.error.message }, 'request rejected');
+    if (!request.raw.complete) {
+      // Fastify asks for `Connection: close` here; closing with unread bytes would reset the connection.
+      if (drainUnreadBody(request.raw, options.drain)) reply.removeHeader('connection');
+      else reply.header('connection', 'close');
+    }
     return reply.code(statusCode).type('application/json').send(body);
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const body: ApiErrorBody = { error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url}` } };
     return reply.code(404).type('application/json').send(body);
   });
+}
+
+/** `5 MB` for 5 * 1024 * 1024; sizes in binary megabytes, as the README states them. */
+function formatBytes(bytes: number): string {
+  const megabytes = bytes / (1024 * 1024);
+  return megabytes >= 1 ? `${Number(megabytes.toFixed(1))} MB` : `${Math.round(bytes / 1024)} kB`;
 }
 
 /** JSON schema of the error shape, for the `response` section of route schemas. */

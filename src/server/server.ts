@@ -8,11 +8,12 @@
  * ```
  */
 import { fileURLToPath } from 'node:url';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { loadRecognizer } from '../node/recognizer.ts';
-import { errorResponseSchema, installErrorHandlers } from './errors.ts';
+import { ApiError, errorResponseSchema, installErrorHandlers } from './errors.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
+import { answerClientError } from './transport.ts';
 import healthPlugin from './plugins/health.ts';
 import recognitionPlugin from './plugins/recognition.ts';
 import webAppPlugin from './plugins/webApp.ts';
@@ -32,6 +33,14 @@ export const LIMITS = {
   maxWaiting: 64,
   /** Most jobs waiting for a recognition worker before 503 `BUSY`. */
   maxQueue: 256,
+  /**
+   * Most bytes of a refused body (one over `maxBodyBytes`, or of a wrong content type) that are read and discarded
+   * after the error answer, so a client still writing reads the answer instead of a reset: 64 MiB. Beyond it, or
+   * after `drainMs`, the connection is closed.
+   */
+  drainBytes: 64 * 1024 * 1024,
+  /** Most milliseconds spent draining a refused body: 30 s. */
+  drainMs: 30_000,
 } as const;
 
 /**
@@ -94,7 +103,8 @@ export interface ServerOptions {
 export function buildServer(options: ServerOptions = {}): FastifyInstance {
   const limits = { ...LIMITS, ...options.limits };
   const logController = new OneLinePerRequest();
-  const app = Fastify({
+  const log = (): FastifyBaseLogger => app.log;
+  const app: FastifyInstance = Fastify({
     logger: options.logger ?? false,
     bodyLimit: limits.maxBodyBytes,
     logController,
@@ -102,6 +112,13 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     requestTimeout: 60_000,
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
     ajv: { customOptions: { coerceTypes: false } },
+    // Requests Node's HTTP parser rejects (oversize headers, bad framing, not HTTP) get the one error shape too.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, log()),
+    // Node would answer a missing Host header with an empty 400 of its own; the hook below answers it in our shape.
+    http: { requireHostHeader: false },
+    // While shutting down, requests already on open connections are served (each answer then closes its
+    // connection) rather than refused with Fastify's own 503 body.
+    return503OnClosing: false,
   });
 
   const model = options.model ?? 'digits';
@@ -119,8 +136,14 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     });
   });
 
+  app.addHook('onRequest', async (request) => {
+    // RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request without a Host header.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new ApiError(400, 'BAD_REQUEST', 'an HTTP/1.1 request must have a Host header');
+    }
+  });
   app.addSchema(errorResponseSchema);
-  installErrorHandlers(app);
+  installErrorHandlers(app, { maxBodyBytes: limits.maxBodyBytes, drain: { maxBytes: limits.drainBytes, maxMs: limits.drainMs } });
   app.register(healthPlugin, { slot });
   app.register(recognitionPlugin, { slot, ...limits });
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;

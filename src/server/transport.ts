@@ -1,0 +1,113 @@
+/**
+ * The server's behaviour at the HTTP transport level, below Fastify's routes:
+ *
+ * - `answerClientError`: requests that Node's HTTP parser (llhttp) rejects before any route runs (a URL or headers
+ *   over `http.maxHeaderSize`, a bad Content-Length, Content-Length with Transfer-Encoding, a bad chunk size, bytes
+ *   that are not HTTP at all such as a TLS ClientHello) get the one error shape `{ "error": { "code", "message" } }`
+ *   like every other error, instead of Node's or Fastify's own bodies.
+ * - `drainUnreadBody`: after an early error answer (413 for a body over the limit, 415, ...) the rest of the body is
+ *   read and thrown away, within limits, instead of closing the connection under the client's feet. A client that
+ *   writes its whole request before reading (no `Expect: 100-continue`) would otherwise get a TCP reset (EPIPE or
+ *   ECONNRESET) and lose the answer: closing a socket with unread received data makes the kernel send RST
+ *   (RFC 1122, 4.2.2.13). Servers such as nginx do the same ("lingering close").
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ApiErrorBody, ApiErrorCode } from './errors.ts';
+
+/** How much of an unwanted request body, and for how long, the server reads and discards before it closes the connection. */
+export interface DrainLimits {
+  /** Most bytes read and discarded after the answer. */
+  maxBytes: number;
+  /** Most milliseconds spent on it. */
+  maxMs: number;
+}
+
+/** Errors from Node's HTTP parser, as given to the server's `clientError` event. */
+export interface ClientError extends Error {
+  /** `HPE_*` from llhttp, `ERR_HTTP_REQUEST_TIMEOUT`, `ECONNRESET`, ... */
+  code?: string;
+  /** llhttp's reason, e.g. `Invalid character in chunk size`. */
+  reason?: string;
+}
+
+/** Status, code and message for parser errors; anything else is a 400 with llhttp's reason. */
+function describeClientError(error: ClientError): { status: number; code: ApiErrorCode; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: `the request line and headers are over ${http.maxHeaderSize} bytes` };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in full in time' };
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: the Content-Length header is not one non-negative integer' };
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: Content-Length and Transfer-Encoding must not both be given' };
+    case 'HPE_INVALID_CHUNK_SIZE':
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: a chunk size of the chunked body is not hexadecimal' };
+    case 'HPE_INVALID_EOF_STATE':
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: the connection ended before the body declared by Content-Length or chunking was complete' };
+    case 'HPE_INVALID_METHOD':
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: it does not start with an HTTP method (TLS sent to this plain-HTTP port?)' };
+    default:
+      return { status: 400, code: 'BAD_REQUEST', message: `malformed HTTP request: ${error.reason ?? error.message}`.replace(/\.$/, '') };
+  }
+}
+
+/** Sockets already answered by `answerClientError` (llhttp reports its error again for every later chunk). */
+const answered = new WeakSet<Socket>();
+
+/**
+ * Fastify `clientErrorHandler`: answers a request that Node's HTTP parser rejected with the status it deserves
+ * (431 for oversize headers, 408 for a timeout, else 400) and the one error shape, then closes the connection
+ * gracefully: FIN after the answer, the client's remaining bytes read and discarded for up to `lingerMs`, so the
+ * client is not reset before it has read the answer. A reset connection (ECONNRESET) or one already mid-answer is
+ * simply closed.
+ */
+export function answerClientError(error: ClientError, socket: Socket, log: FastifyBaseLogger, lingerMs = 2000): void {
+  if (answered.has(socket)) return;
+  answered.add(socket);
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, code, message } = describeClientError(error);
+  log.info({ statusCode: status, code, reason: message }, 'client error');
+  const body = JSON.stringify({ error: { code, message } } satisfies ApiErrorBody);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' + body,
+  );
+  // Whatever the client still sends goes to the (failed) parser and is discarded; the socket closes when the
+  // client closes its side, or after lingerMs.
+  socket.resume();
+  setTimeout(() => socket.destroy(), lingerMs).unref();
+}
+
+/**
+ * After an error answer to a request whose body was not read in full (`!request.complete`): keeps the connection
+ * open while Node reads and discards the rest of the body (it does so by itself once the answer is sent on a
+ * keep-alive connection), and closes it only when more than `limits.maxBytes` arrive or `limits.maxMs` pass.
+ * A declared Content-Length above `maxBytes` is not waited for: returns false, and the caller should close.
+ *
+ * @returns true when the body will be drained (the answer must then not say `Connection: close`).
+ */
+export function drainUnreadBody(request: http.IncomingMessage, limits: DrainLimits): boolean {
+  if (request.complete) return true;
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limits.maxBytes) return false;
+  const socket = request.socket;
+  const startBytes = socket.bytesRead;
+  const started = Date.now();
+  const watch = setInterval(() => {
+    if (socket.bytesRead - startBytes > limits.maxBytes || Date.now() - started > limits.maxMs) socket.destroy();
+  }, 100);
+  watch.unref();
+  const stop = (): void => clearInterval(watch);
+  request.once('end', stop);
+  socket.once('close', stop);
+  return true;
+}
