@@ -48,12 +48,15 @@ function escapeRegExp(text: string): string {
 
 let dir: string;
 let digits: MnistDigit[];
+/** The shipped model's classes: the ten digits, and its rejection class if it has one. */
+let shippedClasses: string[];
 
 const tempDir = useTempDirs('cli');
 
 beforeAll(async () => {
   dir = await tempDir();
   digits = await mnistTestDigits(12);
+  shippedClasses = (JSON.parse(await readFile(resolve(import.meta.dirname, '../../models/digits/metadata.json'), 'utf8')) as { classes: string[] }).classes;
 });
 
 describe('hwr predict', () => {
@@ -82,7 +85,7 @@ describe('hwr predict', () => {
     expect(results.map((r) => r.file)).toEqual(files);
     expect(results.map((r) => r.label)).toEqual(expected);
     for (const r of results) {
-      expect(r.probabilities).toHaveLength(10);
+      expect(r.probabilities).toHaveLength(shippedClasses.length);
       expect(r.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       expect(r.probability).toBe(Math.max(...r.probabilities));
       const meta = await sharp(await readFile(r.processed)).metadata();
@@ -90,7 +93,7 @@ describe('hwr predict', () => {
     }
   });
 
-  it('prints the digit, its probability and all 10 probabilities as percentages, never rounded to 0 or 1', async () => {
+  it('prints the digit, its probability and every class's probability as percentages, never rounded to 0 or 1', async () => {
     const file = join(dir, 'seven.png');
     await writeFile(file, await digitImage(digits[0]!, { ink: '#000', paper: '#fff', size: 200, format: 'png' }));
     const run = await hwr('predict', file);
@@ -99,7 +102,7 @@ describe('hwr predict', () => {
     expect(run.stdout).toMatch(new RegExp(`^${escapeRegExp(file)}: 7 \\(${percent}\\)  0:${percent} .* 9:${percent}\\n$`));
     // Each probability appears once, with 2 decimals or as a bound; none reads as 0.00 or 1.00.
     const shown = run.stdout.trim().split('  ')[1]!.split(' ');
-    expect(shown.map((entry) => entry.split(':')[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(shown.map((entry) => entry.split(':')[0])).toEqual(shippedClasses);
     expect(run.stdout).not.toMatch(/:(0|1)\.00\b|\b100(\.0+)?%|\b0\.00%/);
   });
 
