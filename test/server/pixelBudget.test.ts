@@ -42,6 +42,33 @@ describe('PixelBudget', () => {
     expect(budget.free).toBe(100);
   });
 
+  it('refuses at once with 503 BUSY when maxWaiting requests already wait', async () => {
+    const budget = new PixelBudget(100, { maxWaiting: 1 });
+    const held = await budget.acquire(100);
+    const waiting = budget.acquire(50);
+    await expect(budget.acquire(10)).rejects.toMatchObject({ statusCode: 503, code: 'BUSY' });
+    held();
+    (await waiting)();
+    expect(budget.free).toBe(100);
+  });
+
+  it('drops a waiting request whose signal aborts, and lets the one behind it through', async () => {
+    const budget = new PixelBudget(100);
+    const held = await budget.acquire(60);
+    const client = new AbortController();
+    const big = budget.acquire(70, client.signal);
+    const small = budget.acquire(30); // fits, but waits behind the big one
+    expect(budget.waitingCount).toBe(2);
+    client.abort(new Error('client left'));
+    await expect(big).rejects.toThrow('client left');
+    const releaseSmall = await small;
+    expect(budget.free).toBe(10);
+    releaseSmall();
+    held();
+    expect(budget.free).toBe(100);
+    await expect(budget.acquire(1, client.signal)).rejects.toThrow('client left');
+  });
+
   it('refuses a budget that is not positive', () => {
     expect(() => new PixelBudget(0)).toThrow(RangeError);
   });
