@@ -54,6 +54,7 @@ export function buildProgram(): Command {
     .option('--no-augment', 'train without augmentation')
     .option('--reject', 'add a "not a digit" class trained on synthetic negatives, plus MNIST-lacking digit styles, and calibrate (the default for hwr-net on MNIST)')
     .option('--no-reject', 'train the plain classes only')
+    .option('--init <dir>', 'start from the weights of this model folder (fine-tuning; a grown output layer keeps fresh units for new classes)')
     .option('--threads <n>', `training threads: each batch is split over this many cores (default min(2, cores): ${defaultTrainingThreads()} here)`, positiveInteger)
     .action(trainCommand);
 
