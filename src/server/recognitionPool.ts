@@ -17,6 +17,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hwrError, type HwrErrorCode } from '../core/errors.ts';
+import { resolveModelDir } from '../node/recognizer.ts';
 import type { Recognition, RecognizeOptions } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
 import { ApiError } from './errors.ts';
@@ -128,21 +129,23 @@ export class RecognitionPool implements RecognitionService {
 
   /**
    * Starts the workers and waits until each has loaded the model (about a second each: tsx, TF.js, wasm).
+   * An unknown model is refused before any worker starts.
    * @throws HwrError `BAD_ARGUMENT` for bad counts; the model's load error (`UNKNOWN_MODEL`, `BAD_MODEL`) when it fails to load.
    */
   static async start(options: RecognitionPoolOptions): Promise<RecognitionPool> {
+    const model = resolveModelDir(options.model);
     const workers = options.workers ?? defaultWorkerCount();
     const maxQueue = options.maxQueue ?? 256;
     if (!Number.isInteger(workers) || workers < 1) throw hwrError('BAD_ARGUMENT', `recognition pool: workers must be a positive integer, got ${workers}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw hwrError('BAD_ARGUMENT', `recognition pool: maxQueue must be an integer >= 0, got ${maxQueue}`);
-    const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(options.model)));
+    const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(model)));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
       await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
       throw failure.reason;
     }
     const ready = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; metadata: ModelMetadata }>).value);
-    const pool = new RecognitionPool({ model: options.model, workers, maxQueue }, ready[0]!.metadata);
+    const pool = new RecognitionPool({ model, workers, maxQueue }, ready[0]!.metadata);
     for (const { worker } of ready) pool.adopt(worker);
     return pool;
   }
