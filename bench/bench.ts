@@ -240,7 +240,7 @@ async function epochRun(threads: number): Promise<void> {
       epochSeconds: epoch.seconds,
       imagesPerSecond: epoch.imagesPerSecond,
       trainingImages: Math.round(epoch.imagesPerSecond * epoch.seconds),
-      testAccuracy: result.test.accuracy,
+      testAccuracy: result.test!.accuracy,
       wallSeconds: (performance.now() - started) / 1000,
       maxRssMB: process.resourceUsage().maxRSS / 1024,
     };

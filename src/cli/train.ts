@@ -1,37 +1,52 @@
+import type { Command } from 'commander';
+import { DEFAULT_ARCHITECTURE } from '../models/index.ts';
 import { train } from '../train/train.ts';
 
 /** Flags of `hwr train` as parsed by commander. */
 export interface TrainFlags {
-  model: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
+  model?: string;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
   out: string;
   data?: string;
   resume?: boolean;
   limit?: number;
   augment?: boolean;
+  /** Rejection class and synthetic styles; unset: the architecture decides (hwr-net on MNIST: yes). */
+  reject?: boolean;
   /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
   threads?: number;
 }
 
-/** `hwr train`: see `train()` in src/train/train.ts. */
-export async function trainCommand(flags: TrainFlags): Promise<void> {
+/** The recipe flags that `--resume` takes from the checkpoint unless they are given on the command line. */
+const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'threads'] as const;
+
+/**
+ * `hwr train`: see `train()` in src/train/train.ts. With `--resume`, only the flags given on the command line are
+ * passed on (commander's defaults are dropped), so the run continues with the recipe of its checkpoint.
+ */
+export async function trainCommand(flags: TrainFlags, command?: Command): Promise<void> {
   const started = performance.now();
-  await train({
+  if (flags.resume && command) {
+    const given = flags as unknown as Record<string, unknown>;
+    for (const name of RECIPE_FLAGS) if (command.getOptionValueSource(name) !== 'cli') delete given[name];
+  }
+  const result = await train({
     model: flags.model,
     epochs: flags.epochs,
     batchSize: flags.batchSize,
     learningRate: flags.learningRate,
     seed: flags.seed,
-    outDir: flags.out === 'runs/<model>' ? `runs/${flags.model}` : flags.out,
+    outDir: flags.out === 'runs/<model>' ? `runs/${flags.model ?? DEFAULT_ARCHITECTURE}` : flags.out,
     dataDir: flags.data,
     resume: flags.resume,
     limit: flags.limit,
     // Unset: the architecture decides (hwr-net augments, the seed models do not, as in the articles).
     augment: flags.augment,
+    reject: flags.reject,
     threads: flags.threads,
   });
-  process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  if (!result.nothingToDo) process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 }

