@@ -93,7 +93,7 @@ describe('hwr predict', () => {
     }
   });
 
-  it('prints the digit, its probability and every class's probability as percentages, never rounded to 0 or 1', async () => {
+  it('prints the digit, its probability and the probability of every class as percentages, never rounded to 0 or 1', async () => {
     const file = join(dir, 'seven.png');
     await writeFile(file, await digitImage(digits[0]!, { ink: '#000', paper: '#fff', size: 200, format: 'png' }));
     const run = await hwr('predict', file);
