@@ -3,9 +3,9 @@
  * corrupt, garbage or mixed file is refused in one line naming the file and the reason, by every loader
  * (loadModel, readMetadata, the Node recognizer the CLI and the server use). Folders without SHA256SUMS still load.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
@@ -119,3 +119,25 @@ describe('model folder checksums', () => {
     expect(await verifyFolder(dir)).not.toBeNull();
   });
 });
+
+describe('hwr commands on a corrupt model folder', () => {
+  const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
+  const hwr = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    });
+
+  it('predict, evaluate and summary --model DIR refuse a garbage weights.bin of the right size in one line naming it', async () => {
+    const dir = await shippedCopy();
+    const { size } = await stat(join(dir, 'weights.bin'));
+    await writeFile(join(dir, 'weights.bin'), garbage(size, 3));
+    const image = join(dir, 'digit.png');
+    await writeFile(image, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==', 'base64'));
+    for (const args of [['predict', image, '--model', dir], ['evaluate', '--model', dir, '--limit', '10'], ['summary', '--model', dir]]) {
+      const run = await hwr(...args);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(/^hwr: .*weights\.bin: SHA-256 .* does not match SHA256SUMS/)]);
+    }
+  }, 120_000);
+});
+
