@@ -9,11 +9,11 @@
  * The kills come from `HWR_TEST_KILL_AT=<point>:<epoch>` (src/train/checkpoint.ts), in child processes of bin/hwr.js.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
-import { checkpointName, CHECKPOINTS_DIR } from '../../src/train/checkpoint.ts';
+import { checkpointName, CHECKPOINTS_DIR, removeLeftovers } from '../../src/train/checkpoint.ts';
 import { train, type TrainOptions } from '../../src/train/train.ts';
 import { verifyFolder } from '../../src/node/modelFiles.ts';
 
@@ -163,4 +163,23 @@ describe('corrupt checkpoints', () => {
     await writeFile(join(dir, 'SHA256SUMS'), sums);
     await expect(train({ outDir, resume: true, epochs: 2, print: quiet })).rejects.toThrow(/state\.json: not a training state: "epochsDone" should be a non-negative integer/);
   }, 300_000);
+});
+
+describe('checkpoint folders', () => {
+  it('refuses to resume from a checkpoints/last written by an older hwr (no recipe, no checksums), saying why', async () => {
+    const outDir = await tempDir();
+    await mkdir(join(outDir, 'checkpoints', 'last'), { recursive: true });
+    await writeFile(join(outDir, 'checkpoints', 'last', 'state.json'), '{"epochsDone": 1}');
+    await expect(train({ outDir, resume: true, print: quiet })).rejects.toThrow(/checkpoints\/last was written by an older hwr, without its recipe or checksums, and cannot be resumed safely/);
+  });
+
+  it('removes only the leftovers of interrupted writes, never other files', async () => {
+    const outDir = await tempDir();
+    await mkdir(join(outDir, 'checkpoints', '.epoch-0002.0123456789ab.tmp'), { recursive: true });
+    await writeFile(join(outDir, '.weights.bin.abcdef012345.tmp'), 'x');
+    await writeFile(join(outDir, '.notes.tmp'), 'mine');
+    await writeFile(join(outDir, 'weights.bin.tmp'), 'mine');
+    expect((await removeLeftovers(outDir)).map((path) => path.slice(outDir.length + 1)).sort()).toEqual(['.weights.bin.abcdef012345.tmp', 'checkpoints/.epoch-0002.0123456789ab.tmp']);
+    expect((await readdir(outDir)).sort()).toEqual(['.notes.tmp', 'checkpoints', 'weights.bin.tmp']);
+  });
 });
