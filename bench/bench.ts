@@ -4,7 +4,7 @@
  *
  *   npm run bench                      full run (about 10 minutes on 2 cores): writes bench/results.json and .md
  *   npm run bench -- --quick           short run (about 1 minute), writes .tmp/bench-quick.json and .md
- *   options: --rounds N  --no-torch  --no-epoch  --python /usr/bin/python3  --out <dir>
+ *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *
  * What is measured, per model (random data, batch 64, Adam; the same architectures in bench/torch_bench.py):
  * - training images/s with 1 thread, and with 2 threads where the machine has 2 cores (TypeScript: the
@@ -16,6 +16,8 @@
  * - peak resident memory (RSS sampled after every TypeScript training step);
  * - one full MNIST epoch of hwr-net through `train()` in a child process, with 1 and 2 threads: epoch seconds,
  *   images/s and peak RSS (`process.resourceUsage().maxRSS`) of a real training run.
+ * - serving (bench/serve.ts, skipped by --quick and --no-serve): the HTTP server on loopback, requests/s and p50/p99
+ *   latency at concurrency 1, 8, 32 and 128 with 0, 1 and one-per-core recognition workers.
  * TypeScript and PyTorch are measured in alternating order, round after round, so that the noise of a shared
  * machine hits both; figures are medians over rounds and ratios are TypeScript / PyTorch.
  * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so.
@@ -33,6 +35,7 @@ import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
 import { DataParallelTrainer } from '../src/train/parallel.ts';
 import { train } from '../src/train/train.ts';
+import { runServingBench, servingMarkdown, withServingSection, type ServingReport } from './serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODELS = ['seed-cnn', 'hwr-net'] as const;
@@ -54,6 +57,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
     'no-epoch': { type: 'boolean', default: false },
+    'no-serve': { type: 'boolean', default: false },
     python: { type: 'string' },
     out: { type: 'string' },
     'epoch-run': { type: 'boolean', default: false },
@@ -363,6 +367,8 @@ interface Report {
   epochs: EpochRun[];
   targets: Array<{ target: string; measured: string; met: boolean | null }>;
   samples: Case[];
+  /** The serving benchmark (bench/serve.ts), or null when skipped. */
+  serving: ServingReport | null;
 }
 
 function targetsOf(rows: Row[], epochs: EpochRun[], peakMB: number): Report['targets'] {
@@ -432,6 +438,8 @@ async function main(): Promise<void> {
     }
   }
 
+  const serving = quick || flags['no-serve'] ? null : await runServingBench();
+
   const rows = rowsOf(cases);
   const speedups: Report['speedups'] = [];
   if (threadCounts.includes(2)) {
@@ -456,11 +464,12 @@ async function main(): Promise<void> {
     targets: targetsOf(rows, epochs, peakTrainingRssMB),
     // Every sample, rounded (img/s to 1, ms to 0.001), for anyone who wants other statistics.
     samples: cases.map((c) => ({ ...c, ts: c.ts.map(round(c.kind)), torch: c.torch.map(round(c.kind)) })),
+    serving,
   };
   const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
   const base = quick && !flags.out ? 'bench-quick' : 'results';
   await mkdir(outDir, { recursive: true });
-  const md = markdown(report);
+  const md = serving ? withServingSection(markdown(report), servingMarkdown({ ...serving, command: report.command })) : markdown(report);
   await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(outDir, `${base}.md`), md);
   process.stdout.write(`${md}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}\n`);

@@ -1,0 +1,265 @@
+/**
+ * Serving benchmark: the HTTP server under load on loopback, as `npm run bench` reports it (and `npm run bench:serve`
+ * alone). Separate from the tests, which never assert timings.
+ *
+ *   npm run bench:serve                          workers 0, 1 and one per core; 10 s per concurrency
+ *   npm run bench:serve -- --quick               3 s per concurrency
+ *   options: --workers 0,1,2  --seconds N  --concurrency 1,8,32,128  --no-large  --out <dir>
+ *
+ * What is measured:
+ * - `POST /api/predict` of one 280x280 PNG (an MNIST digit scaled 10 times: what the page sends), by autocannon
+ *   at concurrency 1, 8, 32 and 128 over keep-alive connections: requests/s, and p50 and p99 latency in ms, for
+ *   each worker count (0 = recognition on the event loop, as before the pool; N = a pool of N worker threads,
+ *   src/server/recognitionPool.ts). Each configuration is a fresh server in a child process
+ *   (bench/serveServer.ts), warmed up for 2 s at concurrency 8 first.
+ * - `GET /api/health` latency at concurrency 1 while 45-megapixel PNGs (8000x5625) are recognized one after another:
+ *   how long one large image stalls the other requests (issue 8, defect 7), for each worker count.
+ * Results: bench/serving.json and a section of bench/results.md (between the `serving` markers), or `--out`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { loadMnist } from '../src/data/mnist.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MARK_START = '<!-- serving:start -->';
+const MARK_END = '<!-- serving:end -->';
+
+/** One load level of one configuration. */
+export interface LoadRow {
+  workers: number;
+  concurrency: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Answers that were not 2xx (e.g. 503 BUSY), and connection errors and timeouts. */
+  non2xx: number;
+  errors: number;
+}
+
+/** Health latency while large images are recognized. */
+export interface StallRow {
+  workers: number;
+  largeImages: number;
+  largeImageMs: number[];
+  healthRequests: number;
+  healthP50Ms: number;
+  healthP99Ms: number;
+  healthMaxMs: number;
+}
+
+/** What the serving benchmark reports. */
+export interface ServingReport {
+  command: string;
+  date: string;
+  machine: { cpu: string; cores: number; memoryGB: number; node: string; loadAverage: number[] };
+  secondsPerLevel: number;
+  rows: LoadRow[];
+  stalls: StallRow[];
+}
+
+/** Options of `runServingBench`. */
+export interface ServingOptions {
+  workerCounts?: number[];
+  concurrencies?: number[];
+  seconds?: number;
+  large?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Starts bench/serveServer.ts with `workers` in a child process; resolves once it listens and its model is loaded. */
+async function startServer(workers: number): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/serveServer.ts'), String(workers)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    child.once('exit', (code) => reject(new Error(`serving bench: server with ${workers} workers exited with code ${code}`)));
+    lines.once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url));
+  });
+  return { url, child };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The 280x280 PNG of the first MNIST test digit (a 7): dark ink on white, as the page draws it. */
+async function digitPng(scale: number, margin: number): Promise<Buffer> {
+  const { test } = await loadMnist({ limit: 1 });
+  const inverted = Buffer.from(test.images.slice(0, 784).map((value) => 255 - value));
+  return sharp(inverted, { raw: { width: 28, height: 28, channels: 1 } })
+    .resize(28 * scale, 28 * scale, { kernel: 'cubic' })
+    .extend({ top: margin, bottom: margin, left: margin, right: margin, background: '#ffffff' })
+    .png()
+    .toBuffer();
+}
+
+/** An 8000x5625 (45 MP) PNG with the digit in the middle. */
+async function largePng(): Promise<Buffer> {
+  const digit = await digitPng(40, 0); // 1120x1120
+  return sharp({ create: { width: 8000, height: 5625, channels: 3, background: '#ffffff' } })
+    .composite([{ input: digit, left: 3440, top: 2252 }])
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Runs the benchmark (see the module comment). */
+export async function runServingBench(options: ServingOptions = {}): Promise<ServingReport> {
+  const cores = availableParallelism();
+  const workerCounts = options.workerCounts ?? [...new Set([0, 1, cores])];
+  const concurrencies = options.concurrencies ?? [1, 8, 32, 128];
+  const seconds = options.seconds ?? 10;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const png = await digitPng(10, 0);
+  const large = options.large === false ? null : await largePng();
+  const rows: LoadRow[] = [];
+  const stalls: StallRow[] = [];
+  for (const workers of workerCounts) {
+    const { url, child } = await startServer(workers);
+    try {
+      const post = { url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png, timeout: 30 };
+      await autocannon({ ...post, connections: 8, duration: 2 });
+      for (const concurrency of concurrencies) {
+        const result = await autocannon({ ...post, connections: concurrency, duration: seconds });
+        const row: LoadRow = {
+          workers,
+          concurrency,
+          requestsPerSecond: result.requests.total / result.duration,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          non2xx: result.non2xx,
+          errors: result.errors + result.timeouts,
+        };
+        rows.push(row);
+        log(`serving: ${workers} workers, concurrency ${concurrency}: ${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${row.non2xx + row.errors ? `, ${row.non2xx} non-2xx, ${row.errors} errors` : ''}`);
+      }
+      if (large) {
+        const healthMs: number[] = [];
+        const largeImageMs: number[] = [];
+        let done = false;
+        const uploads = (async () => {
+          for (let i = 0; i < 3; i++) {
+            const started = performance.now();
+            const response = await fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(large) });
+            await response.arrayBuffer();
+            if (response.status !== 200) throw new Error(`serving bench: the 45 MP image got ${response.status}`);
+            largeImageMs.push(performance.now() - started);
+          }
+          done = true;
+        })();
+        while (!done) {
+          const started = performance.now();
+          await (await fetch(`${url}/api/health`)).arrayBuffer();
+          healthMs.push(performance.now() - started);
+        }
+        await uploads;
+        const sorted = [...healthMs].sort((a, b) => a - b);
+        const stall: StallRow = {
+          workers,
+          largeImages: largeImageMs.length,
+          largeImageMs,
+          healthRequests: healthMs.length,
+          healthP50Ms: percentile(sorted, 0.5),
+          healthP99Ms: percentile(sorted, 0.99),
+          healthMaxMs: sorted[sorted.length - 1] ?? NaN,
+        };
+        stalls.push(stall);
+        log(`serving: ${workers} workers, health during 45 MP uploads: p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms`);
+      }
+    } finally {
+      await stopServer(child);
+    }
+  }
+  return {
+    command: 'npm run bench:serve',
+    date: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, memoryGB: Math.round(totalmem() / 2 ** 30 * 10) / 10, node: process.version, loadAverage: loadavg().map((x) => Math.round(x * 100) / 100) },
+    secondsPerLevel: seconds,
+    rows,
+    stalls,
+  };
+}
+
+const fmt = (value: number, digits = 0): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const workersLabel = (workers: number): string => (workers === 0 ? '0 (event loop)' : String(workers));
+
+/** The report as a Markdown section (between the `serving` markers). */
+export function servingMarkdown(report: ServingReport): string {
+  const { machine } = report;
+  const lines = [
+    MARK_START,
+    '## Serving: requests/s and latency on loopback',
+    '',
+    `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, Node ${machine.node}; load average at the end ${machine.loadAverage.join(', ')}. ` +
+      `autocannon in the benchmark process, the server (\`buildServer\`, shipped model) in a child process; ${report.secondsPerLevel} s per level after a 2 s warm-up. ` +
+      '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Workers: 0 runs preprocessing and inference on the event loop (the server before the pool); N is a pool of N worker threads.',
+    '',
+    '| workers | concurrency | requests/s | p50 (ms) | p99 (ms) | non-2xx / errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...report.rows.map((row) => `| ${workersLabel(row.workers)} | ${row.concurrency} | ${fmt(row.requestsPerSecond)} | ${fmt(row.p50Ms, 1)} | ${fmt(row.p99Ms, 1)} | ${row.non2xx} / ${row.errors} |`),
+  ];
+  if (report.stalls.length > 0) {
+    lines.push(
+      '',
+      '`GET /api/health` at concurrency 1 while three 45-megapixel PNGs (8000x5625, one after another) are recognized:',
+      '',
+      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | each 45 MP image (s) |',
+      '|---|---:|---:|---:|---:|---|',
+      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} |`),
+    );
+  }
+  lines.push(MARK_END);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Puts `section` in place of the serving section of `markdown` (or at its end). */
+export function withServingSection(markdown: string, section: string): string {
+  const start = markdown.indexOf(MARK_START);
+  const end = markdown.indexOf(MARK_END);
+  if (start >= 0 && end > start) return markdown.slice(0, start) + section.trimEnd() + markdown.slice(end + MARK_END.length);
+  return `${markdown.trimEnd()}\n\n${section}`;
+}
+
+async function main(): Promise<void> {
+  const { values: flags } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      concurrency: { type: 'string' },
+      seconds: { type: 'string' },
+      'no-large': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  const list = (text: string | undefined): number[] | undefined => text?.split(',').map(Number);
+  const report = await runServingBench({
+    workerCounts: list(flags.workers),
+    concurrencies: list(flags.concurrency),
+    seconds: flags.seconds ? Number(flags.seconds) : flags.quick ? 3 : 10,
+    large: !flags['no-large'],
+  });
+  const outDir = resolve(flags.out ?? join(ROOT, 'bench'));
+  await mkdir(outDir, { recursive: true });
+  const section = servingMarkdown(report);
+  await writeFile(join(outDir, 'serving.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const resultsMd = join(outDir, 'results.md');
+  const existing = await readFile(resultsMd, 'utf8').catch(() => '');
+  await writeFile(resultsMd, withServingSection(existing, section));
+  process.stdout.write(`${section}\nwritten: ${join(outDir, 'serving.json')}, ${resultsMd}\n`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,22 @@
+/**
+ * The server of the serving benchmark (bench/serve.ts): `buildServer` with the shipped model and the worker count
+ * given as the first argument (0 = recognition on the event loop), no web app, no log, on 127.0.0.1 and a free port.
+ * Prints one JSON line `{ "url" }` once the model is loaded; exits on SIGTERM.
+ */
+import type { AddressInfo } from 'node:net';
+import { buildServer } from '../src/server/server.ts';
+
+const workers = Number(process.argv[2] ?? 1);
+const app = buildServer({ workers, webRoot: false, logger: false });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+for (;;) {
+  const health = await fetch(`${url}/api/health`);
+  if (health.status === 200) break;
+  if (((await health.json()) as { status: string }).status === 'failed') throw new Error('serving bench: the model failed to load');
+  await new Promise((done) => setTimeout(done, 100));
+}
+process.stdout.write(`${JSON.stringify({ url })}\n`);
+process.once('SIGTERM', () => {
+  void app.close().then(() => process.exit(0));
+});
