@@ -21,9 +21,10 @@
  * in index coordinates, lies in [13.5, 14.5] on both axes, i.e. MNIST shifted by whole pixels towards (14, 14)).
  */
 
-import { flattenBackground } from './background.ts';
+import { divideByBackground, estimateBackground, isEvenBackground } from './background.ts';
 import { hwrError } from './errors.ts';
 import { removeRulingLines } from './ruling.ts';
+import { estimateStrokeWidth, MNIST_STROKE_WIDTH, morphDisc } from './strokes.ts';
 import type { PixelBuffer } from './types.ts';
 
 /**
@@ -376,6 +377,95 @@ export function centerInField(image: GrayImage, size = 28): GrayImage & { offset
 }
 
 /**
+ * Finds the polarity of a grey image and divides out uneven lighting (see `estimateBackground`, `divideByBackground`).
+ *
+ * The paper's brightness is estimated both ways: as a closing (the paper is light, dark strokes removed) and as an
+ * opening (the paper is dark, light strokes removed). When either comes out even, the light is even, the global rule
+ * of `detectPolarity` decides, and the image is left unchanged if its own background is even (a canvas, a scan, an
+ * MNIST digit: exactly the grey levels as before). When both are uneven (a photo under a shadow, a gradient or a
+ * vignette, where lit paper can be an extreme that fools the global rule), photos of paper being mostly pen on paper,
+ * dark ink is taken unless everything points to light ink: the global rule says so, and flattened both ways, the
+ * light ink is clearly (1.5 times) thinner than the dark and not much smaller in area. Real strokes are thin, while
+ * a wrong guess takes the paper inside loops and between rules, or scattered noise, for ink.
+ *
+ * @param gray `[height * width]` float32 grey levels in [0, 1] (see `toGrayscale`).
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @returns The polarity and the flattened grey levels (`gray` itself when the light was even).
+ */
+export function flattenLighting(gray: Float32Array, width: number, height: number): { polarity: Polarity; gray: Float32Array } {
+  const paperLight = estimateBackground(gray, width, height, 'dark-on-light');
+  const paperDark = estimateBackground(gray, width, height, 'light-on-dark');
+  if (isEvenBackground(paperLight) || isEvenBackground(paperDark)) {
+    const polarity = detectPolarity(gray);
+    const background = polarity === 'dark-on-light' ? paperLight : paperDark;
+    return { polarity, gray: isEvenBackground(background) ? gray : divideByBackground(gray, background, polarity) };
+  }
+  const asDarkInk = divideByBackground(gray, paperLight, 'dark-on-light');
+  if (detectPolarity(gray) === 'dark-on-light') return { polarity: 'dark-on-light', gray: asDarkInk };
+  const asLightInk = divideByBackground(gray, paperDark, 'light-on-dark');
+  const dark = estimateStrokeWidth(toInk(asDarkInk, 'dark-on-light'), width, height);
+  const light = estimateStrokeWidth(toInk(asLightInk, 'light-on-dark'), width, height);
+  const lightWins = light.width > 0 && (dark.width === 0 || (LIGHT_INK_MARGIN * light.width < dark.width && light.area >= dark.area / 2));
+  return lightWins ? { polarity: 'light-on-dark', gray: asLightInk } : { polarity: 'dark-on-light', gray: asDarkInk };
+}
+
+/** How much thinner light ink must be than dark ink for `flattenLighting` to take a shaded photo as light on dark. */
+const LIGHT_INK_MARGIN = 1.5;
+
+/** Render size of the digit for stroke-width changes, as a multiple of the box: fine enough for sub-pixel widths. */
+const STROKE_SUPERSAMPLING = 4;
+
+/**
+ * `fitToBox`, with the stroke width brought into MNIST's range (`MNIST_STROKE_WIDTH`, [low, high] px in a 20 px box).
+ *
+ * The width is measured in the source (`estimateStrokeWidth`) and scaled like the box. Inside the range the result is
+ * exactly `fitToBox`'s. Outside it (a hairline pen on a large photo; a marker), the crop is fitted at 4 times the
+ * size, dilated or eroded by a disc of radius (target - width) / 2 at that scale (`morphDisc`), and fitted again
+ * into the box around its new ink: thin strokes end up `thin` px wide, thick ones `high`.
+ *
+ * @param ink `[height * width]` ink strength in [0, 1].
+ * @param width Source width in px.
+ * @param height Source height in px.
+ * @param box The ink's bounding box in source px.
+ * @param size The box side the ink is fitted into, px (20 for MNIST); the range scales with it.
+ * @returns The fitted digit, like `fitToBox`.
+ */
+export function fitWithStrokeWidth(ink: Float32Array, width: number, height: number, box: BoundingBox, size = 20): GrayImage {
+  const scale = size / Math.max(box.width, box.height);
+  const measured = estimateStrokeWidth(ink, width, height, box).width * scale;
+  const low = (MNIST_STROKE_WIDTH.low * size) / 20;
+  const high = (MNIST_STROKE_WIDTH.high * size) / 20;
+  if (!(measured > 0) || (measured >= low && measured <= high)) return fitToBox(ink, width, height, box, size);
+  const target = measured < low ? (MNIST_STROKE_WIDTH.thin * size) / 20 : high;
+  const large = fitToBox(ink, width, height, box, size * STROKE_SUPERSAMPLING);
+  const radius = ((target - measured) * STROKE_SUPERSAMPLING) / 2;
+  const margin = Math.max(0, Math.ceil(radius) + 1);
+  const paddedWidth = large.width + 2 * margin;
+  const paddedHeight = large.height + 2 * margin;
+  const padded = new Float32Array(paddedWidth * paddedHeight);
+  for (let y = 0; y < large.height; y++) padded.set(large.data.subarray(y * large.width, (y + 1) * large.width), (y + margin) * paddedWidth + margin);
+  const adjusted = morphDisc(padded, paddedWidth, paddedHeight, radius);
+  let x0 = paddedWidth;
+  let y0 = paddedHeight;
+  let x1 = -1;
+  let y1 = -1;
+  let strongest = 0;
+  for (let i = 0; i < adjusted.length; i++) strongest = Math.max(strongest, adjusted[i]!);
+  for (let y = 0; y < paddedHeight; y++) {
+    for (let x = 0; x < paddedWidth; x++) {
+      if (adjusted[y * paddedWidth + x]! <= DEFAULT_INK_THRESHOLD * WEAK_FRACTION * strongest) continue;
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    }
+  }
+  if (x1 < 0) return fitToBox(ink, width, height, box, size);
+  return fitToBox(adjusted, paddedWidth, paddedHeight, { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }, size);
+}
+
+/**
  * Normalizes one digit image the way MNIST's digits were made: grey levels, ink = 1 whatever the polarity,
  * ink bounding box scaled to fit a 20x20 box (aspect kept, anti-aliased), centre of mass shifted to (14, 14) of a 28x28 field.
  *
@@ -396,13 +486,13 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
 
   const { width, height } = image;
   const gray = toGrayscale(image, options.paper ?? 'auto');
-  const polarity = detectPolarity(gray);
+  const { polarity, gray: flat } = flattenLighting(gray, width, height);
   const threshold = options.threshold ?? DEFAULT_INK_THRESHOLD;
-  const ink = toInk(flattenBackground(gray, width, height, polarity).gray, polarity);
+  const ink = toInk(flat, polarity);
   const lines = removeRulingLines(ink, width, height, threshold);
   if (lines.horizontal + lines.vertical > 0) rescaleToUnitMax(ink);
   const boundingBox = inkBoundingBox(ink, width, height, threshold, name);
-  const fitted = fitToBox(ink, width, height, boundingBox, boxSize);
+  const fitted = fitWithStrokeWidth(ink, width, height, boundingBox, boxSize);
   const field = centerInField(fitted, size);
   return {
     input: field.data,

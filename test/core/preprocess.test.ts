@@ -289,17 +289,18 @@ describe('centerOfMass and centerInField', () => {
 
 describe('preprocessDigit', () => {
   it('returns a 28x28 float32 input with ink = 1, the source box and the centre of mass', () => {
-    const ink = rectangleInk(100, 80, { x: 30, y: 10, width: 20, height: 40 });
+    // A bar as wide as a thick pen stroke (6 px of 40, 3 of 20 after fitting: inside MNIST's range of stroke widths).
+    const ink = rectangleInk(100, 80, { x: 30, y: 10, width: 6, height: 40 });
     const result = preprocessDigit(render(ink, 100, 80, 'black-on-white'));
     expect(result.input).toBeInstanceOf(Float32Array);
     expect(result.input.length).toBe(28 * 28);
     expect([result.width, result.height]).toEqual([28, 28]);
     expect(result.polarity).toBe('dark-on-light');
-    expect(result.boundingBox).toEqual({ x: 30, y: 10, width: 20, height: 40 });
-    expect(result.centerOfMass.x).toBeCloseTo(39.5, 5);
+    expect(result.boundingBox).toEqual({ x: 30, y: 10, width: 6, height: 40 });
+    expect(result.centerOfMass.x).toBeCloseTo(32.5, 5);
     expect(result.centerOfMass.y).toBeCloseTo(29.5, 5);
-    // The 20x40 box becomes 10x20 of full ink, all inside the field.
-    expect(result.input.reduce((a, b) => a + b, 0)).toBeCloseTo(200, 3);
+    // The 6x40 box becomes 3x20 of full ink, all inside the field.
+    expect(result.input.reduce((a, b) => a + b, 0)).toBeCloseTo(60, 3);
     const center = centerOfMass(result.input, 28, 28);
     expect(Math.abs(center.x - 14)).toBeLessThanOrEqual(0.5);
     expect(Math.abs(center.y - 14)).toBeLessThanOrEqual(0.5);

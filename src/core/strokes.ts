@@ -1,0 +1,105 @@
+/**
+ * Stroke width: its estimate, and its normalization so that a hairline pen and a thick marker both reach the model
+ * with strokes about as wide as MNIST's.
+ *
+ * Width estimate: a stroke of width w and length L has area w * L and perimeter about 2 * L, so w = 2 * area / perimeter
+ * (the "ink area over half the boundary length" estimate used for stroke width in handwriting analysis, e.g.
+ * Brink, Niels, van Batenburg, van den Heuvel and Schomaker 2011, "Towards robust writer verification by correcting
+ * unnatural slant", and the pen-width normalization of Bunke et al.). The area is the number of pixels of ink at
+ * least half the strongest; the perimeter counts the pixel edges between ink and paper, which overcounts a slanted
+ * boundary by 4/pi on average (Crofton), so it is scaled by pi/4.
+ *
+ * Normalization: grey-level dilation (widen) or erosion (thin) by a disc, on the digit rendered at 4 times the
+ * model's resolution (e.g. 80 px for MNIST's 20 px box), then area-averaged down to the box.
+ *
+ * Plain typed-array code; runs in the browser and in Node.
+ */
+
+/**
+ * Stroke widths of MNIST digits in their 20 px box, from `estimateStrokeWidth` on the 10,000 MNIST test images
+ * (measured: min 0.90, 0.1th percentile 1.13, 10th 1.86, median 2.55, 90th 3.57, 99.9th 5.62, max 7.48 px).
+ * Digits whose strokes, after fitting to the box, lie within [`low`, `high`] (99.8% of MNIST) are left exactly as
+ * they are. Thinner strokes (a hairline pen on a large photo) are widened to `thin`, MNIST's 10th percentile: a hairline
+ * widened only to `low` would still be among the faintest 1% of what the model was trained on. Thicker strokes
+ * (a marker) are thinned to `high`.
+ */
+export const MNIST_STROKE_WIDTH = { low: 1.1, thin: 1.9, median: 2.55, high: 6 } as const;
+
+/** Measured width of the ink: area, perimeter (px, already scaled by pi/4) and width = 2 * area / perimeter (px). */
+export interface StrokeWidth {
+  area: number;
+  perimeter: number;
+  width: number;
+}
+
+/**
+ * Estimates the stroke width of the ink in a box of an ink map: 2 * area / perimeter, see the module comment.
+ *
+ * @param ink `[height * width]` float32 ink strength in [0, 1].
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param box Region to measure (default the whole image), in px.
+ * @param level Ink at least `level` times the strongest counts (default 0.5).
+ * @returns The area (px^2), the perimeter (px) and the width (px; 0 when there is no ink).
+ */
+export function estimateStrokeWidth(
+  ink: Float32Array,
+  width: number,
+  height: number,
+  box: { x: number; y: number; width: number; height: number } = { x: 0, y: 0, width, height },
+  level = 0.5,
+): StrokeWidth {
+  let strongest = 0;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) strongest = Math.max(strongest, ink[y * width + x]!);
+  }
+  if (strongest === 0) return { area: 0, perimeter: 0, width: 0 };
+  const cut = level * strongest;
+  // The mask with a 1 px empty frame, so that neighbours need no bounds checks.
+  const maskWidth = box.width + 2;
+  const mask = new Uint8Array(maskWidth * (box.height + 2));
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) mask[(y + 1) * maskWidth + x + 1] = ink[(box.y + y) * width + box.x + x]! >= cut ? 1 : 0;
+  }
+  let area = 0;
+  let edges = 0;
+  for (let i = maskWidth; i < mask.length - maskWidth; i++) {
+    if (!mask[i]) continue;
+    area++;
+    edges += 4 - mask[i - 1]! - mask[i + 1]! - mask[i - maskWidth]! - mask[i + maskWidth]!;
+  }
+  const perimeter = (edges * Math.PI) / 4;
+  return { area, perimeter, width: perimeter > 0 ? (2 * area) / perimeter : 0 };
+}
+
+/**
+ * Grey-level dilation (`radius` > 0) or erosion (`radius` < 0) of an image by a disc of |radius| px:
+ * each pixel becomes the max (min) over the pixels within that distance. Outside the image counts as 0.
+ *
+ * @param image `[height * width]` float32 values.
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param radius Disc radius in px; 0 returns a copy.
+ * @returns A new `[height * width]` float32 image.
+ */
+export function morphDisc(image: Float32Array, width: number, height: number, radius: number): Float32Array {
+  const r = Math.abs(radius);
+  const dilate = radius > 0;
+  const offsets: Array<[number, number]> = [];
+  const reach = Math.floor(r);
+  for (let dy = -reach; dy <= reach; dy++) for (let dx = -reach; dx <= reach; dx++) if (dx * dx + dy * dy <= r * r) offsets.push([dx, dy]);
+  const out = new Float32Array(image.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = image[y * width + x]!;
+      for (const [dx, dy] of offsets) {
+        const nx = x + dx;
+        const ny = y + dy;
+        const v = nx >= 0 && ny >= 0 && nx < width && ny < height ? image[ny * width + nx]! : 0;
+        if (dilate ? v > best : v < best) best = v;
+      }
+      out[y * width + x] = best;
+    }
+  }
+  return out;
+}
