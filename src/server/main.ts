@@ -4,8 +4,15 @@
  *
  * Environment: `PORT` (default 3000), `HOST` (default `localhost`; `0.0.0.0` to reach it from a phone
  * on the same network), `HWR_MODEL` (model name under models/ or a model folder; default `digits`),
- * `LOG_LEVEL` (pino level; default `info`). Stops cleanly on SIGTERM and SIGINT.
+ * `LOG_LEVEL` (pino level; default `info`), `LOG_FORMAT` (`pretty`: one readable line per entry; `json`: one JSON
+ * object per line, for log collectors; default `pretty` when stdout is a terminal, else `json`).
+ *
+ * Signals: the first SIGTERM or SIGINT stops accepting connections, lets the requests in flight finish, then exits 0;
+ * a second one exits at once (code 1). `npm start` runs this file in a single node process (`exec node --import tsx`)
+ * so that the signal reaches it: a `tsx` in between would start a second process that npm's signal never reaches.
  */
+import pretty from 'pino-pretty';
+import type { FastifyServerOptions } from 'fastify';
 import { buildServer } from './server.ts';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -15,19 +22,38 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const app = buildServer({
-  model: process.env.HWR_MODEL ?? 'digits',
-  logger: { level: process.env.LOG_LEVEL ?? 'info' },
-});
+/**
+ * Pino options for `LOG_LEVEL` and `LOG_FORMAT`. The readable format is pino-pretty as a synchronous stream in this
+ * thread (not a transport worker), so the last lines before `process.exit` are not lost.
+ * @throws when `LOG_FORMAT` is neither `pretty` nor `json`.
+ */
+function loggerOptions(level: string, format: string | undefined, isTerminal: boolean): FastifyServerOptions['logger'] {
+  const chosen = format ?? (isTerminal ? 'pretty' : 'json');
+  if (chosen === 'json') return { level };
+  if (chosen !== 'pretty') throw new Error(`LOG_FORMAT must be pretty or json, got ${JSON.stringify(format)}`);
+  const stream = pretty({ colorize: isTerminal, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+  return { level, stream };
+}
+
+let logger: FastifyServerOptions['logger'];
+try {
+  logger = loggerOptions(process.env.LOG_LEVEL ?? 'info', process.env.LOG_FORMAT || undefined, process.stdout.isTTY === true);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
+const app = buildServer({ model: process.env.HWR_MODEL ?? 'digits', logger });
 
 let closing = false;
 async function shutDown(signal: NodeJS.Signals): Promise<void> {
   if (closing) {
     // A second signal means "now": skip waiting for open requests.
+    app.log.warn({ signal }, 'second signal: exiting without waiting for open requests');
     process.exit(1);
   }
   closing = true;
-  app.log.info({ signal }, 'shutting down');
+  app.log.info({ signal }, 'shutting down: no new connections; waiting for the requests in flight (a second signal exits at once)');
   try {
     await app.close();
     process.exit(0);

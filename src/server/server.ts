@@ -136,6 +136,14 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     });
   });
 
+  // Shutting down: every answer closes its connection, so an idle keep-alive connection does not hold the
+  // process open until keepAliveTimeout (72 s) after the last request in flight is answered.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onRequest', async (request) => {
     // RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request without a Host header.
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
