@@ -49,7 +49,45 @@ export const EVEN_BACKGROUND_TOLERANCE = 0.06;
 const MIN_PAPER_LEVEL = 0.05;
 
 /**
- * Estimates the paper's brightness at every pixel of a grey image.
+ * The paper's estimated brightness: a coarse grid of grey levels in [0, 1], one per `step` x `step` cell of the
+ * image (cell centres at `(i + 0.5) * step - 0.5` px), read between centres by bilinear interpolation.
+ */
+export interface Background {
+  /** `[gridHeight * gridWidth]` float32 grey levels in [0, 1]. */
+  grid: Float32Array;
+  gridWidth: number;
+  gridHeight: number;
+  /** Cell side in image px. */
+  step: number;
+  /** Image width in px. */
+  width: number;
+  /** Image height in px. */
+  height: number;
+}
+
+/** A grey image area-averaged over cells about 1/64 of its shorter side: what `estimateBackground` works on. */
+export interface GrayGrid {
+  data: Float32Array;
+  width: number;
+  height: number;
+  step: number;
+}
+
+/**
+ * Area-averages a grey image onto the grid `estimateBackground` works on (cells of `max(1, floor(shorter / 64))` px).
+ * Compute it once when estimating the background both ways.
+ *
+ * @param gray `[height * width]` float32 grey levels in [0, 1].
+ * @param width Image width in px.
+ * @param height Image height in px.
+ */
+export function grayGrid(gray: Float32Array, width: number, height: number): GrayGrid {
+  const step = Math.max(1, Math.floor(Math.min(width, height) / GRID_CELLS));
+  return { ...areaDownsample(gray, width, height, step), step };
+}
+
+/**
+ * Estimates the paper's brightness all over a grey image.
  *
  * For dark ink on light paper this is the closing of the image (dark strokes removed); for light ink on dark
  * (chalk, MNIST) the same on the inverted image, returned inverted back, i.e. an opening (light strokes removed).
@@ -58,29 +96,44 @@ const MIN_PAPER_LEVEL = 0.05;
  * @param width Image width in px.
  * @param height Image height in px.
  * @param polarity Which way round the ink is (see `detectPolarity`).
- * @returns `[height * width]` float32 background grey levels in [0, 1].
+ * @param grid `grayGrid(gray, width, height)`, when already computed.
+ * @returns The background, on a coarse grid (see `Background`, `backgroundImage`).
  */
-export function estimateBackground(gray: Float32Array, width: number, height: number, polarity: Polarity): Float32Array {
+export function estimateBackground(
+  gray: Float32Array,
+  width: number,
+  height: number,
+  polarity: Polarity,
+  grid: GrayGrid = grayGrid(gray, width, height),
+): Background {
   const paperUp = polarity === 'dark-on-light';
-  const step = Math.max(1, Math.floor(Math.min(width, height) / GRID_CELLS));
-  const grid = areaDownsample(gray, width, height, step);
-  if (!paperUp) for (let i = 0; i < grid.data.length; i++) grid.data[i] = 1 - grid.data[i]!;
+  const { step } = grid;
+  const values = paperUp ? grid.data : grid.data.map((v) => 1 - v);
   const window = Math.max(3, Math.round(Math.max(MIN_BACKGROUND_WINDOW, BACKGROUND_WINDOW_FRACTION * Math.min(width, height)) / step));
-  const closed = closing(grid.data, grid.width, grid.height, window);
+  const closed = closing(values, grid.width, grid.height, window);
   if (!paperUp) for (let i = 0; i < closed.length; i++) closed[i] = 1 - closed[i]!;
-  return upsampleBilinear(closed, grid.width, grid.height, step, width, height);
+  return { grid: closed, gridWidth: grid.width, gridHeight: grid.height, step, width, height };
 }
 
 /**
- * Whether an estimated background is evenly lit: its brightness varies by less than `EVEN_BACKGROUND_TOLERANCE`.
+ * The background at every pixel, interpolated bilinearly from its grid.
  *
- * @param background `[height * width]` grey levels from `estimateBackground`.
+ * @returns `[height * width]` float32 grey levels in [0, 1].
  */
-export function isEvenBackground(background: Float32Array): boolean {
+export function backgroundImage(background: Background): Float32Array {
+  const { grid, gridWidth, gridHeight, step, width, height } = background;
+  return upsampleBilinear(grid, gridWidth, gridHeight, step, width, height);
+}
+
+/**
+ * Whether a background is evenly lit: its brightness varies by less than `EVEN_BACKGROUND_TOLERANCE`
+ * (bilinear interpolation stays within the grid's range, so the grid decides).
+ */
+export function isEvenBackground(background: Background): boolean {
   let lowest = Infinity;
   let highest = -Infinity;
-  for (let i = 0; i < background.length; i++) {
-    const v = background[i]!;
+  for (let i = 0; i < background.grid.length; i++) {
+    const v = background.grid[i]!;
     if (v < lowest) lowest = v;
     if (v > highest) highest = v;
   }
@@ -93,17 +146,18 @@ export function isEvenBackground(background: Float32Array): boolean {
  * For light ink on dark, the division applies to the inverted image (1 - grey).
  *
  * @param gray `[height * width]` float32 grey levels in [0, 1].
- * @param background `[height * width]` background grey levels from `estimateBackground` with the same polarity.
+ * @param background From `estimateBackground` with the same polarity.
  * @param polarity Which way round the ink is.
  * @returns A new `[height * width]` float32 array of flattened grey levels in [0, 1].
  */
-export function divideByBackground(gray: Float32Array, background: Float32Array, polarity: Polarity): Float32Array {
+export function divideByBackground(gray: Float32Array, background: Background, polarity: Polarity): Float32Array {
+  const paper = backgroundImage(background);
   const flat = new Float32Array(gray.length);
   for (let i = 0; i < gray.length; i++) {
     if (polarity === 'dark-on-light') {
-      flat[i] = Math.min(1, gray[i]! / Math.max(MIN_PAPER_LEVEL, background[i]!));
+      flat[i] = Math.min(1, gray[i]! / Math.max(MIN_PAPER_LEVEL, paper[i]!));
     } else {
-      flat[i] = 1 - Math.min(1, (1 - gray[i]!) / Math.max(MIN_PAPER_LEVEL, 1 - background[i]!));
+      flat[i] = 1 - Math.min(1, (1 - gray[i]!) / Math.max(MIN_PAPER_LEVEL, 1 - paper[i]!));
     }
   }
   return flat;
@@ -162,14 +216,20 @@ function minFilter(values: Float32Array, width: number, height: number, size: nu
 function filter2d(values: Float32Array, width: number, height: number, size: number, pick: typeof Math.max): Float32Array {
   const before = Math.floor((size - 1) / 2);
   const after = size - 1 - before;
+  const maximum = pick === Math.max;
+  const scratch = { prefix: new Float32Array(Math.max(width, height) + size), suffix: new Float32Array(Math.max(width, height) + size) };
   const rows = new Float32Array(values.length);
-  for (let y = 0; y < height; y++) runningExtreme(values, y * width, 1, width, before, after, pick === Math.max, rows);
+  for (let y = 0; y < height; y++) runningExtreme(values, y * width, 1, width, before, after, maximum, rows, scratch);
   const out = new Float32Array(values.length);
-  for (let x = 0; x < width; x++) runningExtreme(rows, x, width, height, before, after, pick === Math.max, out);
+  for (let x = 0; x < width; x++) runningExtreme(rows, x, width, height, before, after, maximum, out, scratch);
   return out;
 }
 
-/** Max (or min) over the window [i - before, i + after], clipped to the line, of one row or column (`stride` apart). */
+/**
+ * Max (or min) over the window [i - before, i + after], clipped to the line, of one row or column (`stride` apart),
+ * by the van Herk / Gil-Werman algorithm (van Herk 1992, Pattern Recognition Letters 13(7); Gil and Werman 1993,
+ * IEEE PAMI 15(5)): block-wise prefix and suffix extremes, three comparisons per pixel whatever the window.
+ */
 function runningExtreme(
   values: Float32Array,
   start: number,
@@ -179,21 +239,32 @@ function runningExtreme(
   after: number,
   maximum: boolean,
   out: Float32Array,
+  scratch: { prefix: Float32Array; suffix: Float32Array },
 ): void {
+  const size = before + after + 1;
+  const padded = length + size - 1; // `before` outside values in front, `after` behind: they never win
+  const outside = maximum ? -Infinity : Infinity;
+  const { prefix, suffix } = scratch;
+  const at = (j: number): number => (j < before || j >= before + length ? outside : values[start + (j - before) * stride]!);
+  for (let j = 0; j < padded; j++) {
+    const v = at(j);
+    prefix[j] = j % size === 0 ? v : maximum ? Math.max(prefix[j - 1]!, v) : Math.min(prefix[j - 1]!, v);
+  }
+  for (let j = padded - 1; j >= 0; j--) {
+    const v = at(j);
+    suffix[j] = j === padded - 1 || (j + 1) % size === 0 ? v : maximum ? Math.max(suffix[j + 1]!, v) : Math.min(suffix[j + 1]!, v);
+  }
+  // The window of output i covers padded positions i .. i + size - 1.
   for (let i = 0; i < length; i++) {
-    let best = values[start + i * stride]!;
-    const to = Math.min(length - 1, i + after);
-    for (let k = Math.max(0, i - before); k <= to; k++) {
-      const v = values[start + k * stride]!;
-      if (maximum ? v > best : v < best) best = v;
-    }
-    out[start + i * stride] = best;
+    const a = suffix[i]!;
+    const b = prefix[i + size - 1]!;
+    out[start + i * stride] = maximum ? (a > b ? a : b) : a < b ? a : b;
   }
 }
 
 /** Bilinear upsampling of a grid of cell means (cell centres at `(i + 0.5) * step - 0.5` px) to `width` x `height`. */
 function upsampleBilinear(grid: Float32Array, gridWidth: number, gridHeight: number, step: number, width: number, height: number): Float32Array {
-  if (step === 1) return grid;
+  if (step === 1) return Float32Array.from(grid);
   const out = new Float32Array(width * height);
   const xs = axisWeights(width, gridWidth, step);
   const ys = axisWeights(height, gridHeight, step);

@@ -21,7 +21,7 @@
  * in index coordinates, lies in [13.5, 14.5] on both axes, i.e. MNIST shifted by whole pixels towards (14, 14)).
  */
 
-import { divideByBackground, estimateBackground, isEvenBackground } from './background.ts';
+import { divideByBackground, estimateBackground, grayGrid, isEvenBackground } from './background.ts';
 import { hwrError } from './errors.ts';
 import { removeRulingLines } from './ruling.ts';
 import { estimateStrokeWidth, MNIST_STROKE_WIDTH, morphDisc } from './strokes.ts';
@@ -394,15 +394,18 @@ export function centerInField(image: GrayImage, size = 28): GrayImage & { offset
  * @returns The polarity and the flattened grey levels (`gray` itself when the light was even).
  */
 export function flattenLighting(gray: Float32Array, width: number, height: number): { polarity: Polarity; gray: Float32Array } {
-  const paperLight = estimateBackground(gray, width, height, 'dark-on-light');
-  const paperDark = estimateBackground(gray, width, height, 'light-on-dark');
-  if (isEvenBackground(paperLight) || isEvenBackground(paperDark)) {
-    const polarity = detectPolarity(gray);
-    const background = polarity === 'dark-on-light' ? paperLight : paperDark;
-    return { polarity, gray: isEvenBackground(background) ? gray : divideByBackground(gray, background, polarity) };
+  // Computed lazily, in the order the decisions need them: a clean canvas or scan needs one estimate.
+  const grid = grayGrid(gray, width, height);
+  const globalRule = detectPolarity(gray);
+  const paperLight = estimateBackground(gray, width, height, 'dark-on-light', grid);
+  if (globalRule === 'dark-on-light') {
+    // Either the light is even (the global rule decides), or both estimates are uneven (dark ink is taken).
+    return { polarity: globalRule, gray: isEvenBackground(paperLight) ? gray : divideByBackground(gray, paperLight, globalRule) };
   }
+  const paperDark = estimateBackground(gray, width, height, 'light-on-dark', grid);
+  if (isEvenBackground(paperDark)) return { polarity: globalRule, gray };
+  if (isEvenBackground(paperLight)) return { polarity: globalRule, gray: divideByBackground(gray, paperDark, globalRule) };
   const asDarkInk = divideByBackground(gray, paperLight, 'dark-on-light');
-  if (detectPolarity(gray) === 'dark-on-light') return { polarity: 'dark-on-light', gray: asDarkInk };
   const asLightInk = divideByBackground(gray, paperDark, 'light-on-dark');
   const dark = estimateStrokeWidth(toInk(asDarkInk, 'dark-on-light'), width, height);
   const light = estimateStrokeWidth(toInk(asLightInk, 'light-on-dark'), width, height);
