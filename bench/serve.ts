@@ -58,7 +58,8 @@ export interface StallRow {
 export interface ServingReport {
   command: string;
   date: string;
-  machine: { cpu: string; cores: number; memoryGB: number; node: string; loadAverage: number[] };
+  /** `loadAverage` at the start and at the end of the run (1, 5 and 15 minutes): other work on the machine. */
+  machine: { cpu: string; cores: number; memoryGB: number; node: string; loadAverageStart: number[]; loadAverageEnd: number[] };
   secondsPerLevel: number;
   rows: LoadRow[];
   stalls: StallRow[];
@@ -113,6 +114,10 @@ async function largePng(): Promise<Buffer> {
     .toBuffer();
 }
 
+function loadAverage(): number[] {
+  return loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -120,6 +125,7 @@ function percentile(sorted: number[], q: number): number {
 /** Runs the benchmark (see the module comment). */
 export async function runServingBench(options: ServingOptions = {}): Promise<ServingReport> {
   const cores = availableParallelism();
+  const loadAverageStart = loadAverage();
   const workerCounts = options.workerCounts ?? [...new Set([0, 1, cores])];
   const concurrencies = options.concurrencies ?? [1, 8, 32, 128];
   const seconds = options.seconds ?? 10;
@@ -187,7 +193,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
   return {
     command: 'npm run bench:serve',
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, memoryGB: Math.round(totalmem() / 2 ** 30 * 10) / 10, node: process.version, loadAverage: loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, memoryGB: Math.round(totalmem() / 2 ** 30 * 10) / 10, node: process.version, loadAverageStart, loadAverageEnd: loadAverage() },
     secondsPerLevel: seconds,
     rows,
     stalls,
@@ -204,7 +210,7 @@ export function servingMarkdown(report: ServingReport): string {
     MARK_START,
     '## Serving: requests/s and latency on loopback',
     '',
-    `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, Node ${machine.node}; load average at the end ${machine.loadAverage.join(', ')}. ` +
+    `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, Node ${machine.node}; load average ${machine.loadAverageStart.join(', ')} at the start and ${machine.loadAverageEnd.join(', ')} at the end (other work on the machine). ` +
       `autocannon in the benchmark process, the server (\`buildServer\`, shipped model) in a child process; ${report.secondsPerLevel} s per level after a 2 s warm-up. ` +
       '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Workers: 0 runs preprocessing and inference on the event loop (the server before the pool); N is a pool of N worker threads.',
     '',
