@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { loadRecognizer } from '../node/recognizer.ts';
-import { ApiError, errorResponseSchema, installErrorHandlers } from './errors.ts';
+import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from './errors.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
 import { answerClientError } from './transport.ts';
@@ -114,6 +114,11 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false } },
     // Requests Node's HTTP parser rejects (oversize headers, bad framing, not HTTP) get the one error shape too.
     clientErrorHandler: (error, socket) => answerClientError(error, socket, log()),
+    // Errors Fastify meets before routing (a malformed URL such as /%zz) get the one error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const { statusCode, body } = toApiError(error);
+      (reply as FastifyReply).code(statusCode).type('application/json').send(body);
+    },
     // Node would answer a missing Host header with an empty 400 of its own; the hook below answers it in our shape.
     http: { requireHostHeader: false },
     // While shutting down, requests already on open connections are served (each answer then closes its
