@@ -12,8 +12,9 @@
  *   each worker count (0 = recognition on the event loop, as before the pool; N = a pool of N worker threads,
  *   src/server/recognitionPool.ts). Each configuration is a fresh server in a child process
  *   (bench/serveServer.ts), warmed up for 2 s at concurrency 8 first.
- * - `GET /api/health` latency at concurrency 1 while 45-megapixel PNGs (8000x5625) are recognized one after another:
- *   how long one large image stalls the other requests (issue 8, defect 7), for each worker count.
+ * - `GET /api/health` latency at concurrency 1 while 45-megapixel PNGs (8000x5625) are recognized one after another,
+ *   and the server's own longest event-loop stall meanwhile (`monitorEventLoopDelay`): how long one large image
+ *   holds up every other request (issue 8, defect 7), for each worker count.
  * Results: bench/serving.json and a section of bench/results.md (between the `serving` markers), or `--out`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,6 +53,9 @@ export interface StallRow {
   healthP50Ms: number;
   healthP99Ms: number;
   healthMaxMs: number;
+  /** The server's event-loop delay meanwhile (ms): the longest stall, and its p99. */
+  eventLoopMaxMs: number;
+  eventLoopP99Ms: number;
 }
 
 /** What the serving benchmark reports. */
@@ -75,17 +79,29 @@ export interface ServingOptions {
 }
 
 /** Starts bench/serveServer.ts with `workers` in a child process; resolves once it listens and its model is loaded. */
-async function startServer(workers: number): Promise<{ url: string; child: ChildProcess }> {
+interface Server {
+  url: string;
+  child: ChildProcess;
+  /** Sends a command line to the server (`reset`, `report`) and resolves with its next output line, when it answers. */
+  command(text: string, answers: boolean): Promise<string | undefined>;
+}
+
+async function startServer(workers: number): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/serveServer.ts'), String(workers)], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolveUrl, reject) => {
     child.once('exit', (code) => reject(new Error(`serving bench: server with ${workers} workers exited with code ${code}`)));
     lines.once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url));
   });
-  return { url, child };
+  const command = async (text: string, answers: boolean): Promise<string | undefined> => {
+    const answer = answers ? new Promise<string>((done) => lines.once('line', done)) : undefined;
+    child.stdin!.write(`${text}\n`);
+    return answer;
+  };
+  return { url, child, command };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -135,7 +151,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
   const rows: LoadRow[] = [];
   const stalls: StallRow[] = [];
   for (const workers of workerCounts) {
-    const { url, child } = await startServer(workers);
+    const { url, child, command } = await startServer(workers);
     try {
       const post = { url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png, timeout: 30 };
       await autocannon({ ...post, connections: 8, duration: 2 });
@@ -157,6 +173,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
         const healthMs: number[] = [];
         const largeImageMs: number[] = [];
         let done = false;
+        await command('reset', false);
         const uploads = (async () => {
           for (let i = 0; i < 3; i++) {
             const started = performance.now();
@@ -173,6 +190,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
           healthMs.push(performance.now() - started);
         }
         await uploads;
+        const delay = JSON.parse((await command('report', true))!) as { maxMs: number; p99Ms: number };
         const sorted = [...healthMs].sort((a, b) => a - b);
         const stall: StallRow = {
           workers,
@@ -182,9 +200,11 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
           healthP50Ms: percentile(sorted, 0.5),
           healthP99Ms: percentile(sorted, 0.99),
           healthMaxMs: sorted[sorted.length - 1] ?? NaN,
+          eventLoopMaxMs: delay.maxMs,
+          eventLoopP99Ms: delay.p99Ms,
         };
         stalls.push(stall);
-        log(`serving: ${workers} workers, health during 45 MP uploads: p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms`);
+        log(`serving: ${workers} workers, during 45 MP uploads: health p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms; longest event-loop stall ${stall.eventLoopMaxMs.toFixed(0)} ms`);
       }
     } finally {
       await stopServer(child);
@@ -221,11 +241,11 @@ export function servingMarkdown(report: ServingReport): string {
   if (report.stalls.length > 0) {
     lines.push(
       '',
-      '`GET /api/health` at concurrency 1 while three 45-megapixel PNGs (8000x5625, one after another) are recognized:',
+      '`GET /api/health` at concurrency 1 while three 45-megapixel PNGs (8000x5625, one after another) are recognized, and the server\'s longest event-loop stall meanwhile (`monitorEventLoopDelay`, in the server process):',
       '',
-      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | each 45 MP image (s) |',
-      '|---|---:|---:|---:|---:|---|',
-      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} |`),
+      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | longest event-loop stall (ms) | each 45 MP image (s) |',
+      '|---|---:|---:|---:|---:|---:|---|',
+      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${fmt(s.eventLoopMaxMs)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} |`),
     );
   }
   lines.push(MARK_END);

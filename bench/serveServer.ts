@@ -2,8 +2,12 @@
  * The server of the serving benchmark (bench/serve.ts): `buildServer` with the shipped model and the worker count
  * given as the first argument (0 = recognition on the event loop), no web app, no log, on 127.0.0.1 and a free port.
  * Prints one JSON line `{ "url" }` once the model is loaded; exits on SIGTERM.
+ * Measures its own event-loop delay: the line `reset` on stdin starts a new measurement, `report` prints
+ * `{ "maxMs", "p99Ms" }` (perf_hooks.monitorEventLoopDelay, 5 ms resolution): the longest stall of every request.
  */
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { buildServer } from '../src/server/server.ts';
 
 const workers = Number(process.argv[2] ?? 1);
@@ -17,6 +21,12 @@ for (;;) {
   await new Promise((done) => setTimeout(done, 100));
 }
 process.stdout.write(`${JSON.stringify({ url })}\n`);
+const delay = monitorEventLoopDelay({ resolution: 5 });
+delay.enable();
+createInterface({ input: process.stdin }).on('line', (command) => {
+  if (command === 'reset') delay.reset();
+  if (command === 'report') process.stdout.write(`${JSON.stringify({ maxMs: delay.max / 1e6, p99Ms: delay.percentile(99) / 1e6 })}\n`);
+});
 process.once('SIGTERM', () => {
   void app.close().then(() => process.exit(0));
 });
