@@ -7,6 +7,7 @@
  * Skipped, with a message, when /usr/bin/chromium is absent. Uses the shipped model (models/digits) or the
  * model folder in `HWR_MODEL`, for the server and for the built web app alike.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -327,9 +328,19 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
   it('shows "not a digit" in the browser too, from the model in the Web Worker', async () => {
     const page = await openPad();
     // The shipped model, told that its class "7" means "none of the others": a drawn 7 is then a rejection.
+    // Its SHA256SUMS, when it has one, gets the new metadata's checksum (the browser checks the files it fetches).
+    const withRejectClass = (original: string): string => JSON.stringify({ ...(JSON.parse(original) as object), rejectClass: '7' });
     await page.route('**/models/digits/metadata.json', async (route) => {
-      const metadata = (await (await route.fetch()).json()) as Record<string, unknown>;
-      await route.fulfill({ json: { ...metadata, rejectClass: '7' } });
+      await route.fulfill({ body: withRejectClass(await (await route.fetch()).text()), contentType: 'application/json' });
+    });
+    await page.route('**/models/digits/SHA256SUMS', async (route) => {
+      const sums = await route.fetch();
+      if (!sums.ok()) return route.fulfill({ response: sums });
+      const metadataUrl = route.request().url().replace(/SHA256SUMS$/, 'metadata.json');
+      const metadata = withRejectClass(await (await route.fetch({ url: metadataUrl })).text());
+      const hex = createHash('sha256').update(metadata).digest('hex');
+      const body = (await sums.text()).replace(/^[0-9a-f]{64}( [ *]metadata\.json)$/m, `${hex}$1`);
+      return route.fulfill({ body, contentType: 'text/plain' });
     });
     await page.reload();
     await drawWithMouse(page, SHAPES.seven);
@@ -340,6 +351,15 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     await page.getByTestId('clear').click();
     await drawWithMouse(page, SHAPES.one);
     expect(await predict(page)).toBe('1');
+  });
+
+  it('says in one status line that a broken model cannot be loaded, with no uncaught error in the page or worker', async () => {
+    const page = await openPad();
+    await page.route('**/models/digits/model.json', (route) => route.fulfill({ body: 'not a model', contentType: 'application/json' }));
+    await page.reload();
+    await expect.poll(() => page.getByTestId('status').textContent(), { timeout: 30_000 }).toMatch(/model could not be loaded/);
+    expect(await page.getByTestId('status').getAttribute('data-tone')).toBe('error');
+    expect(await page.locator('#model-info').textContent()).toMatch(/in-browser model is unavailable/);
   });
 
   it('says in the footer where the model runs: in the browser or on the server', async () => {

@@ -26,6 +26,8 @@ scope.addEventListener('message', async ({ data: request }) => {
         throw error;
       },
     );
+    // The page has the failure in `load-failed`; later `recognize` requests get it again from `await recognizer`.
+    recognizer.catch(() => undefined);
     return;
   }
   try {
