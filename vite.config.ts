@@ -30,14 +30,15 @@ function publishedFiles(): Map<string, string> {
 }
 
 /**
- * The files the browser needs from a model folder: model.json, its weight shards (from its weights manifest)
- * and metadata.json; not the training leftovers (checkpoints, curves, history). Empty when there is no model.
+ * The files the browser needs from a model folder: model.json, its weight shards (from its weights manifest),
+ * metadata.json and SHA256SUMS (the browser checks the others against it); not the training leftovers
+ * (checkpoints, curves, history). Empty when there is no model.
  */
 function modelFileNames(dir: string): string[] {
   const modelJson = join(dir, 'model.json');
   if (!existsSync(modelJson)) return [];
   const manifest = (JSON.parse(readFileSync(modelJson, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? [];
-  const names = ['model.json', 'metadata.json', ...manifest.flatMap((group) => group.paths.map((path) => posix.normalize(path)))];
+  const names = ['model.json', 'metadata.json', 'SHA256SUMS', ...manifest.flatMap((group) => group.paths.map((path) => posix.normalize(path)))];
   return names.filter((name) => existsSync(join(dir, name)));
 }
 

@@ -7,6 +7,7 @@
 // tfjs-core + tfjs-layers only (not the `@tensorflow/tfjs` union, which drags WebGL into browser bundles).
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { checkedFetch } from './checksums.ts';
 import { hwrError } from './errors.ts';
 import { preprocessDigit } from './preprocess.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
@@ -244,21 +245,27 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
 /**
  * Loads a model and its metadata into a `Recognizer`.
  * - `source` as a string: URL of a model folder served over HTTP(S) or relative to the page
- *   (`models/digits/`): fetches `model.json`, its weight shards and `metadata.json`.
+ *   (`models/digits/`): fetches `model.json`, its weight shards and `metadata.json`, each checked against the
+ *   folder's `SHA256SUMS` when it has one and Web Crypto is available (see `checkedFetch` in ./checksums.ts).
  * - `source` as `{ model, metadata }`: any TF.js IOHandler (Node's file handler, `tf.io.fromMemory`, ...).
  * @throws HwrError `BAD_MODEL` when the model or its metadata cannot be loaded or do not match.
  */
 export async function loadRecognizer(source: ModelSource): Promise<Recognizer> {
   let handlerOrUrl: string | tf.io.IOHandler;
   let metadata: ModelMetadata;
+  let modelUrl: string | undefined;
   if (typeof source === 'string') {
+    // Every file is checked against the folder's SHA256SUMS where it has one and Web Crypto is available.
+    const { fetch: fetchFile } = await checkedFetch(source);
     const metadataUrl = fileUrl(source, 'metadata.json');
-    const response = await fetch(metadataUrl).catch((error: unknown) => {
+    const response = await fetchFile(metadataUrl).catch((error: unknown) => {
+      if ((error as { code?: string }).code === 'BAD_MODEL') throw error;
       throw hwrError('BAD_MODEL', `${metadataUrl}: cannot fetch model metadata: ${(error as Error).message}`, error);
     });
     if (!response.ok) throw hwrError('BAD_MODEL', `${metadataUrl}: HTTP ${response.status} fetching model metadata`);
     metadata = (await response.json()) as ModelMetadata;
-    handlerOrUrl = fileUrl(source, 'model.json');
+    modelUrl = fileUrl(source, 'model.json');
+    handlerOrUrl = tf.io.http(modelUrl, { fetchFunc: fetchFile });
   } else {
     ({ metadata } = source);
     handlerOrUrl = source.model;
@@ -268,7 +275,7 @@ export async function loadRecognizer(source: ModelSource): Promise<Recognizer> {
     model = await loadLayersModel(handlerOrUrl);
   } catch (error) {
     if ((error as { code?: string }).code === 'BAD_MODEL') throw error;
-    throw hwrError('BAD_MODEL', `${typeof handlerOrUrl === 'string' ? handlerOrUrl : metadata.name}: cannot load model: ${(error as Error).message}`, error);
+    throw hwrError('BAD_MODEL', `${modelUrl ?? metadata.name}: cannot load model: ${(error as Error).message}`, error);
   }
   const shape = model.inputs[0]?.shape ?? [];
   if (shape[1] !== metadata.inputShape[0] || shape[2] !== metadata.inputShape[1]) {

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
+import { checksumMismatch, CHECKSUMS_FILE, formatChecksums, parseChecksums, type Checksums } from '../core/checksums.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { writeFileAtomic } from './files.ts';
 
@@ -22,41 +23,11 @@ import { writeFileAtomic } from './files.ts';
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 export const METADATA_JSON = 'metadata.json';
-/** The checksum file of a folder: SHA-256 per file, in `sha256sum`'s format. */
-export const CHECKSUMS_FILE = 'SHA256SUMS';
+export { CHECKSUMS_FILE, formatChecksums, parseChecksums, type Checksums } from '../core/checksums.ts';
 
 /** Lowercase hex SHA-256 (FIPS 180-4) of `bytes`. */
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** File name -> lowercase hex SHA-256, as listed in a `SHA256SUMS` file. */
-export type Checksums = Map<string, string>;
-
-/** Formats checksums as `sha256sum` does in text mode: `<hex>  <name>` per line, names sorted. */
-export function formatChecksums(checksums: Checksums): string {
-  return [...checksums.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, hex]) => `${hex}  ${name}\n`)
-    .join('');
-}
-
-/**
- * Parses a `SHA256SUMS` file (`sha256sum`'s output: text mode `hex  name` or binary mode `hex *name`).
- * @param path Where the text came from, for error messages.
- * @throws HwrError `BAD_MODEL` naming the file and line of a malformed line.
- */
-export function parseChecksums(text: string, path: string): Checksums {
-  const checksums: Checksums = new Map();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, '');
-    if (line === '') continue;
-    const match = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-    if (!match) throw hwrError('BAD_MODEL', `${path}: line ${i + 1} is not "<SHA-256 in hex>  <file name>"`);
-    checksums.set(match[2]!, match[1]!.toLowerCase());
-  }
-  return checksums;
 }
 
 /**
@@ -87,12 +58,7 @@ export function verifyChecksum(dir: string, name: string, bytes: Uint8Array, che
   const path = join(dir, name);
   if (expected === undefined) throw hwrError('BAD_MODEL', `${path}: not listed in ${CHECKSUMS_FILE}, so it cannot be checked`);
   const actual = sha256Hex(bytes);
-  if (actual !== expected) {
-    throw hwrError(
-      'BAD_MODEL',
-      `${path}: SHA-256 ${actual.slice(0, 12)}... does not match ${CHECKSUMS_FILE} (${expected.slice(0, 12)}...): the file is corrupt, truncated or was changed after it was written`,
-    );
-  }
+  if (actual !== expected) throw checksumMismatch(path, actual, expected);
 }
 
 /**
@@ -127,7 +93,8 @@ export async function recordChecksums(dir: string, written: ReadonlyMap<string, 
     }
   }
   for (const [name, bytes] of written) checksums.set(name, sha256Hex(bytes));
-  await writeFileAtomic(join(dir, CHECKSUMS_FILE), formatChecksums(checksums));
+  const sorted: Checksums = new Map([...checksums].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  await writeFileAtomic(join(dir, CHECKSUMS_FILE), formatChecksums(sorted));
 }
 
 /** The model files of folder `dir` that exist: model.json, the weight shards it lists, metadata.json. */

@@ -22,6 +22,7 @@ import type { ModelMetadata } from '../core/types.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import {
   CHECKSUMS_FILE,
+  formatChecksums,
   METADATA_JSON,
   MODEL_JSON,
   parseJsonObject,
@@ -170,7 +171,7 @@ export async function writeCheckpoint({ outDir, model, state, newBest, previous 
   }
   const checksums: Checksums = new Map();
   for (const file of CHECKPOINT_FILES) checksums.set(file, sha256Hex(await readFile(join(staging, file))));
-  await writeFileAtomic(join(staging, CHECKSUMS_FILE), [...checksums].map(([file, hex]) => `${hex}  ${file}\n`).join(''));
+  await writeFileAtomic(join(staging, CHECKSUMS_FILE), formatChecksums(checksums));
   await syncFolder(best);
   await syncFolder(staging);
   killPointForTests('checkpoint-rename', state.epochsDone);
