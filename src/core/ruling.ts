@@ -126,8 +126,24 @@ function crossings(
   return keep;
 }
 
+/**
+ * Erases a band, except where a stroke crosses it (`keep`) and where the ink is much stronger than the printed line
+ * (more than `PEN_OVER_LINE` times the band's median strength across its length): a pen stroke that runs along a
+ * light ruling line, such as a 7's bar written on it, stays.
+ */
 function eraseBand(ink: Float32Array, length: number, step: number, stride: number, band: Band, keep: Uint8Array): void {
+  const profile = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    for (let line = band.from; line <= band.to; line++) profile[i] = Math.max(profile[i]!, ink[line * stride + i * step]!);
+  }
+  const lineStrength = profile.sort()[length >> 1]!;
   for (let line = band.from; line <= band.to; line++) {
-    for (let i = 0; i < length; i++) if (!keep[i]) ink[line * stride + i * step] = 0;
+    for (let i = 0; i < length; i++) {
+      const index = line * stride + i * step;
+      if (!keep[i] && ink[index]! <= PEN_OVER_LINE * lineStrength) ink[index] = 0;
+    }
   }
 }
+
+/** Ink this many times stronger than a ruling line's median strength is pen, not print. */
+const PEN_OVER_LINE = 2;

@@ -2,12 +2,11 @@
  * Stroke width: its estimate, and its normalization so that a hairline pen and a thick marker both reach the model
  * with strokes about as wide as MNIST's.
  *
- * Width estimate: a stroke of width w and length L has area w * L and perimeter about 2 * L, so w = 2 * area / perimeter
- * (the "ink area over half the boundary length" estimate used for stroke width in handwriting analysis, e.g.
- * Brink, Niels, van Batenburg, van den Heuvel and Schomaker 2011, "Towards robust writer verification by correcting
- * unnatural slant", and the pen-width normalization of Bunke et al.). The area is the number of pixels of ink at
- * least half the strongest; the perimeter counts the pixel edges between ink and paper, which overcounts a slanted
- * boundary by 4/pi on average (Crofton), so it is scaled by pi/4.
+ * Width estimate: a stroke of width w and length L has area w * L and a boundary about 2 * L long, so
+ * w = 2 * area / perimeter (the area-over-half-perimeter estimate of pen width, exact for a long straight bar).
+ * The area is the number of pixels of ink at least half the strongest; the perimeter counts the pixel edges between
+ * ink and paper, which overcounts a slanted boundary by 4/pi on average over directions (Cauchy-Crofton), so it is
+ * scaled by pi/4.
  *
  * Normalization: grey-level dilation (widen) or erosion (thin) by a disc, on the digit rendered at 4 times the
  * model's resolution (e.g. 80 px for MNIST's 20 px box), then area-averaged down to the box.
