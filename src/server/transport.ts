@@ -88,26 +88,43 @@ export function answerClientError(error: ClientError, socket: Socket, log: Fasti
 }
 
 /**
- * After an error answer to a request whose body was not read in full (`!request.complete`): keeps the connection
- * open while Node reads and discards the rest of the body (it does so by itself once the answer is sent on a
- * keep-alive connection), and closes it only when more than `limits.maxBytes` arrive or `limits.maxMs` pass.
+ * After an error answer to a request whose body was not read in full (`!request.complete`): has the rest of the body
+ * read and discarded before the connection may close, and closes it early only when more than `limits.maxBytes`
+ * arrive or `limits.maxMs` pass.
+ *
+ * On a keep-alive connection Node itself reads and discards the rest once the answer is sent, and the connection
+ * stays usable. When the answer closes the connection anyway (the client sent `Connection: close`, or HTTP/1.0),
+ * Node would destroy the socket right after the answer, with the body still arriving; here its close is deferred
+ * until the body has been read (a "lingering close": the answer and a FIN go out at once, the socket is destroyed
+ * once nothing unread is left).
  * A declared Content-Length above `maxBytes` is not waited for: returns false, and the caller should close.
  *
- * @returns true when the body will be drained (the answer must then not say `Connection: close`).
+ * @returns true when the body will be drained (the answer must then not ask for `Connection: close` itself).
  */
 export function drainUnreadBody(request: http.IncomingMessage, limits: DrainLimits): boolean {
   if (request.complete) return true;
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limits.maxBytes) return false;
-  const socket = request.socket;
+  // Node's http server closes a connection after its last answer with socket.destroySoon() (lib/_http_server.js).
+  const socket = request.socket as Socket & { destroySoon?: () => void };
+  const destroySoon = socket.destroySoon;
+  let closeWanted = false;
+  socket.destroySoon = (): void => {
+    closeWanted = true;
+    if (socket.writable) socket.end(); // the answer is out; send FIN, keep reading
+  };
   const startBytes = socket.bytesRead;
   const started = Date.now();
   const watch = setInterval(() => {
     if (socket.bytesRead - startBytes > limits.maxBytes || Date.now() - started > limits.maxMs) socket.destroy();
   }, 100);
   watch.unref();
-  const stop = (): void => clearInterval(watch);
-  request.once('end', stop);
-  socket.once('close', stop);
+  const finish = (): void => {
+    clearInterval(watch);
+    socket.destroySoon = destroySoon;
+    if (closeWanted && !socket.destroyed) socket.destroy(); // everything sent has been read: no reset
+  };
+  request.once('end', finish);
+  socket.once('close', finish);
   return true;
 }

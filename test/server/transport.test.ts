@@ -64,6 +64,15 @@ describe('a body over 5 MB gets the 413 JSON, never a reset', () => {
     });
   }
 
+  it('a write-then-read client that asks for Connection: close (as urllib does), and one on HTTP/1.0, 5 times each', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const closing = await rawRequest(port, [head('POST', '/api/predict', { 'Content-Type': 'image/png', 'Content-Length': SIX_MB, Connection: 'close' }), Buffer.alloc(SIX_MB, 0x41)]);
+      expectErrorShape(closing, 413, 'BODY_TOO_LARGE');
+      const http10 = await rawRequest(port, [`POST /api/predict HTTP/1.0\r\nContent-Type: image/png\r\nContent-Length: ${SIX_MB}\r\n\r\n`, Buffer.alloc(SIX_MB, 0x41)]);
+      expectErrorShape(http10, 413, 'BODY_TOO_LARGE');
+    }
+  });
+
   it('a chunked 6 MB body (no Content-Length)', async () => {
     const chunk = Buffer.alloc(1024 * 1024, 0x41);
     const chunks = Array.from({ length: 6 }, () => [`${chunk.length.toString(16)}\r\n`, chunk, '\r\n']).flat();
