@@ -12,7 +12,12 @@
  * The steps, each a function below, so that a drawn canvas, a photo of pencil on paper and an MNIST
  * test image all end up looking alike:
  *
- *   PixelBuffer -> toGrayscale -> detectPolarity / toInk -> inkBoundingBox -> fitToBox -> centerInField
+ *   PixelBuffer -> toGrayscale -> flattenLighting (polarity; uneven light divided out, background.ts)
+ *     -> toInk -> removeRulingLines (ruling.ts) -> inkBoundingBox
+ *     -> fitWithStrokeWidth (fitToBox, strokes widened or thinned into MNIST's range, strokes.ts) -> centerInField
+ *
+ * The photo steps (lighting, ruling lines, stroke width) leave clean input alone: an evenly lit canvas, scan or MNIST
+ * digit with strokes in MNIST's range of widths comes out exactly as from the plain MNIST steps.
  *
  * Plain typed-array code: runs in the browser and in Node, needs neither TF.js nor any Node module.
  *
@@ -31,8 +36,10 @@ import type { PixelBuffer } from './types.ts';
  * Version tag of this preprocessing, stored in a model's metadata (`ModelMetadata.preprocessing`) so that
  * a model is only fed images prepared the way its training data was.
  * Change it whenever the output of `preprocessDigit` changes for the same input.
+ * v2 (issue 8): uneven light divided out, ruling lines erased, stroke width brought into MNIST's range; clean
+ * input (evenly lit, MNIST-width strokes) gives exactly v1's output.
  */
-export const PREPROCESSING_VERSION = 'mnist-com-v1';
+export const PREPROCESSING_VERSION = 'mnist-com-v2';
 
 /** Which way round the ink is: dark ink on light paper (pen on paper, a default canvas) or light ink on dark (MNIST, chalk). */
 export type Polarity = 'dark-on-light' | 'light-on-dark';
@@ -463,6 +470,8 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
 /**
  * Normalizes one digit image the way MNIST's digits were made: grey levels, ink = 1 whatever the polarity,
  * ink bounding box scaled to fit a 20x20 box (aspect kept, anti-aliased), centre of mass shifted to (14, 14) of a 28x28 field.
+ * Photos of paper are cleaned up on the way: uneven light divided out (`flattenLighting`), the lines of ruled and
+ * squared paper erased (`removeRulingLines`), hairline and marker strokes brought to MNIST's widths (`fitWithStrokeWidth`).
  *
  * @param image RGBA pixels (a canvas's `ImageData`, a decoded file).
  * @param options See `PreprocessOptions`.

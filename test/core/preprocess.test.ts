@@ -304,7 +304,7 @@ describe('preprocessDigit', () => {
     const center = centerOfMass(result.input, 28, 28);
     expect(Math.abs(center.x - 14)).toBeLessThanOrEqual(0.5);
     expect(Math.abs(center.y - 14)).toBeLessThanOrEqual(0.5);
-    expect(PREPROCESSING_VERSION).toBe('mnist-com-v1');
+    expect(PREPROCESSING_VERSION).toBe('mnist-com-v2');
   });
 
   it('lands the centre of mass of an asymmetric digit within 0.5 px of (14, 14)', () => {
