@@ -2,7 +2,7 @@
  * `npm start` as Docker, systemd or a terminal run it: SIGTERM to the npm process reaches the server, which stops
  * accepting connections, finishes the request in flight, and exits, leaving no process of the tree behind; a second
  * signal exits at once. Also the log format: LOG_FORMAT=pretty gives readable lines, json (the default off a
- * terminal) one JSON object per line.
+ * terminal) one JSON object per line (checked on the same runs, to start the server only twice).
  *
  * `npm start --ignore-scripts` skips `prestart` (the web build), which these tests do not need.
  */
@@ -118,7 +118,7 @@ async function requestInFlight(port: number, png: Buffer): Promise<{ finish: () 
 describe('npm start and signals', () => {
   it('SIGTERM to npm: no new connections, the request in flight is answered, then every process of the tree exits', async () => {
     const png = await digitPng((await mnistTestDigits(1))[0]!);
-    const { child, port } = await startServer();
+    const { child, port, output } = await startServer();
     const tree = descendants(child.pid!);
     expect(tree.length).toBeGreaterThan(0);
     const inFlight = await requestInFlight(port, png);
@@ -134,11 +134,16 @@ describe('npm start and signals', () => {
     expect(await exited).toBe(0);
     for (let attempt = 0; attempt < 100 && tree.some(isAlive); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tree.filter(isAlive)).toEqual([]);
+
+    // The log, JSON by default when stdout is not a terminal: one object per line, the answered request among them.
+    const entries = output().split('\n').filter((text) => text.startsWith('{')).map((text) => JSON.parse(text));
+    expect(entries.find((entry) => entry.url === '/api/predict')).toMatchObject({ level: 30, statusCode: 200 });
   });
 
-  it('a second SIGTERM exits at once, without waiting for the request in flight', async () => {
+  it('a second SIGTERM exits at once, without waiting for the request in flight; LOG_FORMAT=pretty gives readable lines', async () => {
     const png = await digitPng((await mnistTestDigits(1))[0]!);
-    const { child, port, output } = await startServer();
+    const { child, port, output } = await startServer({ LOG_FORMAT: 'pretty' });
+    await fetch(`http://127.0.0.1:${port}/api/nothing-here`);
     const tree = descendants(child.pid!);
     const inFlight = await requestInFlight(port, png);
     const exited = exitOf(child);
@@ -151,29 +156,9 @@ describe('npm start and signals', () => {
     expect(tree.filter(isAlive)).toEqual([]);
     expect(output()).toMatch(/second signal/);
     inFlight.socket.destroy();
-  });
-});
 
-describe('log format', () => {
-  it('LOG_FORMAT=pretty: one readable line per request', async () => {
-    const { child, port, output } = await startServer({ LOG_FORMAT: 'pretty' });
-    await fetch(`http://127.0.0.1:${port}/api/nothing-here`);
-    const exited = exitOf(child);
-    child.kill('SIGTERM');
-    await exited;
     const line = output().split('\n').find((text) => text.includes('/api/nothing-here'));
     expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: .*404/);
     expect(output()).not.toMatch(/^\{"level"/m);
-  });
-
-  it('LOG_FORMAT=json (the default when stdout is not a terminal): one JSON object per line', async () => {
-    const { child, port, output } = await startServer();
-    await fetch(`http://127.0.0.1:${port}/api/nothing-here`);
-    const exited = exitOf(child);
-    child.kill('SIGTERM');
-    await exited;
-    const lines = output().split('\n').filter((text) => text.startsWith('{'));
-    const entry = lines.map((text) => JSON.parse(text)).find((item) => item.url === '/api/nothing-here');
-    expect(entry).toMatchObject({ level: 30, statusCode: 404 });
   });
 });
