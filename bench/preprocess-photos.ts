@@ -1,76 +1,111 @@
 /**
- * Accuracy of the shipped model on synthetic photos of paper (test/fixtures/photos.ts) and on the MNIST test set
- * passed through `preprocessDigit`, and the preprocessing time per photo.
+ * The shared preprocessing on synthetic photos of paper (test/fixtures/photos.ts) and on MNIST: how often the shipped
+ * model reads them right, and how long `preprocessDigit` takes.
  *
- *   npx tsx bench/preprocess-photos.ts [--count 200] [--preprocess path/to/preprocess.ts] [--mnist]
+ *   npx tsx bench/preprocess-photos.ts [--count 200] [--seed 2] [--mnist] [--before path/to/old/preprocess.ts]
  *
- * `--preprocess` takes another copy of src/core/preprocess.ts (e.g. the previous version, from `git show`) to
- * measure before and after on the same photos.
+ * `--before` takes another copy of src/core/preprocess.ts (e.g. the previous version, from `git show`, put beside
+ * copies of errors.ts and types.ts) and measures it on the same images, timings interleaved image by image.
+ * `--mnist` also runs the 10,000 MNIST test images through `preprocessDigit` and the model.
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadRecognizer } from '../src/node/recognizer.ts';
 import { loadMnist } from '../src/data/mnist.ts';
+import * as current from '../src/core/preprocess.ts';
 import { mnistTestDigits } from '../test/fixtures/images.ts';
-import { NAMED_PHOTOS, photoSet, renderPhoto } from '../test/fixtures/photos.ts';
+import { NAMED_PHOTOS, photoSet, renderPhoto, renderPhotoPixels, type Photo } from '../test/fixtures/photos.ts';
 import type { PixelBuffer } from '../src/core/types.ts';
 
 const { values } = parseArgs({
-  options: { count: { type: 'string', default: '200' }, preprocess: { type: 'string' }, mnist: { type: 'boolean', default: false }, seed: { type: 'string', default: '1' } },
+  options: {
+    count: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '2' },
+    before: { type: 'string' },
+    mnist: { type: 'boolean', default: false },
+  },
 });
-const module = (await import(values.preprocess ? resolve(values.preprocess) : '../src/core/preprocess.ts')) as typeof import('../src/core/preprocess.ts');
+type Preprocess = (image: PixelBuffer, options?: { name?: string }) => { input: Float32Array };
+const versions: Array<{ name: string; preprocess: Preprocess }> = [{ name: 'now', preprocess: current.preprocessDigit }];
+if (values.before) {
+  const old = (await import(resolve(values.before))) as { preprocessDigit: Preprocess };
+  versions.unshift({ name: 'before', preprocess: old.preprocessDigit });
+}
 const recognizer = await loadRecognizer();
 const classes = recognizer.metadata.classes;
 
-async function read(image: PixelBuffer, name: string): Promise<{ label: string | null; probability: number; ms: number }> {
-  const started = performance.now();
+/** The model's label for an image through one version of the preprocessing, or the error code. */
+async function read(preprocess: Preprocess, image: PixelBuffer, name: string): Promise<string> {
   let input: Float32Array;
   try {
-    input = module.preprocessDigit(image, { name }).input;
+    input = preprocess(image, { name }).input;
   } catch (error) {
-    return { label: `error ${(error as { code?: string }).code}`, probability: 0, ms: performance.now() - started };
+    return `error ${(error as { code?: string }).code}`;
   }
-  const ms = performance.now() - started;
   const probabilities = await recognizer.predictProbabilities(input, 1);
   let best = 0;
   for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
-  return { label: classes[best] ?? null, probability: probabilities[best]!, ms };
+  return classes[best]!;
 }
 
-const mnist = await mnistTestDigits(300);
-const sets = { named: NAMED_PHOTOS, varied: photoSet(Number(values.count), mnist, Number(values.seed)) };
-const times: number[] = [];
-for (const [setName, photos] of Object.entries(sets)) {
-  let correct = 0;
-  const wrong: string[] = [];
-  for (const photo of photos) {
-    const result = await read(await renderPhoto(photo.spec), photo.name);
-    times.push(result.ms);
-    if (result.label === String(photo.label)) correct++;
-    else wrong.push(`${photo.name} -> ${result.label} ${(100 * result.probability).toFixed(2)}%`);
-    if (setName === 'named') console.log(`  ${photo.name.padEnd(24)} -> ${result.label} ${(100 * result.probability).toFixed(2)}%`);
+async function accuracy(title: string, photos: readonly Photo[], listWrong: boolean): Promise<void> {
+  const images = await Promise.all(photos.map((photo) => renderPhoto(photo.spec)));
+  const line: string[] = [];
+  for (const { name, preprocess } of versions) {
+    let correct = 0;
+    const wrong: string[] = [];
+    for (let k = 0; k < photos.length; k++) {
+      const label = await read(preprocess, images[k]!, photos[k]!.name);
+      if (label === String(photos[k]!.label)) correct++;
+      else wrong.push(`${photos[k]!.name} read as ${label}`);
+    }
+    line.push(`${name} ${correct}/${photos.length} (${((100 * correct) / photos.length).toFixed(1)}%)`);
+    if (listWrong && name === 'now') for (const w of wrong) console.log(`  now wrong: ${w}`);
+    if (listWrong && name === 'before' && title.startsWith('named')) for (const w of wrong) console.log(`  before wrong: ${w}`);
   }
-  console.log(`${setName}: ${correct}/${photos.length} correct (${((100 * correct) / photos.length).toFixed(1)}%)`);
-  if (setName !== 'named') for (const line of wrong) console.log(`  wrong: ${line}`);
+  console.log(`${title}: ${line.join(', ')}`);
 }
-times.sort((a, b) => a - b);
-console.log(`preprocessing per photo (160-240 px): median ${times[times.length >> 1]!.toFixed(2)} ms, max ${times[times.length - 1]!.toFixed(2)} ms`);
+
+await accuracy(`named photos (${NAMED_PHOTOS.length})`, NAMED_PHOTOS, true);
+const mnistDigits = await mnistTestDigits(300);
+await accuracy(`varied photos (${values.count}, seed ${values.seed})`, photoSet(Number(values.count), mnistDigits, Number(values.seed)), true);
+
+// Timing: a 280x280 canvas (the pad's size) clean, and as a photo (gradient, ruled paper, JPEG), interleaved by version.
+const timed = {
+  'clean 280x280 canvas': renderPhotoPixels({ label: 2, size: 280, pen: 9, noise: 0, seed: 1 }),
+  '280x280 photo (gradient, ruled)': await renderPhoto({ label: 8, size: 280, lighting: 'gradient', paper: 'ruled', jpegQuality: 60, seed: 2 }),
+  '1000x1000 photo (shadow, squared)': await renderPhoto({ label: 5, size: 1000, pen: 12, lighting: 'shadow', paper: 'squared', seed: 3 }),
+};
+for (const [title, image] of Object.entries(timed)) {
+  const times = new Map<string, number[]>(versions.map((v) => [v.name, []]));
+  for (let round = 0; round < 30; round++) {
+    for (const { name, preprocess } of versions) {
+      const started = performance.now();
+      preprocess(image);
+      times.get(name)!.push(performance.now() - started);
+    }
+  }
+  const median = (list: number[]): string => [...list].sort((a, b) => a - b)[list.length >> 1]!.toFixed(2);
+  console.log(`preprocessDigit, ${title}: ${versions.map((v) => `${v.name} ${median(times.get(v.name)!)} ms`).join(', ')} (median of 30)`);
+}
 
 if (values.mnist) {
   const { test } = await loadMnist();
-  let correct = 0;
   const rgba = new Uint8ClampedArray(784 * 4);
+  const correct = new Map<string, number>(versions.map((v) => [v.name, 0]));
+  let identical = 0;
   for (let k = 0; k < test.count; k++) {
-    for (let i = 0; i < 784; i++) {
-      const v = test.images[k * 784 + i]!;
-      rgba[4 * i] = v;
-      rgba[4 * i + 1] = v;
-      rgba[4 * i + 2] = v;
-      rgba[4 * i + 3] = 255;
+    for (let i = 0; i < 784; i++) rgba.fill(test.images[k * 784 + i]!, 4 * i, 4 * i + 3).fill(255, 4 * i + 3, 4 * i + 4);
+    const image = { width: 28, height: 28, data: rgba };
+    const inputs: Float32Array[] = [];
+    for (const { name, preprocess } of versions) {
+      const label = await read(preprocess, image, `MNIST test #${k}`);
+      if (label === classes[test.labels[k]!]) correct.set(name, correct.get(name)! + 1);
+      if (versions.length > 1) inputs.push(preprocess(image).input);
     }
-    const result = await read({ width: 28, height: 28, data: rgba }, `MNIST test #${k}`);
-    if (result.label === classes[test.labels[k]!]) correct++;
+    if (inputs.length === 2 && inputs[0]!.every((v, i) => v === inputs[1]![i])) identical++;
   }
-  console.log(`MNIST test through preprocessDigit: ${correct}/${test.count} (${((100 * correct) / test.count).toFixed(2)}%)`);
+  const figures = versions.map((v) => `${v.name} ${correct.get(v.name)}/${test.count} (${((100 * correct.get(v.name)!) / test.count).toFixed(2)}%)`);
+  console.log(`MNIST test through preprocessDigit: ${figures.join(', ')}${versions.length > 1 ? `; identical 28x28 inputs: ${identical}/${test.count}` : ''}`);
 }
 recognizer.dispose();

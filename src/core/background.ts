@@ -176,8 +176,16 @@ export function divideByBackground(gray: Float32Array, background: Background, p
   return flat;
 }
 
-/** Mean of each `step` x `step` cell (the last row and column of cells take what is left). */
-function areaDownsample(values: Float32Array, width: number, height: number, step: number): { data: Float32Array; width: number; height: number } {
+/**
+ * Shrinks a single-channel image by a whole factor: each output pixel is the mean of a `step` x `step` cell
+ * (the last row and column of cells take what is left, so the output is ceil(width / step) x ceil(height / step)).
+ *
+ * @param values `[height * width]` float32 values.
+ * @param width Image width in px.
+ * @param height Image height in px.
+ * @param step Cell side in px, a positive integer; 1 returns a copy.
+ */
+export function areaDownsample(values: Float32Array, width: number, height: number, step: number): { data: Float32Array; width: number; height: number } {
   if (step === 1) return { data: Float32Array.from(values), width, height };
   const outWidth = Math.ceil(width / step);
   const outHeight = Math.ceil(height / step);
@@ -228,20 +236,21 @@ function minFilter(values: Float32Array, width: number, height: number, size: nu
 
 function filter2d(values: Float32Array, width: number, height: number, size: number, pick: typeof Math.max): Float32Array {
   const before = Math.floor((size - 1) / 2);
-  const after = size - 1 - before;
   const maximum = pick === Math.max;
-  const scratch = { prefix: new Float32Array(Math.max(width, height) + size), suffix: new Float32Array(Math.max(width, height) + size) };
+  const longest = Math.max(width, height) + size;
+  const scratch = { line: new Float32Array(longest), prefix: new Float32Array(longest), suffix: new Float32Array(longest) };
   const rows = new Float32Array(values.length);
-  for (let y = 0; y < height; y++) runningExtreme(values, y * width, 1, width, before, after, maximum, rows, scratch);
+  for (let y = 0; y < height; y++) runningExtreme(values, y * width, 1, width, before, size, maximum, rows, scratch);
   const out = new Float32Array(values.length);
-  for (let x = 0; x < width; x++) runningExtreme(rows, x, width, height, before, after, maximum, out, scratch);
+  for (let x = 0; x < width; x++) runningExtreme(rows, x, width, height, before, size, maximum, out, scratch);
   return out;
 }
 
 /**
- * Max (or min) over the window [i - before, i + after], clipped to the line, of one row or column (`stride` apart),
- * by the van Herk / Gil-Werman algorithm (van Herk 1992, Pattern Recognition Letters 13(7); Gil and Werman 1993,
- * IEEE PAMI 15(5)): block-wise prefix and suffix extremes, three comparisons per pixel whatever the window.
+ * Max (or min) over the window [i - before, i - before + size - 1], clipped to the line, of one row or column
+ * (`stride` apart), by the van Herk / Gil-Werman algorithm (van Herk 1992, Pattern Recognition Letters 13(7);
+ * Gil and Werman 1993, IEEE PAMI 15(5)): block-wise prefix and suffix extremes, three comparisons per pixel
+ * whatever the window. Computed as a max on negated values for the min, so one loop serves both.
  */
 function runningExtreme(
   values: Float32Array,
@@ -249,29 +258,32 @@ function runningExtreme(
   stride: number,
   length: number,
   before: number,
-  after: number,
+  size: number,
   maximum: boolean,
   out: Float32Array,
-  scratch: { prefix: Float32Array; suffix: Float32Array },
+  scratch: { line: Float32Array; prefix: Float32Array; suffix: Float32Array },
 ): void {
-  const size = before + after + 1;
-  const padded = length + size - 1; // `before` outside values in front, `after` behind: they never win
-  const outside = maximum ? -Infinity : Infinity;
-  const { prefix, suffix } = scratch;
-  const at = (j: number): number => (j < before || j >= before + length ? outside : values[start + (j - before) * stride]!);
+  const { line, prefix, suffix } = scratch;
+  const padded = length + size - 1; // `before` values in front and the rest behind, all -Infinity: they never win
+  const sign = maximum ? 1 : -1;
+  line.fill(-Infinity, 0, padded);
+  for (let i = 0; i < length; i++) line[before + i] = sign * values[start + i * stride]!;
   for (let j = 0; j < padded; j++) {
-    const v = at(j);
-    prefix[j] = j % size === 0 ? v : maximum ? Math.max(prefix[j - 1]!, v) : Math.min(prefix[j - 1]!, v);
+    const v = line[j]!;
+    const previous = prefix[j - 1]!;
+    prefix[j] = j % size === 0 || v > previous ? v : previous;
   }
-  for (let j = padded - 1; j >= 0; j--) {
-    const v = at(j);
-    suffix[j] = j === padded - 1 || (j + 1) % size === 0 ? v : maximum ? Math.max(suffix[j + 1]!, v) : Math.min(suffix[j + 1]!, v);
+  suffix[padded - 1] = line[padded - 1]!;
+  for (let j = padded - 2; j >= 0; j--) {
+    const v = line[j]!;
+    const next = suffix[j + 1]!;
+    suffix[j] = (j + 1) % size === 0 || v > next ? v : next;
   }
   // The window of output i covers padded positions i .. i + size - 1.
   for (let i = 0; i < length; i++) {
     const a = suffix[i]!;
     const b = prefix[i + size - 1]!;
-    out[start + i * stride] = maximum ? (a > b ? a : b) : a < b ? a : b;
+    out[start + i * stride] = sign * (a > b ? a : b);
   }
 }
 

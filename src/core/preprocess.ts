@@ -26,7 +26,7 @@
  * in index coordinates, lies in [13.5, 14.5] on both axes, i.e. MNIST shifted by whole pixels towards (14, 14)).
  */
 
-import { divideByBackground, estimateBackground, grayGrid, isEvenBackground } from './background.ts';
+import { areaDownsample, divideByBackground, estimateBackground, grayGrid, isEvenBackground } from './background.ts';
 import { hwrError } from './errors.ts';
 import { removeRulingLines } from './ruling.ts';
 import { estimateStrokeWidth, MNIST_STROKE_WIDTH, morphDisc } from './strokes.ts';
@@ -488,8 +488,12 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   checkPositiveInteger(boxSize, 'box');
   if (boxSize > size) throw hwrError('BAD_ARGUMENT', `box (${boxSize} px) must not exceed size (${size} px)`);
 
-  const { width, height } = image;
-  const gray = toGrayscale(image, options.paper ?? 'auto');
+  // Photos are worked on at most WORKING_SIDE px across (a whole-factor area average): a digit keeps far more
+  // pixels than the 20 px box needs, and every step stays a few ms. Boxes and centres are reported in source px.
+  const shrink = Math.ceil(Math.max(image.width, image.height) / WORKING_SIDE);
+  const full = toGrayscale(image, options.paper ?? 'auto');
+  const working = shrink > 1 ? areaDownsample(full, image.width, image.height, shrink) : { data: full, width: image.width, height: image.height };
+  const { width, height, data: gray } = working;
   const { polarity, gray: flat } = flattenLighting(gray, width, height);
   const threshold = options.threshold ?? DEFAULT_INK_THRESHOLD;
   const ink = toInk(flat, polarity);
@@ -498,15 +502,26 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   const boundingBox = inkBoundingBox(ink, width, height, threshold, name);
   const fitted = fitWithStrokeWidth(ink, width, height, boundingBox, boxSize);
   const field = centerInField(fitted, size);
+  const center = centerOfMassInBox(ink, width, boundingBox);
+  const sourceX = boundingBox.x * shrink;
+  const sourceY = boundingBox.y * shrink;
   return {
     input: field.data,
     width: size,
     height: size,
     polarity,
-    boundingBox,
-    centerOfMass: centerOfMassInBox(ink, width, boundingBox),
+    boundingBox: {
+      x: sourceX,
+      y: sourceY,
+      width: Math.min(image.width - sourceX, boundingBox.width * shrink),
+      height: Math.min(image.height - sourceY, boundingBox.height * shrink),
+    },
+    centerOfMass: shrink === 1 ? center : { x: (center.x + 0.5) * shrink - 0.5, y: (center.y + 0.5) * shrink - 0.5 },
   };
 }
+
+/** Longest side, in px, that `preprocessDigit` works at; larger images are shrunk by a whole factor first. */
+export const WORKING_SIDE = 1024;
 
 /**
  * Renders a model input as RGBA pixels, ink white on black like MNIST, to show the image the model saw

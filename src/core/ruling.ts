@@ -67,24 +67,40 @@ interface Band {
  */
 function findBands(ink: Float32Array, length: number, count: number, step: number, stride: number, level: number, maxBand: number): Band[] {
   // A faint or JPEG-broken line still counts: half the ink level, and gaps of up to 4 px bridged along the line.
-  const strong = new Uint8Array(length * count);
-  for (let line = 0; line < count; line++) {
+  // Three neighbouring lines only cover RULING_COVERAGE together if one of them covers a third of it: only lines
+  // next to such a candidate are looked at closely.
+  const bridged = (line: number, mark?: Uint8Array): number => {
     let lastHit = -Infinity;
+    let hits = 0;
     for (let i = 0; i < length; i++) {
       if (ink[line * stride + i * step]! > level / 2) {
-        if (i - lastHit <= 5) strong.fill(1, line * length + lastHit + 1, line * length + i);
-        strong[line * length + i] = 1;
+        if (mark) mark.fill(1, i - lastHit <= 5 ? lastHit + 1 : i, i + 1);
+        hits += i - lastHit <= 5 ? i - lastHit : 1;
         lastHit = i;
       }
     }
-  }
+    return hits;
+  };
+  const candidate = new Uint8Array(count);
+  for (let line = 0; line < count; line++) candidate[line] = bridged(line) >= (RULING_COVERAGE / 3) * length ? 1 : 0;
   const covered = new Uint8Array(count);
-  for (let line = 0; line < count; line++) {
-    let hits = 0;
-    for (let i = 0; i < length; i++) {
-      const here = strong[line * length + i]! || (line > 0 && strong[(line - 1) * length + i]!) || (line + 1 < count && strong[(line + 1) * length + i]!);
-      if (here) hits++;
+  const marks = new Map<number, Uint8Array>();
+  const marksOf = (line: number): Uint8Array => {
+    let mark = marks.get(line);
+    if (!mark) {
+      mark = new Uint8Array(length);
+      bridged(line, mark);
+      marks.set(line, mark);
     }
+    return mark;
+  };
+  for (let line = 0; line < count; line++) {
+    if (!candidate[line] && !(line > 0 && candidate[line - 1]) && !(line + 1 < count && candidate[line + 1])) continue;
+    const here = marksOf(line);
+    const above = line > 0 ? marksOf(line - 1) : undefined;
+    const below = line + 1 < count ? marksOf(line + 1) : undefined;
+    let hits = 0;
+    for (let i = 0; i < length; i++) if (here[i] || above?.[i] || below?.[i]) hits++;
     covered[line] = hits >= RULING_COVERAGE * length ? 1 : 0;
   }
   const bands: Band[] = [];

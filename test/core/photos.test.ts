@@ -103,3 +103,16 @@ describe('photos of paper', () => {
     }
   });
 });
+
+describe('large photos', () => {
+  it('works on a 2000x2000 photo at 1000x1000 and reports the box in source px', () => {
+    const large = renderPhotoPixels({ label: 4, size: 2000, pen: 24, lighting: 'gradient', seed: 4 });
+    const small = renderPhotoPixels({ label: 4, size: 1000, pen: 12, lighting: 'gradient', seed: 4 });
+    const a = preprocessDigit(large);
+    const b = preprocessDigit(small);
+    for (const side of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(a.boundingBox[side] - 2 * b.boundingBox[side]), side).toBeLessThanOrEqual(4);
+    let difference = 0;
+    for (let i = 0; i < 784; i++) difference += Math.abs(a.input[i]! - b.input[i]!);
+    expect(difference / 784).toBeLessThan(0.03);
+  });
+});
