@@ -41,6 +41,8 @@ export const LIMITS = {
   drainBytes: 64 * 1024 * 1024,
   /** Most milliseconds spent draining a refused body: 30 s. */
   drainMs: 30_000,
+  /** Most milliseconds a client may take to send a whole request (slow-loris protection); then 408 `REQUEST_TIMEOUT`. */
+  requestTimeoutMs: 60_000,
 } as const;
 
 /**
@@ -109,7 +111,7 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     bodyLimit: limits.maxBodyBytes,
     logController,
     // A client that trickles its request for more than a minute is cut off (slow-loris protection).
-    requestTimeout: 60_000,
+    requestTimeout: limits.requestTimeoutMs,
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
     ajv: { customOptions: { coerceTypes: false } },
     // Requests Node's HTTP parser rejects (oversize headers, bad framing, not HTTP) get the one error shape too.
@@ -120,7 +122,9 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
       (reply as FastifyReply).code(statusCode).type('application/json').send(body);
     },
     // Node would answer a missing Host header with an empty 400 of its own; the hook below answers it in our shape.
-    http: { requireHostHeader: false },
+    // Node checks request timeouts every connectionsCheckingInterval ms (default 30 s); a tenth of the timeout keeps
+    // the 408 close to it.
+    http: { requireHostHeader: false, connectionsCheckingInterval: Math.max(100, Math.round(limits.requestTimeoutMs / 10)) },
     // While shutting down, requests already on open connections are served (each answer then closes its
     // connection) rather than refused with Fastify's own 503 body.
     return503OnClosing: false,

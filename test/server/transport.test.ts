@@ -136,5 +136,21 @@ describe("requests Node's HTTP parser rejects are answered in the error shape", 
     });
   }
 
+  it('headers still incomplete after the request timeout (a slow-loris client): 408 REQUEST_TIMEOUT', async () => {
+    let giveUp!: (error: Error) => void;
+    const neverLoaded = new Promise<never>((_, reject) => { giveUp = reject; });
+    const slow = buildServer({ recognizer: neverLoaded, webRoot: false, limits: { requestTimeoutMs: 500 } });
+    await slow.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const slowPort = (slow.server.address() as AddressInfo).port;
+      // Part of the headers, then nothing.
+      const answer = await rawRequest(slowPort, ['POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n'], { writeBeforeRead: false });
+      expectErrorShape(answer, 408, 'REQUEST_TIMEOUT');
+    } finally {
+      giveUp(new Error('not needed'));
+      await slow.close();
+    }
+  });
+
   it('keeps serving afterwards', expectStillServing);
 });
