@@ -46,7 +46,7 @@ function describeClientError(error: ClientError): { status: number; code: ApiErr
     case 'HPE_INVALID_CHUNK_SIZE':
       return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: a chunk size of the chunked body is not hexadecimal' };
     case 'HPE_INVALID_EOF_STATE':
-      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: the connection ended before the body declared by Content-Length or chunking was complete' };
+      return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: the client ended the connection in the middle of the request (a body shorter than its Content-Length, or an unfinished chunked body)' };
     case 'HPE_INVALID_METHOD':
       return { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request: it does not start with an HTTP method (TLS sent to this plain-HTTP port?)' };
     default:
