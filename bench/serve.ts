@@ -15,6 +15,8 @@
  * - `GET /api/health` latency at concurrency 1 while 45-megapixel PNGs (8000x5625) are recognized one after another,
  *   and the server's own longest event-loop stall meanwhile (`monitorEventLoopDelay`): how long one large image
  *   holds up every other request (issue 8, defect 7), for each worker count.
+ * - Abandoned uploads: 16 clients post 45-megapixel PNGs at once and close their connections 1.5 s later; the
+ *   seconds until the server's CPU use (all threads) falls under 10% of a core (issue 8, defect 8).
  * Results: bench/serving.json and a section of bench/results.md (between the `serving` markers), or `--out`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,6 +58,8 @@ export interface StallRow {
   /** The server's event-loop delay meanwhile (ms): the longest stall, and its p99. */
   eventLoopMaxMs: number;
   eventLoopP99Ms: number;
+  /** Seconds from 16 clients closing their 45 MP uploads until the server used under 10% of a core. */
+  idleAfterAbandonS: number;
 }
 
 /** What the serving benchmark reports. */
@@ -138,6 +142,30 @@ function percentile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/**
+ * 16 clients post `large` at once and close their connections 1.5 s later; resolves with the seconds until the
+ * server's CPU use (sampled every 0.5 s) falls under 10% of a core, at most 120.
+ */
+async function abandonedUploads(url: string, large: Buffer, command: Server['command']): Promise<number> {
+  const clients = Array.from({ length: 16 }, () => new AbortController());
+  const uploads = clients.map((client) =>
+    fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(large), signal: client.signal }).catch(() => undefined));
+  await new Promise((done) => setTimeout(done, 1500));
+  for (const client of clients) client.abort();
+  await Promise.all(uploads);
+  const closed = performance.now();
+  const cpuMs = async (): Promise<number> => (JSON.parse((await command('cpu', true))!) as { cpuMs: number }).cpuMs;
+  let before = await cpuMs();
+  let sampled = performance.now();
+  while (performance.now() - closed < 120_000) {
+    await new Promise((done) => setTimeout(done, 500));
+    const [now, at] = [await cpuMs(), performance.now()];
+    if ((now - before) / (at - sampled) < 0.1) return (sampled - closed) / 1000;
+    [before, sampled] = [now, at];
+  }
+  return 120;
+}
+
 /** Runs the benchmark (see the module comment). */
 export async function runServingBench(options: ServingOptions = {}): Promise<ServingReport> {
   const cores = availableParallelism();
@@ -191,6 +219,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
         }
         await uploads;
         const delay = JSON.parse((await command('report', true))!) as { maxMs: number; p99Ms: number };
+        const idleAfterAbandonS = await abandonedUploads(url, large, command);
         const sorted = [...healthMs].sort((a, b) => a - b);
         const stall: StallRow = {
           workers,
@@ -202,9 +231,10 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
           healthMaxMs: sorted[sorted.length - 1] ?? NaN,
           eventLoopMaxMs: delay.maxMs,
           eventLoopP99Ms: delay.p99Ms,
+          idleAfterAbandonS,
         };
         stalls.push(stall);
-        log(`serving: ${workers} workers, during 45 MP uploads: health p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms; longest event-loop stall ${stall.eventLoopMaxMs.toFixed(0)} ms`);
+        log(`serving: ${workers} workers, during 45 MP uploads: health p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms; longest event-loop stall ${stall.eventLoopMaxMs.toFixed(0)} ms; idle ${stall.idleAfterAbandonS.toFixed(1)} s after 16 clients left`);
       }
     } finally {
       await stopServer(child);
@@ -243,9 +273,11 @@ export function servingMarkdown(report: ServingReport): string {
       '',
       '`GET /api/health` at concurrency 1 while three 45-megapixel PNGs (8000x5625, one after another) are recognized, and the server\'s longest event-loop stall meanwhile (`monitorEventLoopDelay`, in the server process):',
       '',
-      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | longest event-loop stall (ms) | each 45 MP image (s) |',
-      '|---|---:|---:|---:|---:|---:|---|',
-      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${fmt(s.eventLoopMaxMs)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} |`),
+      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | longest event-loop stall (ms) | each 45 MP image (s) | busy after 16 clients left (s) |',
+      '|---|---:|---:|---:|---:|---:|---|---:|',
+      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${fmt(s.eventLoopMaxMs)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} | ${fmt(s.idleAfterAbandonS, 1)} |`),
+      '',
+      'Busy after 16 clients left: 16 clients post a 45-megapixel PNG each at once and close their connections 1.5 s later; the seconds until the server uses under 10% of a core (sampled every 0.5 s).',
     );
   }
   lines.push(MARK_END);

@@ -3,7 +3,8 @@
  * given as the first argument (0 = recognition on the event loop), no web app, no log, on 127.0.0.1 and a free port.
  * Prints one JSON line `{ "url" }` once the model is loaded; exits on SIGTERM.
  * Measures its own event-loop delay: the line `reset` on stdin starts a new measurement, `report` prints
- * `{ "maxMs", "p99Ms" }` (perf_hooks.monitorEventLoopDelay, 5 ms resolution): the longest stall of every request.
+ * `{ "maxMs", "p99Ms" }` (perf_hooks.monitorEventLoopDelay, 5 ms resolution): the longest stall of every request;
+ * `cpu` prints `{ "cpuMs" }`, the CPU time the process (all its threads) has used so far.
  */
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -26,6 +27,10 @@ delay.enable();
 createInterface({ input: process.stdin }).on('line', (command) => {
   if (command === 'reset') delay.reset();
   if (command === 'report') process.stdout.write(`${JSON.stringify({ maxMs: delay.max / 1e6, p99Ms: delay.percentile(99) / 1e6 })}\n`);
+  if (command === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ cpuMs: (user + system) / 1000 })}\n`);
+  }
 });
 process.once('SIGTERM', () => {
   void app.close().then(() => process.exit(0));
