@@ -74,10 +74,11 @@ export function rawRequest(port: number, parts: Array<string | Buffer>, options:
 }
 
 /** Status, headers and body of the first HTTP response in `text` (Content-Length or chunked bodies). */
-export function parseResponse(text: string): Omit<RawAnswer, 'socketError'> {
+export function parseResponse(whole: string): Omit<RawAnswer, 'socketError'> {
+  const text = withoutInterim(whole);
   const headEnd = text.indexOf('\r\n\r\n');
   const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-  if (headEnd < 0 || !statusMatch) return { status: 0, headers: {}, body: undefined, raw: text };
+  if (headEnd < 0 || !statusMatch) return { status: 0, headers: {}, body: undefined, raw: whole };
   const headers: Record<string, string> = {};
   for (const line of text.slice(0, headEnd).split('\r\n').slice(1)) {
     const colon = line.indexOf(':');
@@ -92,11 +93,17 @@ export function parseResponse(text: string): Omit<RawAnswer, 'socketError'> {
   } catch {
     // not JSON; keep the text
   }
-  return { status: Number(statusMatch[1]), headers, body, raw: text };
+  return { status: Number(statusMatch[1]), headers, body, raw: whole };
+}
+
+/** `text` without leading interim (1xx) responses such as `100 Continue`. */
+function withoutInterim(text: string): string {
+  return text.replace(/^(?:HTTP\/1\.[01] 1\d\d [^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)+/, '');
 }
 
 /** True once `text` holds a whole response with a Content-Length (or a finished chunked body). */
-function isComplete(text: string): boolean {
+function isComplete(whole: string): boolean {
+  const text = withoutInterim(whole);
   const headEnd = text.indexOf('\r\n\r\n');
   if (headEnd < 0) return false;
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, headEnd));

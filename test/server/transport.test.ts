@@ -73,6 +73,17 @@ describe('a body over 5 MB gets the 413 JSON, never a reset', () => {
     }
   });
 
+  it('Expect: 100-continue with 6 MB declared: the 413 comes at once, without "100 Continue", and no body is sent', async () => {
+    const answer = await rawRequest(port, [head('POST', '/api/predict', { 'Content-Type': 'image/png', 'Content-Length': SIX_MB, Expect: '100-continue' })], { writeBeforeRead: false });
+    expectErrorShape(answer, 413, 'BODY_TOO_LARGE');
+    expect(answer.raw).not.toMatch(/100 Continue/);
+  });
+
+  it('Expect: 100-continue with a small body: "100 Continue", then the answer', async () => {
+    const answer = await rawRequest(port, [head('POST', '/api/predict', { 'Content-Type': 'image/png', 'Content-Length': validPng.length, Expect: '100-continue' }), validPng]);
+    expect(answer.raw).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
+
   it('a chunked 6 MB body (no Content-Length)', async () => {
     const chunk = Buffer.alloc(1024 * 1024, 0x41);
     const chunks = Array.from({ length: 6 }, () => [`${chunk.length.toString(16)}\r\n`, chunk, '\r\n']).flat();
