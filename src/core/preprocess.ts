@@ -113,6 +113,9 @@ export const DEFAULT_INK_THRESHOLD = 0.1;
 /** Rec. 601 luma weights for R, G, B (applied to the gamma-encoded sRGB values, as PIL `convert('L')` and OpenCV do). */
 const LUMA_601 = [0.299, 0.587, 0.114] as const;
 
+/** Longest side, in px, that `preprocessDigit` works at; larger images are shrunk by a whole factor first. */
+export const WORKING_SIDE = 1024;
+
 /** Below this contrast between background and strongest ink (in [0, 1] grey levels, ~10/255) an image counts as blank. */
 const MIN_CONTRAST = 0.04;
 
@@ -448,23 +451,8 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
   const padded = new Float32Array(paddedWidth * paddedHeight);
   for (let y = 0; y < large.height; y++) padded.set(large.data.subarray(y * large.width, (y + 1) * large.width), (y + margin) * paddedWidth + margin);
   const adjusted = morphDisc(padded, paddedWidth, paddedHeight, radius);
-  let x0 = paddedWidth;
-  let y0 = paddedHeight;
-  let x1 = -1;
-  let y1 = -1;
-  let strongest = 0;
-  for (let i = 0; i < adjusted.length; i++) strongest = Math.max(strongest, adjusted[i]!);
-  for (let y = 0; y < paddedHeight; y++) {
-    for (let x = 0; x < paddedWidth; x++) {
-      if (adjusted[y * paddedWidth + x]! <= DEFAULT_INK_THRESHOLD * WEAK_FRACTION * strongest) continue;
-      x0 = Math.min(x0, x);
-      y0 = Math.min(y0, y);
-      x1 = Math.max(x1, x);
-      y1 = Math.max(y1, y);
-    }
-  }
-  if (x1 < 0) return fitToBox(ink, width, height, box, size);
-  return fitToBox(adjusted, paddedWidth, paddedHeight, { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }, size);
+  const extent = inkExtent(adjusted, paddedWidth, paddedHeight, DEFAULT_INK_THRESHOLD * WEAK_FRACTION);
+  return extent ? fitToBox(adjusted, paddedWidth, paddedHeight, extent, size) : fitToBox(ink, width, height, box, size);
 }
 
 /**
@@ -520,9 +508,6 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   };
 }
 
-/** Longest side, in px, that `preprocessDigit` works at; larger images are shrunk by a whole factor first. */
-export const WORKING_SIDE = 1024;
-
 /**
  * Renders a model input as RGBA pixels, ink white on black like MNIST, to show the image the model saw
  * (the browser's preview, the CLI's `--save-processed`).
@@ -550,6 +535,26 @@ export function toImageData(input: Float32Array | ArrayLike<number>, size = 28):
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** Bounding box of the pixels above `fraction` of the strongest (no speck handling); undefined when all are zero. */
+function inkExtent(values: Float32Array, width: number, height: number, fraction: number): BoundingBox | undefined {
+  let strongest = 0;
+  for (let i = 0; i < values.length; i++) strongest = Math.max(strongest, values[i]!);
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!(values[y * width + x]! > fraction * strongest)) continue;
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    }
+  }
+  return x1 < 0 ? undefined : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
 
 /** Scales values in place so that the largest is 1 (all zeros stay zeros). */
 function rescaleToUnitMax(values: Float32Array): void {
