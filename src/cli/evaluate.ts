@@ -91,9 +91,9 @@ export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
   const recognizer = await loadRecognizer(flags.model);
   const dataDir = flags.data ? resolve(flags.data) : mnistDir();
   const { test } = await loadIdxDataset(dataDir, flags.limit ? { limit: flags.limit } : {});
-  const classes = flags.data ? await classNamesFor(dataDir) : recognizer.metadata.classes;
   // A rejection class has no images of its own in a dataset: the dataset's classes are the model's others.
   const genuine = recognizer.metadata.classes.filter((c) => c !== recognizer.metadata.rejectClass);
+  const classes = flags.data ? await classNamesFor(dataDir) : genuine;
   if (classes.length !== genuine.length) {
     throw hwrError('BAD_ARGUMENT', `${dataDir} has ${classes.length} classes but model ${flags.model} has ${genuine.length}${genuine.length < recognizer.metadata.classes.length ? ' (besides its rejection class)' : ''}`);
   }

@@ -16,6 +16,8 @@ export interface TrainFlags {
   augment?: boolean;
   /** Rejection class and synthetic styles; unset: the architecture decides (hwr-net on MNIST: yes). */
   reject?: boolean;
+  /** Model folder to start from (fine-tuning). */
+  init?: string;
   /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
   threads?: number;
 }
@@ -46,6 +48,7 @@ export async function trainCommand(flags: TrainFlags, command?: Command): Promis
     // Unset: the architecture decides (hwr-net augments, the seed models do not, as in the articles).
     augment: flags.augment,
     reject: flags.reject,
+    init: flags.init,
     threads: flags.threads,
   });
   if (!result.nothingToDo) process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);

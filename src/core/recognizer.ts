@@ -118,16 +118,20 @@ export function decodeProbabilities(
 
 /**
  * Temperature scaling of probabilities (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017):
- * each row becomes `softmax(log p / T)`, which equals `softmax(z / T)` for the logits z behind p (log p and z differ
- * by a per-row constant). The order of the classes in a row never changes.
+ * each row becomes `softmax(log p / T + shift)`, which equals `softmax(z / T + shift)` for the logits z behind p
+ * (log p and z differ by a per-row constant). Without `shift` the order of the classes in a row never changes.
+ * `shift` adds a constant to one class's scaled logit: a change of that class's prior (Saerens, Latinne and
+ * Decaestecker, "Adjusting the Outputs of a Classifier to New a Priori Probabilities", Neural Computation 2002),
+ * used to make the rejection class rarer than its share of the training data made it.
  *
  * @param probabilities `[n * classes]` float32 rows that sum to 1 (zeros are clamped to 1e-30)
  * @param classes       row length
- * @param temperature   T > 0; 1 returns a copy of the input
+ * @param temperature   T > 0; 1 (and no shift) returns a copy of the input
+ * @param shift         optional `{ index, value }`: `value` (natural log units) is added to class `index`'s scaled logit
  * @returns `[n * classes]` float32, rows summing to 1
  * @throws HwrError `BAD_ARGUMENT` for a non-positive temperature or a length that is not a multiple of `classes`
  */
-export function applyTemperature(probabilities: Float32Array, classes: number, temperature: number): Float32Array {
+export function applyTemperature(probabilities: Float32Array, classes: number, temperature: number, shift?: { index: number; value: number }): Float32Array {
   if (!(temperature > 0 && Number.isFinite(temperature))) throw hwrError('BAD_ARGUMENT', `temperature: expected a finite number > 0, got ${temperature}`);
   if (!(classes > 0) || probabilities.length % classes !== 0) {
     throw hwrError('BAD_ARGUMENT', `probabilities: ${probabilities.length} values are not rows of ${classes} classes`);
@@ -137,7 +141,7 @@ export function applyTemperature(probabilities: Float32Array, classes: number, t
   for (let row = 0; row < probabilities.length; row += classes) {
     let max = -Infinity;
     for (let c = 0; c < classes; c++) {
-      logits[c] = Math.log(Math.max(1e-30, probabilities[row + c]!)) / temperature;
+      logits[c] = Math.log(Math.max(1e-30, probabilities[row + c]!)) / temperature + (shift && c === shift.index ? shift.value : 0);
       if (logits[c]! > max) max = logits[c]!;
     }
     let sum = 0;
@@ -159,6 +163,10 @@ function validateMetadata(metadata: ModelMetadata, where: string): void {
   if (temperature !== undefined && !(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
     throw hwrError('BAD_MODEL', `${where}: metadata calibration.temperature must be a finite number > 0, got ${temperature}`);
   }
+  const rejectShift = metadata.calibration?.rejectShift;
+  if (rejectShift !== undefined && !(typeof rejectShift === 'number' && Number.isFinite(rejectShift))) {
+    throw hwrError('BAD_MODEL', `${where}: metadata calibration.rejectShift must be a finite number, got ${rejectShift}`);
+  }
 }
 
 /** Joins a folder URL and a file name ("models/digits" + "model.json" -> "models/digits/model.json"). */
@@ -179,6 +187,8 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
   const pixels = height * width;
   const classes = metadata.classes;
   const temperature = metadata.calibration?.temperature ?? 1;
+  const rejectShift = metadata.calibration?.rejectShift ?? 0;
+  const shift = rejectShift !== 0 && metadata.rejectClass !== undefined ? { index: classes.indexOf(metadata.rejectClass), value: rejectShift } : undefined;
   // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
   const preprocessOptions = { size: height, box: Math.round((height * 20) / 28) };
 
@@ -187,7 +197,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     const output = tf.tidy(() => model.predict(tf.tensor4d(inputs, [count, height, width, 1])) as tf.Tensor);
     try {
       const raw = (await output.data()) as Float32Array;
-      return temperature === 1 ? raw : applyTemperature(raw, classes.length, temperature);
+      return temperature === 1 && shift === undefined ? raw : applyTemperature(raw, classes.length, temperature, shift);
     } finally {
       output.dispose();
     }

@@ -71,6 +71,14 @@ export interface Calibration {
   method: 'temperature scaling';
   /** T > 0, fitted on `fittedOn` by minimizing the negative log-likelihood. */
   temperature: number;
+  /**
+   * Added to the rejection class's scaled logit (natural log units; <= 0 makes rejection rarer): a prior correction,
+   * since the training data held far more non-digits than real input does. Chosen on `fittedOn` as the largest value
+   * that rejects at most `maxFalseRejection` of its genuine images. Absent or 0: no correction.
+   */
+  rejectShift?: number;
+  /** The false-rejection budget `rejectShift` was chosen for, a fraction in [0, 1]. */
+  maxFalseRejection?: number;
   /** Held-out data T was fitted on, e.g. `validation split (6000 MNIST + 900 synthetic images)`. */
   fittedOn: string;
   /** Number of confidence bins of the ECE figures (15, as in Guo et al.). */

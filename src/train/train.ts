@@ -26,6 +26,7 @@ import { DataParallelTrainer, defaultTrainingThreads } from './parallel.ts';
 import { CheckpointCallback, cosineLearningRate, LearningRateScheduler, ProgressCallback } from './callbacks.ts';
 import { BEST_DIR, findCheckpoint, publishBest, removeLeftovers, type TrainingRecipe, type TrainingState } from './checkpoint.ts';
 import { evaluateClassifier, type Evaluation } from './evaluate.ts';
+import { initializeFrom } from './initialize.ts';
 import { calibrateAndMeasure, HELD_OUT_NEGATIVES, heldOutNegatives, REJECT_CLASS, withSyntheticData } from './rejection.ts';
 
 /** The recipe of a new run where `TrainOptions` leaves a field unset (the shipped model's recipe). */
@@ -63,6 +64,11 @@ export interface TrainOptions {
    * styles MNIST lacks, then calibrate (src/train/rejection.ts). Default: the architecture's choice, on MNIST only.
    */
   reject?: boolean;
+  /**
+   * Model folder to start from instead of a fresh initialization (fine-tuning, see ./initialize.ts): matching weights
+   * are copied, a grown output layer keeps fresh units for its new classes. Ignored by `resume`.
+   */
+  init?: string;
   /** Where lines of output go (default stdout). */
   print?: (line: string) => void;
   /** Show a progress bar (default: when stdout is a terminal). */
@@ -277,6 +283,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // then takes the weights and the optimizer state (Adam's moments and step count) from the last checkpoint.
   const model = architecture.create({ classes: classes.length, seed: recipe.seed, inputSize: rows });
   model.compile({ optimizer: tf.train.adam(recipe.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  if (options.init && !found) {
+    const { copied, grown } = await initializeFrom(model, resolve(options.init));
+    print(`initialized from ${options.init}: ${copied} weights copied, ${grown} grown (their new units start fresh)`);
+  }
   if (found) {
     const checkpoint = await loadModel(found.dir);
     try {
@@ -331,7 +341,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
-    command: commandFor(recipe, options.outDir),
+    command: `${commandFor(recipe, options.outDir)}${options.init ? ` --init ${options.init}` : ''}`,
     date: new Date().toISOString(),
     version: '0.1.0',
     ...(reject ? { rejectClass: REJECT_CLASS } : {}),
