@@ -28,7 +28,7 @@ type MaybeRejected = Pick<Recognition, 'probability' | 'probabilities'> & { labe
 
 /**
  * Text line for one recognized file, probabilities with 2 decimals (see `formatProbability`):
- * `digit.png: 7 (99.82%)  0:<0.01% 1:0.03% ... 9:0.11%`, or `scribble.png: not a digit (<reason>)  0:...`
+ * `digit.png: 7 (99.82%)  0:<0.01% 1:0.03% ... 9:0.11%`, or `scribble.png: not a digit (92.62%)  0:...`
  * when the model rejects the image.
  * @param classes the model's class labels, in the order of `result.probabilities`.
  */
@@ -37,11 +37,15 @@ export function formatRecognition(file: string, result: MaybeRejected, classes: 
   return `${file}: ${describeAnswer(result)}  ${all}`;
 }
 
-/** `7 (99.82%)`, or `not a digit (<reason>)` for a rejected image. */
+/**
+ * `7 (99.82%)`; for a rejected image `not a digit (92.62%)`, with the reason when it says more than that:
+ * `not a digit (<reason>, 92.62%)`. The probability is the rejection's.
+ */
 function describeAnswer(result: MaybeRejected): string {
-  if (result.label !== null) return `${result.label} (${formatProbability(result.probability)})`;
+  const probability = formatProbability(result.probability);
+  if (result.label !== null) return `${result.label} (${probability})`;
   const reason = result.reason?.trim();
-  return !reason || /^not a digit\.?$/i.test(reason) ? 'not a digit' : `not a digit (${reason})`;
+  return !reason || /^not a digit\.?$/i.test(reason) ? `not a digit (${probability})` : `not a digit (${reason}, ${probability})`;
 }
 
 /**

@@ -110,9 +110,9 @@ describe('hwr predict', () => {
     const probabilities = [0.2, 0.1, 0.05, 0.05, 0.3, 0.05, 0.05, 0.1, 0.05, 0.05];
     const line = formatRecognition('scribble.png', { label: null, reason: 'no digit is likely enough (top 30.00%)', probability: 0.3, probabilities },
       ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-    expect(line).toBe('scribble.png: not a digit (no digit is likely enough (top 30.00%))  0:20.00% 1:10.00% 2:5.00% 3:5.00% 4:30.00% 5:5.00% 6:5.00% 7:10.00% 8:5.00% 9:5.00%');
-    expect(formatRecognition('a.png', { label: null, reason: 'not a digit', probability: 0.9, probabilities: [0.9, 0.1] }, ['0', 'none']))
-      .toBe('a.png: not a digit  0:90.00% none:10.00%');
+    expect(line).toBe('scribble.png: not a digit (no digit is likely enough (top 30.00%), 30.00%)  0:20.00% 1:10.00% 2:5.00% 3:5.00% 4:30.00% 5:5.00% 6:5.00% 7:10.00% 8:5.00% 9:5.00%');
+    expect(formatRecognition('a.png', { label: null, reason: 'not a digit', probability: 0.9, probabilities: [0.1, 0.9] }, ['0', 'none']))
+      .toBe('a.png: not a digit (90.00%)  0:10.00% none:90.00%');
   });
 
   it('--save-processed names the file written for each input, also when two inputs share a name', async () => {
