@@ -140,7 +140,7 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     }
   });
 
-  it('shows all ten probabilities with the top one highlighted, and the 28x28 input', async () => {
+  it('shows every probability with the top one highlighted, and the 28x28 input', async () => {
     const page = await openPad();
     await drawWithMouse(page, traceMnist(digits[0]!));
     const label = await predict(page);
