@@ -96,7 +96,8 @@ export function grayGrid(gray: Float32Array, width: number, height: number): Gra
  * For dark ink on light paper this is the closing of the image (dark strokes removed); for light ink on dark
  * (chalk, MNIST) the same on the inverted image, returned inverted back, i.e. an opening (light strokes removed).
  * Two passes: a closing with the full window finds the ink, and a closing with a third of the window, after the ink
- * is replaced by the first estimate, follows the light's bends more closely.
+ * is replaced by the first estimate, follows the light's bends more closely. An evenly lit page (the first estimate
+ * within `EVEN_BACKGROUND_TOLERANCE`) needs no second pass.
  *
  * @param gray `[height * width]` float32 grey levels in [0, 1], 0 = black (see `toGrayscale`).
  * @param width Image width in px.
@@ -117,15 +118,31 @@ export function estimateBackground(
   const values = paperUp ? grid.data : grid.data.map((v) => 1 - v);
   const window = Math.max(3, Math.round(Math.max(MIN_BACKGROUND_WINDOW, BACKGROUND_WINDOW_FRACTION * Math.min(width, height)) / step));
   const coarse = closing(values, grid.width, grid.height, window);
+  if (rangeOf(coarse) < EVEN_BACKGROUND_TOLERANCE) return finish(coarse);
   // Second pass: the large window removes every stroke but overshoots where the light bends, e.g. at the foot of a
   // shadow's edge. Cells clearly darker than the coarse paper (more than half the strongest ink) are ink: replace
   // them by the coarse paper, and close again with a window a third the size, which follows the light closely.
   let strongest = 0;
   for (let i = 0; i < values.length; i++) strongest = Math.max(strongest, coarse[i]! - values[i]!);
   const filled = values.map((v, i) => (coarse[i]! - v > strongest / 2 ? coarse[i]! : v));
-  const closed = closing(filled, grid.width, grid.height, Math.max(3, Math.round(window / 3)));
-  if (!paperUp) for (let i = 0; i < closed.length; i++) closed[i] = 1 - closed[i]!;
-  return { grid: closed, gridWidth: grid.width, gridHeight: grid.height, step, width, height };
+  return finish(closing(filled, grid.width, grid.height, Math.max(3, Math.round(window / 3))));
+
+  function finish(closed: Float32Array): Background {
+    if (!paperUp) for (let i = 0; i < closed.length; i++) closed[i] = 1 - closed[i]!;
+    return { grid: closed, gridWidth: grid.width, gridHeight: grid.height, step, width, height };
+  }
+}
+
+/** Largest minus smallest value. */
+function rangeOf(values: Float32Array): number {
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < lowest) lowest = v;
+    if (v > highest) highest = v;
+  }
+  return highest - lowest;
 }
 
 /**
@@ -143,14 +160,7 @@ export function backgroundImage(background: Background): Float32Array {
  * (bilinear interpolation stays within the grid's range, so the grid decides).
  */
 export function isEvenBackground(background: Background): boolean {
-  let lowest = Infinity;
-  let highest = -Infinity;
-  for (let i = 0; i < background.grid.length; i++) {
-    const v = background.grid[i]!;
-    if (v < lowest) lowest = v;
-    if (v > highest) highest = v;
-  }
-  return highest - lowest < EVEN_BACKGROUND_TOLERANCE;
+  return rangeOf(background.grid) < EVEN_BACKGROUND_TOLERANCE;
 }
 
 /**
@@ -166,11 +176,15 @@ export function isEvenBackground(background: Background): boolean {
 export function divideByBackground(gray: Float32Array, background: Background, polarity: Polarity): Float32Array {
   const paper = backgroundImage(background);
   const flat = new Float32Array(gray.length);
-  for (let i = 0; i < gray.length; i++) {
-    if (polarity === 'dark-on-light') {
-      flat[i] = Math.min(1, gray[i]! / Math.max(MIN_PAPER_LEVEL, paper[i]!));
-    } else {
-      flat[i] = 1 - Math.min(1, (1 - gray[i]!) / Math.max(MIN_PAPER_LEVEL, 1 - paper[i]!));
+  if (polarity === 'dark-on-light') {
+    for (let i = 0; i < gray.length; i++) {
+      const level = paper[i]!;
+      flat[i] = Math.min(1, gray[i]! / (level > MIN_PAPER_LEVEL ? level : MIN_PAPER_LEVEL));
+    }
+  } else {
+    for (let i = 0; i < gray.length; i++) {
+      const level = 1 - paper[i]!;
+      flat[i] = 1 - Math.min(1, (1 - gray[i]!) / (level > MIN_PAPER_LEVEL ? level : MIN_PAPER_LEVEL));
     }
   }
   return flat;
@@ -193,10 +207,13 @@ export function areaDownsample(values: Float32Array, width: number, height: numb
   const counts = new Uint32Array(outWidth * outHeight);
   for (let y = 0; y < height; y++) {
     const row = Math.floor(y / step) * outWidth;
-    for (let x = 0; x < width; x++) {
-      const cell = row + Math.floor(x / step);
-      sums[cell] += values[y * width + x]!;
-      counts[cell]++;
+    for (let cell = 0; cell < outWidth; cell++) {
+      const from = y * width + cell * step;
+      const to = y * width + Math.min(width, (cell + 1) * step);
+      let sum = 0;
+      for (let i = from; i < to; i++) sum += values[i]!;
+      sums[row + cell] += sum;
+      counts[row + cell] += to - from;
     }
   }
   const data = new Float32Array(outWidth * outHeight);
@@ -268,16 +285,22 @@ function runningExtreme(
   const sign = maximum ? 1 : -1;
   line.fill(-Infinity, 0, padded);
   for (let i = 0; i < length; i++) line[before + i] = sign * values[start + i * stride]!;
-  for (let j = 0; j < padded; j++) {
-    const v = line[j]!;
-    const previous = prefix[j - 1]!;
-    prefix[j] = j % size === 0 || v > previous ? v : previous;
-  }
-  suffix[padded - 1] = line[padded - 1]!;
-  for (let j = padded - 2; j >= 0; j--) {
-    const v = line[j]!;
-    const next = suffix[j + 1]!;
-    suffix[j] = (j + 1) % size === 0 || v > next ? v : next;
+  for (let blockStart = 0; blockStart < padded; blockStart += size) {
+    const blockEnd = Math.min(padded, blockStart + size);
+    let running = line[blockStart]!;
+    prefix[blockStart] = running;
+    for (let j = blockStart + 1; j < blockEnd; j++) {
+      const v = line[j]!;
+      if (v > running) running = v;
+      prefix[j] = running;
+    }
+    running = line[blockEnd - 1]!;
+    suffix[blockEnd - 1] = running;
+    for (let j = blockEnd - 2; j >= blockStart; j--) {
+      const v = line[j]!;
+      if (v > running) running = v;
+      suffix[j] = running;
+    }
   }
   // The window of output i covers padded positions i .. i + size - 1.
   for (let i = 0; i < length; i++) {
@@ -293,17 +316,16 @@ function upsampleBilinear(grid: Float32Array, gridWidth: number, gridHeight: num
   const out = new Float32Array(width * height);
   const xs = axisWeights(width, gridWidth, step);
   const ys = axisWeights(height, gridHeight, step);
+  const column = new Float32Array(gridWidth); // the grid interpolated down to the current output row
   for (let y = 0; y < height; y++) {
     const r0 = ys.low[y]! * gridWidth;
     const r1 = ys.high[y]! * gridWidth;
     const fy = ys.fraction[y]!;
+    for (let c = 0; c < gridWidth; c++) column[c] = grid[r0 + c]! + fy * (grid[r1 + c]! - grid[r0 + c]!);
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      const c0 = xs.low[x]!;
-      const c1 = xs.high[x]!;
-      const fx = xs.fraction[x]!;
-      const top = grid[r0 + c0]! + fx * (grid[r0 + c1]! - grid[r0 + c0]!);
-      const bottom = grid[r1 + c0]! + fx * (grid[r1 + c1]! - grid[r1 + c0]!);
-      out[y * width + x] = top + fy * (bottom - top);
+      const left = column[xs.low[x]!]!;
+      out[row + x] = left + xs.fraction[x]! * (column[xs.high[x]!]! - left);
     }
   }
   return out;
