@@ -99,7 +99,7 @@ describe('hwr predict', () => {
     const run = await hwr('predict', file);
     expect(run.code).toBe(0);
     const percent = String.raw`(?:\d+\.\d\d|<0\.01|>99\.99)%`;
-    expect(run.stdout).toMatch(new RegExp(`^${escapeRegExp(file)}: 7 \\(${percent}\\)  0:${percent} .* 9:${percent}\\n$`));
+    expect(run.stdout).toMatch(new RegExp(`^${escapeRegExp(file)}: 7 \\(${percent}\\)  0:${percent} .* 9:${percent}(?: none:${percent})?\\n$`));
     // Each probability appears once, with 2 decimals or as a bound; none reads as 0.00 or 1.00.
     const shown = run.stdout.trim().split('  ')[1]!.split(' ');
     expect(shown.map((entry) => entry.split(':')[0])).toEqual(shippedClasses);
@@ -212,7 +212,9 @@ describe('hwr train, evaluate, samples, summary', () => {
     expect(report.count).toBe(500);
     expect(report.accuracy).toBeGreaterThan(0.98);
     expect(report.top3Accuracy).toBeGreaterThanOrEqual(report.accuracy);
-    expect(report.perClass).toHaveLength(10);
+    expect(report.perClass).toHaveLength(11); // 10 digits and the shipped model's rejection class "none"
+    expect(report.rejection.falseRejectionRate).toBeLessThan(0.01);
+    expect(report.rejection.negativeRejectionRate).toBeGreaterThan(0.8);
     expect(report.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(500);
   });
 

@@ -76,7 +76,7 @@ function expectError(answer: Answer, status: number, code: string): void {
 
 /** Checks a prediction's shape; returns its processed image decoded. */
 async function expectPrediction(body: any, expectedLabel?: string): Promise<{ width: number; height: number }> {
-  expect(body.probabilities).toHaveLength(10);
+  expect(body.probabilities).toHaveLength(11); // the shipped model: 10 digits and its rejection class "none"
   const sum = body.probabilities.reduce((total: number, p: number) => total + p, 0);
   expect(sum).toBeCloseTo(1, 4);
   expect(body.probability).toBe(Math.max(...body.probabilities));
@@ -215,7 +215,7 @@ describe('GET /api/model and /api/health', () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
       name: expect.any(String),
-      classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'],
       inputShape: [28, 28, 1],
       version: expect.any(String),
     });
