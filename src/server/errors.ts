@@ -142,8 +142,9 @@ export function installErrorHandlers(app: FastifyInstance, options: ErrorHandler
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.error.code, reason: body.error.message }, 'request rejected');
     if (!request.raw.complete) {
-      // Fastify asks for `Connection: close` here; closing with unread bytes would reset the connection.
-      if (drainUnreadBody(request.raw, options.drain)) reply.removeHeader('connection');
+      // Fastify asks for `Connection: close` here; closing with unread bytes would reset the connection. A body that
+      // timed out is not waited for any longer.
+      if (body.error.code !== 'REQUEST_TIMEOUT' && drainUnreadBody(request.raw, options.drain)) reply.removeHeader('connection');
       else reply.header('connection', 'close');
     }
     return reply.code(statusCode).type('application/json').send(body);

@@ -14,7 +14,7 @@ import { loadRecognizer } from '../node/recognizer.ts';
 import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from './errors.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
-import { answerClientError } from './transport.ts';
+import { answerClientError, limitBodyTime } from './transport.ts';
 import healthPlugin from './plugins/health.ts';
 import recognitionPlugin from './plugins/recognition.ts';
 import webAppPlugin from './plugins/webApp.ts';
@@ -161,11 +161,13 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     if (closing) reply.header('connection', 'close');
     return payload;
   });
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     // RFC 9112, 3.2: a server must answer 400 to an HTTP/1.1 request without a Host header.
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       throw new ApiError(400, 'BAD_REQUEST', 'an HTTP/1.1 request must have a Host header');
     }
+    limitBodyTime(request.raw, reply.raw, limits.requestTimeoutMs, () =>
+      new ApiError(408, 'REQUEST_TIMEOUT', `the request body did not arrive in full within ${limits.requestTimeoutMs / 1000} s`));
   });
   app.addSchema(errorResponseSchema);
   installErrorHandlers(app, { maxBodyBytes: limits.maxBodyBytes, drain: { maxBytes: limits.drainBytes, maxMs: limits.drainMs } });

@@ -5,6 +5,7 @@
  *   over `http.maxHeaderSize`, a bad Content-Length, Content-Length with Transfer-Encoding, a bad chunk size, bytes
  *   that are not HTTP at all such as a TLS ClientHello) get the one error shape `{ "error": { "code", "message" } }`
  *   like every other error, instead of Node's or Fastify's own bodies.
+ * - `limitBodyTime`: a body that has not arrived in full within the request timeout gets 408, like slow headers.
  * - `drainUnreadBody`: after an early error answer (413 for a body over the limit, 415, ...) the rest of the body is
  *   read and thrown away, within limits, instead of closing the connection under the client's feet. A client that
  *   writes its whole request before reading (no `Expect: 100-continue`) would otherwise get a TCP reset (EPIPE or
@@ -121,10 +122,38 @@ export function drainUnreadBody(request: http.IncomingMessage, limits: DrainLimi
   watch.unref();
   const finish = (): void => {
     clearInterval(watch);
+    socket.removeListener('close', finish);
     socket.destroySoon = destroySoon;
     if (closeWanted && !socket.destroyed) socket.destroy(); // everything sent has been read: no reset
   };
   request.once('end', finish);
   socket.once('close', finish);
   return true;
+}
+
+/**
+ * Bounds the time a request's body may take to arrive. Node's `requestTimeout` only covers the request line and
+ * headers once a handler has the request, so a client trickling its body (slow loris) would otherwise hold the
+ * connection and the handler for ever. When `timeoutMs` pass (from now) with the body incomplete, `timeoutError()`
+ * is delivered to the body's reader as a stream error, so the request is answered through the error handler
+ * (408 `REQUEST_TIMEOUT`); with no reader, or no answer within a second after that, the connection is closed.
+ */
+export function limitBodyTime(request: http.IncomingMessage, response: http.ServerResponse, timeoutMs: number, timeoutError: () => Error): void {
+  if (request.complete) return;
+  const timer = setTimeout(() => {
+    if (request.complete || request.destroyed) return;
+    if (request.listenerCount('error') > 0) request.emit('error', timeoutError());
+    setTimeout(() => {
+      if (!response.headersSent) request.socket.destroy();
+    }, 1000).unref();
+  }, timeoutMs);
+  timer.unref();
+  const socket = request.socket;
+  const stop = (): void => {
+    clearTimeout(timer);
+    socket.removeListener('close', stop); // keep-alive sockets serve many requests: no listener may pile up
+  };
+  request.once('end', stop);
+  response.once('finish', stop);
+  socket.once('close', stop);
 }

@@ -123,6 +123,34 @@ describe('a body over 5 MB gets the 413 JSON, never a reset', () => {
   it('keeps serving afterwards', expectStillServing);
 });
 
+describe('keep-alive', () => {
+  it('serves 40 requests on one connection, some refused, without piling up listeners (no MaxListenersExceededWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`); };
+    process.on('warning', onWarning);
+    const socket = net.connect(port, '127.0.0.1');
+    try {
+      let text = '';
+      socket.on('data', (chunk) => { text += chunk.toString('latin1'); });
+      for (let i = 0; i < 40; i++) {
+        const count = (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length;
+        // Every fourth request is refused before its body is read (415), the others are health checks.
+        socket.write(i % 4 === 3
+          ? head('POST', '/api/predict', { 'Content-Type': 'text/plain', 'Content-Length': 5 }) + 'hello'
+          : head('GET', '/api/health'));
+        while ((text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length === count) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect((text.match(/HTTP\/1\.1 200/g) ?? []).length).toBe(30);
+      expect((text.match(/HTTP\/1\.1 415/g) ?? []).length).toBe(10);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(warnings).toEqual([]);
+    } finally {
+      socket.destroy();
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe("requests Node's HTTP parser rejects are answered in the error shape", () => {
   const cases: Array<[string, Array<string | Buffer>, number, string, RawRequestOptions?]> = [
     ['a 20 kB URL', [head('GET', `/api/health?${'q'.repeat(20_000)}`)], 431, 'HEADERS_TOO_LARGE'],
@@ -147,20 +175,37 @@ describe("requests Node's HTTP parser rejects are answered in the error shape", 
     });
   }
 
-  it('headers still incomplete after the request timeout (a slow-loris client): 408 REQUEST_TIMEOUT', async () => {
-    let giveUp!: (error: Error) => void;
-    const neverLoaded = new Promise<never>((_, reject) => { giveUp = reject; });
-    const slow = buildServer({ recognizer: neverLoaded, webRoot: false, limits: { requestTimeoutMs: 500 } });
-    await slow.listen({ port: 0, host: '127.0.0.1' });
-    try {
-      const slowPort = (slow.server.address() as AddressInfo).port;
-      // Part of the headers, then nothing.
+  describe('a slow-loris client gets 408 REQUEST_TIMEOUT once the request timeout has passed', () => {
+    let slow: FastifyInstance;
+    let slowPort: number;
+    beforeAll(async () => {
+      // A loaded model, so that the multipart handler gets as far as reading the parts.
+      slow = buildServer({ recognizer: loadRecognizer(process.env.HWR_MODEL ?? 'digits'), webRoot: false, limits: { requestTimeoutMs: 500 } });
+      await slow.listen({ port: 0, host: '127.0.0.1' });
+      slowPort = (slow.server.address() as AddressInfo).port;
+      while ((await fetch(`http://127.0.0.1:${slowPort}/api/health`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    afterAll(async () => {
+      await slow.close();
+    });
+
+    it('part of the headers, then nothing', async () => {
       const answer = await rawRequest(slowPort, ['POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n'], { writeBeforeRead: false });
       expectErrorShape(answer, 408, 'REQUEST_TIMEOUT');
-    } finally {
-      giveUp(new Error('not needed'));
-      await slow.close();
+    });
+
+    for (const contentType of ['image/png', 'application/json']) {
+      it(`half of a ${contentType} body, then nothing`, async () => {
+        const answer = await rawRequest(slowPort, [head('POST', '/api/predict', { 'Content-Type': contentType, 'Content-Length': 100 }), 'x'.repeat(50)], { writeBeforeRead: false });
+        expectErrorShape(answer, 408, 'REQUEST_TIMEOUT');
+      });
     }
+
+    it('half of a multipart body, then nothing', async () => {
+      const answer = await rawRequest(slowPort, [head('POST', '/api/predict', { 'Content-Type': 'multipart/form-data; boundary=XyZ', 'Content-Length': 1000 }),
+        '--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG'], { writeBeforeRead: false });
+      expectErrorShape(answer, 408, 'REQUEST_TIMEOUT');
+    });
   });
 
   it('keeps serving afterwards', expectStillServing);
