@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/data/mnist.ts';
+import { train } from '../../src/train/train.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { calibrateAndMeasure, heldOutNegatives, NEGATIVE_FRACTION, STYLE_FRACTION, withSyntheticData } from '../../src/train/rejection.ts';
 
 describe('withSyntheticData', async () => {
@@ -36,5 +38,23 @@ describe('withSyntheticData', async () => {
     expect(calibration.temperature).toBeGreaterThan(1);
     expect(calibration.validationEce.after).toBeLessThan(calibration.validationEce.before);
     expect(calibration.bins).toBe(15);
+  });
+});
+
+describe('train() with a rejection class', () => {
+  const tempDir = useTempDirs('reject');
+
+  it('adds the class "none", then writes the calibration and rejection figures into metadata.json', async () => {
+    const outDir = await tempDir();
+    const result = await train({ model: 'lenet5', epochs: 1, batchSize: 50, seed: 2, limit: 300, threads: 1, reject: true, outDir, print: () => {}, progressBar: false });
+    const { metadata } = result;
+    expect(metadata.classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none']);
+    expect(metadata.rejectClass).toBe('none');
+    expect(metadata.calibration).toMatchObject({ method: 'temperature scaling', bins: 15, maxFalseRejection: 0.0005 });
+    expect(metadata.calibration!.temperature).toBeGreaterThan(0);
+    expect(metadata.calibration!.rejectShift).toBeLessThanOrEqual(0);
+    expect(metadata.rejection!.negatives).toMatch(/^2000 synthetic non-digits/);
+    expect(metadata.trainingData).toMatch(/for training 32 synthetic non-digits, 8 synthetic digits in styles MNIST lacks/);
+    expect(metadata.command).toMatch(/ --reject\b/);
   });
 });
