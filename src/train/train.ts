@@ -9,7 +9,7 @@
  * that contradicts it.
  */
 import { cpus } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import { PREPROCESSING_VERSION } from '../core/preprocess.ts';
@@ -66,7 +66,8 @@ export interface TrainOptions {
   reject?: boolean;
   /**
    * Model folder to start from instead of a fresh initialization (fine-tuning, see ./initialize.ts): matching weights
-   * are copied, a grown output layer keeps fresh units for its new classes. Ignored by `resume`.
+   * are copied, a grown output layer keeps fresh units for its new classes. Part of the recipe: `resume` takes it
+   * from the checkpoint (the weights then come from the checkpoint).
    */
   init?: string;
   /** Where lines of output go (default stdout). */
@@ -123,12 +124,19 @@ export function machineDescription(): string {
 /** The command line that reproduces a run. */
 function commandFor(recipe: TrainingRecipe, outDir: string): string {
   const parts = ['npx hwr train', `--model ${recipe.model}`, `--epochs ${recipe.epochs}`, `--batch-size ${recipe.batchSize}`, `--learning-rate ${recipe.learningRate}`, `--seed ${recipe.seed}`, `--threads ${recipe.threads}`, `--out ${outDir}`];
-  if (recipe.data) parts.push(`--data ${recipe.data}`);
+  if (recipe.data) parts.push(`--data ${shownPath(recipe.data)}`);
   if (recipe.limit) parts.push(`--limit ${recipe.limit}`);
   const architecture = getArchitecture(recipe.model);
   if (recipe.augment !== architecture.augment) parts.push(recipe.augment ? '--augment' : '--no-augment');
   if (recipe.reject !== (architecture.reject && recipe.data === null)) parts.push(recipe.reject ? '--reject' : '--no-reject');
+  if (recipe.init) parts.push(`--init ${shownPath(recipe.init)}`);
   return parts.join(' ');
+}
+
+/** An absolute path as a command line shows it: relative to the working folder when inside it. */
+function shownPath(path: string): string {
+  const inside = relative(process.cwd(), path);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : path;
 }
 
 /** The dataset folder of `--data` as recorded in a recipe: an absolute path, or null for the default MNIST. */
@@ -170,6 +178,7 @@ function newRecipe(options: TrainOptions): TrainingRecipe {
     limit: options.limit ?? null,
     validationSplit: options.validationSplit ?? TRAINING_DEFAULTS.validationSplit,
     data: dataSource(options.dataDir),
+    init: options.init ? resolve(options.init) : null,
   };
 }
 
@@ -195,13 +204,14 @@ function resumedRecipe(recorded: TrainingRecipe, options: TrainOptions, outDir: 
   compare<number | null>(options.limit, recorded.limit, (v) => (v === null ? 'no --limit' : `--limit ${v}`));
   compare(options.validationSplit, recorded.validationSplit, (v) => `validationSplit ${v}`);
   compare<string | null>(options.dataDir === undefined ? undefined : dataSource(options.dataDir), recorded.data, (v) => (v === null ? 'MNIST (no --data)' : `--data ${v}`));
+  compare<string | null>(options.init === undefined ? undefined : resolve(options.init), recorded.init ?? null, (v) => (v === null ? 'no --init' : `--init ${v}`));
   if (given.length > 0) {
     throw hwrError(
       'BAD_ARGUMENT',
       `--resume: the run in ${outDir} was trained with ${was.join(', ')}, not ${given.join(', ')}; leave ${given.length > 1 ? 'these flags' : 'the flag'} out to continue it, or give another --out for a new run`,
     );
   }
-  return { ...recorded, epochs: options.epochs ?? recorded.epochs };
+  return { ...recorded, init: recorded.init ?? null, epochs: options.epochs ?? recorded.epochs };
 }
 
 /**
@@ -283,9 +293,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // then takes the weights and the optimizer state (Adam's moments and step count) from the last checkpoint.
   const model = architecture.create({ classes: classes.length, seed: recipe.seed, inputSize: rows });
   model.compile({ optimizer: tf.train.adam(recipe.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  if (options.init && !found) {
-    const { copied, grown } = await initializeFrom(model, resolve(options.init));
-    print(`initialized from ${options.init}: ${copied} weights copied, ${grown} grown (their new units start fresh)`);
+  if (recipe.init && !found) {
+    const { copied, grown } = await initializeFrom(model, recipe.init);
+    print(`initialized from ${recipe.init}: ${copied} weights copied, ${grown} grown (their new units start fresh)`);
   }
   if (found) {
     const checkpoint = await loadModel(found.dir);
@@ -341,7 +351,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
-    command: `${commandFor(recipe, options.outDir)}${options.init ? ` --init ${options.init}` : ''}`,
+    command: commandFor(recipe, options.outDir),
     date: new Date().toISOString(),
     version: '0.1.0',
     ...(reject ? { rejectClass: REJECT_CLASS } : {}),

@@ -126,6 +126,17 @@ describe('--resume takes the recipe from the checkpoint', () => {
   }, 300_000);
 });
 
+describe('--init is part of the recipe', () => {
+  it('a resumed run keeps --init in its command, and refuses another --init in one line', async () => {
+    const outDir = await tempDir();
+    await train({ ...RECIPE, epochs: 1, init: straight, outDir, print: quiet, progressBar: false });
+    const result = await train({ outDir, resume: true, epochs: 2, print: quiet, progressBar: false });
+    expect(result.state.recipe.init).toBe(straight);
+    expect(result.metadata.command).toContain(`--init ${straight}`);
+    await expect(train({ outDir, resume: true, epochs: 3, init: outDir, print: quiet })).rejects.toThrow(/^--resume: the run in .* was trained with --init .*, not --init /);
+  }, 300_000);
+});
+
 describe('corrupt checkpoints', () => {
   it('skips, with one line naming the file, a newest checkpoint whose weights.bin is garbage of the right size, and resumes from the one before', async () => {
     const outDir = await tempDir();
