@@ -114,7 +114,7 @@ export const DEFAULT_INK_THRESHOLD = 0.1;
 const LUMA_601 = [0.299, 0.587, 0.114] as const;
 
 /** Longest side, in px, that `preprocessDigit` works at; larger images are shrunk by a whole factor first. */
-export const WORKING_SIDE = 1024;
+export const WORKING_SIDE = 512;
 
 /** Below this contrast between background and strongest ink (in [0, 1] grey levels, ~10/255) an image counts as blank. */
 const MIN_CONTRAST = 0.04;

@@ -105,7 +105,7 @@ describe('photos of paper', () => {
 });
 
 describe('large photos', () => {
-  it('works on a 2000x2000 photo at 1000x1000 and reports the box in source px', () => {
+  it('works on a 2000x2000 photo at 500x500 and reports the box in source px', () => {
     const large = renderPhotoPixels({ label: 4, size: 2000, pen: 24, lighting: 'gradient', seed: 4 });
     const small = renderPhotoPixels({ label: 4, size: 1000, pen: 12, lighting: 'gradient', seed: 4 });
     const a = preprocessDigit(large);
