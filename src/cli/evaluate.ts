@@ -1,4 +1,7 @@
 import { resolve } from 'node:path';
+import { HwdbStream, hwdbFolderOf, indexHwdbFolder } from '../data/hwdb.ts';
+import { writeFileAtomic } from '../node/files.ts';
+import { evaluateStream, formatConfusionCells, mostConfusedPairs, type ConfusedPair, type StreamEvaluation } from '../train/evaluate.ts';
 import { loadIdxDataset, classNamesFor, mnistDir } from '../data/mnist.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { evaluateClassifier, type Evaluation } from '../train/evaluate.ts';
@@ -14,6 +17,8 @@ export interface EvaluateFlags {
   data?: string;
   limit?: number;
   json?: boolean;
+  /** With `hwdb:DIR`: where the full confusion goes (tab-separated cells). Default `confusion.tsv`. */
+  confusion?: string;
 }
 
 const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
@@ -86,9 +91,53 @@ export function formatRejection(report: RejectionReport, testCount: number): str
   ].join('\n');
 }
 
-/** `hwr evaluate`: metrics of a model on the test split of an IDX dataset (MNIST by default). */
+/** Formats a large-vocabulary evaluation: top-k accuracies, then the most confused pairs, one per line. */
+export function formatStreamEvaluation(evaluation: StreamEvaluation, pairs: ConfusedPair[], title: string, confusionFile: string): string {
+  const lines = [title, ...evaluation.topK.map(({ k, accuracy }) => `${`top-${k} accuracy`.padEnd(16)}${percent(accuracy)}`)];
+  lines.push('', `${pairs.length} most confused pairs (a taken for b, b taken for a; both ways together)`);
+  for (const pair of pairs) lines.push(`  ${pair.a} ${pair.b}  ${String(pair.total).padStart(5)}  (${pair.a}->${pair.b} ${pair.aAsB}, ${pair.b}->${pair.a} ${pair.bAsA})`);
+  lines.push('', `full confusion (${evaluation.cells.length} non-zero cells): ${confusionFile}`);
+  return lines.join('\n');
+}
+
+/**
+ * `hwr evaluate --data hwdb:DIR`: the model on the test writers of a folder of GNT files (`splitOfWriter`), streamed
+ * and normalized to the model's input by the CJK profile: top-1, top-5 and top-10 accuracy, the 20 most confused
+ * pairs, and the whole (sparse) confusion written to `flags.confusion`.
+ * @throws HwrError `BAD_ARGUMENT` for a non-square model input or a folder without test writers
+ */
+async function evaluateGnt(recognizer: Recognizer, flags: EvaluateFlags, dir: string): Promise<void> {
+  const warn = (line: string) => process.stderr.write(`hwr: ${line}\n`);
+  const index = await indexHwdbFolder(dir, warn);
+  const { classes, inputShape } = recognizer.metadata;
+  if (inputShape[0] !== inputShape[1]) throw hwrError('BAD_ARGUMENT', `model ${flags.model}: input ${inputShape[0]}x${inputShape[1]} is not square`);
+  const stream = new HwdbStream({ index, classes, size: inputShape[0], split: 'test', seed: 0, limit: flags.limit ?? null, onWarning: warn });
+  if (stream.count === 0) throw hwrError('BAD_ARGUMENT', `${dir}: no test writers (see splitOfWriter in src/data/gnt.ts)`);
+  const evaluation = await evaluateStream(recognizer.predictProbabilities, stream.batches(null, 256), classes, { ks: [1, 5, 10] });
+  const pairs = mostConfusedPairs(evaluation, 20);
+  const confusionFile = resolve(flags.confusion ?? 'confusion.tsv');
+  await writeFileAtomic(confusionFile, formatConfusionCells(evaluation));
+  const skipped = stream.skipped > 0 ? ` (${stream.skipped} samples skipped: blank, corrupt, or a character the model does not know)` : '';
+  if (flags.json) {
+    const { cells: _cells, ...rest } = evaluation;
+    process.stdout.write(`${JSON.stringify({ model: recognizer.metadata.name, data: `hwdb:${dir}`, ...rest, skipped: stream.skipped, confusedPairs: pairs, confusionFile })}\n`);
+  } else {
+    process.stdout.write(`${formatStreamEvaluation(evaluation, pairs, `${recognizer.metadata.name} on the test writers of ${dir} (${evaluation.count} images)${skipped}`, confusionFile)}\n`);
+  }
+}
+
+/** `hwr evaluate`: metrics of a model on the test split of an IDX dataset (MNIST by default), or of GNT files (`hwdb:DIR`). */
 export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
   const recognizer = await loadRecognizer(flags.model);
+  const gnt = hwdbFolderOf(flags.data);
+  if (gnt !== null) {
+    try {
+      await evaluateGnt(recognizer, flags, resolve(gnt));
+    } finally {
+      recognizer.dispose();
+    }
+    return;
+  }
   const dataDir = flags.data ? resolve(flags.data) : mnistDir();
   const { test } = await loadIdxDataset(dataDir, flags.limit ? { limit: flags.limit } : {});
   // A rejection class has no images of its own in a dataset: the dataset's classes are the model's others.

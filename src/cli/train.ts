@@ -18,12 +18,14 @@ export interface TrainFlags {
   reject?: boolean;
   /** Model folder to start from (fine-tuning). */
   init?: string;
+  /** With `--data hwdb:DIR`: the named class set (`gb2312-1`) instead of the characters found in the data. */
+  charset?: string;
   /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
   threads?: number;
 }
 
 /** The recipe flags that `--resume` takes from the checkpoint unless they are given on the command line. */
-const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'init', 'threads'] as const;
+const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'init', 'threads', 'charset'] as const;
 
 /**
  * `hwr train`: see `train()` in src/train/train.ts. With `--resume`, only the flags given on the command line are
@@ -50,6 +52,7 @@ export async function trainCommand(flags: TrainFlags, command?: Command): Promis
     reject: flags.reject,
     init: flags.init,
     threads: flags.threads,
+    charset: flags.charset,
   });
   if (!result.nothingToDo) process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 }

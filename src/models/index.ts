@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
+import { createHccrVgg } from './hccrVgg.ts';
 import { createHwrNet } from './hwrNet.ts';
 import { createLenet5 } from './lenet5.ts';
 import { createSeedCnn } from './seedCnn.ts';
@@ -22,6 +23,8 @@ export interface Architecture {
    * digits in the styles MNIST lacks, by default (see src/train/rejection.ts).
    */
   reject: boolean;
+  /** Side in px of the input the architecture is made for; GNT data (`--data hwdb:DIR`) is normalized to it. Default 28. */
+  inputSize?: number;
   create(options: ArchitectureOptions): tf.LayersModel;
 }
 
@@ -30,6 +33,14 @@ export const ARCHITECTURES: readonly Architecture[] = [
   { name: 'hwr-net', description: 'default: 3 conv stages with batch norm, dropout, trained with augmentation', augment: true, reject: true, create: createHwrNet },
   { name: 'seed-cnn', description: "the seed article's Keras CNN (3 conv + 2 dense, 101,578 parameters)", augment: false, reject: false, create: createSeedCnn },
   { name: 'lenet5', description: "the second article's PyTorch LeNet-5 (6 and 16 5x5 filters, 120-84-10)", augment: false, reject: false, create: createLenet5 },
+  {
+    name: 'hccr-vgg',
+    description: 'compact VGG-style CNN for large vocabularies (Chinese characters): batch norm, global average pooling, 64x64 input',
+    augment: true,
+    reject: false,
+    inputSize: 64,
+    create: createHccrVgg,
+  },
 ];
 
 /** Name of the default architecture. */

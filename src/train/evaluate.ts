@@ -4,6 +4,7 @@
  */
 import { toUnitFloat } from '../data/idx.ts';
 import type { Split } from '../data/mnist.ts';
+import { hwrError } from '../core/errors.ts';
 import { topKIndices } from '../core/recognizer.ts';
 
 /** Precision and recall of one class. */
@@ -87,4 +88,126 @@ export async function evaluateClassifier(
     classes,
     errors,
   };
+}
+
+/** A batch of preprocessed images with their labels: `xs` `[count, h, w, 1]` float32 in [0, 1], `labels` `[count]` class indices. */
+export interface LabelledBatch {
+  xs: Float32Array;
+  labels: ArrayLike<number>;
+  count: number;
+}
+
+/** What `evaluateStream` measures: for any number of classes, with the confusion kept sparse. */
+export interface StreamEvaluation {
+  /** Images evaluated. */
+  count: number;
+  /** Top-k accuracy in [0, 1] for each k asked, in the order asked (`topK[0]` is top-1 when k = 1 comes first). */
+  topK: { k: number; accuracy: number }[];
+  /** Labels in class-index order. */
+  classes: string[];
+  /** Every non-zero cell of the confusion matrix (diagonal included), largest count first. */
+  cells: { actual: number; predicted: number; count: number }[];
+}
+
+/**
+ * Classifies a stream of batches and measures top-k accuracy and the confusion, without ever holding a dense
+ * `classes x classes` matrix (3,755 classes would make it 14 million cells): the confusion is a map of the cells
+ * that occur. An image's rank is the number of classes with a higher probability (ties: a lower class index
+ * ranks first, as `topKIndices`), so top-k needs no sort.
+ * @param predict  e.g. `recognizer.predictProbabilities`
+ * @param batches  batches of preprocessed images and labels
+ * @param ks       the k of the top-k accuracies, e.g. `[1, 5, 10]`
+ * @throws HwrError `BAD_ARGUMENT` for a label outside the classes
+ */
+export async function evaluateStream(
+  predict: PredictFn,
+  batches: AsyncIterable<LabelledBatch> | Iterable<LabelledBatch>,
+  classes: string[],
+  options: { ks?: number[]; onProgress?: (done: number) => void } = {},
+): Promise<StreamEvaluation> {
+  const ks = options.ks ?? [1, 5, 10];
+  const n = classes.length;
+  const hits = new Array<number>(ks.length).fill(0);
+  const cells = new Map<number, number>();
+  let count = 0;
+  for await (const batch of batches) {
+    const probabilities = await predict(batch.xs, batch.count);
+    for (let i = 0; i < batch.count; i++) {
+      const actual = batch.labels[i]!;
+      if (!(actual >= 0 && actual < n)) throw hwrError('BAD_ARGUMENT', `evaluateStream: label ${actual} is not a class index (${n} classes)`);
+      const row = probabilities.subarray(i * n, (i + 1) * n);
+      const p = row[actual]!;
+      let rank = 0;
+      let predicted = 0;
+      for (let c = 0; c < n; c++) {
+        const q = row[c]!;
+        if (q > p || (q === p && c < actual)) rank++;
+        if (q > row[predicted]!) predicted = c;
+      }
+      ks.forEach((k, j) => {
+        if (rank < k) hits[j]!++;
+      });
+      const key = actual * n + predicted;
+      cells.set(key, (cells.get(key) ?? 0) + 1);
+    }
+    count += batch.count;
+    options.onProgress?.(count);
+  }
+  return {
+    count,
+    topK: ks.map((k, j) => ({ k, accuracy: count ? hits[j]! / count : 0 })),
+    classes,
+    cells: [...cells].map(([key, c]) => ({ actual: Math.floor(key / n), predicted: key % n, count: c })).sort((a, b) => b.count - a.count || a.actual - b.actual || a.predicted - b.predicted),
+  };
+}
+
+/** Two classes that a model confuses, both ways summed. */
+export interface ConfusedPair {
+  /** The two labels, the one more often taken for the other first. */
+  a: string;
+  b: string;
+  /** Images of `a` predicted as `b`, and of `b` predicted as `a`. */
+  aAsB: number;
+  bAsA: number;
+  total: number;
+}
+
+/**
+ * The `limit` most confused pairs of classes (unordered: a->b and b->a together), most errors first; ties by
+ * class index. From the off-diagonal cells of `evaluateStream`.
+ */
+export function mostConfusedPairs(evaluation: StreamEvaluation, limit = 20): ConfusedPair[] {
+  const n = evaluation.classes.length;
+  const pairs = new Map<number, { low: number; high: number; lowAsHigh: number; highAsLow: number }>();
+  for (const { actual, predicted, count } of evaluation.cells) {
+    if (actual === predicted) continue;
+    const low = Math.min(actual, predicted);
+    const high = Math.max(actual, predicted);
+    const pair = pairs.get(low * n + high) ?? { low, high, lowAsHigh: 0, highAsLow: 0 };
+    if (actual === low) pair.lowAsHigh += count;
+    else pair.highAsLow += count;
+    pairs.set(low * n + high, pair);
+  }
+  return [...pairs.values()]
+    .map(({ low, high, lowAsHigh, highAsLow }) => {
+      const lowFirst = lowAsHigh >= highAsLow;
+      return {
+        a: evaluation.classes[lowFirst ? low : high]!,
+        b: evaluation.classes[lowFirst ? high : low]!,
+        aAsB: lowFirst ? lowAsHigh : highAsLow,
+        bAsA: lowFirst ? highAsLow : lowAsHigh,
+        total: lowAsHigh + highAsLow,
+        order: low * n + high,
+      };
+    })
+    .sort((x, y) => y.total - x.total || x.order - y.order)
+    .slice(0, limit)
+    .map(({ order: _order, ...pair }) => pair);
+}
+
+/** The confusion as tab-separated text: a header, then `actual predicted count` for every non-zero cell, largest first. */
+export function formatConfusionCells(evaluation: StreamEvaluation): string {
+  const lines = ['actual\tpredicted\tcount'];
+  for (const cell of evaluation.cells) lines.push(`${evaluation.classes[cell.actual]}\t${evaluation.classes[cell.predicted]}\t${cell.count}`);
+  return `${lines.join('\n')}\n`;
 }

