@@ -3,30 +3,15 @@
  * real MNIST test digits written as image files in several formats, colours, sizes and polarities, and every
  * kind of bad input.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blankPng, hugePng, mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { hwr } from '../fixtures/cli.ts';
 import { formatRecognition } from '../../src/cli/predict.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function hwr(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** Draws an MNIST digit the way people photograph or scan one: in colour, scaled, padded, either polarity. */
 async function digitImage(digit: MnistDigit, style: { ink: string; paper: string; size: number; format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff'; offset?: number }): Promise<Buffer> {

@@ -5,31 +5,16 @@
  * with `--json` each bad file is `{ "file", "error": { "code", "message" } }` with the code the README documents.
  * Hostile SVGs make no request to the server they point to.
  */
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digitPng, mnistTestDigits } from '../fixtures/images.ts';
 import { hostileSvgs, malformedImages, type MalformedImage } from '../fixtures/malformedImages.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { hwr } from '../fixtures/cli.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function hwr(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const tempDir = useTempDirs('cli-corpus');
 let bad: Array<MalformedImage & { path: string }>;

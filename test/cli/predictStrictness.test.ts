@@ -2,22 +2,13 @@
  * `hwr predict` refuses the same broken files as the server (issue 8, defect 6): each gets one line on stderr naming
  * the file and the reason, with the `--json` error code CORRUPT_IMAGE or IMAGE_TOO_LARGE, and the exit code is 1.
  */
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corruptImages, hugeHeaderImages, smallDrawing } from '../fixtures/brokenImages.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { hwr } from '../fixtures/cli.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
-
-function hwr(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const tempDir = useTempDirs('cli-strictness');
 

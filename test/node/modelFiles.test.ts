@@ -3,12 +3,13 @@
  * corrupt, garbage or mixed file is refused in one line naming the file and the reason, by every loader
  * (loadModel, readMetadata, the Node recognizer the CLI and the server use). Folders without SHA256SUMS still load.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { hwr } from '../fixtures/cli.ts';
 import { loadModel, parseChecksums, readMetadata, saveModel, sha256Hex, verifyFolder, writeMetadata } from '../../src/node/modelFiles.ts';
 import { loadRecognizer, resolveModelDir } from '../../src/node/recognizer.ts';
 import { setupBackend } from '../../src/train/backend.ts';
@@ -121,11 +122,6 @@ describe('model folder checksums', () => {
 });
 
 describe('hwr commands on a corrupt model folder', () => {
-  const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
-  const hwr = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-    });
 
   it('predict, evaluate and summary --model DIR refuse a garbage weights.bin of the right size in one line naming it', async () => {
     const dir = await shippedCopy();

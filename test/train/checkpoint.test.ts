@@ -8,16 +8,15 @@
  *   line naming the file.
  * The kills come from `HWR_TEST_KILL_AT=<point>:<epoch>` (src/train/checkpoint.ts), in child processes of bin/hwr.js.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
+import { runHwr } from '../fixtures/cli.ts';
 import { checkpointName, CHECKPOINTS_DIR, removeLeftovers } from '../../src/train/checkpoint.ts';
 import { train, type TrainOptions } from '../../src/train/train.ts';
 import { verifyFolder } from '../../src/node/modelFiles.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/hwr.js');
 const tempDir = useTempDirs('checkpoint');
 const quiet = () => {};
 
@@ -25,22 +24,8 @@ const quiet = () => {};
 const RECIPE = { model: 'lenet5', epochs: 3, batchSize: 50, learningRate: 0.002, seed: 5, limit: 400, threads: 1 } as const;
 const RECIPE_FLAGS = ['--model', 'lenet5', '--epochs', '3', '--batch-size', '50', '--learning-rate', '0.002', '--seed', '5', '--limit', '400', '--threads', '1'];
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `hwr` as a child process, with extra environment variables. */
-function hwr(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      done({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
-      void error;
-    });
-  });
-}
+const hwr = runHwr;
 
 /** Every file name under `dir`, recursively, relative to it. */
 async function listFiles(dir: string): Promise<string[]> {
