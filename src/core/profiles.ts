@@ -13,6 +13,9 @@
 import { hwrError } from './errors.ts';
 import type { GrayImage } from './ink.ts';
 
+/** Reused by `fitInkToBox` for its intermediate rows; grows as needed. */
+let scratch = new Float64Array(0);
+
 /** Name of the CJK profile, written into `metadata.json` as `preprocessing` for models trained with it. */
 export const CJK_PROFILE = 'cjk-fit-v1';
 
@@ -101,8 +104,10 @@ export function fitInkToBox(image: GrayImage, options: FitInkOptions): Uint8Arra
   const scale = (size - 2 * margin) / Math.max(boxWidth, boxHeight);
   const columns = areaWeights(box.left, boxWidth, scale, (size - boxWidth * scale) / 2, size);
   const rows = areaWeights(box.top, boxHeight, scale, (size - boxHeight * scale) / 2, size);
-  // Separable: first along x for every source row of the box, then along y.
-  const horizontal = new Float64Array(boxHeight * size);
+  // Separable: first along x for every source row of the box, then along y. The intermediate rows go into a scratch
+  // buffer reused across calls (a training epoch normalizes every sample: no garbage per sample).
+  if (scratch.length < boxHeight * size) scratch = new Float64Array(boxHeight * size * 2);
+  const horizontal = scratch;
   for (let y = 0; y < boxHeight; y++) {
     const source = (box.top + y) * width;
     for (let x = 0; x < size; x++) {
