@@ -262,7 +262,7 @@ export function servingMarkdown(report: ServingReport): string {
     '',
     `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, Node ${machine.node}; load average ${machine.loadAverageStart.join(', ')} at the start and ${machine.loadAverageEnd.join(', ')} at the end (other work on the machine). ` +
       `autocannon in the benchmark process, the server (\`buildServer\`, shipped model) in a child process; ${report.secondsPerLevel} s per level after a 2 s warm-up. ` +
-      '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Workers: 0 runs preprocessing and inference on the event loop, as the server did before the pool (but on images already downscaled to 1024 px by libvips); N is a pool of N worker threads. Most of each request is the preprocessing in JavaScript (20 to 50 ms per 280x280 image on this loaded machine, measured beside the run), which bounds the requests/s.',
+      '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Workers: 0 runs preprocessing and inference on the event loop, as the server did before the pool (but on images already downscaled to 1024 px by libvips); N is a pool of N worker threads. Most of each request is the preprocessing in JavaScript (about 8 ms per 280x280 image on an idle core: `preprocessDigit` with the photo steps of `mnist-com-v2`), which bounds the requests/s.',
     '',
     '| workers | concurrency | requests/s | p50 (ms) | p99 (ms) | non-2xx / errors |',
     '|---|---:|---:|---:|---:|---:|',
