@@ -2,11 +2,12 @@
  * Training speed of candidate architectures for Chinese characters (3,755 classes, 64x64 input), to choose the one
  * whose training fits the 90-minute budget (notes/HANZI.md), and the speed of the GNT input pipeline.
  *
- *   npx tsx bench/hccr-candidates.ts [--rounds 3] [--steps 8] [--threads 1] [--pipeline-samples 2000]
+ *   npx tsx bench/hccr-candidates.ts [--rounds 3] [--steps 8] [--pipeline-samples 2000] [--two-threads]
  *
  * Models: random data, batch 64, Adam, `model.trainOnBatch` (the step `fitDataset` takes), one training thread,
  * rounds in alternating order so the machine's noise hits all alike; prints parameters, multiply-adds per image
- * (convolutions and dense layers) and the median images/s. Pipeline: `hwr synth`-style synthetic GNT files are
+ * (convolutions and dense layers) and the median images/s. `--two-threads` adds the registered `hccr-vgg` trained
+ * with 2 threads (`DataParallelTrainer`, as `hwr train --threads 2`). Pipeline: `hwr synth`-style synthetic GNT files are
  * written to a temporary folder and read back through `HwdbStream` (GNT reading, `fitInkToBox` to 64x64, shuffle
  * buffer, batching), samples/s.
  */
@@ -23,12 +24,14 @@ import { syntheticWriter, writeCharacters } from '../src/data/synth/synthesize.t
 import { createHccrVgg, HCCR_VGG, type HccrVggConfig } from '../src/models/hccrVgg.ts';
 import { createHwrNet } from '../src/models/hwrNet.ts';
 import { setupBackend } from '../src/train/backend.ts';
+import { DataParallelTrainer } from '../src/train/parallel.ts';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     steps: { type: 'string', default: '8' },
     'pipeline-samples': { type: 'string', default: '2000' },
+    'two-threads': { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -74,6 +77,13 @@ const runs = candidates.map((c) => {
 const reference = createHwrNet({ classes: 10, seed: 1 });
 reference.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 runs.push({ label: 'reference: hwr-net, 28x28, 10 classes', config: HCCR_VGG, model: reference, rates: [], reference: true });
+let trainer: DataParallelTrainer | null = null;
+if (values['two-threads']) {
+  const model = createHccrVgg({ classes, seed: 1, inputSize: size });
+  model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: 'hccr-vgg', modelOptions: { classes, seed: 1, inputSize: size } });
+  runs.push({ label: 'A (hccr-vgg) with 2 threads', config: HCCR_VGG, model, rates: [], reference: false });
+}
 for (let round = 0; round < rounds; round++) {
   for (const run of round % 2 ? [...runs].reverse() : runs) {
     const [x, y] = run.reference ? [refXs!, refYs!] : [xs!, ys!];
@@ -94,6 +104,7 @@ for (const run of runs) {
   );
   run.model.dispose();
 }
+await trainer?.dispose();
 tf.dispose([xs!, ys!, refXs!, refYs!]);
 
 // The input pipeline on its own.
