@@ -36,7 +36,7 @@ export function layerTable(model: tf.LayersModel): string {
 export async function summaryCommand(flags: { model: string }): Promise<void> {
   await setupBackend();
   const architecture = ARCHITECTURES.find((a) => a.name === flags.model);
-  const model = architecture ? architecture.create({ classes: 10, seed: 1 }) : await loadModel(resolveModelDir(flags.model));
+  const model = architecture ? architecture.create({ classes: architecture.classes ?? 10, seed: 1 }) : await loadModel(resolveModelDir(flags.model));
   process.stdout.write(`${layerTable(model)}\n`);
   model.dispose();
 }

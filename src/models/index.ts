@@ -25,6 +25,8 @@ export interface Architecture {
   reject: boolean;
   /** Side in px of the input the architecture is made for; GNT data (`--data hwdb:DIR`) is normalized to it. Default 28. */
   inputSize?: number;
+  /** Classes of the task it is made for, as `hwr summary NAME` shows it (the data decides when training). Default 10. */
+  classes?: number;
   create(options: ArchitectureOptions): tf.LayersModel;
 }
 
@@ -39,6 +41,7 @@ export const ARCHITECTURES: readonly Architecture[] = [
     augment: true,
     reject: false,
     inputSize: 64,
+    classes: 3755,
     create: createHccrVgg,
   },
 ];

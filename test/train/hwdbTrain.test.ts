@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { evaluateCommand } from '../../src/cli/evaluate.ts';
 import { writeGntFile } from '../../src/data/gnt.ts';
 import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
 import { syntheticWriter, writeCharacters } from '../../src/data/synth/synthesize.ts';
@@ -36,6 +37,23 @@ describe('train --data hwdb:DIR', () => {
     expect(metadata).toMatchObject({ inputShape: [28, 28, 1], preprocessing: 'cjk-fit-v1' });
     expect(metadata.testAccuracy).toBeCloseTo(test.topK[0]!.accuracy, 6);
     expect(metadata.command).toMatch(/--data hwdb:\//);
+
+    // hwr evaluate --data hwdb:DIR: top-1/5/10, the most confused pairs, and the full confusion in a file.
+    const confusion = join(outDir, 'confusion.tsv');
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      await evaluateCommand({ model: outDir, data: `hwdb:${data}`, confusion });
+    } finally {
+      spy.mockRestore();
+    }
+    const report = written.join('');
+    expect(report).toMatch(/top-1 accuracy +\d+\.\d\d%\ntop-5 accuracy +\d+\.\d\d%\ntop-10 accuracy +\d+\.\d\d%/);
+    expect(report).toMatch(/most confused pairs/);
+    expect(report).toContain(`(${test.count} images)`);
+    const cells = (await readFile(confusion, 'utf8')).trim().split('\n');
+    expect(cells[0]).toBe('actual\tpredicted\tcount');
+    expect(cells.slice(1).reduce((sum, line) => sum + Number(line.split('\t')[2]), 0)).toBe(test.count);
   });
 
   it('records the GNT source and --charset in the checkpoint; --resume continues the same run', async () => {
