@@ -1,6 +1,7 @@
 /**
  * The recognition pipeline shared by the browser, the server and the CLI (Transformers.js-style: one call from
- * pixels to an answer): image -> `preprocessDigit` -> `[1, 28, 28, 1]` tensor -> model -> probabilities -> result.
+ * pixels to an answer): image -> the model's preprocessing profile (`preprocessorFor`, ./preprocessing.ts, chosen by
+ * `metadata.preprocessing`) -> `[1, height, width, 1]` tensor (`metadata.inputShape`) -> model -> probabilities -> result.
  * Imports nothing Node-only. The caller picks the TF.js backend before loading (see `src/node/backend.ts` and
  * `web/`).
  */
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { checkedFetch } from './checksums.ts';
 import { hwrError } from './errors.ts';
-import { preprocessDigit } from './preprocess.ts';
+import { preprocessorFor } from './preprocessing.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
 
 /** One class and its probability. */
@@ -34,9 +35,9 @@ export interface Recognition {
   probability: number;
   /** Probabilities of every class in the order of `metadata.classes` (the rejection class included); they sum to 1. */
   probabilities: number[];
-  /** The `k` most probable classes, most probable first (k = 3 unless asked otherwise). */
+  /** The `k` most probable classes, most probable first (k = `defaultTopK(classes)` unless asked otherwise). */
   topK: ClassProbability[];
-  /** The image the model saw: `[28 * 28]` float32 in [0, 1], row-major, ink = 1. */
+  /** The image the model saw: `[height * width]` float32 of `metadata.inputShape`, in [0, 1], row-major, ink = 1. */
   processed: Float32Array;
   /** Wall-clock time of each stage in ms. */
   timings: { preprocessMs: number; inferenceMs: number };
@@ -46,7 +47,7 @@ export interface Recognition {
 export interface RecognizeOptions {
   /** Name of the image (file name, field) used in error messages. */
   name?: string;
-  /** How many classes `topK` lists; default 3. */
+  /** How many classes `topK` lists; default `defaultTopK(classes)` (3 for up to 20 classes, else 10). */
   topK?: number;
 }
 
@@ -65,7 +66,7 @@ export interface Recognizer {
    */
   recognizeBatch(images: PixelBuffer[], options?: { names?: string[]; topK?: number }): Promise<Array<Recognition | Error>>;
   /**
-   * Classifies already preprocessed inputs: `[n, 28, 28, 1]` float32 in [0, 1] (ink = 1), e.g. MNIST test images.
+   * Classifies already preprocessed inputs: `[n, height, width, 1]` float32 (`metadata.inputShape`) in [0, 1] (ink = 1), e.g. MNIST test images.
    * @returns `[n * classes]` float32 probabilities, row-major, calibrated as `recognize` reports them.
    */
   predictProbabilities(inputs: Float32Array, count: number): Promise<Float32Array>;
@@ -78,6 +79,17 @@ export type ModelSource = string | { model: tf.io.IOHandler; metadata: ModelMeta
 
 /** `performance.now()` where available (browsers, Node 16+). */
 const now = (): number => globalThis.performance.now();
+
+/** Most candidates `topK` lists: `hwr predict --top-k` is capped here. */
+export const MAX_TOP_K = 50;
+
+/**
+ * How many candidates `topK` lists by default for a model of `classes` classes: 3 for up to 20 classes (digits),
+ * 10 above (a large vocabulary such as Chinese characters).
+ */
+export function defaultTopK(classes: number): number {
+  return classes <= 20 ? 3 : 10;
+}
 
 /**
  * Indices of the `k` largest values, largest first (ties keep the lower index first).
@@ -97,7 +109,7 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
 export function decodeProbabilities(
   probabilities: ArrayLike<number>,
   classes: readonly string[],
-  k = 3,
+  k = defaultTopK(classes.length),
   rejectClass?: string,
 ): Pick<Recognition, 'label' | 'reason' | 'probability' | 'probabilities' | 'topK'> {
   if (probabilities.length !== classes.length) {
@@ -179,7 +191,9 @@ function fileUrl(folder: string, file: string): string {
  * The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
  * With `metadata.calibration`, every probability the recognizer reports is temperature-scaled (`applyTemperature`);
  * with `metadata.rejectClass`, an image whose most probable class is that class gets `label: null`.
- * @throws HwrError `BAD_MODEL` for metadata without classes or input shape, or with a bad rejectClass or temperature
+ * The image is prepared by the profile the metadata names in `preprocessing` (see ./preprocessing.ts).
+ * @throws HwrError `BAD_MODEL` for metadata without classes or input shape, with a bad rejectClass or temperature, or
+ *   with an unknown preprocessing profile
  */
 export function createRecognizer(model: LayersModel, metadata: ModelMetadata): Recognizer {
   validateMetadata(metadata, metadata.name ?? 'model');
@@ -189,8 +203,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
   const temperature = metadata.calibration?.temperature ?? 1;
   const rejectShift = metadata.calibration?.rejectShift ?? 0;
   const shift = rejectShift !== 0 && metadata.rejectClass !== undefined ? { index: classes.indexOf(metadata.rejectClass), value: rejectShift } : undefined;
-  // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
-  const preprocessOptions = { size: height, box: Math.round((height * 20) / 28) };
+  const preprocess = preprocessorFor(metadata);
 
   const predictProbabilities = async (inputs: Float32Array, count: number): Promise<Float32Array> => {
     if (count === 0) return new Float32Array(0);
@@ -207,7 +220,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     const started = now();
     const prepared: Array<Float32Array | Error> = images.map((image, i) => {
       try {
-        return preprocessDigit(image, { ...preprocessOptions, name: options.names?.[i] ?? `image ${i}` }).input;
+        return preprocess(image, options.names?.[i] ?? `image ${i}`);
       } catch (error) {
         return error as Error;
       }
@@ -239,7 +252,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
     recognizeBatch,
     async recognize(image, options = {}) {
       const started = now();
-      const { input } = preprocessDigit(image, { ...preprocessOptions, name: options.name });
+      const input = preprocess(image, options.name ?? 'image');
       const preprocessMs = now() - started;
       const inferenceStart = now();
       const probabilities = await predictProbabilities(input, 1);

@@ -1,0 +1,97 @@
+/**
+ * The registry of preprocessing profiles: how the recognizer turns an image into a model input, chosen by the
+ * model's metadata (`ModelMetadata.preprocessing`, a name and version such as `mnist-com-v2` or `cjk-fit-v1`), so
+ * that a model is fed exactly what its training data looked like.
+ *
+ * - `mnist-com-v1`, `mnist-com-v2`: `preprocessDigit` (MNIST: ink fitted to 20/28 of the field, centred by its centre
+ *   of mass) at the model's input size. v2's output equals v1's on clean input (see `PREPROCESSING_VERSION`), so the
+ *   shipped digits model (trained as v1) runs on the same code as before.
+ * - `cjk-fit-v1`: the CJK profile of training on GNT files (`fitInkToBox`, ./profiles.ts, as src/data/hwdb.ts uses
+ *   it): the image becomes 8-bit gray (255 = paper), the ink's box is fitted into the model's square input, and the
+ *   result is divided by 255, which gives the training pipeline's input bit for bit for the same gray image.
+ *
+ * Imports nothing Node-only.
+ */
+import { hwrError } from './errors.ts';
+import { detectPolarity, preprocessDigit, toGrayscale } from './preprocess.ts';
+import { CJK_PROFILE, fitInkToBox } from './profiles.ts';
+import type { ModelMetadata, PixelBuffer } from './types.ts';
+
+/**
+ * Prepares one image for a model.
+ * @param image RGBA pixels of any size
+ * @param name  names the image in error messages
+ * @returns `[height * width]` float32 in [0, 1], row-major, ink = 1 (the model's input shape without batch and channel)
+ * @throws HwrError `NO_INK` for a blank image, `BAD_ARGUMENT` for a malformed buffer
+ */
+export type Preprocessor = (image: PixelBuffer, name: string) => Float32Array;
+
+/** Builds a profile's `Preprocessor` for a model input of `height` x `width` px; throws `BAD_MODEL` for a size it cannot fill. */
+type ProfileFactory = (height: number, width: number, model: string) => Preprocessor;
+
+const mnistProfile: ProfileFactory = (height, width, model) => {
+  if (height !== width) throw hwrError('BAD_MODEL', `${model}: the MNIST profile needs a square input, the metadata says ${height}x${width}`);
+  // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
+  const options = { size: height, box: Math.round((height * 20) / 28) };
+  return (image, name) => preprocessDigit(image, { ...options, name }).input;
+};
+
+/**
+ * 8-bit gray of an image, 255 = paper, as GNT files store a character: Rec. 601 luma over white paper
+ * (`toGrayscale`), rounded; light ink on a dark background is inverted first. A gray PNG written from a GNT sample
+ * comes back as its own bytes.
+ */
+function toPaperGray(image: PixelBuffer): { width: number; height: number; data: Uint8Array } {
+  const gray = toGrayscale(image);
+  const invert = detectPolarity(gray) === 'light-on-dark';
+  const data = new Uint8Array(gray.length);
+  for (let i = 0; i < gray.length; i++) data[i] = Math.round((invert ? 1 - gray[i]! : gray[i]!) * 255);
+  return { width: image.width, height: image.height, data };
+}
+
+const cjkProfile: ProfileFactory = (height, width, model) => {
+  if (height !== width) throw hwrError('BAD_MODEL', `${model}: the ${CJK_PROFILE} profile needs a square input, the metadata says ${height}x${width}`);
+  return (image, name) => {
+    const fitted = (() => {
+      try {
+        return fitInkToBox(toPaperGray(image), { size: height });
+      } catch (error) {
+        // fitInkToBox names itself; the caller's name for the image is what a user can act on.
+        if ((error as { code?: string }).code === 'NO_INK') throw hwrError('NO_INK', `no ink found in ${name}`, error);
+        throw error;
+      }
+    })();
+    const input = new Float32Array(fitted.length);
+    // Exactly as HwdbStream makes a batch: uint8 / 255 in float32.
+    for (let i = 0; i < fitted.length; i++) input[i] = fitted[i]! / 255;
+    return input;
+  };
+};
+
+/** The profiles by the name and version a model's metadata gives in `preprocessing`. */
+const PROFILES: ReadonlyMap<string, ProfileFactory> = new Map([
+  ['mnist-com-v1', mnistProfile],
+  ['mnist-com-v2', mnistProfile],
+  [CJK_PROFILE, cjkProfile],
+]);
+
+/** Names of the known profiles, e.g. `['mnist-com-v1', 'mnist-com-v2', 'cjk-fit-v1']`. */
+export function preprocessingProfiles(): string[] {
+  return [...PROFILES.keys()];
+}
+
+/**
+ * The preprocessing a model was trained with, from its metadata: `preprocessing` picks the profile and
+ * `inputShape` `[height, width, 1]` its output size.
+ * @returns a `Preprocessor` giving `[height * width]` float32 inputs
+ * @throws HwrError `BAD_MODEL` naming the model and the profile when the profile is unknown or cannot make the input shape
+ */
+export function preprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'preprocessing' | 'inputShape'>): Preprocessor {
+  const model = metadata.name ?? 'model';
+  const factory = PROFILES.get(metadata.preprocessing);
+  if (!factory) {
+    throw hwrError('BAD_MODEL', `${model}: unknown preprocessing profile "${metadata.preprocessing}" in its metadata (known: ${preprocessingProfiles().join(', ')})`);
+  }
+  const [height, width] = metadata.inputShape;
+  return factory(height, width, model);
+}
