@@ -71,11 +71,12 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('recognize digit images (PNG, JPEG, WebP, GIF, TIFF, SVG; any size, either polarity)')
+    .description('recognize handwritten characters in images with the model\'s own preprocessing (digits by default; PNG, JPEG, WebP, GIF, TIFF, SVG; any size, either polarity)')
     .argument('<files...>', 'image files')
     .option('--model <dir>', 'model folder or shipped model name', 'digits')
     .option('--json', 'print a JSON array')
-    .option('--save-processed <dir>', 'write the 28x28 image the model saw, as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
+    .option('--top-k <n>', 'candidates listed per image (--json "topK"; the text output of a model with more than 20 classes): default 3 up to 20 classes, 10 above; at most 50', positiveInteger)
+    .option('--save-processed <dir>', 'write the image the model saw (its input size), as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
     .action(predictCommand);
 
   program

@@ -2,7 +2,7 @@ import { basename, extname, join } from 'node:path';
 import { isHwrError } from '../core/errors.ts';
 import { toImageData } from '../core/preprocess.ts';
 import { formatProbability } from '../core/probabilityText.ts';
-import type { Recognition } from '../core/recognizer.ts';
+import { defaultTopK, MAX_TOP_K, type ClassProbability, type Recognition } from '../core/recognizer.ts';
 import { decodeImageFile, encodePng } from '../node/image.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
@@ -12,27 +12,40 @@ export interface PredictFlags {
   model: string;
   json?: boolean;
   saveProcessed?: string;
+  /**
+   * How many candidates each result lists (`topK`): default `defaultTopK` (3 for up to 20 classes, 10 above),
+   * capped at `MAX_TOP_K` (50) and at the number of classes.
+   */
+  topK?: number;
 }
+
+/** Above this many classes the text output lists the top-k candidates rather than every class. */
+export const FULL_LIST_CLASSES = 20;
 
 /**
  * One entry of `hwr predict --json` output: a result, or the error for that file.
  * `label` is null when the model rejects the image (not a digit), and `reason` then says why.
- * `processed` is the path of the 28x28 PNG written by `--save-processed`.
+ * `processed` is the path of the PNG of the model's input (its input size) written by `--save-processed`.
+ * `topK` lists the k most probable classes, most probable first (`--top-k`).
  */
 export type PredictOutput =
-  | { file: string; label: string | null; reason?: string; probability: number; probabilities: number[]; processed?: string }
+  | { file: string; label: string | null; reason?: string; probability: number; probabilities: number[]; topK: ClassProbability[]; processed?: string }
   | { file: string; error: { code: string; message: string } };
 
 /** A recognition as the CLI reads it: `label` may be null with a `reason` (a rejected image). */
-type MaybeRejected = Pick<Recognition, 'probability' | 'probabilities'> & { label: string | null; reason?: string };
+type MaybeRejected = Pick<Recognition, 'probability' | 'probabilities'> & { label: string | null; reason?: string; topK?: ClassProbability[] };
 
 /**
  * Text line for one recognized file, probabilities with 2 decimals (see `formatProbability`):
  * `digit.png: 7 (99.82%)  0:<0.01% 1:0.03% ... 9:0.11%`, or `scribble.png: not a digit (92.62%)  0:...`
- * when the model rejects the image.
+ * when the model rejects the image. For a large vocabulary (more than `FULL_LIST_CLASSES` classes, e.g. Chinese
+ * characters) with `result.topK`, only the top-k candidates: `char.png: 啊 (92.10%)  啊 92.10%  阿 3.02%  ...`.
  * @param classes the model's class labels, in the order of `result.probabilities`.
  */
 export function formatRecognition(file: string, result: MaybeRejected, classes: readonly string[]): string {
+  if (classes.length > FULL_LIST_CLASSES && result.topK) {
+    return `${file}: ${describeAnswer(result)}  ${result.topK.map((c) => `${c.label} ${formatProbability(c.probability)}`).join('  ')}`;
+  }
   const all = result.probabilities.map((p, i) => `${classes[i] ?? i}:${formatProbability(p)}`).join(' ');
   return `${file}: ${describeAnswer(result)}  ${all}`;
 }
@@ -49,7 +62,7 @@ function describeAnswer(result: MaybeRejected): string {
 }
 
 /**
- * Names the 28x28 PNG of each input in the `--save-processed` folder: the input's base name with `.png`;
+ * Names the PNG of each input in the `--save-processed` folder: the input's base name with `.png`;
  * when two inputs share a base name (`a/1.png`, `b/1.jpg`), the later ones get `-2`, `-3`, ... (`1-2.png`).
  * Every output line and JSON entry names the file written, so the mapping is never a guess.
  */
@@ -73,19 +86,21 @@ class ProcessedNames {
 export async function predictCommand(files: string[], flags: PredictFlags): Promise<void> {
   const recognizer = await loadRecognizer(flags.model);
   const { classes, inputShape: [size] } = recognizer.metadata;
+  const topK = Math.min(flags.topK ?? defaultTopK(classes.length), MAX_TOP_K, classes.length);
   const outputs: PredictOutput[] = [];
   const names = new ProcessedNames();
   for (const file of files) {
     try {
       const image = await decodeImageFile(file);
       // The file name leads every message (`hwr: <file>: <reason>`), so the core's message names "the image".
-      const result = await recognizer.recognize(image, { name: 'the image' }) as Recognition & MaybeRejected;
+      const result = await recognizer.recognize(image, { name: 'the image', topK }) as Recognition & MaybeRejected;
       const entry: PredictOutput = {
         file,
         label: result.label,
         ...(result.label === null && result.reason !== undefined ? { reason: result.reason } : {}),
         probability: result.probability,
         probabilities: result.probabilities,
+        topK: result.topK,
       };
       let line = formatRecognition(file, result, classes);
       if (flags.saveProcessed) {
