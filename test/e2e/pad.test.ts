@@ -310,6 +310,7 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     await setMode(page, 'server');
     await drawWithMouse(page, SHAPES.zero);
     expect(await predict(page)).toBe('not a digit');
+    expect(await page.locator('.answer-caption').isVisible()).toBe(false);
     expect(await page.getByTestId('reason').textContent()).toMatch(/no digit is likely enough/i);
     expect(await page.getByTestId('reason').isVisible()).toBe(true);
     expect(await page.getByTestId('probability').textContent()).toBe('83.0%');
@@ -323,6 +324,7 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     answer = serverAnswer(7, 0.9, { classes: 11 });
     expect(await predict(page)).toBe('7');
     expect(await page.getByTestId('reason').textContent()).toBe('');
+    expect(await page.locator('.answer-caption').isVisible()).toBe(true);
   });
 
   it('shows "not a digit" in the browser too, from the model in the Web Worker', async () => {
