@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_PIXELS, SVG_LONG_SIDE, decodeImage, decodeImageFile, encodePng } from '../../src/node/image.ts';
 import type { PixelBuffer } from '../../src/core/types.ts';
-import { pngChunk } from '../fixtures/images.ts';
+import { pngDeclaring } from '../fixtures/brokenImages.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -31,18 +31,6 @@ const RAW = { raw: { width: WIDTH, height: HEIGHT, channels: 4 as const } };
 function pixel(image: PixelBuffer, x: number, y: number): number[] {
   const i = 4 * (y * image.width + x);
   return Array.from(image.data.subarray(i, i + 4));
-}
-
-/** A tiny, valid-looking PNG whose IHDR claims `width` x `height` RGBA pixels (the IDAT holds one empty deflate block). */
-function pngClaiming(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 6; // colour type RGBA
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const idat = Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
@@ -168,7 +156,7 @@ describe('decodeImage', () => {
   });
 
   it('refuses a PNG whose header claims 100000x100000 pixels before decoding it: IMAGE_TOO_LARGE', async () => {
-    const bomb = pngClaiming(100000, 100000);
+    const bomb = pngDeclaring(100000, 100000);
     expect(bomb.length).toBeLessThan(100);
     expect(await rejection(decodeImage(bomb, 'bomb.png'))).toEqual({
       code: 'IMAGE_TOO_LARGE',
