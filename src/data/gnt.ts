@@ -19,15 +19,34 @@
  * Writing is atomic (a temporary file in the same folder, fsync, rename). Node-only (node:fs).
  */
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { hwrError, isHwrError } from '../core/errors.ts';
+import { writeFileAtomicWith } from '../node/files.ts';
 import { decodeGbCode, gbCodeOf } from './charset.ts';
 
 /** Bytes of a GNT sample header: size (4), tag code (2), width (2), height (2). */
 export const GNT_HEADER_BYTES = 10;
+
+/** The fields of a GNT sample header, as stored (nothing checked). */
+export interface GntHeader {
+  /** The size field: bytes of the whole sample, header included (sound when `10 + width * height`). */
+  size: number;
+  /** GB code of the character, first byte high. */
+  tagCode: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decodes a sample header (little-endian sizes, the tag code's bytes in file order).
+ * @param header at least `GNT_HEADER_BYTES` bytes; only the first 10 are read
+ */
+export function parseGntHeader(header: Uint8Array): GntHeader {
+  const view = new DataView(header.buffer, header.byteOffset, GNT_HEADER_BYTES);
+  return { size: view.getUint32(0, true), tagCode: header[4]! * 256 + header[5]!, width: view.getUint16(6, true), height: view.getUint16(8, true) };
+}
 
 /** One character image as a GNT file stores it. */
 export interface GntImage {
@@ -145,42 +164,29 @@ export function encodeGntSample(image: GntImage): Uint8Array {
  * @throws HwrError `BAD_ARGUMENT` from `encodeGntSample`; Node's file errors
  */
 export async function writeGntFile(path: string, samples: Iterable<GntImage> | AsyncIterable<GntImage>): Promise<{ count: number; bytes: number }> {
-  const folder = dirname(path);
-  await mkdir(folder, { recursive: true });
-  const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const chunkBytes = 1 << 20;
-  let count = 0;
-  let bytes = 0;
-  try {
-    const handle = await open(temporary, 'wx');
-    try {
-      let pending: Uint8Array[] = [];
-      let pendingBytes = 0;
-      const flush = async (): Promise<void> => {
-        if (pendingBytes === 0) return;
-        await handle.write(Buffer.concat(pending, pendingBytes));
-        pending = [];
-        pendingBytes = 0;
-      };
-      for await (const sample of samples) {
-        const encoded = encodeGntSample(sample);
-        pending.push(encoded);
-        pendingBytes += encoded.length;
-        bytes += encoded.length;
-        count++;
-        if (pendingBytes >= chunkBytes) await flush();
-      }
-      await flush();
-      await handle.sync();
-    } finally {
-      await handle.close();
+  return writeFileAtomicWith(path, async (handle) => {
+    let count = 0;
+    let bytes = 0;
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return;
+      await handle.write(Buffer.concat(pending, pendingBytes));
+      pending = [];
+      pendingBytes = 0;
+    };
+    for await (const sample of samples) {
+      const encoded = encodeGntSample(sample);
+      pending.push(encoded);
+      pendingBytes += encoded.length;
+      bytes += encoded.length;
+      count++;
+      if (pendingBytes >= chunkBytes) await flush();
     }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  return { count, bytes };
+    await flush();
+    return { count, bytes };
+  });
 }
 
 /** Reads forward through a file handle with one reusable buffer; `take(n)` returns a view valid until the next call. */
@@ -279,11 +285,7 @@ export async function* readGntFile(path: string, options: ReadGntOptions = {}): 
         if (header.length < GNT_HEADER_BYTES) {
           throw corrupt(path, offset, `truncated header: ${header.length} of ${GNT_HEADER_BYTES} bytes before the end of the file`, false, index);
         }
-        const view = new DataView(header.buffer, header.byteOffset, GNT_HEADER_BYTES);
-        const size = view.getUint32(0, true);
-        const tagCode = header[4]! * 256 + header[5]!;
-        const width = view.getUint16(6, true);
-        const height = view.getUint16(8, true);
+        const { size, tagCode, width, height } = parseGntHeader(header);
         const expected = GNT_HEADER_BYTES + width * height;
         if (size !== expected) {
           throw corrupt(path, offset, `size field ${size} does not match 10 + width ${width} x height ${height} = ${expected}`, false, index);

@@ -20,7 +20,7 @@ import { hwrError, isHwrError } from '../core/errors.ts';
 import { fitInkToBox } from '../core/profiles.ts';
 import { createRng, shuffledIndices } from './augment.ts';
 import { charsetByName, decodeGbCode } from './charset.ts';
-import { GNT_HEADER_BYTES, listGntFiles, readGntFile, type GntSample, type WriterSplit } from './gnt.ts';
+import { GNT_HEADER_BYTES, listGntFiles, parseGntHeader, readGntFile, type GntSample, type WriterSplit } from './gnt.ts';
 
 /** The prefix of a GNT data source on the command line and in a training recipe: `hwdb:DIR`. */
 export const HWDB_PREFIX = 'hwdb:';
@@ -75,14 +75,12 @@ export async function indexHwdbFolder(dir: string, onWarning?: (line: string) =>
       let position = 0;
       while (position < size) {
         const { bytesRead } = await handle.read(header, 0, GNT_HEADER_BYTES, position);
-        const view = new DataView(header.buffer);
-        const sampleSize = view.getUint32(0, true);
-        const expected = GNT_HEADER_BYTES + view.getUint16(6, true) * view.getUint16(8, true);
-        if (bytesRead < GNT_HEADER_BYTES || sampleSize !== expected || position + sampleSize > size) {
+        const { size: sampleSize, tagCode, width, height } = parseGntHeader(header);
+        if (bytesRead < GNT_HEADER_BYTES || sampleSize !== GNT_HEADER_BYTES + width * height || position + sampleSize > size) {
           onWarning?.(`${entry.file}: the samples' framing breaks at byte offset ${position}; ${count} samples counted`);
           break;
         }
-        codes.add(header[4]! * 256 + header[5]!);
+        codes.add(tagCode);
         count++;
         position += sampleSize;
       }
