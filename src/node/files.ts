@@ -3,7 +3,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -21,18 +21,33 @@ import { basename, dirname, join } from 'node:path';
  * @param contents Bytes, or a string written as UTF-8.
  */
 export async function writeFileAtomic(path: string, contents: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(path, (handle) => handle.writeFile(contents));
+}
+
+/**
+ * The mechanism behind `writeFileAtomic`, for contents written piece by piece (a stream of records): `write` gets the
+ * open temporary file and writes to it; then the file is fsynced, closed and renamed over `path`. If `write` throws,
+ * the temporary file is removed, `path` is left as it was, and the error is rethrown.
+ *
+ * @param path Destination file.
+ * @param write Writes the whole contents through the handle; its result is returned.
+ * @returns What `write` returned.
+ */
+export async function writeFileAtomicWith<T>(path: string, write: (handle: FileHandle) => Promise<T>): Promise<T> {
   const folder = dirname(path);
   await mkdir(folder, { recursive: true });
   const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temporary, 'wx');
+    let result: T;
     try {
-      await handle.writeFile(contents);
+      result = await write(handle);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temporary, path);
+    return result;
   } catch (error) {
     await rm(temporary, { force: true });
     throw error;
