@@ -97,18 +97,19 @@ export async function recordChecksums(dir: string, written: ReadonlyMap<string, 
   await writeFileAtomic(join(dir, CHECKSUMS_FILE), formatChecksums(sorted));
 }
 
-/** The model files of folder `dir` that exist: model.json, the weight shards it lists, metadata.json. */
+/**
+ * The model files folder `dir` may hold: model.json, the weight shards it lists, metadata.json. Some may not exist;
+ * the caller skips those it cannot read.
+ */
 async function modelFileNames(dir: string): Promise<string[]> {
   const names = [MODEL_JSON, METADATA_JSON];
   try {
     const json = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> };
     for (const group of json.weightsManifest ?? []) names.push(...group.paths.map(shardName));
   } catch {
-    // No readable model.json: only what exists is listed.
+    // No readable model.json: only model.json and metadata.json are candidates.
   }
-  const present: string[] = [];
-  for (const name of names) if (await readFile(join(dir, name)).then(() => true, () => false)) present.push(name);
-  return present;
+  return names;
 }
 
 /** A weights-manifest path (`./weights.bin`) as a file name relative to the model folder (`weights.bin`). */
