@@ -282,11 +282,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // GNT data streams (src/data/hwdb.ts): only the validation writers' samples are held in memory.
   const hwdbDir = hwdbFolderOf(recipe.data);
+  if (hwdbDir !== null && recipe.reject) throw hwrError('BAD_ARGUMENT', '--reject: the rejection class is built from MNIST digits; leave it out for GNT data');
   const hwdb =
     hwdbDir === null
       ? null
       : await openHwdbTraining({ dir: hwdbDir, charset: recipe.charset ?? null, size: architecture.inputSize ?? 28, seed: recipe.seed, validationSplit: recipe.validationSplit, limit: recipe.limit, onWarning: print });
-  if (hwdb && recipe.reject) throw hwrError('BAD_ARGUMENT', '--reject: the rejection class is built from MNIST digits; leave it out for GNT data');
   const dataDir = hwdbDir ?? recipe.data ?? mnistDir();
   const noImages = (side: number): Split => ({ images: new Uint8Array(0), labels: new Uint8Array(0), count: 0, rows: side, cols: side });
   const dataset = hwdb ? { train: noImages(architecture.inputSize ?? 28), test: noImages(architecture.inputSize ?? 28) } : await loadIdxDataset(dataDir, recipe.limit ? { limit: recipe.limit } : {});
