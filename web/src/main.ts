@@ -159,7 +159,7 @@ function showModelInfo(): void {
       : `The server's model is unavailable: ${model.message}`;
   } else if (model === undefined) {
     modelInfo.textContent = mode === 'browser' ? 'Loading the model…' : 'Asking the server about its model…';
-    if (mode === 'server') void loadServerModel();
+    if (mode === 'server') loadServerModel();
   } else {
     modelInfo.textContent = describeModel(model, mode);
   }
@@ -173,17 +173,13 @@ function describeModel(model: ModelSummary, mode: RecognitionMode): string {
   return `Model “${model.name}” (${model.architecture}${accuracy}); ${where}.`;
 }
 
-let serverModelRequest: Promise<void> | null = null;
-
-/** Fetches the server's model description once (again after a failure) and refreshes the footer. */
-function loadServerModel(): Promise<void> {
-  serverModelRequest ??= (engines.server as ServerEngine).model().then((model) => {
+/** Gets the server's model description (`ServerEngine.model`, asked of the server once) and refreshes the footer. */
+function loadServerModel(): void {
+  void (engines.server as ServerEngine).model().then((model) => {
     models.server = model;
   }, (error: Error) => {
     models.server = error;
-    serverModelRequest = null;
   }).then(showModelInfo);
-  return serverModelRequest;
 }
 
 view.setStatus('Loading the model…', 'busy');

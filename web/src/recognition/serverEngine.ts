@@ -20,16 +20,23 @@ interface ServerPrediction {
 export class ServerEngine implements RecognitionEngine {
   readonly mode = 'server' as const;
   private readonly apiUrl: string;
-  private classes: Promise<string[]> | null = null;
+  private summary: Promise<ModelSummary> | null = null;
 
   /** @param apiUrl absolute URL of the API root, ending in `/`, e.g. `new URL('api/', document.baseURI).href`. */
   constructor(apiUrl: string) {
     this.apiUrl = apiUrl;
   }
 
-  /** Describes the server's model (`GET api/model`). @throws PadRecognitionError like `recognize`. */
-  async model(): Promise<ModelSummary> {
-    return (await this.request('model', { method: 'GET' })) as ModelSummary;
+  /**
+   * Describes the server's model (`GET api/model`), fetched once (again after a failure): the page's footer and
+   * the class labels of every answer share it. @throws PadRecognitionError like `recognize`.
+   */
+  model(): Promise<ModelSummary> {
+    this.summary ??= this.request('model', { method: 'GET' }).then((body) => body as ModelSummary, (error: unknown) => {
+      this.summary = null;
+      throw error;
+    });
+    return this.summary;
   }
 
   /** Recognizes the drawing on the server; see `RecognitionEngine.recognize`. */
@@ -55,14 +62,10 @@ export class ServerEngine implements RecognitionEngine {
     };
   }
 
-  /** Class labels from `GET api/model`, fetched once; plain indices if that fails or their count is not `count`. */
+  /** Class labels from `model()`; plain indices if that fails or their count is not `count`. */
   private async classNames(count: number): Promise<string[]> {
     const indices = (): string[] => Array.from({ length: count }, (_, i) => String(i));
-    this.classes ??= this.model().then((model) => model.classes, () => {
-      this.classes = null;
-      return indices();
-    });
-    const classes = await this.classes;
+    const classes = await this.model().then((model) => model.classes, indices);
     return classes.length === count ? classes : indices();
   }
 
