@@ -32,8 +32,8 @@ export type PredictOutput =
   | { file: string; label: string | null; reason?: string; probability: number; probabilities: number[]; topK: ClassProbability[]; processed?: string }
   | { file: string; error: { code: string; message: string } };
 
-/** A recognition as the CLI reads it: `label` may be null with a `reason` (a rejected image). */
-type MaybeRejected = Pick<Recognition, 'probability' | 'probabilities'> & { label: string | null; reason?: string; topK?: ClassProbability[] };
+/** What `formatRecognition` reads of a recognition: `label` may be null with a `reason` (a rejected image). */
+type MaybeRejected = Pick<Recognition, 'label' | 'reason' | 'probability' | 'probabilities'> & Partial<Pick<Recognition, 'topK'>>;
 
 /**
  * Text line for one recognized file, probabilities with 2 decimals (see `formatProbability`):
@@ -93,7 +93,7 @@ export async function predictCommand(files: string[], flags: PredictFlags): Prom
     try {
       const image = await decodeImageFile(file);
       // The file name leads every message (`hwr: <file>: <reason>`), so the core's message names "the image".
-      const result = await recognizer.recognize(image, { name: 'the image', topK }) as Recognition & MaybeRejected;
+      const result = await recognizer.recognize(image, { name: 'the image', topK });
       const entry: PredictOutput = {
         file,
         label: result.label,
