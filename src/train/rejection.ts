@@ -162,7 +162,9 @@ export async function calibrateAndMeasure(
   const both = new Float32Array(testProbabilities.length + negativeProbabilities.length);
   both.set(testProbabilities);
   both.set(negativeProbabilities, testProbabilities.length);
-  const bothLabels = concatSplits(test, negatives).labels;
+  const bothLabels = new Uint8Array(test.count + negatives.count);
+  bothLabels.set(test.labels);
+  bothLabels.set(negatives.labels, test.count);
   const ece = (p: Float32Array, labels: Uint8Array) => ({
     before: expectedCalibrationError(p, labels, classes),
     after: expectedCalibrationError(applyTemperature(p, classes, temperature, shift), labels, classes),
