@@ -26,13 +26,12 @@ import type { ModelMetadata, PixelBuffer } from './types.ts';
  */
 export type Preprocessor = (image: PixelBuffer, name: string) => Float32Array;
 
-/** Builds a profile's `Preprocessor` for a model input of `height` x `width` px; throws `BAD_MODEL` for a size it cannot fill. */
-type ProfileFactory = (height: number, width: number, model: string) => Preprocessor;
+/** Builds a profile's `Preprocessor` for a square model input of `size` x `size` px. */
+type ProfileFactory = (size: number) => Preprocessor;
 
-const mnistProfile: ProfileFactory = (height, width, model) => {
-  if (height !== width) throw hwrError('BAD_MODEL', `${model}: the MNIST profile needs a square input, the metadata says ${height}x${width}`);
+const mnistProfile: ProfileFactory = (size) => {
   // MNIST fits the ink into 20 px of a 28 px field; other input sizes keep that proportion.
-  const options = { size: height, box: Math.round((height * 20) / 28) };
+  const options = { size, box: Math.round((size * 20) / 28) };
   return (image, name) => preprocessDigit(image, { ...options, name }).input;
 };
 
@@ -49,23 +48,20 @@ function toPaperGray(image: PixelBuffer): { width: number; height: number; data:
   return { width: image.width, height: image.height, data };
 }
 
-const cjkProfile: ProfileFactory = (height, width, model) => {
-  if (height !== width) throw hwrError('BAD_MODEL', `${model}: the ${CJK_PROFILE} profile needs a square input, the metadata says ${height}x${width}`);
-  return (image, name) => {
-    const fitted = (() => {
-      try {
-        return fitInkToBox(toPaperGray(image), { size: height });
-      } catch (error) {
-        // fitInkToBox names itself; the caller's name for the image is what a user can act on.
-        if ((error as { code?: string }).code === 'NO_INK') throw hwrError('NO_INK', `no ink found in ${name}`, error);
-        throw error;
-      }
-    })();
-    const input = new Float32Array(fitted.length);
-    // Exactly as HwdbStream makes a batch: uint8 / 255 in float32.
-    for (let i = 0; i < fitted.length; i++) input[i] = fitted[i]! / 255;
-    return input;
-  };
+const cjkProfile: ProfileFactory = (size) => (image, name) => {
+  const fitted = (() => {
+    try {
+      return fitInkToBox(toPaperGray(image), { size });
+    } catch (error) {
+      // fitInkToBox names itself; the caller's name for the image is what a user can act on.
+      if ((error as { code?: string }).code === 'NO_INK') throw hwrError('NO_INK', `no ink found in ${name}`, error);
+      throw error;
+    }
+  })();
+  const input = new Float32Array(fitted.length);
+  // Exactly as HwdbStream makes a batch: uint8 / 255 in float32.
+  for (let i = 0; i < fitted.length; i++) input[i] = fitted[i]! / 255;
+  return input;
 };
 
 /** The profiles by the name and version a model's metadata gives in `preprocessing`. */
@@ -93,5 +89,8 @@ export function preprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'preproce
     throw hwrError('BAD_MODEL', `${model}: unknown preprocessing profile "${metadata.preprocessing}" in its metadata (known: ${preprocessingProfiles().join(', ')})`);
   }
   const [height, width] = metadata.inputShape;
-  return factory(height, width, model);
+  if (height !== width) {
+    throw hwrError('BAD_MODEL', `${model}: the ${metadata.preprocessing} profile needs a square input, the metadata says ${height}x${width}`);
+  }
+  return factory(height);
 }
