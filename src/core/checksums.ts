@@ -43,10 +43,8 @@ export function checksumMismatch(where: string, actual: string, expected: string
   );
 }
 
-/** Lowercase hex SHA-256 of `bytes` with the Web Crypto API; null where it is unavailable (an insecure context). */
-async function webSha256Hex(bytes: ArrayBuffer): Promise<string | null> {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return null;
+/** Lowercase hex SHA-256 of `bytes` with the Web Crypto API. */
+async function webSha256Hex(subtle: SubtleCrypto, bytes: ArrayBuffer): Promise<string> {
   const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -63,7 +61,8 @@ async function webSha256Hex(bytes: ArrayBuffer): Promise<string | null> {
 export async function checkedFetch(folderUrl: string, fetchFunc: typeof fetch = fetch): Promise<{ fetch: typeof fetch; checked: boolean }> {
   const folder = folderUrl.replace(/\/?(model\.json)?$/, '/');
   const unchecked = { fetch: fetchFunc, checked: false };
-  if (!globalThis.crypto?.subtle) return unchecked;
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return unchecked;
   let checksums: Checksums;
   try {
     const response = await fetchFunc(`${folder}${CHECKSUMS_FILE}`);
@@ -82,8 +81,8 @@ export async function checkedFetch(folderUrl: string, fetchFunc: typeof fetch = 
     const expected = checksums.get(name);
     if (expected === undefined) throw hwrError('BAD_MODEL', `${url}: not listed in ${CHECKSUMS_FILE}, so it cannot be checked`);
     const bytes = await response.arrayBuffer();
-    const actual = await webSha256Hex(bytes);
-    if (actual !== null && actual !== expected) throw checksumMismatch(url, actual, expected);
+    const actual = await webSha256Hex(subtle, bytes);
+    if (actual !== expected) throw checksumMismatch(url, actual, expected);
     return new Response(bytes, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   return { fetch: checking as typeof fetch, checked: true };
