@@ -6,7 +6,7 @@
 import type { ModelMetadata } from '../../../src/core/types.ts';
 import { toImageData } from '../../../src/core/preprocess.ts';
 import type { Recognizer } from '../../../src/core/recognizer.ts';
-import { describeError, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
 
 type Pending = { resolve: (value: WorkerResponse & { type: 'result' }) => void; reject: (error: Error) => void };
@@ -112,8 +112,7 @@ export class BrowserEngine implements RecognitionEngine {
 
   private async recognizeOnPage(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
     try {
-      const { label, reason, probability, probabilities, processed, timings } = await this.onPage!.recognize(image, { name: 'the drawing' });
-      return { type: 'result', id: 0, label, ...(reason === undefined ? {} : { reason }), probability, probabilities, processed, timings };
+      return resultMessage(0, await this.onPage!.recognize(image, { name: 'the drawing' }));
     } catch (error) {
       const { code, message } = describeError(error);
       throw new PadRecognitionError(code, message);

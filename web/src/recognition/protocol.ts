@@ -2,6 +2,7 @@
  * Messages between the page and the recognition worker (recognition.worker.ts).
  * Pixel and result buffers are transferred, not copied.
  */
+import type { Recognition } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
 
 /** Page -> worker. */
@@ -26,6 +27,15 @@ export type WorkerResponse =
       timings: { preprocessMs: number; inferenceMs: number };
     }
   | { type: 'failed'; id: number; error: { code: string; message: string } };
+
+/**
+ * The `result` message for a recognition (its `topK` left out), in the worker and on the page alike.
+ * @param processed the image the model saw, default `result.processed` (the worker passes a copy it transfers).
+ */
+export function resultMessage(id: number, result: Recognition, processed = result.processed): WorkerResponse & { type: 'result' } {
+  const { label, reason, probability, probabilities, timings } = result;
+  return { type: 'result', id, label, ...(reason === undefined ? {} : { reason }), probability, probabilities, processed, timings };
+}
 
 /** `{ code, message }` of anything thrown. */
 export function describeError(error: unknown): { code: string; message: string } {

@@ -4,7 +4,7 @@
  */
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import { loadInBrowser } from './loadInBrowser.ts';
-import { describeError, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 
 /** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib's `self` is typed as a Window). */
 const scope = self as unknown as {
@@ -35,16 +35,7 @@ scope.addEventListener('message', async ({ data: request }) => {
     const image = { width: request.width, height: request.height, data: new Uint8ClampedArray(request.pixels) };
     const result = await (await recognizer).recognize(image, { name: 'the drawing' });
     const processed = new Float32Array(result.processed);
-    scope.postMessage({
-      type: 'result',
-      id: request.id,
-      label: result.label,
-      ...(result.reason === undefined ? {} : { reason: result.reason }),
-      probability: result.probability,
-      probabilities: result.probabilities,
-      processed,
-      timings: result.timings,
-    }, [processed.buffer]);
+    scope.postMessage(resultMessage(request.id, result, processed), [processed.buffer]);
   } catch (error) {
     scope.postMessage({ type: 'failed', id: request.id, error: describeError(error) });
   }
