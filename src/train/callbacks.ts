@@ -11,8 +11,6 @@ import { writeFileAtomic } from '../node/files.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { writeCheckpoint, type EpochRecord, type TrainingState } from './checkpoint.ts';
 
-export type { EpochRecord, TrainingState } from './checkpoint.ts';
-
 /** Reads a value of TF.js callback logs, which may be a number or a scalar tensor, as a number (NaN when absent). */
 export function logValue(logs: tf.Logs | undefined, key: string): number {
   const value = (logs as Record<string, unknown> | undefined)?.[key];
