@@ -1,6 +1,6 @@
 /**
  * `train`: trains an architecture from the registry on an IDX dataset (MNIST by default) with TF.js
- * `fitDataset`: batches are built on the fly (shuffle, optional random affine augmentation), so the augmented set
+ * `fitDataset`: batches are built on the fly (shuffle, optional augmentation: random affine, and for GNT data elastic distortion and stroke thickness), so the augmented set
  * is never held in memory; progress, learning-rate schedule, checkpoints and curves are callbacks.
  * The run is repeatable: the same seed gives the same weights (shuffle, augmentation, initialization and dropout
  * are all seeded), also across `--resume`, for the same number of threads. With `threads` > 1 every batch is split
@@ -17,6 +17,7 @@ import { CJK_PROFILE } from '../core/profiles.ts';
 import { createRecognizer } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
 import { createRng, randomAffine, shuffledIndices } from '../data/augment.ts';
+import { handwritingAugmentation } from '../data/distort.ts';
 import { hwdbFolderOf, hwdbSource, openHwdbTraining, type HwdbBatch } from '../data/hwdb.ts';
 import { toUnitFloat } from '../data/idx.ts';
 import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mnist.ts';
@@ -65,7 +66,7 @@ export interface TrainOptions {
   limit?: number;
   /** Fraction of the training images held out for validation (default 0.1). */
   validationSplit?: number;
-  /** Random affine augmentation; default: the architecture's choice. */
+  /** Augmentation (random affine; for GNT data also elastic distortion and stroke thickness, src/data/distort.ts); default: the architecture's choice. */
   augment?: boolean;
   /**
    * Add a rejection class (`REJECT_CLASS`, "not a digit") trained on synthetic negatives, plus synthetic digits in
@@ -304,7 +305,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validationCount = Math.round(dataset.train.count * recipe.validationSplit);
   let validation = subset(dataset.train, order.subarray(0, validationCount));
   let training = subset(dataset.train, order.subarray(validationCount));
-  let trainingData = hwdb ? hwdb.description : `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
+  let trainingData = hwdb ? `${hwdb.description}${augment ? ', augmentation: random affine, elastic distortion (half the images), stroke thickness' : ''}` : `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
   if (reject) {
     // Synthetic negatives and styled digits, from each part's own digits and seeds of their own.
     const trainingAdded = withSyntheticData(training, rejectLabel, recipe.seed * 7919 + 101);
@@ -354,7 +355,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // GNT data: the stream's shuffle order and the augmentation have seeds of their own, both from the seed and epoch.
   const streamed = async function* () {
     const random = createRng(recipe.seed * 7919 + epochForData + 1);
-    const distort = augment ? (xs: Float32Array, n: number) => randomAffine(xs, n, rows, random) : undefined;
+    const distort = augment ? (xs: Float32Array, n: number) => handwritingAugmentation(xs, n, rows, random) : undefined;
     for await (const batch of hwdb!.train.batches(epochForData, recipe.batchSize, distort)) yield toTensors(batch.xs, batch.labels, batch.count);
   };
   const data = hwdb ? tf.data.generator(streamed as () => AsyncIterator<ReturnType<typeof toTensors>>) : tf.data.generator(function* () {
