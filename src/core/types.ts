@@ -56,6 +56,10 @@ export interface ModelMetadata {
    * rather than a forced guess. Absent: every class is an answer.
    */
   rejectClass?: string;
+  /** The named character set the classes are (`gb2312-1`: GB 2312 level 1, 3,755 hanzi); absent: classes from the data. */
+  charset?: string;
+  /** Top-k accuracy on the test set, for k = 1, 3, 5, 10 (large vocabularies), each in [0, 1]; absent for digits. */
+  topKAccuracy?: { k: number; accuracy: number }[];
   /** How the model's probabilities were calibrated; absent: they are the raw softmax outputs. */
   calibration?: Calibration;
   /** How often the model rejects, measured after training; absent for models without `rejectClass`. */

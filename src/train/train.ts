@@ -395,6 +395,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     date: new Date().toISOString(),
     version: '0.1.0',
     ...(reject ? { rejectClass: REJECT_CLASS } : {}),
+    ...(recipe.charset ? { charset: recipe.charset } : {}),
   });
   const checkpoint = new CheckpointCallback({ outDir, state, progress, scheduler, metadata: (s) => metadataFor(s), previous: found?.dir ?? null, print });
   const epochCounter = new (class extends tf.Callback {
@@ -436,7 +437,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const test = hwdb
     ? { accuracy: largeVocabularyTest!.topK[0]!.accuracy, top3Accuracy: largeVocabularyTest!.topK[1]!.accuracy, count: largeVocabularyTest!.count }
     : await evaluateClassifier(best.predictProbabilities, dataset.test, classes);
-  let measured: Pick<ModelMetadata, 'calibration' | 'rejection'> = {};
+  let measured: Pick<ModelMetadata, 'calibration' | 'rejection' | 'topKAccuracy'> = {};
   if (reject) {
     const negatives = heldOutNegatives(dataset.test, rejectLabel);
     const { calibration, rejection } = await calibrateAndMeasure(best.predictProbabilities, validation, dataset.test, negatives, classes.length, rejectLabel);
@@ -447,6 +448,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     print(`rejection: ${pct(rejection.falseRejectionRate)} of the ${test.count} test images rejected (counted as errors), ${pct(rejection.negativeRejectionRate)} of ${negatives.count} held-out non-digits rejected`);
   }
   best.dispose();
+  if (largeVocabularyTest) measured = { ...measured, topKAccuracy: largeVocabularyTest.topK.map(({ k, accuracy }) => ({ k, accuracy })) };
   const metadata = { ...metadataFor(state, test), ...measured, date: (await readMetadata(outDir)).date };
   await writeMetadata(outDir, metadata);
   print(`test accuracy ${(test.accuracy * 100).toFixed(2)}%, top-3 ${(test.top3Accuracy * 100).toFixed(2)}% on ${test.count} test images (best epoch ${state.bestEpoch}); model in ${outDir}`);
