@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { HwdbStream, hwdbFolderOf, indexHwdbFolder } from '../data/hwdb.ts';
+import { corruptCount, HwdbStream, hwdbFolderOf, indexHwdbFolder } from '../data/hwdb.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { evaluateStream, formatConfusionCells, mostConfusedPairs, type ConfusedPair, type StreamEvaluation } from '../train/evaluate.ts';
 import { loadIdxDataset, classNamesFor, mnistDir } from '../data/mnist.ts';
@@ -19,6 +19,8 @@ export interface EvaluateFlags {
   json?: boolean;
   /** With `hwdb:DIR`: where the full confusion goes (tab-separated cells). Default `confusion.tsv`. */
   confusion?: string;
+  /** With `hwdb:DIR`: skip corrupt GNT samples with a warning each, instead of failing at the first. */
+  skipCorrupt?: boolean;
 }
 
 const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
@@ -103,24 +105,31 @@ export function formatStreamEvaluation(evaluation: StreamEvaluation, pairs: Conf
 /**
  * `hwr evaluate --data hwdb:DIR`: the model on the test writers of a folder of GNT files (`splitOfWriter`), streamed
  * and normalized to the model's input by the CJK profile: top-1, top-5 and top-10 accuracy, the 20 most confused
- * pairs, and the whole (sparse) confusion written to `flags.confusion`.
- * @throws HwrError `BAD_ARGUMENT` for a non-square model input or a folder without test writers
+ * pairs, and the whole (sparse) confusion written to `flags.confusion`. Corrupt samples of the test writers are an
+ * error found by the index scan before any image is recognized, or with `flags.skipCorrupt` a warning each on
+ * stderr and a count at the end.
+ * @throws HwrError `BAD_ARGUMENT` for a non-square model input or a folder without test writers; `CORRUPT_GNT`
  */
 async function evaluateGnt(recognizer: Recognizer, flags: EvaluateFlags, dir: string): Promise<void> {
   const warn = (line: string) => process.stderr.write(`hwr: ${line}\n`);
-  const index = await indexHwdbFolder(dir, warn);
+  const skipCorrupt = flags.skipCorrupt ?? false;
+  const index = await indexHwdbFolder(dir, { skipCorrupt, onWarning: warn, split: 'test' });
   const { classes, inputShape } = recognizer.metadata;
   if (inputShape[0] !== inputShape[1]) throw hwrError('BAD_ARGUMENT', `model ${flags.model}: input ${inputShape[0]}x${inputShape[1]} is not square`);
-  const stream = new HwdbStream({ index, classes, size: inputShape[0], split: 'test', seed: 0, limit: flags.limit ?? null, onWarning: warn });
+  const stream = new HwdbStream({ index, classes, size: inputShape[0], split: 'test', seed: 0, limit: flags.limit ?? null, skipCorrupt, onWarning: warn });
   if (stream.count === 0) throw hwrError('BAD_ARGUMENT', `${dir}: no test writers (see splitOfWriter in src/data/gnt.ts)`);
   const evaluation = await evaluateStream(recognizer.predictProbabilities, stream.batches(null, 256), classes, { ks: [1, 5, 10] });
   const pairs = mostConfusedPairs(evaluation, 20);
   const confusionFile = resolve(flags.confusion ?? 'confusion.tsv');
   await writeFileAtomic(confusionFile, formatConfusionCells(evaluation));
-  const skipped = stream.skipped > 0 ? ` (${stream.skipped} samples skipped: blank, corrupt, or a character the model does not know)` : '';
+  // Corrupt samples are counted by the index scan, which saw every test file (the stream stops at --limit).
+  const corrupt = index.corrupt;
+  const unusable = stream.skipped - stream.corrupt;
+  const skipped = corrupt + unusable > 0 ? ` (${corrupt + unusable} samples skipped: ${corrupt} corrupt, ${unusable} blank or of a character the model does not know)` : '';
+  if (corrupt > 0) warn(`${dir}: ${corruptCount(corrupt)} of the test writers skipped (--skip-corrupt)`);
   if (flags.json) {
     const { cells: _cells, ...rest } = evaluation;
-    process.stdout.write(`${JSON.stringify({ model: recognizer.metadata.name, data: `hwdb:${dir}`, ...rest, skipped: stream.skipped, confusedPairs: pairs, confusionFile })}\n`);
+    process.stdout.write(`${JSON.stringify({ model: recognizer.metadata.name, data: `hwdb:${dir}`, ...rest, skipped: corrupt + unusable, corrupt, confusedPairs: pairs, confusionFile })}\n`);
   } else {
     process.stdout.write(`${formatStreamEvaluation(evaluation, pairs, `${recognizer.metadata.name} on the test writers of ${dir} (${evaluation.count} images)${skipped}`, confusionFile)}\n`);
   }

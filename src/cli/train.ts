@@ -22,10 +22,12 @@ export interface TrainFlags {
   charset?: string;
   /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
   threads?: number;
+  /** With `--data hwdb:DIR`: skip corrupt GNT samples with a warning each instead of failing at the first. */
+  skipCorrupt?: boolean;
 }
 
 /** The recipe flags that `--resume` takes from the checkpoint unless they are given on the command line. */
-const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'init', 'threads', 'charset'] as const;
+const RECIPE_FLAGS = ['model', 'epochs', 'batchSize', 'learningRate', 'seed', 'data', 'limit', 'augment', 'reject', 'init', 'threads', 'charset', 'skipCorrupt'] as const;
 
 /**
  * `hwr train`: see `train()` in src/train/train.ts. With `--resume`, only the flags given on the command line are
@@ -53,6 +55,7 @@ export async function trainCommand(flags: TrainFlags, command?: Command): Promis
     init: flags.init,
     threads: flags.threads,
     charset: flags.charset,
+    skipCorrupt: flags.skipCorrupt,
   });
   if (!result.nothingToDo) process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 }

@@ -15,12 +15,12 @@
  * writers 1001-1300 (`1001-c.gnt`, ...), 1001-1240 for training and 1241-1300 for testing. Data is split by
  * writer, never by sample, so no test writer's style is seen in training (`splitOfWriter`).
  *
- * Reading streams sample by sample through a file handle with a bounded buffer: a file is never read whole.
+ * Reading streams sample by sample through a bounded buffer: a file is never read whole, and no file stays open
+ * between samples.
  * Writing is atomic (a temporary file in the same folder, fsync, rename). Node-only (node:fs).
  */
 
-import { open, readdir } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { hwrError, isHwrError } from '../core/errors.ts';
 import { writeFileAtomicWith } from '../node/files.ts';
@@ -80,8 +80,11 @@ export interface ReadGntOptions {
    * Default false: the first corrupt sample throws.
    */
   skipCorrupt?: boolean;
-  /** Receives one line per skipped sample or file rest (with `skipCorrupt`). Default: nothing. */
-  onWarning?: (message: string) => void;
+  /**
+   * Receives one line per skipped sample or file rest (with `skipCorrupt`), and the byte offset of that sample.
+   * Default: nothing.
+   */
+  onWarning?: (message: string, offset: number) => void;
   /** Read buffer size in bytes (>= 64 KiB is sensible). A larger sample gets a buffer of its own. Default 1 MiB. */
   bufferBytes?: number;
 }
@@ -189,7 +192,12 @@ export async function writeGntFile(path: string, samples: Iterable<GntImage> | A
   });
 }
 
-/** Reads forward through a file handle with one reusable buffer; `take(n)` returns a view valid until the next call. */
+/**
+ * Reads forward through a file with one reusable buffer; `take(n)` returns a view valid until the next call.
+ * The file is opened for each refill of the buffer and closed in the same call (in a `finally`), so no handle is
+ * held between calls: a reader, or a generator built on it, may be dropped at any point without leaking a file
+ * descriptor to the garbage collector. One open per `bufferBytes` read costs nothing next to the read itself.
+ */
 class BufferedFileReader {
   private buffer: Uint8Array;
   private start = 0;
@@ -198,7 +206,7 @@ class BufferedFileReader {
   private filePosition = 0;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly path: string,
     bufferBytes: number,
   ) {
     this.buffer = new Uint8Array(bufferBytes);
@@ -232,11 +240,16 @@ class BufferedFileReader {
       }
       this.end -= this.start;
       this.start = 0;
-      while (this.end < n) {
-        const { bytesRead } = await this.handle.read(this.buffer, this.end, this.buffer.length - this.end, this.filePosition);
-        if (bytesRead === 0) break;
-        this.end += bytesRead;
-        this.filePosition += bytesRead;
+      const handle = await open(this.path, 'r');
+      try {
+        while (this.end < n) {
+          const { bytesRead } = await handle.read(this.buffer, this.end, this.buffer.length - this.end, this.filePosition);
+          if (bytesRead === 0) break;
+          this.end += bytesRead;
+          this.filePosition += bytesRead;
+        }
+      } finally {
+        await handle.close();
       }
     }
     const length = Math.min(n, this.end - this.start);
@@ -246,10 +259,53 @@ class BufferedFileReader {
   }
 }
 
-/** A corrupt sample; `resumable` when the reader already stands at the next sample (the framing was sound). */
-function corrupt(file: string, offset: number, reason: string, resumable: boolean, index: number): Error {
-  const error = hwrError('CORRUPT_GNT', `${file}: corrupt GNT sample ${index} at byte offset ${offset}: ${reason}`);
-  (error as Error & { resumable?: boolean }).resumable = resumable;
+/** What is wrong with a sample, and whether the samples after it can still be found (`resumable`). */
+export interface GntSampleProblem {
+  reason: string;
+  /**
+   * True when the sample's framing is sound (its size field matches its sides and it lies inside the file), so the
+   * next sample starts at `offset + size`; false when the rest of the file cannot be trusted.
+   */
+  resumable: boolean;
+}
+
+/**
+ * Checks one sample from its header alone, as the reader and the header-only index scan both do: a whole header;
+ * a size field equal to `10 + width * height`; width and height >= 1; the whole sample inside the file; a tag code
+ * that decodes to one character (GB18030).
+ *
+ * @param header     the bytes at `offset` (fewer than 10 when the file ends there)
+ * @param offset     byte offset of the sample in the file
+ * @param fileBytes  size of the file in bytes
+ * @returns null for a sound sample
+ */
+export function gntSampleProblem(header: Uint8Array, offset: number, fileBytes: number): GntSampleProblem | null {
+  if (header.length < GNT_HEADER_BYTES) {
+    return { reason: `truncated header: ${header.length} of ${GNT_HEADER_BYTES} bytes before the end of the file`, resumable: false };
+  }
+  const { size, tagCode, width, height } = parseGntHeader(header);
+  const expected = GNT_HEADER_BYTES + width * height;
+  if (size !== expected) return { reason: `size field ${size} does not match 10 + width ${width} x height ${height} = ${expected}`, resumable: false };
+  if (width === 0 || height === 0) return { reason: `empty image (${width}x${height})`, resumable: true };
+  if (offset + size > fileBytes) {
+    return { reason: `truncated pixels: ${width}x${height} needs ${width * height} bytes, the file has ${fileBytes - offset - GNT_HEADER_BYTES}`, resumable: false };
+  }
+  if (decodeGbCode(tagCode) === undefined) return { reason: `tag code 0x${tagCode.toString(16).padStart(4, '0')} is not a GB18030 two-byte character`, resumable: true };
+  return null;
+}
+
+/**
+ * The one-line message of a corrupt sample, the same from the reader and from the index scan.
+ * @param index  the sample's position in the file, from 0
+ */
+export function corruptGntMessage(file: string, index: number, offset: number, reason: string): string {
+  return `${file}: corrupt GNT sample ${index} at byte offset ${offset}: ${reason}`;
+}
+
+/** A corrupt sample; `resumable` when the reader can go on at the next sample (the framing was sound). */
+function corrupt(file: string, offset: number, problem: GntSampleProblem, index: number): Error {
+  const error = hwrError('CORRUPT_GNT', corruptGntMessage(file, index, offset, problem.reason));
+  (error as Error & { resumable?: boolean }).resumable = problem.resumable;
   return error;
 }
 
@@ -268,56 +324,40 @@ function corrupt(file: string, offset: number, reason: string, resumable: boolea
  */
 export async function* readGntFile(path: string, options: ReadGntOptions = {}): AsyncGenerator<GntSample> {
   const writer = writerOfFile(path);
-  let handle: FileHandle;
+  let fileBytes: number;
   try {
-    handle = await open(path, 'r');
+    fileBytes = (await stat(path)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw hwrError('FILE_NOT_FOUND', `${path}: no such file`, error);
     throw error;
   }
-  try {
-    const fileBytes = (await handle.stat()).size;
-    const reader = new BufferedFileReader(handle, options.bufferBytes ?? 1 << 20);
-    for (let index = 0; reader.position < fileBytes; index++) {
-      const offset = reader.position;
-      try {
-        const header = await reader.take(GNT_HEADER_BYTES);
-        if (header.length < GNT_HEADER_BYTES) {
-          throw corrupt(path, offset, `truncated header: ${header.length} of ${GNT_HEADER_BYTES} bytes before the end of the file`, false, index);
-        }
-        const { size, tagCode, width, height } = parseGntHeader(header);
-        const expected = GNT_HEADER_BYTES + width * height;
-        if (size !== expected) {
-          throw corrupt(path, offset, `size field ${size} does not match 10 + width ${width} x height ${height} = ${expected}`, false, index);
-        }
-        const sampleEnd = offset + size;
-        if (width === 0 || height === 0) {
-          throw corrupt(path, offset, `empty image (${width}x${height})`, true, index);
-        }
-        if (sampleEnd > fileBytes) {
-          throw corrupt(path, offset, `truncated pixels: ${width}x${height} needs ${width * height} bytes, the file has ${fileBytes - offset - GNT_HEADER_BYTES}`, false, index);
-        }
-        const label = decodeGbCode(tagCode);
-        if (label === undefined) {
-          reader.skipTo(sampleEnd);
-          throw corrupt(path, offset, `tag code 0x${tagCode.toString(16).padStart(4, '0')} is not a GB18030 two-byte character`, true, index);
-        }
-        const pixels = (await reader.take(width * height)).slice();
-        yield { label, tagCode, width, height, pixels, writer, file: path, offset };
-      } catch (error) {
-        const resumable = (error as { resumable?: boolean }).resumable;
-        if (!options.skipCorrupt || !isHwrError(error) || resumable === undefined) throw error;
-        if (resumable) {
-          // The reader already stands at the end of the bad sample: go on with the next one.
-          options.onWarning?.(`${error.message}; skipped it`);
-        } else {
-          options.onWarning?.(`${error.message}; skipped the rest of the file`);
-          return;
-        }
+  // No file handle lives across a `yield` (see BufferedFileReader): an abandoned reader leaves nothing open.
+  const reader = new BufferedFileReader(path, options.bufferBytes ?? 1 << 20);
+  for (let index = 0; reader.position < fileBytes; index++) {
+    const offset = reader.position;
+    try {
+      const header = await reader.take(GNT_HEADER_BYTES);
+      const problem = gntSampleProblem(header, offset, fileBytes);
+      if (problem) {
+        // A sample whose framing is sound is skipped whole, so that the reader stands at the next one.
+        if (problem.resumable) reader.skipTo(offset + parseGntHeader(header).size);
+        throw corrupt(path, offset, problem, index);
+      }
+      const { tagCode, width, height } = parseGntHeader(header);
+      const label = decodeGbCode(tagCode)!;
+      const pixels = (await reader.take(width * height)).slice();
+      yield { label, tagCode, width, height, pixels, writer, file: path, offset };
+    } catch (error) {
+      const resumable = (error as { resumable?: boolean }).resumable;
+      if (!options.skipCorrupt || !isHwrError(error) || resumable === undefined) throw error;
+      if (resumable) {
+        // The reader already stands at the end of the bad sample: go on with the next one.
+        options.onWarning?.(`${error.message}; skipped it`, offset);
+      } else {
+        options.onWarning?.(`${error.message}; skipped the rest of the file`, offset);
+        return;
       }
     }
-  } finally {
-    await handle.close();
   }
 }
 

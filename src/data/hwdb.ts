@@ -12,6 +12,10 @@
  * The split is by writer (`splitOfWriter` in ./gnt.ts). Validation is held out by writer as well: a share of the
  * training writers (`validationWriters`), of whose samples at most `maxValidation` are kept in memory.
  *
+ * Corrupt samples: by default the first one is an error naming the file and the byte offset, raised by the
+ * header-only index scan before any pixel is read (so before training starts). With `skipCorrupt` (the CLI's
+ * `--skip-corrupt`) each is reported once, by the scan, and skipped on every pass; the streams count them.
+ *
  * Node-only (reads files).
  */
 import { open } from 'node:fs/promises';
@@ -20,7 +24,7 @@ import { hwrError, isHwrError } from '../core/errors.ts';
 import { fitInkToBox } from '../core/profiles.ts';
 import { createRng, shuffledIndices } from './augment.ts';
 import { charsetByName, decodeGbCode } from './charset.ts';
-import { GNT_HEADER_BYTES, listGntFiles, parseGntHeader, readGntFile, type GntSample, type WriterSplit } from './gnt.ts';
+import { corruptGntMessage, GNT_HEADER_BYTES, gntSampleProblem, listGntFiles, parseGntHeader, readGntFile, type GntSample, type WriterSplit } from './gnt.ts';
 
 /** The prefix of a GNT data source on the command line and in a training recipe: `hwdb:DIR`. */
 export const HWDB_PREFIX = 'hwdb:';
@@ -45,8 +49,10 @@ export interface HwdbFile {
   file: string;
   writer: string;
   split: WriterSplit;
-  /** Samples whose framing is sound (the reader may still reject one, e.g. for an undecodable tag code). */
+  /** Sound samples: what the reader yields (corrupt ones are not counted). */
   count: number;
+  /** Byte offsets of the corrupt samples the scan skipped (with `skipCorrupt`; empty otherwise). */
+  corruptOffsets: number[];
 }
 
 /** What `indexHwdbFolder` found: files, their sample counts and the characters, without reading any pixel. */
@@ -55,42 +61,70 @@ export interface HwdbIndex {
   files: HwdbFile[];
   /** Distinct characters of all files (both splits), in GB code order: the classes when no charset is named. */
   characters: string[];
+  /** Corrupt samples skipped, over all files (with `skipCorrupt`; 0 otherwise). A truncated file rest counts as one. */
+  corrupt: number;
 }
+
+/** Options of `indexHwdbFolder`. */
+export interface IndexHwdbOptions {
+  /** Report corrupt samples to `onWarning` and leave them out, instead of throwing at the first. Default false. */
+  skipCorrupt?: boolean;
+  /** Receives one line per corrupt sample or file rest skipped (with `skipCorrupt`). */
+  onWarning?: (line: string) => void;
+  /** Index only the files of this split (`splitOfWriter`): `hwr evaluate` reads only the test writers. Default: all. */
+  split?: WriterSplit;
+}
+
+/** The hint appended to a strict corrupt-sample error, naming the way out. */
+const SKIP_CORRUPT_HINT = '(--skip-corrupt to skip corrupt samples with a warning)';
 
 /**
  * Scans the sample headers of every `.gnt` file of `dir` (10 bytes per sample, the pixels are skipped) to count the
- * samples and collect the characters. A file whose framing breaks is counted up to the break, with a warning; the
- * reader reports it again, with its byte offset, when training reaches it.
- * @throws HwrError `FILE_NOT_FOUND` when the folder is missing or has no `.gnt` file
+ * samples, collect the characters and find corrupt samples, with the reader's checks (`gntSampleProblem`).
+ * A sample whose framing is sound (an empty image, an undecodable tag code) is skipped alone; after a broken
+ * framing or a truncated sample the rest of the file is.
+ * @throws HwrError `FILE_NOT_FOUND` when the folder is missing or has no `.gnt` file; `BAD_ARGUMENT` when no file
+ *   is of `split`;
+ *   `CORRUPT_GNT` at the first corrupt sample unless `skipCorrupt`, one line: `<file>: corrupt GNT sample <i> at
+ *   byte offset <n>: <reason> (--skip-corrupt ...)`
  */
-export async function indexHwdbFolder(dir: string, onWarning?: (line: string) => void): Promise<HwdbIndex> {
+export async function indexHwdbFolder(dir: string, options: IndexHwdbOptions = {}): Promise<HwdbIndex> {
   const codes = new Set<number>();
   const files: HwdbFile[] = [];
   const header = new Uint8Array(GNT_HEADER_BYTES);
-  for (const entry of await listGntFiles(dir)) {
+  let corrupt = 0;
+  const entries = (await listGntFiles(dir)).filter((entry) => !options.split || entry.split === options.split);
+  if (entries.length === 0) throw hwrError('BAD_ARGUMENT', `${dir}: no ${options.split} writers (see splitOfWriter in src/data/gnt.ts)`);
+  for (const entry of entries) {
     const handle = await open(entry.file, 'r');
     let count = 0;
+    const corruptOffsets: number[] = [];
     try {
       const size = (await handle.stat()).size;
       let position = 0;
-      while (position < size) {
+      for (let index = 0; position < size; index++) {
         const { bytesRead } = await handle.read(header, 0, GNT_HEADER_BYTES, position);
-        const { size: sampleSize, tagCode, width, height } = parseGntHeader(header);
-        if (bytesRead < GNT_HEADER_BYTES || sampleSize !== GNT_HEADER_BYTES + width * height || position + sampleSize > size) {
-          onWarning?.(`${entry.file}: the samples' framing breaks at byte offset ${position}; ${count} samples counted`);
-          break;
+        const problem = gntSampleProblem(header.subarray(0, bytesRead), position, size);
+        if (problem) {
+          const message = corruptGntMessage(entry.file, index, position, problem.reason);
+          if (!options.skipCorrupt) throw hwrError('CORRUPT_GNT', `${message} ${SKIP_CORRUPT_HINT}`);
+          options.onWarning?.(`${message}; skipped ${problem.resumable ? 'it' : 'the rest of the file'}`);
+          corrupt++;
+          corruptOffsets.push(position);
+          if (!problem.resumable) break;
+        } else {
+          codes.add(parseGntHeader(header).tagCode);
+          count++;
         }
-        codes.add(tagCode);
-        count++;
-        position += sampleSize;
+        position += parseGntHeader(header).size;
       }
     } finally {
       await handle.close();
     }
-    files.push({ ...entry, count });
+    files.push({ ...entry, count, corruptOffsets });
   }
   const characters = [...codes].sort((x, y) => x - y).map(decodeGbCode).filter((c): c is string => c !== undefined);
-  return { dir, files, characters };
+  return { dir, files, characters, corrupt };
 }
 
 /**
@@ -155,7 +189,12 @@ export interface HwdbStreamOptions {
   shuffleBuffer?: number;
   /** Files read at once, each a 1 MiB read buffer. Default 4. */
   interleave?: number;
-  /** Receives one line per skipped sample or file rest (corrupt samples are skipped, never fatal). */
+  /**
+   * Skip corrupt samples (counted in `corrupt`) instead of throwing `CORRUPT_GNT`. Default false. The index scan has
+   * normally found them already (`HwdbFile.corruptOffsets`): those are not reported again.
+   */
+  skipCorrupt?: boolean;
+  /** Receives one line per skipped sample or file rest that the index did not report. */
   onWarning?: (line: string) => void;
 }
 
@@ -168,7 +207,11 @@ export class HwdbStream {
   maxHeld = 0;
   /** Samples skipped so far: blank (`NO_INK`), corrupt, or a character outside `classes`. */
   skipped = 0;
+  /** Of `skipped`, the corrupt samples (or truncated file rests), with `skipCorrupt`. */
+  corrupt = 0;
   private readonly classIndex: Map<string, number>;
+  /** `file@offset` of the corrupt samples already reported (by the index scan, or by an earlier pass). */
+  private readonly reported = new Set<string>();
   /** Files of this stream with the samples to take from each (all, or fewer for `limit`). */
   readonly files: { file: string; take: number }[];
   /** Samples per pass (before blank or unknown ones are skipped). */
@@ -184,6 +227,7 @@ export class HwdbStream {
       const take = Math.min(f.count, left);
       left -= take;
       if (take > 0) this.files.push({ file: f.file, take });
+      for (const offset of f.corruptOffsets) this.reported.add(`${f.file}@${offset}`);
     }
     this.count = this.files.reduce((sum, f) => sum + f.take, 0);
   }
@@ -191,7 +235,14 @@ export class HwdbStream {
   /** Normalized samples of one file, in file order, skipping (and counting) what cannot be used. */
   private async *fileItems(file: string, take: number): AsyncGenerator<HwdbItem> {
     let taken = 0;
-    const reader = readGntFile(file, { skipCorrupt: true, onWarning: (line) => { this.skipped++; this.options.onWarning?.(line); } });
+    const onWarning = (line: string, offset: number): void => {
+      this.skipped++;
+      this.corrupt++;
+      const key = `${file}@${offset}`;
+      if (!this.reported.has(key)) this.options.onWarning?.(line);
+      this.reported.add(key);
+    };
+    const reader = readGntFile(file, { skipCorrupt: this.options.skipCorrupt ?? false, onWarning });
     for await (const sample of reader) {
       if (taken++ >= take) break;
       const item = this.normalize(sample);
@@ -326,6 +377,8 @@ export interface HwdbTrainingOptions {
   /** Validation samples kept in memory, at most (the first ones of the held-out writers). Default 5,000. */
   maxValidation?: number;
   shuffleBuffer?: number;
+  /** Skip corrupt samples with a warning each (`--skip-corrupt`) instead of failing at the first. Default false. */
+  skipCorrupt?: boolean;
   onWarning?: (line: string) => void;
 }
 
@@ -345,14 +398,17 @@ export interface HwdbTraining {
  * Opens `dir` for training: indexes it, decides the classes, holds out validation writers (read into memory,
  * at most `maxValidation` samples) and sets up the training stream (the other training writers) and the test stream
  * (the test writers).
+ * With `skipCorrupt`, the index scan reports each corrupt sample, then one line with their count.
  * @throws HwrError `FILE_NOT_FOUND` (no folder or no `.gnt`), `BAD_ARGUMENT` (unknown charset, fewer than 2
- *   classes, no training or no test writer)
+ *   classes, no training or no test writer), `CORRUPT_GNT` (a corrupt sample, unless `skipCorrupt`)
  */
 export async function openHwdbTraining(options: HwdbTrainingOptions): Promise<HwdbTraining> {
-  const index = await indexHwdbFolder(options.dir, options.onWarning);
+  const skipCorrupt = options.skipCorrupt ?? false;
+  const index = await indexHwdbFolder(options.dir, { skipCorrupt, onWarning: options.onWarning });
+  if (index.corrupt > 0) options.onWarning?.(`${options.dir}: ${corruptCount(index.corrupt)} skipped (--skip-corrupt)`);
   const classes = hwdbClasses(index, options.charset);
   const held = validationWriters(index, options.validationSplit);
-  const common = { index, classes, size: options.size, seed: options.seed, shuffleBuffer: options.shuffleBuffer, onWarning: options.onWarning };
+  const common = { index, classes, size: options.size, seed: options.seed, shuffleBuffer: options.shuffleBuffer, skipCorrupt, onWarning: options.onWarning };
   const train = new HwdbStream({ ...common, split: 'train', exclude: held, limit: options.limit });
   const test = new HwdbStream({ ...common, split: 'test', limit: options.limit });
   if (train.count === 0) throw hwrError('BAD_ARGUMENT', `${options.dir}: no training samples (no writer of the training split besides the validation writers)`);
@@ -363,6 +419,11 @@ export async function openHwdbTraining(options: HwdbTrainingOptions): Promise<Hw
   const description =
     `GNT ${options.dir} (${index.files.length} writers, ${index.characters.length} characters; ${classes.length} classes${options.charset ? ` from ${options.charset}` : ''}): ` +
     `${train.count} training samples of ${writers('train') - held.size} writers, ${validation.count} validation samples of ${held.size} held-out writers, ` +
-    `${test.count} test samples of ${writers('test')} test writers; CJK profile ${options.size}x${options.size}`;
+    `${test.count} test samples of ${writers('test')} test writers; ${index.corrupt > 0 ? `${corruptCount(index.corrupt)} skipped; ` : ''}CJK profile ${options.size}x${options.size}`;
   return { index, classes, train, validation, test, description };
+}
+
+/** "1 corrupt sample", "3 corrupt samples" (a truncated file rest counts as one). */
+export function corruptCount(n: number): string {
+  return `${n} corrupt sample${n === 1 ? '' : 's'}`;
 }

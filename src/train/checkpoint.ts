@@ -75,6 +75,8 @@ export interface TrainingRecipe {
   charset?: string | null;
   /** Absolute path of the model folder the run started from (`--init`); null (or absent): a fresh initialization. */
   init?: string | null;
+  /** `--skip-corrupt`: corrupt GNT samples are skipped with a warning; false (or absent, in older recipes): an error. */
+  skipCorrupt?: boolean;
 }
 
 /** State written in every checkpoint (`state.json`), read by `--resume`. */

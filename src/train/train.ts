@@ -60,6 +60,8 @@ export interface TrainOptions {
   dataDir?: string;
   /** With `hwdb:DIR`: the classes are this named set (`gb2312-1`) rather than the characters found in the data. */
   charset?: string;
+  /** With `hwdb:DIR`: skip corrupt GNT samples with a warning each, instead of failing at the first. Default false. */
+  skipCorrupt?: boolean;
   /** Continue the run in `outDir` from its newest complete checkpoint. */
   resume?: boolean;
   /** Use only the first N training images (and N test images): quick runs and tests. */
@@ -143,6 +145,7 @@ function commandFor(recipe: TrainingRecipe, outDir: string): string {
   if (recipe.augment !== architecture.augment) parts.push(recipe.augment ? '--augment' : '--no-augment');
   if (recipe.reject !== (architecture.reject && recipe.data === null)) parts.push(recipe.reject ? '--reject' : '--no-reject');
   if (recipe.init) parts.push(`--init ${shownPath(recipe.init)}`);
+  if (recipe.skipCorrupt) parts.push('--skip-corrupt');
   return parts.join(' ');
 }
 
@@ -178,6 +181,9 @@ function validateOptions(options: TrainOptions): void {
   if (options.charset !== undefined && (options.dataDir === undefined || hwdbFolderOf(options.dataDir) === null) && !options.resume) {
     throw hwrError('BAD_ARGUMENT', `--charset ${options.charset}: only for GNT data (--data hwdb:DIR)`);
   }
+  if (options.skipCorrupt && (options.dataDir === undefined || hwdbFolderOf(options.dataDir) === null) && !options.resume) {
+    throw hwrError('BAD_ARGUMENT', '--skip-corrupt: only for GNT data (--data hwdb:DIR)');
+  }
 }
 
 /** The recipe of a new run: `options`, with `TRAINING_DEFAULTS` and the architecture's choices for what is unset. */
@@ -197,6 +203,7 @@ function newRecipe(options: TrainOptions): TrainingRecipe {
     data: dataSource(options.dataDir),
     init: options.init ? resolve(options.init) : null,
     charset: options.charset ?? null,
+    skipCorrupt: options.skipCorrupt ?? false,
   };
 }
 
@@ -224,13 +231,14 @@ function resumedRecipe(recorded: TrainingRecipe, options: TrainOptions, outDir: 
   compare<string | null>(options.dataDir === undefined ? undefined : dataSource(options.dataDir), recorded.data, (v) => (v === null ? 'MNIST (no --data)' : `--data ${v}`));
   compare<string | null>(options.init === undefined ? undefined : resolve(options.init), recorded.init ?? null, (v) => (v === null ? 'no --init' : `--init ${v}`));
   compare<string | null>(options.charset, recorded.charset ?? null, (v) => (v === null ? 'no --charset' : `--charset ${v}`));
+  compare(options.skipCorrupt, recorded.skipCorrupt ?? false, (v) => (v ? '--skip-corrupt' : 'no --skip-corrupt'));
   if (given.length > 0) {
     throw hwrError(
       'BAD_ARGUMENT',
       `--resume: the run in ${outDir} was trained with ${was.join(', ')}, not ${given.join(', ')}; leave ${given.length > 1 ? 'these flags' : 'the flag'} out to continue it, or give another --out for a new run`,
     );
   }
-  return { ...recorded, init: recorded.init ?? null, charset: recorded.charset ?? null, epochs: options.epochs ?? recorded.epochs };
+  return { ...recorded, init: recorded.init ?? null, charset: recorded.charset ?? null, skipCorrupt: recorded.skipCorrupt ?? false, epochs: options.epochs ?? recorded.epochs };
 }
 
 /**
@@ -287,7 +295,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const hwdb =
     hwdbDir === null
       ? null
-      : await openHwdbTraining({ dir: hwdbDir, charset: recipe.charset ?? null, size: architecture.inputSize ?? 28, seed: recipe.seed, validationSplit: recipe.validationSplit, limit: recipe.limit, onWarning: print });
+      : await openHwdbTraining({ dir: hwdbDir, charset: recipe.charset ?? null, size: architecture.inputSize ?? 28, seed: recipe.seed, validationSplit: recipe.validationSplit, limit: recipe.limit, skipCorrupt: recipe.skipCorrupt ?? false, onWarning: print });
   const dataDir = hwdbDir ?? recipe.data ?? mnistDir();
   const noImages = (side: number): Split => ({ images: new Uint8Array(0), labels: new Uint8Array(0), count: 0, rows: side, cols: side });
   const dataset = hwdb ? { train: noImages(architecture.inputSize ?? 28), test: noImages(architecture.inputSize ?? 28) } : await loadIdxDataset(dataDir, recipe.limit ? { limit: recipe.limit } : {});
