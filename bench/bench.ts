@@ -4,6 +4,9 @@
  *
  *   npm run bench                      full run (about 10 minutes on 2 cores): writes bench/results.json and .md
  *   npm run bench -- --quick           short run (about 1 minute), writes .tmp/bench-quick.json and .md
+ *   npm run bench -- --only hanzi      only the Chinese-character rows (bench/hanzi-bench.ts, about 3 minutes): their
+ *                                      section of bench/results.md and `hanzi` in results.json are replaced, the rest kept
+ *   npm run bench -- --only digits     everything but those rows (the previous hanzi section is kept)
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *
  * What is measured, per model (random data, batch 64, Adam; the same architectures in bench/torch_bench.py):
@@ -18,12 +21,14 @@
  *   images/s and peak RSS (`process.resourceUsage().maxRSS`) of a real training run.
  * - serving (bench/serve.ts, skipped by --quick and --no-serve): the HTTP server on loopback, requests/s and p50/p99
  *   latency at concurrency 1, 8, 32 and 128 with 0, 1 and one-per-core recognition workers.
+ * - Chinese characters (bench/hanzi-bench.ts): hccr-vgg (64x64, 3,755 classes) training images/s with 1 and 2 threads,
+ *   and the single-image latency of the shipped models/hanzi from a 300x300 drawing, preprocessing included.
  * TypeScript and PyTorch are measured in alternating order, round after round, so that the noise of a shared
  * machine hits both; figures are medians over rounds and ratios are TypeScript / PyTorch.
  * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +40,7 @@ import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
 import { DataParallelTrainer } from '../src/train/parallel.ts';
 import { train } from '../src/train/train.ts';
+import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
 import { runServingBench, servingMarkdown, withServingSection, type ServingReport } from './serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,8 +68,15 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     'epoch-run': { type: 'boolean', default: false },
     threads: { type: 'string', default: '1' },
+    only: { type: 'string' },
   },
 });
+if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi') {
+  process.stderr.write(`bench: --only ${flags.only}: expected digits or hanzi\n`);
+  process.exit(2);
+}
+const runDigits = flags.only !== 'hanzi';
+const runHanzi = flags.only !== 'digits';
 
 const quick = flags.quick!;
 const rounds = Number(flags.rounds ?? (quick ? 2 : 5));
@@ -369,6 +382,8 @@ interface Report {
   samples: Case[];
   /** The serving benchmark (bench/serve.ts), or null when skipped. */
   serving: ServingReport | null;
+  /** The Chinese-character rows (bench/hanzi-bench.ts), or null when never measured. */
+  hanzi: HanziReport | null;
 }
 
 function targetsOf(rows: Row[], epochs: EpochRun[], peakMB: number): Report['targets'] {
@@ -395,6 +410,23 @@ async function main(): Promise<void> {
   const torchInfo = torch ? await torch.request<Record<string, unknown>>({ op: 'info' }) : null;
   const info = machine(torchInfo);
   process.stderr.write(`bench: ${rounds} rounds, threads ${threadCounts.join(' and ')}; ${torchNote ?? `PyTorch ${torchInfo?.torch}`}\n`);
+  const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
+  const base = quick && !flags.out ? 'bench-quick' : 'results';
+  const command = `npm run bench${quick ? ' -- --quick' : ''}${flags.only ? `${quick ? '' : ' --'} --only ${flags.only}` : ''}`;
+  await mkdir(outDir, { recursive: true });
+  const previousMd = await readFile(join(outDir, `${base}.md`), 'utf8').catch(() => '');
+  const previousJson = await readFile(join(outDir, `${base}.json`), 'utf8').then((text) => JSON.parse(text) as Partial<Report>, () => ({}) as Partial<Report>);
+
+  if (!runDigits) {
+    // --only hanzi: the hanzi section and `hanzi` are replaced; everything else is kept as it was.
+    const hanzi = await runHanziBench({ rounds, quick, threadCounts, torch });
+    torch?.close();
+    const section = hanziMarkdown(hanzi, command);
+    await writeFile(join(outDir, `${base}.json`), `${JSON.stringify({ ...previousJson, hanzi }, null, 2)}\n`);
+    await writeFile(join(outDir, `${base}.md`), withHanziSection(previousMd, section));
+    process.stdout.write(`${section}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}\n`);
+    return;
+  }
 
   const ts = new TsSide();
   const cases: Case[] = [];
@@ -428,6 +460,7 @@ async function main(): Promise<void> {
   }
   const peakTrainingRssMB = mb(ts.peakTrainingRss);
   await ts.dispose();
+  const hanzi = runHanzi ? await runHanziBench({ rounds, quick, threadCounts, torch }) : null;
   torch?.close();
 
   const epochs: EpochRun[] = [];
@@ -451,7 +484,7 @@ async function main(): Promise<void> {
     }
   }
   const report: Report = {
-    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+    command,
     date: new Date().toISOString(),
     machine: info,
     rounds,
@@ -465,11 +498,12 @@ async function main(): Promise<void> {
     // Every sample, rounded (img/s to 1, ms to 0.001), for anyone who wants other statistics.
     samples: cases.map((c) => ({ ...c, ts: c.ts.map(round(c.kind)), torch: c.torch.map(round(c.kind)) })),
     serving,
+    hanzi: hanzi ?? previousJson.hanzi ?? null,
   };
-  const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
-  const base = quick && !flags.out ? 'bench-quick' : 'results';
-  await mkdir(outDir, { recursive: true });
-  const md = serving ? withServingSection(markdown(report), servingMarkdown({ ...serving, command: report.command })) : markdown(report);
+  const withServing = serving ? withServingSection(markdown(report), servingMarkdown({ ...serving, command: report.command })) : markdown(report);
+  // --only digits keeps the hanzi section of the previous results.
+  const hanziSection = hanzi ? hanziMarkdown(hanzi, command) : hanziSectionOf(previousMd);
+  const md = hanziSection ? withHanziSection(withServing, hanziSection) : withServing;
   await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(outDir, `${base}.md`), md);
   process.stdout.write(`${md}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}\n`);
