@@ -271,15 +271,16 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
  *   (`models/digits/`): fetches `model.json`, its weight shards and `metadata.json`, each checked against the
  *   folder's `SHA256SUMS` when it has one and Web Crypto is available (see `checkedFetch` in ./checksums.ts).
  * - `source` as `{ model, metadata }`: any TF.js IOHandler (Node's file handler, `tf.io.fromMemory`, ...).
+ * @param fetchFunc the `fetch` a URL source's files go through (the page passes one that caches and reports progress).
  * @throws HwrError `BAD_MODEL` when the model or its metadata cannot be loaded or do not match.
  */
-export async function loadRecognizer(source: ModelSource): Promise<Recognizer> {
+export async function loadRecognizer(source: ModelSource, fetchFunc: typeof fetch = fetch): Promise<Recognizer> {
   let handlerOrUrl: string | tf.io.IOHandler;
   let metadata: ModelMetadata;
   let modelUrl: string | undefined;
   if (typeof source === 'string') {
     // Every file is checked against the folder's SHA256SUMS where it has one and Web Crypto is available.
-    const { fetch: fetchFile } = await checkedFetch(source);
+    const { fetch: fetchFile } = await checkedFetch(source, fetchFunc);
     const metadataUrl = fileUrl(source, 'metadata.json');
     const response = await fetchFile(metadataUrl).catch((error: unknown) => {
       if ((error as { code?: string }).code === 'BAD_MODEL') throw error;
