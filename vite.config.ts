@@ -2,11 +2,14 @@
  * Vite config of the handwriting pad web app (web/).
  *
  * `npm run build` writes web-dist/: a static folder that works from any static host and under any sub-path
- * (`base: './'`, every URL relative). Recognition then runs in the browser, so the model files
- * (models/digits/) and the TF.js wasm binaries are copied into it as `models/digits/*` and `wasm/*`.
+ * (`base: './'`, every URL relative). Recognition then runs in the browser, so the model files of both scripts
+ * (models/digits/, models/hanzi/) and the TF.js wasm binaries are copied into it as `models/digits/*`,
+ * `models/hanzi/*` and `wasm/*`. The page fetches the hanzi model only when 中文 is chosen, and keeps its weights in
+ * the Cache API (web/src/recognition/modelFetch.ts).
  * `npm run dev:web` serves the same files from their sources and proxies `/api` to the server (`npm start`).
  *
- * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app; default `models/digits`),
+ * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app as the digits model; default `models/digits`),
+ * `HWR_WEB_HANZI_MODEL_DIR` (copied as the hanzi model; default `models/hanzi`),
  * `PORT` (where the dev proxy finds the server; default 3000).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
 const repoRoot = dirname(fileURLToPath(import.meta.url));
-const modelDir = resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits');
+/** The model folder published as `models/<script>/` in the app, per script. */
+const modelDirs: Record<'digits' | 'hanzi', string> = {
+  digits: resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits'),
+  hanzi: resolve(repoRoot, process.env.HWR_WEB_HANZI_MODEL_DIR ?? 'models/hanzi'),
+};
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 
 /** Files published with the app: URL path inside the app -> file on disk. */
@@ -25,7 +32,9 @@ function publishedFiles(): Map<string, string> {
   for (const name of readdirSync(wasmDir).filter((file) => file.endsWith('.wasm'))) {
     files.set(`wasm/${name}`, join(wasmDir, name));
   }
-  for (const name of modelFileNames(modelDir)) files.set(`models/digits/${name}`, join(modelDir, name));
+  for (const [script, dir] of Object.entries(modelDirs)) {
+    for (const name of modelFileNames(dir)) files.set(`models/${script}/${name}`, join(dir, name));
+  }
   return files;
 }
 
@@ -56,8 +65,10 @@ function modelAndWasmFiles(): Plugin {
       });
     },
     generateBundle() {
-      if (!existsSync(join(modelDir, 'model.json'))) {
-        this.warn(`no model in ${modelDir}: the built app will only recognize in server mode`);
+      for (const [script, dir] of Object.entries(modelDirs)) {
+        if (!existsSync(join(dir, 'model.json'))) {
+          this.warn(`no ${script} model in ${dir}: the built app will recognize ${script} only in server mode`);
+        }
       }
       for (const [fileName, path] of publishedFiles()) {
         this.emitFile({ type: 'asset', fileName, source: readFileSync(path) });

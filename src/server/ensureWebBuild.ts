@@ -2,8 +2,9 @@
  * `npm start`'s `prestart` step: builds the web app into web-dist/ when it is missing or older than its sources,
  * so a fresh clone runs with `npm install && npm start` and nothing else.
  *
- * Sources: web/, src/core/ (shared with the page), vite.config.ts and the shipped model (model.json, metadata.json;
- * its weights are rewritten together with model.json).
+ * Sources: web/, src/core/ (shared with the page), vite.config.ts and the shipped models of both scripts,
+ * models/digits/ and models/hanzi/ (model.json, metadata.json, SHA256SUMS; the weights are rewritten together with
+ * model.json).
  * Run directly: `npx tsx src/server/ensureWebBuild.ts` (exit 0 when the build is up to date or was rebuilt, 1 on failure).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -29,14 +30,15 @@ export function newestMtime(path: string): number {
 export function webBuildIsStale(root = repoRoot): boolean {
   const built = join(root, 'web-dist', 'index.html');
   if (!existsSync(built)) return true;
-  const sources = ['web', 'src/core', 'vite.config.ts', 'models/digits/model.json', 'models/digits/metadata.json']
-    .map((path) => newestMtime(join(root, path)));
+  const models = ['digits', 'hanzi'].flatMap((script) => ['model.json', 'metadata.json', 'SHA256SUMS'].map((file) => `models/${script}/${file}`));
+  const sources = ['web', 'src/core', 'vite.config.ts', ...models].map((path) => newestMtime(join(root, path)));
   return Math.max(...sources) > statSync(built).mtimeMs;
 }
 
 /**
  * Builds web-dist/ with Vite's API when stale (or always, with `force`); logs what it does.
- * The model copied into the app is `HWR_WEB_MODEL_DIR` or models/digits (see vite.config.ts).
+ * The models copied into the app are `HWR_WEB_MODEL_DIR` or models/digits, and `HWR_WEB_HANZI_MODEL_DIR` or
+ * models/hanzi (see vite.config.ts).
  * @throws when the build fails.
  */
 export async function ensureWebBuild(root = repoRoot, options: { force?: boolean } = {}): Promise<void> {

@@ -160,3 +160,55 @@ export function shownProcessedPixels(page: Page): Promise<number[]> {
     return Array.from({ length: data.length / 4 }, (_, i) => data[4 * i]!);
   });
 }
+
+/**
+ * A character's ink (src/core/ink.ts, e.g. stroke medians from `loadHanziInk`, y down in a `box` x `box` field) as
+ * a shape in pad units: the field's unit square, to be placed with a `Placement`.
+ * @param box side of the ink's coordinate field; default 1024 (Make Me a Hanzi's box).
+ */
+export function inkToShape(ink: { strokes: ReadonlyArray<ReadonlyArray<{ x: number; y: number }>> }, box = 1024): Shape {
+  return ink.strokes.map((stroke) => stroke.map((point) => ({ x: point.x / box, y: point.y / box })));
+}
+
+/**
+ * Waits until the page shows the answer to what is on the pad now (`<body data-recognized>` equals
+ * `<body data-drawing>`) and no recognition is in flight.
+ */
+export async function waitForAnswer(page: Page, timeout = 60_000): Promise<void> {
+  await page.waitForFunction(
+    () => document.body.dataset.busy === undefined && document.body.dataset.drawing !== undefined
+      && document.body.dataset.recognized === document.body.dataset.drawing,
+    undefined,
+    { timeout },
+  );
+}
+
+/** The candidate buttons shown (中文 mode): `{ label, probability }` each, most probable first. */
+export function shownCandidates(page: Page): Promise<Array<{ label: string; probability: number }>> {
+  return page.getByTestId('candidates').evaluate((list) =>
+    Array.from(list.querySelectorAll<HTMLButtonElement>('button[data-label]'), (button) => ({
+      label: button.dataset.label ?? '',
+      probability: Number(button.dataset.probability),
+    })));
+}
+
+/**
+ * Draws a shape with the mouse through the Chrome DevTools Protocol (`Input.dispatchMouseEvent`), sending each
+ * stroke's events at once instead of one round trip per move: the page still gets every pointerdown, pointermove and
+ * pointerup, in order, but a character of 15 strokes takes tens of ms instead of seconds (for bench/hanzi-page.ts).
+ */
+export async function drawWithMouseQuickly(page: Page, cdp: CDPSession, shape: Shape, placement: Placement = FULL_PAD): Promise<void> {
+  const box = await padBox(page);
+  for (const stroke of shape) {
+    const points = densify(stroke).map((point) => toPage(box, placement, point));
+    const first = points[0]!;
+    const last = points[points.length - 1]!;
+    const events = [
+      cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', ...first }),
+      cdp.send('Input.dispatchMouseEvent', { type: 'mousePressed', ...first, button: 'left', buttons: 1, clickCount: 1 }),
+      ...points.slice(1).map((point) => cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', ...point, button: 'left', buttons: 1 })),
+      cdp.send('Input.dispatchMouseEvent', { type: 'mouseReleased', ...last, button: 'left', buttons: 0, clickCount: 1 }),
+    ];
+    await Promise.all(events);
+  }
+}

@@ -1,23 +1,62 @@
 /**
- * The handwriting pad page: wires the drawing pad, the two recognition engines (in the browser, on the server),
- * the results view and the keyboard shortcuts together.
+ * The handwriting pad page: wires the drawing pad, the script switch (digits, 中文), the two recognition engines
+ * (in the browser, on the server), the results view, the composer (candidates and text, for 中文) and the keyboard
+ * shortcuts together.
  *
  * Server mode is offered only where an hwr server answers: the page asks `api/health` once at start, and on a
  * plain static host (the `npm run build` output, no API) it disables that mode and says why. The footer names
  * the model and where it runs in the current mode.
  *
- * Recognition runs after each stroke (debounced), on Predict, on Enter, and when the mode changes.
- * At most one recognition is in flight; requests that arrive meanwhile collapse into one rerun with the
+ * Scripts: the choice is remembered in localStorage (`hwr.script`). Each script's in-browser model is loaded the first
+ * time it is needed (the hanzi model, ~2.7 MB, only when 中文 is chosen), with its download's progress over the pad;
+ * the browser keeps its weights (Cache API, recognition/modelFetch.ts). In 中文 mode recognition runs after every
+ * stroke, the candidates become buttons (also the keys 1-9 and 0), a pick appends the character to the text and
+ * clears the pad; Backspace undoes the last stroke, or in an empty pad deletes the last character of the text.
+ *
+ * Recognition runs after each stroke (debounced for digits, at once for 中文), on Predict, on Enter, and when the
+ * mode changes. At most one recognition is in flight; requests that arrive meanwhile collapse into one rerun with the
  * latest drawing, and an answer for a drawing that has since changed is dropped.
  */
-import { DrawingPad } from './pad.ts';
+import { Composer } from './composer.ts';
+import { DrawingPad, type DrawingPadOptions } from './pad.ts';
 import { BrowserEngine } from './recognition/browserEngine.ts';
+import type { ModelProgress } from './recognition/modelFetch.ts';
 import { ServerEngine } from './recognition/serverEngine.ts';
-import type { ModelSummary, RecognitionEngine, RecognitionMode } from './recognition/types.ts';
+import type { ModelSummary, RecognitionEngine, RecognitionMode, Script } from './recognition/types.ts';
 import { ResultsView } from './resultsView.ts';
 
-/** Quiet time after a stroke before recognizing, in ms: long enough to start the next stroke of a "4" or "7". */
-const AUTO_RECOGNIZE_DELAY_MS = 350;
+/**
+ * Quiet time after a stroke before recognizing, in ms: for digits long enough to start the next stroke of a "4" or
+ * "7"; for 中文 none, since the candidates should follow the pen (a pick clears the pad anyway).
+ */
+const AUTO_RECOGNIZE_DELAY_MS: Record<Script, number> = { digits: 350, hanzi: 0 };
+
+/** Where the script choice is remembered. */
+const SCRIPT_KEY = 'hwr.script';
+
+/** The pad for each script: MNIST's thick pen for digits; for characters a thinner one and a 米字格 guide. */
+const PAD_STYLE: Record<Script, Pick<DrawingPadOptions, 'lineWidth' | 'guide'>> = {
+  digits: { lineWidth: 0.065, guide: 'none' },
+  hanzi: { lineWidth: 0.04, guide: 'mi' },
+};
+
+/** The words of the page that change with the script. */
+const SCRIPT_TEXT: Record<Script, { lede: string; hint: string; padLabel: string; drawFirst: string; name: string }> = {
+  digits: {
+    lede: 'Draw a digit from 0 to 9; a neural network trained on MNIST reads it as you write.',
+    hint: 'Draw a digit here',
+    padLabel: 'Drawing pad. Draw a digit with the mouse, a finger or a pen. Enter recognizes it, Escape clears, Control+Z undoes the last stroke.',
+    drawFirst: 'Draw a digit first.',
+    name: 'digits',
+  },
+  hanzi: {
+    lede: 'Write a Chinese character (one of the 3,755 of GB 2312 level 1), pick it from the candidates, and compose text.',
+    hint: '写一个字 · write a character',
+    padLabel: 'Writing box for one Chinese character. Write with the mouse, a finger or a pen; candidates appear after each stroke. Keys 1 to 9 and 0 pick a candidate, Backspace undoes a stroke or deletes a character, Escape clears.',
+    drawFirst: 'Write a character first.',
+    name: '中文',
+  },
+};
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -25,27 +64,56 @@ function element<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
-const pad = new DrawingPad(element<HTMLCanvasElement>('pad'));
+/** The remembered script, or digits (also when storage is unavailable or holds something else). */
+function rememberedScript(): Script {
+  try {
+    return localStorage.getItem(SCRIPT_KEY) === 'hanzi' ? 'hanzi' : 'digits';
+  } catch {
+    return 'digits';
+  }
+}
+
+let script: Script = rememberedScript();
+const pad = new DrawingPad(element<HTMLCanvasElement>('pad'), PAD_STYLE[script]);
 const modeSelect = element<HTMLSelectElement>('mode');
+const scriptSelect = element<HTMLSelectElement>('script');
 const view = new ResultsView({
   prediction: element('prediction'),
   probability: element('probability'),
   reason: element('reason'),
   bars: element<HTMLOListElement>('probabilities'),
   processed: element<HTMLCanvasElement>('processed'),
+  processedCaption: element('processed-caption'),
+  answerCaption: element('answer-caption'),
   status: element('status'),
   timing: { browser: element('timing-browser'), server: element('timing-server') },
   announcer: element('announcer'),
 });
-view.reset();
+const composer = new Composer({
+  candidates: element<HTMLOListElement>('candidates'),
+  text: element<HTMLTextAreaElement>('text'),
+  copy: element<HTMLButtonElement>('copy'),
+  announcer: element('announcer'),
+});
 
 // Every URL is relative to the page, so the app works from a sub-path of any static host.
-const engines: Record<RecognitionMode, RecognitionEngine> = {
-  browser: new BrowserEngine(new URL('models/digits/', document.baseURI).href, new URL('wasm/', document.baseURI).href),
-  server: new ServerEngine(new URL('api/', document.baseURI).href),
+const wasmUrl = new URL('wasm/', document.baseURI).href;
+const browserEngines: Partial<Record<Script, BrowserEngine>> = {};
+const serverEngines: Record<Script, ServerEngine> = {
+  digits: new ServerEngine(new URL('api/', document.baseURI).href),
+  hanzi: new ServerEngine(new URL('api/', document.baseURI).href, 'hanzi'),
 };
-const browserEngine = engines.browser as BrowserEngine;
 
+/** The engine of a script and mode; the in-browser one is created (its model loaded) on first use. */
+function engineFor(forScript: Script, mode: RecognitionMode): RecognitionEngine {
+  return mode === 'server' ? serverEngines[forScript] : browserEngine(forScript);
+}
+
+/**
+ * Bumped at every change of the drawing; mirrored in `<body data-drawing>`, and `<body data-recognized>` is the version
+ * of the drawing whose answer is shown: equal and not busy, the page shows the answer to what is on the pad
+ * (for tests and tools).
+ */
 let drawingVersion = 0;
 /** Count of finished recognitions (shown or failed), mirrored in `<body data-recognitions>` for tests and tools. */
 let recognitions = 0;
@@ -62,7 +130,8 @@ async function recognizeNow(): Promise<void> {
   clearTimeout(autoTimer);
   if (pad.isEmpty) {
     view.reset();
-    view.setStatus('Draw a digit first.', 'info');
+    composer.showCandidates([]);
+    view.setStatus(SCRIPT_TEXT[script].drawFirst, 'info');
     return;
   }
   if (running) {
@@ -76,12 +145,21 @@ async function recognizeNow(): Promise<void> {
       rerun = false;
       const version = drawingVersion;
       const mode = currentMode();
+      const forScript = script;
+      const current = (): boolean => version === drawingVersion && mode === currentMode() && forScript === script;
       const drawing = pad.renderForRecognition();
       try {
-        const result = await engines[mode].recognize(drawing);
-        if (version === drawingVersion && mode === currentMode()) view.show(result);
+        const result = await engineFor(forScript, mode).recognize(drawing);
+        if (current()) {
+          view.show(result);
+          if (forScript === 'hanzi') composer.showCandidates(result.candidates);
+          document.body.dataset.recognized = String(version);
+        }
       } catch (error) {
-        if (version === drawingVersion && mode === currentMode()) showError(error);
+        if (current()) {
+          showError(error);
+          document.body.dataset.recognized = String(version);
+        }
       }
       document.body.dataset.recognitions = String(++recognitions);
     } while (rerun && !pad.isEmpty);
@@ -95,22 +173,24 @@ function showError(error: unknown): void {
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
   view.reset();
-  if (code === 'NO_INK') view.setStatus('No ink found: draw a digit first.', 'info');
+  composer.showCandidates([]);
+  if (code === 'NO_INK') view.setStatus(`No ink found: ${SCRIPT_TEXT[script].drawFirst.toLowerCase()}`, 'info');
   else view.setStatus(message, 'error');
 }
 
 function scheduleRecognition(): void {
   clearTimeout(autoTimer);
-  autoTimer = setTimeout(() => void recognizeNow(), AUTO_RECOGNIZE_DELAY_MS);
+  autoTimer = setTimeout(() => void recognizeNow(), AUTO_RECOGNIZE_DELAY_MS[script]);
 }
 
 pad.addEventListener('strokestart', () => clearTimeout(autoTimer));
 pad.addEventListener('change', (event) => {
-  drawingVersion++;
+  document.body.dataset.drawing = String(++drawingVersion);
   const reason = (event as CustomEvent<string>).detail;
   if (pad.isEmpty) {
     clearTimeout(autoTimer);
     view.reset();
+    composer.showCandidates([]);
     view.setStatus('', 'info');
     if (reason === 'clear') element('announcer').textContent = 'Pad cleared.';
     return;
@@ -121,37 +201,86 @@ pad.addEventListener('change', (event) => {
 element('predict').addEventListener('click', () => void recognizeNow());
 element('clear').addEventListener('click', () => pad.clear());
 element('undo').addEventListener('click', () => pad.undo());
+element('backspace').addEventListener('click', () => composer.deleteLast());
+composer.addEventListener('pick', (event) => {
+  pad.clear();
+  element('announcer').textContent = `Wrote ${(event as CustomEvent<string>).detail}.`; // rather than "Pad cleared."
+});
 modeSelect.addEventListener('change', () => {
   document.body.dataset.mode = currentMode();
+  if (currentMode() === 'browser') browserEngine(script);
   showModelInfo();
   if (!pad.isEmpty) void recognizeNow();
   else view.setStatus('', 'info');
 });
 document.body.dataset.mode = currentMode();
+scriptSelect.addEventListener('change', () => setScript(scriptSelect.value === 'hanzi' ? 'hanzi' : 'digits'));
+
+/**
+ * Switches the page to `next`: remembers it, restyles the pad (cleared), swaps the words and the results view, and
+ * loads the script's in-browser model if the browser mode needs it and it is not loaded yet.
+ */
+function setScript(next: Script): void {
+  script = next;
+  scriptSelect.value = next;
+  document.body.dataset.script = next;
+  try {
+    localStorage.setItem(SCRIPT_KEY, next);
+  } catch {
+    // Storage refused (private mode, quota): the choice lasts for this visit only.
+  }
+  const words = SCRIPT_TEXT[next];
+  element('lede').textContent = words.lede;
+  element('pad-hint').textContent = words.hint;
+  pad.canvas.setAttribute('aria-label', words.padLabel);
+  pad.configure(PAD_STYLE[next]);
+  view.setScript(next);
+  composer.showCandidates([]);
+  if (!pad.isEmpty) pad.clear();
+  if (currentMode() === 'browser') browserEngine(next);
+  showModelInfo();
+  showModelProgress();
+}
+
+/** True when the key event comes from a field that edits text, which keeps its own keys (digits, Backspace, Ctrl+Z). */
+function inTextField(target: HTMLElement | null): boolean {
+  return target !== null && target.closest('input, textarea, select, [contenteditable="true"]') !== null;
+}
 
 document.addEventListener('keydown', (event) => {
   const target = event.target as HTMLElement | null;
   // Let buttons, the select and text fields handle their own Enter and Escape.
   const ownsKeys = target?.closest('button, select, input, textarea, a[href]') !== null && target !== null;
+  const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   if (event.key === 'Enter' && !ownsKeys && !event.repeat) {
     event.preventDefault();
     void recognizeNow();
   } else if (event.key === 'Escape' && !(target instanceof HTMLSelectElement)) {
     event.preventDefault();
     pad.clear();
-  } else if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === 'z') {
+  } else if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === 'z' && !inTextField(target)) {
     event.preventDefault();
     pad.undo();
+  } else if (script === 'hanzi' && plain && /^[0-9]$/.test(event.key) && !inTextField(target)) {
+    // 1-9 pick the first nine candidates, 0 the tenth.
+    if (composer.pick((Number(event.key) + 9) % 10)) event.preventDefault();
+  } else if (script === 'hanzi' && plain && event.key === 'Backspace' && !inTextField(target)) {
+    event.preventDefault();
+    if (pad.isEmpty) composer.deleteLast();
+    else pad.undo();
   }
 });
 
-/** What the footer knows of each mode's model: its summary once loaded, or why it is unavailable. */
-const models: Record<RecognitionMode, ModelSummary | Error | undefined> = { browser: undefined, server: undefined };
+/** What the footer knows of each script's model in each mode: its summary once loaded, or why it is unavailable. */
+const models: Record<Script, Record<RecognitionMode, ModelSummary | Error | undefined>> = {
+  digits: { browser: undefined, server: undefined },
+  hanzi: { browser: undefined, server: undefined },
+};
 
-/** Writes the footer for the current mode: the model and where it runs, never a place it does not run. */
+/** Writes the footer for the current script and mode: the model and where it runs, never a place it does not run. */
 function showModelInfo(): void {
   const mode = currentMode();
-  const model = models[mode];
+  const model = models[script][mode];
   const modelInfo = element('model-info');
   if (model instanceof Error) {
     modelInfo.textContent = mode === 'browser'
@@ -159,39 +288,86 @@ function showModelInfo(): void {
       : `The server's model is unavailable: ${model.message}`;
   } else if (model === undefined) {
     modelInfo.textContent = mode === 'browser' ? 'Loading the model…' : 'Asking the server about its model…';
-    if (mode === 'server') loadServerModel();
+    if (mode === 'server') loadServerModel(script);
   } else {
     modelInfo.textContent = describeModel(model, mode);
   }
 }
 
 function describeModel(model: ModelSummary, mode: RecognitionMode): string {
-  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on the MNIST test set`;
+  const testSet = model.classes.length <= 20 ? 'the MNIST test set' : 'its held-out test set';
+  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on ${testSet}`;
+  const classes = model.classes.length > 20 ? `, ${model.classes.length.toLocaleString('en')} characters` : '';
   const where = mode === 'server'
     ? `runs on the server at ${new URL(document.baseURI).host}`
     : `runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend ?? 'TensorFlow.js'})`;
-  return `Model “${model.name}” (${model.architecture}${accuracy}); ${where}.`;
+  return `Model “${model.name}” (${model.architecture}${classes}${accuracy}); ${where}.`;
 }
 
 /** Gets the server's model description (`ServerEngine.model`, asked of the server once) and refreshes the footer. */
-function loadServerModel(): void {
-  void (engines.server as ServerEngine).model().then((model) => {
-    models.server = model;
+function loadServerModel(forScript: Script): void {
+  void serverEngines[forScript].model().then((model) => {
+    models[forScript].server = model;
   }, (error: Error) => {
-    models.server = error;
+    models[forScript].server = error;
   }).then(showModelInfo);
 }
 
-view.setStatus('Loading the model…', 'busy');
-browserEngine.ready.then((model) => {
-  models.browser = model;
-  showModelInfo();
-  if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
-}, (error: Error) => {
-  models.browser = error;
-  showModelInfo();
-  if (currentMode() === 'browser') view.setStatus(error.message, 'error');
-});
+/** Download progress of each script's in-browser model, while it loads; undefined before the first byte and after. */
+const progress: Partial<Record<Script, ModelProgress & { done: boolean }>> = {};
+
+/**
+ * The progress indicator over the pad, for the current script in browser mode: a bar of bytes fetched of the total,
+ * "from the browser's cache" when they were kept. Its `data-loaded`, `data-total`, `data-cached` and `data-state`
+ * (`loading`, `done`) attributes say the same for tests.
+ */
+function showModelProgress(): void {
+  const box = element('model-progress');
+  const state = progress[script];
+  const visible = state !== undefined && !state.done && currentMode() === 'browser';
+  box.hidden = !visible;
+  if (!state) return;
+  box.dataset.loaded = String(state.loaded);
+  box.dataset.total = String(state.total);
+  box.dataset.cached = String(state.cached);
+  box.dataset.state = state.done ? 'done' : 'loading';
+  const bar = element<HTMLProgressElement>('model-progress-bar');
+  bar.value = state.total > 0 ? state.loaded / state.total : 0;
+  const megabytes = (bytes: number): string => (bytes / 1e6).toFixed(1);
+  element('model-progress-text').textContent = state.cached
+    ? `Loading the ${SCRIPT_TEXT[script].name} model from the browser's cache…`
+    : `Loading the ${SCRIPT_TEXT[script].name} model: ${megabytes(state.loaded)} of ${state.total > 0 ? megabytes(state.total) : '?'} MB`;
+}
+
+/** The in-browser engine of a script, created (and its model loaded, with progress) on the first call. */
+function browserEngine(forScript: Script): BrowserEngine {
+  const existing = browserEngines[forScript];
+  if (existing) return existing;
+  const engine = new BrowserEngine(new URL(`models/${forScript}/`, document.baseURI).href, wasmUrl, (update) => {
+    progress[forScript] = { ...update, done: false };
+    if (forScript === script) showModelProgress();
+  });
+  browserEngines[forScript] = engine;
+  if (forScript === script) view.setStatus(`Loading the ${forScript === 'digits' ? '' : `${SCRIPT_TEXT[forScript].name} `}model…`, 'busy');
+  engine.ready.then((model) => {
+    models[forScript].browser = model;
+    progress[forScript] = { ...(progress[forScript] ?? { loaded: 0, total: 0, cached: false }), done: true };
+    if (forScript !== script) return;
+    showModelInfo();
+    showModelProgress();
+    if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
+  }, (error: Error) => {
+    models[forScript].browser = error;
+    progress[forScript] = { ...(progress[forScript] ?? { loaded: 0, total: 0, cached: false }), done: true };
+    if (forScript !== script) return;
+    showModelInfo();
+    showModelProgress();
+    if (currentMode() === 'browser') view.setStatus(error.message, 'error');
+  });
+  return engine;
+}
+
+setScript(script);
 
 /**
  * True when an hwr server answers `GET api/health` next to the page: a JSON object with its `status` or, when

@@ -18,10 +18,21 @@ export interface PadPoint {
 /** One stroke: the points from pointer down to pointer up, in order. */
 export type Stroke = PadPoint[];
 
-/** Options of `DrawingPad`. */
+/**
+ * A light guide grid drawn on screen behind the ink (never in the image recognized), as in Chinese copybooks:
+ * `tian` (田字格: the two centre lines), `mi` (米字格: the centre lines and both diagonals), or `none`.
+ */
+export type PadGuide = 'none' | 'tian' | 'mi';
+
+/** Options of `DrawingPad`, and of `DrawingPad.configure`. */
 export interface DrawingPadOptions {
-  /** Ink width as a fraction of the pad's side (0.065 of a 280 px pad is ~18 px, close to MNIST's stroke-to-digit ratio). */
+  /**
+   * Ink width as a fraction of the pad's side (0.065 of a 280 px pad is ~18 px, close to MNIST's stroke-to-digit
+   * ratio; a Chinese character, with many more strokes, wants about 0.04).
+   */
   lineWidth?: number;
+  /** Guide grid on screen; default `none`. */
+  guide?: PadGuide;
   /** Ink colour on screen. Recognition always renders black on white. */
   inkColor?: string;
   /** Paper colour on screen. */
@@ -40,7 +51,8 @@ export type PadChangeReason = 'stroke' | 'undo' | 'clear';
 export class DrawingPad extends EventTarget {
   readonly canvas: HTMLCanvasElement;
   private readonly context: CanvasRenderingContext2D;
-  private readonly lineWidth: number;
+  private lineWidth: number;
+  private guide: PadGuide;
   private readonly inkColor: string;
   private readonly paperColor: string;
   private readonly finished: Stroke[] = [];
@@ -56,6 +68,7 @@ export class DrawingPad extends EventTarget {
     if (!context) throw new Error('the drawing pad needs a 2D canvas context, which this browser refused');
     this.context = context;
     this.lineWidth = options.lineWidth ?? 0.065;
+    this.guide = options.guide ?? 'none';
     this.inkColor = options.inkColor ?? '#14161f';
     this.paperColor = options.paperColor ?? '#ffffff';
 
@@ -81,6 +94,13 @@ export class DrawingPad extends EventTarget {
   /** True while a pointer is drawing. */
   get isDrawing(): boolean {
     return this.current !== null;
+  }
+
+  /** Changes the ink width and the guide grid (for another script) and redraws; the strokes stay. */
+  configure(options: Pick<DrawingPadOptions, 'lineWidth' | 'guide'>): void {
+    this.lineWidth = options.lineWidth ?? this.lineWidth;
+    this.guide = options.guide ?? this.guide;
+    this.requestDraw();
   }
 
   /** Removes the last finished stroke. Returns false when there was none. Fires `change` ('undo'). */
@@ -191,8 +211,9 @@ export class DrawingPad extends EventTarget {
   }
 
   private draw(): void {
-    paint(this.context, this.canvas.width, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor);
+    paint(this.context, this.canvas.width, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor, this.guide);
     this.canvas.classList.toggle('has-ink', !this.isEmpty);
+    this.canvas.dataset.strokes = String(this.finished.length); // for tests and tools
   }
 
   private emitChange(reason: PadChangeReason): void {
@@ -200,16 +221,34 @@ export class DrawingPad extends EventTarget {
   }
 }
 
-/** Fills the paper and draws every stroke on a square context of `size` px. */
-function paint(context: CanvasRenderingContext2D, size: number, strokes: readonly Stroke[], lineWidth: number, ink: string, paper: string): void {
+/** Fills the paper, draws the guide grid (if any) and every stroke on a square context of `size` px. */
+function paint(context: CanvasRenderingContext2D, size: number, strokes: readonly Stroke[], lineWidth: number, ink: string, paper: string, guide: PadGuide = 'none'): void {
   context.fillStyle = paper;
   context.fillRect(0, 0, size, size);
+  if (guide !== 'none') drawGuide(context, size, guide);
   context.strokeStyle = ink;
   context.fillStyle = ink;
   context.lineWidth = lineWidth * size;
   context.lineCap = 'round';
   context.lineJoin = 'round';
   for (const stroke of strokes) drawStroke(context, stroke, size);
+}
+
+/** Dashed light-red centre lines (and diagonals for 米字格), the colours of a Chinese copybook's grid. */
+function drawGuide(context: CanvasRenderingContext2D, size: number, guide: Exclude<PadGuide, 'none'>): void {
+  const lines: Array<[number, number, number, number]> = [[0.5, 0, 0.5, 1], [0, 0.5, 1, 0.5]];
+  if (guide === 'mi') lines.push([0, 0, 1, 1], [1, 0, 0, 1]);
+  context.save();
+  context.strokeStyle = 'rgb(214 96 96 / 38%)';
+  context.lineWidth = Math.max(1, size / 320);
+  context.setLineDash([size / 60, size / 60]);
+  context.beginPath();
+  for (const [x0, y0, x1, y1] of lines) {
+    context.moveTo(x0 * size, y0 * size);
+    context.lineTo(x1 * size, y1 * size);
+  }
+  context.stroke();
+  context.restore();
 }
 
 /** Draws one stroke with midpoint quadratic smoothing; a single point becomes a round dot. */

@@ -1,13 +1,15 @@
 /**
  * Renders recognition results: the digit (or "not a digit" and the reason when the model rejects the drawing),
- * its probability, one bar per class (the most probable highlighted), the 28x28 image the model saw, the time
- * each mode took, status messages, and a spoken summary for screen readers (an `aria-live` region).
+ * its probability, one bar per class (the most probable highlighted), the image the model saw (28x28 for digits,
+ * 64x64 for hanzi), the time each mode took, status messages, and a spoken summary for screen readers (an
+ * `aria-live` region). For hanzi (3,755 classes) there are no bars: the candidates are buttons (composer.ts), and
+ * the summary names the top candidate.
  *
  * Numbers never move the layout: every number sits in a box of fixed width (style.css), and probabilities are
  * written with one decimal and never rounded to a certainty (`formatProbability`: ">99.9%", "<0.1%").
  */
 import { formatProbability } from '../../src/core/probabilityText.ts';
-import type { PadRecognition, RecognitionMode } from './recognition/types.ts';
+import type { PadRecognition, RecognitionMode, Script } from './recognition/types.ts';
 
 /** Elements the view writes into (all present in index.html). */
 export interface ResultsElements {
@@ -17,6 +19,10 @@ export interface ResultsElements {
   reason: HTMLElement;
   bars: HTMLOListElement;
   processed: HTMLCanvasElement;
+  /** The caption under the processed image ("What the model saw (28×28)"). */
+  processedCaption: HTMLElement;
+  /** The caption above the answer ("Digit", "Character"). */
+  answerCaption: HTMLElement;
   status: HTMLElement;
   timing: Record<RecognitionMode, HTMLElement>;
   announcer: HTMLElement;
@@ -30,6 +36,7 @@ const MODE_NAMES: Record<RecognitionMode, string> = { browser: 'in the browser',
 /** The results panel. Stateless apart from the DOM it owns. */
 export class ResultsView {
   private readonly elements: ResultsElements;
+  private script: Script = 'digits';
 
   constructor(elements: ResultsElements, classes: string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
     this.elements = elements;
@@ -51,10 +58,25 @@ export class ResultsView {
   }
 
   /**
+   * Switches between the digits view (a bar per class) and the hanzi view (no bars; the candidates are elsewhere),
+   * and empties the answer.
+   */
+  setScript(script: Script): void {
+    this.script = script;
+    this.elements.bars.hidden = script !== 'digits';
+    this.elements.answerCaption.textContent = script === 'digits' ? 'Digit' : 'Character';
+    this.reset();
+  }
+
+  /**
    * Shows a recognition: digit, probability, bars, processed image, timing, and announces it.
    * A rejection (`label: null`) shows "not a digit", the probability of the rejection, the reason, and all bars.
    */
   show(result: PadRecognition): void {
+    if (this.script !== 'digits') {
+      this.showCharacter(result);
+      return;
+    }
     const { elements } = this;
     if (elements.bars.children.length !== result.classes.length) this.setClasses(result.classes);
     const best = result.probabilities.indexOf(Math.max(...result.probabilities));
@@ -73,11 +95,41 @@ export class ResultsView {
       (item.querySelector('.bar-fill') as HTMLElement).style.width = `${(probability * 100).toFixed(2)}%`;
       item.querySelector('.bar-value')!.textContent = percent(probability);
     });
-    drawPixels(elements.processed, result.processed);
-    elements.timing[result.mode].replaceChildren(...describeTimings(result));
-    this.setStatus('', 'info');
+    this.showProcessedAndTiming(result);
     const answer = rejected ? `Not a digit${spokenReason(result.reason)}` : `Recognized ${result.label}`;
     elements.announcer.textContent = `${answer}, ${percent(result.probability)} sure, ${MODE_NAMES[result.mode]}.`;
+  }
+
+  /** The hanzi answer: the top candidate, its probability, the processed image, the timing, and the spoken summary. */
+  private showCharacter(result: PadRecognition): void {
+    const { elements } = this;
+    const top = result.candidates[0];
+    elements.prediction.textContent = top?.label ?? '';
+    elements.prediction.removeAttribute('data-rejected');
+    elements.probability.textContent = top ? percent(top.probability) : '–';
+    elements.reason.textContent = '';
+    this.showProcessedAndTiming(result);
+    elements.announcer.textContent = top
+      ? `Top candidate ${top.label}, ${percent(top.probability)} sure, ${MODE_NAMES[result.mode]}. Press 1 to pick it.`
+      : `No candidates, ${MODE_NAMES[result.mode]}.`;
+  }
+
+  /**
+   * The processed image with its size in the caption, and the timing line; the timings also go into the timing
+   * element's `data-total-ms`, `data-preprocess-ms` and `data-inference-ms` (for tools such as bench/hanzi-page.ts).
+   */
+  private showProcessedAndTiming(result: PadRecognition): void {
+    const { elements } = this;
+    const { width, height } = result.processed;
+    drawPixels(elements.processed, result.processed);
+    elements.processed.setAttribute('aria-label', `The ${width} by ${height} image the model saw`);
+    elements.processedCaption.textContent = `What the model saw (${width}×${height})`;
+    const timing = elements.timing[result.mode];
+    timing.replaceChildren(...describeTimings(result));
+    timing.dataset.totalMs = result.timings.totalMs.toFixed(3);
+    timing.dataset.preprocessMs = result.timings.preprocessMs.toFixed(3);
+    timing.dataset.inferenceMs = result.timings.inferenceMs.toFixed(3);
+    this.setStatus('', 'info');
   }
 
   /** Empties the answer (after Clear): no digit, zero bars, black processed image. */

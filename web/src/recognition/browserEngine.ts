@@ -6,6 +6,7 @@
 import type { ModelMetadata } from '../../../src/core/types.ts';
 import { toImageData } from '../../../src/core/preprocess.ts';
 import type { Recognizer } from '../../../src/core/recognizer.ts';
+import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
 
@@ -25,11 +26,15 @@ export class BrowserEngine implements RecognitionEngine {
   private onPage: Recognizer | null = null;
   private classes: string[] = [];
 
+  private readonly onProgress: (progress: ModelProgress) => void;
+
   /**
    * @param modelUrl absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`.
    * @param wasmUrl absolute URL of the folder with the TF.js .wasm files, ending in `/`.
+   * @param onProgress called as the model's weights arrive: bytes so far of the total, and whether from the cache.
    */
-  constructor(modelUrl: string, wasmUrl: string) {
+  constructor(modelUrl: string, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined) {
+    this.onProgress = onProgress;
     this.ready = this.start(modelUrl, wasmUrl).then((summary) => {
       this.classes = summary.classes;
       return summary;
@@ -56,7 +61,8 @@ export class BrowserEngine implements RecognitionEngine {
       probability: result.probability,
       probabilities: result.probabilities,
       classes: this.classes,
-      processed: toImageData(result.processed, 28),
+      candidates: result.candidates,
+      processed: toImageData(result.processed, Math.round(Math.sqrt(result.processed.length))),
       timings: { totalMs: performance.now() - started, ...result.timings },
     };
   }
@@ -71,7 +77,8 @@ export class BrowserEngine implements RecognitionEngine {
     this.worker = worker;
     const loaded = new Promise<ModelSummary>((resolve, reject) => {
       worker.addEventListener('message', ({ data }: MessageEvent<WorkerResponse>) => {
-        if (data.type === 'loaded') resolve(summarize(data.metadata, data.backend));
+        if (data.type === 'progress') this.onProgress(data);
+        else if (data.type === 'loaded') resolve(summarize(data.metadata, data.backend));
         else if (data.type === 'load-failed') reject(new PadRecognitionError(data.error.code, data.error.message));
         else this.settle(data);
       });
@@ -96,7 +103,7 @@ export class BrowserEngine implements RecognitionEngine {
 
   private async startOnPage(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
     const { loadInBrowser } = await import('./loadInBrowser.ts');
-    const { recognizer, backend } = await loadInBrowser(modelUrl, wasmUrl);
+    const { recognizer, backend } = await loadInBrowser(modelUrl, wasmUrl, this.onProgress);
     this.onPage = recognizer;
     return summarize(recognizer.metadata, `${backend}, on the page`);
   }

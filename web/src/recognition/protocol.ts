@@ -2,7 +2,7 @@
  * Messages between the page and the recognition worker (recognition.worker.ts).
  * Pixel and result buffers are transferred, not copied.
  */
-import type { Recognition } from '../../../src/core/recognizer.ts';
+import type { ClassProbability, Recognition } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
 
 /** Page -> worker. */
@@ -12,6 +12,7 @@ export type WorkerRequest =
 
 /** Worker -> page. `error.code` is an `HwrErrorCode` (e.g. `NO_INK`, `BAD_MODEL`) or `INTERNAL_ERROR`. */
 export type WorkerResponse =
+  | { type: 'progress'; loaded: number; total: number; cached: boolean }
   | { type: 'loaded'; metadata: ModelMetadata; backend: string }
   | { type: 'load-failed'; error: { code: string; message: string } }
   | {
@@ -22,19 +23,21 @@ export type WorkerResponse =
       reason?: string;
       probability: number;
       probabilities: number[];
-      /** `[28 * 28]` float32 in [0, 1], ink = 1. */
+      /** The most probable classes, most probable first (3 for digits, 10 for a large vocabulary: `defaultTopK`). */
+      candidates: ClassProbability[];
+      /** `[size * size]` float32 in [0, 1], ink = 1: the model's input (28x28 for digits, 64x64 for hanzi). */
       processed: Float32Array;
       timings: { preprocessMs: number; inferenceMs: number };
     }
   | { type: 'failed'; id: number; error: { code: string; message: string } };
 
 /**
- * The `result` message for a recognition (its `topK` left out), in the worker and on the page alike.
+ * The `result` message for a recognition (its `topK` as `candidates`), in the worker and on the page alike.
  * @param processed the image the model saw, default `result.processed` (the worker passes a copy it transfers).
  */
 export function resultMessage(id: number, result: Recognition, processed = result.processed): WorkerResponse & { type: 'result' } {
-  const { label, reason, probability, probabilities, timings } = result;
-  return { type: 'result', id, label, ...(reason === undefined ? {} : { reason }), probability, probabilities, processed, timings };
+  const { label, reason, probability, probabilities, topK: candidates, timings } = result;
+  return { type: 'result', id, label, ...(reason === undefined ? {} : { reason }), probability, probabilities, candidates, processed, timings };
 }
 
 /** `{ code, message }` of anything thrown. */

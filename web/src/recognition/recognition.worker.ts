@@ -1,6 +1,7 @@
 /**
  * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth.
- * Protocol: see protocol.ts. One `load`, then any number of `recognize` requests, answered in order.
+ * Protocol: see protocol.ts. One `load` (answered by `progress` messages as the weights arrive, then `loaded`),
+ * then any number of `recognize` requests, answered in order.
  */
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import { loadInBrowser } from './loadInBrowser.ts';
@@ -16,7 +17,7 @@ let recognizer: Promise<Recognizer> | null = null;
 
 scope.addEventListener('message', async ({ data: request }) => {
   if (request.type === 'load') {
-    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl).then(
+    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl, (progress) => scope.postMessage({ type: 'progress', ...progress })).then(
       (loaded) => {
         scope.postMessage({ type: 'loaded', metadata: loaded.recognizer.metadata, backend: loaded.backend });
         return loaded.recognizer;

@@ -1,30 +1,46 @@
 /**
  * Server recognition: posts the drawing as a base64 PNG data URL to `POST api/predict`
- * (relative to the page, so it works when the server serves the page under any path).
+ * (relative to the page, so it works when the server serves the page under any path). For a model other than the
+ * server's default (hanzi), the body names it (`model`) and asks for `topK` candidates.
  */
+import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
 import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
 
-/** The server's JSON answer (see src/server/plugins/recognition.ts). */
+/** How many candidates the page shows for a large vocabulary, and asks the server for. */
+const CANDIDATES = 10;
+
+/**
+ * The server's JSON answer (see src/server/plugins/recognition.ts): digits answer with every class's probability
+ * and `timings`; a large vocabulary (`model: "hanzi"`) with its `candidates` and the total `ms`, and maybe no
+ * `probabilities`.
+ */
 interface ServerPrediction {
   /** null when the model rejects the drawing; `reason` then says why. */
   label: string | null;
   reason?: string;
   probability: number;
-  probabilities: number[];
+  probabilities?: number[];
+  candidates?: ClassProbability[];
   processed: string;
-  timings: { decodeMs?: number; preprocessMs: number; inferenceMs: number };
+  timings?: { decodeMs?: number; preprocessMs: number; inferenceMs: number };
+  ms?: number;
 }
 
 /** Recognition on the hwr server. */
 export class ServerEngine implements RecognitionEngine {
   readonly mode = 'server' as const;
   private readonly apiUrl: string;
+  private readonly modelName: string | undefined;
   private summary: Promise<ModelSummary> | null = null;
 
-  /** @param apiUrl absolute URL of the API root, ending in `/`, e.g. `new URL('api/', document.baseURI).href`. */
-  constructor(apiUrl: string) {
+  /**
+   * @param apiUrl absolute URL of the API root, ending in `/`, e.g. `new URL('api/', document.baseURI).href`.
+   * @param model the shipped model to ask for by name (`hanzi`); absent: the server's default model (digits).
+   */
+  constructor(apiUrl: string, model?: string) {
     this.apiUrl = apiUrl;
+    this.modelName = model;
   }
 
   /**
@@ -32,7 +48,8 @@ export class ServerEngine implements RecognitionEngine {
    * the class labels of every answer share it. @throws PadRecognitionError like `recognize`.
    */
   model(): Promise<ModelSummary> {
-    this.summary ??= this.request('model', { method: 'GET' }).then((body) => body as ModelSummary, (error: unknown) => {
+    const path = this.modelName === undefined ? 'model' : `model?model=${encodeURIComponent(this.modelName)}`;
+    this.summary ??= this.request(path, { method: 'GET' }).then((body) => body as ModelSummary, (error: unknown) => {
       this.summary = null;
       throw error;
     });
@@ -42,7 +59,8 @@ export class ServerEngine implements RecognitionEngine {
   /** Recognizes the drawing on the server; see `RecognitionEngine.recognize`. */
   async recognize(drawing: HTMLCanvasElement): Promise<PadRecognition> {
     const started = performance.now();
-    const body = JSON.stringify({ image: drawing.toDataURL('image/png') });
+    const image = drawing.toDataURL('image/png');
+    const body = JSON.stringify(this.modelName === undefined ? { image } : { image, model: this.modelName, topK: CANDIDATES });
     const prediction = (await this.request('predict', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -50,15 +68,18 @@ export class ServerEngine implements RecognitionEngine {
     })) as ServerPrediction;
     const processed = await decodePng(prediction.processed);
     const totalMs = performance.now() - started;
+    const probabilities = prediction.probabilities ?? [];
+    const classes = probabilities.length > 0 ? await this.classNames(probabilities.length) : [];
     return {
       mode: 'server',
       label: prediction.label,
       ...(prediction.reason === undefined ? {} : { reason: prediction.reason }),
       probability: prediction.probability,
-      probabilities: prediction.probabilities,
-      classes: await this.classNames(prediction.probabilities.length),
+      probabilities,
+      classes,
+      candidates: prediction.candidates ?? topCandidates(probabilities, classes),
       processed,
-      timings: { totalMs, ...prediction.timings },
+      timings: { totalMs, ...(prediction.timings ?? { preprocessMs: 0, inferenceMs: prediction.ms ?? 0 }) },
     };
   }
 
@@ -92,6 +113,14 @@ export class ServerEngine implements RecognitionEngine {
     }
     return body;
   }
+}
+
+/** The 3 most probable classes (what digits show), when the answer lists no candidates of its own. */
+function topCandidates(probabilities: number[], classes: string[]): ClassProbability[] {
+  return probabilities
+    .map((probability, i) => ({ label: classes[i] ?? String(i), probability }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, 3);
 }
 
 /** Decodes a PNG data URL into RGBA pixels with the browser's own decoder. */

@@ -2,10 +2,17 @@
  * What the page's two recognition engines (in the browser, on the server) have in common,
  * so the UI renders their answers the same way.
  */
+import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
 
 /** Where recognition runs; also the values of the mode `<select data-testid="mode">`. */
 export type RecognitionMode = 'browser' | 'server';
+
+/**
+ * What the pad writes, and the shipped model that reads it (`models/<script>/` in the app, `model=<script>` on the
+ * server); also the values of the script `<select data-testid="script">`.
+ */
+export type Script = 'digits' | 'hanzi';
 
 /** One answer, from either engine. */
 export interface PadRecognition {
@@ -18,11 +25,19 @@ export interface PadRecognition {
   probability: number;
   /** One probability per class, in the order of `classes`. */
   probabilities: number[];
-  /** Class labels, e.g. `["0", ..., "9"]`, with the model's rejection class (e.g. `"none"`) if it has one. */
+  /**
+   * Class labels, e.g. `["0", ..., "9"]`, with the model's rejection class (e.g. `"none"`) if it has one; empty when
+   * the engine gave only candidates (the server's answer for a large vocabulary), and then `probabilities` is empty too.
+   */
   classes: string[];
-  /** The 28x28 image the model saw, as opaque RGBA pixels, white ink on black. */
+  /** The most probable classes, most probable first: 3 for digits, 10 for hanzi (the page's candidate buttons). */
+  candidates: ClassProbability[];
+  /** The image the model saw (28x28 for digits, 64x64 for hanzi), as opaque RGBA pixels, white ink on black. */
   processed: PixelBuffer;
-  /** Milliseconds: `totalMs` as measured by the page (round trip), the rest as reported by the engine. */
+  /**
+   * Milliseconds: `totalMs` as measured by the page (round trip), the rest as reported by the engine (the server's
+   * answer for a large vocabulary may give only its total, then in `preprocessMs` + `inferenceMs` as `inferenceMs`).
+   */
   timings: { totalMs: number; decodeMs?: number; preprocessMs: number; inferenceMs: number };
 }
 
