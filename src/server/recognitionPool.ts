@@ -13,6 +13,12 @@
  * `recognize` refuses at once with ApiError 503 `BUSY`. A job whose `signal` aborts while it waits is dropped
  * (its client went away); a job already running finishes, and its answer is discarded by the caller.
  * A worker that dies is replaced, and its job fails with an error (a 500 for that request only).
+ *
+ * Several models: every worker starts with the pool's model; a job may name another (`model`, a `ModelRef` from
+ * ./modelCatalog.ts), which the worker that takes it loads on first use and keeps, at most `MODELS_PER_WORKER`
+ * per worker, least recently used out first. A free worker that has the job's model loaded is preferred, so one
+ * worker loading a large model does not hold up the others. A model that fails to load fails that job with 503
+ * `MODEL_NOT_READY` naming the model; the worker and its other models carry on.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -21,7 +27,11 @@ import { resolveModelDir } from '../node/recognizer.ts';
 import type { Recognition, RecognizeOptions } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
 import { ApiError } from './errors.ts';
+import { modelFailed, type ModelRef } from './modelCatalog.ts';
 import { busyError } from './pixelBudget.ts';
+
+/** Most models one worker keeps loaded; the least recently used is freed for a new one. */
+export const MODELS_PER_WORKER = 3;
 
 /**
  * What the server needs of a recognizer: `Recognizer` from src/core/recognizer.ts (in this thread) and
@@ -37,10 +47,35 @@ export interface RecognitionService {
   dispose(): void | Promise<void>;
 }
 
+/** Options of a recognition by a service that serves several models. */
+export interface ModelRecognizeOptions {
+  /** `names[i]` names image i in error messages. */
+  names?: string[];
+  /** Candidates each recognition lists (`Recognition.topK`); default the core recognizer's. */
+  topK?: number;
+  /** Aborts a job still waiting (its client went away). */
+  signal?: AbortSignal;
+  /** The model to use; default the service's own (`metadata`). */
+  model?: ModelRef;
+}
+
+/** A `RecognitionService` that also serves other models than its own, by `ModelRef`: `RecognitionPool`. */
+export interface MultiModelService extends RecognitionService {
+  readonly servesModels: true;
+  recognizeBatch(images: PixelBuffer[], options?: ModelRecognizeOptions): Promise<Array<Recognition | Error>>;
+}
+
+/** True when `service` can serve other models than its own. */
+export function servesModels(service: RecognitionService): service is MultiModelService {
+  return (service as Partial<MultiModelService>).servesModels === true;
+}
+
 /** Options of `RecognitionPool.start`. */
 export interface RecognitionPoolOptions {
-  /** Model name under models/ or a model folder, as `loadRecognizer` takes it. */
+  /** Model name under `modelsDir` or a model folder, as `loadRecognizer` takes it: every worker loads it first. */
   model: string;
+  /** Folder of the models by name; default the shipped models (`SHIPPED_MODELS_DIR`). */
+  modelsDir?: string;
   /** Worker threads; default `HWR_WORKERS` from the environment, else `os.availableParallelism()` (one per core). */
   workers?: number;
   /** Most jobs waiting for a worker before `recognize` answers 503 `BUSY`; default 256. */
@@ -59,17 +94,30 @@ export interface SerializedError {
   code?: string;
 }
 
-/** A job sent to a worker: images in RGBA, `names[i]` naming image i in error messages. */
+/**
+ * A job sent to a worker: images in RGBA, `names[i]` naming image i in error messages, the candidates to list, and
+ * the model (absent: the worker's initial model, `PoolWorkerInit.model`).
+ */
 export interface PoolJob {
   id: number;
   images: PixelBuffer[];
   names: string[];
+  topK?: number;
+  model?: ModelRef;
 }
 
-/** A worker's answer: one entry per image, or an error for the whole job. */
+/**
+ * A worker's answer: one entry per image, or an error for the whole job (`loadFailed` when the job's model could
+ * not be loaded). `loaded` lists the model keys (`modelKey`) the worker holds after the job.
+ */
 export type PoolAnswer =
-  | { id: number; results: Array<{ recognition: Recognition } | { error: SerializedError }> }
-  | { id: number; error: SerializedError };
+  | { id: number; loaded: string[]; results: Array<{ recognition: Recognition } | { error: SerializedError }> }
+  | { id: number; loaded: string[]; error: SerializedError; loadFailed?: boolean };
+
+/** The key a worker keeps a loaded model under: its folder and version (`@` alone for the initial model). */
+export function modelKey(model: ModelRef | undefined): string {
+  return model ? `${model.dir}@${model.version}` : '@';
+}
 
 /** Worker count from `HWR_WORKERS`, or one per core. @throws HwrError `BAD_ARGUMENT` for a value that is not a positive integer. */
 export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number {
@@ -84,6 +132,8 @@ interface Job {
   id: number;
   images: PixelBuffer[];
   names: string[];
+  topK?: number;
+  model?: ModelRef;
   signal?: AbortSignal;
   resolve: (answers: Array<Recognition | Error>) => void;
   reject: (error: Error) => void;
@@ -93,6 +143,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | null;
+  /** Model keys the worker holds (`modelKey`), as its last answer said. */
+  loaded: string[];
 }
 
 function revive(error: SerializedError): Error {
@@ -109,7 +161,8 @@ const WORKER_URL = new URL(`./recognitionWorker${import.meta.url.slice(import.me
 const BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
 
 /** Recognition in worker threads; see the module comment. */
-export class RecognitionPool implements RecognitionService {
+export class RecognitionPool implements MultiModelService {
+  readonly servesModels = true as const;
   readonly metadata: ModelMetadata;
   /** Number of worker threads. */
   readonly size: number;
@@ -120,7 +173,7 @@ export class RecognitionPool implements RecognitionService {
   private nextId = 1;
   private disposed = false;
 
-  private constructor(options: Required<RecognitionPoolOptions>, metadata: ModelMetadata) {
+  private constructor(options: Required<Omit<RecognitionPoolOptions, 'modelsDir'>>, metadata: ModelMetadata) {
     this.model = options.model;
     this.size = options.workers;
     this.maxQueue = options.maxQueue;
@@ -133,7 +186,7 @@ export class RecognitionPool implements RecognitionService {
    * @throws HwrError `BAD_ARGUMENT` for bad counts; the model's load error (`UNKNOWN_MODEL`, `BAD_MODEL`) when it fails to load.
    */
   static async start(options: RecognitionPoolOptions): Promise<RecognitionPool> {
-    const model = resolveModelDir(options.model);
+    const model = resolveModelDir(options.model, options.modelsDir);
     const workers = options.workers ?? defaultWorkerCount();
     const maxQueue = options.maxQueue ?? 256;
     if (!Number.isInteger(workers) || workers < 1) throw hwrError('BAD_ARGUMENT', `recognition pool: workers must be a positive integer, got ${workers}`);
@@ -155,21 +208,31 @@ export class RecognitionPool implements RecognitionService {
     return this.queue.length;
   }
 
-  async recognize(image: PixelBuffer, options: RecognizeOptions & { signal?: AbortSignal } = {}): Promise<Recognition> {
-    const [result] = await this.recognizeBatch([image], { names: [options.name ?? 'image'], signal: options.signal });
+  async recognize(image: PixelBuffer, options: RecognizeOptions & { signal?: AbortSignal; model?: ModelRef } = {}): Promise<Recognition> {
+    const [result] = await this.recognizeBatch([image], { names: [options.name ?? 'image'], topK: options.topK, signal: options.signal, model: options.model });
     if (result instanceof Error) throw result;
     return result!;
   }
 
-  recognizeBatch(images: PixelBuffer[], options: { names?: string[]; signal?: AbortSignal } = {}): Promise<Array<Recognition | Error>> {
+  /** Recognizes `images` with `options.model` (default the pool's) in one worker; see `MultiModelService`. */
+  recognizeBatch(images: PixelBuffer[], options: ModelRecognizeOptions = {}): Promise<Array<Recognition | Error>> {
     if (this.disposed) return Promise.reject(new ApiError(503, 'MODEL_NOT_READY', 'the server is shutting down'));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (images.length === 0) return Promise.resolve([]);
-    const idle = this.slots.find((slot) => slot.job === null);
+    const idle = this.idleSlotFor(modelKey(options.model));
     if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(busyError(`${this.queue.length} images are waiting for recognition`));
     return new Promise((resolve, reject) => {
-      const job: Job = { id: this.nextId++, images, names: images.map((_, i) => options.names?.[i] ?? `image ${i}`), signal, resolve, reject };
+      const job: Job = {
+        id: this.nextId++,
+        images,
+        names: images.map((_, i) => options.names?.[i] ?? `image ${i}`),
+        ...(options.topK !== undefined ? { topK: options.topK } : {}),
+        ...(options.model ? { model: options.model } : {}),
+        signal,
+        resolve,
+        reject,
+      };
       if (signal) {
         job.onAbort = () => {
           const index = this.queue.indexOf(job);
@@ -196,8 +259,14 @@ export class RecognitionPool implements RecognitionService {
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
+  /** A free worker, one that holds the model `key` when there is one. */
+  private idleSlotFor(key: string): Slot | undefined {
+    const idle = this.slots.filter((slot) => slot.job === null);
+    return idle.find((slot) => slot.loaded.includes(key)) ?? idle[0];
+  }
+
   private adopt(worker: Worker): void {
-    const slot: Slot = { worker, job: null };
+    const slot: Slot = { worker, job: null, loaded: [modelKey(undefined)] };
     this.slots.push(slot);
     worker.on('message', (answer: PoolAnswer) => this.answered(slot, answer));
     worker.on('error', () => {}); // 'exit' follows and handles it
@@ -207,10 +276,17 @@ export class RecognitionPool implements RecognitionService {
 
   private run(slot: Slot, job: Job): void {
     slot.job = job;
-    const message: PoolJob = { id: job.id, images: job.images, names: job.names };
+    const message: PoolJob = {
+      id: job.id,
+      images: job.images,
+      names: job.names,
+      ...(job.topK !== undefined ? { topK: job.topK } : {}),
+      ...(job.model ? { model: job.model } : {}),
+    };
     slot.worker.postMessage(message);
   }
 
+  /** Gives a free worker the oldest waiting job (first come, first served, whatever its model). */
   private next(slot: Slot): void {
     const job = this.queue.shift();
     if (job) this.run(slot, job);
@@ -219,9 +295,11 @@ export class RecognitionPool implements RecognitionService {
   private answered(slot: Slot, answer: PoolAnswer): void {
     const job = slot.job;
     slot.job = null;
+    slot.loaded = answer.loaded;
     if (job && job.id === answer.id) {
       this.settle(job, () => {
         if ('results' in answer) job.resolve(answer.results.map((entry) => ('error' in entry ? revive(entry.error) : entry.recognition)));
+        else if (answer.loadFailed) job.reject(modelFailed(job.model?.name ?? this.metadata.name, revive(answer.error)));
         else job.reject(revive(answer.error));
       });
     }

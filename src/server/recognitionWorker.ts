@@ -3,12 +3,18 @@
  * its own single-threaded wasm backend), then preprocesses and recognizes the images it is sent, one job at a time,
  * so that this JavaScript work never runs on the server's event loop.
  *
+ * A job may name another model (`PoolJob.model`): it is loaded here on first use and kept, at most
+ * `MODELS_PER_WORKER` models, the least recently used freed first. Jobs run one at a time, so a model is never
+ * freed while a job uses it. A model that fails to load is not kept (the next job for it tries again, in case its
+ * files were repaired); that job's answer says `loadFailed`.
+ *
  * Protocol (structured-cloned messages): it posts `{ type: 'ready', metadata }` or `{ type: 'failed', error }` once,
  * then answers each `PoolJob` with a `PoolAnswer` of the same `id`. Not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
-import type { PoolAnswer, PoolJob, PoolWorkerInit, SerializedError } from './recognitionPool.ts';
+import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
 
 const port = parentPort!;
 const init = workerData as PoolWorkerInit;
@@ -18,19 +24,51 @@ function serialize(error: unknown): SerializedError {
   return { name, message, ...(typeof code === 'string' ? { code } : {}) };
 }
 
+/** Loaded models by `modelKey`, least recently used first (a Map keeps insertion order). */
+const loaded = new Map<string, Recognizer>();
+
+/** The recognizer for `job`'s model, loading it (and freeing the least recently used beyond the limit) on first use. */
+async function recognizerFor(job: PoolJob): Promise<Recognizer> {
+  const key = modelKey(job.model);
+  let recognizer = loaded.get(key);
+  if (recognizer) {
+    loaded.delete(key);
+  } else {
+    recognizer = await loadRecognizer(job.model?.dir ?? init.model);
+    while (loaded.size >= MODELS_PER_WORKER) {
+      const [oldest, old] = loaded.entries().next().value as [string, Recognizer];
+      loaded.delete(oldest);
+      old.dispose();
+    }
+  }
+  loaded.set(key, recognizer);
+  return recognizer;
+}
+
 try {
-  const recognizer = await loadRecognizer(init.model);
+  loaded.set(modelKey(undefined), await loadRecognizer(init.model));
   port.on('message', async (job: PoolJob) => {
     let answer: PoolAnswer;
+    let recognizer: Recognizer;
     try {
-      const results = await recognizer.recognizeBatch(job.images, { names: job.names });
-      answer = { id: job.id, results: results.map((result) => (result instanceof Error ? { error: serialize(result) } : { recognition: result })) };
+      recognizer = await recognizerFor(job);
     } catch (error) {
-      answer = { id: job.id, error: serialize(error) };
+      port.postMessage({ id: job.id, loaded: [...loaded.keys()], error: serialize(error), loadFailed: true } satisfies PoolAnswer);
+      return;
+    }
+    try {
+      const results = await recognizer.recognizeBatch(job.images, { names: job.names, topK: job.topK });
+      answer = {
+        id: job.id,
+        loaded: [...loaded.keys()],
+        results: results.map((result) => (result instanceof Error ? { error: serialize(result) } : { recognition: result })),
+      };
+    } catch (error) {
+      answer = { id: job.id, loaded: [...loaded.keys()], error: serialize(error) };
     }
     port.postMessage(answer);
   });
-  port.postMessage({ type: 'ready', metadata: recognizer.metadata });
+  port.postMessage({ type: 'ready', metadata: loaded.get(modelKey(undefined))!.metadata });
 } catch (error) {
   port.postMessage({ type: 'failed', error: serialize(error) });
 }

@@ -1,6 +1,7 @@
 /**
  * The hwr HTTP server: the recognition API, the health check and the static web app,
- * each a Fastify plugin, sharing one recognizer that loads in the background.
+ * each a Fastify plugin, sharing one recognizer that loads the default model in the background and serves the
+ * other models of the models folder by name (see ./modelRouter.ts).
  *
  * ```ts
  * const app = buildServer({ webRoot: false });
@@ -10,8 +11,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { loadRecognizer } from '../node/recognizer.ts';
+import { DEFAULT_MODEL, loadRecognizer, SHIPPED_MODELS_DIR } from '../node/recognizer.ts';
 import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from './errors.ts';
+import { ModelCatalog } from './modelCatalog.ts';
+import { ModelRouter } from './modelRouter.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
 import { answerClientError, limitBodyTime } from './transport.ts';
@@ -76,13 +79,19 @@ class OneLinePerRequest extends LogController {
 /** Options of `buildServer`. */
 export interface ServerOptions {
   /**
-   * The recognizer to serve (a `Recognizer`, which then runs on the event loop, or a `RecognitionPool`), or a promise
-   * of it. Default: a `RecognitionPool` of `workers` threads loading `model`, started at once; the server answers
-   * 503 on the API until it is ready.
+   * The recognizer of the default model (a `Recognizer`, which then runs on the event loop, or a `RecognitionPool`),
+   * or a promise of it. Default: a `RecognitionPool` of `workers` threads loading `model`, started at once; the
+   * server answers 503 on the API until it is ready. The other models of `modelsDir` are served by the pool's
+   * workers, or without a pool loaded on the event loop on first use.
    */
   recognizer?: RecognitionService | Promise<RecognitionService>;
-  /** Model name under models/ or a model folder, when `recognizer` is not given. Default `digits`. */
+  /**
+   * The default model (`HWR_MODEL`): a name in `modelsDir` or a model folder; it serves requests without `model`.
+   * With `recognizer`, the name the API gives that recognizer's model. Default `digits`.
+   */
   model?: string;
+  /** Folder of the models served by name (`model` in requests, `GET /api/models`). Default the shipped `models/`. */
+  modelsDir?: string;
   /**
    * Worker threads that preprocess and recognize, when `recognizer` is not given. Default `HWR_WORKERS`, else one per
    * core; 0 recognizes on the event loop (no pool; one large image then delays every other request).
@@ -138,15 +147,21 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     app.server.emit('request', request, response);
   });
 
-  const model = options.model ?? 'digits';
+  const model = options.model ?? DEFAULT_MODEL;
+  const modelsDir = options.modelsDir ?? SHIPPED_MODELS_DIR;
   const loading = Promise.resolve(
-    options.recognizer ?? (options.workers === 0 ? loadRecognizer(model) : RecognitionPool.start({ model, workers: options.workers, maxQueue: limits.maxQueue })),
+    options.recognizer ?? (options.workers === 0
+      ? loadRecognizer(model, modelsDir)
+      : RecognitionPool.start({ model, modelsDir, workers: options.workers, maxQueue: limits.maxQueue })),
   );
   const slot = new RecognizerSlot(loading, (error) => app.log.error({ err: error }, 'model failed to load'));
   slot.settled.then(() => {
     if (slot.state.status === 'ready') app.log.info({ model: slot.state.recognizer.metadata.name }, 'model loaded');
   });
-  app.addHook('onClose', async () => slot.dispose());
+  const router = new ModelRouter(slot, new ModelCatalog({ modelsDir, defaultModel: model }));
+  app.addHook('onClose', async () => {
+    await Promise.all([slot.dispose(), router.dispose()]);
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) logController.clientClosed(request, reply);
@@ -172,7 +187,7 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
   app.addSchema(errorResponseSchema);
   installErrorHandlers(app, { maxBodyBytes: limits.maxBodyBytes, drain: { maxBytes: limits.drainBytes, maxMs: limits.drainMs } });
   app.register(healthPlugin, { slot });
-  app.register(recognitionPlugin, { slot, ...limits });
+  app.register(recognitionPlugin, { router, ...limits });
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   if (webRoot !== false) app.register(webAppPlugin, { root: webRoot });
   return app;

@@ -1,5 +1,10 @@
 /**
- * Recognition API plugin: `POST /api/predict`, `POST /api/predict/batch`, `GET /api/model`.
+ * Recognition API plugin: `POST /api/predict`, `POST /api/predict/batch`, `GET /api/model`, `GET /api/models`.
+ *
+ * Several models: a request names one by `model` (query, JSON or multipart field; a name from `GET /api/models`,
+ * never a path) and asks for `topK` candidates (1..50; default 10 for a large vocabulary, else every class); see
+ * ../modelChoice.ts and ../modelRouter.ts. A model of more than 20 classes answers with its candidates only,
+ * never every class's probability (3,755 numbers for hanzi); a smaller one also with `probabilities`, as before.
  *
  * Data flows one way: request body -> image bytes -> pixels (`decodeImage`: libvips, off the event loop, with size
  * limits, downscaled to 1024 px, within a shared pixel budget that bounds memory, see ../pixelBudget.ts) ->
@@ -16,19 +21,20 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import sharp from 'sharp';
-import type { PixelBuffer } from '../../core/types.ts';
-import type { Recognition } from '../../core/recognizer.ts';
+import type { ModelMetadata, PixelBuffer } from '../../core/types.ts';
+import { MAX_TOP_K, type ClassProbability, type Recognition } from '../../core/recognizer.ts';
 import { toImageData } from '../../core/preprocess.ts';
 import { decodeImage, encodePng } from '../../node/image.ts';
 import { ApiError, toApiError, type ApiErrorBody } from '../errors.ts';
 import { bytesFromImageText } from '../imagePayload.ts';
+import { defaultApiTopK, modelChoice, SMALL_VOCABULARY, type RawChoice } from '../modelChoice.ts';
+import type { ModelRouter, ModelTarget } from '../modelRouter.ts';
 import { PixelBudget, RETRY_AFTER_SECONDS, type Release } from '../pixelBudget.ts';
-import type { RecognizerSlot } from '../recognizerSlot.ts';
 
 /** Options of the recognition plugin. */
 export interface RecognitionPluginOptions {
-  /** The recognizer, possibly still loading. */
-  slot: RecognizerSlot;
+  /** The models by name: the default one (possibly still loading) and the others of the models folder. */
+  router: ModelRouter;
   /** Most bytes one uploaded image (multipart file or field) may have; also Fastify's `bodyLimit` for the other forms. */
   maxBodyBytes: number;
   /** Most pixels (width x height) an image may have, checked from its header before decoding. */
@@ -63,29 +69,47 @@ function clientGone(reply: FastifyReply): AbortSignal {
 
 /** The answer for one recognized image. */
 export interface PredictionBody {
-  /** The recognized class label, e.g. `"7"`; null when the model rejects the image, and `reason` says why. */
+  /** The recognized class label, e.g. `"7"` or `"永"`; null when the model rejects the image, and `reason` says why. */
   label: string | null;
   /** Present when `label` is null: why there is no label, e.g. `"not a digit"`. */
   reason?: string;
   /** Probability of `label` (of the rejection when `label` is null), in [0, 1]. */
   probability: number;
-  /** One probability per class, in the order of the model's `classes`; sums to 1. */
-  probabilities: number[];
-  /** The 28x28 image the model saw, white ink on black, as a `data:image/png;base64,` URL. */
+  /**
+   * One probability per class, in the order of the model's `classes`; sums to 1. Only for models of at most
+   * `SMALL_VOCABULARY` (20) classes.
+   */
+  probabilities?: number[];
+  /** The `topK` most probable classes, most probable first (the rejection class included, for a model that has one). */
+  candidates: ClassProbability[];
+  /** Name of the model that answered, e.g. `hanzi`. */
+  model: string;
+  /** The image the model saw at its input size (28x28, 64x64, ...), white ink on black, as a `data:image/png;base64,` URL. */
   processed: string;
-  /** Milliseconds spent decoding the upload, preprocessing it and running the model. */
+  /** Milliseconds spent on this image: decoding the upload, preprocessing it and running the model. */
+  ms: number;
+  /** The same time by stage, in ms. */
   timings: { decodeMs: number; preprocessMs: number; inferenceMs: number };
 }
 
+const candidateSchema = {
+  type: 'object',
+  required: ['label', 'probability'],
+  properties: { label: { type: 'string' }, probability: { type: 'number' } },
+} as const;
+
 const predictionSchema = {
   type: 'object',
-  required: ['label', 'probability', 'probabilities', 'processed', 'timings'],
+  required: ['label', 'probability', 'candidates', 'model', 'processed', 'ms', 'timings'],
   properties: {
     label: { type: ['string', 'null'] },
     reason: { type: 'string' },
     probability: { type: 'number' },
-    probabilities: { type: 'array', items: { type: 'number' } },
-    processed: { type: 'string' },
+    probabilities: { type: 'array', items: { type: 'number' }, description: `every class's probability; only for models of at most ${SMALL_VOCABULARY} classes` },
+    candidates: { type: 'array', items: candidateSchema, description: 'the topK most probable classes, best first' },
+    model: { type: 'string' },
+    processed: { type: 'string', description: 'the model input as a PNG data URL, at the model input size' },
+    ms: { type: 'number' },
     timings: {
       type: 'object',
       required: ['preprocessMs', 'inferenceMs'],
@@ -95,6 +119,65 @@ const predictionSchema = {
 } as const;
 
 const errorSchema = { $ref: 'hwr-error#' } as const;
+
+/** `model` and `topK` as query parameters; values are checked by `modelChoice` (../modelChoice.ts), which names them in its errors. */
+const choiceQuerySchema = {
+  type: 'object',
+  properties: {
+    model: { type: 'string', description: 'a model name from GET /api/models (^[\\w-]+$); default the server\'s default model' },
+    topK: { type: 'string', description: `candidates to list, 1 to ${MAX_TOP_K}; default 10 for models of more than ${SMALL_VOCABULARY} classes, else all` },
+  },
+} as const;
+
+/** `model` and `topK` as JSON fields. */
+const choiceBodyProperties = {
+  model: { type: 'string' },
+  topK: { type: 'integer' },
+} as const;
+
+/** Metadata fields `GET /api/model` answers with. */
+const metadataSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    architecture: { type: 'string' },
+    classes: { type: 'array', items: { type: 'string' } },
+    inputShape: { type: 'array', items: { type: 'integer' } },
+    parameters: { type: 'integer' },
+    preprocessing: { type: 'string' },
+    charset: { type: 'string' },
+    rejectClass: { type: 'string' },
+    testAccuracy: { type: ['number', 'null'] },
+    top3Accuracy: { type: ['number', 'null'] },
+    topKAccuracy: { type: 'array', items: { type: 'object', properties: { k: { type: 'integer' }, accuracy: { type: 'number' } } } },
+    testData: { type: ['string', 'null'] },
+    trainingData: { type: 'string' },
+    epochs: { type: 'integer' },
+    date: { type: 'string' },
+    version: { type: 'string' },
+  },
+} as const;
+
+/** One entry of `GET /api/models` (see `ModelListing` in ../modelCatalog.ts). */
+const listingSchema = {
+  type: 'object',
+  required: ['name', 'default'],
+  properties: {
+    name: { type: 'string' },
+    default: { type: 'boolean' },
+    classes: { type: 'integer', description: 'number of classes' },
+    inputShape: { type: 'array', items: { type: 'integer' } },
+    preprocessing: { type: 'string' },
+    charset: { type: 'string' },
+    architecture: { type: 'string' },
+    parameters: { type: 'integer' },
+    testAccuracy: { type: ['number', 'null'] },
+    top3Accuracy: { type: ['number', 'null'] },
+    topKAccuracy: metadataSchema.properties.topKAccuracy,
+    testData: { type: ['string', 'null'] },
+    error: { $ref: 'hwr-error#/properties/error' },
+  },
+} as const;
 
 /** The first part of a content type that names an image, e.g. `image/png`; parameters may follow. */
 const IMAGE_CONTENT_TYPE = /^image\/[\w.+-]+/i;
@@ -124,7 +207,7 @@ async function declaredPixels(bytes: Buffer): Promise<number> {
 }
 
 const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
-  const { slot, maxBodyBytes, maxPixels, maxBatch } = options;
+  const { router, maxBodyBytes, maxPixels, maxBatch } = options;
   const budget = options.budget ?? new PixelBudget(maxPixels, { maxWaiting: options.maxWaiting });
 
   // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
@@ -146,7 +229,8 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
    * @throws ClientClosedError when `signal` aborts before the decoding starts or while it runs;
    *   ApiError 503 `BUSY` when too many requests wait for the budget; decodeImage's errors.
    */
-  async function decodeWithinBudget(bytes: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> {
+  async function decodeWithinBudget(upload: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> {
+    const bytes = ownMemory(upload);
     const pixelsDeclared = await declaredPixels(bytes);
     signal.throwIfAborted();
     // Over the limit, decodeImage refuses from the header alone (or, for SVG, rasterizes small): nothing to reserve.
@@ -187,14 +271,16 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       summary: 'Recognize one image',
       description:
         'Send the image as JSON `{ "image": "<data URL or base64>" }`, as multipart field `image`, ' +
-        'or as raw bytes with an `image/*` content type.',
+        'or as raw bytes with an `image/*` content type. Choose the model with `model` and the number of candidates ' +
+        'with `topK`, as query parameters, JSON fields or multipart fields. Unknown model: 404 `UNKNOWN_MODEL`.',
+      querystring: choiceQuerySchema,
       body: {
         content: {
           'application/json': {
             schema: {
               type: 'object',
               required: ['image'],
-              properties: { image: { type: 'string', minLength: 1 } },
+              properties: { image: { type: 'string', minLength: 1 }, ...choiceBodyProperties },
             },
           },
         },
@@ -202,13 +288,14 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       response: { 200: predictionSchema, '4xx': errorSchema, '5xx': errorSchema },
     },
   }, async (request, reply) => unlessClientGone(reply, async (signal): Promise<PredictionBody> => {
-    const recognizer = slot.get();
     const upload = await imageBytesOf(request);
+    const { target, topK } = await chosenModel(request, upload.fields);
     const { pixels, decodeMs, release } = (await decodeWithinBudget(upload.bytes, upload.source, signal))!;
     try {
-      const recognition = await recognizer.recognize(pixels, { name: upload.source, signal });
+      const [recognition] = await target.recognizeBatch([pixels], { names: [upload.source], topK, signal });
+      if (recognition instanceof Error) throw recognition;
       signal.throwIfAborted();
-      return await predictionBody(recognition, decodeMs);
+      return await predictionBody(recognition!, decodeMs, target);
     } finally {
       release();
     }
@@ -217,7 +304,9 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
   app.post('/api/predict/batch', {
     schema: {
       summary: `Recognize up to ${maxBatch} images`,
-      description: 'Answers `results` in the order of `images`; each is `{ result }` or `{ error: { code, message } }`.',
+      description: 'Answers `results` in the order of `images`; each is `{ result }` or `{ error: { code, message } }`. ' +
+        '`model` and `topK` as for /api/predict (query parameters or JSON fields), the same for every image.',
+      querystring: choiceQuerySchema,
       body: {
         content: {
           'application/json': {
@@ -226,6 +315,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
               required: ['images'],
               properties: {
                 images: { type: 'array', minItems: 1, maxItems: maxBatch, items: { type: 'string', minLength: 1 } },
+                ...choiceBodyProperties,
               },
             },
           },
@@ -250,10 +340,10 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       },
     },
   }, async (request, reply) => unlessClientGone(reply, async (signal) => {
-    const recognizer = slot.get();
     if (!isJsonBody(request)) {
       throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a batch is sent as JSON { "images": [...] }');
     }
+    const { target, topK } = await chosenModel(request, undefined);
     const { images } = request.body as { images: string[] };
     const results: BatchItem[] = new Array(images.length);
     // Images are decoded one after another and recognized in chunks, one forward pass per chunk. A chunk ends
@@ -265,10 +355,10 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       chunk = [];
       try {
         if (current.length === 0) return;
-        const recognitions = await recognizer.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source), signal });
+        const recognitions = await target.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source), topK, signal });
         await Promise.all(current.map(async (item, i) => {
           const recognition = recognitions[i]!;
-          results[item.index] = recognition instanceof Error ? errorOf(recognition) : { result: await predictionBody(recognition, item.decodeMs) };
+          results[item.index] = recognition instanceof Error ? errorOf(recognition) : { result: await predictionBody(recognition, item.decodeMs, target) };
         }));
       } finally {
         for (const item of current) item.release();
@@ -300,33 +390,49 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
 
   app.get('/api/model', {
     schema: {
-      summary: 'Describe the loaded model',
+      summary: 'Describe a model: the default one, or `?model=<name>`',
+      querystring: { type: 'object', properties: { model: choiceQuerySchema.properties.model } },
+      response: { 200: metadataSchema, '4xx': errorSchema, '5xx': errorSchema },
+    },
+  }, async (request): Promise<ModelMetadata> => {
+    const { model } = modelChoice([['query', request.query as RawChoice]]);
+    return router.metadata(model);
+  });
+
+  app.get('/api/models', {
+    schema: {
+      summary: 'List the models this server has, from their metadata (no weights are loaded)',
       response: {
         200: {
           type: 'object',
+          required: ['default', 'models'],
           properties: {
-            name: { type: 'string' },
-            architecture: { type: 'string' },
-            classes: { type: 'array', items: { type: 'string' } },
-            inputShape: { type: 'array', items: { type: 'integer' } },
-            parameters: { type: 'integer' },
-            preprocessing: { type: 'string' },
-            testAccuracy: { type: ['number', 'null'] },
-            top3Accuracy: { type: ['number', 'null'] },
-            testData: { type: ['string', 'null'] },
-            trainingData: { type: 'string' },
-            epochs: { type: 'integer' },
-            date: { type: 'string' },
-            version: { type: 'string' },
+            default: { type: 'string', description: 'name of the model a request without `model` gets' },
+            models: { type: 'array', items: listingSchema },
           },
         },
         '5xx': errorSchema,
       },
     },
-  }, async () => slot.get().metadata);
+  }, async () => ({ default: router.catalog.defaultName, models: await router.catalog.list() }));
 
-  /** Finds the image in a `/api/predict` request, in whichever of the three accepted forms it came. */
-  async function imageBytesOf(request: FastifyRequest): Promise<{ bytes: Buffer; source: string }> {
+  /**
+   * The model and candidate count a recognition request chose (query parameters, and `fields` from its JSON or
+   * multipart body), ready to recognize with.
+   * @throws ApiError 400 (bad name or topK), 404 `UNKNOWN_MODEL`, 503 `MODEL_NOT_READY`; see `ModelRouter.target`.
+   */
+  async function chosenModel(request: FastifyRequest, fields: RawChoice | undefined): Promise<{ target: ModelTarget; topK: number }> {
+    const body = isJsonBody(request) ? request.body as RawChoice : undefined;
+    const choice = modelChoice([['query', request.query as RawChoice], ['body', body], ['multipart field', fields]]);
+    const target = await router.target(choice.model);
+    return { target, topK: choice.topK ?? defaultApiTopK(target.metadata.classes.length) };
+  }
+
+  /**
+   * Finds the image in a `/api/predict` request, in whichever of the three accepted forms it came, with the
+   * multipart `model` and `topK` fields when it is multipart.
+   */
+  async function imageBytesOf(request: FastifyRequest): Promise<{ bytes: Buffer; source: string; fields?: RawChoice }> {
     if (request.isMultipart()) return multipartImage(request);
     if (Buffer.isBuffer(request.body)) return { bytes: request.body, source: `request body (${request.headers['content-type']})` };
     if (isJsonBody(request)) {
@@ -336,11 +442,19 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       'the request carries no image: send JSON { "image": "<data URL or base64>" }, multipart field "image", or image bytes with an image/* content type');
   }
 
-  /** The `image` part of a multipart body: a file, or a text field holding a data URL or base64. */
-  async function multipartImage(request: FastifyRequest): Promise<{ bytes: Buffer; source: string }> {
+  /**
+   * The `image` part of a multipart body (a file, or a text field holding a data URL or base64), and its `model`
+   * and `topK` text fields.
+   */
+  async function multipartImage(request: FastifyRequest): Promise<{ bytes: Buffer; source: string; fields: RawChoice }> {
     let found: { bytes: Buffer; source: string } | undefined;
+    const fields: RawChoice = {};
     try {
       for await (const part of request.parts()) {
+        if ((part.fieldname === 'model' || part.fieldname === 'topK') && part.type === 'field') {
+          fields[part.fieldname] = String(part.value);
+          continue;
+        }
         if (part.fieldname !== 'image' || found) {
           if (part.type === 'file') part.file.resume(); // drain unused files so parsing goes on
           continue;
@@ -358,9 +472,21 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       throw new ApiError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`, { cause: error });
     }
     if (!found) throw new ApiError(400, 'BAD_REQUEST', 'multipart body has no field named "image"');
-    return found;
+    return { ...found, fields };
   }
 };
+
+/**
+ * `bytes` in an ArrayBuffer of their own: a small Buffer is a view into Node's shared 8 KiB pool, and image-size
+ * 2.1 (`declaredSize` in src/node/image.ts) reads the whole underlying ArrayBuffer, so 3 zero bytes from base64
+ * "AAAA" could be taken for a 65535x32767 TGA (413 instead of 422). Copies only such views.
+ */
+function ownMemory(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(copy);
+  return copy;
+}
 
 function isJsonBody(request: FastifyRequest): boolean {
   return typeof request.body === 'object' && request.body !== null && !Buffer.isBuffer(request.body);
@@ -371,16 +497,24 @@ function errorOf(error: unknown): ApiErrorBody {
   return toApiError(error).body;
 }
 
-/** JSON answer for one recognition; the processed input is sent back as a PNG data URL. */
-async function predictionBody(recognition: Recognition, decodeMs: number): Promise<PredictionBody> {
-  const png = await encodePng(toImageData(recognition.processed, 28));
+/**
+ * JSON answer for one recognition by `target`'s model; the processed input is sent back as a PNG data URL at the
+ * model's input size. `probabilities` only for a model of at most `SMALL_VOCABULARY` classes.
+ */
+async function predictionBody(recognition: Recognition, decodeMs: number, target: ModelTarget): Promise<PredictionBody> {
+  // The profiles make square inputs (preprocessorFor refuses others), so the side is the square root.
+  const png = await encodePng(toImageData(recognition.processed, Math.round(Math.sqrt(recognition.processed.length))));
+  const { preprocessMs, inferenceMs } = recognition.timings;
   return {
     label: recognition.label,
     ...(recognition.reason !== undefined ? { reason: recognition.reason } : {}),
     probability: recognition.probability,
-    probabilities: recognition.probabilities,
+    ...(recognition.probabilities.length <= SMALL_VOCABULARY ? { probabilities: recognition.probabilities } : {}),
+    candidates: recognition.topK,
+    model: target.name,
     processed: `data:image/png;base64,${png.toString('base64')}`,
-    timings: { decodeMs, preprocessMs: recognition.timings.preprocessMs, inferenceMs: recognition.timings.inferenceMs },
+    ms: Math.round((decodeMs + preprocessMs + inferenceMs) * 100) / 100,
+    timings: { decodeMs, preprocessMs, inferenceMs },
   };
 }
 
