@@ -3,7 +3,8 @@
  * http://localhost:3000 with the shipped model.
  *
  * Environment: `PORT` (default 3000), `HOST` (default `localhost`; `0.0.0.0` to reach it from a phone
- * on the same network), `HWR_MODEL` (model name under models/ or a model folder; default `digits`),
+ * on the same network), `HWR_MODEL` (the default model, for requests without `model`: a name under models/ or a
+ * model folder; default `digits`; the other models under models/ are served by name too),
  * `LOG_LEVEL` (pino level; default `info`), `LOG_FORMAT` (`pretty`: one readable line per entry; `json`: one JSON
  * object per line, for log collectors; default `pretty` when stdout is a terminal, else `json`).
  *

@@ -208,6 +208,11 @@ export class RecognitionPool implements MultiModelService {
     return this.queue.length;
   }
 
+  /** For each worker, the models it holds (`modelKey`s, least recently used first), as its last answer said. */
+  get loadedModels(): string[][] {
+    return this.slots.map((slot) => [...slot.loaded]);
+  }
+
   async recognize(image: PixelBuffer, options: RecognizeOptions & { signal?: AbortSignal; model?: ModelRef } = {}): Promise<Recognition> {
     const [result] = await this.recognizeBatch([image], { names: [options.name ?? 'image'], topK: options.topK, signal: options.signal, model: options.model });
     if (result instanceof Error) throw result;

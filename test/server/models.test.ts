@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderInk } from '../../src/core/ink.ts';
 import { SHIPPED_MODELS_DIR } from '../../src/node/recognizer.ts';
 import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
+import { RecognitionPool } from '../../src/server/recognitionPool.ts';
 import { buildServer } from '../../src/server/server.ts';
 import { dataUrl, digitPng, mnistTestDigits, type MnistDigit } from '../fixtures/images.ts';
 
@@ -286,6 +287,49 @@ describe('two workers', () => {
       await expectCandidates(hanziAnswer.body, 10);
       await expectCandidates(second.body, 2);
       expect(digitAnswer.body).toMatchObject({ label: digit!.label, model: 'digits' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('models per worker', () => {
+  let modelsDir: string;
+
+  beforeAll(async () => {
+    modelsDir = await mkdtemp(join(tmpdir(), 'hwr-models-'));
+    for (const name of ['digits', 'a', 'b', 'c', 'd']) await cp(join(SHIPPED_MODELS_DIR, 'digits'), join(modelsDir, name), { recursive: true });
+  });
+
+  afterAll(async () => {
+    await rm(modelsDir, { recursive: true, force: true });
+  });
+
+  it('a worker keeps at most 3 models, the least recently used freed, and loads one again when asked', async () => {
+    const pool = await RecognitionPool.start({ model: 'digits', modelsDir, workers: 1 });
+    const server = buildServer({ webRoot: false, modelsDir, recognizer: pool });
+    const url = await listen(server);
+    try {
+      for (const name of ['a', 'b', 'c', 'd', 'a', 'digits']) {
+        const answer = await postJson(url, `/api/predict?model=${name}`, { image: dataUrl(digitImage) });
+        expect(answer.body).toMatchObject({ label: digit!.label, model: name });
+        expect(pool.loadedModels[0]!.length).toBeLessThanOrEqual(3);
+      }
+      const held = pool.loadedModels[0]!.map((key) => key.replace(/@.*/, '').split(/[\\/]/).pop());
+      expect(held).toEqual(['d', 'a', '']); // '' is the pool's own model, digits (its key is '@' alone): loaded again
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a free worker that holds the model is preferred: only one of two workers loads hanzi for requests one after another', async () => {
+    const pool = await RecognitionPool.start({ model: 'digits', workers: 2 });
+    const server = buildServer({ webRoot: false, recognizer: pool });
+    const url = await listen(server);
+    try {
+      for (let i = 0; i < 4; i++) expect((await postJson(url, '/api/predict?model=hanzi&topK=1', { image: dataUrl(hanzi) })).status).toBe(200);
+      const holding = pool.loadedModels.filter((keys) => keys.some((key) => /[\\/]hanzi@/.test(key)));
+      expect(holding).toHaveLength(1);
     } finally {
       await server.close();
     }
