@@ -45,7 +45,9 @@ export class LearningRateScheduler extends tf.Callback {
 
 /**
  * A progress bar per epoch (batch, loss, accuracy, images/s, ETA) on a terminal, and one summary line per
- * epoch everywhere (logs and CI too). Also measures images/s and epoch time, read by the other callbacks.
+ * epoch everywhere (logs and CI too). Without a terminal (a log file, `nohup`), a progress line every
+ * `logIntervalSeconds` (default 60 s) instead of the bar, so a long epoch is not silent for an hour.
+ * Also measures images/s and epoch time, read by the other callbacks.
  */
 export class ProgressCallback extends tf.Callback {
   private bar: cliProgress.SingleBar | null = null;
@@ -55,6 +57,8 @@ export class ProgressCallback extends tf.Callback {
   private lossSum = 0;
   private accuracySum = 0;
   private trainSeconds = 0;
+  private lastLog = 0;
+  private epoch = 0;
   /** Images/s and seconds of the last finished epoch. */
   last = { imagesPerSecond: 0, seconds: 0 };
 
@@ -63,6 +67,8 @@ export class ProgressCallback extends tf.Callback {
     private readonly epochs: number,
     private readonly print: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
     private readonly interactive = Boolean(process.stdout.isTTY),
+    /** Seconds between progress lines when not `interactive`; 0 = none. */
+    private readonly logIntervalSeconds = 60,
   ) {
     super();
   }
@@ -72,6 +78,8 @@ export class ProgressCallback extends tf.Callback {
     this.images = 0;
     this.lossSum = 0;
     this.accuracySum = 0;
+    this.lastLog = this.epochStart;
+    this.epoch = epoch;
     if (this.interactive) {
       this.bar = new cliProgress.SingleBar(
         {
@@ -88,9 +96,22 @@ export class ProgressCallback extends tf.Callback {
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
     const size = logValue(logs, 'size') || 0;
     this.images += size;
-    if (!this.bar) return;
     this.lossSum += logValue(logs, 'loss') * size;
     this.accuracySum += logValue(logs, 'acc') * size;
+    if (!this.bar) {
+      const now = performance.now();
+      if (this.logIntervalSeconds > 0 && now - this.lastLog >= this.logIntervalSeconds * 1000) {
+        this.lastLog = now;
+        const seconds = (now - this.epochStart) / 1000;
+        const done = batch + 1;
+        const eta = Math.round((seconds / done) * (this.batchesPerEpoch - done));
+        this.print(
+          `epoch ${this.epoch + 1}/${this.epochs}: batch ${done}/${this.batchesPerEpoch} | loss ${(this.lossSum / this.images).toFixed(4)} | ` +
+            `acc ${(this.accuracySum / this.images).toFixed(4)} | ${Math.round(this.images / seconds)} img/s | ETA ${Math.floor(eta / 60)} min ${eta % 60} s`,
+        );
+      }
+      return;
+    }
     if (batch % 5 !== 0) return;
     const seconds = (performance.now() - this.epochStart) / 1000;
     this.bar.update(batch + 1, {
