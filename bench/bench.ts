@@ -183,7 +183,7 @@ class TsSide {
         architecture: name,
         classes: Array.from({ length: 10 }, (_, i) => String(i)),
         inputShape: [28, 28, 1],
-        preprocessing: 'bench',
+        preprocessing: 'mnist-com-v2', // unused: the bench feeds preprocessed inputs (predictProbabilities)
         parameters: model.countParams(),
         trainingData: 'none (random weights)',
         epochs: 0,
