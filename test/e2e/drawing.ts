@@ -152,7 +152,7 @@ export function shownProbabilities(page: Page): Promise<Array<{ label: string; p
     })));
 }
 
-/** The grey levels (0..255, red channel) of the processed 28x28 image shown on the page. */
+/** The grey levels (0..255, red channel) of the processed image shown on the page (28x28 for digits, 64x64 for hanzi), row-major. */
 export function shownProcessedPixels(page: Page): Promise<number[]> {
   return page.getByTestId('processed').evaluate((canvas) => {
     const element = canvas as HTMLCanvasElement;

@@ -21,7 +21,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
 import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
-import { drawWithMouse, drawWithTouch, inkToShape, shownCandidates, waitForAnswer, type Placement, type Shape } from './drawing.ts';
+import {
+  drawWithMouse, drawWithTouch, inkToShape, shownCandidates, shownProbabilities, shownProcessedPixels, waitForAnswer, type Placement, type Shape,
+} from './drawing.ts';
 import { serveStatic, type StaticServer } from './staticServer.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -176,7 +178,6 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
     const page = await openPad({ context });
     await chooseHanzi(page);
     expect(await page.getByTestId('text').isVisible()).toBe(true);
-    expect(await page.getByTestId('probabilities').isVisible()).toBe(false);
 
     const picked: string[] = [];
     for (const [position, char] of WORD.entries()) {
@@ -186,6 +187,10 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
       expect(await page.locator('#processed-caption').textContent()).toBe('What the model saw (64×64)');
       expect(await page.locator('#announcer').textContent()).toMatch(new RegExp(`^Top candidate ${candidates[0]!.label}, .* sure, in the browser\\.`));
       expect(await page.getByTestId('prediction').textContent()).toBe(candidates[0]!.label);
+      // The results panel has a bar per candidate, the top one highlighted.
+      const bars = await shownProbabilities(page);
+      expect(bars.map(({ label, probability }) => ({ label, probability }))).toEqual(candidates);
+      expect(bars.filter((bar) => bar.top).map((bar) => bar.label)).toEqual([candidates[0]!.label]);
       // The intended character when the model offers it (the trained model does), else the first candidate.
       const index = Math.max(0, candidates.findIndex((candidate) => candidate.label === char));
       if (position === 1) await page.keyboard.press(String((index + 1) % 10));
@@ -265,14 +270,26 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
     expect(await shownCandidates(page)).toEqual([]);
   });
 
-  it('on the server, asks for model=hanzi and shows the candidates of the answer', async () => {
+  it('on the server, asks for model=hanzi: the same 64x64 input and candidates as in the browser, and the answer\'s candidates shown', async () => {
     const server: FastifyInstance = buildServer({ webRoot: WEB_DIST });
     await server.listen({ port: 0, host: '127.0.0.1' });
     try {
       const page = await openPad({ url: `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/` });
-      await page.getByTestId('script').selectOption('hanzi');
+      await chooseHanzi(page);
       await expect.poll(() => page.locator('#mode option[value="server"]').evaluate((option) => (option as HTMLOptionElement).disabled)).toBe(false);
+      await drawWithMouse(page, shapes.get('字')!, IN_BOX);
+      await waitForAnswer(page);
+      const inBrowser = { candidates: await shownCandidates(page), pixels: await shownProcessedPixels(page) };
       await page.getByTestId('mode').selectOption('server');
+      await waitForAnswer(page);
+      await expect.poll(() => page.locator('#announcer').textContent(), { timeout: 60_000 }).toMatch(/on the server\./);
+      const onServer = { candidates: await shownCandidates(page), pixels: await shownProcessedPixels(page) };
+      expect(onServer.pixels).toHaveLength(64 * 64);
+      expect(Math.max(...inBrowser.pixels.map((level, i) => Math.abs(level - onServer.pixels[i]!)))).toBeLessThanOrEqual(1);
+      expect(onServer.candidates.map((candidate) => candidate.label)).toEqual(inBrowser.candidates.map((candidate) => candidate.label));
+      await page.getByTestId('clear').click();
+
+      // The page reads the documented answer: candidates, model and ms (no probabilities for a large vocabulary).
       const bodies: Array<Record<string, unknown>> = [];
       const candidates = ['中', '申', '串', '甲', '由', '电', '叶', '虫', '巾', '口'].map((label, i) => ({ label, probability: 0.5 / 2 ** i }));
       const processed = await page.evaluate(() => {

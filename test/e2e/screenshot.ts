@@ -1,14 +1,20 @@
 /**
- * Takes docs/screenshot.png: the handwriting pad with a recognized digit, served by the real server.
- * Run: `npm run screenshot` (needs /usr/bin/chromium; builds the web app first when stale).
+ * Takes the README's screenshots, served by the real server:
+ * - docs/screenshot.png: the handwriting pad with a recognized digit;
+ * - docs/screenshot-hanzi.png: 中文 mode with two characters composed and a third written, its candidates shown
+ *   (characters written by replaying their stroke medians from hanzi-writer-data; a candidate is picked when it is
+ *   the character written, else the top one, so the text is right with a trained model).
+ * Run: `npm run screenshot` (needs /usr/bin/chromium; builds the web app first when stale);
+ * `npm run screenshot -- digits` or `-- hanzi` takes one of them.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
+import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
 import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
-import { drawWithMouse, predict, type Shape } from './drawing.ts';
+import { drawWithMouse, inkToShape, predict, shownCandidates, waitForAnswer, type Placement, type Shape } from './drawing.ts';
 
 /** A handwritten-looking "2": a hook on top, a diagonal, and a base stroke with a slight upturn. */
 function two(): Shape {
@@ -20,7 +26,47 @@ function two(): Shape {
   return [[...hook, { x: last.x - 0.04, y: last.y + 0.14 }, { x: 0.42, y: 0.64 }, { x: 0.3, y: 0.79 }, { x: 0.5, y: 0.775 }, { x: 0.74, y: 0.79 }]];
 }
 
-const out = fileURLToPath(new URL('../../docs/screenshot.png', import.meta.url));
+const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
+const wanted: string[] = process.argv.slice(2).filter((arg) => arg === 'digits' || arg === 'hanzi');
+const takes = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
+
+async function digitsScreenshot(browser: Browser, url: string): Promise<string> {
+  const page = await browser.newPage({ viewport: { width: 1040, height: 760 }, deviceScaleFactor: 1.5 });
+  await page.goto(url);
+  await drawWithMouse(page, two());
+  const label = await predict(page);
+  await page.getByTestId('mode').selectOption('server');
+  await page.waitForFunction(() => document.querySelector('#timing-server')?.textContent?.includes('ms'));
+  await page.getByTestId('mode').selectOption('browser');
+  await page.waitForFunction(() => document.body.dataset.busy === undefined);
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: `${docs}screenshot.png`, fullPage: true });
+  await page.close();
+  return `recognized ${label}; wrote ${docs}screenshot.png`;
+}
+
+async function hanziScreenshot(browser: Browser, url: string): Promise<string> {
+  const page = await browser.newPage({ viewport: { width: 1040, height: 820 }, deviceScaleFactor: 1.5 });
+  await page.goto(url);
+  await page.getByTestId('script').selectOption('hanzi');
+  await page.waitForFunction(() => document.getElementById('model-progress')?.dataset.state === 'done', undefined, { timeout: 120_000 });
+  const inBox: Placement = { left: 0.08, top: 0.08, scale: 0.84 };
+  for (const char of ['手', '写']) {
+    await drawWithMouse(page, inkToShape(await loadHanziInk(char)), inBox);
+    await waitForAnswer(page);
+    const candidates = await shownCandidates(page);
+    await page.keyboard.press(String(Math.max(0, candidates.findIndex((candidate) => candidate.label === char)) + 1));
+  }
+  await drawWithMouse(page, inkToShape(await loadHanziInk('字')), inBox);
+  await waitForAnswer(page);
+  const candidates = (await shownCandidates(page)).map((candidate) => candidate.label).join('');
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: `${docs}screenshot-hanzi.png`, fullPage: true });
+  await page.close();
+  return `wrote 字, candidates ${candidates}; wrote ${docs}screenshot-hanzi.png`;
+}
+
 await ensureWebBuild();
 const server = buildServer({ webRoot: fileURLToPath(new URL('../../web-dist/', import.meta.url)) });
 await server.listen({ port: 0, host: '127.0.0.1' });
@@ -29,18 +75,10 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1040, height: 760 }, deviceScaleFactor: 1.5 });
-  await page.goto(`http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`);
-  await drawWithMouse(page, two());
-  const label = await predict(page);
-  await page.getByTestId('mode').selectOption('server');
-  await page.waitForFunction(() => document.querySelector('#timing-server')?.textContent?.includes('ms'));
-  await page.getByTestId('mode').selectOption('browser');
-  await page.waitForFunction(() => document.body.dataset.busy === undefined);
-  await page.mouse.move(0, 0);
-  mkdirSync(fileURLToPath(new URL('../../docs/', import.meta.url)), { recursive: true });
-  await page.screenshot({ path: out, fullPage: true });
-  console.log(`recognized ${label}; wrote ${out}`);
+  mkdirSync(docs, { recursive: true });
+  const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`;
+  if (takes('digits')) console.log(await digitsScreenshot(browser, url));
+  if (takes('hanzi')) console.log(await hanziScreenshot(browser, url));
 } finally {
   await browser.close();
   await server.close();

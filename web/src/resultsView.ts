@@ -2,8 +2,8 @@
  * Renders recognition results: the digit (or "not a digit" and the reason when the model rejects the drawing),
  * its probability, one bar per class (the most probable highlighted), the image the model saw (28x28 for digits,
  * 64x64 for hanzi), the time each mode took, status messages, and a spoken summary for screen readers (an
- * `aria-live` region). For hanzi (3,755 classes) there are no bars: the candidates are buttons (composer.ts), and
- * the summary names the top candidate.
+ * `aria-live` region). For hanzi (3,755 classes) the bars are the ten candidates' (the buttons to pick them are in
+ * composer.ts), and the summary names the top candidate.
  *
  * Numbers never move the layout: every number sits in a box of fixed width (style.css), and probabilities are
  * written with one decimal and never rounded to a certainty (`formatProbability`: ">99.9%", "<0.1%").
@@ -33,12 +33,17 @@ export type StatusTone = 'info' | 'busy' | 'error';
 
 const MODE_NAMES: Record<RecognitionMode, string> = { browser: 'in the browser', server: 'on the server' };
 
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/** Ten unlabelled rows: the hanzi view's bars before an answer, so the first candidates move nothing. */
+const EMPTY_CANDIDATES: string[] = Array.from({ length: 10 }, () => '');
+
 /** The results panel. Stateless apart from the DOM it owns. */
 export class ResultsView {
   private readonly elements: ResultsElements;
   private script: Script = 'digits';
 
-  constructor(elements: ResultsElements, classes: string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+  constructor(elements: ResultsElements, classes: string[] = DIGITS) {
     this.elements = elements;
     this.setClasses(classes);
   }
@@ -63,8 +68,11 @@ export class ResultsView {
    */
   setScript(script: Script): void {
     this.script = script;
-    this.elements.bars.hidden = script !== 'digits';
-    this.elements.answerCaption.textContent = script === 'digits' ? 'Digit' : 'Character';
+    const { bars, answerCaption } = this.elements;
+    answerCaption.textContent = script === 'digits' ? 'Digit' : 'Character';
+    bars.setAttribute('aria-label', script === 'digits' ? 'Probability of each digit' : 'Probability of each candidate');
+    if (script === 'digits') this.setClasses(DIGITS);
+    else this.setClasses(EMPTY_CANDIDATES);
     this.reset();
   }
 
@@ -87,23 +95,26 @@ export class ResultsView {
     elements.reason.textContent = rejected ? rejectionReason(result.reason, result.classes[best]) : '';
     Array.from(elements.bars.children).forEach((child, index) => {
       const item = child as HTMLLIElement;
-      const probability = result.probabilities[index] ?? 0;
       item.dataset.label = result.classes[index] ?? String(index);
-      item.dataset.probability = probability.toFixed(6);
-      item.classList.toggle('top', index === best);
-      item.setAttribute('aria-label', `${item.dataset.label}: ${percent(probability)}`);
-      (item.querySelector('.bar-fill') as HTMLElement).style.width = `${(probability * 100).toFixed(2)}%`;
-      item.querySelector('.bar-value')!.textContent = percent(probability);
+      this.fillBar(item, result.probabilities[index] ?? 0, index === best);
     });
     this.showProcessedAndTiming(result);
     const answer = rejected ? `Not a digit${spokenReason(result.reason)}` : `Recognized ${result.label}`;
     elements.announcer.textContent = `${answer}, ${percent(result.probability)} sure, ${MODE_NAMES[result.mode]}.`;
   }
 
-  /** The hanzi answer: the top candidate, its probability, the processed image, the timing, and the spoken summary. */
+  /**
+   * The hanzi answer: the top candidate, its probability, a bar per candidate (ten rows, empty ones when fewer), the
+   * processed image, the timing, and the spoken summary.
+   */
   private showCharacter(result: PadRecognition): void {
     const { elements } = this;
     const top = result.candidates[0];
+    this.setClasses(EMPTY_CANDIDATES.map((empty, i) => result.candidates[i]?.label ?? empty));
+    Array.from(elements.bars.children).forEach((child, index) => {
+      const candidate = result.candidates[index];
+      if (candidate) this.fillBar(child as HTMLLIElement, candidate.probability, index === 0);
+    });
     elements.prediction.textContent = top?.label ?? '';
     elements.prediction.removeAttribute('data-rejected');
     elements.probability.textContent = top ? percent(top.probability) : '–';
@@ -132,6 +143,15 @@ export class ResultsView {
     this.setStatus('', 'info');
   }
 
+  /** Sets one bar's probability (`data-probability`, width, text, spoken label) and whether it is the top one. */
+  private fillBar(item: HTMLLIElement, probability: number, top: boolean): void {
+    item.dataset.probability = probability.toFixed(6);
+    item.classList.toggle('top', top);
+    item.setAttribute('aria-label', `${item.dataset.label}: ${percent(probability)}`);
+    (item.querySelector('.bar-fill') as HTMLElement).style.width = `${(probability * 100).toFixed(2)}%`;
+    item.querySelector('.bar-value')!.textContent = percent(probability);
+  }
+
   /** Empties the answer (after Clear): no digit, zero bars, black processed image. */
   reset(): void {
     const { elements } = this;
@@ -139,6 +159,7 @@ export class ResultsView {
     elements.prediction.removeAttribute('data-rejected');
     elements.probability.textContent = '–';
     elements.reason.textContent = '';
+    if (this.script !== 'digits') this.setClasses(EMPTY_CANDIDATES);
     for (const child of Array.from(elements.bars.children)) {
       const item = child as HTMLLIElement;
       item.dataset.probability = '0';
