@@ -141,6 +141,16 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
       new MutationObserver(() => seen.push({ visible: !(box as HTMLElement).hidden, loaded: Number((box as HTMLElement).dataset.loaded), total: Number((box as HTMLElement).dataset.total) }))
         .observe(box, { attributes: true });
     });
+    // A copy of an older model's weights in the cache (another SHA-256, same URL), and a damaged copy under this
+    // model's key: neither is used, and both are gone once the weights have been fetched again.
+    const weightsUrl = new URL('models/hanzi/weights.bin', host.url).href;
+    const sums = await (await fetch(new URL('models/hanzi/SHA256SUMS', host.url))).text();
+    const currentKey = `${weightsUrl}?sha256=${/^([0-9a-f]{64}) [ *]weights\.bin$/m.exec(sums)![1]}`;
+    await page.evaluate(async ([old, damaged]) => {
+      const cache = await caches.open('hwr-models-v1');
+      await cache.put(old!, new Response('weights of an older model'));
+      await cache.put(damaged!, new Response('damaged'));
+    }, [`${weightsUrl}?sha256=${'0'.repeat(64)}`, currentKey]);
     await page.getByTestId('script').selectOption('hanzi');
     await waitForHanziModel(page);
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: Array<{ visible: boolean; loaded: number; total: number }> }).progressSeen);

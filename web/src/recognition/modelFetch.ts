@@ -136,16 +136,13 @@ export async function modelFetch(folderUrl: string, onProgress: (progress: Model
     const isWeights = weights.files.includes(name);
     const expected = isWeights ? checksums.get(name) : undefined;
     const key = expected === undefined ? undefined : `${url}?sha256=${expected}`;
-    const hit = cache && key ? await cache.match(key).catch(() => undefined) : undefined;
+    const hit = cache && key ? await readCached(cache, key, expected!) : null;
     let bytes: ArrayBuffer;
     let response: Response;
     if (hit) {
-      response = hit;
-      bytes = await hit.arrayBuffer();
-      if (isWeights) {
-        received.set(name, bytes.byteLength);
-        report(true);
-      }
+      ({ response, bytes } = hit);
+      received.set(name, bytes.byteLength);
+      report(true);
     } else {
       response = await fetchFunc(input, { ...init, cache: 'no-cache' });
       if (!response.ok) return response;
@@ -160,12 +157,33 @@ export async function modelFetch(folderUrl: string, onProgress: (progress: Model
       }
     }
     if (name === 'model.json') {
-      weights = weightsSize(JSON.parse(new TextDecoder().decode(bytes)) as Parameters<typeof weightsSize>[0]);
-      report(false);
+      try {
+        weights = weightsSize(JSON.parse(new TextDecoder().decode(bytes)) as Parameters<typeof weightsSize>[0]);
+        report(false);
+      } catch {
+        // Not a model: loadRecognizer says so (checksum or format) with the file's URL; no progress to report.
+      }
     }
     return new Response(bytes, { status: 200, headers: response.headers });
   };
   return fetchModelFile as typeof fetch;
+}
+
+/**
+ * The cached copy under `key` when its bytes still have the SHA-256 `expected` (storage can be damaged); a damaged
+ * copy is deleted. Null when there is none.
+ */
+async function readCached(cache: Cache, key: string, expected: string): Promise<{ response: Response; bytes: ArrayBuffer } | null> {
+  try {
+    const response = await cache.match(key);
+    if (!response) return null;
+    const bytes = await response.arrayBuffer();
+    if ((await sha256Hex(bytes)) === expected) return { response, bytes };
+    await cache.delete(key);
+  } catch {
+    // Unreadable storage: fetch from the network.
+  }
+  return null;
 }
 
 /** Stores `response` under `key`, deleting the entries of older versions of the same URL. Storage errors are ignored. */
