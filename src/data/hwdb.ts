@@ -84,9 +84,8 @@ const SKIP_CORRUPT_HINT = '(--skip-corrupt to skip corrupt samples with a warnin
  * A sample whose framing is sound (an empty image, an undecodable tag code) is skipped alone; after a broken
  * framing or a truncated sample the rest of the file is.
  * @throws HwrError `FILE_NOT_FOUND` when the folder is missing or has no `.gnt` file; `BAD_ARGUMENT` when no file
- *   is of `split`;
- *   `CORRUPT_GNT` at the first corrupt sample unless `skipCorrupt`, one line: `<file>: corrupt GNT sample <i> at
- *   byte offset <n>: <reason> (--skip-corrupt ...)`
+ *   is of `split`; `CORRUPT_GNT` at the first corrupt sample unless `skipCorrupt`, in one line:
+ *   `<file>: corrupt GNT sample <i> at byte offset <n>: <reason> (--skip-corrupt ...)`
  */
 export async function indexHwdbFolder(dir: string, options: IndexHwdbOptions = {}): Promise<HwdbIndex> {
   const codes = new Set<number>();
@@ -194,7 +193,7 @@ export interface HwdbStreamOptions {
    * normally found them already (`HwdbFile.corruptOffsets`): those are not reported again.
    */
   skipCorrupt?: boolean;
-  /** Receives one line per skipped sample or file rest that the index did not report. */
+  /** Receives one line per blank sample skipped, and per corrupt sample or file rest that the index did not report. */
   onWarning?: (line: string) => void;
 }
 
