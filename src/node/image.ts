@@ -217,10 +217,16 @@ async function readHeader(input: Buffer, name: string, maxPixels: number): Promi
   return { format: metadata.format, width: metadata.width, height: metadata.height, pageHeight: metadata.pageHeight };
 }
 
-/** Width and height as the header declares them (`image-size`, any 32-bit value), or `null` when it cannot say. */
+/**
+ * Width and height as the header declares them (`image-size`, any 32-bit value), or `null` when it cannot say.
+ * image-size 2.1 reads a view's whole underlying ArrayBuffer, not just the view: a small Buffer sliced from Node's
+ * shared pool could be read with its neighbours' bytes (3 zero bytes taken for a 65535x32767 TGA). It gets a copy
+ * in its own memory.
+ */
 function declaredSize(input: Buffer): { width: number; height: number } | null {
   try {
-    const { width, height } = imageSize(input);
+    const own = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input : new Uint8Array(input);
+    const { width, height } = imageSize(own);
     return width > 0 && height > 0 ? { width, height } : null;
   } catch {
     return null;

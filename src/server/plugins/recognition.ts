@@ -230,8 +230,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
    *   ApiError 503 `BUSY` when too many requests wait for the budget; decodeImage's errors.
    */
   async function decodeWithinBudget(upload: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> {
-    const bytes = ownMemory(upload);
-    const pixelsDeclared = await declaredPixels(bytes);
+    const pixelsDeclared = await declaredPixels(upload);
     signal.throwIfAborted();
     // Over the limit, decodeImage refuses from the header alone (or, for SVG, rasterizes small): nothing to reserve.
     const release = pixelsDeclared > maxPixels ? () => {}
@@ -240,7 +239,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     try {
       signal.throwIfAborted();
       const started = performance.now();
-      const pixels = await decodeImage(bytes, source, { maxPixels });
+      const pixels = await decodeImage(upload, source, { maxPixels });
       signal.throwIfAborted();
       return { pixels, decodeMs: performance.now() - started, source, release };
     } catch (error) {
@@ -475,18 +474,6 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     return { ...found, fields };
   }
 };
-
-/**
- * `bytes` in an ArrayBuffer of their own: a small Buffer is a view into Node's shared 8 KiB pool, and image-size
- * 2.1 (`declaredSize` in src/node/image.ts) reads the whole underlying ArrayBuffer, so 3 zero bytes from base64
- * "AAAA" could be taken for a 65535x32767 TGA (413 instead of 422). Copies only such views.
- */
-function ownMemory(bytes: Buffer): Buffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
-  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
-  bytes.copy(copy);
-  return copy;
-}
 
 function isJsonBody(request: FastifyRequest): boolean {
   return typeof request.body === 'object' && request.body !== null && !Buffer.isBuffer(request.body);
