@@ -81,6 +81,8 @@ try {
     const shape = inkToShape(await loadHanziInk(char));
     await drawWithMouseQuickly(page, cdp, shape, IN_BOX);
     await waitForAnswer(page);
+    const strokes = Number(await page.getByTestId('pad').getAttribute('data-strokes'));
+    if (strokes !== shape.length) throw new Error(`${char}: the pad has ${strokes} strokes, ${shape.length} were written`);
     const candidates = (await shownCandidates(page)).map((candidate) => candidate.label);
     if (candidates[0] === char) top1++;
     if (candidates.includes(char)) top10++;

@@ -237,9 +237,22 @@ function setScript(next: Script): void {
   view.setScript(next);
   composer.showCandidates([]);
   if (!pad.isEmpty) pad.clear();
-  if (currentMode() === 'browser') browserEngine(next);
+  view.setStatus('', 'info');
+  if (currentMode() === 'browser') {
+    const loaded = browserEngines[next] !== undefined;
+    browserEngine(next);
+    // A model chosen before: say where it stands (the first choice's engine says "Loading" itself).
+    const model = models[next].browser;
+    if (loaded && model instanceof Error) view.setStatus(model.message, 'error');
+    else if (loaded && model === undefined) view.setStatus(loadingMessage(next), 'busy');
+  }
   showModelInfo();
   showModelProgress();
+}
+
+/** "Loading the model…" for digits, "Loading the 中文 model…" for another script. */
+function loadingMessage(forScript: Script): string {
+  return `Loading the ${forScript === 'digits' ? '' : `${SCRIPT_TEXT[forScript].name} `}model…`;
 }
 
 /** True when the key event comes from a field that edits text, which keeps its own keys (digits, Backspace, Ctrl+Z). */
@@ -348,7 +361,7 @@ function browserEngine(forScript: Script): BrowserEngine {
     if (forScript === script) showModelProgress();
   });
   browserEngines[forScript] = engine;
-  if (forScript === script) view.setStatus(`Loading the ${forScript === 'digits' ? '' : `${SCRIPT_TEXT[forScript].name} `}model…`, 'busy');
+  if (forScript === script) view.setStatus(loadingMessage(forScript), 'busy');
   engine.ready.then((model) => {
     models[forScript].browser = model;
     progress[forScript] = { ...(progress[forScript] ?? { loaded: 0, total: 0, cached: false }), done: true };

@@ -78,6 +78,7 @@ export class DrawingPad extends EventTarget {
     canvas.addEventListener('pointercancel', (event) => this.onPointerEnd(event));
     canvas.addEventListener('contextmenu', (event) => event.preventDefault());
     new ResizeObserver(() => this.fitToElement()).observe(canvas);
+    canvas.dataset.strokes = '0';
     this.fitToElement();
   }
 
@@ -200,8 +201,12 @@ export class DrawingPad extends EventTarget {
     return this.current ? [...this.finished, this.current] : this.finished;
   }
 
-  /** Redraws at most once per animation frame, however many pointer events arrive. */
+  /**
+   * Redraws at most once per animation frame, however many pointer events arrive. The count of finished strokes is
+   * written into the canvas's `data-strokes` at once (for tests and tools).
+   */
   private requestDraw(): void {
+    this.canvas.dataset.strokes = String(this.finished.length);
     if (this.frameRequested) return;
     this.frameRequested = true;
     requestAnimationFrame(() => {
@@ -213,7 +218,6 @@ export class DrawingPad extends EventTarget {
   private draw(): void {
     paint(this.context, this.canvas.width, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor, this.guide);
     this.canvas.classList.toggle('has-ink', !this.isEmpty);
-    this.canvas.dataset.strokes = String(this.finished.length); // for tests and tools
   }
 
   private emitChange(reason: PadChangeReason): void {
