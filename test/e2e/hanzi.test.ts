@@ -294,6 +294,7 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
       await waitForAnswer(page);
       await expect.poll(() => page.locator('#announcer').textContent(), { timeout: 60_000 }).toMatch(/on the server\./);
       const onServer = { candidates: await shownCandidates(page), pixels: await shownProcessedPixels(page) };
+      await expect.poll(() => page.locator('#model-info').textContent(), { timeout: 30_000 }).toMatch(/3,755 characters.*on the server/);
       expect(onServer.pixels).toHaveLength(64 * 64);
       expect(Math.max(...inBrowser.pixels.map((level, i) => Math.abs(level - onServer.pixels[i]!)))).toBeLessThanOrEqual(1);
       expect(onServer.candidates.map((candidate) => candidate.label)).toEqual(inBrowser.candidates.map((candidate) => candidate.label));

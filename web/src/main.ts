@@ -308,9 +308,10 @@ function showModelInfo(): void {
 }
 
 function describeModel(model: ModelSummary, mode: RecognitionMode): string {
-  const testSet = model.classes.length <= 20 ? 'the MNIST test set' : 'its held-out test set';
-  const accuracy = model.testAccuracy === null ? '' : `, ${(model.testAccuracy * 100).toFixed(2)}% correct on ${testSet}`;
-  const classes = model.classes.length > 20 ? `, ${model.classes.length.toLocaleString('en')} characters` : '';
+  const count = Array.isArray(model.classes) ? model.classes.length : 0; // an older server may not list them
+  const testSet = count <= 20 ? 'the MNIST test set' : 'its held-out test set';
+  const accuracy = typeof model.testAccuracy === 'number' ? `, ${(model.testAccuracy * 100).toFixed(2)}% correct on ${testSet}` : '';
+  const classes = count > 20 ? `, ${count.toLocaleString('en')} characters` : '';
   const where = mode === 'server'
     ? `runs on the server at ${new URL(document.baseURI).host}`
     : `runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend ?? 'TensorFlow.js'})`;
