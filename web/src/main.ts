@@ -304,6 +304,8 @@ function showModelInfo(): void {
     if (mode === 'server') loadServerModel(script);
   } else {
     modelInfo.textContent = describeModel(model, mode);
+    const size = model.inputShape?.[0];
+    if (typeof size === 'number' && size > 0) view.setInputSize(size);
   }
 }
 

@@ -133,14 +133,33 @@ export class ResultsView {
     const { elements } = this;
     const { width, height } = result.processed;
     drawPixels(elements.processed, result.processed);
-    elements.processed.setAttribute('aria-label', `The ${width} by ${height} image the model saw`);
-    elements.processedCaption.textContent = `What the model saw (${width}×${height})`;
+    this.describeProcessed(width, height);
     const timing = elements.timing[result.mode];
     timing.replaceChildren(...describeTimings(result));
     timing.dataset.totalMs = result.timings.totalMs.toFixed(3);
     timing.dataset.preprocessMs = result.timings.preprocessMs.toFixed(3);
     timing.dataset.inferenceMs = result.timings.inferenceMs.toFixed(3);
     this.setStatus('', 'info');
+  }
+
+  /**
+   * Sizes the processed image (black until an answer) and its caption for a model input of `size` x `size` px,
+   * before the first answer shows it.
+   */
+  setInputSize(size: number): void {
+    const { processed } = this.elements;
+    if (processed.width === size && processed.height === size) return;
+    processed.width = size;
+    processed.height = size;
+    this.describeProcessed(size, size);
+    const context = processed.getContext('2d')!;
+    context.fillStyle = '#000';
+    context.fillRect(0, 0, size, size);
+  }
+
+  private describeProcessed(width: number, height: number): void {
+    this.elements.processed.setAttribute('aria-label', `The ${width} by ${height} image the model saw`);
+    this.elements.processedCaption.textContent = `What the model saw (${width}×${height})`;
   }
 
   /** Sets one bar's probability (`data-probability`, width, text, spoken label) and whether it is the top one. */

@@ -146,6 +146,7 @@ function summarize(metadata: ModelMetadata, backend: string): ModelSummary {
     architecture: metadata.architecture,
     classes: metadata.classes,
     testAccuracy: metadata.testAccuracy,
+    inputShape: metadata.inputShape,
     backend,
   };
 }

@@ -68,5 +68,7 @@ export interface ModelSummary {
   architecture: string;
   classes: string[];
   testAccuracy: number | null;
+  /** The model's input `[height, width, 1]` (`[28, 28, 1]` for digits, `[64, 64, 1]` for hanzi); absent from an older server. */
+  inputShape?: number[];
   backend?: string;
 }
