@@ -82,7 +82,7 @@ export interface HanziReport {
   rounds: number;
   quick: boolean;
   /** The model of the latency rows, as its metadata describes it. */
-  model: { dir: string; name: string; architecture: string; classes: number; inputShape: number[]; preprocessing: string; parameters: number; testAccuracy: number | null };
+  model: { dir: string; name: string; architecture: string; classes: number; inputShape: number[]; preprocessing: string; parameters: number; epochs: number; testAccuracy: number | null };
   drawing: string;
   loadAverage: { start: number[]; end: number[] };
   rows: HanziRow[];
@@ -282,6 +282,7 @@ export async function runHanziBench(options: HanziBenchOptions): Promise<HanziRe
     inputShape: metadata.inputShape,
     preprocessing: metadata.preprocessing,
     parameters: ts.recognizer.model.countParams(),
+    epochs: metadata.epochs,
     testAccuracy: metadata.testAccuracy ?? null,
   };
   await ts.dispose();
@@ -341,8 +342,12 @@ const fmt = (x: number, digits: number): string => x.toLocaleString('en-US', { m
 /** The section of bench/results.md for these rows, between the `hanzi` markers. */
 export function hanziMarkdown(report: HanziReport, command: string): string {
   const m = report.model;
-  const untrained = m.testAccuracy == null || /placeholder/i.test(m.name);
-  const placeholder = untrained ? '; untrained, a placeholder of the trained model\'s shape: the latency does not depend on the weights' : `, test top-1 ${(m.testAccuracy! * 100).toFixed(2)}%`;
+  // The latency does not depend on the weights: a placeholder or a model in training measures the same.
+  const trained = /placeholder/i.test(m.name)
+    ? '; untrained, a placeholder of the trained model\'s shape: the latency does not depend on the weights'
+    : m.testAccuracy != null
+      ? `, test top-1 ${(m.testAccuracy * 100).toFixed(2)}%`
+      : `, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'} trained, no test figure in its metadata yet`;
   const lines = [
     MARK_START,
     `## Chinese characters: ${ARCHITECTURE} training and the shipped \`${m.dir}\` (${m.classes.toLocaleString('en-US')} classes, ${m.inputShape[0]}x${m.inputShape[1]})`,
@@ -351,7 +356,7 @@ export function hanziMarkdown(report: HanziReport, command: string): string {
       `Load average ${report.loadAverage.start.join(', ')} at the start and ${report.loadAverage.end.join(', ')} at the end (other work on the machine slows both sides: read the ratios).`,
     '',
     `Training: random ${SIZE}x${SIZE} data, ${CLASSES.toLocaleString('en-US')} classes, batch ${BATCH}, Adam, the same network in both (bench/torch_bench.py), medians over rounds. ` +
-      `Latency: \`Recognizer.recognize\` of \`${m.dir}\` (${m.name}, ${m.parameters.toLocaleString('en-US')} parameters${placeholder}) on ${report.drawing}, ` +
+      `Latency: \`Recognizer.recognize\` of \`${m.dir}\` (${m.name}, ${m.parameters.toLocaleString('en-US')} parameters${trained}) on ${report.drawing}, ` +
       `rendered before timing; the timed call is the CJK profile (\`preprocessorFor(metadata)\`, ${m.preprocessing}), the model and the top ${TOP_K}, on 1 thread. ` +
       'PyTorch gets a ready tensor (no preprocessing), eval mode, `torch.no_grad()`, softmax read back, with the threads after the slash; ' +
       'each request uses the fastest of the configurations a user would pick (training: NCHW or channels_last; inference: eager NCHW, eager channels_last, TorchScript frozen with `optimize_for_inference`), tried first; the last column says which won. ' +
