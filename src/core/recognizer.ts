@@ -96,9 +96,20 @@ export function defaultTopK(classes: number): number {
  * `values` is one row of probabilities or logits.
  */
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
-  const order = Array.from({ length: values.length }, (_, i) => i);
-  order.sort((a, b) => values[b]! - values[a]! || a - b);
-  return order.slice(0, Math.max(0, Math.min(k, values.length)));
+  // Partial selection: one pass keeping the best k in order (O(n k) with k <= 50), not a sort of all n classes.
+  const keep = Math.max(0, Math.min(k, values.length));
+  const top: number[] = [];
+  if (keep === 0) return top;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (top.length === keep && !(v > values[top[keep - 1]!]!)) continue;
+    let j = top.length;
+    // Strictly greater moves up: among equal values the lower index stays first.
+    while (j > 0 && v > values[top[j - 1]!]!) j--;
+    top.splice(j, 0, i);
+    if (top.length > keep) top.pop();
+  }
+  return top;
 }
 
 /**
