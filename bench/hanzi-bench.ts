@@ -19,7 +19,10 @@
  *   memory for training; eager NCHW, eager channels_last, or TorchScript frozen with `optimize_for_inference` for
  *   inference), tried at the start of each request. Its latency has no preprocessing: PyTorch gets a ready tensor.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { renderInk } from '../src/core/ink.ts';
 import type { Recognizer } from '../src/core/recognizer.ts';
@@ -44,6 +47,35 @@ const CHARACTERS = Array.from('永的我你好中国字写爱');
 const TOP_K = 10;
 /** The issue's target for one character in Node, preprocessing included (median). */
 export const LATENCY_TARGET_MS = 30;
+/** The issue's targets in the page: one character in the page's worker (median, preprocessing included), and top-1 of characters written there. */
+export const PAGE_LATENCY_TARGET_MS = 60;
+export const PAGE_TOP1_TARGET = 0.9;
+
+/** What bench/hanzi-page.ts prints (its one JSON line). */
+interface PageFigures {
+  characters: number;
+  top1: number;
+  top10: number;
+  workerMedianMs: number;
+  roundTripMedianMs: number;
+}
+
+/**
+ * Runs bench/hanzi-page.ts in a child process (headless Chromium on the static build, `n` characters replayed as
+ * pointer events) and returns its figures, or null without /usr/bin/chromium.
+ * @throws Error when the page bench fails or prints no JSON line
+ */
+async function pageFigures(n: number, log: (line: string) => void): Promise<PageFigures | null> {
+  if (!existsSync('/usr/bin/chromium')) {
+    log('bench: no /usr/bin/chromium, the page rows are left out');
+    return null;
+  }
+  const script = new URL('./hanzi-page.ts', import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--n', String(n)], { maxBuffer: 16 << 20 });
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`bench/hanzi-page.ts printed no JSON line: ${stdout.slice(-500)}`);
+  return JSON.parse(line) as PageFigures;
+}
 
 /** The PyTorch side (bench/bench.ts's `TorchSide`): one JSON request, one JSON answer. */
 export interface TorchRequester {
@@ -287,6 +319,12 @@ export async function runHanziBench(options: HanziBenchOptions): Promise<HanziRe
   };
   await ts.dispose();
   const e2e = rows.find((r) => r.measure.startsWith('recognize a drawing'))!;
+  const page = await pageFigures(quick ? 50 : 200, log);
+  if (page) {
+    rows.push(
+      { measure: `recognize a character written in the page, in its Web Worker (Chromium), median of ${page.characters}`, threads: '1', ts: page.workerMedianMs, torch: null, ratio: null, unit: 'ms', better: 'lower', torchVariant: null },
+    );
+  }
   const round1 = (x: number) => Math.round(x * 1000) / 1000;
   return {
     date: new Date().toISOString(),
@@ -302,6 +340,20 @@ export async function runHanziBench(options: HanziBenchOptions): Promise<HanziRe
         measured: `${e2e.ts.toFixed(2)} ms median over ${tsLatency.ts.length} calls`,
         met: e2e.ts <= LATENCY_TARGET_MS,
       },
+      ...(page
+        ? [
+            {
+              target: `one character recognized in the page's worker in at most ${PAGE_LATENCY_TARGET_MS} ms (median), preprocessing included`,
+              measured: `${page.workerMedianMs.toFixed(2)} ms median over ${page.characters} characters (round trip from the page ${page.roundTripMedianMs.toFixed(2)} ms)`,
+              met: page.workerMedianMs <= PAGE_LATENCY_TARGET_MS,
+            },
+            {
+              target: `top-1 of characters written in the page at least ${PAGE_TOP1_TARGET * 100}%`,
+              measured: `top-1 ${(page.top1 * 100).toFixed(1)}%, top-10 ${(page.top10 * 100).toFixed(1)}% of ${page.characters} characters`,
+              met: page.top1 >= PAGE_TOP1_TARGET,
+            },
+          ]
+        : []),
     ],
     samples: cases.map((c) => ({ measure: c.kind, threads: c.threads, ts: c.ts.map(c.kind === 'train' ? (x) => Math.round(x * 10) / 10 : round1), torch: c.torch.map(c.kind === 'train' ? (x) => Math.round(x * 10) / 10 : round1) })),
   };
