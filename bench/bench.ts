@@ -38,7 +38,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
-import { DataParallelTrainer } from '../src/train/parallel.ts';
+import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
 import { runServingBench, servingMarkdown, withServingSection, type ServingReport } from './serve.ts';
@@ -138,40 +138,22 @@ class TorchSide {
 
 /** The TypeScript side: one compiled model per (architecture, threads) for training, one for inference. */
 class TsSide {
-  private readonly trainers = new Map<string, { model: tf.LayersModel; parallel: DataParallelTrainer | null }>();
+  private readonly trainers = new BenchTrainers();
   private readonly recognizers = new Map<ModelName, Recognizer>();
   private readonly batch = new Map<ModelName, [tf.Tensor, tf.Tensor]>();
   /** Peak RSS in bytes seen after any training step. */
   peakTrainingRss = 0;
 
-  async trainer(name: ModelName, threads: number) {
-    const key = `${name}@${threads}`;
-    let entry = this.trainers.get(key);
-    if (!entry) {
-      const model = getArchitecture(name).create({ classes: 10, seed: 1 });
-      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-      const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: name, modelOptions: { classes: 10, seed: 1 } }) : null;
-      entry = { model, parallel };
-      this.trainers.set(key, entry);
-    }
-    return entry;
-  }
-
   /** Training images/s over `steps` steps of batch 64 after `warmup` steps. */
   async train(name: ModelName, threads: number): Promise<number> {
-    const { model } = await this.trainer(name, threads);
+    const model = await this.trainers.get(name, { classes: 10, seed: 1 }, threads);
     if (!this.batch.has(name)) {
       this.batch.set(name, tf.tidy(() => [tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 2), 10).toFloat()]));
     }
     const [xs, ys] = this.batch.get(name)!;
-    for (let i = 0; i < warmupSteps; i++) await model.trainOnBatch(xs, ys);
-    const steps = trainSteps[name];
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) {
-      await model.trainOnBatch(xs, ys);
+    return this.trainers.imagesPerSecond(model, xs, ys, trainSteps[name], warmupSteps, () => {
       this.peakTrainingRss = Math.max(this.peakTrainingRss, process.memoryUsage.rss());
-    }
-    return (64 * steps * 1000) / (performance.now() - start);
+    });
   }
 
   private recognizer(name: ModelName): Recognizer {
@@ -215,20 +197,11 @@ class TsSide {
   async latency(name: ModelName): Promise<number[]> {
     const recognizer = this.recognizer(name);
     const input = Float32Array.from({ length: 784 }, (_, i) => ((i * 31) % 256) / 255);
-    const times: number[] = [];
-    for (let i = 0; i < latencyWarmup + latencyCalls; i++) {
-      const start = performance.now();
-      await recognizer.predictProbabilities(input, 1);
-      if (i >= latencyWarmup) times.push(performance.now() - start);
-    }
-    return times;
+    return timeCalls(() => recognizer.predictProbabilities(input, 1), latencyCalls, latencyWarmup);
   }
 
   async dispose(): Promise<void> {
-    for (const { model, parallel } of this.trainers.values()) {
-      await parallel?.dispose();
-      model.dispose();
-    }
+    await this.trainers.dispose();
     for (const recognizer of this.recognizers.values()) recognizer.dispose();
     for (const tensors of this.batch.values()) tf.dispose(tensors);
   }

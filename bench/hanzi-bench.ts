@@ -28,9 +28,8 @@ import { renderInk } from '../src/core/ink.ts';
 import type { Recognizer } from '../src/core/recognizer.ts';
 import type { PixelBuffer } from '../src/core/types.ts';
 import { loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
-import { getArchitecture } from '../src/models/index.ts';
 import { loadRecognizer } from '../src/node/recognizer.ts';
-import { DataParallelTrainer } from '../src/train/parallel.ts';
+import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 
 /** The architecture of the training rows and its input. */
 const ARCHITECTURE = 'hccr-vgg';
@@ -155,7 +154,7 @@ export async function drawnCharacters(): Promise<PixelBuffer[]> {
 
 /** The TypeScript side: one `hccr-vgg` per thread count for training, the shipped model for latency. */
 class TsHanzi {
-  private readonly trainers = new Map<number, { model: tf.LayersModel; parallel: DataParallelTrainer | null }>();
+  private readonly trainers = new BenchTrainers();
   private batch: [tf.Tensor, tf.Tensor] | null = null;
 
   private constructor(
@@ -177,21 +176,10 @@ class TsHanzi {
 
   /** Training images/s over `steps` steps of batch 64 after `warmup` steps. */
   async train(threads: number, steps: number, warmup: number): Promise<number> {
-    let entry = this.trainers.get(threads);
-    if (!entry) {
-      const modelOptions = { classes: CLASSES, seed: 1, inputSize: SIZE };
-      const model = getArchitecture(ARCHITECTURE).create(modelOptions);
-      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-      const parallel = threads > 1 ? await DataParallelTrainer.attach(model, { threads, architecture: ARCHITECTURE, modelOptions }) : null;
-      entry = { model, parallel };
-      this.trainers.set(threads, entry);
-    }
+    const model = await this.trainers.get(ARCHITECTURE, { classes: CLASSES, seed: 1, inputSize: SIZE }, threads);
     this.batch ??= [tf.randomUniform([BATCH, SIZE, SIZE, 1], 0, 1, 'float32', 1), tf.tidy(() => tf.oneHot(tf.randomUniform([BATCH], 0, CLASSES, 'int32', 2), CLASSES).toFloat())];
     const [xs, ys] = this.batch;
-    for (let i = 0; i < warmup; i++) await entry.model.trainOnBatch(xs, ys);
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) await entry.model.trainOnBatch(xs, ys);
-    return (BATCH * steps * 1000) / (performance.now() - start);
+    return this.trainers.imagesPerSecond(model, xs, ys, steps, warmup);
   }
 
   /** Per call, ms: the whole `recognize` (drawing to top 10) and its preprocessing part; `warmup` calls untimed. */
@@ -214,20 +202,11 @@ class TsHanzi {
 
   /** Per call, ms: the model alone on a prepared `[1, 64, 64, 1]` input, probabilities read back. */
   async modelOnly(calls: number, warmup: number): Promise<number[]> {
-    const times: number[] = [];
-    for (let i = 0; i < warmup + calls; i++) {
-      const start = performance.now();
-      await this.recognizer.predictProbabilities(this.prepared, 1);
-      if (i >= warmup) times.push(performance.now() - start);
-    }
-    return times;
+    return timeCalls(() => this.recognizer.predictProbabilities(this.prepared, 1), calls, warmup);
   }
 
   async dispose(): Promise<void> {
-    for (const { model, parallel } of this.trainers.values()) {
-      await parallel?.dispose();
-      model.dispose();
-    }
+    await this.trainers.dispose();
     if (this.batch) tf.dispose(this.batch);
     this.recognizer.dispose();
   }
