@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { CJK_PROFILE } from '../core/profiles.ts';
 import { corruptCount, HwdbStream, hwdbFolderOf, indexHwdbFolder } from '../data/hwdb.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { evaluateStream, formatConfusionCells, mostConfusedPairs, type ConfusedPair, type StreamEvaluation } from '../train/evaluate.ts';
@@ -146,6 +147,14 @@ export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
       recognizer.dispose();
     }
     return;
+  }
+  if (!flags.data && recognizer.metadata.preprocessing === CJK_PROFILE) {
+    recognizer.dispose();
+    throw hwrError(
+      'BAD_ARGUMENT',
+      `--data: model ${flags.model} reads Chinese characters (${recognizer.metadata.preprocessing}), not MNIST; evaluate it on GNT files with --data hwdb:DIR ` +
+        '(CASIA HWDB, or synthetic writers from `hwr synth --seed 2 --out DIR`)',
+    );
   }
   const dataDir = flags.data ? resolve(flags.data) : mnistDir();
   const { test } = await loadIdxDataset(dataDir, flags.limit ? { limit: flags.limit } : {});
