@@ -7,7 +7,6 @@
  * Hanzi drawings are the Make Me a Hanzi stroke medians (`loadHanziInk`) drawn by the core ink renderer
  * (`renderInk`), dark ink on white as the page sends them.
  */
-import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
