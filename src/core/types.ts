@@ -60,6 +60,11 @@ export interface ModelMetadata {
   charset?: string;
   /** Top-k accuracy on the test set, for k = 1, 3, 5, 10 (large vocabularies), each in [0, 1]; absent for digits. */
   topKAccuracy?: { k: number; accuracy: number }[];
+  /**
+   * Figures on a second test set beside `testData`, made apart from the training data (for the shipped hanzi model:
+   * synthetic writers of another seed), with the command that measured them. Absent: none.
+   */
+  heldOutTest?: { data: string; count: number; topKAccuracy: { k: number; accuracy: number }[]; command: string };
   /** How the model's probabilities were calibrated; absent: they are the raw softmax outputs. */
   calibration?: Calibration;
   /** How often the model rejects, measured after training; absent for models without `rejectClass`. */

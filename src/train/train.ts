@@ -313,7 +313,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const validationCount = Math.round(dataset.train.count * recipe.validationSplit);
   let validation = subset(dataset.train, order.subarray(0, validationCount));
   let training = subset(dataset.train, order.subarray(validationCount));
-  let trainingData = hwdb ? `${hwdb.description}${augment ? ', augmentation: random affine, elastic distortion (half the images), stroke thickness' : ''}` : `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
+  let trainingData = hwdb ? `${hwdb.description.replace(hwdbDir!, shownPath(hwdbDir!))}${augment ? ', augmentation: random affine, elastic distortion (half the images), stroke thickness' : ''}` : `${dataDir === mnistDir() ? 'MNIST' : dataDir} train (${dataset.train.count} images: ${training.count} for training, ${validation.count} for validation)${augment ? ', random affine augmentation' : ''}`;
   if (reject) {
     // Synthetic negatives and styled digits, from each part's own digits and seeds of their own.
     const trainingAdded = withSyntheticData(training, rejectLabel, recipe.seed * 7919 + 101);
@@ -396,7 +396,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     epochs: s.bestEpoch,
     testAccuracy: test?.accuracy ?? null,
     top3Accuracy: test?.top3Accuracy ?? null,
-    testData: test ? `${dataDir === mnistDir() ? 'MNIST' : dataDir} test${hwdb ? ' writers' : ''} (${test.count} images)` : null,
+    testData: test ? `${dataDir === mnistDir() ? 'MNIST' : shownPath(dataDir)} test${hwdb ? ' writers' : ''} (${test.count} images)` : null,
     trainingSeconds: Math.round(s.trainingSeconds),
     trainedOn: machineDescription(),
     command: commandFor(recipe, options.outDir),
