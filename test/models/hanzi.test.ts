@@ -60,8 +60,10 @@ describe('shipped hanzi model (models/hanzi)', () => {
     let bytes = 0;
     for (const file of ['model.json', 'weights.bin', 'metadata.json']) bytes += (await stat(join(dir, file))).size;
     expect(bytes).toBeLessThanOrEqual(10 * 1024 * 1024);
-    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { dtype: string }[] }[] };
-    expect(manifest.weightsManifest.flatMap((group) => group.weights.map((w) => w.dtype))).toContain('float16');
+    // TF.js's weight quantization: float32 tensors stored as float16 (`quantization.dtype`).
+    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { weights: { quantization?: { dtype: string } }[] }[] };
+    const stored = manifest.weightsManifest.flatMap((group) => group.weights.map((w) => w.quantization?.dtype ?? 'float32'));
+    expect(new Set(stored)).toEqual(new Set(['float16']));
   });
 
   it('reads synthetic writers of another seed (never seen in training): at least 90% top-1 and 99% top-10 of 200 characters', async () => {
