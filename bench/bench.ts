@@ -38,6 +38,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
+import { median, percentile } from './stats.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
@@ -88,15 +89,6 @@ const latencyCalls = 100; // per round; pooled over rounds (>= 200 calls)
 const latencyWarmup = 20;
 const threadCounts = availableParallelism() >= 2 ? [1, 2] : [1];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-};
 const mb = (bytes: number): number => bytes / 2 ** 20;
 const round = (kind: Kind) => (x: number): number => (kind === 'latency' ? Math.round(x * 1000) / 1000 : Math.round(x * 10) / 10);
 

@@ -29,6 +29,7 @@ import type { Recognizer } from '../src/core/recognizer.ts';
 import type { PixelBuffer } from '../src/core/types.ts';
 import { loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
 import { loadRecognizer } from '../src/node/recognizer.ts';
+import { median, percentile } from './stats.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 
 /** The architecture of the training rows and its input. */
@@ -122,15 +123,6 @@ export interface HanziReport {
   samples: Array<{ measure: string; threads: number; ts: number[]; torch: number[] }>;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-};
 const loads = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
 
 /**
