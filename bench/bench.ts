@@ -2,9 +2,9 @@
  * `npm run bench`: speed and memory of training and inference, for the seed CNN and the default model (hwr-net),
  * beside PyTorch on the same machine in the same run. Separate from the tests (which never assert timings).
  *
- *   npm run bench                      full run (about 12 minutes on 2 idle cores): writes bench/results.json and .md
+ *   npm run bench                      full run (about 16 minutes on 2 idle cores): writes bench/results.json and .md
  *   npm run bench -- --quick           short run (about 1 minute), writes .tmp/bench-quick.json and .md
- *   npm run bench -- --only hanzi      only the Chinese-character rows (bench/hanzi-bench.ts, about 2 minutes idle): their
+ *   npm run bench -- --only hanzi      only the Chinese-character rows (bench/hanzi-bench.ts, about 4 minutes idle, with 200 characters written in Chromium): their
  *                                      section of bench/results.md and `hanzi` in results.json are replaced, the rest kept
  *   npm run bench -- --only digits     everything but those rows (the previous hanzi section is kept)
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
