@@ -43,10 +43,20 @@ export function checksumMismatch(where: string, actual: string, expected: string
   );
 }
 
-/** Lowercase hex SHA-256 of `bytes` with the Web Crypto API. */
-async function webSha256Hex(subtle: SubtleCrypto, bytes: ArrayBuffer): Promise<string> {
+/** Lowercase hex SHA-256 of `bytes` with the Web Crypto API (`crypto.subtle`, FIPS 180-4). */
+export async function webSha256Hex(subtle: SubtleCrypto, bytes: ArrayBuffer): Promise<string> {
   const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The URL of a fetch request, with TF.js's `<folder>/./weights.bin` joins (folder + weights-manifest path) collapsed. */
+export function requestUrl(input: RequestInfo | URL): string {
+  return (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).replace(/\/(\.\/)+/g, '/');
+}
+
+/** The file name at the end of a URL, decoded (`.../models/hanzi/weights.bin` -> `weights.bin`); relative URLs too. */
+export function urlFileName(url: string): string {
+  return decodeURIComponent(new URL(url, 'http://relative.invalid/').pathname.split('/').pop() ?? '');
 }
 
 /**
@@ -73,12 +83,10 @@ export async function checkedFetch(folderUrl: string, fetchFunc: typeof fetch = 
   }
   if (checksums.size === 0) return unchecked;
   const checking = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    // TF.js joins the folder and a weights-manifest path as `<folder>/./weights.bin`.
-    const url = (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).replace(/\/(\.\/)+/g, '/');
+    const url = requestUrl(input);
     const response = await fetchFunc(input, init);
     if (!response.ok) return response;
-    const name = decodeURIComponent(new URL(url, 'http://relative.invalid/').pathname.split('/').pop() ?? '');
-    const expected = checksums.get(name);
+    const expected = checksums.get(urlFileName(url));
     if (expected === undefined) throw hwrError('BAD_MODEL', `${url}: not listed in ${CHECKSUMS_FILE}, so it cannot be checked`);
     const bytes = await response.arrayBuffer();
     const actual = await webSha256Hex(subtle, bytes);

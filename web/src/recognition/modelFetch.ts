@@ -12,7 +12,7 @@
  *
  * Imports nothing Node-only; runs in the recognition worker or on the page.
  */
-import { CHECKSUMS_FILE, parseChecksums, type Checksums } from '../../../src/core/checksums.ts';
+import { CHECKSUMS_FILE, parseChecksums, requestUrl, urlFileName, webSha256Hex, type Checksums } from '../../../src/core/checksums.ts';
 
 /** Name of the Cache API cache that holds model files. */
 export const MODEL_CACHE = 'hwr-models-v1';
@@ -52,21 +52,10 @@ export function weightsSize(modelJson: { weightsManifest?: Array<{ paths: string
   return { bytes, files };
 }
 
-/** The URL of a request, with TF.js's `<folder>/./weights.bin` joins collapsed. */
-function urlOf(input: RequestInfo | URL): string {
-  return (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).replace(/\/(\.\/)+/g, '/');
-}
-
-/** The file name at the end of a URL (`.../models/hanzi/weights.bin` -> `weights.bin`). */
-function fileName(url: string): string {
-  return decodeURIComponent(new URL(url, 'http://relative.invalid/').pathname.split('/').pop() ?? '');
-}
-
+/** SHA-256 of `bytes`, or null without the Web Crypto API (an insecure context): nothing is then cached. */
 async function sha256Hex(bytes: ArrayBuffer): Promise<string | null> {
   const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return null;
-  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return subtle ? webSha256Hex(subtle, bytes) : null;
 }
 
 /** Reads a response's body, calling `onChunk(bytes so far)` as chunks arrive. */
@@ -128,9 +117,9 @@ export async function modelFetch(folderUrl: string, onProgress: (progress: Model
   };
 
   const fetchModelFile = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const url = urlOf(input);
+    const url = requestUrl(input);
     if (!url.startsWith(folder)) return fetchFunc(input, init);
-    const name = fileName(url);
+    const name = urlFileName(url);
     // Only the weights are cached (model.json names them, and TF.js fetches it first): they are the bulk, and the
     // small files stay as the server has them now, so a changed or broken model.json is seen at once.
     const isWeights = weights.files.includes(name);
