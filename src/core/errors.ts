@@ -15,6 +15,7 @@ export type HwrErrorCode =
   | 'CORRUPT_GNT'
   | 'UNKNOWN_MODEL'
   | 'BAD_MODEL'
+  | 'UNSUPPORTED_MODEL'
   | 'BAD_ARGUMENT';
 
 /** An `Error` with a stable `code`. */

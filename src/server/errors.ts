@@ -58,6 +58,7 @@ const STATUS_OF_HWR_CODE: Record<HwrErrorCode, number> = {
   CORRUPT_GNT: 500,
   UNKNOWN_MODEL: 500,
   BAD_MODEL: 500,
+  UNSUPPORTED_MODEL: 500,
 };
 
 /** Fastify and @fastify/multipart error codes that describe a bad request, with our code for each. */
