@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isHwrError } from '../core/errors.ts';
+import { exportCommand } from './export.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { predictCommand } from './predict.ts';
 import { samplesCommand } from './samples.ts';
@@ -80,6 +81,17 @@ export function buildProgram(): Command {
     .option('--top-k <n>', 'candidates listed per image (--json "topK"; the text output of a model with more than 20 classes): default 3 up to 20 classes, 10 above; at most 50', positiveInteger)
     .option('--save-processed <dir>', 'write the image the model saw (its input size), as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
     .action(predictCommand);
+
+  program
+    .command('export')
+    .description('write a model as ONNX or TFLite for other runtimes (ONNX Runtime, TFLite, ArmNN), optionally quantized, with its classes and preprocessing beside it (<out>.json)')
+    .option('--model <name-or-dir>', 'model folder or shipped model name', 'digits')
+    .requiredOption('--format <format>', 'onnx or tflite')
+    .option('--quantize <mode>', 'float16 (weights) or int8 (weights per channel and activations, calibrated); default float32')
+    .option('--calibration <n>', 'with --quantize int8: training images that calibrate the activation ranges', positiveInteger, 1000)
+    .option('--calibration-data <spec>', 'with --quantize int8: where those images come from: mnist (default for digit models), synth (synthetic handwriting of the model\'s characters, default for charset models), or hwdb:DIR')
+    .option('--out <file>', 'output file (default <model>.<format>, or <model>-<mode>.<format> when quantized)')
+    .action(exportCommand);
 
   program
     .command('samples')
