@@ -284,7 +284,7 @@ export async function runHanziBench(options: HanziBenchOptions): Promise<HanziRe
     classes: metadata.classes.length,
     inputShape: metadata.inputShape,
     preprocessing: metadata.preprocessing,
-    parameters: ts.recognizer.model.countParams(),
+    parameters: ts.recognizer.model?.countParams() ?? metadata.parameters,
     epochs: metadata.epochs,
     testAccuracy: metadata.testAccuracy ?? null,
   };

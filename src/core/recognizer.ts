@@ -1,7 +1,10 @@
 /**
  * The recognition pipeline shared by the browser, the server and the CLI (Transformers.js-style: one call from
  * pixels to an answer): image -> the model's preprocessing profile (`preprocessorFor`, ./preprocessing.ts, chosen by
- * `metadata.preprocessing`) -> `[1, height, width, 1]` tensor (`metadata.inputShape`) -> model -> probabilities -> result.
+ * `metadata.preprocessing`) -> `[1, height, width, 1]` float32 (`metadata.inputShape`) -> inference engine ->
+ * probabilities -> calibration -> result. The engine (`InferenceEngine`) is what runs the model: TF.js
+ * (`tfjsEngine`, the default, in every environment), ONNX Runtime in Node (src/node/onnxEngine.ts) or
+ * onnxruntime-web in the browser; calibration and decoding happen here, after it, whatever the engine.
  * Imports nothing Node-only. The caller picks the TF.js backend before loading (see `src/node/backend.ts` and
  * `web/`).
  */
@@ -51,10 +54,69 @@ export interface RecognizeOptions {
   topK?: number;
 }
 
+/**
+ * What runs a model: `[count, height, width, 1]` float32 NHWC in [0, 1] (ink = 1) -> `[count * classes]` float32
+ * probabilities, row-major, as the model's softmax gives them (uncalibrated: `createRecognizer` applies the
+ * metadata's calibration after the engine). Implementations: `tfjsEngine` (TF.js, any backend), `onnxruntimeEngine`
+ * (src/node/onnxEngine.ts, Node) and the page's onnxruntime-web engine.
+ */
+export interface InferenceEngine {
+  /** Which runtime: `'tfjs'`, `'onnxruntime'` or `'onnxruntime-web'`. */
+  readonly name: string;
+  /**
+   * Runs the model on `count` images.
+   * @param inputs `[count * height * width]` float32 (one channel), NHWC, in [0, 1]
+   * @returns `[count * classes]` float32 probabilities; `count` 0 gives an empty array
+   */
+  run(inputs: Float32Array, count: number): Promise<Float32Array>;
+  /** Frees the model (tensors, native session). The engine must not be used afterwards. */
+  dispose(): void;
+}
+
+/** An engine that is a TF.js model (`tfjsEngine`), with the model for callers that need it. */
+interface TfjsEngine extends InferenceEngine {
+  readonly model: LayersModel;
+}
+
+/**
+ * The TF.js engine: runs `model` (`[batch, h, w, 1]` float32 -> `[batch, classes]` probabilities) with
+ * `model.predict` on the current TF.js backend, in one batch.
+ * @param inputShape `[height, width]` of one image; default the model's own input shape
+ */
+export function tfjsEngine(model: LayersModel, inputShape?: readonly [number, number]): InferenceEngine & { readonly model: LayersModel } {
+  const [, modelHeight, modelWidth] = model.inputs[0]?.shape ?? [];
+  const [height, width] = inputShape ?? [Number(modelHeight), Number(modelWidth)];
+  return {
+    name: 'tfjs',
+    model,
+    async run(inputs, count) {
+      if (count === 0) return new Float32Array(0);
+      const shape: [number, number, number, number] = [count, height, width, 1];
+      const output = tf.tidy(() => model.predict(tf.tensor4d(inputs, shape)) as tf.Tensor);
+      try {
+        return (await output.data()) as Float32Array;
+      } finally {
+        output.dispose();
+      }
+    },
+    dispose() {
+      model.dispose();
+    },
+  } satisfies TfjsEngine;
+}
+
+/** True when `value` is an `InferenceEngine` rather than a TF.js LayersModel (which has `predict`, not `run`). */
+function isEngine(value: LayersModel | InferenceEngine): value is InferenceEngine {
+  return typeof (value as Partial<LayersModel>).predict !== 'function' && typeof (value as Partial<InferenceEngine>).run === 'function';
+}
+
 /** A loaded model with its metadata, ready to recognize images. */
 export interface Recognizer {
   readonly metadata: ModelMetadata;
-  readonly model: LayersModel;
+  /** The engine that runs the model (`InferenceEngine.name`): `'tfjs'`, `'onnxruntime'` or `'onnxruntime-web'`. */
+  readonly engine: string;
+  /** The TF.js model, with the TF.js engine only (`undefined` when another engine runs the model). */
+  readonly model: LayersModel | undefined;
   /**
    * Recognizes one image of any size.
    * @throws HwrError `NO_INK` for a blank image.
@@ -70,7 +132,7 @@ export interface Recognizer {
    * @returns `[n * classes]` float32 probabilities, row-major, calibrated as `recognize` reports them.
    */
   predictProbabilities(inputs: Float32Array, count: number): Promise<Float32Array>;
-  /** Frees the model's tensors. */
+  /** Frees the model (its tensors, or the engine's session). */
   dispose(): void;
 }
 
@@ -198,16 +260,18 @@ function fileUrl(folder: string, file: string): string {
 }
 
 /**
- * Wraps an already loaded LayersModel and its metadata into a `Recognizer`.
- * The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
+ * Wraps an already loaded LayersModel (run by `tfjsEngine`) or an `InferenceEngine`, and its metadata, into a
+ * `Recognizer`. The model must take `[batch, h, w, 1]` float32 in [0, 1] and output `[batch, classes]` probabilities.
  * With `metadata.calibration`, every probability the recognizer reports is temperature-scaled (`applyTemperature`);
  * with `metadata.rejectClass`, an image whose most probable class is that class gets `label: null`.
  * The image is prepared by the profile the metadata names in `preprocessing` (see ./preprocessing.ts).
  * @throws HwrError `BAD_MODEL` for metadata without classes or input shape, with a bad rejectClass or temperature, or
  *   with an unknown preprocessing profile
  */
-export function createRecognizer(model: LayersModel, metadata: ModelMetadata): Recognizer {
+export function createRecognizer(modelOrEngine: LayersModel | InferenceEngine, metadata: ModelMetadata): Recognizer {
   validateMetadata(metadata, metadata.name ?? 'model');
+  const engine = isEngine(modelOrEngine) ? modelOrEngine : tfjsEngine(modelOrEngine, [metadata.inputShape[0], metadata.inputShape[1]]);
+  const model = isEngine(modelOrEngine) ? (modelOrEngine as Partial<TfjsEngine>).model : modelOrEngine;
   const [height, width] = metadata.inputShape;
   const pixels = height * width;
   const classes = metadata.classes;
@@ -218,13 +282,8 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
 
   const predictProbabilities = async (inputs: Float32Array, count: number): Promise<Float32Array> => {
     if (count === 0) return new Float32Array(0);
-    const output = tf.tidy(() => model.predict(tf.tensor4d(inputs, [count, height, width, 1])) as tf.Tensor);
-    try {
-      const raw = (await output.data()) as Float32Array;
-      return temperature === 1 && shift === undefined ? raw : applyTemperature(raw, classes.length, temperature, shift);
-    } finally {
-      output.dispose();
-    }
+    const raw = await engine.run(inputs, count);
+    return temperature === 1 && shift === undefined ? raw : applyTemperature(raw, classes.length, temperature, shift);
   };
 
   const recognizeBatch: Recognizer['recognizeBatch'] = async (images, options = {}) => {
@@ -258,6 +317,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
 
   return {
     metadata,
+    engine: engine.name,
     model,
     predictProbabilities,
     recognizeBatch,
@@ -271,7 +331,7 @@ export function createRecognizer(model: LayersModel, metadata: ModelMetadata): R
       return { ...decodeProbabilities(probabilities, classes, options.topK, metadata.rejectClass), processed: input, timings: { preprocessMs, inferenceMs } };
     },
     dispose() {
-      model.dispose();
+      engine.dispose();
     },
   };
 }
