@@ -4,7 +4,7 @@ import { corruptCount, HwdbStream, hwdbFolderOf, indexHwdbFolder } from '../data
 import { writeFileAtomic } from '../node/files.ts';
 import { evaluateStream, formatConfusionCells, mostConfusedPairs, type ConfusedPair, type StreamEvaluation } from '../train/evaluate.ts';
 import { loadIdxDataset, classNamesFor, mnistDir } from '../data/mnist.ts';
-import { loadRecognizer } from '../node/recognizer.ts';
+import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { evaluateClassifier, type Evaluation } from '../train/evaluate.ts';
 import { hwrError } from '../core/errors.ts';
 import { expectedCalibrationError } from '../train/calibration.ts';
@@ -22,6 +22,8 @@ export interface EvaluateFlags {
   confusion?: string;
   /** With `hwdb:DIR`: skip corrupt GNT samples with a warning each, instead of failing at the first. */
   skipCorrupt?: boolean;
+  /** What runs the model (`--engine`); default `auto`. */
+  engine?: EngineChoice;
 }
 
 const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
@@ -138,7 +140,7 @@ async function evaluateGnt(recognizer: Recognizer, flags: EvaluateFlags, dir: st
 
 /** `hwr evaluate`: metrics of a model on the test split of an IDX dataset (MNIST by default), or of GNT files (`hwdb:DIR`). */
 export async function evaluateCommand(flags: EvaluateFlags): Promise<void> {
-  const recognizer = await loadRecognizer(flags.model);
+  const recognizer = await loadRecognizer(flags.model, undefined, { engine: flags.engine ?? 'auto' });
   const gnt = hwdbFolderOf(flags.data);
   if (gnt !== null) {
     try {

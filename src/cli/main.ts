@@ -12,6 +12,7 @@ import { summaryCommand } from './summary.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../models/index.ts';
+import { ENGINE_CHOICES } from '../node/recognizer.ts';
 import { defaultTrainingThreads } from '../train/parallel.ts';
 
 function positiveInteger(value: string): number {
@@ -30,6 +31,13 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
   return n;
+}
+
+/** `--engine auto|onnx|tfjs` of the commands that run a model (see `EngineChoice` in src/node/recognizer.ts). */
+function engineOption(): Option {
+  return new Option('--engine <engine>', 'what runs the model: onnx (ONNX Runtime, on the model\'s ONNX form: its model.onnx, or generated once and cached), tfjs (TensorFlow.js, wasm), or auto: ONNX Runtime when it can run the model, else TF.js with a warning')
+    .choices([...ENGINE_CHOICES])
+    .default('auto');
 }
 
 /** Builds the `hwr` program (exported for tests). */
@@ -70,6 +78,7 @@ export function buildProgram(): Command {
     .option('--confusion <file>', 'with hwdb:DIR: write the full confusion (every non-zero cell, tab-separated) here', 'confusion.tsv')
     .option('--skip-corrupt', 'with hwdb:DIR: skip corrupt or truncated GNT samples with a warning each (default: the first is an error naming the file and byte offset)')
     .option('--json', 'print one JSON object')
+    .addOption(engineOption())
     .action(evaluateCommand);
 
   program
@@ -80,6 +89,7 @@ export function buildProgram(): Command {
     .option('--json', 'print a JSON array')
     .option('--top-k <n>', 'candidates listed per image (--json "topK"; the text output of a model with more than 20 classes): default 3 up to 20 classes, 10 above; at most 50', positiveInteger)
     .option('--save-processed <dir>', 'write the image the model saw (its input size), as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
+    .addOption(engineOption())
     .action(predictCommand);
 
   program

@@ -5,7 +5,7 @@ import { formatProbability } from '../core/probabilityText.ts';
 import { defaultTopK, MAX_TOP_K, type ClassProbability, type Recognition } from '../core/recognizer.ts';
 import { decodeImageFile, encodePng } from '../node/image.ts';
 import { writeFileAtomic } from '../node/files.ts';
-import { loadRecognizer } from '../node/recognizer.ts';
+import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 
 /** Flags of `hwr predict`. */
 export interface PredictFlags {
@@ -17,6 +17,8 @@ export interface PredictFlags {
    * capped at `MAX_TOP_K` (50) and at the number of classes.
    */
   topK?: number;
+  /** What runs the model (`--engine`); default `auto`. */
+  engine?: EngineChoice;
 }
 
 /** Above this many classes the text output lists the top-k candidates rather than every class. */
@@ -84,7 +86,7 @@ class ProcessedNames {
  * the others are still recognized, and the exit code is 1 if any file failed.
  */
 export async function predictCommand(files: string[], flags: PredictFlags): Promise<void> {
-  const recognizer = await loadRecognizer(flags.model);
+  const recognizer = await loadRecognizer(flags.model, undefined, { engine: flags.engine ?? 'auto' });
   const { classes, inputShape: [size] } = recognizer.metadata;
   const topK = Math.min(flags.topK ?? defaultTopK(classes.length), MAX_TOP_K, classes.length);
   const outputs: PredictOutput[] = [];
