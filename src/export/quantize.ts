@@ -48,9 +48,14 @@ export interface ChannelQuantizedWeights {
 /**
  * Symmetric per-channel int8 quantization of a weight tensor whose output channel is `channelOf(i)` for flat index i
  * (for TF.js HWIO conv kernels and `[inputs, units]` dense kernels, the last axis: `i % channels`):
- * `scale[c] = max |w| over channel c / 127` (1 for an all-zero channel), `q = round(w / scale[c])` in [-127, 127].
+ * `scale[c] = max |w| over channel c / limit` (1 for an all-zero channel), `q = round(w / scale[c])` in [-limit, limit].
+ *
+ * @param limit largest |q|: 127 (default, TFLite's int8 spec) or 63 for 7-bit weights ("reduce range", ONNX Runtime's
+ *   quantizer option): x86 CPUs without AVX-512 VNNI multiply uint8 activations by int8 weights with `vpmaddubsw`,
+ *   whose int16 pair sums saturate when both are large (255 * 127 * 2 > 32767); 7-bit weights cannot saturate
+ *   (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html, "When and why do I need to try U8U8?")
  */
-export function quantizeWeightsPerChannel(weights: Float32Array, channels: number, channelOf: (index: number) => number = (i) => i % channels): ChannelQuantizedWeights {
+export function quantizeWeightsPerChannel(weights: Float32Array, channels: number, channelOf: (index: number) => number = (i) => i % channels, limit = 127): ChannelQuantizedWeights {
   const maxAbs = new Float64Array(channels);
   for (let i = 0; i < weights.length; i++) {
     const c = channelOf(i);
@@ -58,10 +63,10 @@ export function quantizeWeightsPerChannel(weights: Float32Array, channels: numbe
     if (a > maxAbs[c]!) maxAbs[c] = a;
   }
   const scales = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) scales[c] = maxAbs[c]! > 0 ? maxAbs[c]! / 127 : 1;
+  for (let c = 0; c < channels; c++) scales[c] = maxAbs[c]! > 0 ? maxAbs[c]! / limit : 1;
   const values = new Int8Array(weights.length);
   for (let i = 0; i < weights.length; i++) {
-    values[i] = Math.max(-127, Math.min(127, Math.round(weights[i]! / scales[channelOf(i)]!)));
+    values[i] = Math.max(-limit, Math.min(limit, Math.round(weights[i]! / scales[channelOf(i)]!)));
   }
   return { values, scales };
 }

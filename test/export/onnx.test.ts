@@ -186,6 +186,20 @@ describe('ONNX metadata and errors', () => {
     m.dispose();
   });
 
+  it('int8 stores 7-bit weights by default (reduce range) and full 8-bit ones with reduceRange: false', async () => {
+    const m = model();
+    const graph = lowerModel(m);
+    const ranges = await activationRanges(m, graph, strokeImages(4, 28), 4);
+    const largestWeight = (bytes: Uint8Array) => {
+      const kernels = onnxProto.onnx.ModelProto.decode(bytes).graph!.initializer!.filter((t) => t.name!.endsWith('_kernel_int8'));
+      expect(kernels.length).toBe(graph.ops.filter((op) => op.kind === 'conv2d' || op.kind === 'dense').length);
+      return Math.max(...kernels.map((t) => Math.max(...new Int8Array(t.rawData!.buffer, t.rawData!.byteOffset, t.rawData!.length).map(Math.abs))));
+    };
+    expect(largestWeight(toOnnx(graph, { quantize: 'int8', ranges }))).toBe(63);
+    expect(largestWeight(toOnnx(graph, { quantize: 'int8', ranges, reduceRange: false }))).toBe(127);
+    m.dispose();
+  });
+
   it('asks for calibration ranges for int8, and lowerModel refuses a dilated convolution with UNSUPPORTED_MODEL', () => {
     const m = model();
     const graph = lowerModel(m);
