@@ -1,0 +1,65 @@
+/**
+ * Checks an exported model with a runtime that is not this project's, against the TF.js model it came from:
+ * ONNX files with ONNX Runtime (onnxruntime-node), TFLite files with ArmNN's TFLite parser and reference backend
+ * (scripts/armnn_run.py, Debian's python3-pyarmnn) where it is installed. Node-only.
+ */
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import * as tf from '@tensorflow/tfjs-core';
+import { onnxruntimeEngine } from '../node/onnxEngine.ts';
+import type { ExportFormat } from './export.ts';
+
+/** What `verifyExport` found. */
+export interface ExportCheck {
+  /** The runtime that ran the exported file, e.g. `ONNX Runtime 1.30.0`. */
+  runtime: string;
+  /** Images compared. */
+  count: number;
+  /** Images whose most probable class is the same in both. */
+  sameTop1: number;
+  /** Largest absolute difference of any probability. */
+  maxAbsDiff: number;
+  /** Why nothing was compared (the runtime is not installed); absent when compared. */
+  skipped?: string;
+}
+
+/** Argmax of row `row` of a `[rows, width]` matrix. */
+function argmax(values: Float32Array, row: number, width: number): number {
+  let best = 0;
+  for (let c = 1; c < width; c++) if (values[row * width + c]! > values[row * width + best]!) best = c;
+  return best;
+}
+
+/**
+ * Runs `count` images through the exported bytes and through `model`, and compares the probabilities.
+ * @param images `[count, h, w, 1]` float32 in [0, 1]
+ * @param path   the exported file (the TFLite check reads it from disk)
+ * @throws HwrError `BAD_MODEL` when the runtime cannot load the file (the exported file is then wrong)
+ */
+export async function verifyExport(format: ExportFormat, bytes: Uint8Array, path: string, model: LayersModel, images: Float32Array, count: number): Promise<ExportCheck> {
+  const [, h, w] = model.inputs[0]!.shape as number[];
+  const expected = tf.tidy(() => (model.predict(tf.tensor4d(images, [count, h!, w!, 1])) as tf.Tensor).dataSync() as Float32Array);
+  const classes = expected.length / count;
+  let actual: Float32Array;
+  let runtime: string;
+  if (format === 'onnx') {
+    const engine = await onnxruntimeEngine(bytes, { name: path });
+    try {
+      actual = await engine.run(images, count);
+    } finally {
+      engine.dispose();
+    }
+    const ort = await import('onnxruntime-node');
+    runtime = `ONNX Runtime ${ort.env.versions.node ?? ''}`.trim();
+  } else {
+    const { runArmnn, armnnAvailable } = await import('./armnn.ts');
+    const why = armnnAvailable();
+    if (why !== null) return { runtime: 'ArmNN', count: 0, sameTop1: 0, maxAbsDiff: 0, skipped: why };
+    actual = await runArmnn(path, images, count, classes);
+    runtime = 'ArmNN TFLite parser (CpuRef)';
+  }
+  let sameTop1 = 0;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < count; i++) if (argmax(expected, i, classes) === argmax(actual, i, classes)) sameTop1++;
+  for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(expected[i]! - actual[i]!));
+  return { runtime, count, sameTop1, maxAbsDiff };
+}
