@@ -3,6 +3,8 @@
  * random weights and random batch-norm statistics, and the shipped models, give TF.js's probabilities in float32;
  * float16 and int8 stay close; corrupt files and unsupported layers fail in one clear line.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +16,7 @@ import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata, toOnnx } from '../../src/exp
 import { loadModel } from '../../src/node/modelFiles.ts';
 import { resolveModelDir } from '../../src/node/recognizer.ts';
 import { setupBackend } from '../../src/train/backend.ts';
+import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { argmaxRow, bytesToInput, FIXTURE_ARCHITECTURES, maxAbsDiff, predictTfjs, randomModel, strokeImages } from './fixtures.ts';
 
 /** Runs an ONNX model on ONNX Runtime (one intra-op thread): `[count, size, size, 1]` -> `[count, classes]`. */
@@ -45,6 +48,7 @@ beforeAll(async () => {
 });
 
 describe('ONNX export of every architecture (random weights and batch-norm statistics) through ONNX Runtime', () => {
+  const tempDir = useTempDirs('onnx');
   const count = 16;
   for (const arch of FIXTURE_ARCHITECTURES) {
     it(`${arch.name} ${arch.inputSize}x${arch.inputSize}, ${arch.classes} classes: float32 within 1e-4, float16 within 2e-3, int8 same top-1 on at least 13 of 16`, async () => {
@@ -75,6 +79,28 @@ describe('ONNX export of every architecture (random weights and batch-norm stati
       model.dispose();
     });
   }
+
+  it('int8 QDQ is fused by ONNX Runtime into its integer kernels (QLinearConv, QGemm, int8 MaxPool and GlobalAveragePool)', async () => {
+    const dir = await tempDir();
+    for (const arch of [FIXTURE_ARCHITECTURES[0]!, FIXTURE_ARCHITECTURES[3]!]) {
+      const model = randomModel(arch);
+      const graph = lowerModel(model);
+      const ranges = await activationRanges(model, graph, strokeImages(4, arch.inputSize), 4);
+      const optimized = join(dir, `${arch.name}.optimized.onnx`);
+      const session = await ort.InferenceSession.create(toOnnx(graph, { quantize: 'int8', ranges }), { intraOpNumThreads: 1, logSeverityLevel: 3, optimizedModelFilePath: optimized });
+      await session.release();
+      const ops = opTypes(await readFile(optimized));
+      const convolutions = graph.ops.filter((op) => op.kind === 'conv2d').length;
+      expect(ops.filter((op) => op === 'QLinearConv').length, arch.name).toBe(convolutions);
+      expect(ops.filter((op) => op === 'QGemm').length, arch.name).toBe(graph.ops.filter((op) => op.kind === 'dense').length);
+      expect(ops, arch.name).not.toContain('Conv');
+      expect(ops, arch.name).not.toContain('MaxPool');
+      if (arch.name === 'hccr-vgg') expect(ops).toContain('QLinearGlobalAveragePool');
+      // One QuantizeLinear at the input and one DequantizeLinear before the float softmax: integer from end to end.
+      expect(ops.filter((op) => op === 'QuantizeLinear' || op === 'DequantizeLinear').length, arch.name).toBe(2);
+      model.dispose();
+    }
+  });
 
   it('runs any batch size (batch is a dim_param), and one image gives the same row as in a batch', async () => {
     const arch = FIXTURE_ARCHITECTURES[0]!;
