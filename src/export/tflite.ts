@@ -8,8 +8,9 @@
  * `[1, classes]` float32. Lowering, one builtin operator per lowered op:
  * conv2d -> CONV_2D (filter OHWI, SAME/VALID padding, fused RELU); maxPool -> MAX_POOL_2D; globalAveragePool ->
  * AVERAGE_POOL_2D over the whole map then RESHAPE to `[1, c]`; flatten -> RESHAPE; dense -> FULLY_CONNECTED (weights
- * `[units, inputs]`, fused RELU); relu -> RELU; softmax -> SOFTMAX (beta 1). Every one of these is supported by
- * TFLite's builtin kernels, TFLite Micro and ArmNN's TFLite parser (notes/EXPORT.md, "TFLite and ArmNN").
+ * `[units, inputs]`, fused RELU); relu -> RELU; softmax -> SOFTMAX (beta 1). All are TFLite builtins that TFLite
+ * Micro also has; ArmNN 20.08's TFLite parser (libarmnn22) runs the float32 and int8 files, not the float16 ones
+ * (notes/EXPORT.md, "TFLite and ArmNN").
  *
  * Quantization modes (TensorFlow Lite's post-training quantization layouts):
  * - `float32`: float32 weights.
@@ -488,11 +489,13 @@ class CheckedFlatbuffer {
 
 /**
  * Reads the `Model.metadata` entries of a TFLite model as UTF-8 text (name -> text), e.g. `hwr` -> the sidecar JSON
- * written by `toTflite`. Checks the file identifier and that every offset it follows lies inside the bytes.
+ * written by `toTflite`. Checks the file identifier, that the model has a subgraph, and that every buffer and every
+ * offset it follows lies inside the bytes (the JavaScript flatbuffers runtime checks nothing itself).
  *
  * @param name the file's name, for error messages
  * @throws HwrError `BAD_MODEL` naming `name` for bytes that are not a TFLite model (too short, identifier not "TFL3",
- *   an offset outside the file, a metadata entry naming a missing buffer)
+ *   no subgraph, a table, vector or string (every buffer's data among them) outside the file, as in a truncated
+ *   file, or a metadata entry naming a missing buffer)
  */
 export function readTfliteMetadata(bytes: Uint8Array, name: string): Record<string, string> {
   const fail = (why: string) => hwrError('BAD_MODEL', `${name}: not a valid TFLite model: ${why}`);
@@ -502,10 +505,18 @@ export function readTfliteMetadata(bytes: Uint8Array, name: string): Record<stri
   const fb = new CheckedFlatbuffer(bytes, fail);
   const model = fb.table(0, 'Model');
   const out: Record<string, string> = {};
-  const metadataAt = fb.field(model, 6);
-  if (metadataAt === 0) return out;
+  const subgraphsAt = fb.field(model, 2);
+  if (subgraphsAt === 0 || fb.vector(subgraphsAt, 4, 'Model.subgraphs')[1] === 0) throw fail('no subgraph');
+  // Every buffer is checked, not only the metadata ones: weights lie at the end of the file, so this finds truncation.
   const buffersAt = fb.field(model, 4);
   const [buffersStart, bufferCount] = buffersAt === 0 ? [0, 0] : fb.vector(buffersAt, 4, 'Model.buffers');
+  for (let i = 0; i < bufferCount; i++) {
+    const buffer = fb.table(buffersStart + 4 * i, `Model.buffers[${i}]`);
+    const dataAt = fb.field(buffer, 0);
+    if (dataAt !== 0) fb.vector(dataAt, 1, `Model.buffers[${i}].data`);
+  }
+  const metadataAt = fb.field(model, 6);
+  if (metadataAt === 0) return out;
   const [start, count] = fb.vector(metadataAt, 4, 'Model.metadata');
   for (let i = 0; i < count; i++) {
     const entry = fb.table(start + 4 * i, `Model.metadata[${i}]`);
