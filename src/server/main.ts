@@ -4,7 +4,10 @@
  *
  * Environment: `PORT` (default 3000), `HOST` (default `localhost`; `0.0.0.0` to reach it from a phone
  * on the same network), `HWR_MODEL` (the default model, for requests without `model`: a name under models/ or a
- * model folder; default `digits`; the other models under models/ are served by name too),
+ * model folder; default `digits`; the other models under models/ are served by name too), `HWR_ENGINE` (what runs
+ * the models: `auto`, the default, is ONNX Runtime where it can run the model and TF.js otherwise, with a warning;
+ * `onnx` or `tfjs` force one; `GET /api/health` says which runs the default model; the ONNX form of each model is
+ * cached in `HWR_CACHE_DIR`, default `~/.cache/hwr`),
  * `LOG_LEVEL` (pino level; default `info`), `LOG_FORMAT` (`pretty`: one readable line per entry; `json`: one JSON
  * object per line, for log collectors; default `pretty` when stdout is a terminal, else `json`).
  *
@@ -14,6 +17,7 @@
  */
 import pretty from 'pino-pretty';
 import type { FastifyServerOptions } from 'fastify';
+import { parseEngineChoice, type EngineChoice } from '../node/recognizer.ts';
 import { buildServer } from './server.ts';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -36,6 +40,14 @@ function loggerOptions(level: string, format: string | undefined, isTerminal: bo
   return { level, stream };
 }
 
+let engine: EngineChoice;
+try {
+  engine = parseEngineChoice(process.env.HWR_ENGINE, 'HWR_ENGINE');
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
 let logger: FastifyServerOptions['logger'];
 try {
   logger = loggerOptions(process.env.LOG_LEVEL ?? 'info', process.env.LOG_FORMAT || undefined, process.stdout.isTTY === true);
@@ -44,7 +56,7 @@ try {
   process.exit(2);
 }
 
-const app = buildServer({ model: process.env.HWR_MODEL ?? 'digits', logger });
+const app = buildServer({ model: process.env.HWR_MODEL ?? 'digits', engine, logger });
 
 let closing = false;
 async function shutDown(signal: NodeJS.Signals): Promise<void> {

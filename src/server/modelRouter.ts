@@ -12,7 +12,7 @@
  */
 import type { Recognition, Recognizer } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
-import { loadRecognizer } from '../node/recognizer.ts';
+import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { modelFailed, type ModelCatalog, type ModelRef } from './modelCatalog.ts';
 import { MODELS_PER_WORKER, modelKey, servesModels } from './recognitionPool.ts';
 import type { RecognizerSlot } from './recognizerSlot.ts';
@@ -37,10 +37,14 @@ export class ModelRouter {
   readonly catalog: ModelCatalog;
   /** Models loaded in this thread, by `modelKey`, least recently used first; only without a pool. */
   private readonly local = new Map<string, LocalModel>();
+  /** The engine of the models loaded in this thread. */
+  private readonly engine: EngineChoice;
 
-  constructor(slot: RecognizerSlot, catalog: ModelCatalog) {
+  /** @param engine what runs the models loaded in this thread (without a pool); default `auto` */
+  constructor(slot: RecognizerSlot, catalog: ModelCatalog, engine: EngineChoice = 'auto') {
     this.slot = slot;
     this.catalog = catalog;
+    this.engine = engine;
   }
 
   /**
@@ -100,7 +104,7 @@ export class ModelRouter {
     if (entry) {
       this.local.delete(key);
     } else {
-      const created: LocalModel = { recognizer: loadRecognizer(ref.dir), users: 0, evicted: false };
+      const created: LocalModel = { recognizer: loadRecognizer(ref.dir, undefined, { engine: this.engine }), users: 0, evicted: false };
       created.recognizer.catch(() => this.local.get(key) === created && this.local.delete(key));
       entry = created;
       while (this.local.size >= MODELS_PER_WORKER) {

@@ -23,7 +23,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hwrError, type HwrErrorCode } from '../core/errors.ts';
-import { resolveModelDir } from '../node/recognizer.ts';
+import { resolveModelDir, type EngineChoice } from '../node/recognizer.ts';
 import type { Recognition, RecognizeOptions } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
 import { ApiError } from './errors.ts';
@@ -39,6 +39,8 @@ export const MODELS_PER_WORKER = 3;
  */
 export interface RecognitionService {
   readonly metadata: ModelMetadata;
+  /** What runs the default model (`Recognizer.engine`: `onnxruntime` or `tfjs`), where known. */
+  readonly engine?: string;
   /** Recognizes one RGBA image. @throws HwrError `NO_INK` for a blank image; ApiError 503 `BUSY` when the queue is full. */
   recognize(image: PixelBuffer, options?: RecognizeOptions & { signal?: AbortSignal }): Promise<Recognition>;
   /** Recognizes images in one forward pass; a bad image gives an `Error` in its slot. Throws like `recognize`. */
@@ -80,11 +82,17 @@ export interface RecognitionPoolOptions {
   workers?: number;
   /** Most jobs waiting for a worker before `recognize` answers 503 `BUSY`; default 256. */
   maxQueue?: number;
+  /**
+   * What runs the models in every worker (`EngineChoice`); default `auto`. An ONNX Runtime session uses one
+   * intra-op thread: the pool's parallelism is its workers.
+   */
+  engine?: EngineChoice;
 }
 
-/** `workerData` of a pool worker. */
+/** `workerData` of a pool worker: its initial model, and the engine for every model it loads. */
 export interface PoolWorkerInit {
   model: string;
+  engine: EngineChoice;
 }
 
 /** An error as it crosses the thread boundary. */
@@ -164,20 +172,23 @@ const BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
 export class RecognitionPool implements MultiModelService {
   readonly servesModels = true as const;
   readonly metadata: ModelMetadata;
+  /** What runs the default model in the workers (`Recognizer.engine` of the first worker: `onnxruntime` or `tfjs`). */
+  readonly engine: string;
   /** Number of worker threads. */
   readonly size: number;
-  private readonly model: string;
+  private readonly init: PoolWorkerInit;
   private readonly maxQueue: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
   private disposed = false;
 
-  private constructor(options: Required<Omit<RecognitionPoolOptions, 'modelsDir'>>, metadata: ModelMetadata) {
-    this.model = options.model;
+  private constructor(options: Required<Omit<RecognitionPoolOptions, 'modelsDir'>>, metadata: ModelMetadata, engine: string) {
+    this.init = { model: options.model, engine: options.engine };
     this.size = options.workers;
     this.maxQueue = options.maxQueue;
     this.metadata = metadata;
+    this.engine = engine;
   }
 
   /**
@@ -187,18 +198,19 @@ export class RecognitionPool implements MultiModelService {
    */
   static async start(options: RecognitionPoolOptions): Promise<RecognitionPool> {
     const model = resolveModelDir(options.model, options.modelsDir);
+    const engine = options.engine ?? 'auto';
     const workers = options.workers ?? defaultWorkerCount();
     const maxQueue = options.maxQueue ?? 256;
     if (!Number.isInteger(workers) || workers < 1) throw hwrError('BAD_ARGUMENT', `recognition pool: workers must be a positive integer, got ${workers}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw hwrError('BAD_ARGUMENT', `recognition pool: maxQueue must be an integer >= 0, got ${maxQueue}`);
-    const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker(model)));
+    const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker({ model, engine })));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
       await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
       throw failure.reason;
     }
-    const ready = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; metadata: ModelMetadata }>).value);
-    const pool = new RecognitionPool({ model, workers, maxQueue }, ready[0]!.metadata);
+    const ready = started.map((s) => (s as PromiseFulfilledResult<ReadyWorker>).value);
+    const pool = new RecognitionPool({ model, workers, maxQueue, engine }, ready[0]!.metadata, ready[0]!.engine);
     for (const { worker } of ready) pool.adopt(worker);
     return pool;
   }
@@ -319,7 +331,7 @@ export class RecognitionPool implements MultiModelService {
     const job = slot.job;
     if (job) this.settle(job, () => job.reject(new Error(`recognition worker exited with code ${code} while recognizing`)));
     if (this.disposed) return;
-    startWorker(this.model).then(
+    startWorker(this.init).then(
       ({ worker }) => (this.disposed ? void worker.terminate() : this.adopt(worker)),
       () => {}, // the model loaded before, so this is unexpected; the remaining workers carry on
     );
@@ -331,18 +343,24 @@ export class RecognitionPool implements MultiModelService {
   }
 }
 
+/** A started worker, with its initial model's metadata and the engine that runs it. */
+interface ReadyWorker {
+  worker: Worker;
+  metadata: ModelMetadata;
+  engine: string;
+}
+
 /** Starts one worker and waits for its model. */
-function startWorker(model: string): Promise<{ worker: Worker; metadata: ModelMetadata }> {
-  const init: PoolWorkerInit = { model };
+function startWorker(init: PoolWorkerInit): Promise<ReadyWorker> {
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: init });
   return new Promise((resolve, reject) => {
     const onExit = (code: number): void => reject(new Error(`recognition worker exited (code ${code}) while loading the model`));
     worker.once('exit', onExit);
     worker.once('error', (error) => reject(new Error(`recognition worker failed to start: ${error.message}`, { cause: error })));
-    worker.once('message', (message: { type: 'ready'; metadata: ModelMetadata } | { type: 'failed'; error: SerializedError }) => {
+    worker.once('message', (message: { type: 'ready'; metadata: ModelMetadata; engine: string } | { type: 'failed'; error: SerializedError }) => {
       worker.off('exit', onExit);
       if (message.type === 'ready') {
-        resolve({ worker, metadata: message.metadata });
+        resolve({ worker, metadata: message.metadata, engine: message.engine });
       } else {
         void worker.terminate();
         reject(revive(message.error));

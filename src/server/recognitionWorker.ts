@@ -1,6 +1,7 @@
 /**
- * Worker thread of `RecognitionPool` (./recognitionPool.ts): loads its own recognizer (`loadRecognizer(model)`,
- * its own single-threaded wasm backend), then preprocesses and recognizes the images it is sent, one job at a time,
+ * Worker thread of `RecognitionPool` (./recognitionPool.ts): loads its own recognizer
+ * (`loadRecognizer(model, ..., { engine })`: an ONNX Runtime session with one intra-op thread, or its own
+ * single-threaded TF.js wasm backend), then preprocesses and recognizes the images it is sent, one job at a time,
  * so that this JavaScript work never runs on the server's event loop.
  *
  * A job may name another model (`PoolJob.model`): it is loaded here on first use and kept, at most
@@ -8,7 +9,7 @@
  * freed while a job uses it. A model that fails to load is not kept (the next job for it tries again, in case its
  * files were repaired); that job's answer says `loadFailed`.
  *
- * Protocol (structured-cloned messages): it posts `{ type: 'ready', metadata }` or `{ type: 'failed', error }` once,
+ * Protocol (structured-cloned messages): it posts `{ type: 'ready', metadata, engine }` or `{ type: 'failed', error }` once,
  * then answers each `PoolJob` with a `PoolAnswer` of the same `id`. Not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -24,6 +25,9 @@ function serialize(error: unknown): SerializedError {
   return { name, message, ...(typeof code === 'string' ? { code } : {}) };
 }
 
+/** Loads a model folder (or name) with the pool's engine; one intra-op thread per ONNX Runtime session (one worker per core). */
+const load = (model: string): Promise<Recognizer> => loadRecognizer(model, undefined, { engine: init.engine, threads: 1 });
+
 /** Loaded models by `modelKey`, least recently used first (a Map keeps insertion order). */
 const loaded = new Map<string, Recognizer>();
 
@@ -34,7 +38,7 @@ async function recognizerFor(job: PoolJob): Promise<Recognizer> {
   if (recognizer) {
     loaded.delete(key);
   } else {
-    recognizer = await loadRecognizer(job.model?.dir ?? init.model);
+    recognizer = await load(job.model?.dir ?? init.model);
     while (loaded.size >= MODELS_PER_WORKER) {
       const [oldest, old] = loaded.entries().next().value as [string, Recognizer];
       loaded.delete(oldest);
@@ -46,7 +50,7 @@ async function recognizerFor(job: PoolJob): Promise<Recognizer> {
 }
 
 try {
-  loaded.set(modelKey(undefined), await loadRecognizer(init.model));
+  loaded.set(modelKey(undefined), await load(init.model));
   port.on('message', async (job: PoolJob) => {
     let answer: PoolAnswer;
     let recognizer: Recognizer;
@@ -68,7 +72,8 @@ try {
     }
     port.postMessage(answer);
   });
-  port.postMessage({ type: 'ready', metadata: loaded.get(modelKey(undefined))!.metadata });
+  const initial = loaded.get(modelKey(undefined))!;
+  port.postMessage({ type: 'ready', metadata: initial.metadata, engine: initial.engine });
 } catch (error) {
   port.postMessage({ type: 'failed', error: serialize(error) });
 }

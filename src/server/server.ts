@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { DEFAULT_MODEL, loadRecognizer, SHIPPED_MODELS_DIR } from '../node/recognizer.ts';
+import { DEFAULT_MODEL, loadRecognizer, SHIPPED_MODELS_DIR, type EngineChoice } from '../node/recognizer.ts';
 import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from './errors.ts';
 import { ModelCatalog } from './modelCatalog.ts';
 import { ModelRouter } from './modelRouter.ts';
@@ -97,6 +97,11 @@ export interface ServerOptions {
    * core; 0 recognizes on the event loop (no pool; one large image then delays every other request).
    */
   workers?: number;
+  /**
+   * What runs the models (`HWR_ENGINE`), when `recognizer` is not given: `auto` (default: ONNX Runtime where it can
+   * run the model, else TF.js with a warning), `onnx` or `tfjs`. Passed to every pool worker.
+   */
+  engine?: EngineChoice;
   /** Folder of the built web app, or `false` to serve no web app. Default `DEFAULT_WEB_ROOT`. */
   webRoot?: string | false;
   /** Fastify logger option: `false` (default) for silence, `true` or a pino config to log each request (method, URL, status, `ms`). */
@@ -149,16 +154,17 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
 
   const model = options.model ?? DEFAULT_MODEL;
   const modelsDir = options.modelsDir ?? SHIPPED_MODELS_DIR;
+  const engine = options.engine ?? 'auto';
   const loading = Promise.resolve(
     options.recognizer ?? (options.workers === 0
-      ? loadRecognizer(model, modelsDir)
-      : RecognitionPool.start({ model, modelsDir, workers: options.workers, maxQueue: limits.maxQueue })),
+      ? loadRecognizer(model, modelsDir, { engine })
+      : RecognitionPool.start({ model, modelsDir, workers: options.workers, maxQueue: limits.maxQueue, engine })),
   );
   const slot = new RecognizerSlot(loading, (error) => app.log.error({ err: error }, 'model failed to load'));
   slot.settled.then(() => {
-    if (slot.state.status === 'ready') app.log.info({ model: slot.state.recognizer.metadata.name }, 'model loaded');
+    if (slot.state.status === 'ready') app.log.info({ model: slot.state.recognizer.metadata.name, engine: slot.state.recognizer.engine }, 'model loaded');
   });
-  const router = new ModelRouter(slot, new ModelCatalog({ modelsDir, defaultModel: model }));
+  const router = new ModelRouter(slot, new ModelCatalog({ modelsDir, defaultModel: model }), engine);
   app.addHook('onClose', async () => {
     await Promise.all([slot.dispose(), router.dispose()]);
   });

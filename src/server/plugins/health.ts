@@ -18,6 +18,8 @@ const healthSchema = {
     status: { type: 'string' },
     /** Name of the loaded model; only when `ok`. */
     model: { type: 'string' },
+    /** What runs it: `onnxruntime` (ONNX Runtime) or `tfjs` (TensorFlow.js); only when `ok`. */
+    engine: { type: 'string' },
     /** Seconds since the server process started. */
     uptimeSeconds: { type: 'number' },
     /** Why the server is not ready; only when not `ok`. */
@@ -29,7 +31,10 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { slot
   app.get('/api/health', { schema: { summary: 'Readiness', response: { 200: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
     const uptimeSeconds = process.uptime();
     const { state } = slot;
-    if (state.status === 'ready') return { status: 'ok', model: state.recognizer.metadata.name, uptimeSeconds };
+    if (state.status === 'ready') {
+      const { engine } = state.recognizer;
+      return { status: 'ok', model: state.recognizer.metadata.name, ...(engine !== undefined ? { engine } : {}), uptimeSeconds };
+    }
     const message = state.status === 'loading' ? 'the model is still loading' : `the model failed to load: ${state.error.message}`;
     return reply.code(503).send({ status: state.status, uptimeSeconds, error: { code: 'MODEL_NOT_READY', message } });
   });
