@@ -53,7 +53,8 @@ export interface ChannelQuantizedWeights {
  * @param limit largest |q|: 127 (default, TFLite's int8 spec) or 63 for 7-bit weights ("reduce range", ONNX Runtime's
  *   quantizer option): x86 CPUs without AVX-512 VNNI multiply uint8 activations by int8 weights with `vpmaddubsw`,
  *   whose int16 pair sums saturate when both are large (255 * 127 * 2 > 32767); 7-bit weights cannot saturate
- *   (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html, "When and why do I need to try U8U8?")
+ *   (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html: the saturation of U8S8 on AVX2
+ *   and AVX-512 without VNNI, and `reduce_range`; reproduced in src/export/onnx.ts `OnnxOptions.reduceRange`)
  */
 export function quantizeWeightsPerChannel(weights: Float32Array, channels: number, channelOf: (index: number) => number = (i) => i % channels, limit = 127): ChannelQuantizedWeights {
   const maxAbs = new Float64Array(channels);
