@@ -191,6 +191,8 @@ class OnnxLowering {
           if (this.mode === 'int8') this.quantizeActivation(activationQuantization(range!));
           return;
         case 'softmax':
+          // ONNX's Softmax axis -1 is the width of an NCHW tensor, TF.js's the channels: only flat inputs agree.
+          if (op.inputShape.length !== 1) throw hwrError('UNSUPPORTED_MODEL', `${this.graph.name}: layer ${op.layers[0]}: softmax over an image-shaped tensor [${op.inputShape.join(', ')}]; hwr export supports softmax on flat features only`);
           this.current = this.b.node('Softmax', [this.current], index === ops.length - 1 ? ONNX_OUTPUT : `${op.layers[0]}_softmax`, [intAttribute('axis', -1)]);
           this.currentQ = null;
           return;
@@ -302,7 +304,8 @@ class OnnxLowering {
  * @param options.ranges calibrated ranges, `graph.ops.length + 1` of them (`activationRanges`)
  * @param options.reduceRange int8: 7-bit weights (default true)
  * @returns the serialized `ModelProto`
- * @throws HwrError `BAD_ARGUMENT` for int8 without ranges or with a number of ranges that does not match the graph
+ * @throws HwrError `BAD_ARGUMENT` for int8 without ranges or with a number of ranges that does not match the graph;
+ *   `UNSUPPORTED_MODEL` for a softmax over an image-shaped tensor (not a classifier's output)
  */
 export function toOnnx(graph: LoweredGraph, options: OnnxOptions = {}): Uint8Array {
   const mode = options.quantize ?? 'float32';
