@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: speed and memory of training and inference, for the seed CNN and the default model (hwr-net),
- * beside PyTorch on the same machine in the same run. Separate from the tests (which never assert timings).
+ * beside PyTorch on the same machine in the same run, and inference on ONNX Runtime (`onnxruntime-node`) beside both.
+ * Separate from the tests (which never assert timings).
  *
  *   npm run bench                      full run (about 16 minutes on 2 idle cores): writes bench/results.json and .md
  *   npm run bench -- --quick           short run (about 1 minute), writes .tmp/bench-quick.json and .md
@@ -8,6 +9,8 @@
  *                                      section of bench/results.md and `hanzi` in results.json are replaced, the rest kept
  *   npm run bench -- --only digits     everything but those rows (the previous hanzi section is kept)
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
+ *            (--no-epoch and --no-serve keep the epoch rows and the serving section of the previous results, saying
+ *            from which run they are)
  *
  * What is measured, per model (random data, batch 64, Adam; the same architectures in bench/torch_bench.py):
  * - training images/s with 1 thread, and with 2 threads where the machine has 2 cores (TypeScript: the
@@ -15,7 +18,14 @@
  *   `model.trainOnBatch` (the step `fitDataset` takes, without the data pipeline);
  * - batched inference images/s (batch 256) and single-image latency (median and p99 over all calls of all rounds),
  *   through `Recognizer.predictProbabilities` (a preprocessed `[1, 28, 28, 1]` tensor, predict, read back), against
- *   `softmax(model(x))` under `torch.no_grad()`; TypeScript inference always runs on one thread;
+ *   `softmax(model(x))` under `torch.no_grad()` in PyTorch's fastest configuration (eager NCHW, channels_last or
+ *   TorchScript frozen with `optimize_for_inference`, chosen per request by bench/torch_bench.py's `variant: best`);
+ *   TypeScript inference always runs on one thread;
+ * - the same inference on ONNX Runtime (bench/onnx-bench.ts), one intra-op thread, the same model's ONNX form
+ *   (src/export/onnx.ts): (a) a raw `InferenceSession.run` on a ready tensor, (b) hwr's path on the ONNX Runtime
+ *   engine (`Recognizer.predictProbabilities` through src/node/onnxEngine.ts: what the server and the CLI run), and
+ *   the int8 QDQ form on a raw session; measured in the same rounds as TF.js and PyTorch, in rotating order. The
+ *   target: (b) within 10% of (a) (median single-image latency);
  * - peak resident memory (RSS sampled after every TypeScript training step);
  * - one full MNIST epoch of hwr-net through `train()` in a child process, with 1 and 2 threads: epoch seconds,
  *   images/s and peak RSS (`process.resourceUsage().maxRSS`) of a real training run.
@@ -35,27 +45,35 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
 import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
 import { median, percentile } from './stats.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
+import { batchInput, benchMetadata, OrtSide, ORT_WAYS, singleInput, type OrtWay } from './onnx-bench.ts';
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
-import { runServingBench, servingMarkdown, withServingSection, type ServingReport } from './serve.ts';
+import { predictedEngineRise, runServingBench, servingMarkdown, servingSectionOf, withServingSection, type ServingReport } from './serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODELS = ['seed-cnn', 'hwr-net'] as const;
 type ModelName = (typeof MODELS)[number];
 type Kind = 'train' | 'infer' | 'latency';
 
-/** One measured quantity: TypeScript and PyTorch samples (images/s per round, or ms per call). */
+/**
+ * One measured quantity: TypeScript and PyTorch samples (images/s per round, or ms per call); for inference with
+ * 1 thread also the ONNX Runtime samples of each way (bench/onnx-bench.ts).
+ */
 interface Case {
   model: ModelName;
   kind: Kind;
   threads: number;
   ts: number[];
   torch: number[];
+  /** The PyTorch configuration each round measured (`variant` of torch_bench.py's answer), when it says. */
+  torchVariants: string[];
+  ort?: Record<OrtWay, number[]>;
 }
 
 const { values: flags } = parseArgs({
@@ -152,24 +170,7 @@ class TsSide {
     let recognizer = this.recognizers.get(name);
     if (!recognizer) {
       const model = getArchitecture(name).create({ classes: 10, seed: 2 });
-      recognizer = createRecognizer(model, {
-        name: `bench-${name}`,
-        architecture: name,
-        classes: Array.from({ length: 10 }, (_, i) => String(i)),
-        inputShape: [28, 28, 1],
-        preprocessing: 'mnist-com-v2', // unused: the bench feeds preprocessed inputs (predictProbabilities)
-        parameters: model.countParams(),
-        trainingData: 'none (random weights)',
-        epochs: 0,
-        testAccuracy: null,
-        top3Accuracy: null,
-        testData: null,
-        trainingSeconds: null,
-        trainedOn: null,
-        command: 'npm run bench',
-        date: new Date().toISOString(),
-        version: '0.1.0',
-      });
+      recognizer = createRecognizer(model, benchMetadata(name, model.countParams()));
       this.recognizers.set(name, recognizer);
     }
     return recognizer;
@@ -178,7 +179,7 @@ class TsSide {
   /** Batched inference images/s (batch 256). */
   async infer(name: ModelName): Promise<number> {
     const recognizer = this.recognizer(name);
-    const inputs = Float32Array.from({ length: inferBatch * 784 }, (_, i) => ((i * 7919) % 256) / 255);
+    const inputs = batchInput(inferBatch);
     await recognizer.predictProbabilities(inputs, inferBatch);
     const start = performance.now();
     for (let i = 0; i < inferReps; i++) await recognizer.predictProbabilities(inputs, inferBatch);
@@ -188,7 +189,7 @@ class TsSide {
   /** Single-image latencies in ms: preprocessed `[1, 28, 28, 1]` input, predict, probabilities read back. */
   async latency(name: ModelName): Promise<number[]> {
     const recognizer = this.recognizer(name);
-    const input = Float32Array.from({ length: 784 }, (_, i) => ((i * 31) % 256) / 255);
+    const input = singleInput();
     return timeCalls(() => recognizer.predictProbabilities(input, 1), latencyCalls, latencyWarmup);
   }
 
@@ -255,6 +256,7 @@ function machine(torchInfo: Record<string, unknown> | null) {
     os: `${platform()} ${release()}`,
     node: process.versions.node,
     tfjs: `${tf.version.tfjs} ${tf.getBackend()} (one thread per TF.js instance)`,
+    onnxruntime: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}`,
     torch: torchInfo ? `${torchInfo.torch} (Python ${torchInfo.python}, ${torchInfo.parallel}, mkldnn ${torchInfo.mkldnn})` : null,
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
   };
@@ -272,6 +274,16 @@ interface Row {
   ratio: number | null;
   unit: string;
   better: 'higher' | 'lower';
+  /** PyTorch's configuration: each variant that won a round, with its count (e.g. `torchscript x3, nchw x2`). */
+  torchVariant: string | null;
+}
+
+/** `torchscript x3, nchw x2`: how often each configuration was the fastest, most often first. */
+function variantSummary(variants: string[]): string | null {
+  if (variants.length === 0) return null;
+  const counts = new Map<string, number>();
+  for (const v of variants) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} x${n}`).join(', ');
 }
 
 /** Reduces the cases to table rows: medians of rounds (throughput) or of pooled calls (latency, also p99). */
@@ -280,7 +292,7 @@ function rowsOf(cases: Case[]): Row[] {
   for (const c of cases) {
     const torch = c.torch.length ? c.torch : null;
     const add = (measure: string, ts: number, pt: number | null, unit: string, better: Row['better']) =>
-      rows.push({ model: c.model, measure, threads: c.kind === 'train' ? String(c.threads) : `1 / ${c.threads}`, ts, torch: pt, ratio: pt ? ts / pt : null, unit, better });
+      rows.push({ model: c.model, measure, threads: c.kind === 'train' ? String(c.threads) : `1 / ${c.threads}`, ts, torch: pt, ratio: pt ? ts / pt : null, unit, better, torchVariant: variantSummary(c.torchVariants) });
     if (c.kind === 'train') add('training, batch 64, Adam', median(c.ts), torch && median(torch), 'img/s', 'higher');
     if (c.kind === 'infer') add(`batched inference, batch ${inferBatch}`, median(c.ts), torch && median(torch), 'img/s', 'higher');
     if (c.kind === 'latency') {
@@ -291,24 +303,89 @@ function rowsOf(cases: Case[]): Row[] {
   return rows;
 }
 
+/** One row of the inference-engine table: one measure of one model on every engine, 1 thread each. */
+interface EngineRow {
+  model: ModelName;
+  measure: string;
+  unit: 'ms' | 'img/s';
+  /** (a) raw ONNX Runtime session, (b) hwr's path on the ONNX Runtime engine, the int8 form on a raw session. */
+  raw: number;
+  hwr: number;
+  int8: number;
+  /** (c) hwr's path on TF.js, (d) PyTorch in its fastest configuration (null without PyTorch). */
+  tfjs: number;
+  torch: number | null;
+  torchVariant: string | null;
+}
+
+/** The engine rows: for each model, latency median and p99 (pooled calls) and batched images/s (median of rounds). */
+function engineRowsOf(cases: Case[]): EngineRow[] {
+  const rows: EngineRow[] = [];
+  for (const c of cases) {
+    if (!c.ort || c.threads !== 1 || c.kind === 'train') continue;
+    const torch = c.torch.length ? c.torch : null;
+    const torchVariant = variantSummary(c.torchVariants);
+    const stat = (xs: number[], q: 'median' | 'p99'): number => (q === 'median' ? median(xs) : percentile(xs, 0.99));
+    const add = (measure: string, unit: EngineRow['unit'], q: 'median' | 'p99') =>
+      rows.push({ model: c.model, measure, unit, raw: stat(c.ort!.raw, q), hwr: stat(c.ort!.hwr, q), int8: stat(c.ort!.int8, q), tfjs: stat(c.ts, q), torch: torch && stat(torch, q), torchVariant });
+    if (c.kind === 'latency') {
+      add(`single-image latency, median of ${c.ts.length} calls`, 'ms', 'median');
+      add(`single-image latency, p99 of ${c.ts.length} calls`, 'ms', 'p99');
+    } else {
+      add(`batched inference, batch ${inferBatch}`, 'img/s', 'median');
+    }
+  }
+  return rows;
+}
+
+/** The section of the ONNX Runtime rows (empty when the report has none). */
+function enginesMarkdown(report: Report): string[] {
+  if (!report.engines.length) return [];
+  const checks = Object.entries(report.onnxChecks)
+    .map(([model, c]) => `${model} ${c.maxAbsDiff.toExponential(1)} (ONNX files: float32 ${fmt(c.bytes.float32 / 1024)} KB, int8 ${fmt(c.bytes.int8 / 1024)} KB)`)
+    .join('; ');
+  const ratio = (x: number | null, y: number | null): string => (x == null || y == null ? 'n/a' : (x / y).toFixed(2));
+  return [
+    '## Inference: ONNX Runtime beside TF.js and PyTorch (1 thread each)',
+    '',
+    'The same random-weight models as above, in the same rounds (the engines measured in rotating order). ' +
+      '(a) ONNX Runtime itself: `InferenceSession.run` on a ready input tensor, the model\'s ONNX form written by src/export/onnx.ts, 1 intra-op thread; ' +
+      '(b) hwr\'s path on the ONNX Runtime engine: `Recognizer.predictProbabilities` through src/node/onnxEngine.ts (input array to probabilities, what the server\'s workers and the CLI run); ' +
+      'int8: the int8 QDQ form (per-channel weights, activations calibrated on 256 MNIST training images) on a raw session; ' +
+      '(c) hwr\'s path on TF.js (the TypeScript column above); (d) PyTorch with 1 thread in its fastest configuration (last column). ' +
+      `Largest |ONNX Runtime - TF.js| probability over 256 inputs: ${checks}. ` +
+      'Ratios of latency: below 1 means the first is faster; of images/s: above 1 means the first is faster.',
+    '',
+    '| model | measure | ONNX Runtime (a) | hwr on ONNX Runtime (b) | (b) / (a) | ONNX Runtime int8 | hwr on TF.js (c) | PyTorch (d) | (b) / (d) | (c) / (d) | PyTorch configuration |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...report.engines.map((r) => {
+      const d = r.unit === 'ms' ? 3 : 0;
+      return `| ${r.model} | ${r.measure} (${r.unit}) | ${fmt(r.raw, d)} | ${fmt(r.hwr, d)} | ${ratio(r.hwr, r.raw)} | ${fmt(r.int8, d)} | ${fmt(r.tfjs, d)} | ${r.torch == null ? 'n/a' : fmt(r.torch, d)} | ${ratio(r.hwr, r.torch)} | ${ratio(r.tfjs, r.torch)} | ${r.torchVariant ?? ''} |`;
+    }),
+    '',
+  ];
+}
+
 function markdown(report: Report): string {
   const m = report.machine;
   const lines = [
-    '# Benchmark: TypeScript (TF.js wasm) beside PyTorch (CPU)',
+    '# Benchmark: TypeScript (TF.js wasm, ONNX Runtime) beside PyTorch (CPU)',
     '',
     `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB RAM, ${m.os}; ` +
-      `Node ${m.node}, TF.js ${m.tfjs}; PyTorch ${m.torch ?? 'not installed'}. Load average at start: ${m.loadAverageAtStart.join(', ')} (a shared machine: read the ratios).`,
+      `Node ${m.node}, TF.js ${m.tfjs}, ${m.onnxruntime ?? 'no ONNX Runtime'}; PyTorch ${m.torch ?? 'not installed'}. Load average at start: ${m.loadAverageAtStart.join(', ')} (a shared machine: read the ratios).`,
     '',
     `Random data, the same architectures (bench/torch_bench.py), ${report.rounds} rounds with TypeScript and PyTorch in alternating order; ` +
       'throughputs are medians over rounds, latencies the median and p99 of all calls. Threads: for training, each side uses the same number ' +
       '(TypeScript: data-parallel workers, src/train/parallel.ts); for inference, TypeScript uses 1 thread and PyTorch the number shown after the slash. ' +
+      'TypeScript here is TF.js (the ONNX Runtime rows follow in the next section). For inference, PyTorch runs in its fastest configuration, tried before each request ' +
+      '(eager NCHW, eager channels_last, TorchScript frozen with `optimize_for_inference`); the last column says which won how many rounds. ' +
       'Ratio = TypeScript / PyTorch (for latency, below 1 means TypeScript is faster).',
     '',
-    '| model | measure | threads | TypeScript | PyTorch | ratio |',
-    '|---|---|---|---:|---:|---:|',
+    '| model | measure | threads | TypeScript | PyTorch | ratio | PyTorch configuration |',
+    '|---|---|---|---:|---:|---:|---|',
     ...report.rows.map((r) => {
       const digits = r.unit === 'ms' ? 2 : 0;
-      return `| ${r.model} | ${r.measure} (${r.unit}) | ${r.threads} | ${fmt(r.ts, digits)} | ${r.torch == null ? 'n/a' : fmt(r.torch, digits)} | ${r.ratio == null ? 'n/a' : r.ratio.toFixed(2)} |`;
+      return `| ${r.model} | ${r.measure} (${r.unit}) | ${r.threads} | ${fmt(r.ts, digits)} | ${r.torch == null ? 'n/a' : fmt(r.torch, digits)} | ${r.ratio == null ? 'n/a' : r.ratio.toFixed(2)} | ${r.torchVariant ?? ''} |`;
     }),
     '',
   ];
@@ -316,11 +393,13 @@ function markdown(report: Report): string {
   const speedups = report.speedups.map((s) => `${s.model} ${s.side} ${s.speedup.toFixed(2)}x`).join(', ');
   if (speedups) lines.push(`Training speed-up from 1 to 2 threads (same run): ${speedups}.`, '');
   lines.push(`Peak RSS of the benchmark process while training (every TypeScript model and worker alive at once): ${fmt(report.peakTrainingRssMB)} MB.`, '');
+  lines.push(...enginesMarkdown(report));
   if (report.epochs.length) {
+    const from = report.epochsFrom ? ` These rows are from the run of ${report.epochsFrom.date.slice(0, 10)} (\`${report.epochsFrom.command}\`): this run skipped the epoch (--no-epoch) and kept them.` : '';
     lines.push(
       '## One full MNIST epoch of the default model (hwr-net), through `train()`',
       '',
-      '54,000 training images with augmentation, then validation on 6,000; each run in its own process (`npm run bench` spawns `bench/bench.ts --epoch-run`).',
+      `54,000 training images with augmentation, then validation on 6,000; each run in its own process (\`npm run bench\` spawns \`bench/bench.ts --epoch-run\`).${from}`,
       '',
       '| threads | epoch (s) | training img/s | peak RSS (MB) | test accuracy after 1 epoch | wall time incl. loading and test (s) |',
       '|---:|---:|---:|---:|---:|---:|',
@@ -343,6 +422,12 @@ interface Report {
   speedups: Array<{ model: ModelName; side: 'TypeScript' | 'PyTorch'; speedup: number }>;
   peakTrainingRssMB: number;
   epochs: EpochRun[];
+  /** When `epochs` were kept from an earlier run (this one had --no-epoch): that run's command and date. */
+  epochsFrom: { command: string; date: string } | null;
+  /** The ONNX Runtime rows beside TF.js and PyTorch (bench/onnx-bench.ts). */
+  engines: EngineRow[];
+  /** Per model: largest |ONNX Runtime float32 - TF.js| probability over 256 inputs, and the ONNX file sizes in bytes. */
+  onnxChecks: Record<string, { maxAbsDiff: number; bytes: { float32: number; int8: number } }>;
   targets: Array<{ target: string; measured: string; met: boolean | null }>;
   samples: Case[];
   /** The serving benchmark (bench/serve.ts), or null when skipped. */
@@ -351,7 +436,7 @@ interface Report {
   hanzi: HanziReport | null;
 }
 
-function targetsOf(rows: Row[], epochs: EpochRun[], peakMB: number): Report['targets'] {
+function targetsOf(rows: Row[], engines: EngineRow[], epochs: EpochRun[], peakMB: number, serving: ServingReport | null): Report['targets'] {
   const find = (model: ModelName, measure: string, threads: string) => rows.find((r) => r.model === model && r.measure.startsWith(measure) && r.threads === threads);
   const targets: Report['targets'] = [];
   for (const threads of threadCounts.map(String)) {
@@ -360,7 +445,32 @@ function targetsOf(rows: Row[], epochs: EpochRun[], peakMB: number): Report['tar
   }
   for (const model of MODELS) {
     const r = find(model, 'single-image latency, median', '1 / 1');
-    if (r) targets.push({ target: `${model} single-image latency no slower than PyTorch's (median, 1 thread each)`, measured: r.torch == null ? `${r.ts.toFixed(2)} ms, no PyTorch` : `${r.ts.toFixed(2)} ms vs ${r.torch.toFixed(2)} ms`, met: r.ratio == null ? null : r.ratio <= 1 });
+    if (r) targets.push({ target: `${model} single-image latency on TF.js no slower than PyTorch's (median, 1 thread each)`, measured: r.torch == null ? `${r.ts.toFixed(2)} ms, no PyTorch` : `${r.ts.toFixed(2)} ms vs ${r.torch.toFixed(2)} ms`, met: r.ratio == null ? null : r.ratio <= 1 });
+  }
+  for (const model of MODELS) {
+    const e = engines.find((row) => row.model === model && row.measure.startsWith('single-image latency, median'));
+    if (!e) continue;
+    targets.push({
+      target: `${model}: hwr's path on the ONNX Runtime engine within 10% of ONNX Runtime's own single-image latency (median, 1 thread)`,
+      measured: `${e.hwr.toFixed(3)} ms vs ${e.raw.toFixed(3)} ms, ratio ${(e.hwr / e.raw).toFixed(2)}`,
+      met: e.hwr <= 1.1 * e.raw,
+    });
+    targets.push({
+      target: `${model} single-image latency on the ONNX Runtime engine no slower than PyTorch's (median, 1 thread each)`,
+      measured: e.torch == null ? `${e.hwr.toFixed(3)} ms, no PyTorch` : `${e.hwr.toFixed(3)} ms vs ${e.torch.toFixed(3)} ms`,
+      met: e.torch == null ? null : e.hwr <= e.torch,
+    });
+  }
+  const comparison = serving?.engineComparison;
+  if (comparison) {
+    const [onnxRps, tfjsRps] = [median(comparison.onnx), median(comparison.tfjs)];
+    const expected = predictedEngineRise(serving, comparison.workers)?.rise;
+    targets.push({
+      target: `the server's requests/s at concurrency ${comparison.concurrency} (${comparison.workers} workers) rise with the ONNX Runtime engine`,
+      measured: `${fmt(onnxRps)} vs ${fmt(tfjsRps)} requests/s on TF.js, ${((onnxRps / tfjsRps - 1) * 100).toFixed(1)}%; ` +
+        (expected == null ? 'no time breakdown' : `the per-request time breakdown allows at most ${((expected - 1) * 100).toFixed(1)}%`),
+      met: onnxRps >= tfjsRps,
+    });
   }
   const peaks = [peakMB, ...epochs.map((e) => e.maxRssMB)];
   targets.push({ target: 'peak memory while training under 1.5 GB', measured: `${epochs.map((e) => `${fmt(e.maxRssMB)} MB for the full epoch with ${e.threads} thread(s)`).concat(`${fmt(peakMB)} MB for this benchmark process`).join(', ')}`, met: Math.max(...peaks) < 1536 });
@@ -377,7 +487,8 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: ${rounds} rounds, threads ${threadCounts.join(' and ')}; ${torchNote ?? `PyTorch ${torchInfo?.torch}`}\n`);
   const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
   const base = quick && !flags.out ? 'bench-quick' : 'results';
-  const command = `npm run bench${quick ? ' -- --quick' : ''}${flags.only ? `${quick ? '' : ' --'} --only ${flags.only}` : ''}`;
+  const options = [quick && '--quick', flags.only && `--only ${flags.only}`, flags['no-epoch'] && '--no-epoch', flags['no-serve'] && '--no-serve', flags['no-torch'] && '--no-torch'].filter(Boolean);
+  const command = `npm run bench${options.length ? ` -- ${options.join(' ')}` : ''}`;
   await mkdir(outDir, { recursive: true });
   const previousMd = await readFile(join(outDir, `${base}.md`), 'utf8').catch(() => '');
   const previousJson = await readFile(join(outDir, `${base}.json`), 'utf8').then((text) => JSON.parse(text) as Partial<Report>, () => ({}) as Partial<Report>);
@@ -394,14 +505,20 @@ async function main(): Promise<void> {
   }
 
   const ts = new TsSide();
+  const onnx = new OrtSide();
   const cases: Case[] = [];
   for (const model of MODELS) {
-    for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [] });
-    for (const kind of ['infer', 'latency'] as const) for (const threads of threadCounts) cases.push({ model, kind, threads, ts: [], torch: [] });
+    for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [], torchVariants: [] });
+    for (const kind of ['infer', 'latency'] as const) {
+      for (const threads of threadCounts) {
+        const ort = threads === 1 ? { raw: [], hwr: [], int8: [] } : undefined;
+        cases.push({ model, kind, threads, ts: [], torch: [], torchVariants: [], ...(ort ? { ort } : {}) });
+      }
+    }
   }
+  for (const model of MODELS) await onnx.model(model); // exported, calibrated and loaded before any timing
   for (let round = 0; round < rounds; round++) {
     for (const [i, c] of cases.entries()) {
-      const tsFirst = (round + i) % 2 === 0;
       const measureTs = async () => {
         if (c.kind === 'train') c.ts.push(await ts.train(c.model, c.threads));
         else if (c.kind === 'infer') c.ts.push(await ts.infer(c.model));
@@ -410,35 +527,53 @@ async function main(): Promise<void> {
       const measureTorch = async () => {
         if (!torch) return;
         if (c.kind === 'train') c.torch.push((await torch.request<{ imagesPerSecond: number }>({ op: 'train', model: c.model, threads: c.threads, batch: 64, steps: trainSteps[c.model], warmup: warmupSteps })).imagesPerSecond);
-        else if (c.kind === 'infer') c.torch.push((await torch.request<{ imagesPerSecond: number }>({ op: 'infer', model: c.model, threads: c.threads, batch: inferBatch, reps: inferReps })).imagesPerSecond);
-        else c.torch.push(...(await torch.request<{ ms: number[] }>({ op: 'latency', model: c.model, threads: c.threads, calls: latencyCalls, warmup: latencyWarmup })).ms);
+        else if (c.kind === 'infer') {
+          const answer = await torch.request<{ imagesPerSecond: number; variant: string }>({ op: 'infer', model: c.model, threads: c.threads, batch: inferBatch, reps: inferReps, variant: 'best' });
+          c.torch.push(answer.imagesPerSecond);
+          c.torchVariants.push(answer.variant);
+        } else {
+          const answer = await torch.request<{ ms: number[]; variant: string }>({ op: 'latency', model: c.model, threads: c.threads, calls: latencyCalls, warmup: latencyWarmup, variant: 'best' });
+          c.torch.push(...answer.ms);
+          c.torchVariants.push(answer.variant);
+        }
       };
-      if (tsFirst) {
-        await measureTs();
-        await measureTorch();
-      } else {
-        await measureTorch();
-        await measureTs();
-      }
+      const measureOrt = (way: OrtWay) => async () => {
+        if (c.kind === 'infer') c.ort![way].push(await onnx.infer(c.model, way, inferBatch, inferReps));
+        else c.ort![way].push(...(await onnx.latency(c.model, way, latencyCalls, latencyWarmup)));
+      };
+      // Every side of a case in turn, the order rotated each round and case so that the machine's noise hits all.
+      const sides = [measureTs, measureTorch, ...(c.ort ? ORT_WAYS.map(measureOrt) : [])];
+      const first = (round + i) % sides.length;
+      for (const side of [...sides.slice(first), ...sides.slice(0, first)]) await side();
     }
     process.stderr.write(`bench: round ${round + 1}/${rounds} done\n`);
   }
   const peakTrainingRssMB = mb(ts.peakTrainingRss);
+  const onnxChecks = await onnx.checks();
   await ts.dispose();
+  await onnx.dispose();
   const hanzi = runHanzi ? await runHanziBench({ rounds, quick, threadCounts, torch }) : null;
   torch?.close();
 
-  const epochs: EpochRun[] = [];
+  let epochs: EpochRun[] = [];
+  let epochsFrom: Report['epochsFrom'] = null;
   if (!quick && !flags['no-epoch']) {
     for (const threads of threadCounts) {
       process.stderr.write(`bench: one full MNIST epoch of hwr-net with ${threads} thread(s)\n`);
       epochs.push(await runEpochChild(threads));
     }
+  } else if (!quick && previousJson.epochs?.length) {
+    // --no-epoch keeps the epoch rows of the previous results, saying from which run they are.
+    epochs = previousJson.epochs;
+    epochsFrom = previousJson.epochsFrom ?? { command: previousJson.command ?? 'npm run bench', date: previousJson.date ?? '' };
   }
 
   const serving = quick || flags['no-serve'] ? null : await runServingBench();
+  // --no-serve keeps the serving section of the previous results (it names its own run and date).
+  const keptServing = !quick && flags['no-serve'] ? { section: servingSectionOf(previousMd), report: previousJson.serving ?? null } : null;
 
   const rows = rowsOf(cases);
+  const engines = engineRowsOf(cases);
   const speedups: Report['speedups'] = [];
   if (threadCounts.includes(2)) {
     for (const model of MODELS) {
@@ -459,19 +594,30 @@ async function main(): Promise<void> {
     speedups,
     peakTrainingRssMB,
     epochs,
-    targets: targetsOf(rows, epochs, peakTrainingRssMB),
+    epochsFrom,
+    engines,
+    onnxChecks,
+    targets: targetsOf(rows, engines, epochs, peakTrainingRssMB, serving ?? keptServing?.report ?? null),
     // Every sample, rounded (img/s to 1, ms to 0.001), for anyone who wants other statistics.
-    samples: cases.map((c) => ({ ...c, ts: c.ts.map(round(c.kind)), torch: c.torch.map(round(c.kind)) })),
-    serving,
+    samples: cases.map((c) => ({
+      ...c,
+      ts: c.ts.map(round(c.kind)),
+      torch: c.torch.map(round(c.kind)),
+      ...(c.ort ? { ort: { raw: c.ort.raw.map(round(c.kind)), hwr: c.ort.hwr.map(round(c.kind)), int8: c.ort.int8.map(round(c.kind)) } } : {}),
+    })),
+    serving: serving ?? keptServing?.report ?? null,
     hanzi: hanzi ?? previousJson.hanzi ?? null,
   };
-  const withServing = serving ? withServingSection(markdown(report), servingMarkdown({ ...serving, command: report.command })) : markdown(report);
+  const servingSection = serving ? servingMarkdown({ ...serving, command: report.command }) : keptServing?.section;
+  const withServing = servingSection ? withServingSection(markdown(report), servingSection) : markdown(report);
   // --only digits keeps the hanzi section of the previous results.
   const hanziSection = hanzi ? hanziMarkdown(hanzi, command) : hanziSectionOf(previousMd);
   const md = hanziSection ? withHanziSection(withServing, hanziSection) : withServing;
   await writeFile(join(outDir, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(outDir, `${base}.md`), md);
-  process.stdout.write(`${md}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}\n`);
+  // serving.json (what `npm run bench:serve` writes) follows the serving section, so that the two never disagree.
+  if (serving) await writeFile(join(outDir, 'serving.json'), `${JSON.stringify({ ...serving, command }, null, 2)}\n`);
+  process.stdout.write(`${md}\nwritten: ${join(outDir, `${base}.json`)}, ${join(outDir, `${base}.md`)}${serving ? `, ${join(outDir, 'serving.json')}` : ''}\n`);
 }
 
 if (flags['epoch-run']) await epochRun(Number(flags.threads));

@@ -2,16 +2,23 @@
  * Serving benchmark: the HTTP server under load on loopback, as `npm run bench` reports it (and `npm run bench:serve`
  * alone). Separate from the tests, which never assert timings.
  *
- *   npm run bench:serve                          workers 0, 1 and one per core; 10 s per concurrency
+ *   npm run bench:serve                          TF.js with workers 0, 1 and one per core, ONNX Runtime with one per core;
+ *                                                10 s per concurrency
  *   npm run bench:serve -- --quick               3 s per concurrency
- *   options: --workers 0,1,2  --seconds N  --concurrency 1,8,32,128  --no-large  --out <dir>
+ *   options: --workers 0,1,2 (TF.js)  --onnx-workers 2 (ONNX Runtime; empty for none)  --seconds N
+ *            --concurrency 1,8,32,128  --no-large  --out <dir>
  *
  * What is measured:
  * - `POST /api/predict` of one 280x280 PNG (an MNIST digit scaled 10 times: what the page sends), by autocannon
  *   at concurrency 1, 8, 32 and 128 over keep-alive connections: requests/s, and p50 and p99 latency in ms, for
- *   each worker count (0 = recognition on the event loop, as before the pool; N = a pool of N worker threads,
- *   src/server/recognitionPool.ts). Each configuration is a fresh server in a child process
- *   (bench/serveServer.ts), warmed up for 2 s at concurrency 8 first.
+ *   each engine (`HWR_ENGINE=tfjs` or `onnx`: what runs the model in the server) and worker count (0 = recognition
+ *   on the event loop, as before the pool; N = a pool of N worker threads, src/server/recognitionPool.ts). Each
+ *   configuration is a fresh server in a child process (bench/serveServer.ts), warmed up for 2 s at concurrency 8.
+ * - Where a request's time goes: 50 requests one after another on each configuration, with the server's own
+ *   timings from each answer (`timings`: decoding the PNG with libvips, preprocessing in JavaScript, the model):
+ *   medians, and the client's round trip.
+ * - The engines side by side: TF.js and ONNX Runtime servers with one worker per core, both started, at concurrency
+ *   32 in alternating rounds of 5 s (5 each; the idle server uses no CPU meanwhile): medians of requests/s.
  * - `GET /api/health` latency at concurrency 1 while 45-megapixel PNGs (8000x5625) are recognized one after another,
  *   and the server's own longest event-loop stall meanwhile (`monitorEventLoopDelay`): how long one large image
  *   holds up every other request (issue 8, defect 7), for each worker count.
@@ -34,8 +41,19 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MARK_START = '<!-- serving:start -->';
 const MARK_END = '<!-- serving:end -->';
 
+/** What runs the model in the server: `HWR_ENGINE` of bench/serveServer.ts. */
+export type ServingEngine = 'tfjs' | 'onnx';
+
+/** One server configuration: its engine and worker count. */
+export interface ServingConfiguration {
+  engine: ServingEngine;
+  workers: number;
+}
+
 /** One load level of one configuration. */
 export interface LoadRow {
+  /** Absent in reports written before engines existed (TF.js then). */
+  engine?: ServingEngine;
   workers: number;
   concurrency: number;
   requestsPerSecond: number;
@@ -48,6 +66,7 @@ export interface LoadRow {
 
 /** Health latency while large images are recognized. */
 export interface StallRow {
+  engine?: ServingEngine;
   workers: number;
   largeImages: number;
   largeImageMs: number[];
@@ -71,11 +90,41 @@ export interface ServingReport {
   secondsPerLevel: number;
   rows: LoadRow[];
   stalls: StallRow[];
+  /** Per configuration, medians of the server's own timings of sequential requests (ms); absent in older reports. */
+  breakdown?: BreakdownRow[];
+  /** TF.js and ONNX Runtime servers in alternating rounds at one concurrency; null when one engine was not run. */
+  engineComparison?: EngineComparison | null;
+}
+
+/** Where one request's time goes (medians over `requests` sequential requests, ms). */
+export interface BreakdownRow {
+  engine: ServingEngine;
+  workers: number;
+  /** What the server's `GET /api/health` said runs the model (`onnxruntime` or `tfjs`). */
+  engineReported: string;
+  requests: number;
+  decodeMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  /** The client's round trip: the above, plus HTTP, the thread hand-over and the answer's PNG of the processed image. */
+  roundTripMs: number;
+}
+
+/** Requests/s of each engine at `concurrency` with `workers` workers, one sample per round (rounds alternate). */
+export interface EngineComparison {
+  workers: number;
+  concurrency: number;
+  secondsPerRound: number;
+  tfjs: number[];
+  onnx: number[];
 }
 
 /** Options of `runServingBench`. */
 export interface ServingOptions {
+  /** Worker counts of the TF.js server; default 0, 1 and one per core. */
   workerCounts?: number[];
+  /** Worker counts of the ONNX Runtime server; default one per core. */
+  onnxWorkerCounts?: number[];
   concurrencies?: number[];
   seconds?: number;
   large?: boolean;
@@ -90,14 +139,15 @@ interface Server {
   command(text: string, answers: boolean): Promise<string | undefined>;
 }
 
-async function startServer(workers: number): Promise<Server> {
+async function startServer({ workers, engine }: ServingConfiguration): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/serveServer.ts'), String(workers)], {
     cwd: ROOT,
+    env: { ...process.env, HWR_ENGINE: engine },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolveUrl, reject) => {
-    child.once('exit', (code) => reject(new Error(`serving bench: server with ${workers} workers exited with code ${code}`)));
+    child.once('exit', (code) => reject(new Error(`serving bench: server (${engine}) with ${workers} workers exited with code ${code}`)));
     lines.once('line', (line) => resolveUrl((JSON.parse(line) as { url: string }).url));
   });
   const command = async (text: string, answers: boolean): Promise<string | undefined> => {
@@ -166,11 +216,74 @@ async function abandonedUploads(url: string, large: Buffer, command: Server['com
   return 120;
 }
 
+const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5);
+
+/**
+ * `count` requests of `png`, one after another: medians of the server's own timings (decode, preprocess, model)
+ * and of the client's round trip, and the engine the server's health route names.
+ */
+async function requestBreakdown(url: string, png: Buffer, config: ServingConfiguration, count: number): Promise<BreakdownRow> {
+  const health = (await (await fetch(`${url}/api/health`)).json()) as { engine?: string };
+  const decode: number[] = [];
+  const preprocess: number[] = [];
+  const inference: number[] = [];
+  const roundTrip: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const response = await fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+    const body = (await response.json()) as { timings?: { decodeMs?: number; preprocessMs: number; inferenceMs: number } };
+    roundTrip.push(performance.now() - started);
+    if (response.status !== 200 || !body.timings) throw new Error(`serving bench: POST /api/predict answered ${response.status}`);
+    decode.push(body.timings.decodeMs ?? NaN);
+    preprocess.push(body.timings.preprocessMs);
+    inference.push(body.timings.inferenceMs);
+  }
+  return {
+    ...config,
+    engineReported: health.engine ?? 'unknown',
+    requests: count,
+    decodeMs: median(decode),
+    preprocessMs: median(preprocess),
+    inferenceMs: median(inference),
+    roundTripMs: median(roundTrip),
+  };
+}
+
+/**
+ * TF.js and ONNX Runtime servers with `workers` workers, both started, loaded at `concurrency` in alternating rounds
+ * (TF.js first in even rounds) of `seconds` each after a 2 s warm-up of each: requests/s per round.
+ */
+async function compareEngines(png: Buffer, workers: number, concurrency: number, seconds: number, rounds: number, log: (line: string) => void): Promise<EngineComparison> {
+  const engines: ServingEngine[] = ['tfjs', 'onnx'];
+  const servers = await Promise.all(engines.map((engine) => startServer({ engine, workers })));
+  const comparison: EngineComparison = { workers, concurrency, secondsPerRound: seconds, tfjs: [], onnx: [] };
+  try {
+    const post = (url: string) => ({ url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png, timeout: 30 });
+    for (const server of servers) await autocannon({ ...post(server.url), connections: concurrency, duration: 2 });
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const index of order) {
+        const result = await autocannon({ ...post(servers[index]!.url), connections: concurrency, duration: seconds });
+        comparison[engines[index]!].push(result.requests.total / result.duration);
+      }
+      log(`serving: engines at concurrency ${concurrency}, ${workers} workers, round ${round + 1}: TF.js ${comparison.tfjs.at(-1)!.toFixed(0)} req/s, ONNX Runtime ${comparison.onnx.at(-1)!.toFixed(0)} req/s`);
+    }
+  } finally {
+    await Promise.all(servers.map((server) => stopServer(server.child)));
+  }
+  return comparison;
+}
+
 /** Runs the benchmark (see the module comment). */
 export async function runServingBench(options: ServingOptions = {}): Promise<ServingReport> {
   const cores = availableParallelism();
   const loadAverageStart = loadAverage();
   const workerCounts = options.workerCounts ?? [...new Set([0, 1, cores])];
+  const onnxWorkerCounts = options.onnxWorkerCounts ?? [cores];
+  const configurations: ServingConfiguration[] = [
+    ...workerCounts.map((workers) => ({ engine: 'tfjs' as const, workers })),
+    ...onnxWorkerCounts.map((workers) => ({ engine: 'onnx' as const, workers })),
+  ];
   const concurrencies = options.concurrencies ?? [1, 8, 32, 128];
   const seconds = options.seconds ?? 10;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -178,14 +291,20 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
   const large = options.large === false ? null : await largePng();
   const rows: LoadRow[] = [];
   const stalls: StallRow[] = [];
-  for (const workers of workerCounts) {
-    const { url, child, command } = await startServer(workers);
+  const breakdown: BreakdownRow[] = [];
+  for (const config of configurations) {
+    const { workers, engine } = config;
+    const { url, child, command } = await startServer(config);
     try {
       const post = { url: `${url}/api/predict`, method: 'POST' as const, headers: { 'content-type': 'image/png' }, body: png, timeout: 30 };
       await autocannon({ ...post, connections: 8, duration: 2 });
+      const times = await requestBreakdown(url, png, config, 50);
+      breakdown.push(times);
+      log(`serving: ${engine}, ${workers} workers, one request at a time (${times.engineReported}): decode ${times.decodeMs.toFixed(2)} ms, preprocess ${times.preprocessMs.toFixed(2)} ms, model ${times.inferenceMs.toFixed(2)} ms, round trip ${times.roundTripMs.toFixed(2)} ms`);
       for (const concurrency of concurrencies) {
         const result = await autocannon({ ...post, connections: concurrency, duration: seconds });
         const row: LoadRow = {
+          engine,
           workers,
           concurrency,
           requestsPerSecond: result.requests.total / result.duration,
@@ -195,7 +314,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
           errors: result.errors + result.timeouts,
         };
         rows.push(row);
-        log(`serving: ${workers} workers, concurrency ${concurrency}: ${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${row.non2xx + row.errors ? `, ${row.non2xx} non-2xx, ${row.errors} errors` : ''}`);
+        log(`serving: ${engine}, ${workers} workers, concurrency ${concurrency}: ${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${row.non2xx + row.errors ? `, ${row.non2xx} non-2xx, ${row.errors} errors` : ''}`);
       }
       if (large) {
         const healthMs: number[] = [];
@@ -222,6 +341,7 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
         const idleAfterAbandonS = await abandonedUploads(url, large, command);
         const sorted = [...healthMs].sort((a, b) => a - b);
         const stall: StallRow = {
+          engine,
           workers,
           largeImages: largeImageMs.length,
           largeImageMs,
@@ -234,12 +354,14 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
           idleAfterAbandonS,
         };
         stalls.push(stall);
-        log(`serving: ${workers} workers, during 45 MP uploads: health p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms; longest event-loop stall ${stall.eventLoopMaxMs.toFixed(0)} ms; idle ${stall.idleAfterAbandonS.toFixed(1)} s after 16 clients left`);
+        log(`serving: ${engine}, ${workers} workers, during 45 MP uploads: health p50 ${stall.healthP50Ms.toFixed(1)} ms, max ${stall.healthMaxMs.toFixed(1)} ms; longest event-loop stall ${stall.eventLoopMaxMs.toFixed(0)} ms; idle ${stall.idleAfterAbandonS.toFixed(1)} s after 16 clients left`);
       }
     } finally {
       await stopServer(child);
     }
   }
+  const both = workerCounts.includes(cores) && onnxWorkerCounts.includes(cores);
+  const engineComparison = both && concurrencies.includes(32) ? await compareEngines(png, cores, 32, Math.min(5, seconds), 5, log) : null;
   return {
     command: 'npm run bench:serve',
     date: new Date().toISOString(),
@@ -247,11 +369,46 @@ export async function runServingBench(options: ServingOptions = {}): Promise<Ser
     secondsPerLevel: seconds,
     rows,
     stalls,
+    breakdown,
+    engineComparison,
   };
 }
 
 const fmt = (value: number, digits = 0): string => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const workersLabel = (workers: number): string => (workers === 0 ? '0 (event loop)' : String(workers));
+const engineLabel = (engine: ServingEngine | undefined): string => (engine === 'onnx' ? 'ONNX Runtime' : 'TF.js');
+
+/** The breakdown table and the prose that reads it (what share of a request the model is). */
+function breakdownMarkdown(report: ServingReport): string[] {
+  const rows = report.breakdown ?? [];
+  if (rows.length === 0) return [];
+  const lines = [
+    '',
+    'Where a request\'s time goes: 50 `POST /api/predict` of the same PNG one after another on each server (after its warm-up), medians of the server\'s own `timings` in each answer ' +
+      '(decoding with libvips; preprocessing in JavaScript: `preprocessDigit` with the photo steps of `mnist-com-v2`; the model through the engine) and of the client\'s round trip ' +
+      '(which adds HTTP, the hand-over to a worker thread and the PNG of the processed image in the answer):',
+    '',
+    '| engine | workers | engine named by /api/health | decode (ms) | preprocess (ms) | model (ms) | round trip (ms) | model share of round trip |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
+    ...rows.map((b) => `| ${engineLabel(b.engine)} | ${workersLabel(b.workers)} | ${b.engineReported} | ${fmt(b.decodeMs, 2)} | ${fmt(b.preprocessMs, 2)} | ${fmt(b.inferenceMs, 2)} | ${fmt(b.roundTripMs, 2)} | ${((b.inferenceMs / b.roundTripMs) * 100).toFixed(0)}% |`),
+  ];
+  return lines;
+}
+
+/** The engine comparison's line (requests/s of each engine in alternating rounds). */
+function comparisonMarkdown(report: ServingReport): string[] {
+  const c = report.engineComparison;
+  if (!c) return [];
+  const med = (xs: number[]) => median(xs);
+  const [tfjs, onnx] = [med(c.tfjs), med(c.onnx)];
+  const cell = (xs: number[]) => xs.map((x) => fmt(x)).join(', ');
+  return [
+    '',
+    `The engines side by side: a TF.js and an ONNX Runtime server with ${c.workers} workers each, both started, loaded in turn at concurrency ${c.concurrency} for ${c.secondsPerRound} s, ` +
+      `${c.tfjs.length} rounds in alternating order (the idle server uses no CPU meanwhile). Requests/s per round: TF.js ${cell(c.tfjs)}; ONNX Runtime ${cell(c.onnx)}. ` +
+      `Medians: TF.js ${fmt(tfjs)}, ONNX Runtime ${fmt(onnx)} requests/s (${onnx >= tfjs ? '+' : ''}${((onnx / tfjs - 1) * 100).toFixed(1)}%).`,
+  ];
+}
 
 /** The report as a Markdown section (between the `serving` markers). */
 export function servingMarkdown(report: ServingReport): string {
@@ -262,26 +419,75 @@ export function servingMarkdown(report: ServingReport): string {
     '',
     `Written by \`${report.command}\` on ${report.date.slice(0, 10)}. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, Node ${machine.node}; load average ${machine.loadAverageStart.join(', ')} at the start and ${machine.loadAverageEnd.join(', ')} at the end (other work on the machine). ` +
       `autocannon in the benchmark process, the server (\`buildServer\`, shipped model) in a child process; ${report.secondsPerLevel} s per level after a 2 s warm-up. ` +
-      '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Workers: 0 runs preprocessing and inference on the event loop, as the server did before the pool (but on images already downscaled to 1024 px by libvips); N is a pool of N worker threads. Most of each request is the preprocessing in JavaScript (about 8 ms per 280x280 image on an idle core: `preprocessDigit` with the photo steps of `mnist-com-v2`), which bounds the requests/s.',
+      '`POST /api/predict` with a 280x280 PNG over keep-alive connections. Engine: what runs the model in the server (`HWR_ENGINE=tfjs` or `onnx`; the same shipped model). Workers: 0 runs preprocessing and inference on the event loop, as the server did before the pool (but on images already downscaled to 1024 px by libvips); N is a pool of N worker threads. ' +
+      shareProse(report),
     '',
-    '| workers | concurrency | requests/s | p50 (ms) | p99 (ms) | non-2xx / errors |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...report.rows.map((row) => `| ${workersLabel(row.workers)} | ${row.concurrency} | ${fmt(row.requestsPerSecond)} | ${fmt(row.p50Ms, 1)} | ${fmt(row.p99Ms, 1)} | ${row.non2xx} / ${row.errors} |`),
+    '| engine | workers | concurrency | requests/s | p50 (ms) | p99 (ms) | non-2xx / errors |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...report.rows.map((row) => `| ${engineLabel(row.engine)} | ${workersLabel(row.workers)} | ${row.concurrency} | ${fmt(row.requestsPerSecond)} | ${fmt(row.p50Ms, 1)} | ${fmt(row.p99Ms, 1)} | ${row.non2xx} / ${row.errors} |`),
+    ...comparisonMarkdown(report),
+    ...breakdownMarkdown(report),
   ];
   if (report.stalls.length > 0) {
     lines.push(
       '',
       '`GET /api/health` at concurrency 1 while three 45-megapixel PNGs (8000x5625, one after another) are recognized, and the server\'s longest event-loop stall meanwhile (`monitorEventLoopDelay`, in the server process):',
       '',
-      '| workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | longest event-loop stall (ms) | each 45 MP image (s) | busy after 16 clients left (s) |',
-      '|---|---:|---:|---:|---:|---:|---|---:|',
-      ...report.stalls.map((s) => `| ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${fmt(s.eventLoopMaxMs)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} | ${fmt(s.idleAfterAbandonS, 1)} |`),
+      '| engine | workers | health requests | health p50 (ms) | health p99 (ms) | health max (ms) | longest event-loop stall (ms) | each 45 MP image (s) | busy after 16 clients left (s) |',
+      '|---|---|---:|---:|---:|---:|---:|---|---:|',
+      ...report.stalls.map((s) => `| ${engineLabel(s.engine)} | ${workersLabel(s.workers)} | ${s.healthRequests} | ${fmt(s.healthP50Ms, 1)} | ${fmt(s.healthP99Ms, 1)} | ${fmt(s.healthMaxMs, 1)} | ${fmt(s.eventLoopMaxMs)} | ${s.largeImageMs.map((ms) => fmt(ms / 1000, 2)).join(', ')} | ${fmt(s.idleAfterAbandonS, 1)} |`),
       '',
       'Busy after 16 clients left: 16 clients post a 45-megapixel PNG each at once and close their connections 1.5 s later; the seconds until the server uses under 10% of a core (sampled every 0.5 s).',
     );
   }
   lines.push(MARK_END);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The most that the server's own timings let requests/s rise from TF.js to ONNX Runtime with `workers` workers
+ * (default: one per core): CPU time per request on TF.js over that on ONNX Runtime, where decode + preprocessing
+ * (the same code with either engine) is the mean of both servers' medians and the model is each engine's median.
+ * HTTP and the thread hand-over, shared by both, make the real rise smaller. Null without both breakdowns.
+ */
+export function predictedEngineRise(report: ServingReport, workers = report.machine.cores): { rise: number; sharedMs: number; tfjsMs: number; onnxMs: number } | null {
+  const rows = report.breakdown ?? [];
+  const tfjs = rows.find((b) => b.engine === 'tfjs' && b.workers === workers);
+  const onnx = rows.find((b) => b.engine === 'onnx' && b.workers === workers);
+  if (!tfjs || !onnx) return null;
+  const sharedMs = (tfjs.decodeMs + tfjs.preprocessMs + onnx.decodeMs + onnx.preprocessMs) / 2;
+  const tfjsMs = sharedMs + tfjs.inferenceMs;
+  const onnxMs = sharedMs + onnx.inferenceMs;
+  return { rise: tfjsMs / onnxMs, sharedMs, tfjsMs, onnxMs };
+}
+
+/**
+ * What share of a request the model is, from the breakdown of the one-per-core servers (or the first of each engine):
+ * why a faster forward pass moves requests/s little.
+ */
+function shareProse(report: ServingReport): string {
+  const rows = report.breakdown ?? [];
+  const pick = (engine: ServingEngine) => rows.find((b) => b.engine === engine && b.workers === report.machine.cores) ?? rows.find((b) => b.engine === engine);
+  const [tfjs, onnx] = [pick('tfjs'), pick('onnx')];
+  if (!tfjs) return 'Most of each request is decoding and preprocessing, not the model.';
+  let text = `Most of each request is not the model: one at a time, the server decodes the PNG in ${fmt(tfjs.decodeMs, 2)} ms and preprocesses it in ${fmt(tfjs.preprocessMs, 2)} ms, ` +
+    `while TF.js runs the model in ${fmt(tfjs.inferenceMs, 2)} ms`;
+  const bound = predictedEngineRise(report);
+  if (onnx && bound) {
+    text += ` and ONNX Runtime in ${fmt(onnx.inferenceMs, 2)} ms (medians; table below). So the faster engine can raise requests/s by at most about ` +
+      `${((bound.rise - 1) * 100).toFixed(0)}% (decode + preprocess, the same code for both, ${fmt(bound.sharedMs, 2)} ms on average, + model: ${fmt(bound.tfjsMs, 2)} ms against ${fmt(bound.onnxMs, 2)} ms), ` +
+      'less the HTTP and thread hand-over work that both share.';
+  } else {
+    text += ' (medians; table below).';
+  }
+  return text;
+}
+
+/** The serving section of `markdown` (between the markers, markers included), or undefined when it has none. */
+export function servingSectionOf(markdown: string): string | undefined {
+  const start = markdown.indexOf(MARK_START);
+  const end = markdown.indexOf(MARK_END);
+  return start >= 0 && end > start ? `${markdown.slice(start, end + MARK_END.length)}\n` : undefined;
 }
 
 /** Puts `section` in place of the serving section of `markdown` (or at its end). */
@@ -297,15 +503,17 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       workers: { type: 'string' },
+      'onnx-workers': { type: 'string' },
       concurrency: { type: 'string' },
       seconds: { type: 'string' },
       'no-large': { type: 'boolean', default: false },
       out: { type: 'string' },
     },
   });
-  const list = (text: string | undefined): number[] | undefined => text?.split(',').map(Number);
+  const list = (text: string | undefined): number[] | undefined => (text === undefined ? undefined : text.split(',').filter((x) => x !== '').map(Number));
   const report = await runServingBench({
     workerCounts: list(flags.workers),
+    onnxWorkerCounts: list(flags['onnx-workers']),
     concurrencies: list(flags.concurrency),
     seconds: flags.seconds ? Number(flags.seconds) : flags.quick ? 3 : 10,
     large: !flags['no-large'],

@@ -1,6 +1,7 @@
 /**
  * The server of the serving benchmark (bench/serve.ts): `buildServer` with the shipped model and the worker count
  * given as the first argument (0 = recognition on the event loop), no web app, no log, on 127.0.0.1 and a free port.
+ * The engine comes from `HWR_ENGINE` (`tfjs`, `onnx` or `auto`), read as src/server/main.ts reads it.
  * Prints one JSON line `{ "url" }` once the model is loaded; exits on SIGTERM.
  * Measures its own event-loop delay: the line `reset` on stdin starts a new measurement, `report` prints
  * `{ "maxMs", "p99Ms" }` (perf_hooks.monitorEventLoopDelay, 5 ms resolution): the longest stall of every request;
@@ -9,10 +10,12 @@
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { parseEngineChoice } from '../src/node/recognizer.ts';
 import { buildServer } from '../src/server/server.ts';
 
 const workers = Number(process.argv[2] ?? 1);
-const app = buildServer({ workers, webRoot: false, logger: false });
+const engine = parseEngineChoice(process.env.HWR_ENGINE, 'HWR_ENGINE');
+const app = buildServer({ workers, engine, webRoot: false, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 for (;;) {

@@ -163,18 +163,21 @@ def train(model: str, threads: int, batch: int = 64, steps: int = 30, warmup: in
     return {"imagesPerSecond": batch * steps / seconds, "seconds": seconds, "variant": variant}
 
 
-def infer(model: str, threads: int, batch: int = 256, reps: int = 5) -> dict:
+def infer(model: str, threads: int, batch: int = 256, reps: int = 5, variant: str = "nchw") -> dict:
     torch.set_num_threads(threads)
-    net, _ = setup(model)
-    net.eval()
-    x = example(model, batch, "nchw")
+    if variant == "best":
+        def trial(v: str) -> float:
+            return 1 / infer(model, threads, batch, 1, v)["imagesPerSecond"]
+        variant = fastest(INFER_VARIANTS, trial)
+    net = inference_model(model, variant)
+    x = example(model, batch, variant)
     with torch.no_grad():
         torch.softmax(net(x), 1).tolist()
         start = time.perf_counter()
         for _ in range(reps):
             torch.softmax(net(x), 1).tolist()
         seconds = time.perf_counter() - start
-    return {"imagesPerSecond": batch * reps / seconds}
+    return {"imagesPerSecond": batch * reps / seconds, "variant": variant}
 
 
 def latency(model: str, threads: int, calls: int = 100, warmup: int = 20, variant: str = "nchw") -> dict:
