@@ -157,7 +157,8 @@ class TsHanzi {
   ) {}
 
   static async create(): Promise<TsHanzi> {
-    const recognizer = await loadRecognizer(MODEL);
+    // TF.js explicitly: this side measures the TypeScript (TF.js wasm) path against PyTorch; `auto` would run ONNX Runtime.
+    const recognizer = await loadRecognizer(MODEL, undefined, { engine: 'tfjs' });
     const drawings = await drawnCharacters();
     const [height, width] = recognizer.metadata.inputShape;
     if (height !== SIZE || width !== SIZE) throw new Error(`models/${MODEL}: input ${height}x${width}, expected ${SIZE}x${SIZE}`);

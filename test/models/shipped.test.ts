@@ -9,6 +9,7 @@ import { loadMnist } from '../../src/data/mnist.ts';
 import { loadModel } from '../../src/node/modelFiles.ts';
 import { loadRecognizer, resolveModelDir } from '../../src/node/recognizer.ts';
 import { ARCHITECTURES } from '../../src/models/index.ts';
+import { setupBackend } from '../../src/train/backend.ts';
 import { evaluateClassifier } from '../../src/train/evaluate.ts';
 
 describe('shipped digit model (models/digits)', () => {
@@ -40,6 +41,7 @@ describe('shipped digit model (models/digits)', () => {
     expect(metadata.inputShape).toEqual([28, 28, 1]);
     expect(ARCHITECTURES.map((a) => a.name)).toContain(metadata.architecture);
     // The parameters of the TF.js model itself (the recognizer may run the ONNX form, which has no LayersModel).
+    await setupBackend();
     expect(metadata.parameters).toBe((await loadModel(dir)).countParams());
     expect(metadata.command).toMatch(/^npx hwr train /);
     expect(metadata.testData).toMatch(/10000 images/);
