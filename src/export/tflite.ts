@@ -108,7 +108,7 @@ class TfliteGraph {
     return this.tensors.length - 1;
   }
 
-  /** Adds a constant tensor whose little-endian bytes are `data`; returns its index. */
+  /** Adds a constant tensor whose bytes are `data` (typed arrays are little-endian on x86 and Arm, as TFLite wants); returns its index. */
   constant(name: string, shape: number[], type: TensorType, data: ArrayBufferView, quantization?: TensorQuantization): number {
     this.buffers.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.tensors.push({ name, shape, type, buffer: this.buffers.length - 1, ...(quantization ? { quantization } : {}) });

@@ -206,6 +206,14 @@ describe('toTflite: structure', () => {
     expect(bytes.length).toBeLessThan(toTflite(graph).length * 0.6);
   });
 
+  it('explicit pads that are not SAME or VALID: UNSUPPORTED_MODEL naming the layer', () => {
+    const graph = lowerModel(randomModel(FIXTURE_ARCHITECTURES[2]!));
+    const conv = graph.ops[0]!;
+    if (conv.kind !== 'conv2d') throw new Error('lenet5 should start with conv2d');
+    const ops = [{ ...conv, pads: [1, 1, 1, 1] as [number, number, number, number], kernelSize: [4, 4] as [number, number] }, ...graph.ops.slice(1)];
+    expect(() => toTflite({ ...graph, ops })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/pads \[1, 1, 1, 1\] are not TFLite's SAME padding/) }));
+  });
+
   it('readTfliteMetadata: a truncated, random or foreign file is BAD_MODEL naming the file and the reason', () => {
     const bytes = toTflite(lowerModel(randomModel(FIXTURE_ARCHITECTURES[2]!)), { metadata: { hwr: '{}' } });
     const random = Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24);
