@@ -12,6 +12,7 @@
  * `HWR_WEB_HANZI_MODEL_DIR` (copied as the hanzi model; default `models/hanzi`),
  * `PORT` (where the dev proxy finds the server; default 3000).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
@@ -24,7 +25,24 @@ const modelDirs: Record<'digits' | 'hanzi', string> = {
   digits: resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits'),
   hanzi: resolve(repoRoot, process.env.HWR_WEB_HANZI_MODEL_DIR ?? 'models/hanzi'),
 };
-const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+const require = createRequire(import.meta.url);
+const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+/**
+ * ONNX Runtime Web's binary and its JavaScript glue, the one variant the page uses (wasm SIMD, threads where the page
+ * is cross-origin isolated): 14.2 MB (3.7 MB gzipped) and 24 KB, published as `wasm/ort-wasm-simd-threaded.wasm` and
+ * `wasm/ort-wasm-simd-threaded.js` (`.js`, not the package's `.mjs`: every static host serves `.js` as JavaScript,
+ * which a module import requires). The page imports onnxruntime-web's `ort.wasm.min.mjs` (not the default bundle,
+ * which embeds the glue and makes Vite emit a second, hashed copy of the binary), which loads both from `wasm/`
+ * (`ort.env.wasm.wasmPaths`, web/src/recognition/ortWebEngine.ts).
+ */
+const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+const ORT_FILES: Record<string, string> = {
+  'ort-wasm-simd-threaded.wasm': join(ortDist, 'ort-wasm-simd-threaded.wasm'),
+  'ort-wasm-simd-threaded.js': join(ortDist, 'ort-wasm-simd-threaded.mjs'),
+};
+/** The generated ONNX file and its checksum file inside each published model folder. */
+const ONNX_FILE = 'model.onnx';
+const GENERATED_CHECKSUMS_FILE = 'generated.SHA256SUMS';
 
 /** Files published with the app: URL path inside the app -> file on disk. */
 function publishedFiles(): Map<string, string> {
@@ -32,6 +50,7 @@ function publishedFiles(): Map<string, string> {
   for (const name of readdirSync(wasmDir).filter((file) => file.endsWith('.wasm'))) {
     files.set(`wasm/${name}`, join(wasmDir, name));
   }
+  for (const [name, path] of Object.entries(ORT_FILES)) files.set(`wasm/${name}`, path);
   for (const [script, dir] of Object.entries(modelDirs)) {
     for (const name of modelFileNames(dir)) files.set(`models/${script}/${name}`, join(dir, name));
   }
@@ -51,20 +70,77 @@ function modelFileNames(dir: string): string[] {
   return names.filter((name) => existsSync(join(dir, name)));
 }
 
+/**
+ * The files generated from the model folders: `models/<script>/model.onnx` (`toOnnx(lowerModel(model))`, float32,
+ * with the model's sidecar in its metadata_props) and `models/<script>/generated.SHA256SUMS` (its SHA-256, in the
+ * format of SHA256SUMS) per script with a model; URL path inside the app -> bytes. About 0.1-0.2 s per model.
+ * src/export and src/node are imported only here, when a build or the dev server needs them.
+ * @throws HwrError `BAD_MODEL`/`UNSUPPORTED_MODEL` when a model cannot be loaded or lowered.
+ */
+async function generatedFiles(): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  const present = Object.entries(modelDirs).filter(([, dir]) => existsSync(join(dir, 'model.json')));
+  if (present.length === 0) return files;
+  const [{ setupBackend }, { loadModel }, { lowerModel }, { toOnnx, ONNX_INPUT, ONNX_OUTPUT }, { exportSidecar }] = await Promise.all([
+    import('./src/train/backend.ts'),
+    import('./src/node/modelFiles.ts'),
+    import('./src/export/lower.ts'),
+    import('./src/export/onnx.ts'),
+    import('./src/export/sidecar.ts'),
+  ]);
+  await setupBackend();
+  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  for (const [script, dir] of present) {
+    const model = await loadModel(dir);
+    try {
+      const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+      const sidecar = exportSidecar(metadata, {
+        modelFormat: 'onnx',
+        modelFile: ONNX_FILE,
+        quantization: 'float32',
+        inputName: ONNX_INPUT,
+        outputName: ONNX_OUTPUT,
+        batch: 'batch',
+        command: 'vite build (vite.config.ts of hwr)',
+        version,
+        sourceWeightsSha256: createHash('sha256').update(readFileSync(join(dir, 'weights.bin'))).digest('hex'),
+      });
+      const onnx = toOnnx(lowerModel(model), { quantize: 'float32', producerVersion: version, metadataProps: { hwr: JSON.stringify(sidecar) } });
+      files.set(`models/${script}/${ONNX_FILE}`, onnx);
+      const sum = createHash('sha256').update(onnx).digest('hex');
+      files.set(`models/${script}/${GENERATED_CHECKSUMS_FILE}`, new TextEncoder().encode(`${sum}  ${ONNX_FILE}\n`));
+    } finally {
+      model.dispose();
+    }
+  }
+  return files;
+}
+
 /** Copies the model and wasm binaries into the build, and serves them from their sources in dev. */
 function modelAndWasmFiles(): Plugin {
   return {
     name: 'hwr-model-and-wasm-files',
     configureServer(server) {
+      let generated: Promise<Map<string, Uint8Array>> | null = null;
       server.middlewares.use((request, response, next) => {
         const path = decodeURIComponent((request.url ?? '').split('?')[0]!.replace(/^\//, ''));
         const file = publishedFiles().get(path);
-        if (!file) return next();
-        response.setHeader('Content-Type', path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-        response.end(readFileSync(file));
+        const type = path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('.json') ? 'application/json' : path.endsWith('.js') ? 'text/javascript' : 'application/octet-stream';
+        if (file) {
+          response.setHeader('Content-Type', type);
+          return void response.end(readFileSync(file));
+        }
+        if (!path.endsWith(ONNX_FILE) && !path.endsWith(GENERATED_CHECKSUMS_FILE)) return next();
+        generated ??= generatedFiles();
+        generated.then((files) => {
+          const bytes = files.get(path);
+          if (!bytes) return next();
+          response.setHeader('Content-Type', type);
+          response.end(bytes);
+        }, next);
       });
     },
-    generateBundle() {
+    async generateBundle() {
       for (const [script, dir] of Object.entries(modelDirs)) {
         if (!existsSync(join(dir, 'model.json'))) {
           this.warn(`no ${script} model in ${dir}: the built app will recognize ${script} only in server mode`);
@@ -72,6 +148,9 @@ function modelAndWasmFiles(): Plugin {
       }
       for (const [fileName, path] of publishedFiles()) {
         this.emitFile({ type: 'asset', fileName, source: readFileSync(path) });
+      }
+      for (const [fileName, source] of await generatedFiles()) {
+        this.emitFile({ type: 'asset', fileName, source });
       }
     },
   };
@@ -82,6 +161,9 @@ export default defineConfig({
   base: './',
   publicDir: false,
   plugins: [modelAndWasmFiles()],
+  resolve: {
+    alias: [{ find: /^onnxruntime-web\/wasm$/, replacement: join(ortDist, 'ort.wasm.min.mjs') }],
+  },
   build: {
     outDir: resolve(repoRoot, 'web-dist'),
     emptyOutDir: true,

@@ -22,7 +22,7 @@ import { DrawingPad, type DrawingPadOptions } from './pad.ts';
 import { BrowserEngine } from './recognition/browserEngine.ts';
 import type { ModelProgress } from './recognition/modelFetch.ts';
 import { ServerEngine } from './recognition/serverEngine.ts';
-import type { ModelSummary, RecognitionEngine, RecognitionMode, Script } from './recognition/types.ts';
+import { engineChoiceFromQuery, type ModelSummary, type RecognitionEngine, type RecognitionMode, type Script } from './recognition/types.ts';
 import { ResultsView } from './resultsView.ts';
 
 /**
@@ -295,6 +295,9 @@ function showModelInfo(): void {
   const mode = currentMode();
   const model = models[script][mode];
   const modelInfo = element('model-info');
+  // What runs the in-browser model (`onnxruntime-web` or `tfjs`), for tests and anyone inspecting the page.
+  if (mode === 'browser' && model !== undefined && !(model instanceof Error) && model.engine) modelInfo.dataset.engine = model.engine;
+  else delete modelInfo.dataset.engine;
   if (model instanceof Error) {
     modelInfo.textContent = mode === 'browser'
       ? 'The in-browser model is unavailable; server recognition may still work.'
@@ -316,8 +319,14 @@ function describeModel(model: ModelSummary, mode: RecognitionMode): string {
   const classes = count > 20 ? `, ${count.toLocaleString('en')} characters` : '';
   const where = mode === 'server'
     ? `runs on the server at ${new URL(document.baseURI).host}`
-    : `runs in your browser (${model.backend === 'wasm' ? 'WebAssembly in a Web Worker' : model.backend ?? 'TensorFlow.js'})`;
+    : `runs in your browser (${browserEngineText(model)})`;
   return `Model “${model.name}” (${model.architecture}${classes}${accuracy}); ${where}.`;
+}
+
+/** Which engine runs the in-browser model, for the footer: e.g. "ONNX Runtime Web, WebAssembly in a Web Worker". */
+function browserEngineText(model: ModelSummary): string {
+  const runtime = model.engine === 'onnxruntime-web' ? 'ONNX Runtime Web' : 'TensorFlow.js';
+  return model.backend === 'wasm' || model.backend?.startsWith('wasm,') ? `${runtime}, WebAssembly in a Web Worker` : `${runtime}, ${model.backend ?? 'wasm'}`;
 }
 
 /** Gets the server's model description (`ServerEngine.model`, asked of the server once) and refreshes the footer. */
@@ -362,7 +371,7 @@ function browserEngine(forScript: Script): BrowserEngine {
   const engine = new BrowserEngine(new URL(`models/${forScript}/`, document.baseURI).href, wasmUrl, (update) => {
     progress[forScript] = { ...update, done: false };
     if (forScript === script) showModelProgress();
-  });
+  }, engineChoiceFromQuery(location.search));
   browserEngines[forScript] = engine;
   if (forScript === script) view.setStatus(loadingMessage(forScript), 'busy');
   engine.ready.then((model) => {

@@ -1,6 +1,6 @@
 /**
- * In-browser recognition: the model runs in a Web Worker (TF.js wasm backend), and the page only
- * sends pixels and receives probabilities. Works from any static host: the model and the .wasm files
+ * In-browser recognition: the model runs in a Web Worker (ONNX Runtime Web, or TF.js wasm; see
+ * loadInBrowser.ts), and the page only sends pixels and receives probabilities. Works from any static host: the model and the .wasm files
  * are fetched from URLs relative to the page.
  */
 import type { ModelMetadata } from '../../../src/core/types.ts';
@@ -8,7 +8,7 @@ import { toImageData } from '../../../src/core/preprocess.ts';
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
-import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
+import { DEFAULT_ENGINE, PadRecognitionError, type EngineChoice, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
 
 type Pending = { resolve: (value: WorkerResponse & { type: 'result' }) => void; reject: (error: Error) => void };
 
@@ -27,14 +27,17 @@ export class BrowserEngine implements RecognitionEngine {
   private classes: string[] = [];
 
   private readonly onProgress: (progress: ModelProgress) => void;
+  private readonly engineChoice: EngineChoice;
 
   /**
    * @param modelUrl absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`.
-   * @param wasmUrl absolute URL of the folder with the TF.js .wasm files, ending in `/`.
+   * @param wasmUrl absolute URL of the folder with the TF.js and ONNX Runtime .wasm files, ending in `/`.
    * @param onProgress called as the model's weights arrive: bytes so far of the total, and whether from the cache.
+   * @param engine what runs the model (default `DEFAULT_ENGINE`; ONNX Runtime Web falls back to TF.js when it cannot start).
    */
-  constructor(modelUrl: string, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined) {
+  constructor(modelUrl: string, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined, engine: EngineChoice = DEFAULT_ENGINE) {
     this.onProgress = onProgress;
+    this.engineChoice = engine;
     this.ready = this.start(modelUrl, wasmUrl).then((summary) => {
       this.classes = summary.classes;
       return summary;
@@ -78,7 +81,7 @@ export class BrowserEngine implements RecognitionEngine {
     const loaded = new Promise<ModelSummary>((resolve, reject) => {
       worker.addEventListener('message', ({ data }: MessageEvent<WorkerResponse>) => {
         if (data.type === 'progress') this.onProgress(data);
-        else if (data.type === 'loaded') resolve(summarize(data.metadata, data.backend));
+        else if (data.type === 'loaded') resolve(summarize(data.metadata, data.backend, data.engine));
         else if (data.type === 'load-failed') reject(new PadRecognitionError(data.error.code, data.error.message));
         else this.settle(data);
       });
@@ -89,7 +92,7 @@ export class BrowserEngine implements RecognitionEngine {
         this.pending.clear();
       });
     });
-    this.post({ type: 'load', modelUrl, wasmUrl });
+    this.post({ type: 'load', modelUrl, wasmUrl, engine: this.engineChoice });
     try {
       return await loaded;
     } catch (error) {
@@ -103,9 +106,9 @@ export class BrowserEngine implements RecognitionEngine {
 
   private async startOnPage(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
     const { loadInBrowser } = await import('./loadInBrowser.ts');
-    const { recognizer, backend } = await loadInBrowser(modelUrl, wasmUrl, this.onProgress);
+    const { recognizer, backend, engine } = await loadInBrowser(modelUrl, wasmUrl, this.onProgress, { engine: this.engineChoice });
     this.onPage = recognizer;
-    return summarize(recognizer.metadata, `${backend}, on the page`);
+    return summarize(recognizer.metadata, `${backend}, on the page`, engine);
   }
 
   private recognizeInWorker(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
@@ -140,7 +143,7 @@ export class BrowserEngine implements RecognitionEngine {
   }
 }
 
-function summarize(metadata: ModelMetadata, backend: string): ModelSummary {
+function summarize(metadata: ModelMetadata, backend: string, engine: string): ModelSummary {
   return {
     name: metadata.name,
     architecture: metadata.architecture,
@@ -148,5 +151,6 @@ function summarize(metadata: ModelMetadata, backend: string): ModelSummary {
     testAccuracy: metadata.testAccuracy,
     inputShape: metadata.inputShape,
     backend,
+    engine,
   };
 }

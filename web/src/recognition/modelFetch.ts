@@ -12,7 +12,8 @@
  *
  * Imports nothing Node-only; runs in the recognition worker or on the page.
  */
-import { CHECKSUMS_FILE, parseChecksums, requestUrl, urlFileName, webSha256Hex, type Checksums } from '../../../src/core/checksums.ts';
+import { checksumMismatch, CHECKSUMS_FILE, parseChecksums, requestUrl, urlFileName, webSha256Hex, type Checksums } from '../../../src/core/checksums.ts';
+import { hwrError } from '../../../src/core/errors.ts';
 
 /** Name of the Cache API cache that holds model files. */
 export const MODEL_CACHE = 'hwr-models-v1';
@@ -185,4 +186,58 @@ async function storeReplacing(cache: Cache, url: string, key: string, response: 
   } catch {
     // Quota exceeded or storage refused: the model still loads, from the network next time too.
   }
+}
+
+/**
+ * Checksum file of the files the build generates from a model folder (`model.onnx`), beside the folder's own
+ * `SHA256SUMS` (which is committed with the model and lists only the model's files). Same format.
+ */
+export const GENERATED_CHECKSUMS_FILE = 'generated.SHA256SUMS';
+
+/**
+ * Fetches a file the build generated in the model folder at `folderUrl` (e.g. `model.onnx`), checked against the
+ * folder's `generated.SHA256SUMS` and kept in the Cache API under its checksum as the weights are (see the module
+ * docstring), with its progress reported (bytes of the response's Content-Length).
+ * Without Web Crypto (an insecure context) the file is fetched unchecked and not cached.
+ * @param folderUrl absolute URL of the model folder, ending in `/`.
+ * @param name file name inside the folder.
+ * @returns the file's bytes.
+ * @throws HwrError `BAD_MODEL` when the file or its checksum file cannot be fetched, the file is not listed, or its
+ *   SHA-256 differs.
+ */
+export async function fetchGeneratedFile(folderUrl: string, name: string, onProgress: (progress: ModelProgress) => void = () => undefined, fetchFunc: typeof fetch = fetch): Promise<Uint8Array> {
+  const folder = folderUrl.replace(/\/?(model\.json)?$/, '/');
+  const url = `${folder}${name}`;
+  const sumsUrl = `${folder}${GENERATED_CHECKSUMS_FILE}`;
+  const get = async (target: string, init?: RequestInit): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetchFunc(target, init);
+    } catch (error) {
+      throw hwrError('BAD_MODEL', `${target}: cannot fetch: ${(error as Error).message}`, error);
+    }
+    if (!response.ok || /text\/html/i.test(response.headers.get('content-type') ?? '')) {
+      throw hwrError('BAD_MODEL', `${target}: HTTP ${response.status}${response.ok ? ' (an HTML page)' : ''}, so the file is missing`);
+    }
+    return response;
+  };
+  const expected = parseChecksums(await (await get(sumsUrl, { cache: 'no-cache' })).text(), sumsUrl).get(name);
+  if (expected === undefined) throw hwrError('BAD_MODEL', `${url}: not listed in ${GENERATED_CHECKSUMS_FILE}, so it cannot be checked`);
+  const subtle = globalThis.crypto?.subtle;
+  const cache = subtle ? await openCache() : null;
+  const key = `${url}?sha256=${expected}`;
+  const hit = cache ? await readCached(cache, key, expected) : null;
+  if (hit) {
+    onProgress({ loaded: hit.bytes.byteLength, total: hit.bytes.byteLength, cached: true });
+    return new Uint8Array(hit.bytes);
+  }
+  const response = await get(url, { cache: 'no-cache' });
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const bytes = await readCounting(response, (loaded) => onProgress({ loaded, total: Math.max(total, loaded), cached: false }));
+  if (subtle) {
+    const actual = await webSha256Hex(subtle, bytes);
+    if (actual !== expected) throw checksumMismatch(url, actual, expected);
+    if (cache) await storeReplacing(cache, url, key, new Response(bytes.slice(0), { headers: response.headers }));
+  }
+  return new Uint8Array(bytes);
 }

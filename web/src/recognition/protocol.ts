@@ -4,16 +4,18 @@
  */
 import type { ClassProbability, Recognition } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
+import type { EngineChoice } from './types.ts';
 
 /** Page -> worker. */
 export type WorkerRequest =
-  | { type: 'load'; modelUrl: string; wasmUrl: string }
+  | { type: 'load'; modelUrl: string; wasmUrl: string; engine?: EngineChoice }
   | { type: 'recognize'; id: number; width: number; height: number; pixels: ArrayBuffer };
 
 /** Worker -> page. `error.code` is an `HwrErrorCode` (e.g. `NO_INK`, `BAD_MODEL`) or `INTERNAL_ERROR`. */
 export type WorkerResponse =
   | { type: 'progress'; loaded: number; total: number; cached: boolean }
-  | { type: 'loaded'; metadata: ModelMetadata; backend: string }
+  /** `engine`: what runs the model (`onnxruntime-web` or `tfjs`); `backend`: how, e.g. `wasm, 1 thread`. */
+  | { type: 'loaded'; metadata: ModelMetadata; engine: string; backend: string }
   | { type: 'load-failed'; error: { code: string; message: string } }
   | {
       type: 'result';

@@ -1,10 +1,12 @@
 /**
- * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth.
+ * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth, on
+ * TF.js or ONNX Runtime Web (the `load` request's `engine`; see loadInBrowser.ts).
  * Protocol: see protocol.ts. One `load` (answered by `progress` messages as the weights arrive, then `loaded`),
  * then any number of `recognize` requests, answered in order.
  */
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import { loadInBrowser } from './loadInBrowser.ts';
+import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 
 /** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib's `self` is typed as a Window). */
@@ -17,9 +19,10 @@ let recognizer: Promise<Recognizer> | null = null;
 
 scope.addEventListener('message', async ({ data: request }) => {
   if (request.type === 'load') {
-    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl, (progress) => scope.postMessage({ type: 'progress', ...progress })).then(
+    const onProgress = (progress: ModelProgress): void => scope.postMessage({ type: 'progress', ...progress });
+    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl, onProgress, { engine: request.engine }).then(
       (loaded) => {
-        scope.postMessage({ type: 'loaded', metadata: loaded.recognizer.metadata, backend: loaded.backend });
+        scope.postMessage({ type: 'loaded', metadata: loaded.recognizer.metadata, engine: loaded.engine, backend: loaded.backend });
         return loaded.recognizer;
       },
       (error: unknown) => {

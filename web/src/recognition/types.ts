@@ -14,6 +14,30 @@ export type RecognitionMode = 'browser' | 'server';
  */
 export type Script = 'digits' | 'hanzi';
 
+/**
+ * What runs the model in the browser (see loadInBrowser.ts): TF.js (its wasm backend), or ONNX Runtime Web on the
+ * build's model.onnx, which falls back to TF.js when it cannot start. The page takes it from its URL
+ * (`?engine=onnxruntime-web`); default `DEFAULT_ENGINE`.
+ */
+export type EngineChoice = 'tfjs' | 'onnxruntime-web';
+
+/** The values `EngineChoice` takes. */
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['tfjs', 'onnxruntime-web'];
+
+/**
+ * The page's engine unless its URL asks for another: TF.js. Measured in Chromium (bench/web-engines.ts, figures in
+ * notes/EXPORT.md, "Browser: onnxruntime-web vs TF.js wasm"): ONNX Runtime Web's forward pass is 1.3-1.9x faster for
+ * one drawing, but a drawing's whole recognition (preprocessing included) and its round trip are no faster, batch
+ * throughput is the same, and it adds 3.7 MB gzipped (14.3 MB) of wasm and about 1 s of start-up.
+ */
+export const DEFAULT_ENGINE: EngineChoice = 'tfjs';
+
+/** The engine a page URL's query asks for (`?engine=onnxruntime-web`); `DEFAULT_ENGINE` when absent or unknown. */
+export function engineChoiceFromQuery(search: string): EngineChoice {
+  const asked = new URLSearchParams(search).get('engine');
+  return ENGINE_CHOICES.find((choice) => choice === asked) ?? DEFAULT_ENGINE;
+}
+
 /** One answer, from either engine. */
 export interface PadRecognition {
   mode: RecognitionMode;
@@ -70,5 +94,8 @@ export interface ModelSummary {
   testAccuracy: number | null;
   /** The model's input `[height, width, 1]` (`[28, 28, 1]` for digits, `[64, 64, 1]` for hanzi); absent from an older server. */
   inputShape?: number[];
+  /** How the model runs, e.g. `wasm` (TF.js's wasm backend) or `wasm, 1 thread` (ONNX Runtime Web's). */
   backend?: string;
+  /** What runs the model in the browser: `onnxruntime-web` or `tfjs`; absent for the server's model. */
+  engine?: string;
 }
