@@ -12,7 +12,7 @@
  *
  * Imports nothing Node-only; runs in the recognition worker or on the page.
  */
-import { checksumMismatch, CHECKSUMS_FILE, parseChecksums, requestUrl, urlFileName, webSha256Hex, type Checksums } from '../../../src/core/checksums.ts';
+import { CHECKSUMS_FILE, parseChecksums, requestUrl, urlFileName, webSha256Hex, type Checksums } from '../../../src/core/checksums.ts';
 import { hwrError } from '../../../src/core/errors.ts';
 
 /** Name of the Cache API cache that holds model files. */
@@ -236,7 +236,9 @@ export async function fetchGeneratedFile(folderUrl: string, name: string, onProg
   const bytes = await readCounting(response, (loaded) => onProgress({ loaded, total: Math.max(total, loaded), cached: false }));
   if (subtle) {
     const actual = await webSha256Hex(subtle, bytes);
-    if (actual !== expected) throw checksumMismatch(url, actual, expected);
+    if (actual !== expected) {
+      throw hwrError('BAD_MODEL', `${url}: SHA-256 ${actual.slice(0, 12)}... does not match ${GENERATED_CHECKSUMS_FILE} (${expected.slice(0, 12)}...): the file is corrupt, truncated or was changed after the build wrote it`);
+    }
     if (cache) await storeReplacing(cache, url, key, new Response(bytes.slice(0), { headers: response.headers }));
   }
   return new Uint8Array(bytes);
