@@ -3,9 +3,13 @@
  *
  * `npm run build` writes web-dist/: a static folder that works from any static host and under any sub-path
  * (`base: './'`, every URL relative). Recognition then runs in the browser, so the model files of both scripts
- * (models/digits/, models/hanzi/) and the TF.js wasm binaries are copied into it as `models/digits/*`,
- * `models/hanzi/*` and `wasm/*`. The page fetches the hanzi model only when 中文 is chosen, and keeps its weights in
- * the Cache API (web/src/recognition/modelFetch.ts).
+ * (models/digits/, models/hanzi/) and the wasm binaries of TF.js and of ONNX Runtime Web are copied into it as
+ * `models/digits/*`, `models/hanzi/*` and `wasm/*`. Each model's ONNX form is generated from its folder at build
+ * time (`toOnnx(lowerModel(model))` of src/export/, float32) as `models/<script>/model.onnx`, with its SHA-256 in
+ * `models/<script>/generated.SHA256SUMS` (the folder's committed SHA256SUMS lists only the model's own files), for
+ * the page's optional ONNX Runtime Web engine (`?engine=onnxruntime-web`; web/src/recognition/loadInBrowser.ts).
+ * The page fetches the hanzi model only when 中文 is chosen, and keeps its weights (or model.onnx) in the Cache API
+ * (web/src/recognition/modelFetch.ts).
  * `npm run dev:web` serves the same files from their sources and proxies `/api` to the server (`npm start`).
  *
  * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app as the digits model; default `models/digits`),
