@@ -21,7 +21,7 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { hwrError } from '../core/errors.ts';
-import { float32ToFloat16 } from '../node/modelFiles.ts';
+import { float32ToFloat16 } from '../core/float16.ts';
 import type { ActivationRange, ConvOp, DenseOp, LoweredGraph, MaxPoolOp } from './lower.ts';
 import { activationQuantization, quantizeBias, quantizeWeightsPerChannel, type ActivationQuantization, type QuantizeMode } from './quantize.ts';
 

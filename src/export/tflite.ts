@@ -28,7 +28,7 @@
  */
 import * as flatbuffers from 'flatbuffers';
 import { hwrError } from '../core/errors.ts';
-import { float32ToFloat16 } from '../node/modelFiles.ts';
+import { float32ToFloat16 } from '../core/float16.ts';
 import { paddingOf, type ActivationRange, type LoweredGraph, type LoweredOp } from './lower.ts';
 import { activationQuantization, quantizeBias, quantizeWeightsPerChannel, type ActivationQuantization, type QuantizeMode } from './quantize.ts';
 import {
