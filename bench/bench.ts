@@ -24,8 +24,8 @@
  * - the same inference on ONNX Runtime (bench/onnx-bench.ts), one intra-op thread, the same model's ONNX form
  *   (src/export/onnx.ts): (a) a raw `InferenceSession.run` on a ready tensor, (b) hwr's path on the ONNX Runtime
  *   engine (`Recognizer.predictProbabilities` through src/node/onnxEngine.ts: what the server and the CLI run), and
- *   the int8 QDQ form on a raw session; measured in the same rounds as TF.js and PyTorch, in rotating order. The
- *   target: (b) within 10% of (a) (median single-image latency);
+ *   the int8 QDQ form on a raw session; measured in the same rounds as TF.js and PyTorch, in rotating order, (a) and
+ *   (b) call by call in turn. The target: (b) within 10% of (a) (median single-image latency);
  * - peak resident memory (RSS sampled after every TypeScript training step);
  * - one full MNIST epoch of hwr-net through `train()` in a child process, with 1 and 2 threads: epoch seconds,
  *   images/s and peak RSS (`process.resourceUsage().maxRSS`) of a real training run.
@@ -51,7 +51,7 @@ import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/train/backend.ts';
 import { median, percentile } from './stats.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
-import { batchInput, benchMetadata, OrtSide, ORT_WAYS, singleInput, type OrtWay } from './onnx-bench.ts';
+import { batchInput, benchMetadata, OrtSide, singleInput, type OrtWay } from './onnx-bench.ts';
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
 import { predictedEngineRise, runServingBench, servingMarkdown, servingSectionOf, withServingSection, type ServingReport } from './serve.ts';
@@ -348,7 +348,8 @@ function enginesMarkdown(report: Report): string[] {
   return [
     '## Inference: ONNX Runtime beside TF.js and PyTorch (1 thread each)',
     '',
-    'The same random-weight models as above, in the same rounds (the engines measured in rotating order). ' +
+    'The same random-weight models as above, in the same rounds (the engines measured in rotating order; (a) and (b) call by call in turn, their order alternating each call, ' +
+      'since they differ by microseconds that block-by-block noise on a shared machine would swamp). ' +
       '(a) ONNX Runtime itself: `InferenceSession.run` on a ready input tensor, the model\'s ONNX form written by src/export/onnx.ts, 1 intra-op thread; ' +
       '(b) hwr\'s path on the ONNX Runtime engine: `Recognizer.predictProbabilities` through src/node/onnxEngine.ts (input array to probabilities, what the server\'s workers and the CLI run); ' +
       'int8: the int8 QDQ form (per-channel weights, activations calibrated on 256 MNIST training images) on a raw session; ' +
@@ -537,12 +538,19 @@ async function main(): Promise<void> {
           c.torchVariants.push(answer.variant);
         }
       };
-      const measureOrt = (way: OrtWay) => async () => {
-        if (c.kind === 'infer') c.ort![way].push(await onnx.infer(c.model, way, inferBatch, inferReps));
-        else c.ort![way].push(...(await onnx.latency(c.model, way, latencyCalls, latencyWarmup)));
+      const measureInt8 = async () => {
+        if (c.kind === 'infer') c.ort!.int8.push(await onnx.infer(c.model, 'int8', inferBatch, inferReps));
+        else c.ort!.int8.push(...(await onnx.latency(c.model, 'int8', latencyCalls, latencyWarmup)));
+      };
+      // ONNX Runtime's raw session and hwr's path on it, call by call in turn (OrtSide.paired): their difference is
+      // microseconds, which block-by-block noise on a shared machine would swamp.
+      const measureOrtPair = async () => {
+        const pair = c.kind === 'infer' ? await onnx.paired(c.model, inferBatch, inferReps, 1) : await onnx.paired(c.model, 1, latencyCalls, latencyWarmup);
+        c.ort!.raw.push(...pair.raw);
+        c.ort!.hwr.push(...pair.hwr);
       };
       // Every side of a case in turn, the order rotated each round and case so that the machine's noise hits all.
-      const sides = [measureTs, measureTorch, ...(c.ort ? ORT_WAYS.map(measureOrt) : [])];
+      const sides = [measureTs, measureTorch, ...(c.ort ? [measureOrtPair, measureInt8] : [])];
       const first = (round + i) % sides.length;
       for (const side of [...sides.slice(first), ...sides.slice(0, first)]) await side();
     }

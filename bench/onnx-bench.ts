@@ -176,6 +176,33 @@ export class OrtSide {
     return times;
   }
 
+  /**
+   * The raw session and hwr's path measured call by call in turn (`raw, hwr, hwr, raw, ...`: the order alternates
+   * each call), so that the machine's noise hits both alike: the comparison behind the "within 10%" target, of two
+   * calls of about 0.1 ms whose difference is a few microseconds. Single images: ms of each of `calls` calls after
+   * `warmup` pairs; batches (`batch` > 1): images/s over `calls` passes of each after one untimed pass.
+   */
+  async paired(name: string, batch: number, calls: number, warmup: number): Promise<{ raw: number[]; hwr: number[] }> {
+    const entry = await this.model(name);
+    const inputs = batch === 1 ? singleInput() : batchInput(batch);
+    const tensor = this.input(batch);
+    const ways = {
+      raw: () => entry.raw.run({ [ONNX_INPUT]: tensor }),
+      hwr: () => entry.hwr.predictProbabilities(inputs, batch),
+    };
+    const ms = { raw: [] as number[], hwr: [] as number[] };
+    for (let i = 0; i < warmup + calls; i++) {
+      for (const way of i % 2 === 0 ? (['raw', 'hwr'] as const) : (['hwr', 'raw'] as const)) {
+        const start = performance.now();
+        await ways[way]();
+        if (i >= warmup) ms[way].push(performance.now() - start);
+      }
+    }
+    if (batch === 1) return ms;
+    const rate = (times: number[]) => (batch * times.length * 1000) / times.reduce((a, b) => a + b, 0);
+    return { raw: [rate(ms.raw)], hwr: [rate(ms.hwr)] };
+  }
+
   /** The check of each model: max |ONNX Runtime - TF.js| and the ONNX file sizes. */
   async checks(): Promise<Record<string, { maxAbsDiff: number; bytes: { float32: number; int8: number } }>> {
     const out: Record<string, { maxAbsDiff: number; bytes: { float32: number; int8: number } }> = {};
