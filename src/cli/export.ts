@@ -45,7 +45,7 @@ const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
 function describeCheck(check: ExportCheck): string {
   if (check.skipped) return `not checked: ${check.skipped}`;
   const agreement = `same top-1 as TF.js for ${check.sameTop1}/${check.count} images`;
-  return `checked with ${check.runtime} on ${check.count} images: ${agreement}, max |probability difference| ${check.maxAbsDiff.toExponential(1)}`;
+  return `checked with ${check.runtime}${check.note ? ` on ${check.note}` : ''} on ${check.count} images: ${agreement}, max |probability difference| ${check.maxAbsDiff.toExponential(1)}`;
 }
 
 /** `hwr export`: writes the model file and its sidecar, and prints what was written and how it was checked. */
@@ -77,7 +77,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   const source = quantize === 'int8' ? (flags.calibrationData ?? defaultCalibrationSource(metadata)) : safeDefaultSource(metadata);
   if (source !== null) {
     const sample = await calibrationImages(metadata, source, 64);
-    lines.push(describeCheck(await verifyExport(format, result.bytes, out, model, sample.images, sample.count)));
+    lines.push(describeCheck(await verifyExport(format, result.bytes, out, model, sample.images, sample.count, { graph: result.graph, quantize })));
   } else {
     lines.push('not checked: no sample images for this model (pass --calibration-data)');
   }

@@ -45,3 +45,23 @@ export function float32ToFloat16(values: Float32Array): Uint16Array {
   }
   return out;
 }
+
+/** Decodes IEEE 754 half precision values (as `float32ToFloat16` writes them) to float32, exactly. */
+export function float16ToFloat32(values: Uint16Array): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const h = values[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >>> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * mantissa * 2 ** -24;
+    else if (exponent === 0x1f) out[i] = mantissa ? NaN : sign * Infinity;
+    else out[i] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
+}
+
+/** `values` rounded to the nearest half-precision value (round to nearest even), as float32. */
+export function roundToFloat16(values: Float32Array): Float32Array {
+  return float16ToFloat32(float32ToFloat16(values));
+}

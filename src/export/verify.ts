@@ -5,8 +5,13 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFile, rm } from 'node:fs/promises';
+import { roundToFloat16 } from '../core/float16.ts';
 import { onnxruntimeEngine } from '../node/onnxEngine.ts';
 import type { ExportFormat } from './export.ts';
+import type { LoweredGraph } from './lower.ts';
+import type { QuantizeMode } from './quantize.ts';
+import { toTflite } from './tflite.ts';
 
 /** What `verifyExport` found. */
 export interface ExportCheck {
@@ -20,6 +25,8 @@ export interface ExportCheck {
   maxAbsDiff: number;
   /** Why nothing was compared (the runtime is not installed); absent when compared. */
   skipped?: string;
+  /** What was run instead of the file itself, when the runtime cannot run the file's layout. */
+  note?: string;
 }
 
 /** Argmax of row `row` of a `[rows, width]` matrix. */
@@ -35,12 +42,21 @@ function argmax(values: Float32Array, row: number, width: number): number {
  * @param path   the exported file (the TFLite check reads it from disk)
  * @throws HwrError `BAD_MODEL` when the runtime cannot load the file (the exported file is then wrong)
  */
-export async function verifyExport(format: ExportFormat, bytes: Uint8Array, path: string, model: LayersModel, images: Float32Array, count: number): Promise<ExportCheck> {
+export async function verifyExport(
+  format: ExportFormat,
+  bytes: Uint8Array,
+  path: string,
+  model: LayersModel,
+  images: Float32Array,
+  count: number,
+  exported?: { graph: LoweredGraph; quantize: QuantizeMode },
+): Promise<ExportCheck> {
   const [, h, w] = model.inputs[0]!.shape as number[];
   const expected = tf.tidy(() => (model.predict(tf.tensor4d(images, [count, h!, w!, 1])) as tf.Tensor).dataSync() as Float32Array);
   const classes = expected.length / count;
   let actual: Float32Array;
   let runtime: string;
+  let note: string | undefined;
   if (format === 'onnx') {
     const engine = await onnxruntimeEngine(bytes, { name: path });
     try {
@@ -54,12 +70,29 @@ export async function verifyExport(format: ExportFormat, bytes: Uint8Array, path
     const { runArmnn, armnnAvailable } = await import('./armnn.ts');
     const why = armnnAvailable();
     if (why !== null) return { runtime: 'ArmNN', count: 0, sameTop1: 0, maxAbsDiff: 0, skipped: why };
-    actual = await runArmnn(path, images, count, classes);
     runtime = 'ArmNN TFLite parser (CpuRef)';
+    if (exported?.quantize === 'float16') {
+      // ArmNN 20.08 cannot run TFLite's float16 layout (FLOAT16 constants behind DEQUANTIZE); run the same
+      // half-precision weights written as float32 instead.
+      const halfGraph: LoweredGraph = {
+        ...exported.graph,
+        ops: exported.graph.ops.map((op) => ('kernel' in op ? { ...op, kernel: roundToFloat16(op.kernel), bias: roundToFloat16(op.bias) } : op)),
+      };
+      const expanded = `${path}.float32-check.tflite`;
+      await writeFile(expanded, toTflite(halfGraph, { quantize: 'float32' }));
+      try {
+        actual = await runArmnn(expanded, images, count, classes);
+      } finally {
+        await rm(expanded, { force: true });
+      }
+      note = "its half-precision weights written as float32 (ArmNN 20.08 does not run TFLite's float16 layout, FLOAT16 weights behind DEQUANTIZE; TensorFlow Lite does)";
+    } else {
+      actual = await runArmnn(path, images, count, classes);
+    }
   }
   let sameTop1 = 0;
   let maxAbsDiff = 0;
   for (let i = 0; i < count; i++) if (argmax(expected, i, classes) === argmax(actual, i, classes)) sameTop1++;
   for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(expected[i]! - actual[i]!));
-  return { runtime, count, sameTop1, maxAbsDiff };
+  return { runtime, count, sameTop1, maxAbsDiff, ...(note ? { note } : {}) };
 }
