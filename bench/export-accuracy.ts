@@ -208,7 +208,7 @@ if (flags.only !== 'digits') {
     console.error(`hanzi: ${dir} does not exist; make it with: npx hwr synth --charset gb2312-1 --per-class 50 --seed 2 --out ${flags['hanzi-data']}`);
   } else {
     const metadata = await readMetadata(resolveModelDir('hanzi'));
-    const test = await hwdbTest(dir, metadata);
+    const test = await hwdbTest(flags['hanzi-data']!, metadata);
     sets.hanzi = `${test.description}; ArmNN on the first ${Math.min(tfliteLimit, test.count)}`;
     rows.push(...(await measure('hanzi', test, all)));
   }
