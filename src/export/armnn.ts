@@ -56,7 +56,7 @@ export async function runArmnn(path: string, images: Float32Array, count: number
     });
     if (code !== 0) {
       const line = stderr.trim().split('\n').filter(Boolean).pop() ?? `exit status ${code}`;
-      throw hwrError('BAD_MODEL', `${path}: ArmNN: ${line}`);
+      throw hwrError('BAD_MODEL', line.startsWith(path) ? line : `${path}: ArmNN: ${line}`);
     }
     const bytes = await readFile(output);
     const result = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
