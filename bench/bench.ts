@@ -469,7 +469,8 @@ function targetsOf(rows: Row[], engines: EngineRow[], epochs: EpochRun[], peakMB
     targets.push({
       target: `the server's requests/s at concurrency ${comparison.concurrency} (${comparison.workers} workers) rise with the ONNX Runtime engine`,
       measured: `${fmt(onnxRps)} vs ${fmt(tfjsRps)} requests/s on TF.js, ${((onnxRps / tfjsRps - 1) * 100).toFixed(1)}%; ` +
-        (expected == null ? 'no time breakdown' : `the per-request time breakdown allows at most ${((expected - 1) * 100).toFixed(1)}%`),
+        (expected == null ? 'no time breakdown' : `the per-request time breakdown predicts about ${((expected - 1) * 100).toFixed(1)}%`) +
+        `; serving run of ${serving.date.slice(0, 16).replace('T', ' ')} UTC`,
       met: onnxRps >= tfjsRps,
     });
   }

@@ -445,10 +445,11 @@ export function servingMarkdown(report: ServingReport): string {
 }
 
 /**
- * The most that the server's own timings let requests/s rise from TF.js to ONNX Runtime with `workers` workers
- * (default: one per core): CPU time per request on TF.js over that on ONNX Runtime, where decode + preprocessing
+ * The rise in requests/s that the server's own timings predict from TF.js to ONNX Runtime with `workers` workers
+ * (default: one per core): time per request on TF.js over that on ONNX Runtime, where decode + preprocessing
  * (the same code with either engine) is the mean of both servers' medians and the model is each engine's median.
- * HTTP and the thread hand-over, shared by both, make the real rise smaller. Null without both breakdowns.
+ * A prediction, not a bound: HTTP and the thread hand-over (shared) lower it, and load changes every term.
+ * Null without both breakdowns.
  */
 export function predictedEngineRise(report: ServingReport, workers = report.machine.cores): { rise: number; sharedMs: number; tfjsMs: number; onnxMs: number } | null {
   const rows = report.breakdown ?? [];
@@ -474,9 +475,10 @@ function shareProse(report: ServingReport): string {
     `while TF.js runs the model in ${fmt(tfjs.inferenceMs, 2)} ms`;
   const bound = predictedEngineRise(report);
   if (onnx && bound) {
-    text += ` and ONNX Runtime in ${fmt(onnx.inferenceMs, 2)} ms (medians; table below). So the faster engine can raise requests/s by at most about ` +
+    text += ` and ONNX Runtime in ${fmt(onnx.inferenceMs, 2)} ms (medians; table below). From these timings the faster engine should raise requests/s by about ` +
       `${((bound.rise - 1) * 100).toFixed(0)}% (decode + preprocess, the same code for both, ${fmt(bound.sharedMs, 2)} ms on average, + model: ${fmt(bound.tfjsMs, 2)} ms against ${fmt(bound.onnxMs, 2)} ms), ` +
-      'less the HTTP and thread hand-over work that both share.';
+      'less where HTTP and the thread hand-over, shared by both, take their part; what it does under load is the engines side by side below the table. ' +
+      'These are wall-clock times on a shared machine: one server\'s preprocessing median can differ from the other\'s by a few ms although the code is the same.';
   } else {
     text += ' (medians; table below).';
   }
