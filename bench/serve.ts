@@ -405,7 +405,7 @@ function comparisonMarkdown(report: ServingReport): string[] {
   return [
     '',
     `The engines side by side: a TF.js and an ONNX Runtime server with ${c.workers} workers each, both started, loaded in turn at concurrency ${c.concurrency} for ${c.secondsPerRound} s, ` +
-      `${c.tfjs.length} rounds in alternating order (the idle server uses no CPU meanwhile). Requests/s per round: TF.js ${cell(c.tfjs)}; ONNX Runtime ${cell(c.onnx)}. ` +
+      `${c.tfjs.length} rounds in alternating order (the idle server uses no CPU meanwhile): the fair comparison, since the table's rows were measured one configuration after another, each under whatever load it met. Requests/s per round: TF.js ${cell(c.tfjs)}; ONNX Runtime ${cell(c.onnx)}. ` +
       `Medians: TF.js ${fmt(tfjs)}, ONNX Runtime ${fmt(onnx)} requests/s (${onnx >= tfjs ? '+' : ''}${((onnx / tfjs - 1) * 100).toFixed(1)}%).`,
   ];
 }
