@@ -85,12 +85,13 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
   const present = Object.entries(modelDirs).filter(([, dir]) => existsSync(join(dir, 'model.json')));
   if (present.length === 0) return files;
-  const [{ setupBackend }, { loadModel }, { lowerModel }, { toOnnx, ONNX_INPUT, ONNX_OUTPUT }, { exportSidecar }] = await Promise.all([
+  const [{ setupBackend }, { loadModel }, { lowerModel }, { toOnnx, ONNX_INPUT, ONNX_OUTPUT }, { exportSidecar }, { modelWeightsSha256 }] = await Promise.all([
     import('./src/train/backend.ts'),
     import('./src/node/modelFiles.ts'),
     import('./src/export/lower.ts'),
     import('./src/export/onnx.ts'),
     import('./src/export/sidecar.ts'),
+    import('./src/node/onnxCache.ts'),
   ]);
   await setupBackend();
   const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
@@ -107,7 +108,7 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
         batch: 'batch',
         command: 'vite build (vite.config.ts of hwr)',
         version,
-        sourceWeightsSha256: createHash('sha256').update(readFileSync(join(dir, 'weights.bin'))).digest('hex'),
+        sourceWeightsSha256: await modelWeightsSha256(dir),
       });
       const onnx = toOnnx(lowerModel(model), { quantize: 'float32', producerVersion: version, metadataProps: { hwr: JSON.stringify(sidecar) } });
       files.set(`models/${script}/${ONNX_FILE}`, onnx);
