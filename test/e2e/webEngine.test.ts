@@ -1,7 +1,7 @@
 /**
  * End-to-end tests of the page's two in-browser engines in Chromium (playwright-core, Debian's /usr/bin/chromium),
- * on the static build (no hwr server): TF.js by default, ONNX Runtime Web on the build's generated model.onnx with
- * `?engine=onnxruntime-web`; the same drawings give the same labels, probabilities and model inputs with either; the
+ * on the static build (no hwr server): ONNX Runtime Web on the build's generated model.onnx by default, TF.js with
+ * `?engine=tfjs`; the same drawings give the same labels, probabilities and model inputs with either; the
  * footer and `#model-info[data-engine]` say which engine runs; the page falls back to TF.js, saying so once in the
  * console, when model.onnx cannot be used; the hanzi model runs on ONNX Runtime Web too.
  *
@@ -25,6 +25,7 @@ const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
 const hasChromium = existsSync(CHROMIUM);
 /** The page's query that asks for ONNX Runtime Web. */
 const ORT = '?engine=onnxruntime-web';
+const TFJS = '?engine=tfjs';
 /** The console warning of loadInBrowser.ts when ONNX Runtime Web cannot run the model. */
 const FALLBACK_WARNING = /ONNX Runtime Web could not run .*model\.onnx.*using TensorFlow\.js instead/;
 
@@ -103,17 +104,17 @@ describe.skipIf(!hasChromium)('the page\'s in-browser engines, in Chromium', () 
     return shown;
   }
 
-  it('runs the digits model on TF.js by default, and on ONNX Runtime Web (?engine=onnxruntime-web) with the same labels, probabilities and 28x28 inputs', async () => {
+  it('runs the digits model on ONNX Runtime Web by default, and on TF.js (?engine=tfjs) with the same labels, probabilities and 28x28 inputs', async () => {
     const shapes = [SHAPES.seven, SHAPES.one, SHAPES.zero, ...digits.map(traceMnist)];
     const expected = ['7', '1', '0', ...digits.map((digit) => digit.label)];
 
-    const onnx = await openPad(ORT);
+    const onnx = await openPad();
     expect(await engineOf(onnx.page)).toBe('onnxruntime-web');
     expect(await onnx.page.locator('#model-info').textContent()).toMatch(/in your browser \(ONNX Runtime Web, WebAssembly in a Web Worker\)/);
     const withOnnx = await recognizeAll(onnx.page, shapes);
     expect(onnx.warnings.filter((text) => FALLBACK_WARNING.test(text))).toEqual([]);
 
-    const tfjs = await openPad();
+    const tfjs = await openPad(TFJS);
     expect(await engineOf(tfjs.page)).toBe('tfjs');
     expect(await tfjs.page.locator('#model-info').textContent()).toMatch(/in your browser \(TensorFlow\.js, WebAssembly in a Web Worker\)/);
     const withTfjs = await recognizeAll(tfjs.page, shapes);
@@ -144,7 +145,7 @@ describe.skipIf(!hasChromium)('the page\'s in-browser engines, in Chromium', () 
   it('runs the hanzi model on ONNX Runtime Web, with the candidates of TF.js', async () => {
     const shape = inkToShape(await loadHanziInk('中'));
     const candidates: Record<string, string[]> = {};
-    for (const query of [ORT, '']) {
+    for (const query of [ORT, TFJS]) {
       const { page } = await openPad(query);
       await page.getByTestId('script').selectOption('hanzi');
       await expect.poll(() => page.getByTestId('model-progress').getAttribute('data-state'), { timeout: 60_000 }).toBe('done');

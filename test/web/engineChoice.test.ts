@@ -26,7 +26,7 @@ function serving(files: Record<string, Uint8Array | string>): typeof fetch {
 
 describe('engineChoiceFromQuery', () => {
   it('takes ?engine=onnxruntime-web or ?engine=tfjs, and the default for anything else', () => {
-    expect(DEFAULT_ENGINE).toBe('tfjs');
+    expect(DEFAULT_ENGINE).toBe('onnxruntime-web');
     expect(engineChoiceFromQuery('?engine=onnxruntime-web')).toBe('onnxruntime-web');
     expect(engineChoiceFromQuery('?x=1&engine=tfjs')).toBe('tfjs');
     expect(engineChoiceFromQuery('')).toBe(DEFAULT_ENGINE);

@@ -25,12 +25,14 @@ export type EngineChoice = 'tfjs' | 'onnxruntime-web';
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['tfjs', 'onnxruntime-web'];
 
 /**
- * The page's engine unless its URL asks for another: TF.js. Measured in Chromium (bench/web-engines.ts, figures in
- * notes/EXPORT.md, "Browser: onnxruntime-web vs TF.js wasm"): ONNX Runtime Web's forward pass is 1.3-1.9x faster for
- * one drawing, but a drawing's whole recognition (preprocessing included) and its round trip are no faster, batch
- * throughput is the same, and it adds 3.7 MB gzipped (14.3 MB) of wasm and about 1 s of start-up.
+ * The page's engine unless its URL asks for another (`?engine=tfjs`): ONNX Runtime Web, the faster of the two on the
+ * shipped models. Measured in Chromium on an idle machine (bench/web-engines.ts, figures in notes/EXPORT.md, "Browser:
+ * onnxruntime-web vs TF.js wasm"): a drawing's whole recognition in the worker takes a median 5.3 ms against 7.6 ms
+ * for digits and 3.9 against 4.6 ms for hanzi, the forward pass 1.3-1.8x faster. It costs 3.7 MB gzipped of wasm
+ * (TF.js's is 0.14 MB), fetched once and then cached by the browser, and about 0.4 s more start-up; where it cannot
+ * start, the worker falls back to TF.js.
  */
-export const DEFAULT_ENGINE: EngineChoice = 'tfjs';
+export const DEFAULT_ENGINE: EngineChoice = 'onnxruntime-web';
 
 /** The engine a page URL's query asks for (`?engine=onnxruntime-web`); `DEFAULT_ENGINE` when absent or unknown. */
 export function engineChoiceFromQuery(search: string): EngineChoice {
