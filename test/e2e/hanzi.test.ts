@@ -124,13 +124,13 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
     return page.getByTestId('text').inputValue();
   }
 
-  it('loads the hanzi model only when 中文 is chosen, shows its progress, and takes it from the browser\'s cache next time', async () => {
+  it('loads the hanzi model only when 中文 is chosen, shows its progress, and takes it from the browser\'s cache next time (TF.js weights)', async () => {
     const context = await newContext();
     const hanziRequests: string[] = [];
     context.on('request', (request) => {
       if (request.url().includes('/models/hanzi/')) hanziRequests.push(request.url().replace(/.*\/models\/hanzi\//, ''));
     });
-    const page = await openPad({ context });
+    const page = await openPad({ context, url: `${host.url}?engine=tfjs` });
     expect(await page.getByTestId('script').inputValue()).toBe('digits');
     await expect.poll(() => page.locator('#model-info').textContent(), { timeout: 30_000 }).toMatch(/in your browser/);
     expect(hanziRequests).toEqual([]);
@@ -180,6 +180,29 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
     await page.reload();
     expect(await page.getByTestId('script').inputValue()).toBe('digits');
     expect(await page.getByTestId('candidates').isVisible()).toBe(false);
+  });
+
+  it('on ONNX Runtime Web (the default), fetches the hanzi model.onnx once, when 中文 is chosen, and from the cache after a reload', async () => {
+    const context = await newContext();
+    const hanziRequests: string[] = [];
+    context.on('request', (request) => {
+      if (request.url().includes('/models/hanzi/')) hanziRequests.push(request.url().replace(/.*\/models\/hanzi\//, ''));
+    });
+    const page = await openPad({ context });
+    await expect.poll(() => page.locator('#model-info').textContent(), { timeout: 30_000 }).toMatch(/in your browser/);
+    expect(hanziRequests).toEqual([]);
+    await page.getByTestId('script').selectOption('hanzi');
+    await waitForHanziModel(page);
+    expect(await page.locator('#model-info').getAttribute('data-engine')).toBe('onnxruntime-web');
+    expect(hanziRequests).toContain('model.onnx');
+    expect(hanziRequests).not.toContain('weights.bin');
+    const cached = await page.evaluate(async () => (await (await caches.open('hwr-models-v1')).keys()).map((key) => key.url));
+    expect(cached.filter((url) => url.includes('/models/hanzi/'))).toEqual([expect.stringMatching(/\/models\/hanzi\/model\.onnx\?sha256=[0-9a-f]{64}$/)]);
+    hanziRequests.length = 0;
+    await page.reload();
+    await waitForHanziModel(page);
+    expect(await page.getByTestId('model-progress').getAttribute('data-cached')).toBe('true');
+    expect(hanziRequests).not.toContain('model.onnx');
   });
 
   it('writes three characters from their stroke medians, with candidates after every stroke, picked by click and by number key', async () => {

@@ -357,7 +357,9 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
 
   it('says in one status line that a broken model cannot be loaded, with no uncaught error in the page or worker', async () => {
     const page = await openPad();
+    // Both forms: ONNX Runtime Web (the default) falls back to the TF.js model when model.onnx is broken.
     await page.route('**/models/digits/model.json', (route) => route.fulfill({ body: 'not a model', contentType: 'application/json' }));
+    await page.route('**/models/digits/model.onnx', (route) => route.fulfill({ body: 'not a model', contentType: 'application/octet-stream' }));
     await page.reload();
     await expect.poll(() => page.getByTestId('status').textContent(), { timeout: 30_000 }).toMatch(/model could not be loaded/);
     expect(await page.getByTestId('status').getAttribute('data-tone')).toBe('error');
