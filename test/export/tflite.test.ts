@@ -3,13 +3,15 @@
  * python3-pyarmnn, ArmNN 20.08 / libarmnn22, CpuRef backend) through scripts/armnn_run.py, against TF.js on the
  * same inputs. The ArmNN tests are skipped, with a warning, where pyarmnn is not installed (.ci/run installs it).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as flatbuffers from 'flatbuffers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHwrError } from '../../src/core/errors.ts';
+import { float16ToFloat32 } from '../../src/core/float16.ts';
+import { ARMNN_PYTHON as PYTHON, ARMNN_SCRIPT as SCRIPT, armnnAvailable as armnnMissing, runArmnn as runArmnnFile } from '../../src/export/armnn.ts';
 import { loadMnist } from '../../src/data/mnist.ts';
 import { activationRanges, lowerModel, type LoweredGraph } from '../../src/export/lower.ts';
 import { readTfliteMetadata, TFLITE_INPUT_NAME, TFLITE_OUTPUT_NAME, toTflite } from '../../src/export/tflite.ts';
@@ -19,9 +21,7 @@ import { resolveModelDir } from '../../src/node/recognizer.ts';
 import { setupBackend } from '../../src/train/backend.ts';
 import { argmaxRow, bytesToInput, FIXTURE_ARCHITECTURES, maxAbsDiff, predictTfjs, randomModel, strokeImages } from './fixtures.ts';
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = join(import.meta.dirname, '../../scripts/armnn_run.py');
-const armnnAvailable = spawnSync(PYTHON, ['-c', 'import pyarmnn'], { stdio: 'ignore' }).status === 0;
+const armnnAvailable = armnnMissing() === null;
 if (!armnnAvailable) console.warn('tflite.test.ts: pyarmnn not installed (apt-get install python3-pyarmnn libarmnntfliteparser22 libarmnn-cpuref-backend22): ArmNN round trips skipped');
 
 let dir = '';
@@ -31,16 +31,11 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs `bytes` through scripts/armnn_run.py on `count` images; returns `[count, classes]` probabilities. */
-function runArmnn(bytes: Uint8Array, images: Float32Array, count: number, name = 'model'): Float32Array {
+/** Writes `bytes` as `<name>.tflite` and runs it with ArmNN (`runArmnn`, src/export/armnn.ts) on `count` images; returns `[count, classes]` probabilities. */
+function runArmnn(bytes: Uint8Array, images: Float32Array, count: number, classes: number, name = 'model'): Promise<Float32Array> {
   const model = join(dir, `${name}.tflite`);
-  const input = join(dir, `${name}.in.bin`);
-  const output = join(dir, `${name}.out.bin`);
   writeFileSync(model, bytes);
-  writeFileSync(input, images.subarray(0, images.length));
-  execFileSync(PYTHON, [SCRIPT, model, input, String(count), output, '--backend=CpuRef'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const data = readFileSync(output);
-  return new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  return runArmnnFile(model, images, count, classes);
 }
 
 /** Builtin operator codes of the model's operators, in order (read back with the generated accessors). */
@@ -48,16 +43,6 @@ function operatorCodes(bytes: Uint8Array): BuiltinOperator[] {
   const model = Model.getRootAsModel(new flatbuffers.ByteBuffer(bytes));
   const subgraph = model.subgraphs(0)!;
   return Array.from({ length: subgraph.operatorsLength() }, (_, i) => model.operatorCodes(subgraph.operators(i)!.opcodeIndex())!.builtinCode());
-}
-
-/** IEEE 754 half-precision bits to a number. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** The float16 constants of a model by tensor name, decoded to float32. */
@@ -70,7 +55,7 @@ function float16Constants(bytes: Uint8Array): Map<string, Float32Array> {
     if (tensor.type() !== TensorType.FLOAT16) continue;
     const data = model.buffers(tensor.buffer())!.dataArray()!;
     const halves = new Uint16Array(data.slice().buffer);
-    out.set(tensor.name()!, Float32Array.from(halves, halfToFloat));
+    out.set(tensor.name()!, float16ToFloat32(halves));
   }
   return out;
 }
@@ -242,16 +227,16 @@ describe('toTflite: structure', () => {
 
 describe.skipIf(!armnnAvailable)('toTflite through ArmNN TFLite parser', () => {
   for (const architecture of FIXTURE_ARCHITECTURES) {
-    it(`${architecture.name} (random weights, batch norm folded): float32 probabilities within 1e-4 of TF.js, same argmax`, () => {
+    it(`${architecture.name} (random weights, batch norm folded): float32 probabilities within 1e-4 of TF.js, same argmax`, async () => {
       const model = randomModel(architecture, 5);
       const count = 6;
       const images = strokeImages(count, architecture.inputSize, 21);
-      const armnn = runArmnn(toTflite(lowerModel(model)), images, count, architecture.name);
+      const armnn = await runArmnn(toTflite(lowerModel(model)), images, count, architecture.classes, architecture.name);
       expectSameAnswers(armnn, predictTfjs(model, images, count), count, architecture.classes, 1e-4);
     }, 60_000);
   }
 
-  it('a ReLU that is not fused (RELU operator) runs as in TF.js', () => {
+  it('a ReLU that is not fused (RELU operator) runs as in TF.js', async () => {
     const architecture = FIXTURE_ARCHITECTURES[2]!;
     const model = randomModel(architecture, 6);
     const graph = lowerModel(model);
@@ -262,7 +247,7 @@ describe.skipIf(!armnnAvailable)('toTflite through ArmNN TFLite parser', () => {
     const bytes = toTflite({ ...graph, ops, lastLayer: [graph.lastLayer[0]!, ...graph.lastLayer] });
     expect(operatorCodes(bytes).slice(0, 2)).toEqual([BuiltinOperator.CONV_2D, BuiltinOperator.RELU]);
     const images = strokeImages(4, 28, 8);
-    expectSameAnswers(runArmnn(bytes, images, 4, 'relu'), predictTfjs(model, images, 4), 4, architecture.classes, 1e-4);
+    expectSameAnswers(await runArmnn(bytes, images, 4, architecture.classes, 'relu'), predictTfjs(model, images, 4), 4, architecture.classes, 1e-4);
   }, 60_000);
 
   it('shipped digits and hanzi models: float32 within 1e-4 of TF.js, same argmax', async () => {
@@ -272,12 +257,12 @@ describe.skipIf(!armnnAvailable)('toTflite through ArmNN TFLite parser', () => {
       const [size] = metadata.inputShape;
       const count = 6;
       const images = name === 'digits' ? bytesToInput(mnist.test.images.subarray(0, count * 28 * 28)) : strokeImages(count, size, 31);
-      const armnn = runArmnn(toTflite(lowerModel(model)), images, count, name);
+      const armnn = await runArmnn(toTflite(lowerModel(model)), images, count, metadata.classes.length, name);
       expectSameAnswers(armnn, predictTfjs(model, images, count), count, metadata.classes.length, 1e-4);
     }
   }, 120_000);
 
-  it('float16 (ArmNN 20.08 rejects TFLite\'s float16 layout: one line naming the file and why); its weights run within 2e-3 of TF.js', () => {
+  it('float16 (ArmNN 20.08 rejects TFLite\'s float16 layout: one line naming the file and why); its weights run within 2e-3 of TF.js', async () => {
     const architecture = FIXTURE_ARCHITECTURES[0]!;
     const model = randomModel(architecture, 7);
     const graph = lowerModel(model);
@@ -293,7 +278,7 @@ describe.skipIf(!armnnAvailable)('toTflite through ArmNN TFLite parser', () => {
     // What a float16-capable runtime computes: the file's half-precision weights, dequantized, in float32.
     const count = 6;
     const images = strokeImages(count, 28, 41);
-    const armnn = runArmnn(toTflite(graphWithFloat16Weights(graph, bytes)), images, count, 'half-weights');
+    const armnn = await runArmnn(toTflite(graphWithFloat16Weights(graph, bytes)), images, count, architecture.classes, 'half-weights');
     expectSameAnswers(armnn, predictTfjs(model, images, count), count, architecture.classes, 2e-3);
   }, 60_000);
 
@@ -305,7 +290,7 @@ describe.skipIf(!armnnAvailable)('toTflite through ArmNN TFLite parser', () => {
     const graph = lowerModel(model);
     const ranges = await activationRanges(model, graph, bytesToInput(mnist.train.images), count);
     const images = bytesToInput(mnist.test.images);
-    const int8 = runArmnn(toTflite(graph, { quantize: 'int8', ranges }), images, count, 'digits-int8');
+    const int8 = await runArmnn(toTflite(graph, { quantize: 'int8', ranges }), images, count, classes, 'digits-int8');
     const float = predictTfjs(model, images, count);
     const floatAccuracy = accuracy(float, mnist.test.labels, count, classes);
     const int8Accuracy = accuracy(int8, mnist.test.labels, count, classes);
