@@ -22,8 +22,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { tfjsEngine, topKIndices, type InferenceEngine } from '../src/core/recognizer.ts';
 import type { ModelMetadata } from '../src/core/types.ts';
 import { HwdbStream, indexHwdbFolder } from '../src/data/hwdb.ts';
 import { loadMnist } from '../src/data/mnist.ts';
@@ -70,24 +69,18 @@ interface TestSet {
   count: number;
 }
 
+/** The most probable class of each of `count` rows. */
 function argmaxRows(probabilities: Float32Array, count: number): Int32Array {
   const classes = probabilities.length / count;
-  const best = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    let b = 0;
-    for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + b]!) b = c;
-    best[i] = b;
-  }
-  return best;
+  return Int32Array.from({ length: count }, (_, i) => topKIndices(probabilities.subarray(i * classes, (i + 1) * classes), 1)[0]!);
 }
 
-function predictTfjs(model: LayersModel, images: Float32Array, count: number, size: number): Float32Array {
-  const classes = (model.outputs[0]!.shape as number[])[1]!;
+/** Runs `count` images through `engine` 256 at a time; returns `[count * classes]` probabilities. */
+async function runInBatches(engine: InferenceEngine, images: Float32Array, count: number, size: number, classes: number): Promise<Float32Array> {
   const out = new Float32Array(count * classes);
   for (let start = 0; start < count; start += 256) {
     const n = Math.min(256, count - start);
-    const part = tf.tidy(() => (model.predict(tf.tensor4d(images.subarray(start * size * size, (start + n) * size * size), [n, size, size, 1])) as tf.Tensor).dataSync() as Float32Array);
-    out.set(part, start * classes);
+    out.set(await engine.run(images.subarray(start * size * size, (start + n) * size * size), n), start * classes);
   }
   return out;
 }
@@ -119,7 +112,7 @@ async function measure(name: string, test: TestSet, variants: Array<{ format: Ex
   const [model, metadata, checksum] = await Promise.all([loadModel(dir), readMetadata(dir), modelWeightsSha256(dir)]);
   const size = metadata.inputShape[0];
   const started = performance.now();
-  const reference = predictTfjs(model, test.images, test.count, size);
+  const reference = await runInBatches(tfjsEngine(model), test.images, test.count, size, metadata.classes.length);
   const referenceTop1 = argmaxRows(reference, test.count);
   const accuracy = (top: Int32Array, n: number) => {
     let right = 0;
@@ -136,11 +129,7 @@ async function measure(name: string, test: TestSet, variants: Array<{ format: Ex
     let runtime: string;
     if (variant.format === 'onnx') {
       const engine = await onnxruntimeEngine(result.bytes, { threads: 2 });
-      probabilities = new Float32Array(count * metadata.classes.length);
-      for (let start = 0; start < count; start += 256) {
-        const n = Math.min(256, count - start);
-        probabilities.set(await engine.run(test.images.subarray(start * size * size, (start + n) * size * size), n), start * metadata.classes.length);
-      }
+      probabilities = await runInBatches(engine, test.images, count, size, metadata.classes.length);
       engine.dispose();
       runtime = 'ONNX Runtime 1.30 (CPU)';
     } else {

@@ -4,9 +4,9 @@
  * (scripts/armnn_run.py, Debian's python3-pyarmnn) where it is installed. Node-only.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import * as tf from '@tensorflow/tfjs-core';
 import { writeFile, rm } from 'node:fs/promises';
 import { roundToFloat16 } from '../core/float16.ts';
+import { tfjsEngine, topKIndices } from '../core/recognizer.ts';
 import { onnxruntimeEngine } from '../node/onnxEngine.ts';
 import type { ExportFormat } from './export.ts';
 import type { LoweredGraph } from './lower.ts';
@@ -30,11 +30,7 @@ export interface ExportCheck {
 }
 
 /** Argmax of row `row` of a `[rows, width]` matrix. */
-function argmax(values: Float32Array, row: number, width: number): number {
-  let best = 0;
-  for (let c = 1; c < width; c++) if (values[row * width + c]! > values[row * width + best]!) best = c;
-  return best;
-}
+const argmax = (values: Float32Array, row: number, width: number): number => topKIndices(values.subarray(row * width, (row + 1) * width), 1)[0]!;
 
 /**
  * Runs `count` images through the exported bytes and through `model`, and compares the probabilities.
@@ -51,8 +47,8 @@ export async function verifyExport(
   count: number,
   exported?: { graph: LoweredGraph; quantize: QuantizeMode },
 ): Promise<ExportCheck> {
-  const [, h, w] = model.inputs[0]!.shape as number[];
-  const expected = tf.tidy(() => (model.predict(tf.tensor4d(images, [count, h!, w!, 1])) as tf.Tensor).dataSync() as Float32Array);
+  // The TF.js engine of the recognizer, not disposed: the model stays the caller's.
+  const expected = await tfjsEngine(model).run(images, count);
   const classes = expected.length / count;
   let actual: Float32Array;
   let runtime: string;
