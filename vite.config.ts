@@ -75,8 +75,8 @@ function modelFileNames(dir: string): string[] {
 }
 
 /**
- * The files generated from the model folders: `models/<script>/model.onnx` (`toOnnx(lowerModel(model))`, float32,
- * with the model's sidecar in its metadata_props) and `models/<script>/generated.SHA256SUMS` (its SHA-256, in the
+ * The files generated from the model folders: `models/<script>/model.onnx` (`exportModel` of src/export/export.ts,
+ * float32, with the model's sidecar in its metadata_props) and `models/<script>/generated.SHA256SUMS` (its SHA-256, in the
  * format of SHA256SUMS) per script with a model; URL path inside the app -> bytes. About 0.1-0.2 s per model.
  * src/export and src/node are imported only here, when a build or the dev server needs them.
  * @throws HwrError `BAD_MODEL`/`UNSUPPORTED_MODEL` when a model cannot be loaded or lowered.
@@ -85,32 +85,25 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
   const present = Object.entries(modelDirs).filter(([, dir]) => existsSync(join(dir, 'model.json')));
   if (present.length === 0) return files;
-  const [{ setupBackend }, { loadModel }, { lowerModel }, { toOnnx, ONNX_INPUT, ONNX_OUTPUT }, { exportSidecar }, { modelWeightsSha256 }] = await Promise.all([
+  const [{ setupBackend }, { loadModel }, { exportModel }, { HWR_VERSION, modelWeightsSha256 }] = await Promise.all([
     import('./src/train/backend.ts'),
     import('./src/node/modelFiles.ts'),
-    import('./src/export/lower.ts'),
-    import('./src/export/onnx.ts'),
-    import('./src/export/sidecar.ts'),
+    import('./src/export/export.ts'),
     import('./src/node/onnxCache.ts'),
   ]);
   await setupBackend();
-  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   for (const [script, dir] of present) {
     const model = await loadModel(dir);
     try {
       const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-      const sidecar = exportSidecar(metadata, {
-        modelFormat: 'onnx',
+      const { bytes: onnx } = await exportModel(model, metadata, {
+        format: 'onnx',
+        quantize: 'float32',
         modelFile: ONNX_FILE,
-        quantization: 'float32',
-        inputName: ONNX_INPUT,
-        outputName: ONNX_OUTPUT,
-        batch: 'batch',
         command: 'vite build (vite.config.ts of hwr)',
-        version,
+        version: HWR_VERSION,
         sourceWeightsSha256: await modelWeightsSha256(dir),
       });
-      const onnx = toOnnx(lowerModel(model), { quantize: 'float32', producerVersion: version, metadataProps: { hwr: JSON.stringify(sidecar) } });
       files.set(`models/${script}/${ONNX_FILE}`, onnx);
       const sum = createHash('sha256').update(onnx).digest('hex');
       files.set(`models/${script}/${GENERATED_CHECKSUMS_FILE}`, new TextEncoder().encode(`${sum}  ${ONNX_FILE}\n`));

@@ -10,7 +10,7 @@ import { EXPORT_FORMATS, calibrationImages, defaultCalibrationSource, exportMode
 import { parseQuantizeMode, type QuantizeMode } from '../export/quantize.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { loadModel, readMetadata } from '../node/modelFiles.ts';
-import { modelWeightsSha256 } from '../node/onnxCache.ts';
+import { HWR_VERSION, modelWeightsSha256 } from '../node/onnxCache.ts';
 import { resolveModelDir } from '../node/recognizer.ts';
 import { setupBackend } from '../train/backend.ts';
 import { verifyExport, type ExportCheck } from '../export/verify.ts';
@@ -24,9 +24,6 @@ export interface ExportFlags {
   calibrationData?: string;
   out?: string;
 }
-
-/** hwr's version, recorded in exported files. */
-const VERSION = '0.1.0';
 
 /** Parses `--format`. @throws HwrError `BAD_ARGUMENT` naming the choices */
 export function parseExportFormat(value: string): ExportFormat {
@@ -67,7 +64,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
     ...(flags.calibrationData !== undefined ? { calibrationData: flags.calibrationData } : {}),
     modelFile: basename(out),
     command,
-    version: VERSION,
+    version: HWR_VERSION,
     sourceWeightsSha256: checksum,
   });
   await writeFileAtomic(out, result.bytes);

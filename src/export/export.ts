@@ -148,7 +148,7 @@ export async function exportModel(model: LayersModel, metadata: ModelMetadata, o
   });
   const json = JSON.stringify(sidecar);
   const bytes = onnx
-    ? toOnnx(graph, { quantize: options.quantize, ranges: calibration?.ranges, metadataProps: { hwr: json } })
+    ? toOnnx(graph, { quantize: options.quantize, ranges: calibration?.ranges, metadataProps: { hwr: json }, producerVersion: options.version })
     : toTflite(graph, { quantize: options.quantize, ranges: calibration?.ranges, metadata: { hwr: json }, description: `hwr ${metadata.name} (${metadata.architecture}), ${options.quantize}` });
   return { bytes, sidecar, graph, ...(calibration ? { calibration } : {}) };
 }

@@ -28,8 +28,8 @@ import { loadModel, MODEL_JSON, parseJsonObject, readChecksums, verifyChecksum }
 /** File name of a model folder's exported ONNX form. */
 export const MODEL_ONNX = 'model.onnx';
 
-/** The hwr version written into generated ONNX files (`exportedBy.version`), from package.json. */
-const HWR_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+/** The hwr version written into exported and generated files (`exportedBy.version`, ONNX `producer_version`), from package.json. */
+export const HWR_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** What `exportedBy.command` says in a generated (not exported) ONNX form. */
 export const GENERATED_BY = 'generated on first use by loadRecognizer (src/node/onnxCache.ts)';
@@ -187,28 +187,19 @@ export async function findOnnxForm(dir: string, checksum: string, options: OnnxF
  */
 export async function generateOnnxForm(dir: string, metadata: ModelMetadata, checksum: string, options: OnnxFormOptions = {}): Promise<OnnxForm> {
   const warn = options.warn ?? defaultWarn;
-  const [{ lowerModel }, { toOnnx, ONNX_INPUT, ONNX_OUTPUT }, { exportSidecar }] = await Promise.all([
-    import('../export/lower.ts'),
-    import('../export/onnx.ts'),
-    import('../export/sidecar.ts'),
-  ]);
+  const { exportModel } = await import('../export/export.ts');
   const model = await loadModel(dir);
   let bytes: Uint8Array;
   const path = onnxCachePath(checksum, options.env);
   try {
-    const graph = lowerModel(model);
-    const sidecar = exportSidecar(metadata, {
-      modelFormat: 'onnx',
+    ({ bytes } = await exportModel(model, metadata, {
+      format: 'onnx',
+      quantize: 'float32',
       modelFile: `${checksum}.onnx`,
-      quantization: 'float32',
-      inputName: ONNX_INPUT,
-      outputName: ONNX_OUTPUT,
-      batch: 'batch',
       command: GENERATED_BY,
       version: HWR_VERSION,
       sourceWeightsSha256: checksum,
-    });
-    bytes = toOnnx(graph, { quantize: 'float32', metadataProps: { hwr: JSON.stringify(sidecar) }, producerVersion: HWR_VERSION });
+    }));
   } finally {
     model.dispose();
   }
