@@ -86,7 +86,7 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
   const present = Object.entries(modelDirs).filter(([, dir]) => existsSync(join(dir, 'model.json')));
   if (present.length === 0) return files;
   const [{ setupBackend }, { loadModel }, { exportModel }, { HWR_VERSION, modelWeightsSha256 }] = await Promise.all([
-    import('./src/train/backend.ts'),
+    import('./src/backend/backend.ts'),
     import('./src/node/modelFiles.ts'),
     import('./src/export/export.ts'),
     import('./src/node/onnxCache.ts'),

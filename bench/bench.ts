@@ -48,7 +48,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
-import { setupBackend } from '../src/train/backend.ts';
+import { setupBackend } from '../src/backend/backend.ts';
 import { median, percentile } from './stats.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 import { batchInput, benchMetadata, OrtSide, singleInput, type OrtWay } from './onnx-bench.ts';

@@ -1,6 +1,6 @@
 /**
  * The convolution algorithms of the training kernels side by side: the direct SIMD implicit GEMM, Winograd
- * F(2x2, 3x3) and F(4x4, 3x3) (src/train/simd), for the forward pass and both gradients, on the 3x3 layers of the
+ * F(2x2, 3x3) and F(4x4, 3x3) (src/backend/simd), for the forward pass and both gradients, on the 3x3 layers of the
  * seed CNN and hwr-net, at training batch sizes and for one image. The measurements behind `winogradCostMs`'s
  * constants and the tables in notes/PERFORMANCE.md.
  *
@@ -11,8 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { setupBackend } from '../src/train/backend.ts';
-import { forceWinogradTile, winogradTile, type ConvOp, type WinogradTile } from '../src/train/simd/winograd.ts';
+import { setupBackend } from '../src/backend/backend.ts';
+import { forceWinogradTile, winogradTile, type ConvOp, type WinogradTile } from '../src/backend/simd/winograd.ts';
 
 const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '21' } } });
 const rounds = Number(flags.rounds);

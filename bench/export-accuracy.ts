@@ -33,7 +33,7 @@ import { loadModel, readMetadata } from '../src/node/modelFiles.ts';
 import { modelWeightsSha256 } from '../src/node/onnxCache.ts';
 import { onnxruntimeEngine } from '../src/node/onnxEngine.ts';
 import { resolveModelDir } from '../src/node/recognizer.ts';
-import { setupBackend } from '../src/train/backend.ts';
+import { setupBackend } from '../src/backend/backend.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -23,7 +23,7 @@ import { loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
 import { syntheticWriter, writeCharacters } from '../src/data/synth/synthesize.ts';
 import { createHccrVgg, HCCR_VGG, type HccrVggConfig } from '../src/models/hccrVgg.ts';
 import { createHwrNet } from '../src/models/hwrNet.ts';
-import { setupBackend } from '../src/train/backend.ts';
+import { setupBackend } from '../src/backend/backend.ts';
 import { DataParallelTrainer } from '../src/train/parallel.ts';
 
 const { values } = parseArgs({

@@ -35,7 +35,7 @@ const size = Number(values.size);
 
 if (values.child) {
   const tf = await import('@tensorflow/tfjs');
-  const { setupBackend } = await import('../src/train/backend.ts');
+  const { setupBackend } = await import('../src/backend/backend.ts');
   const { openHwdbTraining } = await import('../src/data/hwdb.ts');
   await setupBackend();
   const start = performance.now();

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
-import { setupBackend } from '../src/train/backend.ts';
+import { setupBackend } from '../src/backend/backend.ts';
 import { DataParallelTrainer, type ReplicaSync } from '../src/train/parallel.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' } } });

@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
-import { setupBackend } from '../src/train/backend.ts';
-import { useTrainingKernel } from '../src/train/kernels/index.ts';
+import { setupBackend } from '../src/backend/backend.ts';
+import { useTrainingKernel } from '../src/backend/kernels/index.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../node/files.ts';
 import { loadModel, readMetadata } from '../node/modelFiles.ts';
 import { HWR_VERSION, modelWeightsSha256 } from '../node/onnxCache.ts';
 import { resolveModelDir } from '../node/recognizer.ts';
-import { setupBackend } from '../train/backend.ts';
+import { setupBackend } from '../backend/backend.ts';
 import { verifyExport, type ExportCheck } from '../export/verify.ts';
 
 /** Flags of `hwr export`. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ARCHITECTURES } from '../models/index.ts';
 import { loadModel } from '../node/modelFiles.ts';
 import { resolveModelDir } from '../node/recognizer.ts';
-import { setupBackend } from '../train/backend.ts';
+import { setupBackend } from '../backend/backend.ts';
 
 /**
  * The layer table of a model: layer name and class, output shape, parameter count, and totals

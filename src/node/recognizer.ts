@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { hwrError, isHwrError } from '../core/errors.ts';
 import { createRecognizer, type Recognizer } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
-import { setupBackend } from '../train/backend.ts';
+import { setupBackend } from '../backend/backend.ts';
 import { loadModel, MODEL_JSON, readMetadata } from './modelFiles.ts';
 import { findOnnxForm, generateOnnxForm, modelWeightsSha256, type OnnxForm, type OnnxFormOptions } from './onnxCache.ts';
 import { isRuntimeMissing, loadOnnxRuntime, onnxruntimeEngine, type OnnxEngine } from './onnxEngine.ts';

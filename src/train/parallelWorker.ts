@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../models/index.ts';
-import { setupBackend } from './backend.ts';
+import { setupBackend } from '../backend/backend.ts';
 import { applyFlatGradients, ERROR_BYTES, replicaOf, shardGradients, type WorkerCommand, type WorkerInit } from './parallel.ts';
 
 const init = workerData as WorkerInit;

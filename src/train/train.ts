@@ -24,7 +24,7 @@ import { classNamesFor, loadIdxDataset, mnistDir, type Split } from '../data/mni
 import { DEFAULT_ARCHITECTURE, getArchitecture } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
 import { loadModel, readChecksums, readMetadata, verifyFolder, WEIGHTS_BIN, writeMetadata } from '../node/modelFiles.ts';
-import { setupBackend } from './backend.ts';
+import { setupBackend } from '../backend/backend.ts';
 import { DataParallelTrainer, defaultTrainingThreads } from './parallel.ts';
 import { CheckpointCallback, cosineLearningRate, LearningRateScheduler, ProgressCallback } from './callbacks.ts';
 import { BEST_DIR, findCheckpoint, publishBest, removeLeftovers, type TrainingRecipe, type TrainingState } from './checkpoint.ts';

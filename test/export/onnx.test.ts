@@ -15,7 +15,7 @@ import { activationRanges, lowerModel } from '../../src/export/lower.ts';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata, toOnnx } from '../../src/export/onnx.ts';
 import { loadModel } from '../../src/node/modelFiles.ts';
 import { resolveModelDir } from '../../src/node/recognizer.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { argmaxRow, bytesToInput, FIXTURE_ARCHITECTURES, maxAbsDiff, predictTfjs, randomModel, strokeImages } from './fixtures.ts';
 

@@ -18,7 +18,7 @@ import { readTfliteMetadata, TFLITE_INPUT_NAME, TFLITE_OUTPUT_NAME, toTflite } f
 import { BuiltinOperator, Model, TensorType } from '../../src/export/tflite/generated/schema_generated.ts';
 import { loadModel, readMetadata } from '../../src/node/modelFiles.ts';
 import { resolveModelDir } from '../../src/node/recognizer.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { argmaxRow, bytesToInput, FIXTURE_ARCHITECTURES, maxAbsDiff, predictTfjs, randomModel, strokeImages } from './fixtures.ts';
 
 const armnnAvailable = armnnMissing() === null;

@@ -9,7 +9,7 @@ import { loadMnist } from '../../src/data/mnist.ts';
 import { loadModel } from '../../src/node/modelFiles.ts';
 import { loadRecognizer, resolveModelDir } from '../../src/node/recognizer.ts';
 import { ARCHITECTURES } from '../../src/models/index.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { evaluateClassifier } from '../../src/train/evaluate.ts';
 
 describe('shipped digit model (models/digits)', () => {

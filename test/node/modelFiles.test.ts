@@ -12,7 +12,7 @@ import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { hwr } from '../fixtures/cli.ts';
 import { loadModel, parseChecksums, readMetadata, saveModel, sha256Hex, verifyFolder, writeMetadata } from '../../src/node/modelFiles.ts';
 import { loadRecognizer, resolveModelDir } from '../../src/node/recognizer.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import type { ModelMetadata } from '../../src/core/types.ts';
 
 const tempDir = useTempDirs('model-files');

@@ -12,7 +12,7 @@ import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { loadRecognizer } from '../../src/core/recognizer.ts';
 import { checkedFetch } from '../../src/core/checksums.ts';
 import { resolveModelDir } from '../../src/node/recognizer.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 
 const tempDir = useTempDirs('model-http');
 let root: string;

@@ -15,7 +15,7 @@ import { recordChecksums, saveModel } from '../../src/node/modelFiles.ts';
 import { findOnnxForm, generateOnnxForm, MODEL_ONNX, modelWeightsSha256, onnxCachePath, onnxSourceChecksum } from '../../src/node/onnxCache.ts';
 import { onnxruntimeEngine } from '../../src/node/onnxEngine.ts';
 import { loadRecognizer, resolveModelDir } from '../../src/node/recognizer.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { runHwr } from '../fixtures/cli.ts';
 import { digitPng, mnistTestDigits } from '../fixtures/images.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 
 const SIZE = 16;
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getArchitecture } from '../../src/models/index.ts';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { DataParallelTrainer, replicaOf, shardGradients, shardSizes } from '../../src/train/parallel.ts';
 import { train } from '../../src/train/train.ts';

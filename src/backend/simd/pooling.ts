@@ -2,7 +2,7 @@
  * hwr's wasm SIMD pooling and reduction kernels (`assembly/pooling.ts`, part of `kernels.wasm`): the
  * max-pooling gradient and the float64 column sums behind Sum and Mean over leading axes.
  *
- * Why: the JS loops they replace (src/train/kernels/MaxPoolGrad.ts, Sum.ts) handle one float per
+ * Why: the JS loops they replace (src/backend/kernels/MaxPoolGrad.ts, Sum.ts) handle one float per
  * iteration; over NHWC tensors the channels are contiguous, so the wasm kernels take 4 channels (columns)
  * per f32x4 and need no per-lane scatter: a max-pool window's gradient goes to each of its pixels as
  * `dy & (pixel == first argmax)`. Both return bit-identical results to the JS kernels (same comparisons,
@@ -28,7 +28,7 @@ export interface PoolingExports {
  * MaxPoolGrad: dx[first argmax of x over window (b, oh, ow), c] += dy[b, oh, ow, c], zero elsewhere.
  * `x` float32 [batch, inH, inW, C] (the pooled tensor), `dy` float32 [batch, outH, outW, C], `info` from
  * `computePool2DInfo` (any window, stride and padding; dilation 1); returns float32 [batch, inH, inW, C].
- * Ties and NaN handled exactly as the JS kernel in src/train/kernels/MaxPoolGrad.ts. Throws nothing.
+ * Ties and NaN handled exactly as the JS kernel in src/backend/kernels/MaxPoolGrad.ts. Throws nothing.
  */
 export function simdMaxPoolGrad(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, dy: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
@@ -42,7 +42,7 @@ export function simdMaxPoolGrad(backend: WasmBackend, kernels: PoolingExports, x
 /**
  * Column sums: out[j] = scale * sum over i of x[i, j], for `x` float32 viewed as [rows, cols], into `out`
  * float32 [cols] (an existing tensor). Accumulates in float64 in the order of `columnSums` in
- * src/train/kernels/Sum.ts, so the results are bit-identical to it. Throws nothing.
+ * src/backend/kernels/Sum.ts, so the results are bit-identical to it. Throws nothing.
  */
 export function simdColumnSums(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, rows: number, cols: number,
   scale: number, out: tf.TensorInfo): void {

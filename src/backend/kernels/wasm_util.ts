@@ -102,7 +102,7 @@ export function heapF32(backend: WasmBackend): Float32Array {
   return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
 }
 
-/** Byte offset of tensor `info`'s data on the wasm heap: the pointer that the SIMD kernels (src/train/simd) take. */
+/** Byte offset of tensor `info`'s data on the wasm heap: the pointer that the SIMD kernels (src/backend/simd) take. */
 export function heapOffset(backend: WasmBackend, info: tf.TensorInfo): number {
   return backend.dataIdMap.get(info.dataId)!.memoryOffset;
 }

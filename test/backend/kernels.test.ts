@@ -1,5 +1,5 @@
 /**
- * The wasm training kernels (src/train/kernels) against the cpu backend, which is TF.js's reference
+ * The wasm training kernels (src/backend/kernels) against the cpu backend, which is TF.js's reference
  * implementation: every kernel on random shapes (stride 1, 2 and 3; valid, same and explicit padding;
  * 1 to 64 channels; 1x1, 3x3 and 5x5 filters; batch 1 and more; odd sizes), then the gradients of a
  * small conv net end to end.
@@ -9,12 +9,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { compareBackends, sizeOf, values } from '../fixtures/backends.ts';
-import { setSimdKernelsEnabled, simdCovers, simdKernelsAvailable } from '../../src/train/simd/index.ts';
-import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/train/simd/winograd.ts';
-import { estimateCostMs as filterCost } from '../../src/train/kernels/Conv2DBackpropFilter.ts';
-import { estimateCostMs as inputCost } from '../../src/train/kernels/Conv2DBackpropInput.ts';
+import { setSimdKernelsEnabled, simdCovers, simdKernelsAvailable } from '../../src/backend/simd/index.ts';
+import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/backend/simd/winograd.ts';
+import { estimateCostMs as filterCost } from '../../src/backend/kernels/Conv2DBackpropFilter.ts';
+import { estimateCostMs as inputCost } from '../../src/backend/kernels/Conv2DBackpropInput.ts';
 
 const TOLERANCE = 1e-4;
 

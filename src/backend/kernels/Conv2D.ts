@@ -1,6 +1,6 @@
 /**
  * Conv2D for the wasm backend during training: the forward convolution through hwr's SIMD implicit GEMM
- * (`src/train/simd`), which needs no packing of the filter. The stock kernel (XNNPACK) caches a packed
+ * (`src/backend/simd`), which needs no packing of the filter. The stock kernel (XNNPACK) caches a packed
  * filter per filter tensor, and training hands it a new filter tensor every step, so it repacked the
  * weights on each call; measured on the seed CNN's [64,13,13,32] * [3,3,32,64] layer: see
  * notes/PERFORMANCE.md. Cases the SIMD kernel does not cover (NCHW, dilation, outChannels % 8 != 0, or a

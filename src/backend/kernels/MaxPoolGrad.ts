@@ -13,7 +13,7 @@
  * their first pixel).
  * Pixels of the window that lie in the padding are skipped.
  *
- * With `kernels.wasm` built, the wasm SIMD version of this loop runs instead (src/train/simd/pooling.ts: 4
+ * With `kernels.wasm` built, the wasm SIMD version of this loop runs instead (src/backend/simd/pooling.ts: 4
  * channels per f32x4, bit-identical results); `maxPoolGradJs` is the fallback.
  */
 import * as tf from '@tensorflow/tfjs-core';

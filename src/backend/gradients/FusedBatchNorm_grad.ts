@@ -6,7 +6,7 @@
  * a third of a training step of a batch-normalized CNN (profile in notes/PERFORMANCE.md). This config computes the
  * same derivatives with broadcasting `mul`, which the wasm backend runs as one fused loop. Mathematically identical
  * to the original; checked against the gradient of the same formula written with primitive ops
- * (test/train/gradients.test.ts).
+ * (test/backend/gradients.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { reluGradConfig } from './Relu_grad.ts';
@@ -44,7 +44,7 @@ let registered = false;
 
 /**
  * Replaces TF.js gradients that are slow on the wasm backend with equivalent faster ones: `FusedBatchNorm`'s
- * (no `Tile`) and `Relu`'s (one SIMD pass, src/train/gradients/Relu_grad.ts). Gradients are registered per kernel name for all backends; the results are the same.
+ * (no `Tile`) and `Relu`'s (one SIMD pass, src/backend/gradients/Relu_grad.ts). Gradients are registered per kernel name for all backends; the results are the same.
  * Idempotent.
  */
 export function registerTrainingGradients(): void {

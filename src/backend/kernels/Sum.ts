@@ -6,7 +6,7 @@
  * row count is a multiple of 256, see `transpose2D`) and then sums rows. This kernel sums the rows of the
  * [n, m] view directly: eight rows at a time into float64 accumulators (as precise as the cpu backend,
  * which accumulates in JS numbers), about 0.4 ns per element against 1.4 ns for the stock kernel.
- * With `kernels.wasm` built, the column sums run as wasm SIMD (src/train/simd/pooling.ts: f64x2 accumulators,
+ * With `kernels.wasm` built, the column sums run as wasm SIMD (src/backend/simd/pooling.ts: f64x2 accumulators,
  * the same summation order, bit-identical results). Other axis patterns and non-float32 inputs keep the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -4,7 +4,7 @@
 // Same memory rules as kernels.ts: pointers are byte offsets on the tfjs-backend-wasm heap, the module
 // allocates nothing. Layouts are NHWC / row-major float32. The SIMD loops take 4 channels (or columns) at a
 // time, a scalar loop takes the last C % 4. Both kernels give bit-identical results to the JS kernels they
-// replace (src/train/kernels/MaxPoolGrad.ts, Sum.ts): same comparisons, same summation order.
+// replace (src/backend/kernels/MaxPoolGrad.ts, Sum.ts): same comparisons, same summation order.
 
 // ---------------------------------------------------------------------------------------------------------
 // MaxPoolGrad: dx[first argmax of x over window (b, oh, ow), c] += dy[b, oh, ow, c]
@@ -122,7 +122,7 @@ function poolChannel(xp: usize, dp: usize, gp: usize, pixel: usize, row: usize, 
 
 /**
  * out [cols] float32 = f32(scale * sum over rows of x [rows, cols] float32), with acc [cols] float64 scratch.
- * Order as `columnSums` in src/train/kernels/Sum.ts, so bit-identical to it: blocks of 8 rows summed as
+ * Order as `columnSums` in src/backend/kernels/Sum.ts, so bit-identical to it: blocks of 8 rows summed as
  * ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) in float64 and added to acc, then the last rows one by one.
  */
 export function columnSums(x: usize, rows: i32, cols: i32, scale: f64, out: usize, acc: usize): void {

@@ -1,6 +1,6 @@
 /**
  * Add for the wasm backend, with a SIMD path for the bias add of a layer: a float32 tensor [..., C] plus a
- * vector [C] (in either order; see `channelOperands`), C % 4 == 0, in one pass (`biasActivation` of `src/train/simd`). The stock
+ * vector [C] (in either order; see `channelOperands`), C % 4 == 0, in one pass (`biasActivation` of `src/backend/simd`). The stock
  * kernel's broadcasting loop measured 0.6 ms for the seed CNN's [64, 26, 26, 32] + [32], about twice the
  * SIMD pass. Every other case (same shapes, other broadcasts, other dtypes, no kernels.wasm) runs the stock
  * kernel. Reference semantics: tfjs-backend-cpu/src/kernels/Add.ts.

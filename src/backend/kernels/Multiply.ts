@@ -1,7 +1,7 @@
 /**
  * Multiply for the wasm backend, with a SIMD path for per-channel scales: a float32 tensor [..., C] times a
  * vector [C] or [1, ..., 1, C] (either order; see `channelOperands`), C % 4 == 0, in one pass (`scaleChannels`
- * of `src/train/simd`). hwr-net's batch-norm gradient multiplies its [64, 24, 24, 32] activations by
+ * of `src/backend/simd`). hwr-net's batch-norm gradient multiplies its [64, 24, 24, 32] activations by
  * per-channel factors seven times a step; the stock kernel's broadcasting loop took 0.5 to 0.7 ms each
  * (notes/PERFORMANCE.md). Every other case runs the stock kernel. Reference semantics:
  * tfjs-backend-cpu/src/kernels/Multiply.ts.

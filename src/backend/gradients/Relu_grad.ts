@@ -1,6 +1,6 @@
 /**
  * Gradient of `Relu`: dx = dy * step(x), as tfjs-core/src/gradients/Relu_grad.ts, in one SIMD pass
- * (`HwrReluGrad`, src/train/kernels/ReluGrad.ts) on the wasm backend with kernels.wasm, and with tfjs-core's
+ * (`HwrReluGrad`, src/backend/kernels/ReluGrad.ts) on the wasm backend with kernels.wasm, and with tfjs-core's
  * Step, Cast and Multiply elsewhere (the cpu backend, or no kernels.wasm).
  */
 import * as tf from '@tensorflow/tfjs';

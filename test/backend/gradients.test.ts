@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerTrainingGradients } from '../../src/train/gradients/FusedBatchNorm_grad.ts';
+import { registerTrainingGradients } from '../../src/backend/gradients/FusedBatchNorm_grad.ts';
 
 /** The batch-norm formula written with primitive ops only: its gradient is the reference. */
 function batchNormReference(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor, scale: tf.Tensor, epsilon: number): tf.Tensor {

@@ -1,5 +1,5 @@
 /**
- * The wasm SIMD pooling kernels (src/train/simd/pooling.ts) behind MaxPoolGrad, Sum and Mean: against the
+ * The wasm SIMD pooling kernels (src/backend/simd/pooling.ts) behind MaxPoolGrad, Sum and Mean: against the
  * cpu backend (TF.js's reference) on shapes that reach every branch (2x2 tournaments, general and clipped
  * windows, overlapping windows, gaps between windows, 'same' and numeric padding, channels not a multiple
  * of 4, ReLU-like ties; reductions over several leading-axis sets and widths), and bit for bit against the
@@ -7,12 +7,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { setupBackend } from '../../src/train/backend.ts';
+import { setupBackend } from '../../src/backend/backend.ts';
 import { compareBackends, sizeOf, values } from '../fixtures/backends.ts';
-import { maxPoolGradJs } from '../../src/train/kernels/MaxPoolGrad.ts';
-import { columnSums } from '../../src/train/kernels/Sum.ts';
-import type { WasmBackend } from '../../src/train/kernels/wasm_util.ts';
-import { simdKernels, simdKernelsAvailable } from '../../src/train/simd/index.ts';
+import { maxPoolGradJs } from '../../src/backend/kernels/MaxPoolGrad.ts';
+import { columnSums } from '../../src/backend/kernels/Sum.ts';
+import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
+import { simdKernels, simdKernelsAvailable } from '../../src/backend/simd/index.ts';
 
 /** As in kernels.test.ts: max |wasm - cpu| <= TOLERANCE * max(1, max |cpu|) (float32 rounding only). */
 const TOLERANCE = 1e-5;

@@ -1,7 +1,7 @@
 /**
  * `HwrReluGrad` (our kernel name; TF.js has no such kernel): the ReLU gradient dx = dy * step(x) in one SIMD pass,
  * where tfjs-core's Relu gradient runs Step, Cast and Multiply (three passes over the activation; about 1 ms per
- * seed-CNN step for its first layer). Used by the Relu gradient of `src/train/gradients/Relu_grad.ts` on the wasm
+ * seed-CNN step for its first layer). Used by the Relu gradient of `src/backend/gradients/Relu_grad.ts` on the wasm
  * backend when `kernels.wasm` is present. Semantics: tfjs-core/src/gradients/Relu_grad.ts (NaN in x gives NaN).
  */
 import * as tf from '@tensorflow/tfjs-core';

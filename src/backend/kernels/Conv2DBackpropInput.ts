@@ -2,7 +2,7 @@
  * Conv2DBackpropInput for the wasm backend: the gradient of a 2-D convolution with respect to its input.
  *
  * Replaces the stock wasm kernel (a scalar C++ loop, 10x to 20x slower on the seed CNN). First choice: hwr's
- * SIMD kernels (`src/train/simd`): Winograd F(2x2, 3x3) or F(4x4, 3x3) for 3x3 stride-1 layers where
+ * SIMD kernels (`src/backend/simd`): Winograd F(2x2, 3x3) or F(4x4, 3x3) for 3x3 stride-1 layers where
  * `winogradTile` finds it cheaper, else the direct implicit GEMM with col2im fused into it (any stride,
  * padding and channel count, NHWC, dilation 1). Without `kernels.wasm` (an install with --ignore-scripts),
  * two XNNPACK algorithms, chosen per call by a cost model (`estimateCostMs`) calibrated on the seed CNN,

@@ -7,7 +7,7 @@
  * algorithm per operation and shape from `winogradCostMs`.
  *
  * Numerics: the transforms use small constants (1, 2, 4, 8, 1/2, 1/4, 1/6, 1/12, 1/24), so results differ from
- * the direct convolution by float32 rounding (checked against the cpu backend in test/train/kernels.test.ts).
+ * the direct convolution by float32 rounding (checked against the cpu backend in test/backend/kernels.test.ts).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';

@@ -3,7 +3,7 @@
  *
  * The stock wasm backend has no such kernel, so training any conv net on wasm fails without it.
  *
- * First choice: hwr's SIMD kernels (`src/train/simd`): Winograd F(2x2, 3x3) or F(4x4, 3x3) for 3x3 stride-1
+ * First choice: hwr's SIMD kernels (`src/backend/simd`): Winograd F(2x2, 3x3) or F(4x4, 3x3) for 3x3 stride-1
  * layers where `winogradTile` finds it cheaper, else the direct implicit GEMM (NHWC, dilation 1, outC % 8 == 0).
  * The XNNPACK paths below serve the other cases (e.g. lenet5's 6-channel layer) and installs without
  * `kernels.wasm` (--ignore-scripts).
