@@ -16,7 +16,11 @@ export type HwrErrorCode =
   | 'UNKNOWN_MODEL'
   | 'BAD_MODEL'
   | 'UNSUPPORTED_MODEL'
-  | 'BAD_ARGUMENT';
+  | 'BAD_ARGUMENT'
+  /** Ink that is not strokes of finite points, or exceeds `INK_LIMITS` (src/core/ink.ts). */
+  | 'BAD_INK'
+  /** A file or payload that is not a valid `hwr-ink-dataset` (src/data/inkDataset.ts). */
+  | 'BAD_DATASET';
 
 /** An `Error` with a stable `code`. */
 export class HwrError extends Error {

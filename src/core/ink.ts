@@ -232,3 +232,148 @@ function drawCapsule(
     }
   }
 }
+
+/**
+ * Ink as JSON, as the API, the page and `hwr-ink-dataset` files exchange it: strokes of `[x, y]` or `[x, y, t]`
+ * points (y down, any unit; `t` in ms), and optionally the size of the surface it was written on (in the same unit;
+ * informative: the renderer fits the ink's own bounding box).
+ */
+export interface InkJson {
+  strokes: Array<Array<[number, number] | [number, number, number]>>;
+  width?: number;
+  height?: number;
+}
+
+/** Ink with the size of the surface it was written on, when known. */
+export interface SizedInk extends Ink {
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Bounds on ink that comes from outside (a request, a file, an import), so that a hostile payload cannot make the
+ * renderer or the server spend unbounded time: a pen at 240 Hz for 60 s of writing is about 15,000 points.
+ */
+export const INK_LIMITS = {
+  /** Most strokes in one ink. */
+  maxStrokes: 1_000,
+  /** Most points in one ink, all strokes together. */
+  maxPoints: 20_000,
+  /** Largest |coordinate| (any unit): beyond it a point is almost certainly a bug, and sums could lose precision. */
+  maxCoordinate: 1e7,
+} as const;
+
+/** Limits of `parseInk` (`INK_LIMITS` by default). */
+export type InkLimits = { readonly maxStrokes: number; readonly maxPoints: number; readonly maxCoordinate: number };
+
+/**
+ * Validates ink given as JSON (`InkJson`, e.g. `body.ink` of `/api/predict`) and returns it as `Ink` points.
+ * Extra fields are ignored; a point's fourth and later members too.
+ *
+ * @param value  the parsed JSON value
+ * @param name   where it came from, for messages, e.g. `body.ink` or `samples[3]`
+ * @returns the ink with `t` on the points that had one, and `width` / `height` when given
+ * @throws HwrError `BAD_INK` naming the field and the reason: not an object, `strokes` not an array of arrays,
+ *   a point that is not 2 or 3 finite numbers, a coordinate beyond `maxCoordinate`, more strokes or points than the
+ *   limits, a bad `width` / `height` (must be finite and > 0); `NO_INK` when no stroke has a point
+ */
+export function parseInk(value: unknown, name: string, limits: InkLimits = INK_LIMITS): SizedInk {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw hwrError('BAD_INK', `${name}: expected an object { strokes, width?, height? }`);
+  const { strokes, width, height } = value as { strokes?: unknown; width?: unknown; height?: unknown };
+  const ink: SizedInk = { strokes: parseStrokes(strokes, `${name}.strokes`, limits) };
+  for (const [key, size] of [['width', width], ['height', height]] as const) {
+    if (size === undefined) continue;
+    if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) throw hwrError('BAD_INK', `${name}.${key}: expected a number > 0, got ${JSON.stringify(size)}`);
+    ink[key] = size;
+  }
+  return ink;
+}
+
+/**
+ * Validates strokes given as JSON (`[[[x, y, t?], ...], ...]`, see `InkJson`): the part of `parseInk` that
+ * `hwr-ink-dataset` samples share.
+ * @throws HwrError `BAD_INK` or `NO_INK` as `parseInk`
+ */
+export function parseStrokes(value: unknown, name: string, limits: InkLimits = INK_LIMITS): InkStroke[] {
+  if (!Array.isArray(value)) throw hwrError('BAD_INK', `${name}: expected an array of strokes, got ${describeJson(value)}`);
+  if (value.length > limits.maxStrokes) throw hwrError('BAD_INK', `${name}: ${value.length} strokes, more than the limit of ${limits.maxStrokes}`);
+  let points = 0;
+  const strokes: InkStroke[] = value.map((stroke: unknown, s) => {
+    if (!Array.isArray(stroke)) throw hwrError('BAD_INK', `${name}[${s}]: expected a stroke (an array of [x, y, t?] points), got ${describeJson(stroke)}`);
+    points += stroke.length;
+    if (points > limits.maxPoints) throw hwrError('BAD_INK', `${name}: more than the limit of ${limits.maxPoints} points`);
+    return stroke.map((point: unknown, p): InkPoint => {
+      if (!Array.isArray(point) || point.length < 2) throw hwrError('BAD_INK', `${name}[${s}][${p}]: expected a point [x, y] or [x, y, t], got ${describeJson(point)}`);
+      const [x, y, t] = point as unknown[];
+      for (const [axis, v] of [['x', x], ['y', y]] as const) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: ${axis} must be a finite number, got ${JSON.stringify(v)}`);
+        if (Math.abs(v) > limits.maxCoordinate) throw hwrError('BAD_INK', `${name}[${s}][${p}]: ${axis} = ${v} is beyond the limit of ±${limits.maxCoordinate}`);
+      }
+      if (t === undefined || t === null) return { x: x as number, y: y as number };
+      if (typeof t !== 'number' || !Number.isFinite(t)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: t must be a finite number of ms, got ${JSON.stringify(t)}`);
+      return { x: x as number, y: y as number, t };
+    });
+  });
+  if (points === 0) throw hwrError('NO_INK', `${name}: no stroke has a point`);
+  return strokes;
+}
+
+/** The JSON form of ink (`InkJson`): points as `[x, y]` or `[x, y, t]`; pressure is not part of it. */
+export function inkToJson(ink: SizedInk): InkJson {
+  return {
+    strokes: ink.strokes.map((stroke) => stroke.map((p): [number, number] | [number, number, number] => (p.t === undefined ? [p.x, p.y] : [p.x, p.y, p.t]))),
+    ...(ink.width === undefined ? {} : { width: ink.width }),
+    ...(ink.height === undefined ? {} : { height: ink.height }),
+  };
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+}
+
+/** Options of `inkImage`. */
+export interface InkImageOptions {
+  /** Side of the square image in px; default 128 (4x and more the model inputs, so the profile's resampling antialiases). */
+  size?: number;
+  /**
+   * Pen diameter as a fraction of the ink's longer side, > 0; default `DEFAULT_INK_PEN_WIDTH`. Ink has no width of its
+   * own (a finger and a stylus record the same points), so the width is part of what a model expects: the
+   * preprocessing profile gives it (`inkPenWidthFor` in ./preprocessing.ts).
+   */
+  penWidth?: number;
+}
+
+/** Default pen width of `inkImage`, as a fraction of the ink's longer side: MNIST's median stroke (2.55 px of a 20 px box). */
+export const DEFAULT_INK_PEN_WIDTH = 0.12;
+
+/**
+ * The one way ink becomes a picture for recognition and for training on ink: `renderInk` into a square white image,
+ * black round-capped strokes of `penWidth` times the ink's longer side, the bounding box fitted with a margin of
+ * 1/16 of the side. The result goes through the model's preprocessing profile like any image (a photo, a file, the
+ * page's canvas), so ink and pixels meet the model the same way. Same bytes in Node and in every browser
+ * (`renderInk` is exact IEEE-754 arithmetic).
+ *
+ * @param ink strokes, y down, any unit
+ * @returns RGBA `{ width: size, height: size, data }` (`[size, size, 4]` uint8), black ink on white, alpha 255
+ * @throws HwrError `NO_INK` for ink without points; `BAD_ARGUMENT` for a bad size or pen width or a non-finite coordinate
+ */
+export function inkImage(ink: Ink, options: InkImageOptions = {}): { width: number; height: number; data: Uint8ClampedArray } {
+  const size = options.size ?? 128;
+  const penWidth = options.penWidth ?? DEFAULT_INK_PEN_WIDTH;
+  if (!(penWidth > 0 && penWidth < 1)) throw hwrError('BAD_ARGUMENT', `inkImage: penWidth: expected a fraction in (0, 1), got ${penWidth}`);
+  const margin = Math.round(size / 16);
+  // The pen is a fraction of the ink's longer side once fitted: inner = size - 2 margin - pen, pen = f * inner.
+  const strokeWidth = Math.max(0.5, (penWidth * (size - 2 * margin)) / (1 + penWidth));
+  const coverage = renderInk(ink, { width: size, height: size, strokeWidth, margin });
+  const data = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < coverage.data.length; i++) {
+    const gray = 255 - coverage.data[i]!;
+    data[4 * i] = gray;
+    data[4 * i + 1] = gray;
+    data[4 * i + 2] = gray;
+    data[4 * i + 3] = 255;
+  }
+  return { width: size, height: size, data };
+}

@@ -13,6 +13,7 @@
  * Imports nothing Node-only.
  */
 import { hwrError } from './errors.ts';
+import { DEFAULT_INK_PEN_WIDTH, inkImage, type Ink } from './ink.ts';
 import { detectPolarity, preprocessDigit, toGrayscale } from './preprocess.ts';
 import { CJK_PROFILE, fitInkToBox } from './profiles.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
@@ -93,4 +94,25 @@ export function preprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'preproce
     throw hwrError('BAD_MODEL', `${model}: the ${metadata.preprocessing} profile needs a square input, the metadata says ${height}x${width}`);
   }
   return factory(height);
+}
+
+/**
+ * Pen width (a fraction of the ink's longer side) at which ink is drawn for a model (`inkImageFor`): the metadata's
+ * `inkPenWidth` when it has one (models trained on ink record the width they were trained at), else the profile's:
+ * MNIST's median stroke for `mnist-com-*` (`DEFAULT_INK_PEN_WIDTH`, 0.12), the synthetic writers' middle pen for
+ * `cjk-fit-v1` (0.05; `randomWriterStyle` draws 3.5% to 6.5% of the character's size).
+ */
+export function inkPenWidthFor(metadata: Pick<ModelMetadata, 'preprocessing' | 'inkPenWidth'>): number {
+  if (metadata.inkPenWidth !== undefined) return metadata.inkPenWidth;
+  return metadata.preprocessing === CJK_PROFILE ? 0.05 : DEFAULT_INK_PEN_WIDTH;
+}
+
+/**
+ * Ink drawn as the picture a model's preprocessing takes (`inkImage` at the model's pen width, `inkPenWidthFor`):
+ * the one path from ink to a model input in the page, the server, the CLI and training on ink.
+ * @returns RGBA pixels, 128 x 128, black ink on white
+ * @throws HwrError `NO_INK` for ink without points
+ */
+export function inkImageFor(ink: Ink, metadata: Pick<ModelMetadata, 'preprocessing' | 'inkPenWidth'>): PixelBuffer {
+  return inkImage(ink, { penWidth: inkPenWidthFor(metadata) });
 }

@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { checkedFetch } from './checksums.ts';
 import { hwrError } from './errors.ts';
-import { preprocessorFor } from './preprocessing.ts';
+import type { Ink } from './ink.ts';
+import { inkImageFor, preprocessorFor } from './preprocessing.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
 
 /** One class and its probability. */
@@ -122,6 +123,12 @@ export interface Recognizer {
    * @throws HwrError `NO_INK` for a blank image.
    */
   recognize(image: PixelBuffer, options?: RecognizeOptions): Promise<Recognition>;
+  /**
+   * Recognizes ink (strokes, y down, any unit): drawn by `inkImageFor` at the model's pen width, then as `recognize`.
+   * Validate ink from outside with `parseInk` (./ink.ts) first.
+   * @throws HwrError `NO_INK` for ink without points
+   */
+  recognizeInk(ink: Ink, options?: RecognizeOptions): Promise<Recognition>;
   /**
    * Recognizes many images in one forward pass. A bad image gives an `Error` in its slot; the others are still
    * recognized. `names[i]` names image i in error messages.
@@ -315,20 +322,31 @@ export function createRecognizer(modelOrEngine: LayersModel | InferenceEngine, m
     });
   };
 
+  const recognize: Recognizer['recognize'] = async (image, options = {}) => {
+    const started = now();
+    const input = preprocess(image, options.name ?? 'image');
+    const preprocessMs = now() - started;
+    const inferenceStart = now();
+    const probabilities = await predictProbabilities(input, 1);
+    const inferenceMs = now() - inferenceStart;
+    return { ...decodeProbabilities(probabilities, classes, options.topK, metadata.rejectClass), processed: input, timings: { preprocessMs, inferenceMs } };
+  };
+
   return {
     metadata,
     engine: engine.name,
     model,
     predictProbabilities,
     recognizeBatch,
-    async recognize(image, options = {}) {
+    recognize,
+    async recognizeInk(ink, options = {}) {
       const started = now();
-      const input = preprocess(image, options.name ?? 'image');
-      const preprocessMs = now() - started;
-      const inferenceStart = now();
-      const probabilities = await predictProbabilities(input, 1);
-      const inferenceMs = now() - inferenceStart;
-      return { ...decodeProbabilities(probabilities, classes, options.topK, metadata.rejectClass), processed: input, timings: { preprocessMs, inferenceMs } };
+      const image = inkImageFor(ink, metadata);
+      const renderMs = now() - started;
+      const result = await recognize(image, options);
+      // Drawing the ink is part of preprocessing.
+      result.timings.preprocessMs += renderMs;
+      return result;
     },
     dispose() {
       engine.dispose();

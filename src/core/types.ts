@@ -29,6 +29,11 @@ export interface ModelMetadata {
   inputShape: [number, number, number];
   /** Version tag of the preprocessing the model was trained for (see `PREPROCESSING_VERSION`). */
   preprocessing: string;
+  /**
+   * Pen width for ink input, as a fraction of the ink's longer side (see `inkImageFor` in src/core/preprocessing.ts);
+   * absent: the profile's default. Models trained on ink (`hwr train --data ink:...`) record the width they saw.
+   */
+  inkPenWidth?: number;
   /** Trainable and non-trainable parameter count. */
   parameters: number;
   /** Training data description, e.g. `MNIST train (60,000 images, 54,000 used for training, 6,000 for validation)`. */

@@ -52,6 +52,8 @@ const STATUS_OF_HWR_CODE: Record<HwrErrorCode, number> = {
   EMPTY_IMAGE: 422,
   IMAGE_TOO_LARGE: 413,
   BAD_ARGUMENT: 400,
+  BAD_INK: 400,
+  BAD_DATASET: 400,
   // The remaining codes come from the server's own files (model, data), never from a request.
   FILE_NOT_FOUND: 500,
   CORRUPT_IDX: 500,
