@@ -283,7 +283,7 @@ export function parseInk(value: unknown, name: string, limits: InkLimits = INK_L
   const ink: SizedInk = { strokes: parseStrokes(strokes, `${name}.strokes`, limits) };
   for (const [key, size] of [['width', width], ['height', height]] as const) {
     if (size === undefined) continue;
-    if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) throw hwrError('BAD_INK', `${name}.${key}: expected a number > 0, got ${JSON.stringify(size)}`);
+    if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) throw hwrError('BAD_INK', `${name}.${key}: expected a number > 0, got ${describeJson(size)}`);
     ink[key] = size;
   }
   return ink;
@@ -306,11 +306,11 @@ export function parseStrokes(value: unknown, name: string, limits: InkLimits = I
       if (!Array.isArray(point) || point.length < 2) throw hwrError('BAD_INK', `${name}[${s}][${p}]: expected a point [x, y] or [x, y, t], got ${describeJson(point)}`);
       const [x, y, t] = point as unknown[];
       for (const [axis, v] of [['x', x], ['y', y]] as const) {
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: ${axis} must be a finite number, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: ${axis} must be a finite number, got ${describeJson(v)}`);
         if (Math.abs(v) > limits.maxCoordinate) throw hwrError('BAD_INK', `${name}[${s}][${p}]: ${axis} = ${v} is beyond the limit of ±${limits.maxCoordinate}`);
       }
       if (t === undefined || t === null) return { x: x as number, y: y as number };
-      if (typeof t !== 'number' || !Number.isFinite(t)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: t must be a finite number of ms, got ${JSON.stringify(t)}`);
+      if (typeof t !== 'number' || !Number.isFinite(t)) throw hwrError('BAD_INK', `${name}[${s}][${p}]: t must be a finite number of ms, got ${describeJson(t)}`);
       return { x: x as number, y: y as number, t };
     });
   });
@@ -327,10 +327,17 @@ export function inkToJson(ink: SizedInk): InkJson {
   };
 }
 
-function describeJson(value: unknown): string {
+/**
+ * A short description of a JSON value for error messages, e.g. `number Infinity`, `string "12"`, `an array`. Never
+ * recurses into arrays or objects: `JSON.stringify` of a hostile, deeply nested value (a request may nest arrays a
+ * million deep) overflows the stack, a RangeError that would turn a bad request into a server fault.
+ */
+export function describeJson(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.slice(0, 40))}`;
+  return `${typeof value} ${String(value)}`;
 }
 
 /** Options of `inkImage`. */

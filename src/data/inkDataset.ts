@@ -15,7 +15,7 @@
  * Imports nothing Node-only.
  */
 import { hwrError } from '../core/errors.ts';
-import { INK_LIMITS, parseStrokes, type Ink, type InkJson } from '../core/ink.ts';
+import { describeJson, INK_LIMITS, parseStrokes, type Ink, type InkJson } from '../core/ink.ts';
 
 /** The `format` field's value. */
 export const INK_DATASET_FORMAT = 'hwr-ink-dataset';
@@ -63,7 +63,7 @@ function fail(name: string, message: string): never {
 }
 
 function checkText(value: unknown, field: string, name: string): string {
-  if (typeof value !== 'string' || value.trim().length === 0) fail(name, `${field} must be a non-empty string, got ${JSON.stringify(value)?.slice(0, 40)}`);
+  if (typeof value !== 'string' || value.trim().length === 0) fail(name, `${field} must be a non-empty string, got ${describeJson(value)}`);
   if (value.length > INK_DATASET_LIMITS.maxLabelLength) fail(name, `${field} is ${value.length} characters long, more than ${INK_DATASET_LIMITS.maxLabelLength}`);
   return value;
 }
@@ -81,8 +81,8 @@ function checkText(value: unknown, field: string, name: string): string {
 export function parseInkDataset(value: unknown, name: string): InkDataset {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(name, 'expected a JSON object with "format": "hwr-ink-dataset"');
   const dataset = value as Partial<InkDataset>;
-  if (dataset.format !== INK_DATASET_FORMAT) fail(name, `format must be "${INK_DATASET_FORMAT}", got ${JSON.stringify(dataset.format)}`);
-  if (dataset.version !== INK_DATASET_VERSION) fail(name, `version ${JSON.stringify(dataset.version)} is not supported (this hwr reads version ${INK_DATASET_VERSION})`);
+  if (dataset.format !== INK_DATASET_FORMAT) fail(name, `format must be "${INK_DATASET_FORMAT}", got ${describeJson(dataset.format)}`);
+  if (dataset.version !== INK_DATASET_VERSION) fail(name, `version ${typeof dataset.version === 'number' ? dataset.version : describeJson(dataset.version)} is not supported (this hwr reads version ${INK_DATASET_VERSION})`);
   checkText(dataset.script, 'script', name);
   if (!Array.isArray(dataset.classes) || dataset.classes.length === 0) fail(name, 'classes must be a non-empty array of labels');
   if (dataset.classes.length > INK_DATASET_LIMITS.maxClasses) fail(name, `${dataset.classes.length} classes, more than ${INK_DATASET_LIMITS.maxClasses}`);
