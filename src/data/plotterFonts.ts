@@ -216,10 +216,10 @@ function arcPoints(from: { x: number; y: number }, n: number[], ox: number, oy: 
   return points;
 }
 
-/** `x' = (x - originX) * scale`, `y' = (y - originY) * scale * (flip ? -1 : 1)`, applied to every point. */
+/** `x' = (x - originX) * scale`, `y' = (y - originY) * scale`, or `(originY - y) * scale` with `flip`, for every point. */
 function placeStrokes(strokes: InkStroke[], originX: number, originY: number, scale: number, flip: boolean): Ink {
-  const ys = flip ? -scale : scale;
-  return { strokes: strokes.map((stroke) => stroke.map((p) => ({ x: (p.x - originX) * scale, y: (p.y - originY) * ys }))) };
+  const placeY = (y: number): number => (flip ? originY - y : y - originY) * scale;
+  return { strokes: strokes.map((stroke) => stroke.map((p) => ({ x: (p.x - originX) * scale, y: placeY(p.y) }))) };
 }
 
 /** One font of `hersheytext.json`: `{ name, chars: [{ d, o }] }`. */
