@@ -6,11 +6,18 @@
  * cannot train convolutional nets (it lacks `Conv2DBackpropFilter`), so `setupBackend` also installs
  * the kernels from `./kernels/` (see `registerTrainingKernels`); the convolutions among them run on hwr's
  * own wasm SIMD module (`./simd/`, built by `npm install`), also for inference in Node.
+ *
+ * The same path runs in a browser (the page's training Web Worker, web/src/training/training.worker.ts): nothing
+ * here imports a `node:` module statically (Node's are reached through `process.getBuiltinModule` when running in
+ * Node), the TF.js `.wasm` binaries come from `options.wasmPaths` and the SIMD module from `options.simdWasm` or the
+ * URL the bundler emitted for it (`SIMD_WASM_URL` of ./simd/index.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
+import { loadSimdModule, type SimdWasmSource } from './simd/index.ts';
 
 /** Backends that `setupBackend` knows how to prepare. */
 export type BackendName = 'wasm' | 'cpu';
@@ -19,22 +26,40 @@ export type BackendName = 'wasm' | 'cpu';
 export interface SetupBackendOptions {
   /** Backend to activate; default `'wasm'`. */
   backend?: BackendName;
+  /**
+   * Browser: URL of the folder holding TF.js's wasm binaries (`tfjs-backend-wasm*.wasm`), ending in `/` (the page's
+   * `wasm/`). Ignored in Node, where they are found in `node_modules`.
+   */
+  wasmPaths?: string;
+  /**
+   * Where hwr's SIMD kernel module (`kernels.wasm`) comes from: a URL, bytes or a compiled module (see
+   * `loadSimdModule`). Default: the file beside src/backend/simd/index.ts in Node, the build's asset in a browser.
+   * Only the first `setupBackend` call of a thread loads it.
+   */
+  simdWasm?: SimdWasmSource;
 }
 
 let wasmPathsSet = false;
 const ready = new Map<BackendName, Promise<void>>();
 
 /**
- * Points the wasm backend at its `.wasm` binaries inside `node_modules`, by absolute file path,
- * so that it loads from any working directory. Does nothing outside Node (bundlers serve the files).
+ * Points the wasm backend at its `.wasm` binaries: in Node inside `node_modules`, by absolute file path, so that it
+ * loads from any working directory; in a browser at `browserPaths` when given (else where the bundler serves them).
  * Must run before the wasm backend is first initialized.
  */
-async function locateWasmBinaries(): Promise<void> {
+function locateWasmBinaries(browserPaths: string | undefined): void {
   if (wasmPathsSet) return;
   wasmPathsSet = true;
-  if (typeof process === 'undefined' || !process.versions?.node) return;
-  const { createRequire } = await import('node:module');
-  const { dirname, sep } = await import('node:path');
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node) {
+    if (browserPaths !== undefined) setWasmPaths(browserPaths);
+    // A cross-origin isolated page would get TF.js's threaded wasm, whose memory is shared: stay on one thread
+    // (the SIMD module imports the backend's memory; web/src/recognition/loadInBrowser.ts does the same).
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    return;
+  }
+  const { createRequire } = proc.getBuiltinModule!('node:module') as typeof import('node:module');
+  const { dirname, sep } = proc.getBuiltinModule!('node:path') as typeof import('node:path');
   const require = createRequire(import.meta.url);
   // The package `main` is dist/tf-backend-wasm.node.js; the binaries sit beside it.
   const distDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
@@ -44,7 +69,8 @@ async function locateWasmBinaries(): Promise<void> {
 /**
  * Prepares and activates a TensorFlow.js backend; call it once before building or running models.
  *
- * For `'wasm'` (the default): locates the `.wasm` binaries (Node), registers the training kernels
+ * For `'wasm'` (the default): locates the `.wasm` binaries (Node; `options.wasmPaths` in a browser), loads hwr's SIMD
+ * module (`loadSimdModule(options.simdWasm)`), registers the training kernels
  * (`registerTrainingKernels`), selects the backend and awaits `tf.ready()`. The wasm backend runs
  * single-threaded in Node (its threaded build needs blob: workers that Node refuses).
  * For `'cpu'`: selects the pure-JS reference backend (slow; used by tests as the reference).
@@ -57,19 +83,20 @@ async function locateWasmBinaries(): Promise<void> {
 export function setupBackend(options: SetupBackendOptions = {}): Promise<string> {
   const name: BackendName = options.backend ?? 'wasm';
   // Calls run one after another, so concurrent callers never race in tf.setBackend.
-  const result = queue.then(() => activate(name));
+  const result = queue.then(() => activate(name, options));
   queue = result.catch(() => undefined);
   return result;
 }
 
 let queue: Promise<unknown> = Promise.resolve();
 
-async function activate(name: BackendName): Promise<string> {
+async function activate(name: BackendName, options: SetupBackendOptions): Promise<string> {
   let pending = ready.get(name);
   if (!pending) {
     pending = (async () => {
       if (name === 'wasm') {
-        await locateWasmBinaries();
+        locateWasmBinaries(options.wasmPaths);
+        await loadSimdModule(options.simdWasm);
         registerTrainingKernels();
         registerTrainingGradients();
       }

@@ -8,7 +8,7 @@
  * to the original; checked against the gradient of the same formula written with primitive ops
  * (test/backend/gradients.test.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { reluGradConfig } from './Relu_grad.ts';
 
 interface FusedBatchNormAttrs {

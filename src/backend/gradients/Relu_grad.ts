@@ -3,7 +3,7 @@
  * (`HwrReluGrad`, src/backend/kernels/ReluGrad.ts) on the wasm backend with kernels.wasm, and with tfjs-core's
  * Step, Cast and Multiply elsewhere (the cpu backend, or no kernels.wasm).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { RELU_GRAD } from '../kernels/ReluGrad.ts';
 import { simdKernels } from '../simd/index.ts';
 import type { WasmBackend } from '../kernels/wasm_util.ts';

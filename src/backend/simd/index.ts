@@ -16,11 +16,14 @@
  * from `backend.makeOutput`, disposed before the kernel returns. One module instance per backend, i.e.
  * per thread (`src/train/parallel.ts` runs one backend per worker).
  *
- * Node-only (the training backend); the browser keeps the stock wasm kernels.
+ * Where the module comes from: `loadSimdModule(source)` compiles it once per thread before the kernels run
+ * (`setupBackend` calls it). In Node the default source is the file `kernels.wasm` beside this module, checked
+ * against its AssemblyScript sources (a stale build is refused with a warning). In a browser (a training Web Worker)
+ * the default is the URL `new URL('./kernels.wasm', import.meta.url)`, which Vite turns into the URL of the asset it
+ * emits into the build, fetched and compiled with `WebAssembly.compileStreaming`. No `node:` module is imported
+ * statically: Node's are reached through `process.getBuiltinModule` only when running in Node, so the module
+ * bundles for a browser worker.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import type { PoolingExports } from './pooling.ts';
@@ -38,39 +41,114 @@ export interface SimdExports extends WinogradExports, PoolingExports {
   scaleChannels(x: number, y: number, v: number, P: number, C: number): void;
 }
 
-/** Where `npm run build:simd` writes the module. */
-export const SIMD_WASM_PATH = fileURLToPath(new URL('./kernels.wasm', import.meta.url));
+/**
+ * Where `npm run build:simd` writes the module, as a URL: a `file:` URL in Node, the emitted asset's URL in a
+ * Vite build (Vite rewrites `new URL('<relative file>', import.meta.url)` and copies the file into the build).
+ */
+export const SIMD_WASM_URL: URL = new URL('./kernels.wasm', import.meta.url);
 
-/** The AssemblyScript sources it is built from. */
-const SIMD_SOURCE_DIR = fileURLToPath(new URL('./assembly/', import.meta.url));
+/**
+ * What `loadSimdModule` accepts: a URL of `kernels.wasm` (fetched; `file:` URLs and paths read from disk in Node),
+ * its bytes, or an already compiled module.
+ */
+export type SimdWasmSource = string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
 
+/** Node's built-in modules used here, when running in Node (Node >= 20.16 has `process.getBuiltinModule`). */
+interface NodeBuiltins {
+  fs: typeof import('node:fs');
+  url: typeof import('node:url');
+  path: typeof import('node:path');
+}
+
+function nodeBuiltins(): NodeBuiltins | null {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
+  return {
+    fs: proc.getBuiltinModule('node:fs') as NodeBuiltins['fs'],
+    url: proc.getBuiltinModule('node:url') as NodeBuiltins['url'],
+    path: proc.getBuiltinModule('node:path') as NodeBuiltins['path'],
+  };
+}
+
+/** The compiled module: undefined until loaded, null when unusable (missing, stale, failed to fetch or compile). */
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WasmBackend, SimdExports>();
 
 /**
- * Why `kernels.wasm` cannot be used: missing, or older than one of its sources (a `git pull` or checkout without
- * `npm install`: its functions may no longer take the arguments the wrappers pass). `null` when it is usable.
+ * Why the `kernels.wasm` file at `path` cannot be used: missing, or older than one of its sources in
+ * `assembly/` (a `git pull` or checkout without `npm install`: its functions may no longer take the arguments the
+ * wrappers pass). `null` when it is usable. Node only.
  */
-function unusableReason(): string | null {
-  if (!existsSync(SIMD_WASM_PATH)) return 'is missing';
-  if (!existsSync(SIMD_SOURCE_DIR)) return null;
-  const built = statSync(SIMD_WASM_PATH).mtimeMs;
-  const newer = readdirSync(SIMD_SOURCE_DIR).find((name) => statSync(join(SIMD_SOURCE_DIR, name)).mtimeMs > built);
+function unusableReason(node: NodeBuiltins, path: string): string | null {
+  const { existsSync, readdirSync, statSync } = node.fs;
+  if (!existsSync(path)) return 'is missing';
+  const sourceDir = node.path.join(node.path.dirname(path), 'assembly');
+  if (!existsSync(sourceDir)) return null;
+  const built = statSync(path).mtimeMs;
+  const newer = readdirSync(sourceDir).find((name) => statSync(node.path.join(sourceDir, name)).mtimeMs > built);
   return newer ? `is older than assembly/${newer}` : null;
 }
 
+/** Compiles the `kernels.wasm` file at `path` synchronously, or null with a warning when it is unusable. Node only. */
+function compileFile(node: NodeBuiltins, path: string): WebAssembly.Module | null {
+  const reason = unusableReason(node, path);
+  if (reason) {
+    console.warn(`hwr: ${path} ${reason} (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
+    return null;
+  }
+  return new WebAssembly.Module(node.fs.readFileSync(path));
+}
+
+/** The compiled module, compiling the default file on first use in Node; null elsewhere until `loadSimdModule`. */
 function compile(): WebAssembly.Module | null {
   if (compiled === undefined) {
-    const reason = unusableReason();
-    compiled = reason ? null : new WebAssembly.Module(readFileSync(SIMD_WASM_PATH));
-    if (reason) console.warn(`hwr: ${SIMD_WASM_PATH} ${reason} (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
+    const node = nodeBuiltins();
+    if (!node || SIMD_WASM_URL.protocol !== 'file:') return null; // a browser: `loadSimdModule` has not run (yet)
+    compiled = compileFile(node, node.url.fileURLToPath(SIMD_WASM_URL));
   }
   return compiled;
 }
 
 /**
- * Whether `kernels.wasm` is built and up to date with its sources (`npm run build:simd`); without it the
- * training kernels use XNNPACK and JS loops.
+ * Compiles `kernels.wasm` for this thread, once (later calls return the first result): from `source`, default
+ * `SIMD_WASM_URL` (the file beside this module in Node, the build's asset in a browser). In Node a file is checked
+ * against its sources first (see `simdKernelsAvailable`); in a browser a URL is fetched and compiled with
+ * `WebAssembly.compileStreaming` (which needs the `application/wasm` MIME type; otherwise the bytes are compiled).
+ * Never throws: when the module cannot be had, a console warning says why and the training kernels take their
+ * XNNPACK and JS paths (slower, same results within float32 rounding).
+ * @returns whether the SIMD kernels are available.
+ */
+export async function loadSimdModule(source: SimdWasmSource = SIMD_WASM_URL): Promise<boolean> {
+  if (compiled !== undefined) return compiled !== null;
+  const node = nodeBuiltins();
+  try {
+    if (source instanceof WebAssembly.Module) compiled = source;
+    else if (source instanceof ArrayBuffer || source instanceof Uint8Array) compiled = await WebAssembly.compile(source.slice(0));
+    else {
+      const url = source instanceof URL ? source : new URL(source, node ? `file://${process.cwd()}/` : globalThis.location?.href);
+      if (node && url.protocol === 'file:') compiled = compileFile(node, node.url.fileURLToPath(url));
+      else compiled = await compileUrl(url);
+    }
+  } catch (error) {
+    console.warn(`hwr: the SIMD training kernels could not be loaded from ${String(source instanceof WebAssembly.Module ? 'a module' : source instanceof URL || typeof source === 'string' ? source : 'bytes')} (${(error as Error).message}); training uses the slower XNNPACK kernels`);
+    compiled = null;
+  }
+  return compiled !== null;
+}
+
+/** Fetches and compiles a module, streaming where the server sends `application/wasm`. */
+async function compileUrl(url: URL): Promise<WebAssembly.Module> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  if (typeof WebAssembly.compileStreaming === 'function' && /application\/wasm/i.test(response.headers.get('content-type') ?? '')) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+/**
+ * Whether `kernels.wasm` is loaded (in Node: built and up to date with its sources, `npm run build:simd`); without
+ * it the training kernels use XNNPACK and JS loops. In a browser it is false until `loadSimdModule` has run.
  */
 export function simdKernelsAvailable(): boolean {
   return compile() !== null;

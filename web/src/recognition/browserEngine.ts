@@ -1,11 +1,14 @@
 /**
  * In-browser recognition: the model runs in a Web Worker (ONNX Runtime Web, or TF.js wasm; see
- * loadInBrowser.ts), and the page only sends pixels and receives probabilities. Works from any static host: the model and the .wasm files
- * are fetched from URLs relative to the page.
+ * loadInBrowser.ts), and the page only sends pixels or ink and receives probabilities. Works from any static host: the model and the .wasm files
+ * are fetched from URLs relative to the page. A model the page holds (a taught script's `ModelFiles`) runs on TF.js
+ * in the same kind of worker.
  */
+import type { SizedInk } from '../../../src/core/ink.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
 import { toImageData } from '../../../src/core/preprocess.ts';
 import type { Recognizer } from '../../../src/core/recognizer.ts';
+import type { ModelFiles } from '../training/types.ts';
 import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 import { DEFAULT_ENGINE, PadRecognitionError, type EngineChoice, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
@@ -30,15 +33,16 @@ export class BrowserEngine implements RecognitionEngine {
   private readonly engineChoice: EngineChoice;
 
   /**
-   * @param modelUrl absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`.
+   * @param model absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`, or a model
+   *   the page holds (`ModelFiles`: a taught script's, run on TF.js whatever `engine` says).
    * @param wasmUrl absolute URL of the folder with the TF.js and ONNX Runtime .wasm files, ending in `/`.
    * @param onProgress called as the model's weights arrive: bytes so far of the total, and whether from the cache.
    * @param engine what runs the model (default `DEFAULT_ENGINE`; ONNX Runtime Web falls back to TF.js when it cannot start).
    */
-  constructor(modelUrl: string, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined, engine: EngineChoice = DEFAULT_ENGINE) {
+  constructor(model: string | ModelFiles, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined, engine: EngineChoice = DEFAULT_ENGINE) {
     this.onProgress = onProgress;
-    this.engineChoice = engine;
-    this.ready = this.start(modelUrl, wasmUrl).then((summary) => {
+    this.engineChoice = typeof model === 'string' ? engine : 'tfjs';
+    this.ready = this.start(model, wasmUrl).then((summary) => {
       this.classes = summary.classes;
       return summary;
     }, (error: unknown) => {
@@ -48,15 +52,19 @@ export class BrowserEngine implements RecognitionEngine {
     this.ready.catch(() => undefined); // reported where `ready` or `recognize` is awaited
   }
 
-  /** Recognizes the drawing; see `RecognitionEngine.recognize`. */
-  async recognize(drawing: HTMLCanvasElement): Promise<PadRecognition> {
+  /** Recognizes the pad's ink when given (`Recognizer.recognizeInk`), else the drawing; see `RecognitionEngine.recognize`. */
+  async recognize(drawing: HTMLCanvasElement, ink?: SizedInk): Promise<PadRecognition> {
     await this.ready;
     const started = performance.now();
-    const context = drawing.getContext('2d', { willReadFrequently: true })!;
-    const image = context.getImageData(0, 0, drawing.width, drawing.height);
+    let input: ImageData | SizedInk;
+    if (ink) input = ink;
+    else {
+      const context = drawing.getContext('2d', { willReadFrequently: true })!;
+      input = context.getImageData(0, 0, drawing.width, drawing.height);
+    }
     const result = this.onPage
-      ? await this.recognizeOnPage(image)
-      : await this.recognizeInWorker(image);
+      ? await this.recognizeOnPage(input)
+      : await this.recognizeInWorker(input);
     return {
       mode: 'browser',
       label: result.label,
@@ -70,12 +78,12 @@ export class BrowserEngine implements RecognitionEngine {
     };
   }
 
-  private async start(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
+  private async start(model: string | ModelFiles, wasmUrl: string): Promise<ModelSummary> {
     let worker: Worker;
     try {
       worker = new Worker(new URL('./recognition.worker.ts', import.meta.url), { type: 'module', name: 'hwr-recognizer' });
     } catch {
-      return this.startOnPage(modelUrl, wasmUrl);
+      return this.startOnPage(model, wasmUrl);
     }
     this.worker = worker;
     const loaded = new Promise<ModelSummary>((resolve, reject) => {
@@ -92,7 +100,7 @@ export class BrowserEngine implements RecognitionEngine {
         this.pending.clear();
       });
     });
-    this.post({ type: 'load', modelUrl, wasmUrl, engine: this.engineChoice });
+    this.post(typeof model === 'string' ? { type: 'load', modelUrl: model, wasmUrl, engine: this.engineChoice } : { type: 'load-files', files: model, wasmUrl });
     try {
       return await loaded;
     } catch (error) {
@@ -100,29 +108,33 @@ export class BrowserEngine implements RecognitionEngine {
       // The worker could not run (e.g. module workers unsupported): run on the page instead.
       worker.terminate();
       this.worker = null;
-      return this.startOnPage(modelUrl, wasmUrl);
+      return this.startOnPage(model, wasmUrl);
     }
   }
 
-  private async startOnPage(modelUrl: string, wasmUrl: string): Promise<ModelSummary> {
-    const { loadInBrowser } = await import('./loadInBrowser.ts');
-    const { recognizer, backend, engine } = await loadInBrowser(modelUrl, wasmUrl, this.onProgress, { engine: this.engineChoice });
+  private async startOnPage(model: string | ModelFiles, wasmUrl: string): Promise<ModelSummary> {
+    const { loadFilesInBrowser, loadInBrowser } = await import('./loadInBrowser.ts');
+    const { recognizer, backend, engine } = typeof model === 'string'
+      ? await loadInBrowser(model, wasmUrl, this.onProgress, { engine: this.engineChoice })
+      : await loadFilesInBrowser(model, wasmUrl);
     this.onPage = recognizer;
     return summarize(recognizer.metadata, `${backend}, on the page`, engine);
   }
 
-  private recognizeInWorker(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
+  private recognizeInWorker(input: ImageData | SizedInk): Promise<WorkerResponse & { type: 'result' }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const pixels = image.data.buffer as ArrayBuffer;
-      this.post({ type: 'recognize', id, width: image.width, height: image.height, pixels }, [pixels]);
+      if ('strokes' in input) return this.post({ type: 'recognize-ink', id, ink: { width: input.width, height: input.height, strokes: input.strokes } });
+      const pixels = input.data.buffer as ArrayBuffer;
+      this.post({ type: 'recognize', id, width: input.width, height: input.height, pixels }, [pixels]);
     });
   }
 
-  private async recognizeOnPage(image: ImageData): Promise<WorkerResponse & { type: 'result' }> {
+  private async recognizeOnPage(input: ImageData | SizedInk): Promise<WorkerResponse & { type: 'result' }> {
     try {
-      return resultMessage(0, await this.onPage!.recognize(image, { name: 'the drawing' }));
+      const options = { name: 'the drawing' };
+      return resultMessage(0, 'strokes' in input ? await this.onPage!.recognizeInk(input, options) : await this.onPage!.recognize(input, options));
     } catch (error) {
       const { code, message } = describeError(error);
       throw new PadRecognitionError(code, message);
@@ -140,6 +152,16 @@ export class BrowserEngine implements RecognitionEngine {
 
   private post(message: WorkerRequest, transfer: Transferable[] = []): void {
     this.worker!.postMessage(message, transfer);
+  }
+
+  /** Ends the worker (and its model); the engine cannot recognize afterwards. */
+  dispose(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.onPage?.dispose();
+    this.onPage = null;
+    for (const pending of this.pending.values()) pending.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'the engine was disposed'));
+    this.pending.clear();
   }
 }
 

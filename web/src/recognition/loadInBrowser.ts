@@ -17,6 +17,8 @@ import { checkedFetch } from '../../../src/core/checksums.ts';
 import { hwrError } from '../../../src/core/errors.ts';
 import { createRecognizer, loadRecognizer, tfjsEngine, type InferenceEngine, type Recognizer } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
+import { modelFilesHandler } from '../training/modelFiles.ts';
+import type { ModelFiles } from '../training/types.ts';
 import { fetchGeneratedFile, modelFetch, type ModelProgress } from './modelFetch.ts';
 import { DEFAULT_ENGINE, type EngineChoice } from './types.ts';
 
@@ -70,6 +72,14 @@ export async function loadInBrowser(modelUrl: string, wasmUrl: string, onProgres
 
 /** The TF.js engine: wasm backend when it initializes, else `cpu`. */
 async function loadOnTfjs(modelUrl: string, wasmUrl: string, onProgress?: (progress: ModelProgress) => void): Promise<LoadedModel> {
+  await startTfjs(wasmUrl);
+  const recognizer = await loadRecognizer(modelUrl, await modelFetch(modelUrl, onProgress));
+  // The forward pass alone (what `predictProbabilities` runs before calibration), for benchmarks.
+  return { recognizer, engine: recognizer.engine, backend: tf.getBackend(), inference: tfjsEngine(recognizer.model!) };
+}
+
+/** Selects TF.js's wasm backend (binaries from `wasmUrl`, one thread) when it initializes, else `cpu`. */
+async function startTfjs(wasmUrl: string): Promise<void> {
   setWasmPaths(wasmUrl);
   // On a cross-origin isolated page TF.js would pick its threaded wasm, whose thread workers fail to start from the
   // Vite bundle ("e is not defined", measured by bench/web-engines.ts --isolated): stay on one thread.
@@ -82,8 +92,17 @@ async function loadOnTfjs(modelUrl: string, wasmUrl: string, onProgress?: (progr
   }
   if (backend !== 'wasm') await tf.setBackend('cpu');
   await tf.ready();
-  const recognizer = await loadRecognizer(modelUrl, await modelFetch(modelUrl, onProgress));
-  // The forward pass alone (what `predictProbabilities` runs before calibration), for benchmarks.
+}
+
+/**
+ * Loads a model the page holds as `ModelFiles` (a taught script's, web/src/training/types.ts) on TF.js, as
+ * `loadInBrowser` does a folder's with `engine: 'tfjs'` (wasm backend when it initializes, else `cpu`).
+ * @param wasmUrl absolute URL of the folder holding TF.js's `.wasm` files, ending in `/`.
+ * @throws HwrError `BAD_MODEL` when TF.js cannot build the model from the files or they disagree with the metadata.
+ */
+export async function loadFilesInBrowser(files: ModelFiles, wasmUrl: string): Promise<LoadedModel> {
+  await startTfjs(wasmUrl);
+  const recognizer = await loadRecognizer({ model: modelFilesHandler(files), metadata: files.metadata });
   return { recognizer, engine: recognizer.engine, backend: tf.getBackend(), inference: tfjsEngine(recognizer.model!) };
 }
 

@@ -2,14 +2,21 @@
  * Messages between the page and the recognition worker (recognition.worker.ts).
  * Pixel and result buffers are transferred, not copied.
  */
+import type { SizedInk } from '../../../src/core/ink.ts';
 import type { ClassProbability, Recognition } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
+import type { ModelFiles } from '../training/types.ts';
 import type { EngineChoice } from './types.ts';
 
-/** Page -> worker. */
+/**
+ * Page -> worker. `load` a model folder by URL, or `load-files` a model the page holds (a taught script's; TF.js);
+ * then `recognize` pixels (RGBA, any size) or `recognize-ink` the pad's strokes (drawn by the core's `inkImageFor`).
+ */
 export type WorkerRequest =
   | { type: 'load'; modelUrl: string; wasmUrl: string; engine?: EngineChoice }
-  | { type: 'recognize'; id: number; width: number; height: number; pixels: ArrayBuffer };
+  | { type: 'load-files'; files: ModelFiles; wasmUrl: string }
+  | { type: 'recognize'; id: number; width: number; height: number; pixels: ArrayBuffer }
+  | { type: 'recognize-ink'; id: number; ink: SizedInk };
 
 /** Worker -> page. `error.code` is an `HwrErrorCode` (e.g. `NO_INK`, `BAD_MODEL`) or `INTERNAL_ERROR`. */
 export type WorkerResponse =

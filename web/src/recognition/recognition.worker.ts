@@ -1,11 +1,12 @@
 /**
  * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth, on
  * TF.js or ONNX Runtime Web (the `load` request's `engine`; see loadInBrowser.ts).
- * Protocol: see protocol.ts. One `load` (answered by `progress` messages as the weights arrive, then `loaded`),
- * then any number of `recognize` requests, answered in order.
+ * Protocol: see protocol.ts. One `load` (answered by `progress` messages as the weights arrive, then `loaded`) or
+ * `load-files` (a model the page holds, answered by `loaded`), then any number of `recognize` and `recognize-ink`
+ * requests, answered in order.
  */
 import type { Recognizer } from '../../../src/core/recognizer.ts';
-import { loadInBrowser } from './loadInBrowser.ts';
+import { loadFilesInBrowser, loadInBrowser, type LoadedModel } from './loadInBrowser.ts';
 import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 
@@ -18,10 +19,13 @@ const scope = self as unknown as {
 let recognizer: Promise<Recognizer> | null = null;
 
 scope.addEventListener('message', async ({ data: request }) => {
-  if (request.type === 'load') {
+  if (request.type === 'load' || request.type === 'load-files') {
     const onProgress = (progress: ModelProgress): void => scope.postMessage({ type: 'progress', ...progress });
-    recognizer ??= loadInBrowser(request.modelUrl, request.wasmUrl, onProgress, { engine: request.engine }).then(
-      (loaded) => {
+    recognizer ??= (request.type === 'load'
+      ? loadInBrowser(request.modelUrl, request.wasmUrl, onProgress, { engine: request.engine })
+      : loadFilesInBrowser(request.files, request.wasmUrl)
+    ).then(
+      (loaded: LoadedModel) => {
         scope.postMessage({ type: 'loaded', metadata: loaded.recognizer.metadata, engine: loaded.engine, backend: loaded.backend });
         return loaded.recognizer;
       },
@@ -35,9 +39,10 @@ scope.addEventListener('message', async ({ data: request }) => {
     return;
   }
   try {
-    if (!recognizer) throw new Error('the worker got a recognize request before load');
-    const image = { width: request.width, height: request.height, data: new Uint8ClampedArray(request.pixels) };
-    const result = await (await recognizer).recognize(image, { name: 'the drawing' });
+    if (!recognizer) throw new Error(`the worker got a ${request.type} request before load`);
+    const result = request.type === 'recognize-ink'
+      ? await (await recognizer).recognizeInk(request.ink, { name: 'the drawing' })
+      : await (await recognizer).recognize({ width: request.width, height: request.height, data: new Uint8ClampedArray(request.pixels) }, { name: 'the drawing' });
     const processed = new Float32Array(result.processed);
     scope.postMessage(resultMessage(request.id, result, processed), [processed.buffer]);
   } catch (error) {

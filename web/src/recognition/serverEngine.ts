@@ -1,8 +1,10 @@
 /**
- * Server recognition: posts the drawing as a base64 PNG data URL to `POST api/predict`
- * (relative to the page, so it works when the server serves the page under any path). For a model other than the
- * server's default (hanzi), the body names it (`model`) and asks for `topK` candidates.
+ * Server recognition: posts the pad's ink as JSON (`{ "ink": inkToJson(ink) }`, drawn by the server with the core's
+ * `inkImageFor`, as the browser engines and training draw it), or without ink the drawing as a base64 PNG data URL,
+ * to `POST api/predict` (relative to the page, so it works when the server serves the page under any path). For a
+ * model other than the server's default (hanzi), the body names it (`model`) and asks for `topK` candidates.
  */
+import { inkToJson, type SizedInk } from '../../../src/core/ink.ts';
 import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
 import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
@@ -56,11 +58,11 @@ export class ServerEngine implements RecognitionEngine {
     return this.summary;
   }
 
-  /** Recognizes the drawing on the server; see `RecognitionEngine.recognize`. */
-  async recognize(drawing: HTMLCanvasElement): Promise<PadRecognition> {
+  /** Recognizes the pad's ink when given, else the drawing, on the server; see `RecognitionEngine.recognize`. */
+  async recognize(drawing: HTMLCanvasElement, ink?: SizedInk): Promise<PadRecognition> {
     const started = performance.now();
-    const image = drawing.toDataURL('image/png');
-    const body = JSON.stringify(this.modelName === undefined ? { image } : { image, model: this.modelName, topK: CANDIDATES });
+    const input = ink ? { ink: inkToJson(ink) } : { image: drawing.toDataURL('image/png') };
+    const body = JSON.stringify(this.modelName === undefined ? input : { ...input, model: this.modelName, topK: CANDIDATES });
     const prediction = (await this.request('predict', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

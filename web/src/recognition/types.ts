@@ -2,6 +2,7 @@
  * What the page's two recognition engines (in the browser, on the server) have in common,
  * so the UI renders their answers the same way.
  */
+import type { SizedInk } from '../../../src/core/ink.ts';
 import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
 
@@ -78,14 +79,19 @@ export class PadRecognitionError extends Error {
   }
 }
 
-/** An engine: recognizes the pad rendered on a canvas (black ink on white, any size). */
+/**
+ * An engine: recognizes the pad's ink when the page passes it (rendered by the core's `inkImageFor`, the pixels the
+ * server and training see too), else the pad rendered on a canvas (black ink on white, any size).
+ */
 export interface RecognitionEngine {
   readonly mode: RecognitionMode;
   /**
+   * @param drawing the pad's canvas: recognized when `ink` is absent.
+   * @param ink the pad's strokes (`SizedInk`, src/core/ink.ts), in the canvas's pixels.
    * @throws PadRecognitionError with `code` `NO_INK` for a blank drawing, `SERVER_UNREACHABLE` when the server
    *         cannot be reached, `MODEL_UNAVAILABLE` when the model cannot be loaded, or the server's error code.
    */
-  recognize(drawing: HTMLCanvasElement): Promise<PadRecognition>;
+  recognize(drawing: HTMLCanvasElement, ink?: SizedInk): Promise<PadRecognition>;
 }
 
 /** Short description of the model for the page footer. */

@@ -44,14 +44,30 @@ export interface TrainingProgress {
 export interface TrainOptions {
   /** The pretrained model whose convolutional layers are the feature extractor (a shipped model's name). Default `digits`. */
   base?: 'digits' | 'hanzi';
-  /** Continue from this model (personalization: "Improve" fine-tunes the script's current model on new samples). */
-  startFrom?: ModelFiles;
+  /**
+   * Continue from this model (personalization: "Improve" fine-tunes the script's current model on new samples), or
+   * from a shipped model by name (`'digits'`, `'hanzi'`: improving a shipped script). Its classes may be the dataset's
+   * or a subset of them (new classes get fresh output units).
+   */
+  startFrom?: ModelFiles | 'digits' | 'hanzi';
   /** Seed of augmentation and initialization; the same seed and data give the same model. */
   seed?: number;
+  /** Smaller or larger runs than the recipe's defaults (tests use tiny ones); omitted fields keep the defaults. */
+  recipe?: TrainRecipe;
   /** Called with every progress message. */
   onProgress?: (progress: TrainingProgress) => void;
   /** Called once when a usable model exists (after the head phase), before fine-tuning ends. */
   onUsable?: (model: ModelFiles) => void;
+}
+
+/** Knobs of the training recipe (`trainInkScript`'s options of the same names, src/train/inkScript.ts). */
+export interface TrainRecipe {
+  /** Augmented variants rendered per drawn sample. */
+  variantsPerSample?: number;
+  /** Epochs of the head phase (new classifier on frozen features). */
+  headEpochs?: number;
+  /** Epochs of the fine-tune phase (0 skips it: the usable model is the final one). */
+  fineTuneEpochs?: number;
 }
 
 /** A training run in progress. */
