@@ -92,10 +92,13 @@ export function toApiError(error: unknown, contentType?: string): { statusCode: 
   }
   const fastifyError = error as Partial<FastifyError> | undefined;
   if (fastifyError?.validation) {
-    // Schema validation: a too-long `images` array gets its own code, everything else is a plain bad request.
+    // Schema validation: a too-long `images` array gets its own code, `ink` that is not the shape of ink is BAD_INK
+    // (as `parseInk` answers for the finer checks), everything else is a plain bad request.
     const tooMany = fastifyError.validation.some((issue) => issue.keyword === 'maxItems' && issue.instancePath === '/images');
-    const message = tooMany ? `body.images holds more than ${maxItemsOf(fastifyError)} images` : `request ${fastifyError.message}`;
-    return { statusCode: 400, body: { error: { code: tooMany ? 'TOO_MANY_IMAGES' : 'BAD_REQUEST', message } } };
+    if (tooMany) return { statusCode: 400, body: { error: { code: 'TOO_MANY_IMAGES', message: `body.images holds more than ${maxItemsOf(fastifyError)} images` } } };
+    const inkIssue = fastifyError.validationContext === 'body' ? fastifyError.validation.find((issue) => issue.instancePath.startsWith('/ink')) : undefined;
+    if (inkIssue) return { statusCode: 400, body: { error: { code: 'BAD_INK', message: `${fieldPath('body', inkIssue.instancePath)}: ${inkIssue.message ?? 'is not valid ink'}` } } };
+    return { statusCode: 400, body: { error: { code: 'BAD_REQUEST', message: `request ${fastifyError.message}` } } };
   }
   const mapped = fastifyError?.code ? CODE_OF_FRAMEWORK_ERROR[fastifyError.code] : undefined;
   if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {
@@ -111,6 +114,11 @@ export function toApiError(error: unknown, contentType?: string): { statusCode: 
     return { statusCode: status, body: { error: { code: 'BAD_REQUEST', message: fastifyError!.message ?? 'bad request' } } };
   }
   return { statusCode: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'the server failed to answer this request; see its log' } } };
+}
+
+/** `body.ink.strokes[0][1]` for the JSON pointer `/ink/strokes/0/1` under `root`. */
+function fieldPath(root: string, pointer: string): string {
+  return pointer.split('/').slice(1).reduce((path, key) => (/^\d+$/.test(key) ? `${path}[${key}]` : `${path}.${key.replace(/~1/g, '/').replace(/~0/g, '~')}`), root);
 }
 
 function maxItemsOf(error: Partial<FastifyError>): string {
@@ -140,7 +148,9 @@ export function installErrorHandlers(app: FastifyInstance, options: ErrorHandler
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { statusCode, body } = toApiError(error, request.headers['content-type']);
     if (BODY_LIMIT_CODES.has((error as Partial<FastifyError>).code ?? '')) {
-      body.error.message = `request body is over the limit of ${formatBytes(options.maxBodyBytes)} (${options.maxBodyBytes} bytes)`;
+      // A route may have its own limit (PUT /api/datasets/:name: HWR_DATASET_MAX_BYTES).
+      const limit = request.routeOptions?.bodyLimit ?? options.maxBodyBytes;
+      body.error.message = `request body is over the limit of ${formatBytes(limit)} (${limit} bytes)`;
     }
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.error.code, reason: body.error.message }, 'request rejected');

@@ -15,6 +15,7 @@ import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
 import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { modelFailed, type ModelCatalog, type ModelRef } from './modelCatalog.ts';
 import { MODELS_PER_WORKER, modelKey, servesModels } from './recognitionPool.ts';
+import { recognizeInputs, type RecognitionInput } from './recognitionInputs.ts';
 import type { RecognizerSlot } from './recognizerSlot.ts';
 
 /** A model ready to recognize with, as a request addressed it. */
@@ -24,11 +25,12 @@ export interface ModelTarget {
   /** Its metadata (classes, input shape, ...). */
   metadata: ModelMetadata;
   /**
-   * Recognizes images in one forward pass; a bad image gives an `Error` in its slot.
+   * Recognizes images and ink (./recognitionInputs.ts: ink is drawn by the pool worker that recognizes it, or in this
+   * thread without a pool) in one forward pass; a bad input gives an `Error` in its slot.
    * @throws ApiError 503 `BUSY` (full queue) or `MODEL_NOT_READY` (the model failed to load, naming it), or the
    *   recognizer's errors
    */
-  recognizeBatch(images: PixelBuffer[], options: { names?: string[]; topK?: number; signal?: AbortSignal }): Promise<Array<Recognition | Error>>;
+  recognizeBatch(inputs: RecognitionInput[], options: { names?: string[]; topK?: number; signal?: AbortSignal }): Promise<Array<Recognition | Error>>;
 }
 
 /** See the module comment. */
@@ -56,7 +58,10 @@ export class ModelRouter {
   async target(name?: string): Promise<ModelTarget> {
     const service = this.slot.get();
     if (name === undefined || name === this.catalog.defaultName) {
-      return { name: this.catalog.defaultName, metadata: service.metadata, recognizeBatch: (images, options) => service.recognizeBatch(images, options) };
+      const recognizeBatch: ModelTarget['recognizeBatch'] = servesModels(service)
+        ? (inputs, options) => service.recognizeBatch(inputs, options)
+        : (inputs, options) => recognizeInputs(service, inputs, options);
+      return { name: this.catalog.defaultName, metadata: service.metadata, recognizeBatch };
     }
     const { ref, metadata } = await this.catalog.resolve(name);
     if (servesModels(service)) {
@@ -71,7 +76,7 @@ export class ModelRouter {
         entry.users++;
         try {
           const recognizer = await entry.recognizer.catch((error: unknown) => { throw modelFailed(ref.name, error); });
-          return await recognizer.recognizeBatch(images, { names: options.names, topK: options.topK });
+          return await recognizeInputs(recognizer, images, { names: options.names, topK: options.topK });
         } finally {
           entry.users--;
           if (entry.evicted && entry.users === 0) freeLocal(entry);

@@ -29,6 +29,7 @@ import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
 import { ApiError } from './errors.ts';
 import { modelFailed, type ModelRef } from './modelCatalog.ts';
 import { busyError } from './pixelBudget.ts';
+import type { RecognitionInput } from './recognitionInputs.ts';
 
 /** Most models one worker keeps loaded; the least recently used is freed for a new one. */
 export const MODELS_PER_WORKER = 3;
@@ -61,10 +62,13 @@ export interface ModelRecognizeOptions {
   model?: ModelRef;
 }
 
-/** A `RecognitionService` that also serves other models than its own, by `ModelRef`: `RecognitionPool`. */
+/**
+ * A `RecognitionService` that also serves other models than its own, by `ModelRef`, and recognizes ink as well as
+ * pixels (each ink drawn where it is recognized, see ./recognitionInputs.ts): `RecognitionPool`.
+ */
 export interface MultiModelService extends RecognitionService {
   readonly servesModels: true;
-  recognizeBatch(images: PixelBuffer[], options?: ModelRecognizeOptions): Promise<Array<Recognition | Error>>;
+  recognizeBatch(inputs: RecognitionInput[], options?: ModelRecognizeOptions): Promise<Array<Recognition | Error>>;
 }
 
 /** True when `service` can serve other models than its own. */
@@ -103,12 +107,12 @@ export interface SerializedError {
 }
 
 /**
- * A job sent to a worker: images in RGBA, `names[i]` naming image i in error messages, the candidates to list, and
- * the model (absent: the worker's initial model, `PoolWorkerInit.model`).
+ * A job sent to a worker: images in RGBA or ink (drawn by the worker), `names[i]` naming input i in error messages,
+ * the candidates to list, and the model (absent: the worker's initial model, `PoolWorkerInit.model`).
  */
 export interface PoolJob {
   id: number;
-  images: PixelBuffer[];
+  inputs: RecognitionInput[];
   names: string[];
   topK?: number;
   model?: ModelRef;
@@ -138,7 +142,7 @@ export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number
 
 interface Job {
   id: number;
-  images: PixelBuffer[];
+  inputs: RecognitionInput[];
   names: string[];
   topK?: number;
   model?: ModelRef;
@@ -231,19 +235,19 @@ export class RecognitionPool implements MultiModelService {
     return result!;
   }
 
-  /** Recognizes `images` with `options.model` (default the pool's) in one worker; see `MultiModelService`. */
-  recognizeBatch(images: PixelBuffer[], options: ModelRecognizeOptions = {}): Promise<Array<Recognition | Error>> {
+  /** Recognizes `inputs` (pixels or ink) with `options.model` (default the pool's) in one worker; see `MultiModelService`. */
+  recognizeBatch(inputs: RecognitionInput[], options: ModelRecognizeOptions = {}): Promise<Array<Recognition | Error>> {
     if (this.disposed) return Promise.reject(new ApiError(503, 'MODEL_NOT_READY', 'the server is shutting down'));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (images.length === 0) return Promise.resolve([]);
+    if (inputs.length === 0) return Promise.resolve([]);
     const idle = this.idleSlotFor(modelKey(options.model));
     if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(busyError(`${this.queue.length} images are waiting for recognition`));
     return new Promise((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
-        images,
-        names: images.map((_, i) => options.names?.[i] ?? `image ${i}`),
+        inputs,
+        names: inputs.map((_, i) => options.names?.[i] ?? `image ${i}`),
         ...(options.topK !== undefined ? { topK: options.topK } : {}),
         ...(options.model ? { model: options.model } : {}),
         signal,
@@ -295,7 +299,7 @@ export class RecognitionPool implements MultiModelService {
     slot.job = job;
     const message: PoolJob = {
       id: job.id,
-      images: job.images,
+      inputs: job.inputs,
       names: job.names,
       ...(job.topK !== undefined ? { topK: job.topK } : {}),
       ...(job.model ? { model: job.model } : {}),

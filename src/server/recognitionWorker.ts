@@ -2,7 +2,8 @@
  * Worker thread of `RecognitionPool` (./recognitionPool.ts): loads its own recognizer
  * (`loadRecognizer(model, ..., { engine })`: an ONNX Runtime session with one intra-op thread, or its own
  * single-threaded TF.js wasm backend), then preprocesses and recognizes the images it is sent, one job at a time,
- * so that this JavaScript work never runs on the server's event loop.
+ * so that this JavaScript work never runs on the server's event loop. Ink inputs are drawn here too (`inkImageFor`,
+ * see ./recognitionInputs.ts).
  *
  * A job may name another model (`PoolJob.model`): it is loaded here on first use and kept, at most
  * `MODELS_PER_WORKER` models, the least recently used freed first. Jobs run one at a time, so a model is never
@@ -16,6 +17,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
+import { recognizeInputs } from './recognitionInputs.ts';
 
 const port = parentPort!;
 const init = workerData as PoolWorkerInit;
@@ -61,7 +63,8 @@ try {
       return;
     }
     try {
-      const results = await recognizer.recognizeBatch(job.images, { names: job.names, topK: job.topK });
+      // Ink is drawn here (inkImageFor), off the server's event loop.
+      const results = await recognizeInputs(recognizer, job.inputs, { names: job.names, topK: job.topK });
       answer = {
         id: job.id,
         loaded: [...loaded.keys()],

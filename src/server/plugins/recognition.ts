@@ -11,6 +11,13 @@
  * recognition (`RecognitionService.recognize`: preprocessing + model, in a worker thread of ../recognitionPool.ts
  * when the server runs one) -> JSON answer.
  *
+ * Ink (issue 11) is accepted wherever an image is: `{ "ink": { "strokes": [[[x, y, t?], ...], ...] } }` as the JSON
+ * body of /api/predict, a multipart field or file named `ink` holding that JSON, or `{ "ink": ... }` items of a batch.
+ * It is validated on the event loop (`parseInk`: 400 `BAD_INK` naming the field, `INK_LIMITS`; 422 `NO_INK` for ink
+ * without points) and drawn where it is recognized (`inkImageFor`, in the pool worker: ../recognitionInputs.ts), so
+ * it meets the model as the same pixels as in the page, the CLI and training. Ink needs no decoding and no pixel
+ * budget (it is drawn at 128 x 128); its `timings.decodeMs` is 0 and the drawing counts as preprocessing.
+ *
  * Load and abandoned requests: the budget and the pool each queue a bounded number of requests and answer 503
  * `BUSY` with `Retry-After` past that. A request whose client has gone away (its response closed unanswered)
  * leaves the queues, and no further stage (decoding, recognition) starts for it; the server's log shows it once,
@@ -21,6 +28,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import sharp from 'sharp';
+import { INK_LIMITS, parseInk, type SizedInk } from '../../core/ink.ts';
+import { hwrError, isHwrError } from '../../core/errors.ts';
 import type { ModelMetadata, PixelBuffer } from '../../core/types.ts';
 import { MAX_TOP_K, type ClassProbability, type Recognition } from '../../core/recognizer.ts';
 import { toImageData } from '../../core/preprocess.ts';
@@ -30,6 +39,7 @@ import { bytesFromImageText } from '../imagePayload.ts';
 import { defaultApiTopK, modelChoice, SMALL_VOCABULARY, type RawChoice } from '../modelChoice.ts';
 import type { ModelRouter, ModelTarget } from '../modelRouter.ts';
 import { PixelBudget, RETRY_AFTER_SECONDS, type Release } from '../pixelBudget.ts';
+import type { InkInput } from '../recognitionInputs.ts';
 
 /** Options of the recognition plugin. */
 export interface RecognitionPluginOptions {
@@ -119,6 +129,22 @@ const predictionSchema = {
 } as const;
 
 const errorSchema = { $ref: 'hwr-error#' } as const;
+
+/**
+ * `ink` of a JSON body: `InkJson` (src/core/ink.ts). The schema declares its outline; `parseInk` checks the points
+ * (finite numbers within ±`maxCoordinate`) and the totals of `INK_LIMITS`, naming the field (400 `BAD_INK`).
+ */
+const inkSchema = {
+  type: 'object',
+  required: ['strokes'],
+  description: 'handwriting: { "strokes": [[[x, y, t?], ...], ...], "width"?, "height"? }, y down, any unit, t in ms; ' +
+    `at most ${INK_LIMITS.maxStrokes} strokes and ${INK_LIMITS.maxPoints} points, |x|, |y| <= ${INK_LIMITS.maxCoordinate}`,
+  properties: {
+    strokes: { type: 'array', maxItems: INK_LIMITS.maxStrokes, items: { type: 'array', items: { type: 'array', minItems: 2 } } },
+    width: { type: 'number' },
+    height: { type: 'number' },
+  },
+} as const;
 
 /** `model` and `topK` as query parameters; values are checked by `modelChoice` (../modelChoice.ts), which names them in its errors. */
 const choiceQuerySchema = {
@@ -267,10 +293,11 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
 
   app.post('/api/predict', {
     schema: {
-      summary: 'Recognize one image',
+      summary: 'Recognize one image or one ink',
       description:
         'Send the image as JSON `{ "image": "<data URL or base64>" }`, as multipart field `image`, ' +
-        'or as raw bytes with an `image/*` content type. Choose the model with `model` and the number of candidates ' +
+        'or as raw bytes with an `image/*` content type; or ink (pen strokes) as JSON `{ "ink": { "strokes": [[[x, y, t?], ...], ...] } }` ' +
+        'or as multipart field `ink` holding that JSON. Choose the model with `model` and the number of candidates ' +
         'with `topK`, as query parameters, JSON fields or multipart fields. Unknown model: 404 `UNKNOWN_MODEL`.',
       querystring: choiceQuerySchema,
       body: {
@@ -278,8 +305,8 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
           'application/json': {
             schema: {
               type: 'object',
-              required: ['image'],
-              properties: { image: { type: 'string', minLength: 1 }, ...choiceBodyProperties },
+              // One of `image` and `ink`: checked by `inputOf`, whose message says what to send.
+              properties: { image: { type: 'string', minLength: 1 }, ink: inkSchema, ...choiceBodyProperties },
             },
           },
         },
@@ -287,8 +314,15 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       response: { 200: predictionSchema, '4xx': errorSchema, '5xx': errorSchema },
     },
   }, async (request, reply) => unlessClientGone(reply, async (signal): Promise<PredictionBody> => {
-    const upload = await imageBytesOf(request);
+    const upload = await inputOf(request);
     const { target, topK } = await chosenModel(request, upload.fields);
+    if ('ink' in upload) {
+      // Drawn where it is recognized (a pool worker); nothing to decode, no pixel budget.
+      const [recognition] = await target.recognizeBatch([{ ink: upload.ink }], { names: [upload.source], topK, signal });
+      if (recognition instanceof Error) throw recognition;
+      signal.throwIfAborted();
+      return await predictionBody(recognition!, 0, target);
+    }
     const { pixels, decodeMs, release } = (await decodeWithinBudget(upload.bytes, upload.source, signal))!;
     try {
       const [recognition] = await target.recognizeBatch([pixels], { names: [upload.source], topK, signal });
@@ -302,9 +336,10 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
 
   app.post('/api/predict/batch', {
     schema: {
-      summary: `Recognize up to ${maxBatch} images`,
+      summary: `Recognize up to ${maxBatch} images or inks`,
       description: 'Answers `results` in the order of `images`; each is `{ result }` or `{ error: { code, message } }`. ' +
-        '`model` and `topK` as for /api/predict (query parameters or JSON fields), the same for every image.',
+        'An item is an image (a data URL or base64 string) or an ink object `{ "ink": { "strokes": [...] } }`. ' +
+        '`model` and `topK` as for /api/predict (query parameters or JSON fields), the same for every item.',
       querystring: choiceQuerySchema,
       body: {
         content: {
@@ -313,7 +348,8 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
               type: 'object',
               required: ['images'],
               properties: {
-                images: { type: 'array', minItems: 1, maxItems: maxBatch, items: { type: 'string', minLength: 1 } },
+                // An image string or `{ ink }`; an object without a valid `ink` gets its error in its own slot.
+                images: { type: 'array', minItems: 1, maxItems: maxBatch, items: { type: ['string', 'object'], minLength: 1 } },
                 ...choiceBodyProperties,
               },
             },
@@ -343,18 +379,20 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a batch is sent as JSON { "images": [...] }');
     }
     const { target, topK } = await chosenModel(request, undefined);
-    const { images } = request.body as { images: string[] };
+    const { images } = request.body as { images: Array<string | Record<string, unknown>> };
     const results: BatchItem[] = new Array(images.length);
     // Images are decoded one after another and recognized in chunks, one forward pass per chunk. A chunk ends
     // when the next image's pixels are not free in the shared budget: then the chunk is recognized and its
     // pixels released before waiting, so a batch never waits while holding pixels (no deadlock between batches).
-    let chunk: Array<Decoded & { index: number }> = [];
+    // Ink items hold no pixels: they join the current chunk (and are drawn by the worker that recognizes it).
+    let chunk: Array<(Decoded | InkItem) & { index: number }> = [];
     const recognizeChunk = async (): Promise<void> => {
       const current = chunk;
       chunk = [];
       try {
         if (current.length === 0) return;
-        const recognitions = await target.recognizeBatch(current.map((item) => item.pixels), { names: current.map((item) => item.source), topK, signal });
+        const inputs = current.map((item) => ('ink' in item ? { ink: item.ink } : item.pixels));
+        const recognitions = await target.recognizeBatch(inputs, { names: current.map((item) => item.source), topK, signal });
         await Promise.all(current.map(async (item, i) => {
           const recognition = recognitions[i]!;
           results[item.index] = recognition instanceof Error ? errorOf(recognition) : { result: await predictionBody(recognition, item.decodeMs, target) };
@@ -364,10 +402,14 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       }
     };
     try {
-      for (const [index, text] of images.entries()) {
+      for (const [index, item] of images.entries()) {
         const source = `body.images[${index}]`;
         try {
-          const bytes = bytesFromImageText(text, source);
+          if (typeof item !== 'string') {
+            chunk.push({ ...inkItem(item, source), index });
+            continue;
+          }
+          const bytes = bytesFromImageText(item, source);
           let decoded = await decodeWithinBudget(bytes, source, signal, true);
           if (!decoded) {
             await recognizeChunk();
@@ -428,25 +470,30 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
   }
 
   /**
-   * Finds the image in a `/api/predict` request, in whichever of the three accepted forms it came, with the
+   * Finds the image or the ink in a `/api/predict` request, in whichever of the accepted forms it came, with the
    * multipart `model` and `topK` fields when it is multipart.
+   * @throws ApiError 400 when there is neither or both; `parseInk`'s HwrError `BAD_INK` / `NO_INK` for bad ink
    */
-  async function imageBytesOf(request: FastifyRequest): Promise<{ bytes: Buffer; source: string; fields?: RawChoice }> {
-    if (request.isMultipart()) return multipartImage(request);
+  async function inputOf(request: FastifyRequest): Promise<Upload> {
+    if (request.isMultipart()) return multipartInput(request);
     if (Buffer.isBuffer(request.body)) return { bytes: request.body, source: `request body (${request.headers['content-type']})` };
     if (isJsonBody(request)) {
-      return { bytes: bytesFromImageText((request.body as { image: string }).image, 'body.image'), source: 'body.image' };
+      const { image, ink } = request.body as { image?: string; ink?: unknown };
+      if (image !== undefined && ink !== undefined) throw new ApiError(400, 'BAD_REQUEST', 'the JSON body has both "image" and "ink": send one');
+      if (ink !== undefined) return { ink: parseInk(ink, 'body.ink'), source: 'body.ink' };
+      if (image !== undefined) return { bytes: bytesFromImageText(image, 'body.image'), source: 'body.image' };
     }
     throw new ApiError(400, 'BAD_REQUEST',
-      'the request carries no image: send JSON { "image": "<data URL or base64>" }, multipart field "image", or image bytes with an image/* content type');
+      'the request carries no image: send JSON { "image": "<data URL or base64>" } or { "ink": { "strokes": [...] } }, ' +
+      'multipart field "image" or "ink", or image bytes with an image/* content type');
   }
 
   /**
-   * The `image` part of a multipart body (a file, or a text field holding a data URL or base64), and its `model`
-   * and `topK` text fields.
+   * The `image` or `ink` part of a multipart body (a file, or a text field: a data URL or base64 for `image`, ink JSON
+   * for `ink`), and its `model` and `topK` text fields. The first of the two wins; later ones are ignored.
    */
-  async function multipartImage(request: FastifyRequest): Promise<{ bytes: Buffer; source: string; fields: RawChoice }> {
-    let found: { bytes: Buffer; source: string } | undefined;
+  async function multipartInput(request: FastifyRequest): Promise<Upload> {
+    let found: Upload | undefined;
     const fields: RawChoice = {};
     try {
       for await (const part of request.parts()) {
@@ -454,26 +501,59 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
           fields[part.fieldname] = String(part.value);
           continue;
         }
-        if (part.fieldname !== 'image' || found) {
+        if ((part.fieldname !== 'image' && part.fieldname !== 'ink') || found) {
           if (part.type === 'file') part.file.resume(); // drain unused files so parsing goes on
           continue;
         }
-        if (part.type === 'file') {
+        if (part.type === 'field' && part.valueTruncated) throw new ApiError(413, 'BODY_TOO_LARGE', `multipart field ${part.fieldname} is over ${maxBodyBytes} bytes`);
+        if (part.fieldname === 'ink') {
+          const source = part.type === 'file' ? `multipart file ${part.filename || 'ink'}` : 'multipart field ink';
+          const text = part.type === 'file' ? (await part.toBuffer()).toString('utf8') : String(part.value);
+          found = { ink: parseInk(parseInkText(text, source), source), source };
+        } else if (part.type === 'file') {
           found = { bytes: await part.toBuffer(), source: `multipart file ${part.filename || 'image'}` };
         } else {
-          if (part.valueTruncated) throw new ApiError(413, 'BODY_TOO_LARGE', `multipart field image is over ${maxBodyBytes} bytes`);
           found = { bytes: bytesFromImageText(String(part.value), 'multipart field image'), source: 'multipart field image' };
         }
       }
     } catch (error) {
       // Errors from the multipart parser itself (busboy) carry no status: they mean a malformed body.
-      if (error instanceof ApiError || (error as { statusCode?: number }).statusCode) throw error;
+      if (error instanceof ApiError || (error as { statusCode?: number }).statusCode || isHwrError(error)) throw error;
       throw new ApiError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`, { cause: error });
     }
-    if (!found) throw new ApiError(400, 'BAD_REQUEST', 'multipart body has no field named "image"');
+    if (!found) throw new ApiError(400, 'BAD_REQUEST', 'multipart body has no field named "image" or "ink"');
     return { ...found, fields };
   }
 };
+
+/** What a `/api/predict` request carries: image bytes to decode, or validated ink; `source` names it in messages. */
+type Upload = ({ bytes: Buffer } | { ink: SizedInk }) & { source: string; fields?: RawChoice };
+
+/** A batch item that is ink, validated, with its field name; it holds no pixels (nothing to decode or release). */
+type InkItem = InkInput & Pick<Decoded, 'source' | 'decodeMs' | 'release'>;
+
+/**
+ * A batch item that is an object: `{ ink }`, validated.
+ * @throws HwrError `BAD_INK` (no `ink` field, or `parseInk`'s reasons) or `NO_INK`, naming `source`
+ */
+function inkItem(item: Record<string, unknown>, source: string): InkItem {
+  if (item === null || Array.isArray(item) || !('ink' in item)) {
+    throw hwrError('BAD_INK', `${source}: expected an image string (a data URL or base64) or an object { "ink": { "strokes": [...] } }`);
+  }
+  return { ink: parseInk(item.ink, `${source}.ink`), source: `${source}.ink`, decodeMs: 0, release: () => {} };
+}
+
+/**
+ * The JSON value of ink sent as text (a multipart field or file).
+ * @throws HwrError `BAD_INK` naming `source` when the text is not JSON
+ */
+function parseInkText(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw hwrError('BAD_INK', `${source}: not JSON: ${(error as Error).message}`);
+  }
+}
 
 function isJsonBody(request: FastifyRequest): boolean {
   return typeof request.body === 'object' && request.body !== null && !Buffer.isBuffer(request.body);
