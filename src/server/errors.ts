@@ -23,6 +23,12 @@ export type ApiErrorCode =
   | 'MODEL_NOT_READY'
   | 'WEB_APP_NOT_BUILT'
   | 'NOT_FOUND'
+  /** A request to /api/datasets without `Authorization: Bearer <token>` when the server has a token (401). */
+  | 'UNAUTHORIZED'
+  /** Dataset writes while they are off, or a wrong token (403). */
+  | 'FORBIDDEN'
+  /** The dataset folder is at its count or size limit (413). */
+  | 'STORAGE_FULL'
   | 'BUSY'
   | 'INTERNAL_ERROR';
 

@@ -8,7 +8,11 @@
  * the models: `auto`, the default, is ONNX Runtime where it can run the model and TF.js otherwise, with a warning;
  * `onnx` or `tfjs` force one; `GET /api/health` says which runs the default model; the ONNX form of each model is
  * cached in `HWR_CACHE_DIR`, default `~/.cache/hwr`),
- * `LOG_LEVEL` (pino level; default `info`), `LOG_FORMAT` (`pretty`: one readable line per entry; `json`: one JSON
+ * `HWR_DATA_DIR` (folder of the ink datasets of `/api/datasets`; default `data/datasets` under the working
+ * directory), `HWR_DATASET_TOKEN` (a secret that turns on dataset writes and then guards every `/api/datasets` route:
+ * `Authorization: Bearer <secret>`; unset, writes answer 403), `HWR_DATASET_MAX_BYTES` (one dataset, default 5 MiB),
+ * `HWR_DATASET_MAX_COUNT` (datasets in the folder, default 100), `HWR_DATASET_MAX_TOTAL_BYTES` (all of them, default
+ * 200 MiB), `LOG_LEVEL` (pino level; default `info`), `LOG_FORMAT` (`pretty`: one readable line per entry; `json`: one JSON
  * object per line, for log collectors; default `pretty` when stdout is a terminal, else `json`).
  *
  * Signals: the first SIGTERM or SIGINT stops accepting connections, lets the requests in flight finish, then exits 0;
@@ -18,6 +22,7 @@
 import pretty from 'pino-pretty';
 import type { FastifyServerOptions } from 'fastify';
 import { parseEngineChoice, type EngineChoice } from '../node/recognizer.ts';
+import { datasetStoreOptionsFromEnv, type DatasetStoreOptions } from './datasetStore.ts';
 import { buildServer } from './server.ts';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -48,6 +53,14 @@ try {
   process.exit(2);
 }
 
+let datasets: DatasetStoreOptions;
+try {
+  datasets = datasetStoreOptionsFromEnv(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
 let logger: FastifyServerOptions['logger'];
 try {
   logger = loggerOptions(process.env.LOG_LEVEL ?? 'info', process.env.LOG_FORMAT || undefined, process.stdout.isTTY === true);
@@ -56,7 +69,9 @@ try {
   process.exit(2);
 }
 
-const app = buildServer({ model: process.env.HWR_MODEL ?? 'digits', engine, logger });
+const app = buildServer({ model: process.env.HWR_MODEL ?? 'digits', engine, logger, datasets });
+app.log.info({ dir: datasets.dir, writes: Boolean(datasets.token) },
+  datasets.token ? 'datasets: writes enabled (HWR_DATASET_TOKEN set)' : 'datasets: read-only (set HWR_DATASET_TOKEN to enable writes)');
 
 let closing = false;
 async function shutDown(signal: NodeJS.Signals): Promise<void> {

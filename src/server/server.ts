@@ -1,5 +1,5 @@
 /**
- * The hwr HTTP server: the recognition API, the health check and the static web app,
+ * The hwr HTTP server: the recognition API, the dataset store (`/api/datasets`), the health check and the static web app,
  * each a Fastify plugin, sharing one recognizer that loads the default model in the background and serves the
  * other models of the models folder by name (see ./modelRouter.ts).
  *
@@ -13,11 +13,13 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { DEFAULT_MODEL, loadRecognizer, SHIPPED_MODELS_DIR, type EngineChoice } from '../node/recognizer.ts';
 import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from './errors.ts';
+import { DatasetStore, datasetStoreOptionsFromEnv, type DatasetStoreOptions } from './datasetStore.ts';
 import { ModelCatalog } from './modelCatalog.ts';
 import { ModelRouter } from './modelRouter.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
 import { answerClientError, limitBodyTime } from './transport.ts';
+import datasetsPlugin from './plugins/datasets.ts';
 import healthPlugin from './plugins/health.ts';
 import recognitionPlugin from './plugins/recognition.ts';
 import webAppPlugin from './plugins/webApp.ts';
@@ -108,6 +110,12 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Overrides of `LIMITS`. */
   limits?: Partial<Record<keyof typeof LIMITS, number>>;
+  /**
+   * The dataset store behind `/api/datasets` (folder, token, limits; see ./datasetStore.ts), or `false` for no
+   * `/api/datasets` routes. Default `datasetStoreOptionsFromEnv(process.env)`: `HWR_DATA_DIR` (default
+   * `data/datasets` under the working directory), `HWR_DATASET_TOKEN` (unset: writes are off), and the limits.
+   */
+  datasets?: DatasetStoreOptions | false;
 }
 
 /**
@@ -192,8 +200,10 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
   });
   app.addSchema(errorResponseSchema);
   installErrorHandlers(app, { maxBodyBytes: limits.maxBodyBytes, drain: { maxBytes: limits.drainBytes, maxMs: limits.drainMs } });
-  app.register(healthPlugin, { slot });
+  const datasets = options.datasets ?? datasetStoreOptionsFromEnv(process.env);
+  app.register(healthPlugin, { slot, datasetWrites: datasets !== false && Boolean(datasets.token) });
   app.register(recognitionPlugin, { router, ...limits });
+  if (datasets !== false) app.register(datasetsPlugin, { store: new DatasetStore(datasets) });
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   if (webRoot !== false) app.register(webAppPlugin, { root: webRoot });
   return app;

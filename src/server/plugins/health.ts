@@ -8,6 +8,8 @@ import type { RecognizerSlot } from '../recognizerSlot.ts';
 /** Options of the health plugin. */
 export interface HealthPluginOptions {
   slot: RecognizerSlot;
+  /** Whether `/api/datasets` accepts writes (the operator set `HWR_DATASET_TOKEN`). */
+  datasetWrites?: boolean;
 }
 
 const healthSchema = {
@@ -20,6 +22,8 @@ const healthSchema = {
     model: { type: 'string' },
     /** What runs it: `onnxruntime` (ONNX Runtime) or `tfjs` (TensorFlow.js); only when `ok`. */
     engine: { type: 'string' },
+    /** Whether PUT, POST and DELETE on /api/datasets are enabled (HWR_DATASET_TOKEN is set). */
+    datasetWrites: { type: 'boolean' },
     /** Seconds since the server process started. */
     uptimeSeconds: { type: 'number' },
     /** Why the server is not ready; only when not `ok`. */
@@ -27,16 +31,16 @@ const healthSchema = {
   },
 } as const;
 
-const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { slot }) => {
+const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app, { slot, datasetWrites = false }) => {
   app.get('/api/health', { schema: { summary: 'Readiness', response: { 200: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
     const uptimeSeconds = process.uptime();
     const { state } = slot;
     if (state.status === 'ready') {
       const { engine } = state.recognizer;
-      return { status: 'ok', model: state.recognizer.metadata.name, ...(engine !== undefined ? { engine } : {}), uptimeSeconds };
+      return { status: 'ok', model: state.recognizer.metadata.name, ...(engine !== undefined ? { engine } : {}), datasetWrites, uptimeSeconds };
     }
     const message = state.status === 'loading' ? 'the model is still loading' : `the model failed to load: ${state.error.message}`;
-    return reply.code(503).send({ status: state.status, uptimeSeconds, error: { code: 'MODEL_NOT_READY', message } });
+    return reply.code(503).send({ status: state.status, datasetWrites, uptimeSeconds, error: { code: 'MODEL_NOT_READY', message } });
   });
 };
 
