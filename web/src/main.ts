@@ -15,33 +15,57 @@
  *
  * Recognition runs after each stroke (debounced for digits, at once for 中文), on Predict, on Enter, and when the
  * mode changes. At most one recognition is in flight; requests that arrive meanwhile collapse into one rerun with the
- * latest drawing, and an answer for a drawing that has since changed is dropped.
+ * latest drawing, and an answer for a drawing that has since changed is dropped. Engines get the pad's ink with its
+ * canvas (`DrawingPad.ink()`).
+ *
+ * Teach mode (./teach/): "＋ New script…" in the script switch opens the teach panel; a taught script (`taught:<name>`)
+ * joins the switch, its samples are drawn on the pad ("Add sample", Enter) and, once trained, its model (kept in
+ * IndexedDB) recognizes the pad like digits do, on the page (./teach/modelEngine.ts). Every script offers "Wrong?
+ * Pick the right one" and "Improve" (./teach/improve.ts); an improved model replaces the shipped one in the browser
+ * mode until "Reset to the original model".
  */
+import type { SizedInk } from '../../src/core/ink.ts';
 import { Composer } from './composer.ts';
 import { DrawingPad, type DrawingPadOptions } from './pad.ts';
 import { BrowserEngine } from './recognition/browserEngine.ts';
 import type { ModelProgress } from './recognition/modelFetch.ts';
 import { ServerEngine } from './recognition/serverEngine.ts';
-import { engineChoiceFromQuery, type ModelSummary, type RecognitionEngine, type RecognitionMode, type Script } from './recognition/types.ts';
+import {
+  engineChoiceFromQuery, isShippedScript, PadRecognitionError, type ModelSummary, type RecognitionEngine,
+  type RecognitionMode, type Script, type ShippedScript,
+} from './recognition/types.ts';
 import { ResultsView } from './resultsView.ts';
+import { fetchModelFiles, ImprovePanel } from './teach/improve.ts';
+import { listModels } from './teach/store.ts';
+import { TeachPanel, taughtName, taughtScript } from './teach/teachPanel.ts';
+import type { ModelFiles, ScriptTrainer, TrainRecipe } from './training/types.ts';
 
 /**
  * Quiet time after a stroke before recognizing, in ms: for digits long enough to start the next stroke of a "4" or
  * "7"; for 中文 none, since the candidates should follow the pen (a pick clears the pad anyway).
  */
-const AUTO_RECOGNIZE_DELAY_MS: Record<Script, number> = { digits: 350, hanzi: 0 };
+function autoRecognizeDelayMs(forScript: Script): number {
+  return forScript === 'hanzi' ? 0 : 350;
+}
 
 /** Where the script choice is remembered. */
 const SCRIPT_KEY = 'hwr.script';
 
-/** The pad for each script: MNIST's thick pen for digits; for characters a thinner one and a 米字格 guide. */
-const PAD_STYLE: Record<Script, Pick<DrawingPadOptions, 'lineWidth' | 'guide'>> = {
+/**
+ * The pad for each script: MNIST's thick pen for digits; for characters a thinner one and a 米字格 guide; for a taught
+ * script one in between (its model sees the ink, rendered at the model's own pen width, not the screen's).
+ */
+const PAD_STYLE: Record<ShippedScript, Pick<DrawingPadOptions, 'lineWidth' | 'guide'>> = {
   digits: { lineWidth: 0.065, guide: 'none' },
   hanzi: { lineWidth: 0.04, guide: 'mi' },
 };
+function padStyle(forScript: Script): Pick<DrawingPadOptions, 'lineWidth' | 'guide'> {
+  return isShippedScript(forScript) ? PAD_STYLE[forScript] : { lineWidth: 0.05, guide: 'none' };
+}
 
+type ScriptWords = { lede: string; hint: string; padLabel: string; drawFirst: string; name: string };
 /** The words of the page that change with the script. */
-const SCRIPT_TEXT: Record<Script, { lede: string; hint: string; padLabel: string; drawFirst: string; name: string }> = {
+const SCRIPT_TEXT: Record<ShippedScript, ScriptWords> = {
   digits: {
     lede: 'Draw a digit from 0 to 9; a neural network trained on MNIST reads it as you write.',
     hint: 'Draw a digit here',
@@ -58,23 +82,42 @@ const SCRIPT_TEXT: Record<Script, { lede: string; hint: string; padLabel: string
   },
 };
 
+/** The words for any script: a taught one's name its own. */
+function scriptWords(forScript: Script): ScriptWords {
+  if (isShippedScript(forScript)) return SCRIPT_TEXT[forScript];
+  const name = taughtName(forScript)!;
+  return {
+    lede: `Write a symbol of “${name}”, the script you taught; its model runs in your browser.`,
+    hint: teach.isCollecting ? 'Draw the symbol here' : 'Draw a symbol here',
+    padLabel: `Drawing pad for the script “${name}”. Draw with the mouse, a finger or a pen. Enter ${teach.isCollecting ? 'adds the drawing as a sample' : 'recognizes it'}, Escape clears, Control+Z undoes the last stroke.`,
+    drawFirst: 'Draw a symbol first.',
+    name,
+  };
+}
+
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (!found) throw new Error(`index.html lacks #${id}`);
   return found as T;
 }
 
-/** The remembered script, or digits (also when storage is unavailable or holds something else). */
-function rememberedScript(): Script {
+/**
+ * The remembered script, or digits (also when storage is unavailable or holds something else); a taught script only
+ * if it is among `taught` (its name).
+ */
+function rememberedScript(taught: string[]): Script {
   try {
-    return localStorage.getItem(SCRIPT_KEY) === 'hanzi' ? 'hanzi' : 'digits';
+    const remembered = localStorage.getItem(SCRIPT_KEY) ?? '';
+    if (isShippedScript(remembered)) return remembered;
+    const name = taughtName(remembered);
+    return name !== null && taught.includes(name) ? taughtScript(name) : 'digits';
   } catch {
     return 'digits';
   }
 }
 
-let script: Script = rememberedScript();
-const pad = new DrawingPad(element<HTMLCanvasElement>('pad'), PAD_STYLE[script]);
+let script: Script = 'digits';
+const pad = new DrawingPad(element<HTMLCanvasElement>('pad'), PAD_STYLE.digits);
 const modeSelect = element<HTMLSelectElement>('mode');
 const scriptSelect = element<HTMLSelectElement>('script');
 const view = new ResultsView({
@@ -98,15 +141,122 @@ const composer = new Composer({
 
 // Every URL is relative to the page, so the app works from a sub-path of any static host.
 const wasmUrl = new URL('wasm/', document.baseURI).href;
+/** In-browser engines (each its worker): a shipped model, or a model the page holds (taught or improved). */
 const browserEngines: Partial<Record<Script, BrowserEngine>> = {};
-const serverEngines: Record<Script, ServerEngine> = {
+const serverEngines: Record<ShippedScript, ServerEngine> = {
   digits: new ServerEngine(new URL('api/', document.baseURI).href),
   hanzi: new ServerEngine(new URL('api/', document.baseURI).href, 'hanzi'),
+};
+/** Models the page holds (IndexedDB): taught scripts' and improved shipped ones, by script. */
+const heldModels = new Map<Script, ModelFiles>();
+
+/** What answers for a taught script without a model. */
+const untrained: RecognitionEngine = {
+  mode: 'browser',
+  recognize: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'This script has no model yet: draw its samples, then Train.')),
+};
+
+/** What answers for a taught script in server mode: the server has no such model. */
+const noServerModel: RecognitionEngine = {
+  mode: 'server',
+  recognize: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'A taught script runs in your browser only: choose “in the browser”.')),
 };
 
 /** The engine of a script and mode; the in-browser one is created (its model loaded) on first use. */
 function engineFor(forScript: Script, mode: RecognitionMode): RecognitionEngine {
-  return mode === 'server' ? serverEngines[forScript] : browserEngine(forScript);
+  if (mode === 'server') return isShippedScript(forScript) ? serverEngines[forScript] : noServerModel;
+  return browserEngine(forScript);
+}
+
+/**
+ * The training recipe a page URL asks for, `?teach-recipe=40,3,1`: augmented variants per sample, head epochs,
+ * fine-tune epochs (for tests and slow machines); undefined when absent or malformed (the trainer's defaults).
+ */
+function recipeFromQuery(search: string): TrainRecipe | undefined {
+  const asked = new URLSearchParams(search).get('teach-recipe');
+  const parts = asked?.split(',').map(Number) ?? [];
+  if (parts.length !== 3 || parts.some((part) => !Number.isInteger(part) || part < 0)) return undefined;
+  const [variantsPerSample, headEpochs, fineTuneEpochs] = parts as [number, number, number];
+  return { variantsPerSample, headEpochs, fineTuneEpochs };
+}
+
+let trainer: Promise<ScriptTrainer> | null = null;
+/** The training worker, started on first use. */
+function scriptTrainer(): Promise<ScriptTrainer> {
+  trainer ??= import('./training/trainer.ts').then((module) => {
+    const created = module.createScriptTrainer({ wasmUrl, modelsUrl: new URL('models/', document.baseURI).href });
+    const recipe = recipeFromQuery(location.search);
+    // The page's URL may ask for a smaller run (tests, slow machines): `?teach-recipe=VARIANTS,HEAD,FINETUNE`.
+    return recipe ? { train: (dataset, options = {}) => created.train(dataset, { recipe, ...options }) } : created;
+  });
+  trainer.catch(() => {
+    trainer = null;
+  });
+  return trainer;
+}
+
+/** A script's model changed (trained, improved, reset, deleted): drop its engine and load the new one if shown. */
+function modelChanged(forScript: Script, model: ModelFiles | null): void {
+  if (model) heldModels.set(forScript, model);
+  else heldModels.delete(forScript);
+  browserEngines[forScript]?.dispose();
+  delete browserEngines[forScript];
+  modelsOf(forScript).browser = undefined;
+  if (forScript !== script) return;
+  if (currentMode() === 'browser' && (model || isShippedScript(forScript))) browserEngine(forScript);
+  showModelInfo();
+  if (!pad.isEmpty && !teach.isCollecting) void recognizeNow();
+}
+
+/** The model a script recognizes with now, as files: the held one, else the shipped one (fetched). */
+async function currentModelFiles(forScript: Script): Promise<ModelFiles> {
+  const held = heldModels.get(forScript);
+  if (held) return held;
+  if (!isShippedScript(forScript)) throw new Error('this script has no model yet: train it first');
+  return fetchModelFiles(new URL(`models/${forScript}/`, document.baseURI).href);
+}
+
+/** The ink whose answer is shown (for a correction). */
+let shownInk: SizedInk | null = null;
+
+const teach = new TeachPanel({
+  pad,
+  trainer: scriptTrainer,
+  scriptsChanged: (names, select) => rebuildScriptSwitch(names, select ?? script),
+  modelChanged,
+  announce: (text) => {
+    element('announcer').textContent = text;
+  },
+});
+const improve = new ImprovePanel({
+  script: () => script,
+  shownInk: () => shownInk,
+  currentModel: currentModelFiles,
+  trainer: scriptTrainer,
+  wasmUrl,
+  modelChanged,
+  announce: (text) => {
+    element('announcer').textContent = text;
+  },
+});
+
+/** Rebuilds the script switch: the shipped scripts, the taught ones, "＋ New script…"; then switches to `select`. */
+function rebuildScriptSwitch(taught: string[], select: Script): void {
+  const options = [
+    ...Array.from(scriptSelect.options).filter((option) => isShippedScript(option.value)),
+    ...taught.map((name) => {
+      const option = new Option(name, taughtScript(name));
+      option.dataset.taught = 'true';
+      return option;
+    }),
+    scriptSelect.querySelector<HTMLOptionElement>('option[value="new"]')!,
+  ];
+  scriptSelect.replaceChildren(...options);
+  const name = taughtName(select);
+  const next = name === null || taught.includes(name) ? select : 'digits';
+  // Already showing it (the start-up's rebuild): keep the pad as it is.
+  if (next === script && document.body.dataset.script === next && document.body.dataset.teach !== 'create') scriptSelect.value = next;
+  else setScript(next);
 }
 
 /**
@@ -128,10 +278,11 @@ function currentMode(): RecognitionMode {
 /** Recognizes the current drawing with the current mode; see the module docstring for the scheduling. */
 async function recognizeNow(): Promise<void> {
   clearTimeout(autoTimer);
+  if (teach.isCollecting) return; // the pad draws a sample: Add sample keeps it
   if (pad.isEmpty) {
     view.reset();
     composer.showCandidates([]);
-    view.setStatus(SCRIPT_TEXT[script].drawFirst, 'info');
+    view.setStatus(scriptWords(script).drawFirst, 'info');
     return;
   }
   if (running) {
@@ -148,10 +299,13 @@ async function recognizeNow(): Promise<void> {
       const forScript = script;
       const current = (): boolean => version === drawingVersion && mode === currentMode() && forScript === script;
       const drawing = pad.renderForRecognition();
+      const ink = pad.ink();
       try {
-        const result = await engineFor(forScript, mode).recognize(drawing);
+        const result = await engineFor(forScript, mode).recognize(drawing, ink);
         if (current()) {
           view.show(result);
+          shownInk = ink;
+          improve.showAnswer(result.label);
           if (forScript === 'hanzi') composer.showCandidates(result.candidates);
           document.body.dataset.recognized = String(version);
         }
@@ -174,13 +328,13 @@ function showError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   view.reset();
   composer.showCandidates([]);
-  if (code === 'NO_INK') view.setStatus(`No ink found: ${SCRIPT_TEXT[script].drawFirst.toLowerCase()}`, 'info');
+  if (code === 'NO_INK') view.setStatus(`No ink found: ${scriptWords(script).drawFirst.toLowerCase()}`, 'info');
   else view.setStatus(message, 'error');
 }
 
 function scheduleRecognition(): void {
   clearTimeout(autoTimer);
-  autoTimer = setTimeout(() => void recognizeNow(), AUTO_RECOGNIZE_DELAY_MS[script]);
+  autoTimer = setTimeout(() => void recognizeNow(), autoRecognizeDelayMs(script));
 }
 
 pad.addEventListener('strokestart', () => clearTimeout(autoTimer));
@@ -199,6 +353,15 @@ pad.addEventListener('change', (event) => {
 });
 
 element('predict').addEventListener('click', () => void recognizeNow());
+document.addEventListener('teachmode', () => {
+  // Drawing samples or recognizing: the pad's words and the improve panel follow.
+  const words = scriptWords(script);
+  element('pad-hint').textContent = words.hint;
+  pad.canvas.setAttribute('aria-label', words.padLabel);
+  view.reset();
+  view.setStatus('', 'info');
+  showImprove();
+});
 element('clear').addEventListener('click', () => pad.clear());
 element('undo').addEventListener('click', () => pad.undo());
 element('backspace').addEventListener('click', () => composer.deleteLast());
@@ -214,7 +377,14 @@ modeSelect.addEventListener('change', () => {
   else view.setStatus('', 'info');
 });
 document.body.dataset.mode = currentMode();
-scriptSelect.addEventListener('change', () => setScript(scriptSelect.value === 'hanzi' ? 'hanzi' : 'digits'));
+scriptSelect.addEventListener('change', () => {
+  const chosen = scriptSelect.value;
+  if (chosen === 'new') {
+    teach.showCreate();
+    return;
+  }
+  setScript(isShippedScript(chosen) || taughtName(chosen) !== null ? (chosen as Script) : 'digits');
+});
 
 /**
  * Switches the page to `next`: remembers it, restyles the pad (cleared), swaps the words and the results view, and
@@ -224,25 +394,30 @@ function setScript(next: Script): void {
   script = next;
   scriptSelect.value = next;
   document.body.dataset.script = next;
+  shownInk = null;
+  const name = taughtName(next);
+  if (name === null) teach.close();
+  else void teach.open(name, heldModels.has(next) ? 'final' : 'none');
   try {
     localStorage.setItem(SCRIPT_KEY, next);
   } catch {
     // Storage refused (private mode, quota): the choice lasts for this visit only.
   }
-  const words = SCRIPT_TEXT[next];
+  const words = scriptWords(next);
   element('lede').textContent = words.lede;
   element('pad-hint').textContent = words.hint;
   pad.canvas.setAttribute('aria-label', words.padLabel);
-  pad.configure(PAD_STYLE[next]);
-  view.setScript(next);
+  pad.configure(padStyle(next));
+  view.setScript(next, heldModels.get(next)?.metadata.classes);
+  improve.hide();
   composer.showCandidates([]);
   if (!pad.isEmpty) pad.clear();
   view.setStatus('', 'info');
-  if (currentMode() === 'browser') {
+  if (currentMode() === 'browser' && (isShippedScript(next) || heldModels.has(next))) {
     const loaded = browserEngines[next] !== undefined;
     browserEngine(next);
     // A model chosen before: say where it stands (the first choice's engine says "Loading" itself).
-    const model = models[next].browser;
+    const model = modelsOf(next).browser;
     if (loaded && model instanceof Error) view.setStatus(model.message, 'error');
     else if (loaded && model === undefined) view.setStatus(loadingMessage(next), 'busy');
   }
@@ -252,7 +427,21 @@ function setScript(next: Script): void {
 
 /** "Loading the model…" for digits, "Loading the 中文 model…" for another script. */
 function loadingMessage(forScript: Script): string {
-  return `Loading the ${forScript === 'digits' ? '' : `${SCRIPT_TEXT[forScript].name} `}model…`;
+  return `Loading the ${forScript === 'digits' ? '' : `${scriptWords(forScript).name} `}model…`;
+}
+
+/**
+ * Shows "Wrong? Pick the right one" and Improve for the current script once its model is known (not while drawing
+ * samples, nor for a taught script without a model).
+ */
+function showImprove(): void {
+  const model = modelsOf(script).browser;
+  if (teach.isCollecting || model === undefined || model instanceof Error) {
+    improve.hide();
+    return;
+  }
+  const rejectClass = heldModels.get(script)?.metadata.rejectClass ?? (script === 'digits' ? 'none' : undefined);
+  void improve.setScript(script, model.classes, typeof rejectClass === 'string' ? rejectClass : undefined);
 }
 
 /** True when the key event comes from a field that edits text, which keeps its own keys (digits, Backspace, Ctrl+Z). */
@@ -267,7 +456,8 @@ document.addEventListener('keydown', (event) => {
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
   if (event.key === 'Enter' && !ownsKeys && !event.repeat) {
     event.preventDefault();
-    void recognizeNow();
+    if (teach.isCollecting) void teach.addSample();
+    else void recognizeNow();
   } else if (event.key === 'Escape' && !(target instanceof HTMLSelectElement)) {
     event.preventDefault();
     pad.clear();
@@ -285,16 +475,26 @@ document.addEventListener('keydown', (event) => {
 });
 
 /** What the footer knows of each script's model in each mode: its summary once loaded, or why it is unavailable. */
-const models: Record<Script, Record<RecognitionMode, ModelSummary | Error | undefined>> = {
-  digits: { browser: undefined, server: undefined },
-  hanzi: { browser: undefined, server: undefined },
-};
+const models: Partial<Record<Script, Record<RecognitionMode, ModelSummary | Error | undefined>>> = {};
+
+/** The footer's knowledge of a script's models, created empty on first use. */
+function modelsOf(forScript: Script): Record<RecognitionMode, ModelSummary | Error | undefined> {
+  models[forScript] ??= { browser: undefined, server: undefined };
+  return models[forScript]!;
+}
 
 /** Writes the footer for the current script and mode: the model and where it runs, never a place it does not run. */
 function showModelInfo(): void {
   const mode = currentMode();
-  const model = models[script][mode];
+  const model = modelsOf(script)[mode];
   const modelInfo = element('model-info');
+  if (!isShippedScript(script) && (mode === 'server' || !heldModels.has(script))) {
+    delete modelInfo.dataset.engine;
+    modelInfo.textContent = mode === 'server'
+      ? 'A taught script runs in your browser only.'
+      : `“${taughtName(script)}” has no model yet: draw its samples, then Train.`;
+    return;
+  }
   // What runs the in-browser model (`onnxruntime-web` or `tfjs`), for tests and anyone inspecting the page.
   if (mode === 'browser' && model !== undefined && !(model instanceof Error) && model.engine) modelInfo.dataset.engine = model.engine;
   else delete modelInfo.dataset.engine;
@@ -304,7 +504,7 @@ function showModelInfo(): void {
       : `The server's model is unavailable: ${model.message}`;
   } else if (model === undefined) {
     modelInfo.textContent = mode === 'browser' ? 'Loading the model…' : 'Asking the server about its model…';
-    if (mode === 'server') loadServerModel(script);
+    if (mode === 'server' && isShippedScript(script)) loadServerModel(script);
   } else {
     modelInfo.textContent = describeModel(model, mode);
     const size = model.inputShape?.[0];
@@ -313,6 +513,11 @@ function showModelInfo(): void {
 }
 
 function describeModel(model: ModelSummary, mode: RecognitionMode): string {
+  const held = heldModels.get(script);
+  if (mode === 'browser' && held) {
+    const what = isShippedScript(script) ? 'improved on your samples' : `${model.classes.length} symbols, taught here`;
+    return `Model “${model.name}” (${model.architecture}, ${what}); runs in your browser (${browserEngineText(model)}).`;
+  }
   const count = Array.isArray(model.classes) ? model.classes.length : 0; // an older server may not list them
   const testSet = count <= 20 ? 'the MNIST test set' : 'its held-out test set';
   const accuracy = typeof model.testAccuracy === 'number' ? `, ${(model.testAccuracy * 100).toFixed(2)}% correct on ${testSet}` : '';
@@ -330,11 +535,11 @@ function browserEngineText(model: ModelSummary): string {
 }
 
 /** Gets the server's model description (`ServerEngine.model`, asked of the server once) and refreshes the footer. */
-function loadServerModel(forScript: Script): void {
+function loadServerModel(forScript: ShippedScript): void {
   void serverEngines[forScript].model().then((model) => {
-    models[forScript].server = model;
+    modelsOf(forScript).server = model;
   }, (error: Error) => {
-    models[forScript].server = error;
+    modelsOf(forScript).server = error;
   }).then(showModelInfo);
 }
 
@@ -360,29 +565,38 @@ function showModelProgress(): void {
   bar.value = state.total > 0 ? state.loaded / state.total : 0;
   const megabytes = (bytes: number): string => (bytes / 1e6).toFixed(1);
   element('model-progress-text').textContent = state.cached
-    ? `Loading the ${SCRIPT_TEXT[script].name} model from the browser's cache…`
-    : `Loading the ${SCRIPT_TEXT[script].name} model: ${megabytes(state.loaded)} of ${state.total > 0 ? megabytes(state.total) : '?'} MB`;
+    ? `Loading the ${scriptWords(script).name} model from the browser's cache…`
+    : `Loading the ${scriptWords(script).name} model: ${megabytes(state.loaded)} of ${state.total > 0 ? megabytes(state.total) : '?'} MB`;
 }
 
-/** The in-browser engine of a script, created (and its model loaded, with progress) on the first call. */
-function browserEngine(forScript: Script): BrowserEngine {
+/**
+ * The in-browser engine of a script, created (and its model loaded, with progress) on the first call: the model the
+ * page holds for it (taught, or improved), else the shipped one in the worker.
+ */
+function browserEngine(forScript: Script): RecognitionEngine {
   const existing = browserEngines[forScript];
   if (existing) return existing;
-  const engine = new BrowserEngine(new URL(`models/${forScript}/`, document.baseURI).href, wasmUrl, (update) => {
+  const held = heldModels.get(forScript);
+  if (!held && !isShippedScript(forScript)) return untrained;
+  const engine = new BrowserEngine(held ?? new URL(`models/${forScript}/`, document.baseURI).href, wasmUrl, (update) => {
     progress[forScript] = { ...update, done: false };
     if (forScript === script) showModelProgress();
   }, engineChoiceFromQuery(location.search));
   browserEngines[forScript] = engine;
   if (forScript === script) view.setStatus(loadingMessage(forScript), 'busy');
   engine.ready.then((model) => {
-    models[forScript].browser = model;
+    if (browserEngines[forScript] !== engine) return; // replaced meanwhile (trained, improved, reset)
+    modelsOf(forScript).browser = model;
     progress[forScript] = { ...(progress[forScript] ?? { loaded: 0, total: 0, cached: false }), done: true };
     if (forScript !== script) return;
+    if (!isShippedScript(forScript)) view.setClasses(model.classes);
     showModelInfo();
     showModelProgress();
+    showImprove();
     if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
   }, (error: Error) => {
-    models[forScript].browser = error;
+    if (browserEngines[forScript] !== engine) return;
+    modelsOf(forScript).browser = error;
     progress[forScript] = { ...(progress[forScript] ?? { loaded: 0, total: 0, cached: false }), done: true };
     if (forScript !== script) return;
     showModelInfo();
@@ -392,7 +606,26 @@ function browserEngine(forScript: Script): BrowserEngine {
   return engine;
 }
 
-setScript(script);
+/** Reads what IndexedDB keeps (taught scripts, held models), then shows the remembered script. */
+async function start(): Promise<void> {
+  // A shipped script starts at once; a taught one once IndexedDB has answered.
+  let remembered = '';
+  try {
+    remembered = localStorage.getItem(SCRIPT_KEY) ?? '';
+  } catch {
+    // no storage: digits
+  }
+  if (taughtName(remembered) === null) setScript(rememberedScript([]));
+  const [taught, held] = await Promise.all([
+    teach.load(),
+    listModels().catch(() => new Map<string, { model: ModelFiles }>()),
+  ]);
+  for (const [key, stored] of held) heldModels.set(key as Script, stored.model);
+  rebuildScriptSwitch(taught, rememberedScript(taught));
+  document.body.dataset.ready = 'true';
+}
+
+void start();
 
 /**
  * True when an hwr server answers `GET api/health` next to the page: a JSON object with its `status` or, when

@@ -7,13 +7,22 @@
  * Smoothing: each stroke is drawn as quadratic Bézier curves through the midpoints of successive points,
  * with the recorded points as control points (the usual midpoint-quadratic scheme), and with
  * `getCoalescedEvents()` so fast strokes keep every sample the hardware reported.
+ * The strokes are also the drawing's ink (`ink()`, src/core/ink.ts): what recognition and teach mode's samples use.
  */
+import type { SizedInk } from '../../src/core/ink.ts';
 
-/** A point on the pad in pad units: x from the left edge, y from the top edge, both 0..1. */
+/**
+ * A point on the pad in pad units: x from the left edge, y from the top edge, both 0..1; `t` in ms since the first
+ * pen-down of the drawing (from `PointerEvent.timeStamp`), absent for points added by code.
+ */
 export interface PadPoint {
   x: number;
   y: number;
+  t?: number;
 }
+
+/** Side of the square field, in logical px, in which `DrawingPad.ink()` gives coordinates, whatever the screen size. */
+export const PAD_INK_SIZE = 280;
 
 /** One stroke: the points from pointer down to pointer up, in order. */
 export type Stroke = PadPoint[];
@@ -60,6 +69,8 @@ export class DrawingPad extends EventTarget {
   private activePointer: number | null = null;
   private frameRequested = false;
   private recognitionCanvas: HTMLCanvasElement | null = null;
+  /** `PointerEvent.timeStamp` of the drawing's first pen-down: the origin of the points' `t`. */
+  private timeOrigin: number | null = null;
 
   constructor(canvas: HTMLCanvasElement, options: DrawingPadOptions = {}) {
     super();
@@ -104,10 +115,28 @@ export class DrawingPad extends EventTarget {
     this.requestDraw();
   }
 
+  /**
+   * The drawing as ink (src/core/ink.ts): the finished strokes, x and y in logical px of a `PAD_INK_SIZE` square
+   * field (y down), `t` in ms since the first pen-down; `width` and `height` are `PAD_INK_SIZE`.
+   * Empty strokes when nothing is drawn.
+   */
+  ink(): SizedInk {
+    return {
+      strokes: this.finished.map((stroke) => stroke.map((point) => ({
+        x: point.x * PAD_INK_SIZE,
+        y: point.y * PAD_INK_SIZE,
+        ...(point.t === undefined ? {} : { t: point.t }),
+      }))),
+      width: PAD_INK_SIZE,
+      height: PAD_INK_SIZE,
+    };
+  }
+
   /** Removes the last finished stroke. Returns false when there was none. Fires `change` ('undo'). */
   undo(): boolean {
     if (this.finished.length === 0) return false;
     this.finished.pop();
+    if (this.finished.length === 0) this.timeOrigin = null;
     this.requestDraw();
     this.emitChange('undo');
     return true;
@@ -118,6 +147,7 @@ export class DrawingPad extends EventTarget {
     this.finished.length = 0;
     this.current = null;
     this.activePointer = null;
+    this.timeOrigin = null;
     this.requestDraw();
     this.emitChange('clear');
   }
@@ -157,6 +187,7 @@ export class DrawingPad extends EventTarget {
     this.canvas.focus({ preventScroll: true });
     this.activePointer = event.pointerId;
     this.canvas.setPointerCapture(event.pointerId);
+    this.timeOrigin ??= event.timeStamp;
     this.current = [this.toPadPoint(event)];
     this.dispatchEvent(new Event('strokestart'));
     this.requestDraw();
@@ -194,6 +225,8 @@ export class DrawingPad extends EventTarget {
     return {
       x: clamp01((event.clientX - rect.left) / Math.max(1, rect.width)),
       y: clamp01((event.clientY - rect.top) / Math.max(1, rect.height)),
+      // Coalesced events carry their own timeStamp; never before the origin (clock granularity).
+      t: Math.max(0, Math.round((event.timeStamp - (this.timeOrigin ?? event.timeStamp)) * 10) / 10),
     };
   }
 

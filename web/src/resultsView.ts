@@ -3,7 +3,7 @@
  * its probability, one bar per class (the most probable highlighted), the image the model saw (28x28 for digits,
  * 64x64 for hanzi), the time each mode took, status messages, and a spoken summary for screen readers (an
  * `aria-live` region). For hanzi (3,755 classes) the bars are the ten candidates' (the buttons to pick them are in
- * composer.ts), and the summary names the top candidate.
+ * composer.ts), and the summary names the top candidate. A script taught in the page is shown as digits are.
  *
  * Numbers never move the layout: every number sits in a box of fixed width (style.css), and probabilities are
  * written with one decimal and never rounded to a certainty (`formatProbability`: ">99.9%", "<0.1%").
@@ -63,15 +63,18 @@ export class ResultsView {
   }
 
   /**
-   * Switches between the digits view (a bar per class) and the hanzi view (no bars; the candidates are elsewhere),
+   * Switches between the digits view (a bar per class), a taught script's (a bar per class of `classes`, the way
+   * digits show theirs: a small alphabet) and the hanzi view (no bars; the candidates are elsewhere),
    * and empties the answer.
    */
-  setScript(script: Script): void {
+  setScript(script: Script, classes?: string[]): void {
     this.script = script;
     const { bars, answerCaption } = this.elements;
-    answerCaption.textContent = script === 'digits' ? 'Digit' : 'Character';
-    bars.setAttribute('aria-label', script === 'digits' ? 'Probability of each digit' : 'Probability of each candidate');
+    const taught = script !== 'digits' && script !== 'hanzi';
+    answerCaption.textContent = script === 'digits' ? 'Digit' : taught ? 'Symbol' : 'Character';
+    bars.setAttribute('aria-label', script === 'hanzi' ? 'Probability of each candidate' : script === 'digits' ? 'Probability of each digit' : 'Probability of each symbol');
     if (script === 'digits') this.setClasses(DIGITS);
+    else if (taught) this.setClasses(classes ?? []);
     else this.setClasses(EMPTY_CANDIDATES);
     this.reset();
   }
@@ -81,7 +84,7 @@ export class ResultsView {
    * A rejection (`label: null`) shows "not a digit", the probability of the rejection, the reason, and all bars.
    */
   show(result: PadRecognition): void {
-    if (this.script !== 'digits') {
+    if (this.script === 'hanzi') {
       this.showCharacter(result);
       return;
     }
@@ -178,7 +181,7 @@ export class ResultsView {
     elements.prediction.removeAttribute('data-rejected');
     elements.probability.textContent = '–';
     elements.reason.textContent = '';
-    if (this.script !== 'digits') this.setClasses(EMPTY_CANDIDATES);
+    if (this.script === 'hanzi') this.setClasses(EMPTY_CANDIDATES);
     for (const child of Array.from(elements.bars.children)) {
       const item = child as HTMLLIElement;
       item.dataset.probability = '0';

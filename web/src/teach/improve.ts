@@ -1,0 +1,225 @@
+/**
+ * Correct and improve, for every script (digits, 中文, taught ones): when an answer is wrong the user gives the right
+ * label (a list of the classes; a text field for 中文's 3,755), the pad's ink joins that script's personal dataset
+ * (IndexedDB, ./store.ts), and "Improve" fine-tunes the script's current model on it in the browser
+ * (`ScriptTrainer.train(dataset, { startFrom })`), shows the top-1 accuracy on the user's own samples before and
+ * after, and keeps the improved model (the page then uses it). "Reset to the original model" forgets it.
+ *
+ * A taught script is improved on its drawn samples and the corrected ones together (so it does not forget what it
+ * learned); a shipped script on the corrected ones, starting from the shipped model.
+ *
+ * State for tests: `<body data-personal>` (corrected samples of the current script) and `data-improving`
+ * (`running`, `done`, `failed`).
+ */
+import type { SizedInk } from '../../../src/core/ink.ts';
+import { inkToJson } from '../../../src/core/ink.ts';
+import type { ModelMetadata } from '../../../src/core/types.ts';
+import { emptyInkDataset, type InkDataset } from '../../../src/data/inkDataset.ts';
+import type { Script } from '../recognition/types.ts';
+import type { ModelFiles, ScriptTrainer } from '../training/types.ts';
+import { inkAccuracy, recognizerOf } from './modelEngine.ts';
+import { deleteModel, getModel, getPersonal, getScript, putModel, putPersonal } from './store.ts';
+import { taughtName } from './teachPanel.ts';
+
+/** Scripts with more classes than this get a text field instead of a list. */
+const MAX_LISTED_CLASSES = 200;
+
+/** What the improve panel needs from the page. */
+export interface ImproveHost {
+  /** The page's current script. */
+  script(): Script;
+  /** The ink whose answer is shown, or null. */
+  shownInk(): SizedInk | null;
+  /** The current model of a script: its stored (taught or improved) one, else the shipped one. */
+  currentModel(script: Script): Promise<ModelFiles>;
+  trainer(): Promise<ScriptTrainer>;
+  /** Absolute URL of TF.js's .wasm folder. */
+  wasmUrl: string;
+  /** The script's model changed (improved) or went back to the original (null: reload the original). */
+  modelChanged(script: Script, model: ModelFiles | null): void;
+  announce(text: string): void;
+}
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`index.html lacks #${id}`);
+  return found as T;
+}
+
+/**
+ * A shipped model folder (`model.json` with its weight files, `metadata.json`) fetched as `ModelFiles`, for
+ * "Improve" to start from. The browser's HTTP cache usually holds the files already.
+ * @param folderUrl absolute URL of the folder, ending in `/`.
+ * @throws Error naming the file when a fetch fails.
+ */
+export async function fetchModelFiles(folderUrl: string): Promise<ModelFiles> {
+  const fetchOk = async (name: string): Promise<Response> => {
+    const response = await fetch(new URL(name, folderUrl));
+    if (!response.ok) throw new Error(`${folderUrl}${name}: HTTP ${response.status}`);
+    return response;
+  };
+  const [modelJson, metadata] = await Promise.all([
+    fetchOk('model.json').then((response) => response.json() as Promise<{ modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: ModelFiles['weightSpecs'] }> }>),
+    fetchOk('metadata.json').then((response) => response.json() as Promise<ModelMetadata>),
+  ]);
+  const groups = modelJson.weightsManifest;
+  const buffers = await Promise.all(groups.flatMap((group) => group.paths).map((path) => fetchOk(path).then((response) => response.arrayBuffer())));
+  const weightData = new Uint8Array(buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0));
+  let offset = 0;
+  for (const buffer of buffers) {
+    weightData.set(new Uint8Array(buffer), offset);
+    offset += buffer.byteLength;
+  }
+  return { modelTopology: modelJson.modelTopology, weightSpecs: groups.flatMap((group) => group.weights), weightData: weightData.buffer, metadata };
+}
+
+/** The "Wrong? Pick the right one" row, the count of corrected samples, Improve and Reset (index.html `#improve`). */
+export class ImprovePanel {
+  private readonly host: ImproveHost;
+  private classes: string[] = [];
+  private personal: InkDataset | null = null;
+  private running = false;
+
+  constructor(host: ImproveHost) {
+    this.host = host;
+    element('correct-add').addEventListener('click', () => void this.addCorrection());
+    element('improve-button').addEventListener('click', () => void this.improve());
+    element('reset-model').addEventListener('click', () => void this.reset());
+    element('correct-text').addEventListener('keydown', (event) => {
+      if ((event as KeyboardEvent).key === 'Enter') {
+        event.preventDefault();
+        void this.addCorrection();
+      }
+    });
+  }
+
+  /** Shows the panel for a script with these classes (the rejection class left out), and its collected count. */
+  async setScript(script: Script, classes: string[], rejectClass?: string): Promise<void> {
+    this.classes = classes.filter((label) => label !== rejectClass);
+    const list = element<HTMLSelectElement>('correct-label');
+    const text = element<HTMLInputElement>('correct-text');
+    const listed = this.classes.length <= MAX_LISTED_CLASSES;
+    list.hidden = !listed;
+    text.hidden = listed;
+    element('correct-label').parentElement!.querySelector('label')!.htmlFor = listed ? 'correct-label' : 'correct-text';
+    if (listed) {
+      list.replaceChildren(...this.classes.map((label) => new Option(label, label)));
+    }
+    element('improve').hidden = false;
+    this.personal = (await getPersonal(script).catch(() => undefined)) ?? null;
+    const stored = await getModel(script).catch(() => undefined);
+    element('reset-model').hidden = !stored?.improved;
+    if (script === this.host.script()) this.renderCount();
+  }
+
+  /** Hides the panel (no model for the script yet, or drawing samples). */
+  hide(): void {
+    element('improve').hidden = true;
+  }
+
+  /** Preselects the label shown as the answer, so a correction is one change away. */
+  showAnswer(label: string | null): void {
+    const list = element<HTMLSelectElement>('correct-label');
+    if (label !== null && this.classes.includes(label)) list.value = label;
+  }
+
+  private renderCount(): void {
+    const count = this.personal?.samples.length ?? 0;
+    document.body.dataset.personal = String(count);
+    element('personal-count').textContent = count === 0
+      ? 'No corrected samples yet.'
+      : `${count} corrected sample${count === 1 ? '' : 's'} collected.`;
+    element<HTMLButtonElement>('improve-button').disabled = count === 0 || this.running;
+  }
+
+  private async addCorrection(): Promise<void> {
+    const script = this.host.script();
+    const ink = this.host.shownInk();
+    const result = element('improve-result');
+    if (!ink || ink.strokes.length === 0) {
+      result.textContent = 'Draw something first, then pick the right label.';
+      return;
+    }
+    const listed = !element('correct-label').hidden;
+    const label = listed ? element<HTMLSelectElement>('correct-label').value : element<HTMLInputElement>('correct-text').value.trim();
+    if (!this.classes.includes(label)) {
+      result.textContent = label === '' ? 'Type the right character first.' : `“${label}” is not one of this model's ${this.classes.length} classes.`;
+      return;
+    }
+    const model = await this.host.currentModel(script);
+    const dataset = this.personal ?? emptyInkDataset(`${script}-personal`, model.metadata.classes);
+    dataset.samples.push({ label, strokes: inkToJson(ink).strokes, writer: 'me', created: new Date().toISOString() });
+    await putPersonal(script, dataset);
+    this.personal = dataset;
+    element<HTMLInputElement>('correct-text').value = '';
+    result.textContent = `Added as “${label}”.`;
+    this.host.announce(`Added as ${label}. ${dataset.samples.length} corrected samples.`);
+    this.renderCount();
+  }
+
+  private async improve(): Promise<void> {
+    const script = this.host.script();
+    const personal = this.personal;
+    if (!personal || personal.samples.length === 0 || this.running) return;
+    this.running = true;
+    document.body.dataset.improving = 'running';
+    const result = element('improve-result');
+    this.renderCount();
+    try {
+      const before = await this.host.currentModel(script);
+      result.textContent = 'Improving: fine-tuning the model on your samples…';
+      const name = taughtName(script);
+      const taught = name === null ? undefined : await getScript(name);
+      const dataset: InkDataset = taught
+        ? { ...taught.dataset, samples: [...taught.dataset.samples, ...personal.samples] }
+        : { ...personal, classes: before.metadata.classes };
+      const trainer = await this.host.trainer();
+      const job = trainer.train(dataset, {
+        startFrom: before,
+        onProgress: (progress) => {
+          result.textContent = `Improving: ${Math.round(progress.fraction * 100)}%${progress.accuracy === null ? '' : `, accuracy ${(progress.accuracy * 100).toFixed(1)}%`}…`;
+        },
+      });
+      const after = await job.result;
+      const [oldAccuracy, newAccuracy] = await Promise.all([before, after].map(async (files) => {
+        const recognizer = await recognizerOf(files, this.host.wasmUrl);
+        try {
+          return await inkAccuracy(recognizer, personal);
+        } finally {
+          recognizer.dispose();
+        }
+      }));
+      const stored = await getModel(script);
+      await putModel(script, { model: after, original: stored?.original ?? (stored ? stored.model : undefined), improved: true, saved: Date.now() });
+      this.host.modelChanged(script, after);
+      const percent = (value: number | null): string => (value === null ? '–' : `${(value * 100).toFixed(0)}%`);
+      result.textContent = `Improved: on your ${personal.samples.length} samples, ${percent(oldAccuracy)} correct before, ${percent(newAccuracy)} after.`;
+      result.dataset.before = String(oldAccuracy);
+      result.dataset.after = String(newAccuracy);
+      element('reset-model').hidden = false;
+      document.body.dataset.improving = 'done';
+      this.host.announce(result.textContent);
+    } catch (error) {
+      result.textContent = `Improve failed: ${(error as Error).message}`;
+      document.body.dataset.improving = 'failed';
+    } finally {
+      this.running = false;
+      this.renderCount();
+    }
+  }
+
+  private async reset(): Promise<void> {
+    const script = this.host.script();
+    const stored = await getModel(script);
+    if (stored?.original) {
+      await putModel(script, { model: stored.original, improved: false, saved: Date.now() });
+      this.host.modelChanged(script, stored.original);
+    } else {
+      await deleteModel(script);
+      this.host.modelChanged(script, null);
+    }
+    element('reset-model').hidden = true;
+    element('improve-result').textContent = 'Back to the original model.';
+    this.host.announce('Back to the original model.');
+  }
+}
