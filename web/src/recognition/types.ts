@@ -9,11 +9,22 @@ import type { PixelBuffer } from '../../../src/core/types.ts';
 /** Where recognition runs; also the values of the mode `<select data-testid="mode">`. */
 export type RecognitionMode = 'browser' | 'server';
 
+/** A script with a shipped model: `models/<script>/` in the app, `model=<script>` on the server. */
+export type ShippedScript = 'digits' | 'hanzi';
+
+/** The shipped scripts, in the order of the script switch. */
+export const SHIPPED_SCRIPTS: readonly ShippedScript[] = ['digits', 'hanzi'];
+
 /**
- * What the pad writes, and the shipped model that reads it (`models/<script>/` in the app, `model=<script>` on the
- * server); also the values of the script `<select data-testid="script">`.
+ * What the pad writes: a shipped script, or one taught in the page (`taught:<name>`, its model trained in the browser
+ * and kept in IndexedDB; web/src/teach/). Also the values of the script `<select data-testid="script">`.
  */
-export type Script = 'digits' | 'hanzi';
+export type Script = ShippedScript | `taught:${string}`;
+
+/** True for `digits` and `hanzi`. */
+export function isShippedScript(script: string): script is ShippedScript {
+  return (SHIPPED_SCRIPTS as readonly string[]).includes(script);
+}
 
 /**
  * What runs the model in the browser (see loadInBrowser.ts): TF.js (its wasm backend), or ONNX Runtime Web on the
