@@ -8,6 +8,10 @@
  *   npm run bench -- --only hanzi      only the Chinese-character rows (bench/hanzi-bench.ts, about 4 minutes idle, with 200 characters written in Chromium): their
  *                                      section of bench/results.md and `hanzi` in results.json are replaced, the rest kept
  *   npm run bench -- --only digits     everything but those rows (the previous hanzi section is kept)
+ *   npm run bench -- --only teach      only the teach-a-script evaluation (bench/teach.ts: 26 symbols from 5 samples each,
+ *                                      accuracy on the same and other generated writers): writes bench/teach.json and .md;
+ *                                      its options --base digits,hanzi  --script latin,astro  --writers N  --quick  --out <dir>.
+ *                                      The full run does not include it.
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *            (--no-epoch and --no-serve keep the epoch rows and the serving section of the previous results, saying
  *            from which run they are)
@@ -54,6 +58,7 @@ import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 import { batchInput, benchMetadata, OrtSide, singleInput, type OrtWay } from './onnx-bench.ts';
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
+import { teachMain } from './teach.ts';
 import { predictedEngineRise, runServingBench, servingMarkdown, servingSectionOf, withServingSection, type ServingReport } from './serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,10 +93,14 @@ const { values: flags } = parseArgs({
     'epoch-run': { type: 'boolean', default: false },
     threads: { type: 'string', default: '1' },
     only: { type: 'string' },
+    // --only teach's own options (bench/teach.ts)
+    base: { type: 'string' },
+    script: { type: 'string' },
+    writers: { type: 'string' },
   },
 });
-if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi') {
-  process.stderr.write(`bench: --only ${flags.only}: expected digits or hanzi\n`);
+if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi' && flags.only !== 'teach') {
+  process.stderr.write(`bench: --only ${flags.only}: expected digits, hanzi or teach\n`);
   process.exit(2);
 }
 const runDigits = flags.only !== 'hanzi';
@@ -630,4 +639,5 @@ async function main(): Promise<void> {
 }
 
 if (flags['epoch-run']) await epochRun(Number(flags.threads));
+else if (flags.only === 'teach') await teachMain(process.argv.slice(2), `npm run bench -- ${process.argv.slice(2).join(' ')}`);
 else await main();

@@ -3,8 +3,8 @@
  * src/data/plotterFonts.ts), deterministically (fixed seeds):
  *
  * - `docs/examples/latin-5.json`: Latin a-z, 5 samples each, one writer (Hershey Sans 1-stroke, pen style 1);
- * - `docs/examples/astro-5.json`: an invented 26-symbol alphabet (`ASTRO_SYMBOLS`: Hershey astrology and
- *   meteorology signs, labelled `astro-a` ... `astro-z`), 5 samples each, one writer;
+ * - `docs/examples/symbols-5.json`: an invented 26-symbol alphabet (`INVENTED_ALPHABET`: signs of Hershey's
+ *   `symbolic` font, labelled `sym-a` ... `sym-z`), 5 samples each, one writer;
  * - `test/fixtures/ink/tiny.json`: 3 classes (`l`, `o`, `x`) x 5 samples, for tests.
  *
  * Coordinates are whole units of the 1024-unit glyph box, points within 2 units of a straight line dropped
@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ASTRO_SYMBOLS, LATIN_LOWERCASE, plotterWriter, writerDataset } from '../src/data/plotterFonts.ts';
+import { INVENTED_ALPHABET, LATIN_LOWERCASE, plotterWriter, writerDataset } from '../src/data/plotterFonts.ts';
 import { serializeInkDataset, type InkDataset } from '../src/data/inkDataset.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
 
@@ -30,9 +30,9 @@ export function exampleDatasets(): Record<string, InkDataset> {
   const futural = loadPlotterFont('futural');
   return {
     'docs/examples/latin-5.json': writerDataset([plotterWriter(futural, 1)], [...LATIN_LOWERCASE], { script: 'latin', samplesPerClass: 5, seed: 1, ...SMALL }),
-    'docs/examples/astro-5.json': writerDataset([plotterWriter(loadPlotterFont(ASTRO_SYMBOLS.font), 2)], [...ASTRO_SYMBOLS.chars], {
-      script: 'astro',
-      labels: [...ASTRO_SYMBOLS.labels],
+    'docs/examples/symbols-5.json': writerDataset([plotterWriter(loadPlotterFont(INVENTED_ALPHABET.font), 2)], [...INVENTED_ALPHABET.chars], {
+      script: 'symbols',
+      labels: [...INVENTED_ALPHABET.labels],
       samplesPerClass: 5,
       seed: 2,
       ...SMALL,

@@ -393,15 +393,17 @@ export function writerDataset(writers: PlotterWriter[], chars: string[], options
 export const LATIN_LOWERCASE: readonly string[] = Object.freeze([...'abcdefghijklmnopqrstuvwxyz']);
 
 /**
- * An invented 26-symbol alphabet, the non-Latin stand-in of the teach-a-script evaluation: the astrological signs of
- * Hershey's `astrology` font (planets, zodiac, nodes, aspects; the font puts them at ASCII punctuation codes:
- * `chars`), labelled `astro-a` ... `astro-z`. No letter or digit shapes among them; `>` and `?` (the lunar nodes) are
- * each other upside down.
+ * An invented 26-symbol alphabet, the non-Latin stand-in of the teach-a-script evaluation: 26 single-line signs of
+ * Hershey's `symbolic` font (circle, square, triangles, diamond, stars, crosses, flag, anchor, moon, bell, palm, tree,
+ * shamrock, section sign, daggers, card suits, root; the font puts them at ASCII codes: `chars`), labelled `sym-a` ...
+ * `sym-z`. No letter or digit shapes; some pairs are close (the two triangles upside down, two stars, two crosses).
+ * (The `astrology` font's signs were the first choice, but many are drawn as double lines that a pen of the models'
+ * width fills into blobs: see bench/teach.md.)
  */
-export const ASTRO_SYMBOLS: Readonly<{ font: string; chars: readonly string[]; labels: readonly string[] }> = Object.freeze({
-  font: 'astrology',
-  chars: Object.freeze([...'!#$%&\'*+-/:;<=>?@[]^_`{|}~']),
-  labels: Object.freeze(LATIN_LOWERCASE.map((letter) => `astro-${letter}`)),
+export const INVENTED_ALPHABET: Readonly<{ font: string; chars: readonly string[]; labels: readonly string[] }> = Object.freeze({
+  font: 'symbolic',
+  chars: Object.freeze([...'HIJGKLMNOVXY^_`abchijkmnpu']),
+  labels: Object.freeze(LATIN_LOWERCASE.map((letter) => `sym-${letter}`)),
 });
 
 /**

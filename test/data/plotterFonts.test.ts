@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { inkBounds } from '../../src/core/ink.ts';
 import { readInkDataset } from '../../src/data/inkDataset.ts';
 import {
-  ASTRO_SYMBOLS,
+  INVENTED_ALPHABET,
   GLYPH_UNITS,
   LATIN_LOWERCASE,
   pathToStrokes,
@@ -102,9 +102,9 @@ describe('plotter fonts', () => {
       const font = loadPlotterFont(key);
       for (const char of LATIN_LOWERCASE) expect(font.glyphs.has(char), `${key} ${char}`).toBe(true);
     }
-    const astro = loadPlotterFont(ASTRO_SYMBOLS.font);
-    for (const char of ASTRO_SYMBOLS.chars) expect(astro.glyphs.has(char), char).toBe(true);
-    expect(new Set(ASTRO_SYMBOLS.labels).size).toBe(26);
+    const symbolic = loadPlotterFont(INVENTED_ALPHABET.font);
+    for (const char of INVENTED_ALPHABET.chars) expect(symbolic.glyphs.has(char), char).toBe(true);
+    expect(new Set(INVENTED_ALPHABET.labels).size).toBe(26);
   });
 });
 
@@ -144,7 +144,7 @@ describe('generated writers', () => {
 describe('example datasets', () => {
   it.each([
     ['docs/examples/latin-5.json', 26, 130],
-    ['docs/examples/astro-5.json', 26, 130],
+    ['docs/examples/symbols-5.json', 26, 130],
     ['test/fixtures/ink/tiny.json', 3, 15],
   ])('%s is a valid hwr-ink-dataset under 200 KB', (path, classes, samples) => {
     const text = readFileSync(join(ROOT, path), 'utf8');

@@ -1,0 +1,366 @@
+/**
+ * The teach-a-script evaluation (issue 11's targets): teach hwr a 26-symbol script from 5 samples per symbol by one
+ * writer, then measure top-1 accuracy on 20 further samples per symbol by the same writer and on samples by other
+ * writers. Writers are generated (src/data/plotterFonts.ts): a single-stroke plotter font (the letterforms) written
+ * by a pen style (`randomWriterStyle`: slant, aspect, stroke placement, curvature, jitter, smoothing, pen lifts) with
+ * fresh per-character variation at each sample (`handwrite`).
+ *
+ *   npx tsx bench/teach.ts                          writes bench/teach.json and bench/teach.md
+ *   npm run bench -- --only teach                   the same
+ *   options: --base digits,hanzi  --script latin,symbols  --writers 3  --quick  --out DIR
+ *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
+ *
+ * Per base model (the shipped `digits`, hwr-net 28x28, and `hanzi`, hccr-vgg 64x64, whose convolutional layers are
+ * the feature extractor), per script and per training writer:
+ * - training: `trainInkScript` (src/train/inkScript.ts) with its default recipe and seed 1, in this process on the
+ *   TF.js wasm backend with hwr's SIMD training kernels (`setupBackend()`); the seconds of each phase (synthesis, head,
+ *   fine-tune) from its progress reports; "usable" is when the head phase's model exists;
+ * - same writer: 20 more samples per symbol by the training writer (same font and pen style, other per-character
+ *   variation: another seed);
+ * - other pen styles: the training writer's glyphs written by 8 other pen styles, 5 samples per symbol each;
+ * - other print fonts, Latin: 5 samples per symbol by each of the other print fonts (`LATIN_PRINT_FONTS` less the
+ *   training font), each with its own pen style;
+ * - other writers, Latin script/cursive fonts (`LATIN_CURSIVE_FONTS`), reported apart: their letterforms differ from
+ *   print ones, not only the hand;
+ * The invented alphabet is `INVENTED_ALPHABET` (single-line signs of Hershey's `symbolic` font).
+ * Recognition is the recognizer's ink path: `inkImageFor` (the model's pen width), the model's preprocessing profile,
+ * `predictProbabilities`; top-1 is the arg max. Times are wall-clock on this machine, which is shared while the
+ * helpers work: they are noisy unless the machine was idle.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend } from '../src/backend/backend.ts';
+import { inkImageFor, preprocessorFor } from '../src/core/preprocessing.ts';
+import { createRecognizer } from '../src/core/recognizer.ts';
+import { sampleInk, type InkDataset } from '../src/data/inkDataset.ts';
+import { INVENTED_ALPHABET, LATIN_LOWERCASE, plotterWriter, writerDataset, type PlotterWriter } from '../src/data/plotterFonts.ts';
+import { loadModel, readMetadata } from '../src/node/modelFiles.ts';
+import { loadPlotterFont } from '../src/node/plotterFonts.ts';
+import { INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../src/train/inkScript.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Print fonts with the usual Latin lowercase letterforms (sans, serif, italic, readability, techno, hand-like). */
+export const LATIN_PRINT_FONTS = ['futural', 'timesr', 'timesi', 'EMSReadability', 'EMSReadabilityItalic', 'EMSTech', 'EMSNixish', 'EMSNixishItalic', 'EMSElfin', 'EMSFelix', 'EMSOsmotron'];
+/** Script and cursive fonts: joined-up letterforms. */
+export const LATIN_CURSIVE_FONTS = ['scripts', 'cursive', 'scriptc', 'EMSAllure'];
+/** The three Latin training writers' fonts: Hershey sans, Hershey serif, a hand-like EMS font. */
+export const LATIN_TRAINING_FONTS = ['futural', 'timesr', 'EMSElfin'];
+
+export type BaseName = 'digits' | 'hanzi';
+export type ScriptName = 'latin' | 'symbols';
+
+/** Correct / total of one test set. */
+export interface Score {
+  correct: number;
+  total: number;
+  accuracy: number;
+  /** Samples the recognizer could not read (an error such as `NO_INK` from the preprocessing profile): counted wrong. */
+  unreadable: number;
+}
+
+/** One training run and its scores. */
+export interface TeachRun {
+  base: BaseName;
+  script: ScriptName;
+  /** The training writer's id, `<font>/<style seed>`. */
+  writer: string;
+  /** Seconds of each phase and in all; `usable`: from the start to the head phase's model. */
+  seconds: { synthesis: number; head: number; fineTune: number; usable: number; total: number };
+  /** The held-out augmented variants' accuracy that `trainInkScript` reports (`metadata.testAccuracy`). */
+  validationAccuracy: number | null;
+  sameWriter: Score;
+  /** Other writers of the same glyphs: the training font written by 8 other pen styles. */
+  otherStyles: Score;
+  perOtherStyle: Record<string, Score>;
+  /** Latin only: other writers with other print fonts (other letterforms in places) and their own pen styles. */
+  otherFonts: Score | null;
+  perOtherFont: Record<string, Score> | null;
+  /** Latin only: the script/cursive fonts. */
+  cursive: Score | null;
+  perCursiveWriter: Record<string, Score> | null;
+}
+
+/** A run whose training threw. */
+export interface TeachFailure {
+  base: BaseName;
+  script: ScriptName;
+  writer: string;
+  error: string;
+}
+
+/** The symbols of a script: glyph characters, labels, and the font of the invented alphabet. */
+function scriptSymbols(script: ScriptName): { chars: string[]; labels: string[] } {
+  return script === 'latin' ? { chars: [...LATIN_LOWERCASE], labels: [...LATIN_LOWERCASE] } : { chars: [...INVENTED_ALPHABET.chars], labels: [...INVENTED_ALPHABET.labels] };
+}
+
+/** The training writers of a script: Latin, one font each with its own pen style; the invented alphabet, pen styles. */
+function trainingWriters(script: ScriptName, count: number): PlotterWriter[] {
+  if (script === 'latin') return LATIN_TRAINING_FONTS.slice(0, count).map((key, i) => plotterWriter(loadPlotterFont(key), 101 + i));
+  const font = loadPlotterFont(INVENTED_ALPHABET.font);
+  return Array.from({ length: count }, (_, i) => plotterWriter(font, 101 + i));
+}
+
+/** Other writers of the training writer's glyphs: 8 other pen styles (seeds 201-208). */
+function otherStyleWriters(writer: PlotterWriter): PlotterWriter[] {
+  return Array.from({ length: 8 }, (_, i) => plotterWriter(writer.font, 201 + i));
+}
+
+/** Latin writers of the other print fonts (every one but the training font), each with its own pen style (seeds 211...). */
+function otherFontWriters(trainingFont: string): PlotterWriter[] {
+  return LATIN_PRINT_FONTS.filter((key) => key !== trainingFont).map((key, i) => plotterWriter(loadPlotterFont(key), 211 + i));
+}
+
+/** Top-1 of `model` on a dataset, through the recognizer's ink path; per writer too. */
+async function score(model: ScriptModel, dataset: InkDataset): Promise<{ all: Score; perWriter: Record<string, Score> }> {
+  const recognizer = createRecognizer(model.model, model.metadata);
+  const preprocess = preprocessorFor(model.metadata);
+  const [height, width] = model.metadata.inputShape;
+  const pixels = height * width;
+  const classes = model.metadata.classes.length;
+  const indexOf = new Map(model.metadata.classes.map((label, i) => [label, i]));
+  const perWriter: Record<string, Score> = {};
+  let correct = 0;
+  let unreadable = 0;
+  const batch = 256;
+  for (let start = 0; start < dataset.samples.length; start += batch) {
+    const samples = dataset.samples.slice(start, start + batch);
+    const inputs = new Float32Array(samples.length * pixels);
+    const readable = samples.map((sample, i) => {
+      try {
+        inputs.set(preprocess(inkImageFor(sampleInk(sample), model.metadata), `sample ${start + i}`), i * pixels);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const probabilities = await recognizer.predictProbabilities(inputs, samples.length);
+    samples.forEach((sample, i) => {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
+      const right = readable[i] && best === indexOf.get(sample.label) ? 1 : 0;
+      correct += right;
+      if (!readable[i]) unreadable++;
+      const writer = (perWriter[sample.writer ?? '?'] ??= { correct: 0, total: 0, accuracy: 0, unreadable: 0 });
+      writer.correct += right;
+      writer.total++;
+      if (!readable[i]) writer.unreadable++;
+    });
+  }
+  for (const s of Object.values(perWriter)) s.accuracy = s.correct / s.total;
+  return { all: { correct, total: dataset.samples.length, accuracy: correct / Math.max(1, dataset.samples.length), unreadable }, perWriter };
+}
+
+/** Options of `runTeachBench`. */
+export interface TeachBenchOptions {
+  bases: BaseName[];
+  scripts: ScriptName[];
+  /** Training writers per script, 1-3. */
+  writers: number;
+  /** A smoke run: a tenth of the recipe, 5 test samples per symbol. */
+  quick: boolean;
+  /** Called with a line per finished run. */
+  log?: (line: string) => void;
+}
+
+/** The recipe options of a run (the defaults; --quick: much less). */
+function recipe(quick: boolean): TrainInkScriptOptions {
+  return quick ? { seed: 1, variantsPerSample: 8, headEpochs: 5, fineTuneEpochs: 1 } : { seed: 1 };
+}
+
+/** Trains and scores every base x script x training writer. */
+export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs: TeachRun[]; failures: TeachFailure[] }> {
+  await setupBackend();
+  const runs: TeachRun[] = [];
+  const failures: TeachFailure[] = [];
+  const testSamples = options.quick ? 5 : 20;
+  const otherSamples = options.quick ? 2 : 5;
+  for (const baseName of options.bases) {
+    const dir = join(ROOT, 'models', baseName);
+    const base: ScriptModel = { model: await loadModel(dir), metadata: await readMetadata(dir) };
+    for (const script of options.scripts) {
+      const { chars, labels } = scriptSymbols(script);
+      for (const writer of trainingWriters(script, options.writers)) {
+        const font = writer.font.key;
+        const training = writerDataset([writer], chars, { script, labels, samplesPerClass: 5, seed: 1 });
+        const sameWriter = writerDataset([writer], chars, { script, labels, samplesPerClass: testSamples, seed: 2 });
+        const styles = writerDataset(otherStyleWriters(writer), chars, { script, labels, samplesPerClass: otherSamples, seed: 3 });
+        const fonts = script === 'latin' ? writerDataset(otherFontWriters(font), chars, { script, labels, samplesPerClass: otherSamples, seed: 5 }) : null;
+        const cursive = script === 'latin' ? writerDataset(LATIN_CURSIVE_FONTS.map((key, i) => plotterWriter(loadPlotterFont(key), 301 + i)), chars, { script, labels, samplesPerClass: otherSamples, seed: 4 }) : null;
+
+        const phaseStart: Record<string, number> = {};
+        let usableMs = 0;
+        const started = performance.now();
+        let model: ScriptModel;
+        try {
+          model = await trainInkScript(training, base, {
+            ...recipe(options.quick),
+            onProgress: (progress) => {
+              phaseStart[progress.phase] ??= progress.elapsedMs;
+            },
+            onUsable: () => {
+              usableMs = performance.now() - started;
+            },
+          });
+        } catch (error) {
+          failures.push({ base: baseName, script, writer: writer.id, error: error instanceof Error ? error.message : String(error) });
+          options.log?.(`${baseName} ${script} ${writer.id}: training failed: ${String(error)}`);
+          continue;
+        }
+        const totalMs = performance.now() - started;
+        try {
+          const head = phaseStart['head'] ?? usableMs;
+          const fineTune = phaseStart['fine-tune'] ?? totalMs;
+          const same = await score(model, sameWriter);
+          const other = await score(model, styles);
+          const otherFonts = fonts ? await score(model, fonts) : null;
+          const joined = cursive ? await score(model, cursive) : null;
+          const run: TeachRun = {
+            base: baseName,
+            script,
+            writer: writer.id,
+            seconds: {
+              synthesis: round(head / 1000),
+              head: round((usableMs - head) / 1000),
+              fineTune: round((totalMs - Math.min(fineTune, totalMs)) / 1000),
+              usable: round(usableMs / 1000),
+              total: round(totalMs / 1000),
+            },
+            validationAccuracy: model.metadata.testAccuracy,
+            sameWriter: same.all,
+            otherStyles: other.all,
+            perOtherStyle: other.perWriter,
+            otherFonts: otherFonts?.all ?? null,
+            perOtherFont: otherFonts?.perWriter ?? null,
+            cursive: joined?.all ?? null,
+            perCursiveWriter: joined?.perWriter ?? null,
+          };
+          runs.push(run);
+          options.log?.(
+            `${baseName} ${script} ${writer.id}: same writer ${percent(same.all)}, other pen styles ${percent(other.all)}` +
+              `${otherFonts ? `, other print fonts ${percent(otherFonts.all)}` : ''}` +
+              `${joined ? `, cursive ${percent(joined.all)}` : ''}; usable ${run.seconds.usable} s, total ${run.seconds.total} s`,
+          );
+        } finally {
+          model.model.dispose();
+        }
+      }
+    }
+    base.model.dispose();
+  }
+  return { runs, failures };
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
+const percent = (s: Score): string => `${(100 * s.accuracy).toFixed(1)}% (${s.correct}/${s.total})`;
+
+/** Mean, min and max of numbers. */
+function spread(values: number[]): { mean: number; min: number; max: number } {
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** bench/teach.md: the table, what was measured, the command. */
+export function teachMarkdown(runs: TeachRun[], failures: TeachFailure[], command: string, machine: string, quick: boolean): string {
+  const pct = (s: Score | null): string => (s ? `${(100 * s.accuracy).toFixed(1)}% (${s.correct}/${s.total})` : '-');
+  const lines = [
+    '# Teaching a script: 26 symbols from 5 samples each',
+    '',
+    `\`${command}\` on ${machine}${quick ? ' (--quick: a smoke run, not the recipe)' : ''}. Targets (issue 11): at least 95% top-1 on 20 more samples per symbol by the same writer, at least 85% on other writers. Other writers are measured two ways: the same glyphs by other pen styles, and (Latin) other print fonts by their own pen styles; cursive fonts apart.`,
+    '',
+    '| base | script | training writer | same writer | other pen styles | other print fonts | cursive fonts | synthesis s | head s | fine-tune s | usable s | total s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.map(
+      (r) =>
+        `| ${r.base} | ${r.script} | ${r.writer} | ${pct(r.sameWriter)} | ${pct(r.otherStyles)} | ${pct(r.otherFonts)} | ${pct(r.cursive)} | ${r.seconds.synthesis} | ${r.seconds.head} | ${r.seconds.fineTune} | ${r.seconds.usable} | ${r.seconds.total} |`,
+    ),
+    '',
+  ];
+  const unreadable = runs.reduce((n, r) => n + [r.sameWriter, r.otherStyles, r.otherFonts, r.cursive].reduce((m, s) => m + (s?.unreadable ?? 0), 0), 0);
+  if (unreadable > 0) lines.push(`${unreadable} test samples in all could not be read (the preprocessing profile found no ink): counted as wrong.`, '');
+  const groups = new Map<string, TeachRun[]>();
+  for (const r of runs) groups.set(`${r.base} ${r.script}`, [...(groups.get(`${r.base} ${r.script}`) ?? []), r]);
+  lines.push(
+    'Spread over the training writers (mean, min-max):',
+    '',
+    '| base | script | writers | same writer | other pen styles | other print fonts | cursive fonts | usable s | total s |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const [key, group] of groups) {
+    const show = (values: number[], scale = 100, digits = 1): string => {
+      const s = spread(values);
+      return `${(s.mean * scale).toFixed(digits)} (${(s.min * scale).toFixed(digits)}-${(s.max * scale).toFixed(digits)})`;
+    };
+    const optional = (scores: (Score | null)[]): string => (scores.every((x) => x) ? `${show(scores.map((x) => x!.accuracy))}%` : '-');
+    lines.push(
+      `| ${key.replace(' ', ' | ')} | ${group.length} | ${show(group.map((r) => r.sameWriter.accuracy))}% | ${show(group.map((r) => r.otherStyles.accuracy))}% | ${optional(
+        group.map((r) => r.otherFonts),
+      )} | ${optional(group.map((r) => r.cursive))} | ${show(
+        group.map((r) => r.seconds.usable),
+        1,
+      )} | ${show(group.map((r) => r.seconds.total), 1)} |`,
+    );
+  }
+  const failed = failures.map((f) => `- ${f.base} ${f.script} ${f.writer}: training failed: ${f.error}`);
+  if (failed.length > 0) lines.push('', 'Runs that failed:', '', ...failed);
+  lines.push(
+    '',
+    '## What was measured',
+    '',
+    '- A writer is generated: a single-stroke plotter font of the `hersheytext` package (the letterforms; src/data/plotterFonts.ts) written by a pen style drawn from a seed (`randomWriterStyle`: slant, aspect, stroke placement, curvature, jitter, corner smoothing, pen-lift joins), with fresh per-character variation in every sample (`handwrite`, src/data/synth/handwriting.ts). Writer ids are `<font>/<style seed>`.',
+    `- Training: 5 samples per symbol by one writer, an \`hwr-ink-dataset\`; \`trainInkScript\` (src/train/inkScript.ts) with ${quick ? 'the --quick recipe (8 variants per sample, 5 head epochs, 1 fine-tune epoch)' : `its default recipe (${INK_SCRIPT_DEFAULTS.variantsPerSample} variants per sample, ${INK_SCRIPT_DEFAULTS.headEpochs} head epochs, ${INK_SCRIPT_DEFAULTS.fineTuneEpochs} fine-tune epochs, fine-tuning ${INK_SCRIPT_DEFAULTS.fineTuneLayers} layers)`}, seed 1, in Node on the TF.js wasm backend with hwr's SIMD training kernels, one process (the page trains the same code in a worker). Seconds: synthesis (augment and render, frozen features), head (new classifier), fine-tune; usable = when the head-phase model exists.`,
+    `- Same writer: ${quick ? 5 : 20} more samples per symbol by the training writer (same font and pen style, other per-character variation).`,
+    `- Latin (a-z): training writers ${LATIN_TRAINING_FONTS.map((f, i) => `${f}/${101 + i}`).join(', ')} (Hershey Sans 1-stroke, Hershey Serif medium, EMS Elfin). Other writers: ${quick ? 2 : 5} samples per symbol by each print font of ${LATIN_PRINT_FONTS.join(', ')} other than the training one (Hershey sans, serif and serif italic; EMS Readability and its italic, Tech, Nixish and its italic, Elfin, Felix, Osmotron), each with its own pen style (seeds 211...). Print fonts differ in some letterforms (single- or double-storey a and g, serifs, italic shapes), not only in the hand. Cursive fonts (${LATIN_CURSIVE_FONTS.join(', ')}: Hershey Script 1-stroke, its alternate, Script medium, EMS Allure; pen styles 301...) are reported apart: joined-up letterforms.`,
+    `- Invented alphabet (\`symbols\`): 26 single-line signs of Hershey's \`symbolic\` font (circle, square, triangles, diamond, stars, crosses, flag, anchor, moon, bell, palm, tree, shamrock, section sign, daggers, card suits, root: no letter shapes), labels sym-a ... sym-z; training writers are pen styles 101-103 on these glyphs.`,
+    `- Other pen styles (both scripts): the training writer's font written by 8 other pen styles (seeds 201-208), ${quick ? 2 : 5} samples per symbol each.`,
+    '- Top-1: the arg max of the trained model\'s probabilities on the recognizer\'s ink path (`inkImageFor` at the model\'s pen width, the base model\'s preprocessing profile).',
+    '- Times are wall-clock; unless the machine was idle they include other processes\' load.',
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** A line about the machine. */
+function machineLine(): string {
+  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.versions.node}, load ${loadavg()[0]!.toFixed(1)} at the start`;
+}
+
+/** Runs the evaluation with command-line flags and writes `teach.json` and `teach.md` into `--out` (default bench/). */
+export async function teachMain(argv: string[], command: string): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      base: { type: 'string', default: 'digits,hanzi' },
+      script: { type: 'string', default: 'latin,symbols' },
+      writers: { type: 'string', default: '3' },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      only: { type: 'string' },
+    },
+  });
+  const bases = values.base!.split(',') as BaseName[];
+  const scripts = values.script!.split(',') as ScriptName[];
+  const writers = Number(values.writers);
+  if (bases.some((b) => b !== 'digits' && b !== 'hanzi')) throw new Error(`--base ${values.base}: expected digits, hanzi or both`);
+  if (scripts.some((s) => s !== 'latin' && s !== 'symbols')) throw new Error(`--script ${values.script}: expected latin, symbols or both`);
+  if (!(Number.isInteger(writers) && writers >= 1 && writers <= 3)) throw new Error(`--writers ${values.writers}: expected 1, 2 or 3`);
+  const machine = machineLine();
+  const quick = values.quick!;
+  const { runs, failures } = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, log: (line) => process.stderr.write(`teach: ${line}\n`) });
+  const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
+  await mkdir(outDir, { recursive: true });
+  const json = { command, machine, date: new Date().toISOString(), quick, recipe: quick ? recipe(true) : { ...INK_SCRIPT_DEFAULTS }, runs, failures };
+  const md = teachMarkdown(runs, failures, command, machine, quick);
+  await writeFile(join(outDir, 'teach.json'), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(join(outDir, 'teach.md'), md);
+  process.stdout.write(`${md}\nwritten: ${join(outDir, 'teach.json')}, ${join(outDir, 'teach.md')}\n`);
+  tf.disposeVariables();
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  await teachMain(argv, `npx tsx bench/teach.ts${argv.length ? ` ${argv.join(' ')}` : ''}`);
+}
