@@ -14,6 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// TF.js's own gradients (tfjs-core's register_all_gradients, which tfjs-layers imports in Node and in bundles alike).
+import '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';

@@ -39,8 +39,6 @@ const TOLERANCE = 1e-4;
 /** The kernel worker: runs each case on wasm (training kernels + SIMD) and on cpu, and posts both outputs. */
 const KERNEL_WORKER = `
 import * as tf from '@tensorflow/tfjs-core';
-// TF.js's gradients (tfjs-layers imports them in the training worker).
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { setupBackend } from './src/backend/backend.ts';
 import { simdKernels, simdKernelsAvailable } from './src/backend/simd/index.ts';
 const values = (size, seed) => {
