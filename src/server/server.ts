@@ -35,6 +35,12 @@ export const LIMITS = {
   maxPixels: 50_000_000,
   /** Most images in one `POST /api/predict/batch`. */
   maxBatch: 64,
+  /**
+   * Most ink points in one batch, all `{ ink }` items together (one ink may have `INK_LIMITS.maxPoints`, 20,000):
+   * drawing is bounded per point, so this bounds the worker time one batch can take (about a second for 100,000
+   * points drawn as a hostile zigzag). Items past it get a `BAD_INK` error in their slot.
+   */
+  maxBatchInkPoints: 100_000,
   /** Most requests waiting for decoding memory (the 50-megapixel pixel budget) before 503 `BUSY`. */
   maxWaiting: 64,
   /** Most jobs waiting for a recognition worker before 503 `BUSY`. */

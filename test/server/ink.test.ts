@@ -165,6 +165,17 @@ describe('POST /api/predict/batch with ink items', () => {
     results[1].result.probabilities.forEach((p: number, i: number) => expect(p).toBeCloseTo(single.body.probabilities[i], 6));
   });
 
+  it('bounds the ink points of a batch (LIMITS.maxBatchInkPoints, 100,000): items past it get BAD_INK in their slot', async () => {
+    const big = { ink: { strokes: [Array.from({ length: 19_000 }, (_, i) => [i % 300, (i * 7) % 200])] } };
+    const answer = await postJson(base, '/api/predict/batch', { images: [big, big, big, big, big, big, { ink: inks[0] }] });
+    expect(answer.status).toBe(200);
+    const codes = answer.body.results.map((entry: any) => entry.error?.code ?? entry.result.label); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(codes.slice(0, 5).every((code: string) => code !== 'BAD_INK')).toBe(true);
+    expect(codes[5]).toBe('BAD_INK');
+    expect(answer.body.results[5].error.message).toMatch(/body\.images\[5\]\.ink: the batch's inks hold more than 100000 points together/);
+    expect(codes[6]).toBe('1'); // a small ink after it still fits
+  });
+
   it('a batch of inks only, on the event-loop server too', async () => {
     const answer = await postJson(threadBase, '/api/predict/batch', { images: inks.map((ink) => ({ ink })) });
     expect(answer.status).toBe(200);

@@ -51,6 +51,8 @@ export interface RecognitionPluginOptions {
   maxPixels: number;
   /** Most images in one batch request. */
   maxBatch: number;
+  /** Most ink points in one batch request, all ink items together; default 100,000. */
+  maxBatchInkPoints?: number;
   /** Most requests waiting for the pixel budget before 503 `BUSY`; default 64. */
   maxWaiting?: number;
   /** Pixels that may be decoded at once across all requests; default a budget of `maxPixels` with `maxWaiting`. */
@@ -233,7 +235,7 @@ async function declaredPixels(bytes: Buffer): Promise<number> {
 }
 
 const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
-  const { router, maxBodyBytes, maxPixels, maxBatch } = options;
+  const { router, maxBodyBytes, maxPixels, maxBatch, maxBatchInkPoints = 100_000 } = options;
   const budget = options.budget ?? new PixelBudget(maxPixels, { maxWaiting: options.maxWaiting });
 
   // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
@@ -386,6 +388,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     // pixels released before waiting, so a batch never waits while holding pixels (no deadlock between batches).
     // Ink items hold no pixels: they join the current chunk (and are drawn by the worker that recognizes it).
     let chunk: Array<(Decoded | InkItem) & { index: number }> = [];
+    let inkPoints = 0;
     const recognizeChunk = async (): Promise<void> => {
       const current = chunk;
       chunk = [];
@@ -406,7 +409,13 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
         const source = `body.images[${index}]`;
         try {
           if (typeof item !== 'string') {
-            chunk.push({ ...inkItem(item, source), index });
+            const ink = inkItem(item, source);
+            const points = ink.ink.strokes.reduce((total, stroke) => total + stroke.length, 0);
+            if (inkPoints + points > maxBatchInkPoints) {
+              throw hwrError('BAD_INK', `${source}.ink: the batch's inks hold more than ${maxBatchInkPoints} points together; send it in another batch`);
+            }
+            inkPoints += points;
+            chunk.push({ ...ink, index });
             continue;
           }
           const bytes = bytesFromImageText(item, source);
