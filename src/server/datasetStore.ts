@@ -12,7 +12,7 @@
  * const { text } = await store.read('hylian');
  * ```
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hwrError, isHwrError } from '../core/errors.ts';
 import { readInkDataset, serializeInkDataset, type InkDataset } from '../data/inkDataset.ts';
@@ -129,13 +129,21 @@ export class DatasetStore {
    */
   async read(name: string): Promise<{ text: string; summary: DatasetSummary }> {
     const path = this.pathOf(name);
-    let text: string;
-    let info;
+    let handle;
     try {
-      [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+      handle = await open(path, 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(name);
       throw error;
+    }
+    // One open file for the size, the date and the text: a write renaming a new file in meanwhile does not mix them.
+    let text: string;
+    let info;
+    try {
+      info = await handle.stat();
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
     }
     const dataset = this.validateStored(name, text);
     const summary = summarize(name, dataset, info.size, info.mtime);
