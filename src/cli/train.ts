@@ -25,6 +25,8 @@ export interface TrainFlags {
   charset?: string;
   /** With `--data ink:FILE.json`: the pretrained model whose features are learned from (`digits`, `hanzi` or a folder). */
   base?: string;
+  /** With `--data ink:FILE.json`: augmented variants per drawn sample. */
+  variants?: number;
   /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
   threads?: number;
   /** With `--data hwdb:DIR`: skip corrupt GNT samples with a warning each instead of failing at the first. */
@@ -83,6 +85,7 @@ async function teachCommand(flags: TrainFlags, command?: Command): Promise<void>
   const fineTuneEpochs = given('epochs') ? flags.epochs : undefined;
   const parts = ['npx hwr train', `--data ink:${data}`, `--base ${flags.base ?? 'digits'}`, `--seed ${flags.seed ?? 1}`];
   if (fineTuneEpochs !== undefined) parts.push(`--epochs ${fineTuneEpochs}`);
+  if (flags.variants) parts.push(`--variants ${flags.variants}`);
   if (flags.init) parts.push(`--init ${flags.init}`);
   const progress = teachProgress();
   try {
@@ -93,6 +96,7 @@ async function teachCommand(flags: TrainFlags, command?: Command): Promise<void>
       startFrom: flags.init,
       seed: flags.seed,
       fineTuneEpochs,
+      variantsPerSample: flags.variants,
       onProgress: progress.update,
       command: [...parts, ...(outDir ? [`--out ${outDir}`] : [])].join(' '),
     });
