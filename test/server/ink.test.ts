@@ -123,6 +123,20 @@ describe('POST /api/predict with ink', () => {
     expect(answer.body.candidates).toHaveLength(2);
   });
 
+  it('with model=hanzi, draws at that model\'s pen width (cjk-fit-v1) and answers as its recognizeInk does', async () => {
+    const ten = { strokes: [[[100, 500], [900, 500]], [[500, 100], [500, 900]]] }; // 十
+    const answer = await postJson(base, '/api/predict', { ink: ten, model: 'hanzi', topK: 3 });
+    expect(answer.status).toBe(200);
+    const hanzi = await loadRecognizer('hanzi');
+    try {
+      const local = await hanzi.recognizeInk(sampleInk({ label: '十', strokes: ten.strokes as InkJson['strokes'] }), { topK: 3 });
+      expect({ label: answer.body.label, candidates: answer.body.candidates }).toEqual({ label: local.label, candidates: local.topK });
+      expect(answer.body.label).toBe('十');
+    } finally {
+      hanzi.dispose();
+    }
+  }, 60_000);
+
   it('accepts ink as a multipart field and as a multipart file named "ink"', async () => {
     const field = new FormData();
     field.append('ink', JSON.stringify(inks[1]));
