@@ -27,7 +27,7 @@
  * `predictProbabilities`; top-1 is the arg max. Times are wall-clock on this machine, which is shared while the
  * helpers work: they are noisy unless the machine was idle.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,12 +44,16 @@ import { INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScr
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Print fonts with the usual Latin lowercase letterforms (sans, serif, italic, readability, techno, hand-like). */
-export const LATIN_PRINT_FONTS = ['futural', 'timesr', 'timesi', 'EMSReadability', 'EMSReadabilityItalic', 'EMSTech', 'EMSNixish', 'EMSNixishItalic', 'EMSElfin', 'EMSFelix', 'EMSOsmotron'];
-/** Script and cursive fonts: joined-up letterforms. */
-export const LATIN_CURSIVE_FONTS = ['scripts', 'cursive', 'scriptc', 'EMSAllure'];
-/** The three Latin training writers' fonts: Hershey sans, Hershey serif, a hand-like EMS font. */
-export const LATIN_TRAINING_FONTS = ['futural', 'timesr', 'EMSElfin'];
+/**
+ * Single-stroke print fonts with the usual Latin lowercase letterforms (Hershey sans; EMS Readability, Tech, Nixish
+ * and their italics, Elfin and Felix (hand-like), Osmotron (square)). Hershey's serif and "medium" fonts (`timesr`,
+ * `timesi`, `futuram`, `scriptc`) are left out: they draw thick parts as double lines, which no pen writes.
+ */
+export const LATIN_PRINT_FONTS = ['futural', 'EMSReadability', 'EMSReadabilityItalic', 'EMSTech', 'EMSNixish', 'EMSNixishItalic', 'EMSElfin', 'EMSFelix', 'EMSOsmotron'];
+/** Single-stroke script and cursive fonts: joined-up letterforms (Hershey Script 1-stroke and its alternate, EMS Allure). */
+export const LATIN_CURSIVE_FONTS = ['scripts', 'cursive', 'EMSAllure'];
+/** The three Latin training writers' fonts: Hershey Sans 1-stroke, EMS Readability, EMS Elfin (hand-like). */
+export const LATIN_TRAINING_FONTS = ['futural', 'EMSReadability', 'EMSElfin'];
 
 export type BaseName = 'digits' | 'hanzi';
 export type ScriptName = 'latin' | 'symbols';
@@ -61,6 +65,8 @@ export interface Score {
   accuracy: number;
   /** Samples the recognizer could not read (an error such as `NO_INK` from the preprocessing profile): counted wrong. */
   unreadable: number;
+  /** The most frequent errors, `"<label> -> <answer>": count`, most frequent first (at most 8; only on whole sets). */
+  confusions?: Record<string, number>;
 }
 
 /** One training run and its scores. */
@@ -80,6 +86,8 @@ export interface TeachRun {
   /** Latin only: other writers with other print fonts (other letterforms in places) and their own pen styles. */
   otherFonts: Score | null;
   perOtherFont: Record<string, Score> | null;
+  /** Index in `TeachReport.sessions` (set when written). */
+  session: number;
   /** Latin only: the script/cursive fonts. */
   cursive: Score | null;
   perCursiveWriter: Record<string, Score> | null;
@@ -91,6 +99,24 @@ export interface TeachFailure {
   script: ScriptName;
   writer: string;
   error: string;
+  /** Index in `TeachReport.sessions` (set when written). */
+  session: number;
+}
+
+/** One invocation of the evaluation. */
+export interface TeachSession {
+  command: string;
+  machine: string;
+  date: string;
+  /** The `trainInkScript` options. */
+  recipe: object;
+}
+
+/** bench/teach.json. */
+export interface TeachReport {
+  sessions: TeachSession[];
+  runs: TeachRun[];
+  failures: TeachFailure[];
 }
 
 /** The symbols of a script: glyph characters, labels, and the font of the invented alphabet. */
@@ -126,6 +152,7 @@ async function score(model: ScriptModel, dataset: InkDataset): Promise<{ all: Sc
   const perWriter: Record<string, Score> = {};
   let correct = 0;
   let unreadable = 0;
+  const confusions = new Map<string, number>();
   const batch = 256;
   for (let start = 0; start < dataset.samples.length; start += batch) {
     const samples = dataset.samples.slice(start, start + batch);
@@ -144,6 +171,10 @@ async function score(model: ScriptModel, dataset: InkDataset): Promise<{ all: Sc
       for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
       const right = readable[i] && best === indexOf.get(sample.label) ? 1 : 0;
       correct += right;
+      if (!right) {
+        const key = `${sample.label} -> ${readable[i] ? model.metadata.classes[best] : '(unreadable)'}`;
+        confusions.set(key, (confusions.get(key) ?? 0) + 1);
+      }
       if (!readable[i]) unreadable++;
       const writer = (perWriter[sample.writer ?? '?'] ??= { correct: 0, total: 0, accuracy: 0, unreadable: 0 });
       writer.correct += right;
@@ -152,7 +183,8 @@ async function score(model: ScriptModel, dataset: InkDataset): Promise<{ all: Sc
     });
   }
   for (const s of Object.values(perWriter)) s.accuracy = s.correct / s.total;
-  return { all: { correct, total: dataset.samples.length, accuracy: correct / Math.max(1, dataset.samples.length), unreadable }, perWriter };
+  const top = Object.fromEntries([...confusions].sort((a, b) => b[1] - a[1]).slice(0, 8));
+  return { all: { correct, total: dataset.samples.length, accuracy: correct / Math.max(1, dataset.samples.length), unreadable, confusions: top }, perWriter };
 }
 
 /** Options of `runTeachBench`. */
@@ -207,7 +239,7 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
             },
           });
         } catch (error) {
-          failures.push({ base: baseName, script, writer: writer.id, error: error instanceof Error ? error.message : String(error) });
+          failures.push({ base: baseName, script, writer: writer.id, error: error instanceof Error ? error.message : String(error), session: 0 });
           options.log?.(`${baseName} ${script} ${writer.id}: training failed: ${String(error)}`);
           continue;
         }
@@ -238,6 +270,7 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
             perOtherFont: otherFonts?.perWriter ?? null,
             cursive: joined?.all ?? null,
             perCursiveWriter: joined?.perWriter ?? null,
+            session: 0,
           };
           runs.push(run);
           options.log?.(
@@ -264,18 +297,23 @@ function spread(values: number[]): { mean: number; min: number; max: number } {
 }
 
 /** bench/teach.md: the table, what was measured, the command. */
-export function teachMarkdown(runs: TeachRun[], failures: TeachFailure[], command: string, machine: string, quick: boolean): string {
+export function teachMarkdown(report: TeachReport, quick: boolean): string {
+  const { runs, failures, sessions } = report;
   const pct = (s: Score | null): string => (s ? `${(100 * s.accuracy).toFixed(1)}% (${s.correct}/${s.total})` : '-');
   const lines = [
     '# Teaching a script: 26 symbols from 5 samples each',
     '',
-    `\`${command}\` on ${machine}${quick ? ' (--quick: a smoke run, not the recipe)' : ''}. Targets (issue 11): at least 95% top-1 on 20 more samples per symbol by the same writer, at least 85% on other writers. Other writers are measured two ways: the same glyphs by other pen styles, and (Latin) other print fonts by their own pen styles; cursive fonts apart.`,
+    `Targets (issue 11): at least 95% top-1 on 20 more samples per symbol by the same writer, at least 85% on other writers. Other writers are measured two ways: the same glyphs by other pen styles, and (Latin) other print fonts by their own pen styles; cursive fonts apart.${quick ? ' --quick: a smoke run, not the recipe.' : ''}`,
     '',
-    '| base | script | training writer | same writer | other pen styles | other print fonts | cursive fonts | synthesis s | head s | fine-tune s | usable s | total s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    'Measured by (the run column refers to these):',
+    '',
+    ...sessions.map((x, i) => `${i + 1}. \`${x.command}\` on ${x.machine}, ${x.date.slice(0, 16).replace('T', ' ')} UTC; recipe \`${JSON.stringify(x.recipe)}\``),
+    '',
+    '| base | script | training writer | same writer | other pen styles | other print fonts | cursive fonts | synthesis s | head s | fine-tune s | usable s | total s | run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...runs.map(
       (r) =>
-        `| ${r.base} | ${r.script} | ${r.writer} | ${pct(r.sameWriter)} | ${pct(r.otherStyles)} | ${pct(r.otherFonts)} | ${pct(r.cursive)} | ${r.seconds.synthesis} | ${r.seconds.head} | ${r.seconds.fineTune} | ${r.seconds.usable} | ${r.seconds.total} |`,
+        `| ${r.base} | ${r.script} | ${r.writer} | ${pct(r.sameWriter)} | ${pct(r.otherStyles)} | ${pct(r.otherFonts)} | ${pct(r.cursive)} | ${r.seconds.synthesis} | ${r.seconds.head} | ${r.seconds.fineTune} | ${r.seconds.usable} | ${r.seconds.total} | ${r.session + 1} |`,
     ),
     '',
   ];
@@ -304,16 +342,40 @@ export function teachMarkdown(runs: TeachRun[], failures: TeachFailure[], comman
       )} | ${show(group.map((r) => r.seconds.total), 1)} |`,
     );
   }
-  const failed = failures.map((f) => `- ${f.base} ${f.script} ${f.writer}: training failed: ${f.error}`);
+  const latin = runs.filter((r) => r.perOtherFont);
+  if (latin.length > 0) {
+    const fonts = new Map<string, { base: string; correct: number; total: number }[]>();
+    for (const r of latin) {
+      for (const [writer, s] of [...Object.entries(r.perOtherFont!), ...Object.entries(r.perCursiveWriter ?? {})]) {
+        const font = writer.split('/')[0]!;
+        const row = fonts.get(font) ?? [];
+        const cell = row.find((c) => c.base === r.base) ?? row[row.push({ base: r.base, correct: 0, total: 0 }) - 1]!;
+        cell.correct += s.correct;
+        cell.total += s.total;
+        fonts.set(font, row);
+      }
+    }
+    const bases = [...new Set(latin.map((r) => r.base))];
+    lines.push('', 'Latin, per font of the other writers (all training writers of a base together):', '', `| font | ${bases.join(' | ')} |`, `|---|${bases.map(() => '---|').join('')}`);
+    for (const [font, row] of fonts) {
+      const cells = bases.map((b) => row.find((c) => c.base === b)).map((c) => (c ? `${((100 * c.correct) / c.total).toFixed(1)}% (${c.correct}/${c.total})` : '-'));
+      lines.push(`| ${font}${LATIN_CURSIVE_FONTS.includes(font) ? ' (cursive)' : ''} | ${cells.join(' | ')} |`);
+    }
+    const confusions = new Map<string, number>();
+    for (const r of latin) for (const [key, n] of Object.entries(r.otherFonts?.confusions ?? {})) confusions.set(key, (confusions.get(key) ?? 0) + n);
+    const top = [...confusions].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    if (top.length > 0) lines.push('', `Most frequent errors on other print fonts (label -> answer: count, all Latin runs): ${top.map(([k, n]) => `${k}: ${n}`).join(', ')}.`);
+  }
+  const failed = failures.map((f) => `- ${f.base} ${f.script} ${f.writer} (run ${f.session + 1}): training failed: ${f.error}`);
   if (failed.length > 0) lines.push('', 'Runs that failed:', '', ...failed);
   lines.push(
     '',
     '## What was measured',
     '',
     '- A writer is generated: a single-stroke plotter font of the `hersheytext` package (the letterforms; src/data/plotterFonts.ts) written by a pen style drawn from a seed (`randomWriterStyle`: slant, aspect, stroke placement, curvature, jitter, corner smoothing, pen-lift joins), with fresh per-character variation in every sample (`handwrite`, src/data/synth/handwriting.ts). Writer ids are `<font>/<style seed>`.',
-    `- Training: 5 samples per symbol by one writer, an \`hwr-ink-dataset\`; \`trainInkScript\` (src/train/inkScript.ts) with ${quick ? 'the --quick recipe (8 variants per sample, 5 head epochs, 1 fine-tune epoch)' : `its default recipe (${INK_SCRIPT_DEFAULTS.variantsPerSample} variants per sample, ${INK_SCRIPT_DEFAULTS.headEpochs} head epochs, ${INK_SCRIPT_DEFAULTS.fineTuneEpochs} fine-tune epochs, fine-tuning ${INK_SCRIPT_DEFAULTS.fineTuneLayers} layers)`}, seed 1, in Node on the TF.js wasm backend with hwr's SIMD training kernels, one process (the page trains the same code in a worker). Seconds: synthesis (augment and render, frozen features), head (new classifier), fine-tune; usable = when the head-phase model exists.`,
+    `- Training: 5 samples per symbol by one writer, an \`hwr-ink-dataset\`; \`trainInkScript\` (src/train/inkScript.ts) with the recipe listed beside each command above (its defaults, or --quick's smaller one), seed 1, in Node on the TF.js wasm backend with hwr's SIMD training kernels, one process (the page trains the same code in a worker). Seconds: synthesis (augment and render, frozen features), head (new classifier), fine-tune; usable = when the head-phase model exists.`,
     `- Same writer: ${quick ? 5 : 20} more samples per symbol by the training writer (same font and pen style, other per-character variation).`,
-    `- Latin (a-z): training writers ${LATIN_TRAINING_FONTS.map((f, i) => `${f}/${101 + i}`).join(', ')} (Hershey Sans 1-stroke, Hershey Serif medium, EMS Elfin). Other writers: ${quick ? 2 : 5} samples per symbol by each print font of ${LATIN_PRINT_FONTS.join(', ')} other than the training one (Hershey sans, serif and serif italic; EMS Readability and its italic, Tech, Nixish and its italic, Elfin, Felix, Osmotron), each with its own pen style (seeds 211...). Print fonts differ in some letterforms (single- or double-storey a and g, serifs, italic shapes), not only in the hand. Cursive fonts (${LATIN_CURSIVE_FONTS.join(', ')}: Hershey Script 1-stroke, its alternate, Script medium, EMS Allure; pen styles 301...) are reported apart: joined-up letterforms.`,
+    `- Latin (a-z): training writers ${LATIN_TRAINING_FONTS.map((f, i) => `${f}/${101 + i}`).join(', ')} (Hershey Sans 1-stroke, EMS Readability, EMS Elfin). Other print fonts: ${quick ? 2 : 5} samples per symbol by each of ${LATIN_PRINT_FONTS.join(', ')} other than the training font (Hershey Sans 1-stroke; EMS Readability and its italic, Tech, Nixish and its italic, Elfin and Felix (hand-like), Osmotron (square)), each with its own pen style (seeds 211...). Print fonts differ in some letterforms (single- or double-storey a and g, italic shapes, square bowls), not only in the hand. Cursive fonts (${LATIN_CURSIVE_FONTS.join(', ')}: Hershey Script 1-stroke, its alternate, EMS Allure; pen styles 301...) are reported apart: joined-up letterforms. Only single-stroke fonts are used: Hershey's serif and medium fonts draw thick parts as double lines.`,
     `- Invented alphabet (\`symbols\`): 26 single-line signs of Hershey's \`symbolic\` font (circle, square, triangles, diamond, stars, crosses, flag, anchor, moon, bell, palm, tree, shamrock, section sign, daggers, card suits, root: no letter shapes), labels sym-a ... sym-z; training writers are pen styles 101-103 on these glyphs.`,
     `- Other pen styles (both scripts): the training writer's font written by 8 other pen styles (seeds 201-208), ${quick ? 2 : 5} samples per symbol each.`,
     '- Top-1: the arg max of the trained model\'s probabilities on the recognizer\'s ink path (`inkImageFor` at the model\'s pen width, the base model\'s preprocessing profile).',
@@ -347,14 +409,27 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
   if (bases.some((b) => b !== 'digits' && b !== 'hanzi')) throw new Error(`--base ${values.base}: expected digits, hanzi or both`);
   if (scripts.some((s) => s !== 'latin' && s !== 'symbols')) throw new Error(`--script ${values.script}: expected latin, symbols or both`);
   if (!(Number.isInteger(writers) && writers >= 1 && writers <= 3)) throw new Error(`--writers ${values.writers}: expected 1, 2 or 3`);
-  const machine = machineLine();
   const quick = values.quick!;
-  const { runs, failures } = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, log: (line) => process.stderr.write(`teach: ${line}\n`) });
+  const session: TeachSession = { command, machine: machineLine(), date: new Date().toISOString(), recipe: quick ? recipe(true) : { ...INK_SCRIPT_DEFAULTS } };
+  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, log: (line) => process.stderr.write(`teach: ${line}\n`) });
   const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
   await mkdir(outDir, { recursive: true });
-  const json = { command, machine, date: new Date().toISOString(), quick, recipe: quick ? recipe(true) : { ...INK_SCRIPT_DEFAULTS }, runs, failures };
-  const md = teachMarkdown(runs, failures, command, machine, quick);
-  await writeFile(join(outDir, 'teach.json'), `${JSON.stringify(json, null, 2)}\n`);
+  // Runs of a base and script not measured now are kept from the previous teach.json (as bench.ts keeps sections).
+  const previous = await readFile(join(outDir, 'teach.json'), 'utf8').then((text) => JSON.parse(text) as TeachReport, () => null);
+  const remeasured = (r: { base: string; script: string }): boolean => bases.includes(r.base as BaseName) && scripts.includes(r.script as ScriptName);
+  const kept = previous?.sessions ? previous.runs.filter((r) => !remeasured(r)) : [];
+  const keptFailures = previous?.sessions ? previous.failures.filter((f) => !remeasured(f)) : [];
+  const sessions = [...new Set([...kept, ...keptFailures].map((r) => r.session))].map((i) => previous!.sessions[i]!);
+  const renumber = (i: number): number => sessions.indexOf(previous!.sessions[i]!);
+  sessions.push(session);
+  const now = sessions.length - 1;
+  const report: TeachReport = {
+    sessions,
+    runs: [...kept.map((r) => ({ ...r, session: renumber(r.session) })), ...measured.runs.map((r) => ({ ...r, session: now }))],
+    failures: [...keptFailures.map((f) => ({ ...f, session: renumber(f.session) })), ...measured.failures.map((f) => ({ ...f, session: now }))],
+  };
+  const md = teachMarkdown(report, quick);
+  await writeFile(join(outDir, 'teach.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(join(outDir, 'teach.md'), md);
   process.stdout.write(`${md}\nwritten: ${join(outDir, 'teach.json')}, ${join(outDir, 'teach.md')}\n`);
   tf.disposeVariables();
