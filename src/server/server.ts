@@ -142,7 +142,8 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
     // A client that trickles its request for more than a minute is cut off (slow-loris protection).
     requestTimeout: limits.requestTimeoutMs,
     // Fastify's default coerces types (42 -> "42"); a number where an image string belongs is a bad request.
-    ajv: { customOptions: { coerceTypes: false } },
+    // allowUnionTypes: a batch item is `type: ['string', 'object']` (an image or `{ ink }`), without a strict-mode warning.
+    ajv: { customOptions: { coerceTypes: false, allowUnionTypes: true } },
     // Requests Node's HTTP parser rejects (oversize headers, bad framing, not HTTP) get the one error shape too.
     clientErrorHandler: (error, socket) => answerClientError(error, socket, log()),
     // Errors Fastify meets before routing (a malformed URL such as /%zz) get the one error shape too.

@@ -18,7 +18,7 @@
  * `Authorization: Bearer <token>`: 401 without it, 403 with a wrong one. The token is compared in constant time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseInkDataset } from '../../data/inkDataset.ts';
 import { ApiError } from '../errors.ts';
 import { DATASET_NAME, type DatasetStore } from '../datasetStore.ts';
@@ -125,7 +125,7 @@ const datasetsPlugin: FastifyPluginAsync<DatasetsPluginOptions> = async (app, { 
     },
     bodyLimit: maxBytes,
   };
-  const storeHandler = async (request: FastifyRequest, reply: import('fastify').FastifyReply): Promise<unknown> => {
+  const storeHandler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { name } = request.params as { name: string };
     const dataset = parseInkDataset(request.body, 'body');
     const { created, summary } = await store.write(name, dataset);
