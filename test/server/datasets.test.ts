@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readInkDataset, type InkDataset } from '../../src/data/inkDataset.ts';
-import type { DatasetStoreOptions } from '../../src/server/datasetStore.ts';
+import { DATASET_STORE_DEFAULTS, datasetStoreOptionsFromEnv, type DatasetStoreOptions } from '../../src/server/datasetStore.ts';
 import { buildServer } from '../../src/server/server.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 import { rawRequest } from './rawHttp.ts';
@@ -225,5 +225,25 @@ describe('with HWR_DATASET_TOKEN', () => {
     expect(listed.error.code).toBe('BAD_DATASET');
     await mkdir(join(dir, 'sub.json'), { recursive: true }); // a folder named like a dataset is skipped, not a crash
     expect((await call(base, 'GET', '/api/datasets')).status).toBe(200);
+  });
+});
+
+describe('datasetStoreOptionsFromEnv', () => {
+  it('defaults: data/datasets under the working directory, no token, 5 MiB / 100 / 200 MiB', () => {
+    expect(datasetStoreOptionsFromEnv({}, '/srv/hwr')).toEqual({ dir: '/srv/hwr/data/datasets', maxBytes: 5 << 20, maxCount: 100, maxTotalBytes: 200 << 20 });
+    expect(DATASET_STORE_DEFAULTS.dir).toBe('data/datasets');
+  });
+
+  it('reads HWR_DATA_DIR (relative to the working directory or absolute), the token and the limits', () => {
+    const env = { HWR_DATA_DIR: 'ink', HWR_DATASET_TOKEN: 't0ken', HWR_DATASET_MAX_BYTES: '1000', HWR_DATASET_MAX_COUNT: '3', HWR_DATASET_MAX_TOTAL_BYTES: '9000' };
+    expect(datasetStoreOptionsFromEnv(env, '/srv/hwr')).toEqual({ dir: '/srv/hwr/ink', token: 't0ken', maxBytes: 1000, maxCount: 3, maxTotalBytes: 9000 });
+    expect(datasetStoreOptionsFromEnv({ HWR_DATA_DIR: '/var/lib/hwr', HWR_DATASET_TOKEN: '' }, '/srv').dir).toBe('/var/lib/hwr');
+    expect(datasetStoreOptionsFromEnv({ HWR_DATASET_TOKEN: '' }, '/srv').token).toBeUndefined();
+  });
+
+  it('refuses a limit that is not a positive integer, naming the variable', () => {
+    for (const value of ['abc', '0', '-5', '1.5', '1e400']) {
+      expect(() => datasetStoreOptionsFromEnv({ HWR_DATASET_MAX_COUNT: value })).toThrow(new RegExp(`^HWR_DATASET_MAX_COUNT must be a positive integer, got "${value.replace('.', '\\.')}"$`));
+    }
   });
 });
