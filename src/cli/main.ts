@@ -85,8 +85,8 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('recognize handwritten characters in images with the model\'s own preprocessing (digits by default; PNG, JPEG, WebP, GIF, TIFF, SVG; any size, either polarity)')
-    .argument('<files...>', 'image files')
+    .description('recognize handwritten characters in images with the model\'s own preprocessing (digits by default; PNG, JPEG, WebP, GIF, TIFF, SVG; any size, either polarity), and in ink files (.json: one ink { "strokes": [[[x, y, t?], ...], ...] }, or an hwr-ink-dataset: each sample beside its own label, then the accuracy)')
+    .argument('<files...>', 'image files and .json ink files, mixed')
     .option('--model <dir>', 'model folder or shipped model name', 'digits')
     .option('--json', 'print a JSON array')
     .option('--top-k <n>', 'candidates listed per image (--json "topK"; the text output of a model with more than 20 classes): default 3 up to 20 classes, 10 above; at most 50', positiveInteger)
