@@ -86,6 +86,12 @@ export interface TrainInkScriptOptions {
   fineTuneVariantsPerSample?: number;
   /** Weight-bearing layers (Conv2D, Dense, BatchNormalization) unfrozen for fine-tuning, counted from the top, or `all`. Default `all`. */
   fineTuneLayers?: number | 'all';
+  /**
+   * Name of the base model's layer whose output is the features the new output layer reads (it must be 2-D, e.g.
+   * `flatten_Flatten1` of hwr-net: the 6,272 convolutional features); the layers above it are left out. Default: the
+   * input of the base model's final Dense layer (its penultimate representation).
+   */
+  featureLayer?: string;
   /** Images per batch, >= 1. Default 32. */
   batchSize?: number;
   /** Adam learning rate of the head phase. Default 0.01. */
@@ -141,6 +147,9 @@ interface ImageSet {
   labels: Int32Array;
   count: number;
 }
+
+/** The head phase's batches are this many times `batchSize`. */
+const HEAD_BATCH_FACTOR = 2;
 
 /** How often (in batches) the loops give the event loop a turn, so that a worker receives Cancel. */
 const YIELD_EVERY = 2;
@@ -209,7 +218,7 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
   const validation = await synthesize(settings.validationVariantsPerSample, createRng(settings.seed + 0x9e3779b9), 0, 0);
 
   // 2. The model: copies of the feature layers, a new output layer.
-  const built = buildScriptModel(from, dataset.classes, settings.seed);
+  const built = buildScriptModel(from, dataset.classes, settings.seed, options.startFrom ? undefined : settings.featureLayer);
   const { model, features } = built;
   try {
     const inputShape = from.metadata.inputShape;
@@ -224,7 +233,8 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
     headOnly.compile({ optimizer: tf.train.adam(settings.headLearningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const shuffleRng = createRng(settings.seed + 1);
     for (let epoch = 1; epoch <= settings.headEpochs; epoch++) {
-      const result = await trainEpoch(headOnly, { inputs: featureValues, labels: train.labels, count: train.count }, [built.featureSize], classes, settings.batchSize, shuffleRng, throwIfCancelled);
+      // Larger batches than fine-tuning: a step on features is cheap, and per-step overhead would dominate.
+      const result = await trainEpoch(headOnly, { inputs: featureValues, labels: train.labels, count: train.count }, [built.featureSize], classes, HEAD_BATCH_FACTOR * settings.batchSize, shuffleRng, throwIfCancelled);
       report('head', work.synthesis + (work.head * epoch) / settings.headEpochs, epoch, settings.headEpochs, result.loss, result.accuracy);
     }
     head.setWeights(headLayer.getWeights());
@@ -271,8 +281,9 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-type Settings = Required<Omit<TrainInkScriptOptions, 'augment' | 'startFrom' | 'signal' | 'onProgress' | 'onUsable' | 'version' | 'command' | 'trainedOn'>> & {
+type Settings = Required<Omit<TrainInkScriptOptions, 'featureLayer' | 'augment' | 'startFrom' | 'signal' | 'onProgress' | 'onUsable' | 'version' | 'command' | 'trainedOn'>> & {
   augment: InkAugmentOptions;
+  featureLayer: string | undefined;
 };
 
 /** The options with their defaults, checked. @throws HwrError `BAD_ARGUMENT` naming the option */
@@ -312,6 +323,7 @@ function checkOptions(options: TrainInkScriptOptions): Settings {
     headLearningRate: positive('headLearningRate'),
     fineTuneLearningRate: positive('fineTuneLearningRate'),
     augment: options.augment ?? {},
+    featureLayer: options.featureLayer,
   };
 }
 
@@ -363,11 +375,11 @@ const SKIPPED_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D
 
 /**
  * A script model built from `from`: fresh copies (same configuration and weights) of its layers up to the input of its
- * final Dense layer, Dropout-like layers left out, then a new softmax Dense layer over `classes`. Output units of
+ * final Dense layer (or through `featureLayer`), Dropout-like layers left out, then a new softmax Dense layer over `classes`. Output units of
  * labels that `from` already has start from its weights; the others are initialized (Glorot uniform, seeded).
  * @throws HwrError `BAD_MODEL` when the model is not a chain of single-input layers ending in a Dense layer
  */
-function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: number): BuiltModel {
+function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: number, featureLayer?: string): BuiltModel {
   const name = from.metadata.name ?? 'base model';
   const source = from.model.layers;
   const last = source[source.length - 1];
@@ -381,7 +393,9 @@ function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: n
   const input = tfInput({ shape: from.metadata.inputShape });
   let x = input;
   const names = new Set<string>();
-  for (const layer of source.slice(0, -1)) {
+  const end = featureLayer === undefined ? source.length - 1 : source.findIndex((l) => l.name === featureLayer) + 1;
+  if (end === 0) throw hwrError('BAD_ARGUMENT', `trainInkScript: featureLayer: ${name} has no layer ${JSON.stringify(featureLayer)}`);
+  for (const layer of source.slice(0, end)) {
     const className = layer.getClassName();
     if (className === 'InputLayer' || SKIPPED_LAYERS.has(className)) continue;
     const copy = copyLayer(layer, name);
