@@ -3,9 +3,12 @@
  * - docs/screenshot.png: the handwriting pad with a recognized digit;
  * - docs/screenshot-hanzi.png: 中文 mode with two characters composed and a third written, its candidates shown
  *   (characters written by replaying their stroke medians from hanzi-writer-data; a candidate is picked when it is
- *   the character written, else the top one, so the text is right with a trained model).
+ *   the character written, else the top one, so the text is right with a trained model);
+ * - docs/screenshot-teach.png: teach mode: a script of five runes (ᚠ ᚢ ᚦ ᚨ ᛉ, labelled by their names) created, 5
+ *   samples of each drawn with seeded variations, trained in the browser with the page's default recipe, and a new
+ *   ᚦ (thurisaz) recognized.
  * Run: `npm run screenshot` (needs /usr/bin/chromium; builds the web app first when stale);
- * `npm run screenshot -- digits` or `-- hanzi` takes one of them.
+ * `npm run screenshot -- digits`, `-- hanzi` or `-- teach` takes one of them.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -27,7 +30,7 @@ function two(): Shape {
 }
 
 const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
-const wanted: string[] = process.argv.slice(2).filter((arg) => arg === 'digits' || arg === 'hanzi');
+const wanted: string[] = process.argv.slice(2).filter((arg) => arg === 'digits' || arg === 'hanzi' || arg === 'teach');
 const takes = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
 
 async function digitsScreenshot(browser: Browser, url: string): Promise<string> {
@@ -67,6 +70,65 @@ async function hanziScreenshot(browser: Browser, url: string): Promise<string> {
   return `wrote 字, candidates ${candidates}; wrote ${docs}screenshot-hanzi.png`;
 }
 
+/** Five Elder Futhark runes (ᚠ ᚢ ᚦ ᚨ ᛉ) as strokes in a unit square, by their names (Chromium's fonts lack the runes). */
+const RUNES: Record<string, Shape> = {
+  fehu: [[{ x: 0.38, y: 0.15 }, { x: 0.38, y: 0.85 }], [{ x: 0.38, y: 0.36 }, { x: 0.66, y: 0.16 }], [{ x: 0.38, y: 0.56 }, { x: 0.66, y: 0.36 }]],
+  uruz: [[{ x: 0.32, y: 0.85 }, { x: 0.32, y: 0.15 }, { x: 0.68, y: 0.36 }, { x: 0.68, y: 0.85 }]],
+  thurisaz: [[{ x: 0.36, y: 0.15 }, { x: 0.36, y: 0.85 }], [{ x: 0.36, y: 0.3 }, { x: 0.66, y: 0.5 }, { x: 0.36, y: 0.7 }]],
+  ansuz: [[{ x: 0.38, y: 0.15 }, { x: 0.38, y: 0.85 }], [{ x: 0.38, y: 0.16 }, { x: 0.66, y: 0.36 }], [{ x: 0.38, y: 0.36 }, { x: 0.66, y: 0.56 }]],
+  algiz: [[{ x: 0.5, y: 0.15 }, { x: 0.5, y: 0.85 }], [{ x: 0.5, y: 0.46 }, { x: 0.26, y: 0.16 }], [{ x: 0.5, y: 0.46 }, { x: 0.74, y: 0.16 }]],
+};
+
+/** A shape as a hand draws it again: shifted, scaled and slanted a little, each point nudged (seeded, `seed` > 0). */
+function vary(shape: Shape, seed: number): Shape {
+  let state = seed;
+  const random = (): number => {
+    state = (state * 16807) % 2147483647;
+    return state / 2147483647 - 0.5;
+  };
+  const scale = 1 + 0.16 * random();
+  const slant = 0.16 * random();
+  const dx = 0.08 * random();
+  const dy = 0.08 * random();
+  return shape.map((stroke) => stroke.map((point) => {
+    const x = 0.5 + (point.x - 0.5) * scale + (0.5 - point.y) * slant + dx + 0.015 * random();
+    const y = 0.5 + (point.y - 0.5) * scale + dy + 0.015 * random();
+    return { x, y };
+  }));
+}
+
+async function teachScreenshot(browser: Browser, url: string): Promise<string> {
+  const page = await browser.newPage({ viewport: { width: 1040, height: 900 }, deviceScaleFactor: 1.5 });
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.getByTestId('script').selectOption('new');
+  await page.getByTestId('teach-name').fill('futhark');
+  await page.getByTestId('teach-symbols').fill(Object.keys(RUNES).join(' '));
+  await page.getByTestId('teach-create-button').click();
+  await page.waitForFunction(() => document.body.dataset.teach === 'collect');
+  let seed = 1;
+  for (const shape of Object.values(RUNES)) {
+    for (let sample = 0; sample < 5; sample++) {
+      await page.getByTestId('pad').scrollIntoViewIfNeeded();
+      await drawWithMouse(page, vary(shape, seed++));
+      await page.getByTestId('teach-add').click();
+    }
+  }
+  const started = Date.now();
+  await page.getByTestId('teach-train').click();
+  await page.waitForFunction(() => ['done', 'failed', 'cancelled'].includes(document.body.dataset.training ?? ''), undefined, { timeout: 600_000 });
+  const trained = await page.getByTestId('teach-training-text').textContent();
+  await page.getByTestId('pad').scrollIntoViewIfNeeded();
+  await drawWithMouse(page, vary(RUNES.thurisaz!, 1000));
+  const label = await predict(page);
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${docs}screenshot-teach.png`, fullPage: true });
+  await page.close();
+  return `trained in ${((Date.now() - started) / 1000).toFixed(0)} s (${trained}); recognized a new thurisaz as ${label}; wrote ${docs}screenshot-teach.png`;
+}
+
 await ensureWebBuild();
 const server = buildServer({ webRoot: fileURLToPath(new URL('../../web-dist/', import.meta.url)) });
 await server.listen({ port: 0, host: '127.0.0.1' });
@@ -79,6 +141,7 @@ try {
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`;
   if (takes('digits')) console.log(await digitsScreenshot(browser, url));
   if (takes('hanzi')) console.log(await hanziScreenshot(browser, url));
+  if (takes('teach')) console.log(await teachScreenshot(browser, url));
 } finally {
   await browser.close();
   await server.close();

@@ -94,6 +94,8 @@ export class ResultsView {
     const rejected = result.label === null;
     elements.prediction.textContent = result.label ?? 'not a digit';
     elements.prediction.toggleAttribute('data-rejected', rejected);
+    // A taught script's label may be a name (`hylian-a`): smaller type, wrapped, in the same box.
+    elements.prediction.toggleAttribute('data-long', !rejected && [...(result.label ?? '')].length > 2);
     elements.probability.textContent = percent(result.probability);
     elements.reason.textContent = rejected ? rejectionReason(result.reason, result.classes[best]) : '';
     Array.from(elements.bars.children).forEach((child, index) => {
@@ -179,6 +181,7 @@ export class ResultsView {
     const { elements } = this;
     elements.prediction.textContent = '';
     elements.prediction.removeAttribute('data-rejected');
+    elements.prediction.removeAttribute('data-long');
     elements.probability.textContent = '–';
     elements.reason.textContent = '';
     if (this.script === 'hanzi') this.setClasses(EMPTY_CANDIDATES);

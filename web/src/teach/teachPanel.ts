@@ -370,11 +370,13 @@ export class TeachPanel {
       const job = trainer.train(script.dataset, {
         onProgress: (progress) => this.showProgress(progress),
         onUsable: (model) => {
+          this.host.modelChanged(scriptKey, model);
           if (this.script?.name === script.name) {
+            // Recognizes at once: the pad switches to recognition while fine-tuning goes on.
             this.hasModel = this.hasModel === 'final' ? 'final' : 'usable';
             document.body.dataset.taughtModel = this.hasModel;
+            this.setCollecting(false);
           }
-          this.host.modelChanged(scriptKey, model);
           this.host.announce(`“${script.name}” recognizes now; training goes on.`);
         },
       });
@@ -385,7 +387,7 @@ export class TeachPanel {
       if (this.script?.name === script.name) {
         this.hasModel = 'final';
         document.body.dataset.taughtModel = 'final';
-        this.setCollecting(false);
+        if (this.collecting) this.setCollecting(false);
       }
       document.body.dataset.training = 'done';
       this.host.announce(`Training “${script.name}” finished.`);
