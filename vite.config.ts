@@ -10,6 +10,9 @@
  * the page's optional ONNX Runtime Web engine (`?engine=onnxruntime-web`; web/src/recognition/loadInBrowser.ts).
  * The page fetches the hanzi model only when 中文 is chosen, and keeps its weights (or model.onnx) in the Cache API
  * (web/src/recognition/modelFetch.ts).
+ * hwr's SIMD training kernels (`src/backend/simd/kernels.wasm`, for the page's training worker) need no entry here:
+ * Vite emits them as a hashed asset beside the worker because src/backend/simd/index.ts names them with
+ * `new URL('./kernels.wasm', import.meta.url)`.
  * `npm run dev:web` serves the same files from their sources and proxies `/api` to the server (`npm start`).
  *
  * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app as the digits model; default `models/digits`),

@@ -339,7 +339,8 @@ describe.skipIf(!hasChromium)('the pad in 中文 mode, in Chromium', () => {
       await drawWithMouse(page, shapes.get('中')!, IN_BOX);
       await waitForAnswer(page);
       expect(bodies.length).toBeGreaterThan(0);
-      expect(bodies.every((body) => body.model === 'hanzi' && body.topK === 10 && typeof body.image === 'string')).toBe(true);
+      // The pad's ink (InkJson), which the server draws with inkImageFor as the browser does; no picture.
+      expect(bodies.every((body) => body.model === 'hanzi' && body.topK === 10 && Array.isArray((body.ink as { strokes?: unknown } | undefined)?.strokes) && body.image === undefined)).toBe(true);
       expect((await shownCandidates(page)).map((candidate) => candidate.label)).toEqual(candidates.map((candidate) => candidate.label));
       expect(await page.getByTestId('prediction').textContent()).toBe('中');
       expect(await page.locator('#announcer').textContent()).toMatch(/^Top candidate 中, 50\.0% sure, on the server\./);
