@@ -203,7 +203,7 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     await page.getByTestId('improve-button').click();
     await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.improving ?? ''), undefined, { timeout: 120_000 });
     const improved = page.getByTestId('improve-result');
-    expect(await improved.textContent()).toMatch(/^Improved: on your 1 samples, 100% correct before, 100% after\.$/);
+    expect(await improved.textContent()).toMatch(/^Improved: on your 1 sample, 100% correct before, 100% after\.$/);
     expect(await page.getByTestId('reset-model').isVisible()).toBe(true);
     expect(await recognize(page, SYMBOLS.ring(0.02))).toBe('ring');
     await page.getByTestId('reset-model').click();

@@ -193,7 +193,8 @@ export class ImprovePanel {
       await putModel(script, { model: after, original: stored?.original ?? (stored ? stored.model : undefined), improved: true, saved: Date.now() });
       this.host.modelChanged(script, after);
       const percent = (value: number | null): string => (value === null ? '–' : `${(value * 100).toFixed(0)}%`);
-      result.textContent = `Improved: on your ${personal.samples.length} samples, ${percent(oldAccuracy)} correct before, ${percent(newAccuracy)} after.`;
+      const count = personal.samples.length;
+      result.textContent = `Improved: on your ${count} sample${count === 1 ? '' : 's'}, ${percent(oldAccuracy)} correct before, ${percent(newAccuracy)} after.`;
       result.dataset.before = String(oldAccuracy);
       result.dataset.after = String(newAccuracy);
       element('reset-model').hidden = false;
