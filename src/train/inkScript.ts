@@ -210,10 +210,9 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
     for (let s = 0; s < inks.length; s++) {
       throwIfCancelled();
       for (let v = 0; v < perSample; v++) render(inks[s]!.ink, stream, set, inks[s]!.label);
-      if (s % 8 === 7) {
-        if (progressSpan > 0) report('synthesis', progressFrom + (progressSpan * (s + 1)) / inks.length, 0, 0, null, null);
-        await yieldToEventLoop();
-      }
+      // A sample's variants take a fraction of a second: report and give the event loop a turn after each.
+      if (progressSpan > 0) report('synthesis', progressFrom + (progressSpan * (s + 1)) / inks.length, 0, 0, null, null);
+      await yieldToEventLoop();
     }
     return set;
   };
@@ -233,7 +232,8 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
     const headInput = tfInput({ shape: [built.featureSize] });
     const headLayer = tfLayers.dense({ units: classes, activation: 'softmax', weights: head.getWeights() });
     const headOnly = tfModel({ inputs: headInput, outputs: headLayer.apply(headInput) as never });
-    headOnly.compile({ optimizer: tf.train.adam(settings.headLearningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const headOptimizer = tf.train.adam(settings.headLearningRate);
+    headOnly.compile({ optimizer: headOptimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const shuffleRng = createRng(settings.seed + 1);
     for (let epoch = 1; epoch <= settings.headEpochs; epoch++) {
       // Larger batches than fine-tuning: a step on features is cheap, and per-step overhead would dominate.
@@ -242,6 +242,7 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
     }
     head.setWeights(headLayer.getWeights());
     headOnly.dispose();
+    headOptimizer.dispose(); // not owned by the model: its dispose leaves it
 
     const metadata = (epochs: number, accuracy: number | null): ModelMetadata =>
       scriptMetadata(dataset, from.metadata, model, settings, epochs, accuracy, (now() - started) / 1000, options);
@@ -252,17 +253,19 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
     // 4. Fine-tune: the top layers (or all) at a low learning rate, fresh variants each epoch.
     if (settings.fineTuneEpochs > 0) {
       unfreeze(model, settings.fineTuneLayers);
-      model.compile({ optimizer: tf.train.adam(settings.fineTuneLearningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const optimizer = tf.train.adam(settings.fineTuneLearningRate);
+      model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
       const perEpoch = work.fineTune / settings.fineTuneEpochs;
       for (let epoch = 1; epoch <= settings.fineTuneEpochs; epoch++) {
         const doneBefore = work.synthesis + work.head + perEpoch * (epoch - 1);
         const fresh = epoch === 1 && settings.fineTuneVariantsPerSample === settings.variantsPerSample ? train : await synthesize(settings.fineTuneVariantsPerSample, rng, 0, 0);
         const result = await trainEpoch(model, fresh, inputShape, classes, settings.batchSize, shuffleRng, throwIfCancelled, (fraction) =>
-          report('fine-tune', doneBefore + perEpoch * fraction, epoch - 1, settings.fineTuneEpochs, null, null),
+          report('fine-tune', doneBefore + perEpoch * fraction, epoch, settings.fineTuneEpochs, null, null),
         );
         report('fine-tune', doneBefore + perEpoch, epoch, settings.fineTuneEpochs, result.loss, result.accuracy);
       }
       for (const layer of model.layers) layer.trainable = true;
+      optimizer.dispose(); // its moments would only matter to a caller that goes on training, who compiles anew
     }
 
     const accuracy = await accuracyOf(model, validation, inputShape, settings.batchSize, throwIfCancelled);
@@ -445,7 +448,9 @@ function keepKnownUnits(head: ReturnType<LayersModel['getLayer']>, previous: Ret
     for (let r = 0; r < rows; r++) k[r * units + unit] = ok[r * oldUnits + old]!;
     b[unit] = ob[old]!;
   });
-  head.setWeights([tf.tensor(k, kernel.shape), tf.tensor(b, bias.shape)]);
+  const values = [tf.tensor(k, kernel.shape), tf.tensor(b, bias.shape)];
+  head.setWeights(values);
+  tf.dispose(values);
 }
 
 /** Makes the top `count` weight-bearing layers trainable (all when `all`) and freezes the others. */

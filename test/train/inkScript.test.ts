@@ -78,6 +78,13 @@ describe('trainInkScript', () => {
     await expect(trainInkScript(dataset, base, { ...QUICK, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 
+  it('leaves no tensors behind once its model is disposed', async () => {
+    const before = tf.memory().numTensors;
+    const result = await trainInkScript(subset(['l', 'o'], 2), base, { ...QUICK, headEpochs: 1 });
+    result.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('startFrom: continues from a script model and adds a class', async () => {
     const first = await trainInkScript(subset(['l', 'o'], 3), base, { ...QUICK, fineTuneEpochs: 0 });
     expect(first.metadata.classes).toEqual(['l', 'o']);
