@@ -145,8 +145,17 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.body.dataset.samples === '15');
 
+    // Cancel stops a run: no model.
+    await page.getByTestId('teach-train').click();
+    await page.waitForFunction(() => document.body.dataset.training === 'running');
+    await page.getByTestId('teach-cancel').click();
+    await page.waitForFunction(() => document.body.dataset.training === 'cancelled', undefined, { timeout: 30_000 });
+    expect(await page.getByTestId('teach-training-text').textContent()).toBe('Training cancelled.');
+    expect(await page.evaluate(() => document.body.dataset.taughtModel)).toBe('none');
+
     // Train: progress, then a usable model and the final one, which recognizes new samples.
     await page.getByTestId('teach-train').click();
+    await page.waitForFunction(() => document.body.dataset.training === 'running');
     await page.waitForFunction(() => document.body.dataset.training !== undefined);
     await page.waitForFunction(() => ['done', 'failed', 'cancelled'].includes(document.body.dataset.training ?? ''), undefined, { timeout: 120_000 });
     expect(await page.getByTestId('teach-training-text').textContent()).toMatch(/^Done/);

@@ -572,17 +572,24 @@ export class TeachPanel {
   }
 }
 
+/** Thumbnails already drawn, by sample: the grid is redrawn after every change, the pictures only once. */
+const thumbnails = new WeakMap<InkSample, ImageData | null>();
+
 /** A sample drawn by the core's `inkImage` (black on white) on a small canvas. */
 function thumbnail(sample: InkSample): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
   canvas.width = THUMBNAIL_SIDE;
   canvas.height = THUMBNAIL_SIDE;
   canvas.className = 'thumb';
-  try {
-    const image = inkImage(sampleInk(sample), { size: THUMBNAIL_SIDE, penWidth: 0.1 });
-    canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
-  } catch {
-    // A sample without ink (imported): an empty square.
+  if (!thumbnails.has(sample)) {
+    try {
+      const image = inkImage(sampleInk(sample), { size: THUMBNAIL_SIDE, penWidth: 0.1 });
+      thumbnails.set(sample, new ImageData(new Uint8ClampedArray(image.data), image.width, image.height));
+    } catch {
+      thumbnails.set(sample, null); // a sample without ink (imported): an empty square
+    }
   }
+  const image = thumbnails.get(sample);
+  if (image) canvas.getContext('2d')!.putImageData(image, 0, 0);
   return canvas;
 }
