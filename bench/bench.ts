@@ -10,7 +10,7 @@
  *   npm run bench -- --only digits     everything but those rows (the previous hanzi section is kept)
  *   npm run bench -- --only teach      only the teach-a-script evaluation (bench/teach.ts: 26 symbols from 5 samples each,
  *                                      accuracy on the same and other generated writers): writes bench/teach.json and .md;
- *                                      its options --base digits,hanzi  --script latin,astro  --writers N  --quick  --out <dir>.
+ *                                      its options --base digits,hanzi  --script latin,symbols  --writers N  --quick  --recipe JSON  --out <dir>.
  *                                      The full run does not include it.
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *            (--no-epoch and --no-serve keep the epoch rows and the serving section of the previous results, saying
@@ -97,6 +97,7 @@ const { values: flags } = parseArgs({
     base: { type: 'string' },
     script: { type: 'string' },
     writers: { type: 'string' },
+    recipe: { type: 'string' },
   },
 });
 if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi' && flags.only !== 'teach') {

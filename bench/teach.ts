@@ -8,6 +8,7 @@
  *   npx tsx bench/teach.ts                          writes bench/teach.json and bench/teach.md
  *   npm run bench -- --only teach                   the same
  *   options: --base digits,hanzi  --script latin,symbols  --writers 3  --quick  --out DIR
+ *            --recipe JSON (trainInkScript options replacing the recipe's, e.g. '{"augment": {"slant": 0.4}}': tuning)
  *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
  *
  * Per base model (the shipped `digits`, hwr-net 28x28, and `hanzi`, hccr-vgg 64x64, whose convolutional layers are
@@ -195,6 +196,8 @@ export interface TeachBenchOptions {
   writers: number;
   /** A smoke run: a tenth of the recipe, 5 test samples per symbol. */
   quick: boolean;
+  /** `trainInkScript` options that replace the recipe's (tuning experiments: `--recipe '{"headEpochs": 40}'`). */
+  overrides?: TrainInkScriptOptions;
   /** Called with a line per finished run. */
   log?: (line: string) => void;
 }
@@ -231,6 +234,7 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
         try {
           model = await trainInkScript(training, base, {
             ...recipe(options.quick),
+            ...options.overrides,
             onProgress: (progress) => {
               phaseStart[progress.phase] ??= progress.elapsedMs;
             },
@@ -401,6 +405,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
       only: { type: 'string' },
+      recipe: { type: 'string' },
     },
   });
   const bases = values.base!.split(',') as BaseName[];
@@ -410,8 +415,14 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
   if (scripts.some((s) => s !== 'latin' && s !== 'symbols')) throw new Error(`--script ${values.script}: expected latin, symbols or both`);
   if (!(Number.isInteger(writers) && writers >= 1 && writers <= 3)) throw new Error(`--writers ${values.writers}: expected 1, 2 or 3`);
   const quick = values.quick!;
-  const session: TeachSession = { command, machine: machineLine(), date: new Date().toISOString(), recipe: quick ? recipe(true) : { ...INK_SCRIPT_DEFAULTS } };
-  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, log: (line) => process.stderr.write(`teach: ${line}\n`) });
+  let overrides: TrainInkScriptOptions = {};
+  try {
+    overrides = values.recipe === undefined ? {} : (JSON.parse(values.recipe) as TrainInkScriptOptions);
+  } catch (error) {
+    throw new Error(`--recipe ${values.recipe}: not JSON (${(error as Error).message})`);
+  }
+  const session: TeachSession = { command, machine: machineLine(), date: new Date().toISOString(), recipe: { ...(quick ? recipe(true) : INK_SCRIPT_DEFAULTS), ...overrides } };
+  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, log: (line) => process.stderr.write(`teach: ${line}\n`) });
   const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
   await mkdir(outDir, { recursive: true });
   // Runs of a base and script not measured now are kept from the previous teach.json (as bench.ts keeps sections).
