@@ -35,7 +35,7 @@ import {
   type RecognitionMode, type Script, type ShippedScript,
 } from './recognition/types.ts';
 import { ResultsView } from './resultsView.ts';
-import { fetchModelFiles, ImprovePanel } from './teach/improve.ts';
+import { ImprovePanel } from './teach/improve.ts';
 import { listModels } from './teach/store.ts';
 import { TeachPanel, taughtName, taughtScript } from './teach/teachPanel.ts';
 import type { ModelFiles, ScriptTrainer, TrainRecipe } from './training/types.ts';
@@ -208,14 +208,6 @@ function modelChanged(forScript: Script, model: ModelFiles | null): void {
   if (!pad.isEmpty && !teach.isCollecting) void recognizeNow();
 }
 
-/** The model a script recognizes with now, as files: the held one, else the shipped one (fetched). */
-async function currentModelFiles(forScript: Script): Promise<ModelFiles> {
-  const held = heldModels.get(forScript);
-  if (held) return held;
-  if (!isShippedScript(forScript)) throw new Error('this script has no model yet: train it first');
-  return fetchModelFiles(new URL(`models/${forScript}/`, document.baseURI).href);
-}
-
 /** The ink whose answer is shown (for a correction). */
 let shownInk: SizedInk | null = null;
 
@@ -231,7 +223,8 @@ const teach = new TeachPanel({
 const improve = new ImprovePanel({
   script: () => script,
   shownInk: () => shownInk,
-  currentModel: currentModelFiles,
+  heldModel: (forScript) => heldModels.get(forScript),
+  modelUrl: (forScript) => new URL(`models/${forScript}/`, document.baseURI).href,
   trainer: scriptTrainer,
   wasmUrl,
   modelChanged,

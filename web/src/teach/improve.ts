@@ -2,8 +2,10 @@
  * Correct and improve, for every script (digits, 中文, taught ones): when an answer is wrong the user gives the right
  * label (a list of the classes; a text field for 中文's 3,755), the pad's ink joins that script's personal dataset
  * (IndexedDB, ./store.ts), and "Improve" fine-tunes the script's current model on it in the browser
- * (`ScriptTrainer.train(dataset, { startFrom })`), shows the top-1 accuracy on the user's own samples before and
- * after, and keeps the improved model (the page then uses it). "Reset to the original model" forgets it.
+ * (`ScriptTrainer.train(dataset, { startFrom })`: the model the page holds, or the shipped one by name), shows the
+ * top-1 accuracy on the user's own samples before and after (each model in a recognition worker, `BrowserEngine`,
+ * so the page stays responsive), and keeps the improved model (the page then uses it). "Reset to the original model"
+ * forgets it.
  *
  * A taught script is improved on its drawn samples and the corrected ones together (so it does not forget what it
  * learned); a shipped script on the corrected ones, starting from the shipped model.
@@ -11,13 +13,11 @@
  * State for tests: `<body data-personal>` (corrected samples of the current script) and `data-improving`
  * (`running`, `done`, `failed`).
  */
-import type { SizedInk } from '../../../src/core/ink.ts';
-import { inkToJson } from '../../../src/core/ink.ts';
-import type { ModelMetadata } from '../../../src/core/types.ts';
-import { emptyInkDataset, type InkDataset } from '../../../src/data/inkDataset.ts';
-import type { Script } from '../recognition/types.ts';
+import { inkToJson, type SizedInk } from '../../../src/core/ink.ts';
+import { emptyInkDataset, sampleInk, type InkDataset } from '../../../src/data/inkDataset.ts';
+import { BrowserEngine } from '../recognition/browserEngine.ts';
+import { isShippedScript, type Script } from '../recognition/types.ts';
 import type { ModelFiles, ScriptTrainer } from '../training/types.ts';
-import { inkAccuracy, recognizerOf } from './modelEngine.ts';
 import { deleteModel, getModel, getPersonal, getScript, putModel, putPersonal } from './store.ts';
 import { taughtName } from './teachPanel.ts';
 
@@ -30,11 +30,13 @@ export interface ImproveHost {
   script(): Script;
   /** The ink whose answer is shown, or null. */
   shownInk(): SizedInk | null;
-  /** The current model of a script: its stored (taught or improved) one, else the shipped one. */
-  currentModel(script: Script): Promise<ModelFiles>;
+  /** The model the page holds for a script (taught, or improved), if any; else the script's shipped model runs. */
+  heldModel(script: Script): ModelFiles | undefined;
   trainer(): Promise<ScriptTrainer>;
   /** Absolute URL of TF.js's .wasm folder. */
   wasmUrl: string;
+  /** Absolute URL of a shipped script's model folder. */
+  modelUrl(script: Script): string;
   /** The script's model changed (improved) or went back to the original (null: reload the original). */
   modelChanged(script: Script, model: ModelFiles | null): void;
   announce(text: string): void;
@@ -47,36 +49,32 @@ function element<T extends HTMLElement>(id: string): T {
 }
 
 /**
- * A shipped model folder (`model.json` with its weight files, `metadata.json`) fetched as `ModelFiles`, for
- * "Improve" to start from. The browser's HTTP cache usually holds the files already.
- * @param folderUrl absolute URL of the folder, ending in `/`.
- * @throws Error naming the file when a fetch fails.
+ * Top-1 accuracy of a model on a dataset's samples, each sample's ink recognized as the pad's is, in a recognition
+ * worker (`BrowserEngine`, disposed after); null when the dataset has no sample.
+ * @param model a model the page holds, or the URL of a shipped model folder.
  */
-export async function fetchModelFiles(folderUrl: string): Promise<ModelFiles> {
-  const fetchOk = async (name: string): Promise<Response> => {
-    const response = await fetch(new URL(name, folderUrl));
-    if (!response.ok) throw new Error(`${folderUrl}${name}: HTTP ${response.status}`);
-    return response;
-  };
-  const [modelJson, metadata] = await Promise.all([
-    fetchOk('model.json').then((response) => response.json() as Promise<{ modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: ModelFiles['weightSpecs'] }> }>),
-    fetchOk('metadata.json').then((response) => response.json() as Promise<ModelMetadata>),
-  ]);
-  const groups = modelJson.weightsManifest;
-  const buffers = await Promise.all(groups.flatMap((group) => group.paths).map((path) => fetchOk(path).then((response) => response.arrayBuffer())));
-  const weightData = new Uint8Array(buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0));
-  let offset = 0;
-  for (const buffer of buffers) {
-    weightData.set(new Uint8Array(buffer), offset);
-    offset += buffer.byteLength;
+export async function inkAccuracy(model: ModelFiles | string, dataset: InkDataset, wasmUrl: string): Promise<number | null> {
+  if (dataset.samples.length === 0) return null;
+  const engine = new BrowserEngine(model, wasmUrl);
+  const unused = document.createElement('canvas'); // the engine reads the ink, not the canvas
+  try {
+    let correct = 0;
+    for (const sample of dataset.samples) {
+      const result = await engine.recognize(unused, sampleInk(sample)).catch(() => null);
+      if (result?.candidates[0]?.label === sample.label) correct++;
+    }
+    return correct / dataset.samples.length;
+  } finally {
+    engine.dispose();
   }
-  return { modelTopology: modelJson.modelTopology, weightSpecs: groups.flatMap((group) => group.weights), weightData: weightData.buffer, metadata };
 }
 
 /** The "Wrong? Pick the right one" row, the count of corrected samples, Improve and Reset (index.html `#improve`). */
 export class ImprovePanel {
   private readonly host: ImproveHost;
+  /** The classes offered (the rejection class left out), and all the model's classes (the dataset's). */
   private classes: string[] = [];
+  private allClasses: string[] = [];
   private personal: InkDataset | null = null;
   private running = false;
 
@@ -95,6 +93,7 @@ export class ImprovePanel {
 
   /** Shows the panel for a script with these classes (the rejection class left out), and its collected count. */
   async setScript(script: Script, classes: string[], rejectClass?: string): Promise<void> {
+    this.allClasses = classes;
     this.classes = classes.filter((label) => label !== rejectClass);
     const list = element<HTMLSelectElement>('correct-label');
     const text = element<HTMLInputElement>('correct-text');
@@ -146,8 +145,7 @@ export class ImprovePanel {
       result.textContent = label === '' ? 'Type the right character first.' : `“${label}” is not one of this model's ${this.classes.length} classes.`;
       return;
     }
-    const model = await this.host.currentModel(script);
-    const dataset = this.personal ?? emptyInkDataset(`${script}-personal`, model.metadata.classes);
+    const dataset = this.personal ?? emptyInkDataset(`${script}-personal`, this.allClasses);
     dataset.samples.push({ label, strokes: inkToJson(ink).strokes, writer: 'me', created: new Date().toISOString() });
     await putPersonal(script, dataset);
     this.personal = dataset;
@@ -166,29 +164,26 @@ export class ImprovePanel {
     const result = element('improve-result');
     this.renderCount();
     try {
-      const before = await this.host.currentModel(script);
+      const held = this.host.heldModel(script);
+      if (!held && !isShippedScript(script)) throw new Error('this script has no model yet: train it first');
+      const before: ModelFiles | string = held ?? this.host.modelUrl(script);
       result.textContent = 'Improving: fine-tuning the model on your samples…';
       const name = taughtName(script);
       const taught = name === null ? undefined : await getScript(name);
       const dataset: InkDataset = taught
         ? { ...taught.dataset, samples: [...taught.dataset.samples, ...personal.samples] }
-        : { ...personal, classes: before.metadata.classes };
+        : { ...personal, classes: held?.metadata.classes ?? this.allClasses };
       const trainer = await this.host.trainer();
       const job = trainer.train(dataset, {
-        startFrom: before,
+        startFrom: held ?? (script as 'digits' | 'hanzi'),
         onProgress: (progress) => {
           result.textContent = `Improving: ${Math.round(progress.fraction * 100)}%${progress.accuracy === null ? '' : `, accuracy ${(progress.accuracy * 100).toFixed(1)}%`}…`;
         },
       });
       const after = await job.result;
-      const [oldAccuracy, newAccuracy] = await Promise.all([before, after].map(async (files) => {
-        const recognizer = await recognizerOf(files, this.host.wasmUrl);
-        try {
-          return await inkAccuracy(recognizer, personal);
-        } finally {
-          recognizer.dispose();
-        }
-      }));
+      result.textContent = 'Improved: scoring both models on your samples…';
+      const oldAccuracy = await inkAccuracy(before, personal, this.host.wasmUrl);
+      const newAccuracy = await inkAccuracy(after, personal, this.host.wasmUrl);
       const stored = await getModel(script);
       await putModel(script, { model: after, original: stored?.original ?? (stored ? stored.model : undefined), improved: true, saved: Date.now() });
       this.host.modelChanged(script, after);
