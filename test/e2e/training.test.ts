@@ -263,4 +263,14 @@ describe('a model folder from ModelFiles', () => {
       recognizer.dispose();
     }
   }, 60_000);
+
+  it('refuses weights whose length disagrees with their specs (BAD_MODEL)', async () => {
+    const files: ModelFiles = {
+      modelTopology: {},
+      weightSpecs: [{ name: 'dense/kernel', shape: [3, 2], dtype: 'float32' }],
+      weightData: new ArrayBuffer(20),
+      metadata: { name: 'broken' } as ModelFiles['metadata'],
+    };
+    await expect(modelFolderFiles(files)).rejects.toMatchObject({ code: 'BAD_MODEL', message: expect.stringMatching(/broken: weightData has 20 bytes but weightSpecs list 24/) });
+  });
 });
