@@ -20,7 +20,8 @@
  *
  * Teach mode (./teach/): "＋ New script…" in the script switch opens the teach panel; a taught script (`taught:<name>`)
  * joins the switch, its samples are drawn on the pad ("Add sample", Enter) and, once trained, its model (kept in
- * IndexedDB) recognizes the pad like digits do, on the page (./teach/modelEngine.ts). Every script offers "Wrong?
+ * IndexedDB) recognizes the pad like digits do, in a recognition worker (`BrowserEngine` on its `ModelFiles`); a
+ * script without a model recognizes nothing and says why. Every script offers "Wrong?
  * Pick the right one" and "Improve" (./teach/improve.ts); an improved model replaces the shipped one in the browser
  * mode until "Reset to the original model".
  */
