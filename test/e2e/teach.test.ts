@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readInkDataset, sampleInk, type InkDataset } from '../../src/data/inkDataset.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
@@ -124,6 +125,14 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     expect(await page.getByTestId('script').inputValue()).toBe('taught:shapes');
     expect(await page.getByTestId('teach-prompt').textContent()).toBe('Draw “ring”: sample 1 of 5');
 
+    // A picture to copy from, beside the pad: kept (scaled down, as PNG) with the dataset.
+    const picture = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ffffff' } })
+      .composite([{ input: Buffer.from('<svg width="300" height="300"><circle cx="150" cy="150" r="100" stroke="black" stroke-width="20" fill="none"/></svg>') }])
+      .png().toBuffer();
+    await page.getByTestId('teach-picture').setInputFiles({ name: 'ring.png', mimeType: 'image/png', buffer: picture });
+    await page.waitForFunction(() => (document.getElementById('teach-reference-image') as HTMLImageElement).src.startsWith('data:image/png'));
+    expect(await page.getByTestId('teach-reference').isVisible()).toBe(true);
+
     // Five samples of each, symbol by symbol: the prompt moves on by itself.
     for (const label of LABELS) {
       for (const v of VARIATIONS) {
@@ -181,6 +190,8 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     expect(dataset.script).toBe('shapes');
     expect(dataset.classes).toEqual(LABELS);
     expect(dataset.samples).toHaveLength(15);
+    expect(Object.keys(dataset.pictures ?? {})).toEqual(['ring']);
+    expect((await sharp(Buffer.from(dataset.pictures!.ring!.split(',')[1]!, 'base64')).metadata()).width).toBe(160);
     const stroke = dataset.samples[0]!.strokes[0]!;
     expect(stroke.every((point) => point.length === 3)).toBe(true);
     expect(stroke.every((point, i) => i === 0 || point[2]! >= stroke[i - 1]![2]!)).toBe(true);
@@ -234,6 +245,8 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     await page.getByTestId('teach-import').setInputFiles({ name: exported.name, mimeType: 'application/json', buffer: exported.bytes });
     await page.waitForFunction(() => document.body.dataset.script === 'taught:shapes' && document.body.dataset.samples === '15');
     expect(await page.evaluate(() => [document.body.dataset.teach, document.body.dataset.taughtModel])).toEqual(['collect', 'none']);
+    expect(await page.getByTestId('teach-prompt').getAttribute('data-symbol')).toBe('ring');
+    expect(await page.locator('#teach-reference-image').getAttribute('src')).toBe(dataset.pictures!.ring);
   }, 240_000);
 
   it('collects corrections for the shipped digits model: the classes listed, the count kept across a reload', async () => {
