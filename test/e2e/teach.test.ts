@@ -254,7 +254,8 @@ describe.skipIf(!hasChromium)('teach mode in Chromium', () => {
     await page.getByTestId('script').selectOption('digits');
     await page.waitForFunction(() => document.getElementById('improve')?.hidden === false, undefined, { timeout: 60_000 });
     expect(await page.locator('[data-testid="correct-label"] option').evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value)))
-      .toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      .toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none']);
+    expect(await page.locator('[data-testid="correct-label"] option[value="none"]').textContent()).toBe('not a digit');
     // A tall, thin "1", corrected to 1 whatever the model said, twice with a variation.
     for (const [index, v] of [0, 0.04].entries()) {
       await page.getByTestId('clear').click();

@@ -75,6 +75,7 @@ export class ImprovePanel {
   /** The classes offered (the rejection class left out), and all the model's classes (the dataset's). */
   private classes: string[] = [];
   private allClasses: string[] = [];
+  private rejectClass: string | undefined;
   private personal: InkDataset | null = null;
   private running = false;
 
@@ -91,10 +92,14 @@ export class ImprovePanel {
     });
   }
 
-  /** Shows the panel for a script with these classes (the rejection class left out), and its collected count. */
+  /**
+   * Shows the panel for a script with these classes and its collected count. The rejection class, if any, is offered
+   * last as "not a digit" (a scribble the model took for a digit is a correction too).
+   */
   async setScript(script: Script, classes: string[], rejectClass?: string): Promise<void> {
     this.allClasses = classes;
-    this.classes = classes.filter((label) => label !== rejectClass);
+    this.rejectClass = rejectClass;
+    this.classes = [...classes.filter((label) => label !== rejectClass), ...(rejectClass && classes.includes(rejectClass) ? [rejectClass] : [])];
     const list = element<HTMLSelectElement>('correct-label');
     const text = element<HTMLInputElement>('correct-text');
     const listed = this.classes.length <= MAX_LISTED_CLASSES;
@@ -102,7 +107,7 @@ export class ImprovePanel {
     text.hidden = listed;
     element('correct-label').parentElement!.querySelector('label')!.htmlFor = listed ? 'correct-label' : 'correct-text';
     if (listed) {
-      list.replaceChildren(...this.classes.map((label) => new Option(label, label)));
+      list.replaceChildren(...this.classes.map((label) => new Option(label === rejectClass ? 'not a digit' : label, label)));
     }
     element('improve').hidden = false;
     this.personal = (await getPersonal(script).catch(() => undefined)) ?? null;
@@ -119,7 +124,8 @@ export class ImprovePanel {
   /** Preselects the label shown as the answer, so a correction is one change away. */
   showAnswer(label: string | null): void {
     const list = element<HTMLSelectElement>('correct-label');
-    if (label !== null && this.classes.includes(label)) list.value = label;
+    const shown = label ?? this.rejectClass ?? null; // a rejection is shown as label null
+    if (shown !== null && this.classes.includes(shown)) list.value = shown;
   }
 
   private renderCount(): void {
