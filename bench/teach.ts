@@ -28,6 +28,7 @@
  * `predictProbabilities`; top-1 is the arg max. Times are wall-clock on this machine, which is shared while the
  * helpers work: they are noisy unless the machine was idle.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -111,6 +112,8 @@ export interface TeachSession {
   date: string;
   /** The `trainInkScript` options. */
   recipe: object;
+  /** The last commit of the recipe's code (src/train/inkScript.ts, src/data/inkAugment.ts), `+changes` when they differ from it. */
+  recipeCode: string;
 }
 
 /** bench/teach.json. */
@@ -311,7 +314,7 @@ export function teachMarkdown(report: TeachReport, quick: boolean): string {
     '',
     'Measured by (the run column refers to these):',
     '',
-    ...sessions.map((x, i) => `${i + 1}. \`${x.command}\` on ${x.machine}, ${x.date.slice(0, 16).replace('T', ' ')} UTC; recipe \`${JSON.stringify(x.recipe)}\``),
+    ...sessions.map((x, i) => `${i + 1}. \`${x.command}\` on ${x.machine}, ${x.date.slice(0, 16).replace('T', ' ')} UTC; recipe code ${x.recipeCode ?? 'unknown'}, options \`${JSON.stringify(x.recipe)}\``),
     '',
     '| base | script | training writer | same writer | other pen styles | other print fonts | cursive fonts | synthesis s | head s | fine-tune s | usable s | total s | run |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -390,6 +393,15 @@ export function teachMarkdown(report: TeachReport, quick: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** `recipeCode` of a session: the last commit of the recipe's files, from git (`unknown` without git). */
+function recipeCode(): string {
+  const files = ['src/train/inkScript.ts', 'src/data/inkAugment.ts'];
+  const git = (args: string[]): string => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const commit = git(['log', '-1', '--format=%h', '--', ...files]);
+  if (!commit) return 'unknown';
+  return git(['status', '--porcelain', '--', ...files]) ? `${commit}+changes` : commit;
+}
+
 /** A line about the machine. */
 function machineLine(): string {
   return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.versions.node}, load ${loadavg()[0]!.toFixed(1)} at the start`;
@@ -422,7 +434,13 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
   } catch (error) {
     throw new Error(`--recipe ${values.recipe}: not JSON (${(error as Error).message})`);
   }
-  const session: TeachSession = { command, machine: machineLine(), date: new Date().toISOString(), recipe: { ...(quick ? recipe(true) : INK_SCRIPT_DEFAULTS), ...overrides } };
+  const session: TeachSession = {
+    command,
+    machine: machineLine(),
+    date: new Date().toISOString(),
+    recipe: { ...(quick ? recipe(true) : INK_SCRIPT_DEFAULTS), ...overrides },
+    recipeCode: recipeCode(),
+  };
   const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, log: (line) => process.stderr.write(`teach: ${line}\n`) });
   const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
   await mkdir(outDir, { recursive: true });
