@@ -83,7 +83,8 @@ async function teachCommand(flags: TrainFlags, command?: Command): Promise<void>
   const data = flags.data!.slice('ink:'.length);
   const outDir = flags.out === 'runs/<model>' ? undefined : flags.out;
   const fineTuneEpochs = given('epochs') ? flags.epochs : undefined;
-  const parts = ['npx hwr train', `--data ink:${data}`, `--base ${flags.base ?? 'digits'}`, `--seed ${flags.seed ?? 1}`];
+  // With --init the base is not used (the model continued from has the features).
+  const parts = ['npx hwr train', `--data ink:${data}`, ...(flags.init ? [] : [`--base ${flags.base ?? 'digits'}`]), `--seed ${flags.seed ?? 1}`];
   if (fineTuneEpochs !== undefined) parts.push(`--epochs ${fineTuneEpochs}`);
   if (flags.variants) parts.push(`--variants ${flags.variants}`);
   if (flags.init) parts.push(`--init ${flags.init}`);

@@ -64,8 +64,9 @@ export interface TeachScriptOptions extends Omit<TrainInkScriptOptions, 'startFr
  */
 export async function teachScript(options: TeachScriptOptions): Promise<ScriptModel & { outDir: string }> {
   const dataset = await readInkDatasetFile(options.data);
-  const base = await loadScriptModel(options.base ?? 'digits');
   const startFrom = options.startFrom ? await loadScriptModel(options.startFrom) : undefined;
+  // With startFrom the base is not used: the model continued from has the features.
+  const base = startFrom ?? (await loadScriptModel(options.base ?? 'digits'));
   const { data: _data, outDir: _out, base: _base, startFrom: _start, ...training } = options;
   const outDir = options.outDir ?? `runs/${dataset.script.replace(/[^\w-]/g, '-')}`;
   const result = await trainInkScript(dataset, base, { ...training, startFrom, version: HWR_VERSION, trainedOn: machineDescription() });
