@@ -160,7 +160,9 @@ const YIELD_EVERY = 2;
 /**
  * Trains a model for `dataset`'s script (see the module comment for the recipe).
  *
- * @param dataset  the drawn samples (`parseInkDataset`); every class needs at least one sample, and 2 or more classes
+ * @param dataset  the drawn samples (`parseInkDataset`); 2 or more classes, every class with at least one sample, except
+ *                 with `startFrom` (personalization), where a class without samples keeps its output unit as it was,
+ *                 only the sampled classes' units are trained, and there is no fine-tuning
  * @param base     the pretrained model and its metadata (e.g. the shipped digits model: hwr-net, 28x28); its layers are
  *                 not modified (the new model has its own copies of the weights)
  * @param options  see `TrainInkScriptOptions`
@@ -173,8 +175,13 @@ const YIELD_EVERY = 2;
 export async function trainInkScript(dataset: InkDataset, base: ScriptModel, options: TrainInkScriptOptions = {}): Promise<ScriptModel> {
   const started = now();
   const settings = checkOptions(options);
-  checkDataset(dataset);
+  const unsampled = checkDataset(dataset, options.startFrom !== undefined);
   const from = options.startFrom ?? base;
+  // Personalization of a model on some of its classes (a few corrections of digits or hanzi): only the output units of
+  // the corrected classes learn; the features and every other unit keep their weights, so the classes the user did
+  // not correct are recognized as before (no fine-tuning, which would shift the features under all of them).
+  const partial = unsampled.size > 0;
+  if (partial) settings.fineTuneEpochs = 0;
   const signal = options.signal;
   const throwIfCancelled = (): void => {
     if (signal?.aborted) throw new TrainingCancelledError();
@@ -224,7 +231,7 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
   const validation = await synthesize(settings.validationVariantsPerSample, createRng(settings.seed + 0x9e3779b9));
 
   // 2. The model: copies of the feature layers, a new output layer.
-  const built = buildScriptModel(from, dataset.classes, settings.seed, settings.featureLayer);
+  const built = buildScriptModel(from, dataset.classes, settings.seed, settings.featureLayer, options.startFrom !== undefined);
   const { model, features } = built;
   try {
     const inputShape = from.metadata.inputShape;
@@ -244,7 +251,13 @@ export async function trainInkScript(dataset: InkDataset, base: ScriptModel, opt
       const result = await trainEpoch(headOnly, { inputs: featureValues, labels: train.labels, count: train.count }, [built.featureSize], classes, HEAD_BATCH_FACTOR * settings.batchSize, shuffleRng, throwIfCancelled);
       report('head', work.synthesis + (work.head * epoch) / settings.headEpochs, epoch, settings.headEpochs, result.loss, result.accuracy);
     }
-    head.setWeights(headLayer.getWeights());
+    if (partial) {
+      const kept = keepUnitsOf(headLayer, head, dataset.classes, unsampled);
+      head.setWeights(kept);
+      tf.dispose(kept);
+    } else {
+      head.setWeights(headLayer.getWeights());
+    }
     headOnly.dispose();
     headOptimizer.dispose(); // not owned by the model: its dispose leaves it
 
@@ -343,17 +356,24 @@ function checkOptions(options: TrainInkScriptOptions): Settings {
 }
 
 /** @throws HwrError `BAD_DATASET` for fewer than 2 classes or a class without samples */
-function checkDataset(dataset: InkDataset): void {
+/**
+ * @param partialAllowed with `startFrom`: classes without samples are allowed (personalization of a model with many
+ *   classes: a few corrected ones), as long as there is a sample at all
+ * @returns the labels that have no sample
+ */
+function checkDataset(dataset: InkDataset, partialAllowed: boolean): Set<string> {
   if (dataset.classes.length < 2) {
     throw hwrError('BAD_DATASET', `${dataset.script}: a script needs at least 2 classes to tell apart, the dataset has ${dataset.classes.length}`);
   }
   const counts = new Map(dataset.classes.map((label) => [label, 0]));
   for (const sample of dataset.samples) counts.set(sample.label, (counts.get(sample.label) ?? 0) + 1);
   const empty = dataset.classes.filter((label) => counts.get(label) === 0);
+  if (partialAllowed && dataset.samples.length > 0) return new Set(empty);
   if (empty.length > 0) {
     const shown = empty.slice(0, 5).map((l) => JSON.stringify(l)).join(', ');
     throw hwrError('BAD_DATASET', `${dataset.script}: class${empty.length > 1 ? 'es' : ''} ${shown}${empty.length > 5 ? ` and ${empty.length - 5} more` : ''} without samples: draw at least one sample of each class`);
   }
+  return new Set();
 }
 
 function emptySet(count: number, pixels: number): ImageSet {
@@ -394,7 +414,7 @@ const SKIPPED_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D
  * labels that `from` already has start from its weights; the others are initialized (Glorot uniform, seeded).
  * @throws HwrError `BAD_MODEL` when the model is not a chain of single-input layers ending in a Dense layer
  */
-function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: number, featureLayer?: string): BuiltModel {
+function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: number, featureLayer?: string, continuing = false): BuiltModel {
   const name = from.metadata.name ?? 'base model';
   const source = from.model.layers;
   const last = source[source.length - 1];
@@ -409,7 +429,9 @@ function buildScriptModel(from: ScriptModel, classes: readonly string[], seed: n
   let x = input;
   const names = new Set<string>();
   const firstDense = source.findIndex((l) => l.getClassName() === 'Dense');
-  const end = featureLayer === undefined ? firstDense : source.findIndex((l) => l.name === featureLayer) + 1;
+  // A new script reads the base's convolutional features (the input of its first Dense layer); a model that goes on
+  // learning (`startFrom`) keeps every layer but its output layer, whose units for known labels are kept too.
+  const end = featureLayer !== undefined ? source.findIndex((l) => l.name === featureLayer) + 1 : continuing ? source.length - 1 : firstDense;
   if (end === 0) throw hwrError('BAD_ARGUMENT', `trainInkScript: featureLayer: ${name} has no layer ${JSON.stringify(featureLayer)}`);
   for (const layer of source.slice(0, end)) {
     const className = layer.getClassName();
@@ -437,6 +459,27 @@ function copyLayer(layer: ReturnType<LayersModel['getLayer']>, model: string): R
   if (!entry) throw hwrError('BAD_MODEL', `${model}: layer ${layer.name} has class ${layer.getClassName()}, which TF.js does not know here`);
   const [cls, fromConfig] = entry;
   return fromConfig(cls, layer.getConfig()) as ReturnType<LayersModel['getLayer']>;
+}
+
+/**
+ * The trained output layer's weights with the units of `frozen` labels put back to `original`'s (personalization on
+ * some classes: see `trainInkScript`). Kernels are `[features, units]`, biases `[units]`.
+ */
+function keepUnitsOf(trained: ReturnType<LayersModel['getLayer']>, original: ReturnType<LayersModel['getLayer']>, classes: readonly string[], frozen: ReadonlySet<string>): tf.Tensor[] {
+  const [kernel, bias] = trained.getWeights();
+  const [originalKernel, originalBias] = original.getWeights();
+  const units = classes.length;
+  const rows = kernel!.shape[0]!;
+  const k = kernel!.dataSync().slice();
+  const b = bias!.dataSync().slice();
+  const ok = originalKernel!.dataSync();
+  const ob = originalBias!.dataSync();
+  classes.forEach((label, unit) => {
+    if (!frozen.has(label)) return;
+    for (let r = 0; r < rows; r++) k[r * units + unit] = ok[r * units + unit]!;
+    b[unit] = ob[unit]!;
+  });
+  return [tf.tensor(k, kernel!.shape), tf.tensor(b, bias!.shape)];
 }
 
 /** Copies the output units (kernel columns and biases) of the labels `head` and `previous` share. */
@@ -571,6 +614,14 @@ function scriptMetadata(
   options: TrainInkScriptOptions,
 ): ModelMetadata {
   const writers = new Set(dataset.samples.map((s) => s.writer ?? '')).size;
+  // A model that goes on learning its own classes (personalization) keeps what its metadata says about them: the
+  // rejection class, the named character set, the calibration (fitted before; only a few output units moved).
+  const sameClasses = options.startFrom !== undefined && from.classes.length === dataset.classes.length && from.classes.every((label, i) => label === dataset.classes[i]);
+  const kept: Partial<ModelMetadata> = {
+    ...(options.startFrom && from.rejectClass !== undefined && dataset.classes.includes(from.rejectClass) ? { rejectClass: from.rejectClass } : {}),
+    ...(sameClasses && from.charset !== undefined ? { charset: from.charset } : {}),
+    ...(sameClasses && from.calibration !== undefined ? { calibration: from.calibration } : {}),
+  };
   const baseArchitecture = from.architecture.replace(/\+ink-head$/, '');
   const validation = settings.validationVariantsPerSample;
   return {
@@ -594,6 +645,7 @@ function scriptMetadata(
     command: options.command ?? `trainInkScript (seed ${settings.seed}, ${settings.variantsPerSample} variants per sample, ${settings.headEpochs}+${settings.fineTuneEpochs} epochs, from ${from.name})`,
     date: new Date().toISOString(),
     version: options.version ?? 'unknown',
+    ...kept,
   };
 }
 

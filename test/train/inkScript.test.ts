@@ -96,6 +96,33 @@ describe('trainInkScript', () => {
     expect(accuracyOn(second, grown)).toBeGreaterThan(2 / 3);
   });
 
+  it('startFrom with corrections of some classes (personalization of the digits model): only their output units learn', async () => {
+    // Three drawn "l" samples corrected to "1" and "o" to "0": the digits model's other nine units must not move.
+    const corrections: InkDataset = {
+      ...TINY,
+      script: 'digits',
+      classes: base.metadata.classes,
+      samples: [
+        ...TINY.samples.filter((s) => s.label === 'l').slice(0, 3).map((s) => ({ ...s, label: '1' })),
+        ...TINY.samples.filter((s) => s.label === 'o').slice(0, 3).map((s) => ({ ...s, label: '0' })),
+      ],
+    };
+    const improved = await trainInkScript(corrections, base, { ...QUICK, startFrom: base });
+    expect(improved.metadata.classes).toEqual(base.metadata.classes);
+    expect(improved.metadata.epochs).toBe(QUICK.headEpochs); // no fine-tuning: the features stay
+    expect(improved.metadata.rejectClass).toBe(base.metadata.rejectClass);
+    expect(improved.metadata.calibration).toEqual(base.metadata.calibration);
+    const [kernel, bias] = improved.model.layers[improved.model.layers.length - 1]!.getWeights().map((w) => w.arraySync() as number[] | number[][]);
+    const [baseKernel, baseBias] = base.model.layers[base.model.layers.length - 1]!.getWeights().map((w) => w.arraySync() as number[] | number[][]);
+    const column = (k: unknown, unit: number): number[] => (k as number[][]).map((row) => row[unit]!);
+    base.metadata.classes.forEach((label, unit) => {
+      const same = column(kernel, unit).every((v, r) => v === column(baseKernel, unit)[r]) && (bias as number[])[unit] === (baseBias as number[])[unit];
+      expect(same, label).toBe(label !== '0' && label !== '1');
+    });
+    expect(accuracyOn(improved, corrections)).toBeGreaterThanOrEqual(accuracyOn(base, corrections));
+    improved.model.dispose();
+  });
+
   it('refuses a dataset with fewer than 2 classes or a class without samples (BAD_DATASET), and bad options (BAD_ARGUMENT)', async () => {
     await expect(trainInkScript(subset(['l'], 3), base, QUICK)).rejects.toMatchObject({ code: 'BAD_DATASET', message: expect.stringMatching(/at least 2 classes/) });
     const missing = { ...subset(['l', 'o'], 3), classes: ['l', 'o', 'x'] };
