@@ -363,10 +363,11 @@ export const DEFAULT_INK_PEN_WIDTH = 0.12;
  * (`renderInk` is exact IEEE-754 arithmetic).
  *
  * @param ink strokes, y down, any unit
- * @returns RGBA `{ width: size, height: size, data }` (`[size, size, 4]` uint8), black ink on white, alpha 255
+ * @returns RGBA `{ width: size, height: size, data, polarity }` (`[size, size, 4]` uint8), black ink on white, alpha 255;
+ *   `polarity: 'dark-on-light'` tells preprocessing so (see `PixelBuffer.polarity`), however much of it the ink covers
  * @throws HwrError `NO_INK` for ink without points; `BAD_ARGUMENT` for a bad size or pen width or a non-finite coordinate
  */
-export function inkImage(ink: Ink, options: InkImageOptions = {}): { width: number; height: number; data: Uint8ClampedArray } {
+export function inkImage(ink: Ink, options: InkImageOptions = {}): { width: number; height: number; data: Uint8ClampedArray; polarity: 'dark-on-light' } {
   const size = options.size ?? 128;
   const penWidth = options.penWidth ?? DEFAULT_INK_PEN_WIDTH;
   if (!(penWidth > 0 && penWidth < 1)) throw hwrError('BAD_ARGUMENT', `inkImage: penWidth: expected a fraction in (0, 1), got ${penWidth}`);
@@ -382,5 +383,5 @@ export function inkImage(ink: Ink, options: InkImageOptions = {}): { width: numb
     data[4 * i + 2] = gray;
     data[4 * i + 3] = 255;
   }
-  return { width: size, height: size, data };
+  return { width: size, height: size, data, polarity: 'dark-on-light' };
 }

@@ -213,6 +213,26 @@ export function toInk(gray: Float32Array, polarity: Polarity): Float32Array {
 }
 
 /**
+ * `toInk` for a picture whose paper is known to be clean (a known `PixelBuffer.polarity`, e.g. ink drawn by
+ * `inkImage`): the paper is exactly 0, so no background level is estimated (`toInk` takes the median pixel for it, which
+ * is ink when ink covers most of the picture); the strongest ink is scaled to 1. Wherever ink covers under half the
+ * picture, the result equals `toInk`'s.
+ * @returns `[height * width]` float32 ink strength in [0, 1]
+ */
+export function toInkOnCleanPaper(gray: Float32Array, polarity: Polarity): Float32Array {
+  const ink = new Float32Array(gray.length);
+  let strongest = 0;
+  for (let i = 0; i < gray.length; i++) {
+    ink[i] = polarity === 'dark-on-light' ? 1 - gray[i] : gray[i];
+    if (ink[i] > strongest) strongest = ink[i];
+  }
+  if (strongest < MIN_CONTRAST) return ink.fill(0);
+  const scale = 1 / strongest;
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, ink[i] * scale));
+  return ink;
+}
+
+/**
  * Finds the bounding box of the ink, ignoring isolated specks.
  *
  * Pixels stronger than `threshold * (strongest ink)` are ink, and so are fainter pixels (down to a quarter of that)
@@ -400,12 +420,17 @@ export function centerInField(image: GrayImage, size = 28): GrayImage & { offset
  * @param gray `[height * width]` float32 grey levels in [0, 1] (see `toGrayscale`).
  * @param width Image width in px.
  * @param height Image height in px.
+ * @param known The polarity when the caller knows it (`PixelBuffer.polarity`): only the lighting is then corrected.
  * @returns The polarity and the flattened grey levels (`gray` itself when the light was even).
  */
-export function flattenLighting(gray: Float32Array, width: number, height: number): { polarity: Polarity; gray: Float32Array } {
+export function flattenLighting(gray: Float32Array, width: number, height: number, known?: Polarity): { polarity: Polarity; gray: Float32Array } {
   // Computed lazily, in the order the decisions need them: a clean canvas or scan needs one estimate.
   const grid = grayGrid(gray, width, height);
-  const globalRule = detectPolarity(gray);
+  const globalRule = known ?? detectPolarity(gray);
+  if (known === 'light-on-dark') {
+    const paper = estimateBackground(gray, width, height, known, grid);
+    return { polarity: known, gray: isEvenBackground(paper) ? gray : divideByBackground(gray, paper, known) };
+  }
   const paperLight = estimateBackground(gray, width, height, 'dark-on-light', grid);
   if (globalRule === 'dark-on-light') {
     // Either the light is even (the global rule decides), or both estimates are uneven (dark ink is taken).
@@ -482,9 +507,12 @@ export function preprocessDigit(image: PixelBuffer, options: PreprocessOptions =
   const full = toGrayscale(image, options.paper ?? 'auto');
   const working = shrink > 1 ? areaDownsample(full, image.width, image.height, shrink) : { data: full, width: image.width, height: image.height };
   const { width, height, data: gray } = working;
-  const { polarity, gray: flat } = flattenLighting(gray, width, height);
+  const { polarity, gray: flat } = flattenLighting(gray, width, height, image.polarity);
   const threshold = options.threshold ?? DEFAULT_INK_THRESHOLD;
-  const ink = toInk(flat, polarity);
+  let ink = toInk(flat, polarity);
+  // toInk takes the median pixel for the paper; where the polarity is known (ink drawn by `inkImage`) and ink covers
+  // most of the picture (a dense scribble), that median is ink and nothing would be left.
+  if (image.polarity && !ink.some((v) => v > 0)) ink = toInkOnCleanPaper(flat, polarity);
   const lines = removeRulingLines(ink, width, height, threshold);
   if (lines.horizontal + lines.vertical > 0) rescaleToUnitMax(ink);
   const boundingBox = inkBoundingBox(ink, width, height, threshold, name);

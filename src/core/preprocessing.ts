@@ -43,7 +43,7 @@ const mnistProfile: ProfileFactory = (size) => {
  */
 function toPaperGray(image: PixelBuffer): { width: number; height: number; data: Uint8Array } {
   const gray = toGrayscale(image);
-  const invert = detectPolarity(gray) === 'light-on-dark';
+  const invert = (image.polarity ?? detectPolarity(gray)) === 'light-on-dark';
   const data = new Uint8Array(gray.length);
   for (let i = 0; i < gray.length; i++) data[i] = Math.round((invert ? 1 - gray[i]! : gray[i]!) * 255);
   return { width: image.width, height: image.height, data };

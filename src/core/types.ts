@@ -12,6 +12,12 @@ export interface PixelBuffer {
   width: number;
   height: number;
   data: Uint8ClampedArray | Uint8Array;
+  /**
+   * Which way round ink and paper are, when whoever made the pixels knows it (ink drawn by `inkImage` is always
+   * `dark-on-light`); preprocessing then skips its detection, which guesses from the majority of the pixels and takes
+   * ink that covers most of the picture (a dense scribble) for the paper. Absent: detected.
+   */
+  polarity?: 'dark-on-light' | 'light-on-dark';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { INK_LIMITS, inkImage, inkToJson, parseInk, renderInk } from '../../src/core/ink.ts';
-import { inkImageFor, inkPenWidthFor } from '../../src/core/preprocessing.ts';
+import { inkImageFor, inkPenWidthFor, preprocessorFor } from '../../src/core/preprocessing.ts';
 
 const code = (run: () => unknown): { code?: string; message: string } => {
   try {
@@ -93,6 +93,19 @@ describe('inkImage', () => {
     const digest = createHash('sha256').update(inkImage(seven).data).digest('hex');
     expect(digest).toBe(createHash('sha256').update(inkImage(structuredClone(seven)).data).digest('hex'));
     expect(renderInk(seven, { width: 28, height: 28 }).data.length).toBe(784);
+  });
+
+  it('is read as dark ink on light paper even where the ink covers most of the picture (a dense scribble)', () => {
+    // 13 passes of a zigzag with a thick pen: most pixels are ink, which a majority vote would take for the paper.
+    const zigzag = { strokes: [Array.from({ length: 27 }, (_, i) => ({ x: i % 2 === 0 ? 0 : 100, y: (i * 100) / 26 }))] };
+    const picture = inkImage(zigzag, { penWidth: 0.2 });
+    expect(picture.polarity).toBe('dark-on-light');
+    expect(picture.data.filter((v, i) => i % 4 === 0 && v < 128).length).toBeGreaterThan(0.5 * 128 * 128);
+    for (const metadata of [{ name: 'digits', preprocessing: 'mnist-com-v2', inputShape: [28, 28, 1] as [number, number, number] }, { name: 'hanzi', preprocessing: 'cjk-fit-v1', inputShape: [64, 64, 1] as [number, number, number] }]) {
+      const input = preprocessorFor(metadata)(inkImageFor(zigzag, { ...metadata, inkPenWidth: 0.2 }), 'zigzag');
+      const mean = input.reduce((sum, v) => sum + v, 0) / input.length;
+      expect(mean, metadata.name).toBeGreaterThan(0.25); // ink = 1: the scribble, not the paper
+    }
   });
 
   it('refuses a pen width outside (0, 1)', () => {
