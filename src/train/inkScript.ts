@@ -39,8 +39,9 @@ export interface ScriptModel {
 }
 
 /**
- * A model as files in memory (TF.js model artifacts plus hwr's metadata): the same shape as `ModelFiles` in
- * web/src/training/types.ts, which the training worker hands to the page.
+ * A model as files in memory (TF.js model artifacts, as `tf.io.withSaveHandler` gives them and `tf.io.fromMemory` takes
+ * them, plus hwr's metadata): what `onUsable` receives, what the training worker hands to the page and the page keeps
+ * in IndexedDB, and the content of a model folder (web/src/training/modelFiles.ts writes one).
  */
 export interface ModelFiles {
   /** `model.json`'s `modelTopology` (Keras-style layers JSON). */
@@ -53,7 +54,7 @@ export interface ModelFiles {
   metadata: ModelMetadata;
 }
 
-/** Where a run is: the same shape as `TrainingProgress` in web/src/training/types.ts. */
+/** Where a run is: reported at every phase change and at least once per epoch (the page shows it as it comes). */
 export interface TrainingProgress {
   /** `synthesis`: augmenting and rendering; `head`: the new classifier on frozen features; `fine-tune`; `done`. */
   phase: 'synthesis' | 'head' | 'fine-tune' | 'done';

@@ -25,6 +25,7 @@ import { modelFiles } from '../../src/train/inkScript.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { modelFolderFiles } from '../../web/src/training/modelFiles.ts';
 import type { ModelFiles, TrainingProgress } from '../../web/src/training/types.ts';
+import { expectClose } from '../fixtures/backends.ts';
 import { hwr } from '../fixtures/cli.ts';
 import { digitPng, mnistTestDigits } from '../fixtures/images.ts';
 import { serveStatic, type StaticServer } from './staticServer.ts';
@@ -117,18 +118,6 @@ function randomCases(count: number, seed: number): KernelCase[] {
   });
 }
 
-function expectClose(actual: number[], expected: number[], label: string): void {
-  expect(actual.length, `${label}: length`).toBe(expected.length);
-  let maxDiff = 0;
-  let magnitude = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
-    magnitude = Math.max(magnitude, Math.abs(expected[i]!));
-  }
-  expect(Number.isFinite(maxDiff), `${label}: finite`).toBe(true);
-  expect(maxDiff, `${label}: max abs diff (max |cpu| ${magnitude})`).toBeLessThanOrEqual(TOLERANCE * Math.max(1, magnitude));
-}
-
 /** Bundles `contents` (an ES module importing the repo's sources) for a browser worker, as an ES module. */
 async function bundle(contents: string): Promise<string> {
   const result = await build({
@@ -193,7 +182,7 @@ describe.skipIf(!hasChromium)('training in a Chromium Web Worker', () => {
     expect(answer.simd).toBe(true);
     const names = ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
     answer.results.forEach((outputs, i) => {
-      names.forEach((name, j) => expectClose(outputs.wasm[j]!, outputs.cpu[j]!, `${name}, case ${JSON.stringify(cases[i])}`));
+      names.forEach((name, j) => expectClose(outputs.wasm[j]!, outputs.cpu[j]!, `${name}, case ${JSON.stringify(cases[i])}`, TOLERANCE));
     });
   }, 60_000);
 

@@ -2,43 +2,16 @@
  * What the page's teach mode and the training worker exchange: a script's trained model as files, training progress,
  * and the trainer that runs `trainInkScript` (src/train/inkScript.ts) in a Web Worker.
  */
-import type { ModelMetadata } from '../../../src/core/types.ts';
 import type { InkDataset } from '../../../src/data/inkDataset.ts';
+import type { ModelFiles, TrainingProgress } from '../../../src/train/inkScript.ts';
 
 /**
- * A trained model as the browser keeps it (IndexedDB) and hands it around: TF.js's model artifacts
- * (`tf.io.ModelArtifacts`, as `tf.io.withSaveHandler` gives them and `tf.io.fromMemory` takes them) plus hwr's metadata.
- * The same content as a model folder (`model.json`, `weights.bin`, `metadata.json`) that `hwr predict --model DIR`,
- * the server and `hwr export` read.
+ * A trained model as the browser keeps it (IndexedDB) and hands it around: TF.js's model artifacts plus hwr's metadata,
+ * the content of a model folder (`model.json`, `weights.bin`, `metadata.json`) that `hwr predict --model DIR`, the
+ * server and `hwr export` read; and where a training run is. Both are the recipe's own types (src/train/inkScript.ts),
+ * which the training worker forwards as they are.
  */
-export interface ModelFiles {
-  /** `model.json`'s `modelTopology` (the Keras-style layers JSON). */
-  modelTopology: object;
-  /** `model.json`'s `weightsManifest[0].weights`: names, shapes and dtypes of the tensors in `weightData`, in order. */
-  weightSpecs: Array<{ name: string; shape: number[]; dtype: string }>;
-  /** The weights, concatenated as `weightSpecs` lists them (`weights.bin`). */
-  weightData: ArrayBuffer;
-  /** `metadata.json`. */
-  metadata: ModelMetadata;
-}
-
-/** Where a training run is. Sent by the worker at least once per epoch and at every phase change. */
-export interface TrainingProgress {
-  /** `synthesis`: augmenting and rendering the samples; `head`: training the new classifier on frozen features; `fine-tune`: all layers; `done`. */
-  phase: 'synthesis' | 'head' | 'fine-tune' | 'done';
-  /** Fraction of the whole run done, in [0, 1]. */
-  fraction: number;
-  /** Epoch within the phase, from 1, and the phase's epoch count (0 in `synthesis`). */
-  epoch: number;
-  epochs: number;
-  /** Mean training loss (cross-entropy, nats) and top-1 accuracy in [0, 1] of the last epoch; null before the first. */
-  loss: number | null;
-  accuracy: number | null;
-  /** ms since the run started. */
-  elapsedMs: number;
-  /** True once a model that recognizes has been produced (after the head phase): it may be used while fine-tuning goes on. */
-  usable: boolean;
-}
+export type { ModelFiles, TrainingProgress };
 
 /** Options of `ScriptTrainer.train`. */
 export interface TrainOptions {
