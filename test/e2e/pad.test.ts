@@ -273,6 +273,9 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
       let answer = serverAnswer(1, 0.999999);
       await scriptServer(page, () => answer);
       await setMode(page, 'server');
+      // "Wrong? Pick the right one" appears once, when the in-browser model has loaded (it lists that model's classes):
+      // measure after it, so that only the numbers change between answers.
+      await page.waitForFunction(() => document.getElementById('improve')?.hidden === false);
       if (phone) await drawWithTouch(page, await page.context().newCDPSession(page), SHAPES.one);
       else await drawWithMouse(page, SHAPES.one);
       const shown: Array<Record<string, number[]>> = [];

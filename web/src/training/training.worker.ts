@@ -14,6 +14,7 @@ import { describeError } from '../recognition/protocol.ts';
 import { modelFilesHandler } from './modelFiles.ts';
 import type { TrainerRequest, TrainerResponse } from './protocol.ts';
 import type { ModelFiles } from './types.ts';
+import packageJson from '../../../package.json' with { type: 'json' };
 
 /** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib's `self` is typed as a Window). */
 const scope = self as unknown as {
@@ -57,6 +58,10 @@ async function train(request: TrainerRequest & { type: 'train' }): Promise<{ fil
       ...request.recipe,
       ...(start ? { startFrom: { model: start.model!, metadata: start.metadata } } : {}),
       signal: abort.signal,
+      // What the model's metadata.json records about where it came from.
+      version: packageJson.version,
+      command: `teach mode in the hwr page (hwr ${packageJson.version}): ${request.dataset.samples.length} drawn samples, seed ${request.seed ?? 1}`,
+      trainedOn: `a web browser (${self.navigator.userAgent.match(/(Chrome|Firefox|Safari)\/[\d.]+/)?.[0] ?? 'unknown'}), TF.js ${backend} in a Web Worker`,
       onProgress: (progress) => post({ type: 'progress', progress }),
       // Copied, not transferred: the page may use it while fine-tuning goes on here.
       onUsable: (files) => post({ type: 'usable', model: files }),
