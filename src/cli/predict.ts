@@ -7,7 +7,7 @@ import { formatProbability } from '../core/probabilityText.ts';
 import { defaultTopK, MAX_TOP_K, type ClassProbability, type Recognition } from '../core/recognizer.ts';
 import { INK_DATASET_FORMAT, parseInkDataset, sampleInk } from '../data/inkDataset.ts';
 import { decodeImageFile, encodePng } from '../node/image.ts';
-import { writeFileAtomic } from '../node/files.ts';
+import { fileReadError, writeFileAtomic } from '../node/files.ts';
 import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import type { Ink } from '../core/ink.ts';
 import type { InkDataset } from '../data/inkDataset.ts';
@@ -64,11 +64,7 @@ export async function readInkFile(file: string): Promise<{ ink: Ink } | { datase
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    // As image files are reported (src/node/image.ts).
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw hwrError('FILE_NOT_FOUND', `${file}: no such file`, error);
-    if (code === 'EISDIR') throw hwrError('BAD_ARGUMENT', `${file}: is a directory, not an ink file`, error);
-    throw hwrError('BAD_ARGUMENT', `${file}: cannot read (${(error as Error).message})`, error);
+    throw fileReadError(error, file, 'an ink file'); // as image files are reported
   }
   let value: unknown;
   try {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { hwrError, isHwrError } from '../core/errors.ts';
 
 /**
  * Writes `contents` to `path` atomically: into a fresh temporary file in the same folder
@@ -52,4 +53,20 @@ export async function writeFileAtomicWith<T>(path: string, write: (handle: FileH
     await rm(temporary, { force: true });
     throw error;
   }
+}
+
+/**
+ * Maps an error of reading the input file `path` (Node's, by its `code`) to an `HwrError` naming it, the one way the
+ * CLI reports an input it cannot read: `FILE_NOT_FOUND` "<path>: no such file"; `BAD_ARGUMENT` "<path>: is a
+ * directory, not <kind>", "<path>: permission denied" or "<path>: cannot read (<reason>)". An `HwrError` passes as it is.
+ * @param kind what the file should have been, e.g. `an image file`, `an ink file`
+ */
+export function fileReadError(error: unknown, path: string, kind: string): Error {
+  if (isHwrError(error)) return error;
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return hwrError('FILE_NOT_FOUND', `${path}: no such file`, error);
+  if (code === 'EISDIR') return hwrError('BAD_ARGUMENT', `${path}: is a directory, not ${kind}`, error);
+  if (code === 'EACCES' || code === 'EPERM') return hwrError('BAD_ARGUMENT', `${path}: permission denied`, error);
+  const message = error instanceof Error ? error.message : String(error);
+  return hwrError('BAD_ARGUMENT', `${path}: cannot read (${message})`, error);
 }

@@ -11,6 +11,7 @@ import { imageSize } from 'image-size';
 import sharp, { type FailOnOptions, type Metadata } from 'sharp';
 import { hwrError, isHwrError } from '../core/errors.ts';
 import type { PixelBuffer } from '../core/types.ts';
+import { fileReadError } from './files.ts';
 
 /** Default `maxPixels`: 50 megapixels, more than any phone photo (a 12 MP photo is 4032x3024). */
 export const DEFAULT_MAX_PIXELS = 50e6;
@@ -147,7 +148,7 @@ export async function decodeImageFile(path: string, options: DecodeFileOptions =
     if (!stats.isFile()) throw hwrError('BAD_ARGUMENT', `${path}: not a regular file`);
     size = stats.size;
   } catch (error) {
-    throw fileError(error, path);
+    throw fileReadError(error, path, 'an image file');
   }
   if (size > maxBytes) {
     throw hwrError('IMAGE_TOO_LARGE', `${path}: file is ${formatSize(size)}, over the ${formatSize(maxBytes)} limit`);
@@ -156,7 +157,7 @@ export async function decodeImageFile(path: string, options: DecodeFileOptions =
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw fileError(error, path);
+    throw fileReadError(error, path, 'an image file');
   }
   return decodeImage(bytes, path, options);
 }
@@ -302,17 +303,6 @@ function decoderError(error: unknown, name: string): Error {
     return hwrError('IMAGE_TOO_LARGE', `${name}: image is over the pixel limit (${reason})`, error);
   }
   return hwrError('CORRUPT_IMAGE', `${name}: corrupt or truncated image (${reason})`, error);
-}
-
-/** Maps a Node file-system error to an `HwrError` naming the path. */
-function fileError(error: unknown, path: string): Error {
-  if (isHwrError(error)) return error;
-  const code = (error as { code?: string } | null)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return hwrError('FILE_NOT_FOUND', `${path}: no such file`, error);
-  if (code === 'EISDIR') return hwrError('BAD_ARGUMENT', `${path}: is a directory, not an image file`, error);
-  if (code === 'EACCES' || code === 'EPERM') return hwrError('BAD_ARGUMENT', `${path}: permission denied`, error);
-  const message = error instanceof Error ? error.message : String(error);
-  return hwrError('BAD_ARGUMENT', `${path}: cannot read (${message})`, error);
 }
 
 /** 10000000000 -> "10000", 12192768 -> "12.2", 50000000 -> "50". */

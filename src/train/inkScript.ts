@@ -27,8 +27,9 @@ import { initializers, input as tfInput, layers as tfLayers, model as tfModel, t
 import { hwrError } from '../core/errors.ts';
 import { inkImage } from '../core/ink.ts';
 import { inkPenWidthFor, preprocessorFor } from '../core/preprocessing.ts';
+import { topKIndices } from '../core/recognizer.ts';
 import type { ModelMetadata } from '../core/types.ts';
-import { createRng, type Rng } from '../data/augment.ts';
+import { createRng, shuffledIndices, type Rng } from '../data/augment.ts';
 import { augmentInk, type InkAugmentOptions } from '../data/inkAugment.ts';
 import { sampleInk, type InkDataset } from '../data/inkDataset.ts';
 
@@ -356,8 +357,8 @@ function checkOptions(options: TrainInkScriptOptions): Settings {
   };
 }
 
-/** @throws HwrError `BAD_DATASET` for fewer than 2 classes or a class without samples */
 /**
+ * @throws HwrError `BAD_DATASET` for fewer than 2 classes, or a class without samples unless `partialAllowed`
  * @param partialAllowed with `startFrom`: classes without samples are allowed (personalization of a model with many
  *   classes: a few corrected ones), as long as there is a sample at all
  * @returns the labels that have no sample
@@ -543,9 +544,7 @@ async function accuracyOf(model: LayersModel, set: ImageSet, inputShape: readonl
   const classes = probabilities.length / set.count;
   let correct = 0;
   for (let i = 0; i < set.count; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
-    if (best === set.labels[i]) correct++;
+    if (topKIndices(probabilities.subarray(i * classes, (i + 1) * classes), 1)[0] === set.labels[i]) correct++;
   }
   return correct / set.count;
 }
@@ -566,11 +565,7 @@ async function trainEpoch(
   onBatch?: (fraction: number) => void,
 ): Promise<{ loss: number; accuracy: number }> {
   const size = inputShape.reduce((a, b) => a * b, 1);
-  const order = Array.from({ length: set.count }, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = shuffledIndices(set.count, rng);
   let lossSum = 0;
   let accuracySum = 0;
   let batches = 0;
