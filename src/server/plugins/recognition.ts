@@ -25,21 +25,20 @@
  * Routes declare their schemas right above their handlers; failures are thrown and rendered
  * by the server's error handler in the one error shape (see ../errors.ts).
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import multipart from '@fastify/multipart';
-import sharp from 'sharp';
-import { INK_LIMITS, parseInk, type SizedInk } from '../../core/ink.ts';
-import { hwrError, isHwrError } from '../../core/errors.ts';
-import type { ModelMetadata, PixelBuffer } from '../../core/types.ts';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { INK_LIMITS, parseInk } from '../../core/ink.ts';
+import { hwrError } from '../../core/errors.ts';
+import type { ModelMetadata } from '../../core/types.ts';
 import { MAX_TOP_K, type ClassProbability, type Recognition } from '../../core/recognizer.ts';
 import { toImageData } from '../../core/preprocess.ts';
-import { decodeImage, encodePng } from '../../node/image.ts';
+import { encodePng } from '../../node/image.ts';
 import { ApiError, toApiError, type ApiErrorBody } from '../errors.ts';
 import { bytesFromImageText } from '../imagePayload.ts';
 import { defaultApiTopK, modelChoice, SMALL_VOCABULARY, type RawChoice } from '../modelChoice.ts';
 import type { ModelRouter, ModelTarget } from '../modelRouter.ts';
-import { PixelBudget, RETRY_AFTER_SECONDS, type Release } from '../pixelBudget.ts';
+import { PixelBudget } from '../pixelBudget.ts';
 import type { InkInput } from '../recognitionInputs.ts';
+import { acceptUploads, decodeWithinBudget as decodeInBudget, isJsonBody, unlessClientGone, uploadOf, type Decoded } from '../uploads.ts';
 
 /** Options of the recognition plugin. */
 export interface RecognitionPluginOptions {
@@ -57,26 +56,6 @@ export interface RecognitionPluginOptions {
   maxWaiting?: number;
   /** Pixels that may be decoded at once across all requests; default a budget of `maxPixels` with `maxWaiting`. */
   budget?: PixelBudget;
-}
-
-/** Why a request's work stopped: its client closed the connection before the answer. */
-export class ClientClosedError extends Error {
-  constructor() {
-    super('the client closed the connection before the answer');
-    this.name = 'ClientClosedError';
-  }
-}
-
-/**
- * An AbortSignal that aborts (with a `ClientClosedError`) when the response closes before it was sent in full:
- * the client went away. (Fastify's `request.signal` cannot serve: on Node 20 it aborts as soon as the body is read.)
- */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new ClientClosedError());
-  });
-  return controller.signal;
 }
 
 /** The answer for one recognized image. */
@@ -207,91 +186,19 @@ const listingSchema = {
   },
 } as const;
 
-/** The first part of a content type that names an image, e.g. `image/png`; parameters may follow. */
-const IMAGE_CONTENT_TYPE = /^image\/[\w.+-]+/i;
-
-/** One decoded image holding its share of the pixel budget until `release()`. */
-interface Decoded {
-  pixels: PixelBuffer;
-  decodeMs: number;
-  source: string;
-  release: Release;
-}
-
 /** One entry of a batch answer. */
 type BatchItem = { result: PredictionBody } | ApiErrorBody;
-
-/**
- * Pixels (width x height of the first frame) an image's header declares, at least 1;
- * 1 when the header cannot be read (the decoder will then report why).
- */
-async function declaredPixels(bytes: Buffer): Promise<number> {
-  try {
-    const { width = 1, height = 1, pageHeight } = await sharp(bytes).metadata();
-    return Math.max(1, width * (pageHeight ?? height));
-  } catch {
-    return 1;
-  }
-}
 
 const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (app, options) => {
   const { router, maxBodyBytes, maxPixels, maxBatch, maxBatchInkPoints = 100_000 } = options;
   const budget = options.budget ?? new PixelBudget(maxPixels, { maxWaiting: options.maxWaiting });
 
   // Accepted bodies: JSON (default parser), multipart, and raw `image/*` bytes. Plain text is refused (415).
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  await app.register(multipart, {
-    limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: 8, parts: 9 },
-  });
+  await acceptUploads(app, { maxBodyBytes, maxFields: 8 });
 
-  // A request refused as BUSY tells its client when to come back.
-  app.addHook('onError', async (_request, reply, error) => {
-    if ((error as { code?: string }).code === 'BUSY') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-  });
-
-  /**
-   * Reserves the image's pixels in the shared budget (waiting, or with `now`, giving up with `null` when they
-   * are not free at once), then decodes it, timing the decoding. The caller releases the budget when done
-   * with the pixels; on a decoding error it is released here. Nothing is decoded for a client that is gone.
-   * @throws ClientClosedError when `signal` aborts before the decoding starts or while it runs;
-   *   ApiError 503 `BUSY` when too many requests wait for the budget; decodeImage's errors.
-   */
-  async function decodeWithinBudget(upload: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> {
-    const pixelsDeclared = await declaredPixels(upload);
-    signal.throwIfAborted();
-    // Over the limit, decodeImage refuses from the header alone (or, for SVG, rasterizes small): nothing to reserve.
-    const release = pixelsDeclared > maxPixels ? () => {}
-      : now ? budget.tryAcquire(pixelsDeclared) : await budget.acquire(pixelsDeclared, signal);
-    if (!release) return null;
-    try {
-      signal.throwIfAborted();
-      const started = performance.now();
-      const pixels = await decodeImage(upload, source, { maxPixels });
-      signal.throwIfAborted();
-      return { pixels, decodeMs: performance.now() - started, source, release };
-    } catch (error) {
-      release();
-      throw error;
-    }
-  }
-
-  /**
-   * Runs a route's work with the client-gone signal; when the client has gone, the reply is hijacked, since there is
-   * no one to answer (the server's log line says "client closed").
-   */
-  async function unlessClientGone<T>(reply: FastifyReply, work: (signal: AbortSignal) => Promise<T>): Promise<T | FastifyReply> {
-    const signal = clientGone(reply);
-    try {
-      return await work(signal);
-    } catch (error) {
-      if (signal.aborted) {
-        reply.hijack();
-        return reply;
-      }
-      throw error;
-    }
-  }
+  /** `decodeWithinBudget` (../uploads.ts) with this plugin's budget and pixel limit. */
+  const decodeWithinBudget = (upload: Buffer, source: string, signal: AbortSignal, now = false): Promise<Decoded | null> =>
+    decodeInBudget(upload, source, signal, { budget, maxPixels }, now);
 
   app.post('/api/predict', {
     schema: {
@@ -307,7 +214,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
           'application/json': {
             schema: {
               type: 'object',
-              // One of `image` and `ink`: checked by `inputOf`, whose message says what to send.
+              // One of `image` and `ink`: checked by `uploadOf` (../uploads.ts), whose message says what to send.
               properties: { image: { type: 'string', minLength: 1 }, ink: inkSchema, ...choiceBodyProperties },
             },
           },
@@ -316,8 +223,9 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
       response: { 200: predictionSchema, '4xx': errorSchema, '5xx': errorSchema },
     },
   }, async (request, reply) => unlessClientGone(reply, async (signal): Promise<PredictionBody> => {
-    const upload = await inputOf(request);
-    const { target, topK } = await chosenModel(request, upload.fields);
+    const upload = await uploadOf(request, { maxBodyBytes, fields: ['model', 'topK'] });
+    const fields: RawChoice | undefined = upload.fields && { model: upload.fields.model?.at(-1), topK: upload.fields.topK?.at(-1) };
+    const { target, topK } = await chosenModel(request, fields);
     if ('ink' in upload) {
       // Drawn where it is recognized (a pool worker); nothing to decode, no pixel budget.
       const [recognition] = await target.recognizeBatch([{ ink: upload.ink }], { names: [upload.source], topK, signal });
@@ -477,66 +385,7 @@ const recognitionPlugin: FastifyPluginAsync<RecognitionPluginOptions> = async (a
     const target = await router.target(choice.model);
     return { target, topK: choice.topK ?? defaultApiTopK(target.metadata.classes.length) };
   }
-
-  /**
-   * Finds the image or the ink in a `/api/predict` request, in whichever of the accepted forms it came, with the
-   * multipart `model` and `topK` fields when it is multipart.
-   * @throws ApiError 400 when there is neither or both; `parseInk`'s HwrError `BAD_INK` / `NO_INK` for bad ink
-   */
-  async function inputOf(request: FastifyRequest): Promise<Upload> {
-    if (request.isMultipart()) return multipartInput(request);
-    if (Buffer.isBuffer(request.body)) return { bytes: request.body, source: `request body (${request.headers['content-type']})` };
-    if (isJsonBody(request)) {
-      const { image, ink } = request.body as { image?: string; ink?: unknown };
-      if (image !== undefined && ink !== undefined) throw new ApiError(400, 'BAD_REQUEST', 'the JSON body has both "image" and "ink": send one');
-      if (ink !== undefined) return { ink: parseInk(ink, 'body.ink'), source: 'body.ink' };
-      if (image !== undefined) return { bytes: bytesFromImageText(image, 'body.image'), source: 'body.image' };
-    }
-    throw new ApiError(400, 'BAD_REQUEST',
-      'the request carries no image: send JSON { "image": "<data URL or base64>" } or { "ink": { "strokes": [...] } }, ' +
-      'multipart field "image" or "ink", or image bytes with an image/* content type');
-  }
-
-  /**
-   * The `image` or `ink` part of a multipart body (a file, or a text field: a data URL or base64 for `image`, ink JSON
-   * for `ink`), and its `model` and `topK` text fields. The first of the two wins; later ones are ignored.
-   */
-  async function multipartInput(request: FastifyRequest): Promise<Upload> {
-    let found: Upload | undefined;
-    const fields: RawChoice = {};
-    try {
-      for await (const part of request.parts()) {
-        if ((part.fieldname === 'model' || part.fieldname === 'topK') && part.type === 'field') {
-          fields[part.fieldname] = String(part.value);
-          continue;
-        }
-        if ((part.fieldname !== 'image' && part.fieldname !== 'ink') || found) {
-          if (part.type === 'file') part.file.resume(); // drain unused files so parsing goes on
-          continue;
-        }
-        if (part.type === 'field' && part.valueTruncated) throw new ApiError(413, 'BODY_TOO_LARGE', `multipart field ${part.fieldname} is over ${maxBodyBytes} bytes`);
-        if (part.fieldname === 'ink') {
-          const source = part.type === 'file' ? `multipart file ${part.filename || 'ink'}` : 'multipart field ink';
-          const text = part.type === 'file' ? (await part.toBuffer()).toString('utf8') : String(part.value);
-          found = { ink: parseInk(parseInkText(text, source), source), source };
-        } else if (part.type === 'file') {
-          found = { bytes: await part.toBuffer(), source: `multipart file ${part.filename || 'image'}` };
-        } else {
-          found = { bytes: bytesFromImageText(String(part.value), 'multipart field image'), source: 'multipart field image' };
-        }
-      }
-    } catch (error) {
-      // Errors from the multipart parser itself (busboy) carry no status: they mean a malformed body.
-      if (error instanceof ApiError || (error as { statusCode?: number }).statusCode || isHwrError(error)) throw error;
-      throw new ApiError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`, { cause: error });
-    }
-    if (!found) throw new ApiError(400, 'BAD_REQUEST', 'multipart body has no field named "image" or "ink"');
-    return { ...found, fields };
-  }
 };
-
-/** What a `/api/predict` request carries: image bytes to decode, or validated ink; `source` names it in messages. */
-type Upload = ({ bytes: Buffer } | { ink: SizedInk }) & { source: string; fields?: RawChoice };
 
 /** A batch item that is ink, validated, with its field name; it holds no pixels (nothing to decode or release). */
 type InkItem = InkInput & Pick<Decoded, 'source' | 'decodeMs' | 'release'>;
@@ -550,22 +399,6 @@ function inkItem(item: Record<string, unknown>, source: string): InkItem {
     throw hwrError('BAD_INK', `${source}: expected an image string (a data URL or base64) or an object { "ink": { "strokes": [...] } }`);
   }
   return { ink: parseInk(item.ink, `${source}.ink`), source: `${source}.ink`, decodeMs: 0, release: () => {} };
-}
-
-/**
- * The JSON value of ink sent as text (a multipart field or file).
- * @throws HwrError `BAD_INK` naming `source` when the text is not JSON
- */
-function parseInkText(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw hwrError('BAD_INK', `${source}: not JSON: ${(error as Error).message}`);
-  }
-}
-
-function isJsonBody(request: FastifyRequest): boolean {
-  return typeof request.body === 'object' && request.body !== null && !Buffer.isBuffer(request.body);
 }
 
 /** The `{ error }` entry for one failed batch item; server faults are reported without their internals. */
