@@ -14,7 +14,7 @@
  */
 import { hwrError } from './errors.ts';
 import { DEFAULT_INK_PEN_WIDTH, inkImage, type Ink } from './ink.ts';
-import { detectPolarity, preprocessDigit, toGrayscale } from './preprocess.ts';
+import { centerInField, detectPolarity, fitWithStrokeWidth, inkBoundingBox, preprocessDigit, toGrayscale } from './preprocess.ts';
 import { CJK_PROFILE, fitInkToBox } from './profiles.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
 
@@ -115,4 +115,44 @@ export function inkPenWidthFor(metadata: Pick<ModelMetadata, 'preprocessing' | '
  */
 export function inkImageFor(ink: Ink, metadata: Pick<ModelMetadata, 'preprocessing' | 'inkPenWidth'>): PixelBuffer {
   return inkImage(ink, { penWidth: inkPenWidthFor(metadata) });
+}
+
+/**
+ * One character cut out of a line, as ink strength: `[height * width]` float32 in [0, 1], row-major, 1 = full ink,
+ * 0 = paper, the character's ink filling the crop (its ink box is the whole crop, give or take faint rim pixels).
+ */
+export interface InkCrop {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Prepares an ink crop (`InkCrop`) for a model: the line reader's fast path (src/core/line/), which cuts many candidate
+ * characters out of one ink map of the line and must not redo grayscale, lighting and polarity for each. Normalizes
+ * as the model's profile does after those steps, so that a character alone gets the input `preprocessorFor` gives:
+ * - `mnist-com-*`: the crop's ink box (`inkBoundingBox`, specks ignored) fitted to 20/28 of the field with MNIST's
+ *   stroke widths (`fitWithStrokeWidth`), then centred by its centre of mass (`centerInField`), as `preprocessDigit` does;
+ * - `cjk-fit-v1`: the crop as 8-bit gray (`255 - round(255 * ink)`, 255 = paper) through `fitInkToBox`, divided by 255.
+ * @returns `(crop) => [height * width]` float32 model input in [0, 1], ink = 1 (the model's input shape)
+ * @throws HwrError `BAD_MODEL` as `preprocessorFor` for an unknown profile; the returned function throws `NO_INK` for a crop without ink
+ */
+export function segmentPreprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'preprocessing' | 'inputShape'>): (crop: InkCrop) => Float32Array {
+  preprocessorFor(metadata); // the same checks and errors (unknown profile, not square)
+  const size = metadata.inputShape[0];
+  if (metadata.preprocessing === CJK_PROFILE) {
+    return (crop) => {
+      const gray = new Uint8Array(crop.data.length);
+      for (let i = 0; i < gray.length; i++) gray[i] = 255 - Math.round(255 * Math.min(1, Math.max(0, crop.data[i]!)));
+      const fitted = fitInkToBox({ width: crop.width, height: crop.height, data: gray }, { size });
+      const input = new Float32Array(fitted.length);
+      for (let i = 0; i < fitted.length; i++) input[i] = fitted[i]! / 255;
+      return input;
+    };
+  }
+  const box = Math.round((size * 20) / 28);
+  return (crop) => {
+    const inkBox = inkBoundingBox(crop.data, crop.width, crop.height, undefined, 'line segment');
+    return centerInField(fitWithStrokeWidth(crop.data, crop.width, crop.height, inkBox, box), size).data;
+  };
 }

@@ -1,0 +1,93 @@
+/**
+ * Over-segmentation of a line written as ink (strokes in writing order, y down, any unit) into primitives: stroke
+ * groups. Strokes whose x ranges overlap strongly belong together (the two strokes of a 4, a t's bar, the stacked
+ * strokes of 三); consecutive strokes in writing order join on a weaker overlap (a 5's flag written right after its
+ * body). Groups side by side (Chinese radicals, characters) stay separate: the search (./search.ts) joins them when
+ * the model reads them better together. Strokes are not split: a stroke running through two characters (joined-up
+ * writing) stays in one primitive, a limit said in notes/LINE-READING.md.
+ *
+ * Candidates are drawn as `inkImage` draws ink for a model (`renderInk`, pen width a fraction of the candidate's
+ * longer side, margin 1/16), at a smaller size (`renderSize`) since the profile shrinks it to the model's input anyway.
+ *
+ * Imports nothing Node-only.
+ */
+import { inkBounds, renderInk, type Ink } from '../ink.ts';
+import { hwrError } from '../errors.ts';
+import type { InkCrop } from '../preprocessing.ts';
+import { groupByOverlap, lineGeometry, type LineLayout, type LinePrimitive } from './layout.ts';
+import type { LineBox } from './types.ts';
+
+/** Strokes overlapping in x by this fraction of the narrower one's width join. */
+const GROUP_OVERLAP = 0.5;
+/** Consecutive strokes (writing order) join at this smaller overlap. */
+const CONSECUTIVE_OVERLAP = 0.25;
+
+/** Options of `segmentInkLine`. */
+export interface InkSegmentOptions {
+  /** Pen width as a fraction of a candidate's longer side (`inkPenWidthFor(metadata)`). */
+  penWidth: number;
+  /** Side of the square each candidate is drawn into, px (e.g. twice the model input). */
+  renderSize: number;
+}
+
+/**
+ * Segments a line of ink into stroke groups (see the module comment).
+ * @throws HwrError `NO_INK` when no stroke has a point; `BAD_ARGUMENT` for a non-finite coordinate
+ */
+export function segmentInkLine(ink: Ink, options: InkSegmentOptions, name: string): LineLayout {
+  const strokes = ink.strokes.map((stroke, index) => ({ stroke, index })).filter((s) => s.stroke.length > 0);
+  if (strokes.length === 0) throw hwrError('NO_INK', `no ink found in ${name}: no stroke has a point`);
+  const all = inkBounds(ink);
+  const boxes = strokes.map(({ stroke }) => {
+    const b = inkBounds({ strokes: [stroke] });
+    return { x0: b.minX, x1: b.maxX, y0: b.minY, y1: b.maxY };
+  });
+  const slack = 0.02 * Math.max(all.maxY - all.minY, 1e-9);
+  const groupOf = groupByOverlap(boxes, GROUP_OVERLAP, slack);
+  // Consecutive strokes with a weaker overlap join too (writing order is evidence).
+  for (let s = 1; s < boxes.length; s++) {
+    const a = boxes[s - 1]!;
+    const b = boxes[s]!;
+    const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0) + slack;
+    const narrower = Math.min(a.x1 - a.x0, b.x1 - b.x0) + slack;
+    if (overlap >= CONSECUTIVE_OVERLAP * narrower && groupOf[s] !== groupOf[s - 1]) {
+      const from = groupOf[s]!;
+      const to = groupOf[s - 1]!;
+      for (let k = 0; k < groupOf.length; k++) if (groupOf[k] === from) groupOf[k] = to;
+    }
+  }
+  const groups = new Map<number, LinePrimitive & { strokes: number[] }>();
+  boxes.forEach((b, s) => {
+    const g = groups.get(groupOf[s]!);
+    if (!g) groups.set(groupOf[s]!, { ...b, cutAfter: false, strokes: [strokes[s]!.index] });
+    else {
+      g.x0 = Math.min(g.x0, b.x0);
+      g.x1 = Math.max(g.x1, b.x1);
+      g.y0 = Math.min(g.y0, b.y0);
+      g.y1 = Math.max(g.y1, b.y1);
+      g.strokes.push(strokes[s]!.index);
+    }
+  });
+  const primitives = [...groups.values()].sort((a, b) => a.x0 + a.x1 - (b.x0 + b.x1));
+  const geometry = lineGeometry(primitives, 0.05 * Math.max(all.maxY - all.minY, all.maxX - all.minX, 1e-9));
+
+  const strokesOf = (first: number, last: number): number[] =>
+    primitives
+      .slice(first, last + 1)
+      .flatMap((p) => p.strokes)
+      .sort((a, b) => a - b);
+  const crop = (first: number, last: number): InkCrop => {
+    const size = options.renderSize;
+    const margin = Math.round(size / 16);
+    const strokeWidth = Math.max(0.5, (options.penWidth * (size - 2 * margin)) / (1 + options.penWidth));
+    const picture = renderInk({ strokes: strokesOf(first, last).map((s) => ink.strokes[s]!) }, { width: size, height: size, strokeWidth, margin });
+    return { data: Float32Array.from(picture.data, (v) => v / 255), width: size, height: size };
+  };
+  const inputBox = (first: number, last: number): LineBox => {
+    const parts = primitives.slice(first, last + 1);
+    const x = Math.min(...parts.map((p) => p.x0));
+    const y = Math.min(...parts.map((p) => p.y0));
+    return { x, y, width: Math.max(...parts.map((p) => p.x1)) - x, height: Math.max(...parts.map((p) => p.y1)) - y };
+  };
+  return { primitives, ...geometry, crop, inputBox, strokesOf };
+}

@@ -1,0 +1,225 @@
+/**
+ * `readLine`: one line of handwriting (an image or ink) read with a character model, by recognition-based
+ * segmentation (Casey and Lecolinet, "A survey of methods and strategies in character segmentation", IEEE TPAMI 18(7),
+ * 1996, section 4; Fujisawa, Nakano and Kurino, "Segmentation methods for character recognition", Proc. IEEE 80(7),
+ * 1992):
+ *
+ * 1. over-segmentation into primitives (./imageSegments.ts: components and cuts at contour valleys; ./inkSegments.ts:
+ *    stroke groups), left to right;
+ * 2. candidates: runs of 1..`MAX_PRIMITIVES` consecutive primitives no wider than `MAX_CANDIDATE_WIDTH` character
+ *    heights, each cut out as an ink crop and normalized as the model's profile does (`segmentPreprocessorFor`),
+ *    all classified in one batch (`Recognizer.predictProbabilities`, calibrated);
+ * 3. a beam search (./search.ts) over the lattice of cuts: a path's score is the sum over its characters of
+ *    log p(label | segment) (the rejection class costs `REJECT_COST` more), plus geometric log-priors (a candidate wider
+ *    than a character, white space inside a candidate, a cut through ink), with the constraint (./constraints.ts)
+ *    stepped inside the beam and punctuation the model lacks read from the segment's shape (./punctuation.ts);
+ * 4. the best complete path is the reading; `confidence` is its share of the probability mass (exp of the scores,
+ *    segmentations giving the same text added up) among the complete paths the beam kept.
+ *
+ * Imports nothing Node-only: the page runs it in a worker.
+ */
+import { hwrError } from '../errors.ts';
+import type { Ink } from '../ink.ts';
+import { inkPenWidthFor, segmentPreprocessorFor } from '../preprocessing.ts';
+import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
+import type { PixelBuffer } from '../types.ts';
+import { compileConstraint, type TextAutomaton } from './constraints.ts';
+import { segmentImageLine } from './imageSegments.ts';
+import { segmentInkLine } from './inkSegments.ts';
+import type { LineLayout } from './layout.ts';
+import { punctuationScore, segmentShape, SHAPE_PUNCTUATION } from './punctuation.ts';
+import { searchLattice, type LatticeEdge, type LatticeOption, type SearchResult } from './search.ts';
+import { REJECTED_CHARACTER, type LineCharacter, type LineReading, type ReadLineOptions } from './types.ts';
+
+/** What a line is given as: an image (a photo, a scan, the page's canvas) or ink (strokes in writing order). */
+export type LineInput = { image: PixelBuffer } | { ink: Ink };
+
+/** Tuning of the reader (natural-log units for costs); measured choices in notes/LINE-READING.md. */
+export const LINE_READER_TUNING = {
+  /** Most primitives in one candidate character. */
+  MAX_PRIMITIVES: 4,
+  /** A candidate of several primitives is at most this many character heights wide. */
+  MAX_CANDIDATE_WIDTH: 1.6,
+  /** Candidates wider than this many character heights pay `WIDTH_COST * excess^2`. */
+  WIDE: 1.1,
+  WIDTH_COST: 10,
+  /** White space inside a candidate beyond this many character heights pays `GAP_COST` per character height. */
+  INNER_GAP: 0.15,
+  GAP_COST: 8,
+  /** A segment boundary that cuts through touching ink. */
+  CUT_COST: 0.7,
+  /** Choosing the rejection ("not a character") for a segment, beyond its log probability. */
+  REJECT_COST: 3,
+  /** Added per character (against the sum of log probabilities' bias towards fewer, larger segments). */
+  CHAR_BONUS: 0,
+  /** Label options per candidate (most probable classes). */
+  LABELS_PER_CANDIDATE: 5,
+  /** A space: gap above max(SPACE_MIN * h, SPACE_SPACING * the line's median gap); logistic width SPACE_SOFTNESS * h. */
+  SPACE_MIN: 0.45,
+  SPACE_SPACING: 3,
+  SPACE_SOFTNESS: 0.08,
+  /** Default `beamWidth`. */
+  BEAM_WIDTH: 16,
+};
+
+const now = (): number => globalThis.performance.now();
+
+/**
+ * Reads one line of handwriting with a character model (see the module comment for the method).
+ * Works for any model: its metadata (`classes`, `inputShape`, `preprocessing`, `rejectClass`) drives sizes and labels.
+ * Boxes are in the input's coordinates (image px, or ink units).
+ * @param recognizer a loaded character model
+ * @param input `{ image }` RGBA pixels of the line, or `{ ink }` strokes in writing order (validate outside ink with `parseInk`)
+ * @throws HwrError `NO_INK` for a blank image or ink without points; `BAD_ARGUMENT` for a bad option (pattern, words,
+ *   topK, beamWidth) or an input that is neither an image nor ink
+ */
+export async function readLine(recognizer: Recognizer, input: LineInput, options: ReadLineOptions = {}): Promise<LineReading> {
+  const start = now();
+  const name = options.name ?? 'line';
+  const { metadata } = recognizer;
+  const topK = options.topK ?? defaultTopK(metadata.classes.length);
+  if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw hwrError('BAD_ARGUMENT', `topK: expected an integer from 1 to ${MAX_TOP_K}, got ${topK}`);
+  const beamWidth = options.beamWidth ?? LINE_READER_TUNING.BEAM_WIDTH;
+  if (!Number.isInteger(beamWidth) || beamWidth < 1 || beamWidth > 1000) throw hwrError('BAD_ARGUMENT', `beamWidth: expected an integer from 1 to 1000, got ${beamWidth}`);
+  const automaton = compileConstraint(options.pattern, options.words);
+  const prepare = segmentPreprocessorFor(metadata);
+
+  let layout: LineLayout;
+  if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
+  else if (input && 'ink' in input && input.ink) {
+    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: 2 * metadata.inputShape[0] }, name);
+  } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
+  const segmented = now();
+
+  const candidates = listCandidates(layout);
+  const [height, width] = metadata.inputShape;
+  const inputs = new Float32Array(candidates.length * height * width);
+  const crops = candidates.map((c, k) => {
+    const crop = layout.crop(c.first, c.last);
+    inputs.set(prepare(crop), k * height * width);
+    return crop;
+  });
+  const prepared = now();
+  const probabilities = await recognizer.predictProbabilities(inputs, candidates.length);
+  const inferred = now();
+
+  const classes = metadata.classes.length;
+  const rejectIndex = metadata.rejectClass === undefined ? -1 : metadata.classes.indexOf(metadata.rejectClass);
+  const marks = automaton ? SHAPE_PUNCTUATION.filter((m) => automaton.mentions(m) && !metadata.classes.includes(m)) : [];
+  const edges = candidates.map((c, k): LatticeEdge => {
+    const row = probabilities.subarray(k * classes, (k + 1) * classes);
+    const prior = geometricPrior(layout, c) + LINE_READER_TUNING.CHAR_BONUS;
+    const options: LatticeOption[] = [];
+    for (const i of topKIndices(row, Math.min(classes, LINE_READER_TUNING.LABELS_PER_CANDIDATE + (rejectIndex >= 0 ? 1 : 0)))) {
+      const p = row[i]!;
+      if (i === rejectIndex) options.push({ text: null, score: Math.log(Math.max(p, 1e-12)) - LINE_READER_TUNING.REJECT_COST + prior, probability: p });
+      else options.push({ text: metadata.classes[i]!, score: Math.log(Math.max(p, 1e-12)) + prior, probability: p });
+    }
+    if (marks.length > 0) {
+      const shape = segmentShape(c, layout, crops[k]!);
+      for (const mark of marks) {
+        const score = punctuationScore(mark, shape);
+        if (score > -20) options.push({ text: mark, score: score + prior, probability: Math.exp(score) });
+      }
+    }
+    return { from: c.first, to: c.last + 1, left: c.x0, right: c.x1, options, row } as LatticeEdge & { row: Float32Array };
+  });
+  const spacing = lineSpacing(layout);
+  const search = (constraint: TextAutomaton | undefined): SearchResult[] =>
+    searchLattice(layout.primitives.length + 1, edges, {
+      beamWidth,
+      ...(constraint ? { automaton: constraint } : {}),
+      spaceGap: Math.max(LINE_READER_TUNING.SPACE_MIN * layout.charHeight, LINE_READER_TUNING.SPACE_SPACING * spacing),
+      spaceSoftness: LINE_READER_TUNING.SPACE_SOFTNESS * layout.charHeight,
+    });
+  let results = search(automaton);
+  const constraintMet = automaton ? results.length > 0 : undefined;
+  if (results.length === 0) results = search(undefined);
+  const searched = now();
+
+  const best = results[0];
+  const characters: LineCharacter[] = (best?.steps ?? []).map(({ edge, option, spaceBefore }) => {
+    const row = (edge as LatticeEdge & { row: Float32Array }).row;
+    const first = edge.from;
+    const last = edge.to - 1;
+    const strokes = layout.strokesOf(first, last);
+    return {
+      text: option.text,
+      ...(option.text === null ? { reason: REJECTION_REASON } : {}),
+      probability: option.probability,
+      alternatives: topKIndices(row, topK).map((i) => ({ label: metadata.classes[i]!, probability: row[i]! })),
+      box: layout.inputBox(first, last),
+      ...(strokes ? { strokes } : {}),
+      ...(spaceBefore ? { spaceBefore: true } : {}),
+    };
+  });
+  const end = now();
+  return {
+    text: characters.map((c) => (c.spaceBefore ? ' ' : '') + (c.text ?? REJECTED_CHARACTER)).join(''),
+    characters,
+    confidence: best?.share ?? 0,
+    ...(constraintMet === undefined ? {} : { constraintMet }),
+    timings: { segmentMs: segmented - start, preprocessMs: prepared - segmented, inferenceMs: inferred - prepared, searchMs: searched - inferred, totalMs: end - start },
+  };
+}
+
+/** A candidate character: primitives `first..last` and their union box (working units). */
+interface Candidate {
+  first: number;
+  last: number;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+/** Runs of 1..MAX_PRIMITIVES consecutive primitives; runs of several no wider than MAX_CANDIDATE_WIDTH character heights. */
+function listCandidates(layout: LineLayout): Candidate[] {
+  const { primitives, charHeight } = layout;
+  const list: Candidate[] = [];
+  for (let first = 0; first < primitives.length; first++) {
+    const p = primitives[first]!;
+    const box = { first, last: first, x0: p.x0, x1: p.x1, y0: p.y0, y1: p.y1 };
+    list.push({ ...box });
+    for (let last = first + 1; last < Math.min(primitives.length, first + LINE_READER_TUNING.MAX_PRIMITIVES); last++) {
+      const q = primitives[last]!;
+      box.last = last;
+      box.x0 = Math.min(box.x0, q.x0);
+      box.x1 = Math.max(box.x1, q.x1);
+      box.y0 = Math.min(box.y0, q.y0);
+      box.y1 = Math.max(box.y1, q.y1);
+      if (box.x1 - box.x0 > LINE_READER_TUNING.MAX_CANDIDATE_WIDTH * charHeight) break;
+      list.push({ ...box });
+    }
+  }
+  return list;
+}
+
+/** Log-prior of a candidate's geometry: too wide, white space inside, a cut through ink at its right end. */
+function geometricPrior(layout: LineLayout, c: Candidate): number {
+  const t = LINE_READER_TUNING;
+  const h = layout.charHeight;
+  let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - t.WIDE) ** 2;
+  let reach = layout.primitives[c.first]!.x1;
+  let widestGap = 0;
+  for (let k = c.first + 1; k <= c.last; k++) {
+    const p = layout.primitives[k]!;
+    widestGap = Math.max(widestGap, p.x0 - reach);
+    reach = Math.max(reach, p.x1);
+  }
+  prior -= t.GAP_COST * Math.max(0, widestGap / h - t.INNER_GAP);
+  if (layout.primitives[c.last]!.cutAfter) prior -= t.CUT_COST;
+  return prior;
+}
+
+/** The line's usual gap between neighbouring primitives that are not cuts (median of the positive gaps; 0 when none). */
+function lineSpacing(layout: LineLayout): number {
+  const gaps: number[] = [];
+  let reach = -Infinity;
+  layout.primitives.forEach((p, k) => {
+    if (k > 0 && !layout.primitives[k - 1]!.cutAfter && p.x0 > reach) gaps.push(p.x0 - reach);
+    reach = Math.max(reach, p.x1);
+  });
+  gaps.sort((a, b) => a - b);
+  return gaps.length === 0 ? 0 : gaps[Math.floor(gaps.length / 2)]!;
+}
