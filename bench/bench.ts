@@ -12,6 +12,10 @@
  *                                      accuracy on the same and other generated writers): writes bench/teach.json and .md;
  *                                      its options --base digits,hanzi  --script latin,symbols  --writers N  --quick  --recipe JSON  --out <dir>.
  *                                      The full run does not include it.
+ *   npm run bench -- --only lines      only the line-reading evaluation (bench/lines.ts: digit lines as images and ink,
+ *                                      Chinese lines, speed of a 10-digit line, confidence bins): writes bench/lines.json
+ *                                      and .md; its options --quick  --lines N  --engine auto|onnx|tfjs  --stub  --out <dir>.
+ *                                      The full run does not include it.
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *            (--no-epoch and --no-serve keep the epoch rows and the serving section of the previous results, saying
  *            from which run they are)
@@ -59,6 +63,7 @@ import { batchInput, benchMetadata, OrtSide, singleInput, type OrtWay } from './
 import { train } from '../src/train/train.ts';
 import { hanziMarkdown, hanziSectionOf, runHanziBench, withHanziSection, type HanziReport } from './hanzi-bench.ts';
 import { teachMain } from './teach.ts';
+import { linesMain } from './lines.ts';
 import { predictedEngineRise, runServingBench, servingMarkdown, servingSectionOf, withServingSection, type ServingReport } from './serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,10 +103,14 @@ const { values: flags } = parseArgs({
     script: { type: 'string' },
     writers: { type: 'string' },
     recipe: { type: 'string' },
+    // --only lines's own options (bench/lines.ts)
+    lines: { type: 'string' },
+    engine: { type: 'string' },
+    stub: { type: 'boolean' },
   },
 });
-if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi' && flags.only !== 'teach') {
-  process.stderr.write(`bench: --only ${flags.only}: expected digits, hanzi or teach\n`);
+if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi' && flags.only !== 'teach' && flags.only !== 'lines') {
+  process.stderr.write(`bench: --only ${flags.only}: expected digits, hanzi, teach or lines\n`);
   process.exit(2);
 }
 const runDigits = flags.only !== 'hanzi';
@@ -641,4 +650,5 @@ async function main(): Promise<void> {
 
 if (flags['epoch-run']) await epochRun(Number(flags.threads));
 else if (flags.only === 'teach') await teachMain(process.argv.slice(2), `npm run bench -- ${process.argv.slice(2).join(' ')}`);
+else if (flags.only === 'lines') await linesMain(process.argv.slice(2), `npm run bench -- ${process.argv.slice(2).join(' ')}`);
 else await main();
