@@ -433,7 +433,7 @@ export function composeInkLine(chars: readonly InkLineCharacter[], rng: Rng, opt
       dx = Math.max(...recent.map((p) => p.maxX)) + rng.uniform(range[0], range[1]) * height - ink.minX;
       if (kind !== 'gap') {
         const target = kind === 'touch' ? rng.uniform(-0.5, 0.3) * penWidth : rng.uniform(1.5, 3) * penWidth;
-        const approaches = recent.map((p) => closestInkApproach(p, ink, dx, height / 25)).filter((d): d is number => d !== null);
+        const approaches = recent.map((p) => closestInkApproach(p, ink, dx, Math.min(penWidth, height / 25))).filter((d): d is number => d !== null);
         const closest = approaches.length > 0 ? Math.min(...approaches) : null;
         if (closest !== null) dx = Math.max(previous.minX + (previous.maxX - previous.minX) / 2 - ink.minX, dx + target - closest);
       }
@@ -495,8 +495,9 @@ function shiftInk(ink: PlacedInk, dx: number, dy: number): void {
 }
 
 /**
- * The smallest horizontal distance, over bands of height `band` that both traces cross, from the left character's
- * rightmost point to the right one's leftmost, were the right one shifted by `dx`; null when they share no band.
+ * The smallest horizontal distance, over bands of height `band` that both traces cross (a band and its neighbours),
+ * from the left character's rightmost point to the right one's leftmost, were the right one shifted by `dx`; null when
+ * they share no band.
  */
 function closestInkApproach(leftInk: PlacedInk, rightInk: PlacedInk, dx: number, band: number): number | null {
   const rightmost = new Map<number, number>();
@@ -506,8 +507,10 @@ function closestInkApproach(leftInk: PlacedInk, rightInk: PlacedInk, dx: number,
   }
   let closest: number | null = null;
   for (const p of rightInk.trace) {
-    const r = rightmost.get(Math.floor(p.y / band));
-    if (r === undefined) continue;
+    // The bands above and below count too: a slanted bar crosses bands between two trace points.
+    const b = Math.floor(p.y / band);
+    const r = Math.max(rightmost.get(b - 1) ?? -Infinity, rightmost.get(b) ?? -Infinity, rightmost.get(b + 1) ?? -Infinity);
+    if (r === -Infinity) continue;
     const distance = p.x + dx - r;
     if (closest === null || distance < closest) closest = distance;
   }
