@@ -24,9 +24,14 @@
  * script without a model recognizes nothing and says why. Every script offers "Wrong?
  * Pick the right one" and "Improve" (./teach/improve.ts); an improved model replaces the shipped one in the browser
  * mode until "Reset to the original model".
+ *
+ * Line mode (./line/linePanel.ts): the view switch beside the title ("One character" | "Line", remembered in
+ * localStorage `hwr.view`) shows a wide writing area instead of the pad and the results; the line is read by the
+ * current script's engine in the current mode (`RecognitionEngine.read`), and the mode menu moves into its panel.
  */
 import type { SizedInk } from '../../src/core/ink.ts';
 import { Composer } from './composer.ts';
+import { LinePanel } from './line/linePanel.ts';
 import { DrawingPad, type DrawingPadOptions } from './pad.ts';
 import { BrowserEngine } from './recognition/browserEngine.ts';
 import type { ModelProgress } from './recognition/modelFetch.ts';
@@ -64,7 +69,7 @@ function padStyle(forScript: Script): Pick<DrawingPadOptions, 'lineWidth' | 'gui
   return isShippedScript(forScript) ? PAD_STYLE[forScript] : { lineWidth: 0.05, guide: 'none' };
 }
 
-type ScriptWords = { lede: string; hint: string; padLabel: string; drawFirst: string; name: string };
+type ScriptWords = { lede: string; hint: string; padLabel: string; drawFirst: string; name: string; lineLede: string; lineHint: string };
 /** The words of the page that change with the script. */
 const SCRIPT_TEXT: Record<ShippedScript, ScriptWords> = {
   digits: {
@@ -73,6 +78,8 @@ const SCRIPT_TEXT: Record<ShippedScript, ScriptWords> = {
     padLabel: 'Drawing pad. Draw a digit with the mouse, a finger or a pen. Enter recognizes it, Escape clears, Control+Z undoes the last stroke.',
     drawFirst: 'Draw a digit first.',
     name: 'digits',
+    lineLede: 'Line mode: write a whole number, date or code; it is read as you write, each digit boxed. Tap a digit to correct it.',
+    lineHint: 'Write a number here',
   },
   hanzi: {
     lede: 'Write a Chinese character (one of the 3,755 of GB 2312 level 1), pick it from the candidates, and compose text.',
@@ -80,6 +87,8 @@ const SCRIPT_TEXT: Record<ShippedScript, ScriptWords> = {
     padLabel: 'Writing box for one Chinese character. Write with the mouse, a finger or a pen; candidates appear after each stroke. Keys 1 to 9 and 0 pick a candidate, Backspace undoes a stroke or deletes a character, Escape clears.',
     drawFirst: 'Write a character first.',
     name: '中文',
+    lineLede: 'Line mode: write a short Chinese phrase; it is read as you write, each character boxed. Tap one to correct it.',
+    lineHint: '写一行字 · write a line',
   },
 };
 
@@ -93,6 +102,8 @@ function scriptWords(forScript: Script): ScriptWords {
     padLabel: `Drawing pad for the script “${name}”. Draw with the mouse, a finger or a pen. Enter ${teach.isCollecting ? 'adds the drawing as a sample' : 'recognizes it'}, Escape clears, Control+Z undoes the last stroke.`,
     drawFirst: 'Draw a symbol first.',
     name,
+    lineLede: `Line mode: write a row of “${name}” symbols; it is read as you write, each symbol boxed. Tap one to correct it.`,
+    lineHint: 'Write a row of symbols here',
   };
 }
 
@@ -155,12 +166,14 @@ const heldModels = new Map<Script, ModelFiles>();
 const untrained: RecognitionEngine = {
   mode: 'browser',
   recognize: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'This script has no model yet: draw its samples, then Train.')),
+  read: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'This script has no model yet: draw its samples (one character at a time), then Train.')),
 };
 
 /** What answers for a taught script in server mode: the server has no such model. */
 const noServerModel: RecognitionEngine = {
   mode: 'server',
   recognize: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'A taught script runs in your browser only: choose “in the browser”.')),
+  read: () => Promise.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'A taught script runs in your browser only: choose “in the browser”.')),
 };
 
 /** The engine of a script and mode; the in-browser one is created (its model loaded) on first use. */
@@ -207,6 +220,7 @@ function modelChanged(forScript: Script, model: ModelFiles | null): void {
   if (currentMode() === 'browser' && (model || isShippedScript(forScript))) browserEngine(forScript);
   showModelInfo();
   if (!pad.isEmpty && !teach.isCollecting) void recognizeNow();
+  line.engineChanged();
 }
 
 /** The ink whose answer is shown (for a correction). */
@@ -233,6 +247,72 @@ const improve = new ImprovePanel({
     element('announcer').textContent = text;
   },
 });
+
+const line = new LinePanel({
+  panel: element('line'),
+  canvas: element<HTMLCanvasElement>('line-pad'),
+  boxes: element('line-boxes'),
+  characters: element<HTMLOListElement>('line-characters'),
+  text: element('line-text'),
+  confidence: element('line-confidence'),
+  alternatives: element('line-alternatives'),
+  alternativesCaption: element('line-alternatives-caption'),
+  alternativesList: element<HTMLOListElement>('line-alternatives-list'),
+  status: element('line-status'),
+  timing: element('line-timing'),
+  copy: element<HTMLButtonElement>('line-copy'),
+  read: element<HTMLButtonElement>('line-read'),
+  undo: element<HTMLButtonElement>('line-undo'),
+  clear: element<HTMLButtonElement>('line-clear'),
+  preset: element<HTMLSelectElement>('line-preset'),
+  pattern: element<HTMLInputElement>('line-pattern'),
+  announcer: element('announcer'),
+}, {
+  engine: () => engineFor(script, currentMode()),
+  loading: () => (currentMode() === 'browser' && browserEngines[script] !== undefined && modelsOf(script).browser === undefined ? loadingMessage(script) : null),
+  rejectClass: () => rejectClassOf(script),
+});
+
+/** What the page shows: the single-character pad and its results, or Line mode. */
+type PageView = 'character' | 'line';
+/** Where the view choice is remembered. */
+const VIEW_KEY = 'hwr.view';
+let pageView: PageView = 'character';
+/** The mode menu and its note, and what follows them under the pad (where they go back to from Line mode). */
+const modeRow = modeSelect.closest<HTMLElement>('.mode-row')!;
+const modeNote = element('mode-note');
+const modeHome = modeNote.nextElementSibling!;
+
+/**
+ * Shows the single-character pad (`character`) or Line mode (`line`): swaps the panels (CSS on `<body data-view>`),
+ * moves the mode menu into the shown one, the header's words follow, and the choice is remembered.
+ */
+function setView(next: PageView): void {
+  pageView = next;
+  document.body.dataset.view = next;
+  element('view-character').setAttribute('aria-pressed', String(next === 'character'));
+  element('view-line').setAttribute('aria-pressed', String(next === 'line'));
+  element('line').hidden = next !== 'line';
+  if (next === 'line') element('line-mode-slot').append(modeRow, modeNote);
+  else modeHome.before(modeRow, modeNote);
+  showWords();
+  try {
+    localStorage.setItem(VIEW_KEY, next);
+  } catch {
+    // Storage refused: the choice lasts for this visit only.
+  }
+  line.setActive(next === 'line');
+}
+
+/** The header's lede and the writing areas' hints, for the current script and view. */
+function showWords(): void {
+  const words = scriptWords(script);
+  element('lede').textContent = pageView === 'line' ? words.lineLede : words.lede;
+  element('line-hint').textContent = words.lineHint;
+}
+
+element('view-character').addEventListener('click', () => setView('character'));
+element('view-line').addEventListener('click', () => setView('line'));
 
 /** Rebuilds the script switch: the shipped scripts, the taught ones, "＋ New script…"; then switches to `select`. */
 function rebuildScriptSwitch(taught: string[], select: Script): void {
@@ -369,11 +449,13 @@ modeSelect.addEventListener('change', () => {
   showModelInfo();
   if (!pad.isEmpty) void recognizeNow();
   else view.setStatus('', 'info');
+  line.engineChanged();
 });
 document.body.dataset.mode = currentMode();
 scriptSelect.addEventListener('change', () => {
   const chosen = scriptSelect.value;
   if (chosen === 'new') {
+    if (pageView === 'line') setView('character'); // teaching draws one symbol at a time
     teach.showCreate();
     return;
   }
@@ -398,7 +480,7 @@ function setScript(next: Script): void {
     // Storage refused (private mode, quota): the choice lasts for this visit only.
   }
   const words = scriptWords(next);
-  element('lede').textContent = words.lede;
+  showWords();
   element('pad-hint').textContent = words.hint;
   pad.canvas.setAttribute('aria-label', words.padLabel);
   pad.configure(padStyle(next));
@@ -417,6 +499,8 @@ function setScript(next: Script): void {
   }
   showModelInfo();
   showModelProgress();
+  line.setScript({ lineWidth: next === 'hanzi' ? 0.022 : 0.03 });
+  line.engineChanged();
 }
 
 /** "Loading the model…" for digits, "Loading the 中文 model…" for another script. */
@@ -434,8 +518,13 @@ function showImprove(): void {
     improve.hide();
     return;
   }
-  const rejectClass = heldModels.get(script)?.metadata.rejectClass ?? (script === 'digits' ? 'none' : undefined);
-  void improve.setScript(script, model.classes, typeof rejectClass === 'string' ? rejectClass : undefined);
+  void improve.setScript(script, model.classes, rejectClassOf(script));
+}
+
+/** A script's model's rejection class: the held model's, `none` for the shipped digits model; undefined when none. */
+function rejectClassOf(forScript: Script): string | undefined {
+  const rejectClass = heldModels.get(forScript)?.metadata.rejectClass ?? (forScript === 'digits' ? 'none' : undefined);
+  return typeof rejectClass === 'string' ? rejectClass : undefined;
 }
 
 /** True when the key event comes from a field that edits text, which keeps its own keys (digits, Backspace, Ctrl+Z). */
@@ -445,6 +534,11 @@ function inTextField(target: HTMLElement | null): boolean {
 
 document.addEventListener('keydown', (event) => {
   const target = event.target as HTMLElement | null;
+  if (pageView === 'line') {
+    // Line mode's keys (Enter reads, Escape clears, Ctrl+Z undoes) act on the line.
+    if (line.handleKey(event, inTextField(target))) event.preventDefault();
+    return;
+  }
   // Let buttons, the select and text fields handle their own Enter and Escape.
   const ownsKeys = target?.closest('button, select, input, textarea, a[href]') !== null && target !== null;
   const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
@@ -588,6 +682,7 @@ function browserEngine(forScript: Script): RecognitionEngine {
     showModelProgress();
     showImprove();
     if (element('status').dataset.tone === 'busy') view.setStatus('', 'info');
+    line.engineChanged();
   }, (error: Error) => {
     if (browserEngines[forScript] !== engine) return;
     modelsOf(forScript).browser = error;
@@ -596,6 +691,7 @@ function browserEngine(forScript: Script): RecognitionEngine {
     showModelInfo();
     showModelProgress();
     if (currentMode() === 'browser') view.setStatus(error.message, 'error');
+    line.engineChanged();
   });
   return engine;
 }
@@ -610,6 +706,11 @@ async function start(): Promise<void> {
     // no storage: digits
   }
   if (taughtName(remembered) === null) setScript(rememberedScript([]));
+  try {
+    if (localStorage.getItem(VIEW_KEY) === 'line') setView('line');
+  } catch {
+    // no storage: the single-character pad
+  }
   const [taught, held] = await Promise.all([
     teach.load(),
     listModels().catch(() => new Map<string, { model: ModelFiles }>()),

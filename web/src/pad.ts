@@ -1,9 +1,10 @@
 /**
- * The drawing pad: a square canvas that records strokes from Pointer Events (mouse, touch and pen alike),
- * draws them round and smooth, and renders them at a fixed size for recognition.
+ * The drawing pad: a canvas that records strokes from Pointer Events (mouse, touch and pen alike),
+ * draws them round and smooth, and renders them at a fixed size for recognition. Square by default (the
+ * single-character pad); a wider one (`aspect`, e.g. 4 for 4:1) is Line mode's writing area (web/src/line/).
  *
- * Strokes are kept as points in pad units (0..1 on both axes), so the drawing survives resizes and
- * device pixel ratios, and Undo is "drop the last stroke and redraw".
+ * Strokes are kept as points in pad units (0..1 on both axes: x across the width, y down the height), so the
+ * drawing survives resizes and device pixel ratios, and Undo is "drop the last stroke and redraw".
  * Smoothing: each stroke is drawn as quadratic Bézier curves through the midpoints of successive points,
  * with the recorded points as control points (the usual midpoint-quadratic scheme), and with
  * `getCoalescedEvents()` so fast strokes keep every sample the hardware reported.
@@ -21,25 +22,34 @@ export interface PadPoint {
   t?: number;
 }
 
-/** Side of the square field, in logical px, in which `DrawingPad.ink()` gives coordinates, whatever the screen size. */
+/**
+ * Height of the field, in logical px, in which `DrawingPad.ink()` gives coordinates, whatever the screen size; its
+ * width is `PAD_INK_SIZE * aspect` (a square of 280 for the single-character pad).
+ */
 export const PAD_INK_SIZE = 280;
 
 /** One stroke: the points from pointer down to pointer up, in order. */
 export type Stroke = PadPoint[];
 
 /**
- * A light guide grid drawn on screen behind the ink (never in the image recognized), as in Chinese copybooks:
- * `tian` (田字格: the two centre lines), `mi` (米字格: the centre lines and both diagonals), or `none`.
+ * A light guide drawn on screen behind the ink (never in the image recognized), as in Chinese copybooks:
+ * `tian` (田字格: the two centre lines), `mi` (米字格: the centre lines and both diagonals), `baseline` (one dashed
+ * line at 3/4 of the height, to write a line on), or `none`.
  */
-export type PadGuide = 'none' | 'tian' | 'mi';
+export type PadGuide = 'none' | 'tian' | 'mi' | 'baseline';
 
 /** Options of `DrawingPad`, and of `DrawingPad.configure`. */
 export interface DrawingPadOptions {
   /**
-   * Ink width as a fraction of the pad's side (0.065 of a 280 px pad is ~18 px, close to MNIST's stroke-to-digit
+   * Ink width as a fraction of the pad's height (0.065 of a 280 px pad is ~18 px, close to MNIST's stroke-to-digit
    * ratio; a Chinese character, with many more strokes, wants about 0.04).
    */
   lineWidth?: number;
+  /**
+   * Width / height of the pad, default 1 (square). Fixed for the pad's life: give the canvas the same CSS
+   * `aspect-ratio`, so ink coordinates (`ink()`) keep their proportions whatever the screen size.
+   */
+  aspect?: number;
   /** Guide grid on screen; default `none`. */
   guide?: PadGuide;
   /** Ink colour on screen. Recognition always renders black on white. */
@@ -62,6 +72,8 @@ export class DrawingPad extends EventTarget {
   private readonly context: CanvasRenderingContext2D;
   private lineWidth: number;
   private guide: PadGuide;
+  /** Width / height. */
+  readonly aspect: number;
   private readonly inkColor: string;
   private readonly paperColor: string;
   private readonly finished: Stroke[] = [];
@@ -79,6 +91,8 @@ export class DrawingPad extends EventTarget {
     if (!context) throw new Error('the drawing pad needs a 2D canvas context, which this browser refused');
     this.context = context;
     this.lineWidth = options.lineWidth ?? 0.065;
+    this.aspect = options.aspect ?? 1;
+    if (!(this.aspect > 0 && Number.isFinite(this.aspect))) throw new RangeError(`DrawingPad: aspect must be a positive number, got ${this.aspect}`);
     this.guide = options.guide ?? 'none';
     this.inkColor = options.inkColor ?? '#14161f';
     this.paperColor = options.paperColor ?? '#ffffff';
@@ -116,18 +130,19 @@ export class DrawingPad extends EventTarget {
   }
 
   /**
-   * The drawing as ink (src/core/ink.ts): the finished strokes, x and y in logical px of a `PAD_INK_SIZE` square
-   * field (y down), `t` in ms since the first pen-down; `width` and `height` are `PAD_INK_SIZE`.
-   * Empty strokes when nothing is drawn.
+   * The drawing as ink (src/core/ink.ts): the finished strokes, x and y in logical px of a field `PAD_INK_SIZE * aspect`
+   * wide and `PAD_INK_SIZE` high (a 280 px square for the square pad; y down), `t` in ms since the first pen-down;
+   * `width` and `height` are the field's. Empty strokes when nothing is drawn.
    */
-  ink(): SizedInk {
+  ink(): SizedInk & { width: number; height: number } {
+    const width = PAD_INK_SIZE * this.aspect;
     return {
       strokes: this.finished.map((stroke) => stroke.map((point) => ({
-        x: point.x * PAD_INK_SIZE,
+        x: point.x * width,
         y: point.y * PAD_INK_SIZE,
         ...(point.t === undefined ? {} : { t: point.t }),
       }))),
-      width: PAD_INK_SIZE,
+      width,
       height: PAD_INK_SIZE,
     };
   }
@@ -153,29 +168,30 @@ export class DrawingPad extends EventTarget {
   }
 
   /**
-   * Renders the strokes black on white at `size` x `size` px, independent of the screen's size and pixel ratio,
-   * so the same drawing always gives the same pixels for the model.
-   * @param size side in px; default 280 (10x MNIST's 28).
+   * Renders the strokes black on white at `round(size * aspect)` x `size` px (a `size` square for the square pad),
+   * independent of the screen's size and pixel ratio, so the same drawing always gives the same pixels for the model.
+   * @param size height in px; default 280 (10x MNIST's 28).
    * @returns a canvas owned by the pad, overwritten by the next call.
    */
   renderForRecognition(size = 280): HTMLCanvasElement {
     const canvas = this.recognitionCanvas ?? document.createElement('canvas');
     this.recognitionCanvas = canvas;
-    canvas.width = size;
+    canvas.width = Math.max(1, Math.round(size * this.aspect));
     canvas.height = size;
     const context = canvas.getContext('2d', { willReadFrequently: true });
     if (!context) throw new Error('the browser refused a 2D canvas context for recognition');
-    paint(context, size, this.allStrokes(), this.lineWidth, '#000000', '#ffffff');
+    paint(context, canvas.width, canvas.height, this.allStrokes(), this.lineWidth, '#000000', '#ffffff');
     return canvas;
   }
 
-  /** Resizes the backing store to the element's CSS size times the device pixel ratio, then redraws. */
+  /** Resizes the backing store to the element's CSS size (width, and width / aspect) times the device pixel ratio, then redraws. */
   private fitToElement(): void {
     const ratio = window.devicePixelRatio || 1;
-    const side = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    if (this.canvas.width !== side || this.canvas.height !== side) {
-      this.canvas.width = side;
-      this.canvas.height = side;
+    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    const height = Math.max(1, Math.round((this.canvas.clientWidth / this.aspect) * ratio));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
     }
     this.draw();
   }
@@ -249,7 +265,7 @@ export class DrawingPad extends EventTarget {
   }
 
   private draw(): void {
-    paint(this.context, this.canvas.width, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor, this.guide);
+    paint(this.context, this.canvas.width, this.canvas.height, this.allStrokes(), this.lineWidth, this.inkColor, this.paperColor, this.guide);
     this.canvas.classList.toggle('has-ink', !this.isEmpty);
   }
 
@@ -258,55 +274,61 @@ export class DrawingPad extends EventTarget {
   }
 }
 
-/** Fills the paper, draws the guide grid (if any) and every stroke on a square context of `size` px. */
-function paint(context: CanvasRenderingContext2D, size: number, strokes: readonly Stroke[], lineWidth: number, ink: string, paper: string, guide: PadGuide = 'none'): void {
+/**
+ * Fills the paper, draws the guide (if any) and every stroke on a context of `width` x `height` px; the pen is
+ * `lineWidth * height` wide.
+ */
+function paint(context: CanvasRenderingContext2D, width: number, height: number, strokes: readonly Stroke[], lineWidth: number, ink: string, paper: string, guide: PadGuide = 'none'): void {
   context.fillStyle = paper;
-  context.fillRect(0, 0, size, size);
-  if (guide !== 'none') drawGuide(context, size, guide);
+  context.fillRect(0, 0, width, height);
+  if (guide !== 'none') drawGuide(context, width, height, guide);
   context.strokeStyle = ink;
   context.fillStyle = ink;
-  context.lineWidth = lineWidth * size;
+  context.lineWidth = lineWidth * height;
   context.lineCap = 'round';
   context.lineJoin = 'round';
-  for (const stroke of strokes) drawStroke(context, stroke, size);
+  for (const stroke of strokes) drawStroke(context, stroke, width, height);
 }
 
-/** Dashed light-red centre lines (and diagonals for 米字格), the colours of a Chinese copybook's grid. */
-function drawGuide(context: CanvasRenderingContext2D, size: number, guide: Exclude<PadGuide, 'none'>): void {
-  const lines: Array<[number, number, number, number]> = [[0.5, 0, 0.5, 1], [0, 0.5, 1, 0.5]];
+/**
+ * Dashed light-red centre lines (and diagonals for 米字格), the colours of a Chinese copybook's grid; or a light-blue
+ * baseline at 3/4 of the height, as on ruled paper.
+ */
+function drawGuide(context: CanvasRenderingContext2D, width: number, height: number, guide: Exclude<PadGuide, 'none'>): void {
+  const lines: Array<[number, number, number, number]> = guide === 'baseline' ? [[0.03, 0.75, 0.97, 0.75]] : [[0.5, 0, 0.5, 1], [0, 0.5, 1, 0.5]];
   if (guide === 'mi') lines.push([0, 0, 1, 1], [1, 0, 0, 1]);
   context.save();
-  context.strokeStyle = 'rgb(214 96 96 / 38%)';
-  context.lineWidth = Math.max(1, size / 320);
-  context.setLineDash([size / 60, size / 60]);
+  context.strokeStyle = guide === 'baseline' ? 'rgb(47 84 235 / 28%)' : 'rgb(214 96 96 / 38%)';
+  context.lineWidth = Math.max(1, height / 320);
+  context.setLineDash([height / 60, height / 60]);
   context.beginPath();
   for (const [x0, y0, x1, y1] of lines) {
-    context.moveTo(x0 * size, y0 * size);
-    context.lineTo(x1 * size, y1 * size);
+    context.moveTo(x0 * width, y0 * height);
+    context.lineTo(x1 * width, y1 * height);
   }
   context.stroke();
   context.restore();
 }
 
 /** Draws one stroke with midpoint quadratic smoothing; a single point becomes a round dot. */
-function drawStroke(context: CanvasRenderingContext2D, stroke: Stroke, size: number): void {
+function drawStroke(context: CanvasRenderingContext2D, stroke: Stroke, width: number, height: number): void {
   const first = stroke[0];
   if (!first) return;
   if (stroke.length === 1) {
     context.beginPath();
-    context.arc(first.x * size, first.y * size, context.lineWidth / 2, 0, Math.PI * 2);
+    context.arc(first.x * width, first.y * height, context.lineWidth / 2, 0, Math.PI * 2);
     context.fill();
     return;
   }
   context.beginPath();
-  context.moveTo(first.x * size, first.y * size);
+  context.moveTo(first.x * width, first.y * height);
   for (let i = 1; i < stroke.length - 1; i++) {
     const point = stroke[i]!;
     const next = stroke[i + 1]!;
-    context.quadraticCurveTo(point.x * size, point.y * size, ((point.x + next.x) / 2) * size, ((point.y + next.y) / 2) * size);
+    context.quadraticCurveTo(point.x * width, point.y * height, ((point.x + next.x) / 2) * width, ((point.y + next.y) / 2) * height);
   }
   const last = stroke[stroke.length - 1]!;
-  context.lineTo(last.x * size, last.y * size);
+  context.lineTo(last.x * width, last.y * height);
   context.stroke();
 }
 

@@ -1,6 +1,7 @@
 /**
  * In-browser recognition: the model runs in a Web Worker (ONNX Runtime Web, or TF.js wasm; see
- * loadInBrowser.ts), and the page only sends pixels or ink and receives probabilities. Works from any static host: the model and the .wasm files
+ * loadInBrowser.ts), and the page only sends pixels or ink and receives probabilities (or, for Line mode, a line's
+ * ink and its reading by the core's `readLine`). Works from any static host: the model and the .wasm files
  * are fetched from URLs relative to the page. A model the page holds (a taught script's `ModelFiles`) runs on TF.js
  * in the same kind of worker.
  */
@@ -10,10 +11,12 @@ import { toImageData } from '../../../src/core/preprocess.ts';
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import type { ModelFiles } from '../training/types.ts';
 import type { ModelProgress } from './modelFetch.ts';
-import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
-import { DEFAULT_ENGINE, PadRecognitionError, type EngineChoice, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
+import { describeError, resultMessage, type LineReadOptions, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import {
+  DEFAULT_ENGINE, PadRecognitionError, type EngineChoice, type ModelSummary, type PadLineReading, type PadRecognition, type RecognitionEngine,
+} from './types.ts';
 
-type Pending = { resolve: (value: WorkerResponse & { type: 'result' }) => void; reject: (error: Error) => void };
+type Pending = { resolve: (value: WorkerResponse) => void; reject: (error: Error) => void };
 
 /**
  * Recognition in the browser. Starts loading the model at construction; `ready` settles when it has loaded.
@@ -78,6 +81,32 @@ export class BrowserEngine implements RecognitionEngine {
     };
   }
 
+  /** Reads a line of ink with `readLine` in the worker (on the page when workers are unavailable); see `RecognitionEngine.read`. */
+  async read(ink: SizedInk, options: LineReadOptions): Promise<PadLineReading> {
+    await this.ready;
+    const started = performance.now();
+    const plain: SizedInk = { width: ink.width, height: ink.height, strokes: ink.strokes };
+    let reading;
+    if (this.onPage) {
+      try {
+        const { readLine } = await import('../../../src/core/line/readLine.ts');
+        reading = await readLine(this.onPage, { ink: plain }, { ...options, name: 'the line' });
+      } catch (error) {
+        const { code, message } = describeError(error);
+        throw new PadRecognitionError(code, message);
+      }
+    } else {
+      const id = this.nextId++;
+      const response = await new Promise<WorkerResponse>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        this.post({ type: 'read', id, ink: plain, options });
+      });
+      if (response.type !== 'reading') throw new PadRecognitionError('INTERNAL_ERROR', `the worker answered a read with ${response.type}`);
+      reading = response.reading;
+    }
+    return { mode: 'browser', reading, roundTripMs: performance.now() - started };
+  }
+
   private async start(model: string | ModelFiles, wasmUrl: string): Promise<ModelSummary> {
     let worker: Worker;
     try {
@@ -124,7 +153,7 @@ export class BrowserEngine implements RecognitionEngine {
   private recognizeInWorker(input: ImageData | SizedInk): Promise<WorkerResponse & { type: 'result' }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve: (response) => resolve(response as WorkerResponse & { type: 'result' }), reject });
       if ('strokes' in input) return this.post({ type: 'recognize-ink', id, ink: { width: input.width, height: input.height, strokes: input.strokes } });
       const pixels = input.data.buffer as ArrayBuffer;
       this.post({ type: 'recognize', id, width: input.width, height: input.height, pixels }, [pixels]);
@@ -142,11 +171,11 @@ export class BrowserEngine implements RecognitionEngine {
   }
 
   private settle(response: WorkerResponse): void {
-    if (response.type !== 'result' && response.type !== 'failed') return;
+    if (response.type !== 'result' && response.type !== 'reading' && response.type !== 'failed') return;
     const pending = this.pending.get(response.id);
     if (!pending) return;
     this.pending.delete(response.id);
-    if (response.type === 'result') pending.resolve(response);
+    if (response.type !== 'failed') pending.resolve(response);
     else pending.reject(new PadRecognitionError(response.error.code, response.error.message));
   }
 

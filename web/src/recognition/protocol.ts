@@ -3,6 +3,7 @@
  * Pixel and result buffers are transferred, not copied.
  */
 import type { SizedInk } from '../../../src/core/ink.ts';
+import type { LineReading } from '../../../src/core/line/types.ts';
 import type { ClassProbability, Recognition } from '../../../src/core/recognizer.ts';
 import type { ModelMetadata } from '../../../src/core/types.ts';
 import type { ModelFiles } from '../training/types.ts';
@@ -10,13 +11,25 @@ import type { EngineChoice } from './types.ts';
 
 /**
  * Page -> worker. `load` a model folder by URL, or `load-files` a model the page holds (a taught script's; TF.js);
- * then `recognize` pixels (RGBA, any size) or `recognize-ink` the pad's strokes (drawn by the core's `inkImageFor`).
+ * then `recognize` pixels (RGBA, any size) or `recognize-ink` the pad's strokes (drawn by the core's `inkImageFor`),
+ * or `read` a whole line of ink (Line mode: the core's `readLine`, src/core/line/readLine.ts, with `options`).
  */
 export type WorkerRequest =
   | { type: 'load'; modelUrl: string; wasmUrl: string; engine?: EngineChoice }
   | { type: 'load-files'; files: ModelFiles; wasmUrl: string }
   | { type: 'recognize'; id: number; width: number; height: number; pixels: ArrayBuffer }
-  | { type: 'recognize-ink'; id: number; ink: SizedInk };
+  | { type: 'recognize-ink'; id: number; ink: SizedInk }
+  | { type: 'read'; id: number; ink: SizedInk; options: LineReadOptions };
+
+/**
+ * What Line mode passes to `readLine` (a subset of `ReadLineOptions`, src/core/line/types.ts, that survives
+ * `postMessage`): `pattern` as a string (a JavaScript regular expression, anchored), `words`, `topK`.
+ */
+export interface LineReadOptions {
+  pattern?: string;
+  words?: string[];
+  topK?: number;
+}
 
 /** Worker -> page. `error.code` is an `HwrErrorCode` (e.g. `NO_INK`, `BAD_MODEL`) or `INTERNAL_ERROR`. */
 export type WorkerResponse =
@@ -38,6 +51,8 @@ export type WorkerResponse =
       processed: Float32Array;
       timings: { preprocessMs: number; inferenceMs: number };
     }
+  /** The answer to `read`: the line as `readLine` read it (boxes in the ink's units). */
+  | { type: 'reading'; id: number; reading: LineReading }
   | { type: 'failed'; id: number; error: { code: string; message: string } };
 
 /**

@@ -2,8 +2,9 @@
  * Web Worker that runs the model off the UI thread (like Tesseract.js's workers), so drawing stays smooth, on
  * TF.js or ONNX Runtime Web (the `load` request's `engine`; see loadInBrowser.ts).
  * Protocol: see protocol.ts. One `load` (answered by `progress` messages as the weights arrive, then `loaded`) or
- * `load-files` (a model the page holds, answered by `loaded`), then any number of `recognize` and `recognize-ink`
- * requests, answered in order.
+ * `load-files` (a model the page holds, answered by `loaded`), then any number of `recognize`, `recognize-ink` and
+ * `read` (a whole line, Line mode: `readLine` of src/core/line/readLine.ts with the loaded recognizer) requests,
+ * answered in order.
  */
 import type { Recognizer } from '../../../src/core/recognizer.ts';
 import { loadFilesInBrowser, loadInBrowser, type LoadedModel } from './loadInBrowser.ts';
@@ -17,6 +18,11 @@ const scope = self as unknown as {
 };
 
 let recognizer: Promise<Recognizer> | null = null;
+/**
+ * The line reader, imported on the first `read` (its pattern compiler, refa, is ~1 MB of JavaScript the single-character
+ * pad never needs).
+ */
+let lineReader: Promise<typeof import('../../../src/core/line/readLine.ts')> | null = null;
 
 scope.addEventListener('message', async ({ data: request }) => {
   if (request.type === 'load' || request.type === 'load-files') {
@@ -40,6 +46,13 @@ scope.addEventListener('message', async ({ data: request }) => {
   }
   try {
     if (!recognizer) throw new Error(`the worker got a ${request.type} request before load`);
+    if (request.type === 'read') {
+      lineReader ??= import('../../../src/core/line/readLine.ts');
+      const { readLine } = await lineReader;
+      const reading = await readLine(await recognizer, { ink: request.ink }, { ...request.options, name: 'the line' });
+      scope.postMessage({ type: 'reading', id: request.id, reading });
+      return;
+    }
     const result = request.type === 'recognize-ink'
       ? await (await recognizer).recognizeInk(request.ink, { name: 'the drawing' })
       : await (await recognizer).recognize({ width: request.width, height: request.height, data: new Uint8ClampedArray(request.pixels) }, { name: 'the drawing' });

@@ -3,11 +3,15 @@
  * `inkImageFor`, as the browser engines and training draw it), or without ink the drawing as a base64 PNG data URL,
  * to `POST api/predict` (relative to the page, so it works when the server serves the page under any path). For a
  * model other than the server's default (hanzi), the body names it (`model`) and asks for `topK` candidates.
+ * Line mode posts a line's ink to `POST api/read` (`{ "ink", "model"?, "pattern"?, "words"?, "topK"? }`), which answers
+ * the `LineReading` fields (src/core/line/types.ts) at the top level, with the model's name.
  */
 import { inkToJson, type SizedInk } from '../../../src/core/ink.ts';
+import type { LineReading } from '../../../src/core/line/types.ts';
 import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
-import { PadRecognitionError, type ModelSummary, type PadRecognition, type RecognitionEngine } from './types.ts';
+import type { LineReadOptions } from './protocol.ts';
+import { PadRecognitionError, type ModelSummary, type PadLineReading, type PadRecognition, type RecognitionEngine } from './types.ts';
 
 /** How many candidates the page shows for a large vocabulary, and asks the server for. */
 const CANDIDATES = 10;
@@ -83,6 +87,22 @@ export class ServerEngine implements RecognitionEngine {
       processed,
       timings: { totalMs, ...(prediction.timings ?? { preprocessMs: 0, inferenceMs: prediction.ms ?? 0 }) },
     };
+  }
+
+  /** Reads a line of ink on the server (`POST api/read`); see `RecognitionEngine.read`. */
+  async read(ink: SizedInk, options: LineReadOptions): Promise<PadLineReading> {
+    const started = performance.now();
+    const body = { ink: inkToJson(ink), ...(this.modelName === undefined ? {} : { model: this.modelName }), ...options };
+    const answer = (await this.request('read', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })) as LineReading & { model?: string };
+    if (typeof answer?.text !== 'string' || !Array.isArray(answer.characters)) {
+      throw new PadRecognitionError('BAD_RESPONSE', 'the server answered POST api/read without a text and its characters');
+    }
+    const { model: _model, ...reading } = answer;
+    return { mode: 'server', reading, roundTripMs: performance.now() - started };
   }
 
   /** Class labels from `model()`; plain indices if that fails or their count is not `count`. */

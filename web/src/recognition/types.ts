@@ -3,8 +3,10 @@
  * so the UI renders their answers the same way.
  */
 import type { SizedInk } from '../../../src/core/ink.ts';
+import type { LineReading } from '../../../src/core/line/types.ts';
 import type { ClassProbability } from '../../../src/core/recognizer.ts';
 import type { PixelBuffer } from '../../../src/core/types.ts';
+import type { LineReadOptions } from './protocol.ts';
 
 /** Where recognition runs; also the values of the mode `<select data-testid="mode">`. */
 export type RecognitionMode = 'browser' | 'server';
@@ -103,6 +105,23 @@ export interface RecognitionEngine {
    *         cannot be reached, `MODEL_UNAVAILABLE` when the model cannot be loaded, or the server's error code.
    */
   recognize(drawing: HTMLCanvasElement, ink?: SizedInk): Promise<PadRecognition>;
+  /**
+   * Reads a whole line of ink (Line mode): the core's `readLine` (src/core/line/readLine.ts) in the recognition worker,
+   * or `POST api/read` on the server.
+   * @param ink the line pad's strokes, in its ink units (`DrawingPad.ink()`): the answer's boxes are in these units.
+   * @param options `pattern` (a regular expression the whole text must match), `words`, `topK`.
+   * @throws PadRecognitionError as `recognize` does; `BAD_ARGUMENT` for a bad pattern.
+   */
+  read(ink: SizedInk, options: LineReadOptions): Promise<PadLineReading>;
+}
+
+/** One line read by an engine (Line mode). */
+export interface PadLineReading {
+  mode: RecognitionMode;
+  /** The reading (`LineReading`, src/core/line/types.ts): text, characters with boxes in the ink's units, confidence. */
+  reading: LineReading;
+  /** Milliseconds from the request to the answer, as measured by the page (worker messages or HTTP included). */
+  roundTripMs: number;
 }
 
 /** Short description of the model for the page footer. */
