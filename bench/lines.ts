@@ -64,6 +64,8 @@ interface Case {
   text: string;
   touching: boolean;
   input: LineInput;
+  /** The line's characters alone, before composition (ink sets and Chinese images), to read one by one. */
+  alone?: Array<{ label: string } & LineInput>;
 }
 
 type SetName = 'digits-image' | 'digits-ink' | 'hanzi-ink' | 'hanzi-image';
@@ -100,7 +102,10 @@ interface SetReport extends Figures {
   failures: number;
   /** Mean ms per line (reading only). */
   meanMs: number;
-  /** The characters read one by one by the same model (digits image only: the MNIST model's accuracy on them). */
+  /**
+   * The same characters read one by one by the same model (`recognize`/`recognizeInk`; digits image: the 28x28 MNIST
+   * digits through `predictProbabilities`): the ceiling of a reader that cuts perfectly.
+   */
   isolatedAccuracy?: number;
   examples: Array<{ text: string; read: string; confidence: number }>;
 }
@@ -187,8 +192,9 @@ function digitInkCases(count: number, rng: Rng): Case[] {
   return lengths(count, 4, 12, rng).map((length, i) => {
     const writer = plotterWriter(font, 1000 + i);
     const text = Array.from({ length }, () => String(rng.int(10))).join('');
-    const line = composeInkLine([...text].map((label) => ({ label, ink: writeSample(writer, label, rng) })), rng, { emSize: GLYPH_UNITS });
-    return { set: 'digits-ink' as const, text, touching: line.touching.some(Boolean), input: { ink: line.ink } };
+    const chars = [...text].map((label) => ({ label, ink: writeSample(writer, label, rng) }));
+    const line = composeInkLine(chars, rng, { emSize: GLYPH_UNITS });
+    return { set: 'digits-ink' as const, text, touching: line.touching.some(Boolean), input: { ink: line.ink }, alone: chars };
   });
 }
 
@@ -205,6 +211,36 @@ function hanziCell(label: string, ink: Ink, style: ReturnType<typeof syntheticWr
   return { label, image, width: gray.width, height: side };
 }
 
+/** A coverage raster as an RGBA image, dark on light, with 4 px of paper around. */
+function coverageImage(cell: ImageLineCharacter): PixelBuffer {
+  const pad = 4;
+  const width = cell.width + 2 * pad;
+  const height = cell.height + 2 * pad;
+  const data = new Uint8ClampedArray(width * height * 4).fill(255);
+  for (let y = 0; y < cell.height; y++) {
+    for (let x = 0; x < cell.width; x++) {
+      const i = 4 * ((y + pad) * width + x + pad);
+      data.fill(255 - Math.round(255 * cell.image[y * cell.width + x]!), i, i + 3);
+    }
+  }
+  return { width, height, data, polarity: 'dark-on-light' };
+}
+
+/** Share of the cases' characters read right one by one (`recognize` in batches of 64, `recognizeInk`). */
+async function isolatedAccuracy(recognizer: Recognizer, cases: readonly Case[]): Promise<number | undefined> {
+  const alone = cases.flatMap((c) => c.alone ?? []);
+  if (alone.length === 0) return undefined;
+  let right = 0;
+  const images = alone.filter((a): a is { label: string; image: PixelBuffer } => 'image' in a);
+  for (let k = 0; k < images.length; k += 64) {
+    const batch = images.slice(k, k + 64);
+    const results = await recognizer.recognizeBatch(batch.map((a) => a.image));
+    results.forEach((r, j) => void (!(r instanceof Error) && r.label === batch[j]!.label && right++));
+  }
+  for (const a of alone) if ('ink' in a && (await recognizer.recognizeInk(a.ink).catch(() => null))?.label === a.label) right++;
+  return right / alone.length;
+}
+
 /** Lines of 2-8 GB2312 level-1 characters by held-out synthetic writers, as ink and as images (the same texts). */
 async function hanziCases(count: number, rng: Rng): Promise<Case[]> {
   const charset = gb2312Level1();
@@ -216,13 +252,11 @@ async function hanziCases(count: number, rng: Rng): Promise<Case[]> {
     const { style } = syntheticWriter(HELD_OUT_SEED, 1 + (i % 50));
     const inks = [...text].map((label) => ({ label, ink: handwrite(references.get(label)!, style, rng) }));
     const inkLine = composeInkLine(inks, rng, { emSize: HANZI_BOX });
-    cases.push({ set: 'hanzi-ink', text, touching: inkLine.touching.some(Boolean), input: { ink: inkLine.ink } });
-    const imageLine = composeImageLine(
-      inks.map(({ label, ink }) => hanziCell(label, ink, style, rng)),
-      rng,
-      { margin: 12 },
-    );
-    cases.push({ set: 'hanzi-image', text, touching: imageLine.touching.some(Boolean), input: { image: imageLine.image } });
+    cases.push({ set: 'hanzi-ink', text, touching: inkLine.touching.some(Boolean), input: { ink: inkLine.ink }, alone: inks });
+    const cells = inks.map(({ label, ink }) => hanziCell(label, ink, style, rng));
+    const imageLine = composeImageLine(cells, rng, { margin: 12 });
+    const alone = cells.map((cell) => ({ label: cell.label, image: coverageImage(cell) }));
+    cases.push({ set: 'hanzi-image', text, touching: imageLine.touching.some(Boolean), input: { image: imageLine.image }, alone });
   });
   return cases;
 }
@@ -423,15 +457,18 @@ function markdown(report: LinesReport): string {
     '',
   );
   out.push(`Measured by \`${report.command}\` on ${report.machine}; load ${report.loadBefore.map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) before, ${report.loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; ${report.date}, commit ${report.commit}; reader: ${report.reader === 'readLine' ? '`readLine` (src/core/line/readLine.ts)' : 'the stand-in of bench/lines.ts (readLine was not loadable)'}; accuracy runs on ${report.engine}; ${report.seconds.toFixed(0)} s in all.${report.quick ? ' **Quick run: few lines, rough figures.**' : ''}`, '');
-  out.push('| set | model | lines | character accuracy | line accuracy | target | ms per line (mean) | failures |', '|---|---|---|---|---|---|---|---|');
+  out.push('| set | model | lines | character accuracy | line accuracy | target | characters alone | ms per line (mean) | failures |', '|---|---|---|---|---|---|---|---|---|');
   for (const s of report.sets) {
     const target = s.target ? [s.target.characterAccuracy && `char >= ${pct(s.target.characterAccuracy)}`, s.target.lineAccuracy && `line >= ${pct(s.target.lineAccuracy)}`].filter(Boolean).join(', ') : '-';
-    out.push(`| ${s.set} | ${s.model} | ${s.lines} | ${frac(s, 'characterAccuracy')} | ${frac(s, 'lineAccuracy')} | ${target} | ${s.meanMs.toFixed(1)} | ${s.failures} |`);
+    out.push(`| ${s.set} | ${s.model} | ${s.lines} | ${frac(s, 'characterAccuracy')} | ${frac(s, 'lineAccuracy')} | ${target} | ${s.isolatedAccuracy === undefined ? '-' : pct(s.isolatedAccuracy)} | ${s.meanMs.toFixed(1)} | ${s.failures} |`);
   }
   out.push('');
   for (const s of report.sets) {
     out.push(`## ${SET_TITLES[s.set]}`, '');
-    if (s.isolatedAccuracy !== undefined) out.push(`The same ${s.characters} digits read one by one (28x28, \`predictProbabilities\`): ${pct(s.isolatedAccuracy)}: the ceiling of a reader that cuts perfectly.`, '');
+    if (s.isolatedAccuracy !== undefined) {
+      const how = s.set === 'digits-image' ? "the 28x28 MNIST digits, `predictProbabilities`" : s.set.endsWith('ink') ? '`recognizeInk`' : '`recognize` of each cell';
+      out.push(`The same ${s.characters} characters read one by one (${how}): ${pct(s.isolatedAccuracy)}, the ceiling of a reader that cuts perfectly.`, '');
+    }
     out.push('| length | lines | character accuracy | line accuracy |', '|---|---|---|---|');
     for (const b of s.byLength) out.push(`| ${b.length} | ${b.lines} | ${frac(b, 'characterAccuracy')} | ${frac(b, 'lineAccuracy')} |`);
     for (const b of s.byTouching) out.push(`| ${b.touching ? 'with touching pairs' : 'no touching pair'} | ${b.lines} | ${frac(b, 'characterAccuracy')} | ${frac(b, 'lineAccuracy')} |`);
@@ -501,12 +538,15 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
   // Digits, ink.
   const inkCases = digitInkCases(Math.max(10, Math.round(digitLines / 2)), rng);
   sets.push(setReport('digits-ink', 'digits', await readAll(inkCases, digits, readLine, log), undefined, digitLengths));
+  sets[1]!.isolatedAccuracy = await isolatedAccuracy(digits, inkCases);
   log(`digits-ink: ${pct(sets[1]!.characterAccuracy)} characters, ${pct(sets[1]!.lineAccuracy)} lines`);
   // Chinese, ink and image.
   const hanziAll = await hanziCases(Math.max(10, Math.round(digitLines / (quick ? 5 : 3))), rng);
   const hanziLengths: Array<[number, number]> = [[2, 3], [4, 5], [6, 8]];
   for (const set of ['hanzi-ink', 'hanzi-image'] as const) {
-    const report = setReport(set, 'hanzi', await readAll(hanziAll.filter((c) => c.set === set), hanzi, readLine, log), { characterAccuracy: 0.9 }, hanziLengths);
+    const cases = hanziAll.filter((c) => c.set === set);
+    const report = setReport(set, 'hanzi', await readAll(cases, hanzi, readLine, log), { characterAccuracy: 0.9 }, hanziLengths);
+    report.isolatedAccuracy = await isolatedAccuracy(hanzi, cases);
     sets.push(report);
     log(`${set}: ${pct(report.characterAccuracy)} characters, ${pct(report.lineAccuracy)} lines`);
   }
