@@ -23,6 +23,8 @@
  *   npm run bench -- --only lines     the same as the full run
  *   options: --lines N (digit image lines; the other sets scale with it)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
+ *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
+ *            ink (`InkJson`), named with the reference and the reading, for looking at what goes wrong)
  */
 import { execSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -30,7 +32,8 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Ink } from '../src/core/ink.ts';
+import sharp from 'sharp';
+import { inkToJson, type Ink } from '../src/core/ink.ts';
 import type { LineReading, ReadLineOptions } from '../src/core/line/types.ts';
 import type { Recognizer } from '../src/core/recognizer.ts';
 import type { PixelBuffer } from '../src/core/types.ts';
@@ -99,6 +102,8 @@ interface SetReport extends Figures {
   /** Most frequent edit operations, e.g. `3→5` (substitution), `3→∅` (missed), `∅→1` (extra). */
   errors: Array<{ error: string; count: number }>;
   confidenceBins: Array<{ bin: string; lines: number; meanConfidence: number; lineAccuracy: number }>;
+  /** Expected calibration error over the confidence bins: sum of |mean confidence - line accuracy| weighted by lines (Guo et al., ICML 2017). */
+  calibrationError: number;
   failures: number;
   /** Mean ms per line (reading only). */
   meanMs: number;
@@ -117,8 +122,8 @@ interface SpeedReport {
   reads: number;
   medianMs: number;
   p90Ms: number;
-  text: string;
-  read: string;
+  /** How many of the 5 lines were read right. */
+  right: number;
 }
 
 /** Levenshtein alignment: edit count and the edit operations (Wagner and Fischer, JACM 21(1), 1974). */
@@ -352,8 +357,17 @@ const stubReadLine: ReadLine = async (recognizer, input) => {
   };
 };
 
-async function readAll(cases: readonly Case[], recognizer: Recognizer, readLine: ReadLine, log: (line: string) => void): Promise<Outcome[]> {
+/** Writes a misread line into `dir`: `<set>-<n>-<reference>-<read>.png` (image) or `.json` (ink). */
+async function writeMisread(dir: string, c: Case, n: number, read: string): Promise<void> {
+  const base = join(dir, `${c.set}-${n}-${c.text}-${read.replace(/[^\p{L}\p{N}]/gu, '_') || 'nothing'}`);
+  if ('ink' in c.input) return writeFile(`${base}.json`, JSON.stringify(inkToJson(c.input.ink)));
+  const { width, height, data } = c.input.image;
+  await sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 4 } }).removeAlpha().png().toFile(`${base}.png`);
+}
+
+async function readAll(cases: readonly Case[], recognizer: Recognizer, readLine: ReadLine, log: (line: string) => void, samplesDir?: string): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
+  let misread = 0;
   for (const [i, c] of cases.entries()) {
     const start = performance.now();
     let read = '';
@@ -369,6 +383,7 @@ async function readAll(cases: readonly Case[], recognizer: Recognizer, readLine:
     const ms = performance.now() - start;
     const { edits } = alignment(withoutSpaces(c.text), withoutSpaces(read));
     outcomes.push({ text: c.text, read, touching: c.touching, edits, confidence, ms, ...(error ? { error } : {}) });
+    if (samplesDir && edits > 0 && misread < 20) await writeMisread(samplesDir, c, misread++, read);
     if ((i + 1) % 100 === 0) log(`${c.set}: ${i + 1}/${cases.length}`);
   }
   return outcomes;
@@ -377,6 +392,12 @@ async function readAll(cases: readonly Case[], recognizer: Recognizer, readLine:
 const CONFIDENCE_BINS = [0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0000001];
 
 function setReport(set: SetName, model: string, outcomes: Outcome[], target: SetReport['target'], lengthBins: Array<[number, number]>): SetReport {
+  const report = setFigures(set, model, outcomes, target, lengthBins);
+  report.calibrationError = report.confidenceBins.reduce((sum, b) => sum + (b.lines * Math.abs(b.meanConfidence - b.lineAccuracy)) / Math.max(1, outcomes.length), 0);
+  return report;
+}
+
+function setFigures(set: SetName, model: string, outcomes: Outcome[], target: SetReport['target'], lengthBins: Array<[number, number]>): SetReport {
   const counts = new Map<string, number>();
   for (const o of outcomes) for (const op of alignment(withoutSpaces(o.text), withoutSpaces(o.read)).operations) counts.set(op, (counts.get(op) ?? 0) + 1);
   const length = (o: Outcome): number => [...withoutSpaces(o.text)].length;
@@ -398,23 +419,25 @@ function setReport(set: SetName, model: string, outcomes: Outcome[], target: Set
         lineAccuracy: inBin.length ? inBin.filter((o) => o.edits === 0).length / inBin.length : 0,
       };
     }),
+    calibrationError: 0,
     failures: outcomes.filter((o) => o.error).length,
     meanMs: outcomes.reduce((s, o) => s + o.ms, 0) / Math.max(1, outcomes.length),
     examples: outcomes.filter((o) => o.edits > 0).slice(0, 8).map((o) => ({ text: o.text, read: o.read, confidence: o.confidence })),
   };
 }
 
-/** Median and p90 of `reads` reads of one input after `warmup` reads. */
-async function timeReads(recognizer: Recognizer, readLine: ReadLine, input: LineInput, reads: number, warmup: number): Promise<{ ms: number[]; read: string }> {
-  let read = '';
-  for (let i = 0; i < warmup; i++) read = (await readLine(recognizer, input)).text;
+/** Times `reads` reads of the inputs in turn, after `warmup` reads; also how many of the inputs read right. */
+async function timeReads(recognizer: Recognizer, readLine: ReadLine, inputs: readonly LineInput[], texts: readonly string[], reads: number, warmup: number): Promise<{ ms: number[]; right: number }> {
+  let right = 0;
+  for (const [k, input] of inputs.entries()) if ((await readLine(recognizer, input)).text === texts[k]) right++;
+  for (let i = 0; i < warmup; i++) await readLine(recognizer, inputs[i % inputs.length]!);
   const ms: number[] = [];
   for (let i = 0; i < reads; i++) {
     const start = performance.now();
-    await readLine(recognizer, input);
+    await readLine(recognizer, inputs[i % inputs.length]!);
     ms.push(performance.now() - start);
   }
-  return { ms, read };
+  return { ms, right };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -473,13 +496,20 @@ function markdown(report: LinesReport): string {
     for (const b of s.byLength) out.push(`| ${b.length} | ${b.lines} | ${frac(b, 'characterAccuracy')} | ${frac(b, 'lineAccuracy')} |`);
     for (const b of s.byTouching) out.push(`| ${b.touching ? 'with touching pairs' : 'no touching pair'} | ${b.lines} | ${frac(b, 'characterAccuracy')} | ${frac(b, 'lineAccuracy')} |`);
     out.push('', `Most frequent errors (reference→read, ∅ = none): ${s.errors.map((e) => `${e.error} ${e.count}`).join(', ') || 'none'}.`, '');
-    out.push('Confidence bins (is `confidence` honest? line accuracy should match the mean confidence):', '', '| confidence | lines | mean confidence | line accuracy |', '|---|---|---|---|');
+    out.push(`Confidence bins (is \`confidence\` honest? line accuracy should match the mean confidence; calibration error ${(100 * s.calibrationError).toFixed(1)} points):`, '', '| confidence | lines | mean confidence | line accuracy |', '|---|---|---|---|');
     for (const b of s.confidenceBins) if (b.lines) out.push(`| ${b.bin} | ${b.lines} | ${b.meanConfidence.toFixed(3)} | ${pct(b.lineAccuracy)} |`);
     if (s.examples.length) out.push('', `Misread examples: ${s.examples.map((e) => `${e.text} → ${e.read || '(nothing)'} (${e.confidence.toFixed(2)})`).join('; ')}.`);
     out.push('');
   }
-  out.push('## Speed: a 10-digit line in Node', '', '| input | engine | reads | median ms | p90 ms | read as |', '|---|---|---|---|---|---|');
-  for (const s of report.speed) out.push(`| ${s.input} | ${s.engine} | ${s.reads} | ${s.medianMs.toFixed(1)} | ${s.p90Ms.toFixed(1)} | ${s.read === s.text ? `${s.read} (right)` : `${s.read} (reference ${s.text})`} |`);
+  out.push(
+    '## Speed: a 10-digit line in Node',
+    '',
+    '`readLine` wall-clock time, one call at a time, 5 different 10-digit lines read in turn after warm-up (image: MNIST test digits at scale 2, about 600x90 px; ink: futural digits). Accuracy runs use the engine `auto` picks.',
+    '',
+    '| input | engine | reads | median ms | p90 ms | lines read right |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const s of report.speed) out.push(`| ${s.input} | ${s.engine} | ${s.reads} | ${s.medianMs.toFixed(1)} | ${s.p90Ms.toFixed(1)} | ${s.right}/5 |`);
   out.push('');
   return out.join('\n');
 }
@@ -503,8 +533,11 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
       engine: { type: 'string', default: 'auto' },
       stub: { type: 'boolean', default: false },
       out: { type: 'string' },
+      samples: { type: 'string' },
     },
   });
+  const samplesDir = typeof values.samples === 'string' ? resolve(values.samples) : undefined;
+  if (samplesDir) await mkdir(samplesDir, { recursive: true });
   const quick = values.quick === true;
   const digitLines = Number(values.lines ?? (quick ? 100 : 600));
   if (!(Number.isInteger(digitLines) && digitLines >= 10)) throw new Error(`--lines ${String(values.lines)}: expected an integer >= 10`);
@@ -531,13 +564,13 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
     const row = probabilities.subarray(k * classes.length, (k + 1) * classes.length);
     if (classes[row.indexOf(Math.max(...row))] === label) isolatedRight++;
   });
-  const imageReport = setReport('digits-image', 'digits', await readAll(images.cases, digits, readLine, log), { characterAccuracy: 0.98, lineAccuracy: 0.9 }, digitLengths);
+  const imageReport = setReport('digits-image', 'digits', await readAll(images.cases, digits, readLine, log, samplesDir), { characterAccuracy: 0.98, lineAccuracy: 0.9 }, digitLengths);
   imageReport.isolatedAccuracy = isolatedRight / images.labels.length;
   sets.push(imageReport);
   log(`digits-image: ${pct(imageReport.characterAccuracy)} characters, ${pct(imageReport.lineAccuracy)} lines`);
   // Digits, ink.
   const inkCases = digitInkCases(Math.max(10, Math.round(digitLines / 2)), rng);
-  sets.push(setReport('digits-ink', 'digits', await readAll(inkCases, digits, readLine, log), undefined, digitLengths));
+  sets.push(setReport('digits-ink', 'digits', await readAll(inkCases, digits, readLine, log, samplesDir), undefined, digitLengths));
   sets[1]!.isolatedAccuracy = await isolatedAccuracy(digits, inkCases);
   log(`digits-ink: ${pct(sets[1]!.characterAccuracy)} characters, ${pct(sets[1]!.lineAccuracy)} lines`);
   // Chinese, ink and image.
@@ -545,32 +578,44 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
   const hanziLengths: Array<[number, number]> = [[2, 3], [4, 5], [6, 8]];
   for (const set of ['hanzi-ink', 'hanzi-image'] as const) {
     const cases = hanziAll.filter((c) => c.set === set);
-    const report = setReport(set, 'hanzi', await readAll(cases, hanzi, readLine, log), { characterAccuracy: 0.9 }, hanziLengths);
+    const report = setReport(set, 'hanzi', await readAll(cases, hanzi, readLine, log, samplesDir), { characterAccuracy: 0.9 }, hanziLengths);
     report.isolatedAccuracy = await isolatedAccuracy(hanzi, cases);
     sets.push(report);
     log(`${set}: ${pct(report.characterAccuracy)} characters, ${pct(report.lineAccuracy)} lines`);
   }
   hanzi.dispose();
 
-  // Speed: a 10-digit line, each engine.
+  // Speed: 10-digit lines (5 of them, read in turn), each engine.
   const speedRng = createRng(SEED + 1);
-  const speedText = '4051736928';
-  const { test } = await loadMnist({ limit: 400 });
-  const pick = (label: string): Float32Array => {
-    for (let i = 0; i < test.count; i++) if (String(test.labels[i]) === label && speedRng.next() < 0.3) return Float32Array.from(test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
-    return Float32Array.from(test.images.subarray(0, 784), (v) => v / 255);
+  const speedTexts = Array.from({ length: 5 }, () => Array.from({ length: 10 }, () => String(speedRng.int(10))).join(''));
+  const { test } = await loadMnist();
+  const byLabel = new Map<string, number[]>();
+  for (let i = 0; i < test.count; i++) byLabel.set(String(test.labels[i]), [...(byLabel.get(String(test.labels[i])) ?? []), i]);
+  const digitImage = (label: string): Float32Array => {
+    const pool = byLabel.get(label)!;
+    const i = pool[speedRng.int(pool.length)]!;
+    return Float32Array.from(test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
   };
-  const speedImage = composeImageLine([...speedText].map((label) => ({ label, image: pick(label), width: 28, height: 28 })), speedRng, { scale: 2, margin: 16 }).image;
-  const writer = plotterWriter(loadPlotterFont('futural'), 999);
-  const speedInk = composeInkLine([...speedText].map((label) => ({ label, ink: writeSample(writer, label, speedRng) })), speedRng, { emSize: GLYPH_UNITS }).ink;
+  const font = loadPlotterFont('futural');
+  const speedInputs = {
+    image: speedTexts.map((text) => ({ image: composeImageLine([...text].map((label) => ({ label, image: digitImage(label), width: 28, height: 28 })), speedRng, { scale: 2, margin: 16 }).image })),
+    ink: speedTexts.map((text, k) => {
+      const writer = plotterWriter(font, 990 + k);
+      return { ink: composeInkLine([...text].map((label) => ({ label, ink: writeSample(writer, label, speedRng) })), speedRng, { emSize: GLYPH_UNITS }).ink };
+    }),
+  };
   const speed: SpeedReport[] = [];
   const reads = quick ? 15 : 60;
   for (const engine of ['onnx', 'tfjs'] as const) {
-    const recognizer = engine === digits.engine || (engine === 'onnx' && digits.engine === 'onnxruntime') ? digits : await loadRecognizer('digits', undefined, { engine }).catch(() => null);
-    if (!recognizer) continue;
-    for (const [input, value] of [['image', { image: speedImage }], ['ink', { ink: speedInk }]] as const) {
-      const { ms, read } = await timeReads(recognizer, readLine, value, reads, quick ? 3 : 10);
-      speed.push({ input, engine: recognizer.engine, reads, medianMs: median(ms), p90Ms: percentile(ms, 0.9), text: speedText, read });
+    const same = (engine === 'onnx') === (digits.engine === 'onnxruntime');
+    const recognizer = same ? digits : await loadRecognizer('digits', undefined, { engine, warn: () => {} }).catch(() => null);
+    if (!recognizer) {
+      log(`speed: no ${engine} engine here`);
+      continue;
+    }
+    for (const input of ['image', 'ink'] as const) {
+      const { ms, right } = await timeReads(recognizer, readLine, speedInputs[input], speedTexts, reads, quick ? 3 : 10);
+      speed.push({ input, engine: recognizer.engine, reads, medianMs: median(ms), p90Ms: percentile(ms, 0.9), right });
       log(`speed ${input} on ${recognizer.engine}: median ${median(ms).toFixed(1)} ms, p90 ${percentile(ms, 0.9).toFixed(1)} ms`);
     }
     if (recognizer !== digits) recognizer.dispose();
