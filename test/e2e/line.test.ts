@@ -19,6 +19,7 @@ import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
 import { digitLineShape, hanziInkLine } from '../fixtures/lines.ts';
 import type { Shape } from './drawing.ts';
+import { lineAspect, waitForReading, writeOnLine } from './lineDrawing.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -27,48 +28,6 @@ const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium) {
   console.warn(`test/e2e/line.test.ts skipped: no Chromium at ${CHROMIUM} (install the Debian package "chromium" to run the browser tests)`);
-}
-
-/** Points along a polyline, about every `spacing` pad units, so each stroke arrives as many pointer moves. */
-function densify(stroke: Shape[number], spacing = 0.01): Shape[number] {
-  const points = [stroke[0]!];
-  for (let i = 1; i < stroke.length; i++) {
-    const from = stroke[i - 1]!;
-    const to = stroke[i]!;
-    const steps = Math.max(1, Math.ceil(Math.hypot(to.x - from.x, to.y - from.y) / spacing));
-    for (let step = 1; step <= steps; step++) points.push({ x: from.x + ((to.x - from.x) * step) / steps, y: from.y + ((to.y - from.y) * step) / steps });
-  }
-  return points;
-}
-
-/**
- * Writes `shape` (strokes in units of the writing area: x across its width, y down its height) on Line mode's writing
- * area with the mouse: pointerdown, pointermoves, pointerup per stroke, as drawing.ts's `drawWithMouse` does on the pad.
- */
-async function writeOnLine(page: Page, shape: Shape): Promise<void> {
-  const box = await page.getByTestId('line-pad').boundingBox();
-  if (!box) throw new Error('the line pad is not visible');
-  for (const stroke of shape) {
-    const points = densify(stroke).map((point) => ({ x: box.x + point.x * box.width, y: box.y + point.y * box.height }));
-    await page.mouse.move(points[0]!.x, points[0]!.y);
-    await page.mouse.down();
-    for (const point of points.slice(1)) await page.mouse.move(point.x, point.y);
-    await page.mouse.up();
-  }
-}
-
-/** The writing area's width / height, as shown. */
-function lineAspect(page: Page): Promise<number> {
-  return page.getByTestId('line-pad').evaluate((canvas) => canvas.clientWidth / canvas.clientHeight);
-}
-
-/** Waits until the panel shows the reading of the ink on it now, nothing in flight; returns the text shown. */
-async function waitForReading(page: Page): Promise<string> {
-  await page.waitForFunction(() => {
-    const panel = document.getElementById('line')!;
-    return panel.dataset.busy === undefined && panel.dataset.drawing !== undefined && panel.dataset.read === panel.dataset.drawing;
-  }, undefined, { timeout: 90_000 });
-  return (await page.getByTestId('line-text').getAttribute('data-text')) ?? '';
 }
 
 describe.skipIf(!hasChromium)('Line mode in Chromium', () => {

@@ -7,8 +7,11 @@
  * - docs/screenshot-teach.png: teach mode: a script of five runes (ᚠ ᚢ ᚦ ᚨ ᛉ, labelled by their names) created, 5
  *   samples of each drawn with seeded variations, trained in the browser with the page's default recipe, and a new
  *   ᚦ (thurisaz) recognized.
+ * - docs/screenshot-line.png: Line mode: an 8-digit number (`digitLineShape('20491735', 4)`, MNIST-styled digits
+ *   composed by test/fixtures/lines.ts) written by mouse, read in the browser, its boxes over the ink, the
+ *   alternatives of one character open.
  * Run: `npm run screenshot` (needs /usr/bin/chromium; builds the web app first when stale);
- * `npm run screenshot -- digits`, `-- hanzi` or `-- teach` takes one of them.
+ * `npm run screenshot -- digits`, `-- hanzi`, `-- teach` or `-- line` takes one of them.
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +20,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
 import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
+import { digitLineShape } from '../fixtures/lines.ts';
 import { drawWithMouse, inkToShape, predict, shownCandidates, waitForAnswer, type Placement, type Shape } from './drawing.ts';
+import { lineAspect, waitForReading, writeOnLine } from './lineDrawing.ts';
 
 /** A handwritten-looking "2": a hook on top, a diagonal, and a base stroke with a slight upturn. */
 function two(): Shape {
@@ -30,7 +35,7 @@ function two(): Shape {
 }
 
 const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
-const wanted: string[] = process.argv.slice(2).filter((arg) => arg === 'digits' || arg === 'hanzi' || arg === 'teach');
+const wanted: string[] = process.argv.slice(2).filter((arg) => ['digits', 'hanzi', 'teach', 'line'].includes(arg));
 const takes = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
 
 async function digitsScreenshot(browser: Browser, url: string): Promise<string> {
@@ -129,6 +134,25 @@ async function teachScreenshot(browser: Browser, url: string): Promise<string> {
   return `trained in ${((Date.now() - started) / 1000).toFixed(0)} s (${trained}); recognized a new thurisaz as ${label}; wrote ${docs}screenshot-teach.png`;
 }
 
+/** The number written in Line mode's screenshot, and the seed of its composition. */
+const LINE_TEXT = '20491735';
+const LINE_SEED = 4;
+
+async function lineScreenshot(browser: Browser, url: string): Promise<string> {
+  const page = await browser.newPage({ viewport: { width: 1040, height: 820 }, deviceScaleFactor: 1.5 });
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.getByTestId('view-line').click();
+  await writeOnLine(page, digitLineShape(LINE_TEXT, LINE_SEED, await lineAspect(page)));
+  const text = await waitForReading(page);
+  // Show the alternatives of one character, as after a tap on it.
+  await page.locator('#line-characters .line-char').nth(3).click();
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: `${docs}screenshot-line.png`, fullPage: true });
+  await page.close();
+  return `wrote ${LINE_TEXT}, read ${text}; wrote ${docs}screenshot-line.png`;
+}
+
 await ensureWebBuild();
 const server = buildServer({ webRoot: fileURLToPath(new URL('../../web-dist/', import.meta.url)) });
 await server.listen({ port: 0, host: '127.0.0.1' });
@@ -142,6 +166,7 @@ try {
   if (takes('digits')) console.log(await digitsScreenshot(browser, url));
   if (takes('hanzi')) console.log(await hanziScreenshot(browser, url));
   if (takes('teach')) console.log(await teachScreenshot(browser, url));
+  if (takes('line')) console.log(await lineScreenshot(browser, url));
 } finally {
   await browser.close();
   await server.close();
