@@ -516,7 +516,10 @@ function markdown(report: LinesReport): string {
 
 function gitCommit(): string {
   try {
-    return execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
+    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
+    // What was measured is the working tree: say so when the reader's files differ from the commit.
+    const changed = execSync('git status --porcelain -- src/core/line src/core/preprocessing.ts src/data/lines.ts', { cwd: ROOT, encoding: 'utf8' }).trim();
+    return changed ? `${head} with uncommitted changes to ${changed.split('\n').map((line) => line.slice(3)).join(', ')}` : head;
   } catch {
     return 'unknown';
   }
