@@ -30,10 +30,21 @@ const STRONG_INK = 0.3;
 const WEAK_INK = 0.1;
 /** Components overlapping in x by at least this fraction of the narrower one's width form one group. */
 const GROUP_OVERLAP = 0.7;
-/** Groups wider than this many character heights are split at candidate cuts. */
-const SPLIT_WIDTH = 0.75;
-/** A piece made by a cut is at least this many character heights wide. */
-const MIN_PIECE = 0.18;
+/** Tuning of the cuts (fractions of the line's character height); measured choices in notes/LINE-READING.md. */
+export const CUT_TUNING = {
+  /** Groups wider than this are split at candidate cuts. */
+  SPLIT_WIDTH: 0.5,
+  /** A piece made by a cut is at least this wide. */
+  MIN_PIECE: 0.13,
+  /** About one cut per this much width of a group. */
+  CUT_SPACING: 0.3,
+  /** A cut path stays within this distance of its column. */
+  WINDOW: 0.15,
+  /** A cut path's cost: per unit of ink crossed, per sideways step, per column of distance from its column (each row). */
+  INK_COST: 10,
+  STEP_COST: 0.3,
+  STRAY_COST: 0.2,
+};
 
 /** An image line's layout, with the working scale. */
 export interface ImageLayout extends LineLayout {
@@ -45,11 +56,9 @@ export interface ImageLayout extends LineLayout {
   height: number;
 }
 
-/** A primitive of an image: columns `from..to-1` of the groups' components. */
+/** A primitive of an image: its pixels (indices into the working ink map). */
 interface ImagePrimitive extends LinePrimitive {
-  components: number[];
-  from: number;
-  to: number;
+  pixels: Int32Array;
 }
 
 /**
@@ -88,17 +97,20 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
     g.y1 = Math.max(g.y1, c.y1);
   });
   groups.sort((a, b) => a.x0 + a.x1 - (b.x0 + b.x1));
-  const geometry = lineGeometry(groups.map((g) => ({ y0: g.y0, y1: g.y1 + 1 })), 2 * pen);
+  const geometry = lineGeometry(groups.map((g) => ({ x0: g.x0, x1: g.x1 + 1, y0: g.y0, y1: g.y1 + 1 })), 2 * pen);
 
   const primitives: ImagePrimitive[] = [];
   for (const group of groups) {
-    const cuts = group.x1 - group.x0 + 1 > SPLIT_WIDTH * geometry.charHeight ? cutColumns(ink, width, group, components, geometry.charHeight) : [];
-    const bounds = [group.x0, ...cuts, group.x1 + 1];
-    for (let k = 0; k + 1 < bounds.length; k++) {
-      const piece = pieceBox(ink, width, group.components, components, bounds[k]!, bounds[k + 1]!);
-      if (piece) primitives.push({ ...piece, components: group.components, from: bounds[k]!, to: bounds[k + 1]!, cutAfter: k + 2 < bounds.length });
-    }
+    const pixels = group.components.length === 1 ? components[group.components[0]!]!.pixels : concatPixels(group.components.map((id) => components[id]!.pixels));
+    const wide = group.x1 - group.x0 + 1 > CUT_TUNING.SPLIT_WIDTH * geometry.charHeight;
+    const cuts = wide ? cutPaths(ink, width, group, pixels, geometry.charHeight) : [];
+    const pieces = splitPixels(pixels, width, group.y0, cuts).filter((piece) => massOf(ink, piece) >= 0.5 * pen * pen);
+    pieces.forEach((piece, k) => {
+      if (piece.length > 0) primitives.push({ ...pixelBox(piece, width), pixels: piece, cutAfter: k + 1 < pieces.length });
+    });
   }
+  // A cut that left nothing on one side is no cut.
+  for (let k = 0; k + 1 < primitives.length; k++) if (primitives[k]!.cutAfter && primitives[k + 1]!.x0 > primitives[k]!.x1 + 1) primitives[k]!.cutAfter = false;
 
   const crop = (first: number, last: number): InkCrop => {
     const parts = primitives.slice(first, last + 1);
@@ -109,15 +121,10 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
     const w = x1 - x0 + 1;
     const data = new Float32Array(w * (y1 - y0 + 1));
     for (const p of parts) {
-      for (const id of p.components) {
-        const c = components[id]!;
-        for (let k = 0; k < c.pixels.length; k++) {
-          const i = c.pixels[k]!;
-          const x = i % width;
-          if (x < p.from || x >= p.to) continue;
-          const y = (i - x) / width;
-          data[(y - y0) * w + (x - x0)] = ink[i]!;
-        }
+      for (let k = 0; k < p.pixels.length; k++) {
+        const i = p.pixels[k]!;
+        const x = i % width;
+        data[((i - x) / width - y0) * w + (x - x0)] = ink[i]!;
       }
     }
     return { data, width: w, height: y1 - y0 + 1 };
@@ -197,87 +204,148 @@ export function labelComponents(ink: Float32Array, width: number, height: number
   return { labels, components };
 }
 
-/**
- * Candidate cut columns of a wide group: each column scores its ink (vertical projection, in pen widths relative to
- * the character height) minus how deep the upper and lower contours dip there; the lowest-scoring columns are taken
- * greedily, at least `MIN_PIECE` character heights from each other and from the group's ends, about one per 0.3
- * character heights of width. More cuts than characters is the point: the search joins the pieces back.
- * @returns cut columns ascending: a cut at c puts columns < c left of it
- */
-function cutColumns(
-  ink: Float32Array,
-  width: number,
-  group: { components: number[]; x0: number; x1: number; y0: number; y1: number },
-  components: readonly Component[],
-  charHeight: number,
-): number[] {
-  const w = group.x1 - group.x0 + 1;
-  const h = group.y1 - group.y0 + 1;
-  const projection = new Float64Array(w);
-  const top = new Float64Array(w).fill(group.y1 + 1);
-  const bottom = new Float64Array(w).fill(group.y0 - 1);
-  for (const id of group.components) {
-    const pixels = components[id]!.pixels;
-    for (let k = 0; k < pixels.length; k++) {
-      const i = pixels[k]!;
-      const x = i % width;
-      const y = (i - x) / width;
-      const c = x - group.x0;
-      projection[c] += ink[i]!;
-      if (y < top[c]!) top[c] = y;
-      if (y > bottom[c]!) bottom[c] = y;
-    }
-  }
-  const score = new Float64Array(w);
-  for (let c = 0; c < w; c++) {
-    if (projection[c] === 0) {
-      score[c] = -2; // an empty column inside a group: the best cut there is
-      continue;
-    }
-    const upper = (top[c]! - group.y0) / h;
-    const lower = (group.y1 - bottom[c]!) / h;
-    score[c] = projection[c]! / h - 0.5 * upper - 0.5 * lower;
-  }
-  // A column is a valley when no column within a quarter character height scores lower.
-  const minPiece = Math.max(2, Math.round(MIN_PIECE * charHeight));
-  const order = Array.from({ length: w }, (_, c) => c)
-    .filter((c) => c >= minPiece && c <= w - minPiece)
-    .sort((a, b) => score[a]! - score[b]!);
-  const wanted = Math.max(1, Math.round(w / (0.3 * charHeight)));
-  const cuts: number[] = [];
-  for (const c of order) {
-    if (cuts.length >= wanted) break;
-    if (cuts.some((d) => Math.abs(d - c) < minPiece)) continue;
-    cuts.push(c);
-  }
-  return cuts.sort((a, b) => a - b).map((c) => c + group.x0);
+/** Summed ink of a pixel list. */
+function massOf(ink: Float32Array, pixels: Int32Array): number {
+  let mass = 0;
+  for (let k = 0; k < pixels.length; k++) mass += ink[pixels[k]!]!;
+  return mass;
 }
 
-/** The ink box of the group's pixels in columns `from..to-1`; null when they hold no ink. */
-function pieceBox(
-  ink: Float32Array,
-  width: number,
-  ids: readonly number[],
-  components: readonly Component[],
-  from: number,
-  to: number,
-): { x0: number; x1: number; y0: number; y1: number } | null {
+/** The pixel lists joined. */
+function concatPixels(lists: readonly Int32Array[]): Int32Array {
+  const out = new Int32Array(lists.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  for (const list of lists) {
+    out.set(list, at);
+    at += list.length;
+  }
+  return out;
+}
+
+/** The inclusive box of a non-empty pixel list. */
+function pixelBox(pixels: Int32Array, width: number): { x0: number; x1: number; y0: number; y1: number } {
   let x0 = Infinity;
   let x1 = -1;
   let y0 = Infinity;
   let y1 = -1;
-  for (const id of ids) {
-    const pixels = components[id]!.pixels;
-    for (let k = 0; k < pixels.length; k++) {
-      const i = pixels[k]!;
-      const x = i % width;
-      if (x < from || x >= to || !(ink[i]! > 0)) continue;
-      const y = (i - x) / width;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
+  for (let k = 0; k < pixels.length; k++) {
+    const i = pixels[k]!;
+    const x = i % width;
+    const y = (i - x) / width;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
   }
-  return x1 < 0 ? null : { x0, x1, y0, y1 };
+  return { x0, x1, y0, y1 };
+}
+
+/**
+ * Splits a group's pixels by cut paths (each `path[y - top]` is the first column right of the cut in row y; paths
+ * ascending and not crossing): piece k holds the pixels between path k-1 and path k.
+ */
+function splitPixels(pixels: Int32Array, width: number, top: number, paths: readonly Int32Array[]): Int32Array[] {
+  if (paths.length === 0) return [pixels];
+  const pieces: number[][] = Array.from({ length: paths.length + 1 }, () => []);
+  for (let k = 0; k < pixels.length; k++) {
+    const i = pixels[k]!;
+    const x = i % width;
+    const row = (i - x) / width - top;
+    let piece = 0;
+    while (piece < paths.length && x >= paths[piece]![row]!) piece++;
+    pieces[piece]!.push(i);
+  }
+  return pieces.map((p) => Int32Array.from(p));
+}
+
+/**
+ * Candidate cuts of a wide group, as paths from its top row to its bottom row (one column per row, moving at most one
+ * column from row to row): for every column c, the cheapest such path within a window of `CUT_TUNING.WINDOW`
+ * character heights around c, its cost being the ink it crosses plus a little for each sideways step and for
+ * straying from c (dynamic programming, as the shortest-path segmentation of touching characters: Wang and Jean,
+ * "Segmentation of merged characters by neural networks and shortest-path", Pattern Recognition 27(5), 1994). A path
+ * can slip between characters whose boxes overlap and cross only where their ink touches. The cheapest columns are
+ * taken greedily, at least `CUT_TUNING.MIN_PIECE` character heights from each other and from the group's ends,
+ * about one per `CUT_TUNING.CUT_SPACING` character heights of width. More cuts than characters is the point: the
+ * search joins the pieces back.
+ * @returns the paths, left to right, made not to cross
+ */
+function cutPaths(
+  ink: Float32Array,
+  width: number,
+  group: { x0: number; x1: number; y0: number; y1: number },
+  pixels: Int32Array,
+  charHeight: number,
+): Int32Array[] {
+  const w = group.x1 - group.x0 + 1;
+  const h = group.y1 - group.y0 + 1;
+  // The group's own ink only (a neighbour's ink inside the box is not crossed).
+  const local = new Float32Array(w * h);
+  for (let k = 0; k < pixels.length; k++) {
+    const i = pixels[k]!;
+    const x = i % width;
+    local[((i - x) / width - group.y0) * w + (x - group.x0)] = ink[i]!;
+  }
+  const minPiece = Math.max(2, Math.round(CUT_TUNING.MIN_PIECE * charHeight));
+  const reach = Math.max(1, Math.round(CUT_TUNING.WINDOW * charHeight));
+  const span = 2 * reach + 1;
+  const cost = new Float64Array(span);
+  const next = new Float64Array(span);
+  const back = new Int8Array(h * span);
+  const found: { column: number; cost: number; path: Int32Array }[] = [];
+  for (let c = minPiece; c <= w - minPiece; c++) {
+    for (let j = 0; j < span; j++) {
+      const x = c - reach + j;
+      cost[j] = x < 0 || x >= w ? Infinity : local[x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+    }
+    for (let y = 1; y < h; y++) {
+      for (let j = 0; j < span; j++) {
+        const x = c - reach + j;
+        if (x < 0 || x >= w) {
+          next[j] = Infinity;
+          continue;
+        }
+        let best = cost[j]!;
+        let move = 0;
+        if (j > 0 && cost[j - 1]! + CUT_TUNING.STEP_COST < best) {
+          best = cost[j - 1]! + CUT_TUNING.STEP_COST;
+          move = -1;
+        }
+        if (j + 1 < span && cost[j + 1]! + CUT_TUNING.STEP_COST < best) {
+          best = cost[j + 1]! + CUT_TUNING.STEP_COST;
+          move = 1;
+        }
+        back[y * span + j] = move;
+        next[j] = best + local[y * w + x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+      }
+      cost.set(next);
+    }
+    let end = reach;
+    for (let j = 0; j < span; j++) if (cost[j]! < cost[end]!) end = j;
+    const path = new Int32Array(h);
+    for (let y = h - 1, j = end; y >= 0; y--) {
+      path[y] = group.x0 + c - reach + j;
+      j += back[y * span + j]!;
+    }
+    // Where the path runs, on average: a path that slipped round the group's end cuts nothing off.
+    let mean = 0;
+    for (let y = 0; y < h; y++) mean += path[y]! - group.x0;
+    mean /= h;
+    if (mean >= minPiece && mean <= w - minPiece) found.push({ column: mean, cost: cost[end]!, path });
+  }
+  found.sort((a, b) => a.cost - b.cost);
+  const wanted = Math.max(1, Math.round(w / (CUT_TUNING.CUT_SPACING * charHeight)));
+  const chosen: typeof found = [];
+  for (const candidate of found) {
+    if (chosen.length >= wanted) break;
+    if (chosen.some((d) => Math.abs(d.column - candidate.column) < minPiece)) continue;
+    chosen.push(candidate);
+  }
+  chosen.sort((a, b) => a.column - b.column);
+  for (let k = 1; k < chosen.length; k++) {
+    const left = chosen[k - 1]!.path;
+    const path = chosen[k]!.path;
+    for (let y = 0; y < h; y++) if (path[y]! < left[y]!) path[y] = left[y]!;
+  }
+  return chosen.map((c) => c.path);
 }

@@ -29,6 +29,8 @@ export interface LineLayout {
   primitives: LinePrimitive[];
   /** Estimated height of a full-size character (working units, > 0). */
   charHeight: number;
+  /** Typical width of a character on this line (working units, > 0): the median width of the primitive groups before cuts. */
+  charWidth: number;
   /** Estimated top of full-size characters and the baseline (working units, y down). */
   topLine: number;
   baseline: number;
@@ -53,15 +55,21 @@ export function quantile(values: readonly number[], q: number): number {
 /**
  * The line's geometry from boxes of its character-like groups: the character height is the 75th percentile of their
  * heights (robust to small punctuation and to a few tall outliers), the top line and baseline the medians of the tops
- * and bottoms of the groups at least 60% that tall.
- * @param boxes `{ y0, y1 }` in working units (y down); `minHeight` floors the height (a line of dashes)
+ * and bottoms of the groups at least 60% that tall, the character width the median width of those tall groups no wider
+ * than 1.2 heights (touching characters left out), at least a quarter of the height.
+ * @param boxes `{ x0, x1, y0, y1 }` in working units (y down); `minHeight` floors the height (a line of dashes)
  */
-export function lineGeometry(boxes: readonly { y0: number; y1: number }[], minHeight: number): { charHeight: number; topLine: number; baseline: number } {
+export function lineGeometry(
+  boxes: readonly { x0: number; x1: number; y0: number; y1: number }[],
+  minHeight: number,
+): { charHeight: number; charWidth: number; topLine: number; baseline: number } {
   const heights = boxes.map((b) => b.y1 - b.y0);
   const charHeight = Math.max(minHeight, quantile(heights, 0.75));
   const tall = boxes.filter((b) => b.y1 - b.y0 >= 0.6 * charHeight);
   const chosen = tall.length > 0 ? tall : boxes;
-  return { charHeight, topLine: quantile(chosen.map((b) => b.y0), 0.5), baseline: quantile(chosen.map((b) => b.y1), 0.5) };
+  const widths = chosen.map((b) => b.x1 - b.x0).filter((w) => w <= 1.2 * charHeight);
+  const charWidth = Math.max(0.25 * charHeight, widths.length > 0 ? quantile(widths, 0.5) : charHeight);
+  return { charHeight, charWidth, topLine: quantile(chosen.map((b) => b.y0), 0.5), baseline: quantile(chosen.map((b) => b.y1), 0.5) };
 }
 
 /**

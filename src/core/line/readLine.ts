@@ -22,6 +22,7 @@ import { hwrError } from '../errors.ts';
 import type { Ink } from '../ink.ts';
 import { inkPenWidthFor, segmentPreprocessorFor } from '../preprocessing.ts';
 import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
+import { CJK_PROFILE } from '../profiles.ts';
 import type { PixelBuffer } from '../types.ts';
 import { compileConstraint, type TextAutomaton } from './constraints.ts';
 import { segmentImageLine } from './imageSegments.ts';
@@ -43,19 +44,31 @@ export const LINE_READER_TUNING = {
   /** Candidates wider than this many character heights pay `WIDTH_COST * excess^2`. */
   WIDE: 1.1,
   WIDTH_COST: 10,
+  /** Candidates wider than this many typical character widths (`LineLayout.charWidth`) pay `RELATIVE_WIDTH_COST * excess^2`. */
+  RELATIVE_WIDE: 1.5,
+  RELATIVE_WIDTH_COST: 5,
+  /**
+   * Scripts of square characters (the `cjk-fit-v1` profile: hanzi): a candidate narrower than `NARROW` character heights
+   * pays `NARROW_COST * shortfall^2` (a radical alone, 亻 of 他, is rarely a character of its own).
+   */
+  NARROW: 0.8,
+  NARROW_COST: 60,
   /** White space inside a candidate beyond this many character heights pays `GAP_COST` per character height. */
-  INNER_GAP: 0.15,
-  GAP_COST: 8,
+  INNER_GAP: 0.08,
+  GAP_COST: 20,
   /** A segment boundary that cuts through touching ink. */
-  CUT_COST: 0.7,
+  CUT_COST: 1,
+  /** A segment next to a cut and lower than `LOW` character heights (a fragment) pays `FRAGMENT_COST` per 0.1 h below. */
+  LOW: 0.6,
+  FRAGMENT_COST: 1,
   /** Choosing the rejection ("not a character") for a segment, beyond its log probability. */
   REJECT_COST: 3,
   /** Added per character (against the sum of log probabilities' bias towards fewer, larger segments). */
-  CHAR_BONUS: 0,
+  CHAR_BONUS: 0.5,
   /** Label options per candidate (most probable classes). */
   LABELS_PER_CANDIDATE: 5,
   /** A space: gap above max(SPACE_MIN * h, SPACE_SPACING * the line's median gap); logistic width SPACE_SOFTNESS * h. */
-  SPACE_MIN: 0.45,
+  SPACE_MIN: 0.7,
   SPACE_SPACING: 3,
   SPACE_SOFTNESS: 0.08,
   /** Default `beamWidth`. */
@@ -87,16 +100,23 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   let layout: LineLayout;
   if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
   else if (input && 'ink' in input && input.ink) {
-    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: 2 * metadata.inputShape[0] }, name);
+    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(56, metadata.inputShape[0]) }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
   const segmented = now();
 
   const candidates = listCandidates(layout);
   const [height, width] = metadata.inputShape;
   const inputs = new Float32Array(candidates.length * height * width);
+  const empty = new Set<number>();
   const crops = candidates.map((c, k) => {
     const crop = layout.crop(c.first, c.last);
-    inputs.set(prepare(crop), k * height * width);
+    try {
+      inputs.set(prepare(crop), k * height * width);
+    } catch (error) {
+      // Too little ink for the profile (a sliver left by a cut): not a character.
+      if ((error as { code?: string }).code !== 'NO_INK') throw error;
+      empty.add(k);
+    }
     return crop;
   });
   const prepared = now();
@@ -104,12 +124,17 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const inferred = now();
 
   const classes = metadata.classes.length;
+  const square = metadata.preprocessing === CJK_PROFILE;
   const rejectIndex = metadata.rejectClass === undefined ? -1 : metadata.classes.indexOf(metadata.rejectClass);
   const marks = automaton ? SHAPE_PUNCTUATION.filter((m) => automaton.mentions(m) && !metadata.classes.includes(m)) : [];
   const edges = candidates.map((c, k): LatticeEdge => {
     const row = probabilities.subarray(k * classes, (k + 1) * classes);
-    const prior = geometricPrior(layout, c) + LINE_READER_TUNING.CHAR_BONUS;
+    const prior = geometricPrior(layout, c, square) + LINE_READER_TUNING.CHAR_BONUS;
     const options: LatticeOption[] = [];
+    if (empty.has(k)) {
+      options.push({ text: null, score: -3 * LINE_READER_TUNING.REJECT_COST + prior, probability: 1 });
+      return { from: c.first, to: c.last + 1, left: c.x0, right: c.x1, options, row: rejectionRow(classes, rejectIndex) } as LatticeEdge & { row: Float32Array };
+    }
     for (const i of topKIndices(row, Math.min(classes, LINE_READER_TUNING.LABELS_PER_CANDIDATE + (rejectIndex >= 0 ? 1 : 0)))) {
       const p = row[i]!;
       if (i === rejectIndex) options.push({ text: null, score: Math.log(Math.max(p, 1e-12)) - LINE_READER_TUNING.REJECT_COST + prior, probability: p });
@@ -163,6 +188,13 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   };
 }
 
+/** The probabilities of a segment the profile found no ink in: all on the rejection class, else uniform. */
+function rejectionRow(classes: number, rejectIndex: number): Float32Array {
+  const row = new Float32Array(classes).fill(rejectIndex >= 0 ? 0 : 1 / classes);
+  if (rejectIndex >= 0) row[rejectIndex] = 1;
+  return row;
+}
+
 /** A candidate character: primitives `first..last` and their union box (working units). */
 interface Candidate {
   first: number;
@@ -195,11 +227,13 @@ function listCandidates(layout: LineLayout): Candidate[] {
   return list;
 }
 
-/** Log-prior of a candidate's geometry: too wide, white space inside, a cut through ink at its right end. */
-function geometricPrior(layout: LineLayout, c: Candidate): number {
+/** Log-prior of a candidate's geometry: too wide (too narrow in a script of square characters), white space inside, a cut through ink at its right end, a low fragment next to a cut. */
+function geometricPrior(layout: LineLayout, c: Candidate, square: boolean): number {
   const t = LINE_READER_TUNING;
   const h = layout.charHeight;
   let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - t.WIDE) ** 2;
+  if (square) prior -= t.NARROW_COST * Math.max(0, t.NARROW - (c.x1 - c.x0) / h) ** 2;
+  prior -= t.RELATIVE_WIDTH_COST * Math.max(0, (c.x1 - c.x0) / layout.charWidth - t.RELATIVE_WIDE) ** 2;
   let reach = layout.primitives[c.first]!.x1;
   let widestGap = 0;
   for (let k = c.first + 1; k <= c.last; k++) {
@@ -208,7 +242,10 @@ function geometricPrior(layout: LineLayout, c: Candidate): number {
     reach = Math.max(reach, p.x1);
   }
   prior -= t.GAP_COST * Math.max(0, widestGap / h - t.INNER_GAP);
-  if (layout.primitives[c.last]!.cutAfter) prior -= t.CUT_COST;
+  const cutRight = layout.primitives[c.last]!.cutAfter;
+  const cutLeft = c.first > 0 && layout.primitives[c.first - 1]!.cutAfter;
+  if (cutRight) prior -= t.CUT_COST;
+  if (cutLeft || cutRight) prior -= t.FRAGMENT_COST * Math.max(0, t.LOW - (c.y1 - c.y0) / h) * 10;
   return prior;
 }
 
