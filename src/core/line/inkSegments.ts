@@ -1,8 +1,9 @@
 /**
  * Over-segmentation of a line written as ink (strokes in writing order, y down, any unit) into primitives: stroke
  * groups. Strokes whose x ranges overlap strongly belong together (the two strokes of a 4, a t's bar, the stacked
- * strokes of 三); consecutive strokes in writing order join on a weaker overlap (a 5's flag written right after its
- * body). Groups side by side (Chinese radicals, characters) stay separate: the search (./search.ts) joins them when
+ * strokes of 三); in scripts of many-stroke square characters (hanzi), on a weaker overlap, and consecutive strokes in
+ * writing order on a weaker one still (a stroke written right after its neighbour within a character). Digits and
+ * Latin letters are grouped tightly: a narrow 1 whose box reaches into its neighbour's must stay apart. Groups side by side (Chinese radicals, characters) stay separate: the search (./search.ts) joins them when
  * the model reads them better together. Strokes are not split: a stroke running through two characters (joined-up
  * writing) stays in one primitive, a limit said in notes/LINE-READING.md.
  *
@@ -17,10 +18,16 @@ import type { InkCrop } from '../preprocessing.ts';
 import { groupByOverlap, lineGeometry, type LineLayout, type LinePrimitive } from './layout.ts';
 import type { LineBox } from './types.ts';
 
-/** Strokes overlapping in x by this fraction of the narrower one's width join. */
-const GROUP_OVERLAP = 0.5;
-/** Consecutive strokes (writing order) join at this smaller overlap. */
-const CONSECUTIVE_OVERLAP = 0.25;
+/** Tuning of the stroke groups; measured choices in notes/LINE-READING.md. */
+export const INK_GROUP_TUNING = {
+  /** Strokes overlapping in x by this fraction of the narrower one's width join (characters of few strokes: digits, Latin). */
+  GROUP_OVERLAP: 0.7,
+  /** Consecutive strokes (writing order) join at this overlap (>= GROUP_OVERLAP: no extra joins). */
+  CONSECUTIVE_OVERLAP: 0.7,
+  /** The same for scripts of many-stroke square characters (hanzi), whose strokes overlap loosely. */
+  SQUARE_GROUP_OVERLAP: 0.5,
+  SQUARE_CONSECUTIVE_OVERLAP: 0.25,
+};
 
 /** Options of `segmentInkLine`. */
 export interface InkSegmentOptions {
@@ -28,6 +35,8 @@ export interface InkSegmentOptions {
   penWidth: number;
   /** Side of the square each candidate is drawn into, px (e.g. twice the model input). */
   renderSize: number;
+  /** Characters of many strokes in a square (hanzi: the `cjk-fit-v1` profile): strokes are grouped more loosely. */
+  square?: boolean;
 }
 
 /**
@@ -43,14 +52,14 @@ export function segmentInkLine(ink: Ink, options: InkSegmentOptions, name: strin
     return { x0: b.minX, x1: b.maxX, y0: b.minY, y1: b.maxY };
   });
   const slack = 0.02 * Math.max(all.maxY - all.minY, 1e-9);
-  const groupOf = groupByOverlap(boxes, GROUP_OVERLAP, slack);
+  const groupOf = groupByOverlap(boxes, options.square ? INK_GROUP_TUNING.SQUARE_GROUP_OVERLAP : INK_GROUP_TUNING.GROUP_OVERLAP, slack);
   // Consecutive strokes with a weaker overlap join too (writing order is evidence).
   for (let s = 1; s < boxes.length; s++) {
     const a = boxes[s - 1]!;
     const b = boxes[s]!;
     const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0) + slack;
     const narrower = Math.min(a.x1 - a.x0, b.x1 - b.x0) + slack;
-    if (overlap >= CONSECUTIVE_OVERLAP * narrower && groupOf[s] !== groupOf[s - 1]) {
+    if (overlap >= (options.square ? INK_GROUP_TUNING.SQUARE_CONSECUTIVE_OVERLAP : INK_GROUP_TUNING.CONSECUTIVE_OVERLAP) * narrower && groupOf[s] !== groupOf[s - 1]) {
       const from = groupOf[s]!;
       const to = groupOf[s - 1]!;
       for (let k = 0; k < groupOf.length; k++) if (groupOf[k] === from) groupOf[k] = to;

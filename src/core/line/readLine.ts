@@ -100,7 +100,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   let layout: LineLayout;
   if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
   else if (input && 'ink' in input && input.ink) {
-    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(56, metadata.inputShape[0]) }, name);
+    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(56, metadata.inputShape[0]), square: metadata.preprocessing === CJK_PROFILE }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
   const segmented = now();
 
