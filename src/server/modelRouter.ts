@@ -8,14 +8,18 @@
  * ```ts
  * const target = await router.target('hanzi');     // 404 for an unknown name, 400 for a path
  * const [result] = await target.recognizeBatch([pixels], { names: ['upload'], topK: 10, signal });
+ * const reading = await target.readLine({ ink }, { pattern: '\\d+', signal });   // POST /api/read
  * ```
  */
 import type { Recognition, Recognizer } from '../core/recognizer.ts';
-import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
+import type { ModelMetadata } from '../core/types.ts';
+import type { LineReading } from '../core/line/types.ts';
+import { readLine } from '../core/line/readLine.ts';
+import { ApiError } from './errors.ts';
 import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { modelFailed, type ModelCatalog, type ModelRef } from './modelCatalog.ts';
-import { MODELS_PER_WORKER, modelKey, servesModels } from './recognitionPool.ts';
-import { recognizeInputs, type RecognitionInput } from './recognitionInputs.ts';
+import { MODELS_PER_WORKER, modelKey, servesModels, type RecognitionService } from './recognitionPool.ts';
+import { recognizeInputs, type LineJobInput, type LineJobOptions, type RecognitionInput } from './recognitionInputs.ts';
 import type { RecognizerSlot } from './recognizerSlot.ts';
 
 /** A model ready to recognize with, as a request addressed it. */
@@ -31,6 +35,11 @@ export interface ModelTarget {
    *   recognizer's errors
    */
   recognizeBatch(inputs: RecognitionInput[], options: { names?: string[]; topK?: number; signal?: AbortSignal }): Promise<Array<Recognition | Error>>;
+  /**
+   * Reads one line (`readLine`, src/core/line/readLine.ts) in a pool worker, or in this thread without a pool.
+   * @throws readLine's HwrErrors (`NO_INK`, `BAD_ARGUMENT`) and what `recognizeBatch` throws
+   */
+  readLine(line: LineJobInput, options: LineJobOptions & { signal?: AbortSignal }): Promise<LineReading>;
 }
 
 /** See the module comment. */
@@ -58,31 +67,57 @@ export class ModelRouter {
   async target(name?: string): Promise<ModelTarget> {
     const service = this.slot.get();
     if (name === undefined || name === this.catalog.defaultName) {
-      const recognizeBatch: ModelTarget['recognizeBatch'] = servesModels(service)
-        ? (inputs, options) => service.recognizeBatch(inputs, options)
-        : (inputs, options) => recognizeInputs(service, inputs, options);
-      return { name: this.catalog.defaultName, metadata: service.metadata, recognizeBatch };
+      if (servesModels(service)) {
+        return {
+          name: this.catalog.defaultName,
+          metadata: service.metadata,
+          recognizeBatch: (inputs, options) => service.recognizeBatch(inputs, options),
+          readLine: (line, options) => service.readLine(line, options),
+        };
+      }
+      return {
+        name: this.catalog.defaultName,
+        metadata: service.metadata,
+        recognizeBatch: (inputs, options) => recognizeInputs(service, inputs, options),
+        readLine: async (line, { signal, ...options }) => {
+          signal?.throwIfAborted();
+          return readLine(asRecognizer(service), line, options);
+        },
+      };
     }
     const { ref, metadata } = await this.catalog.resolve(name);
     if (servesModels(service)) {
-      return { name, metadata, recognizeBatch: (images, options) => service.recognizeBatch(images, { ...options, model: ref }) };
+      return {
+        name,
+        metadata,
+        recognizeBatch: (images, options) => service.recognizeBatch(images, { ...options, model: ref }),
+        readLine: (line, options) => service.readLine(line, { ...options, model: ref }),
+      };
     }
     return {
       name,
       metadata,
-      recognizeBatch: async (images, options) => {
-        options.signal?.throwIfAborted();
-        const entry = this.localEntry(ref);
-        entry.users++;
-        try {
-          const recognizer = await entry.recognizer.catch((error: unknown) => { throw modelFailed(ref.name, error); });
-          return await recognizeInputs(recognizer, images, { names: options.names, topK: options.topK });
-        } finally {
-          entry.users--;
-          if (entry.evicted && entry.users === 0) freeLocal(entry);
-        }
-      },
+      recognizeBatch: (images, options) =>
+        this.withLocal(ref, options.signal, (recognizer) => recognizeInputs(recognizer, images, { names: options.names, topK: options.topK })),
+      readLine: (line, { signal, ...options }) => this.withLocal(ref, signal, (recognizer) => readLine(recognizer, line, options)),
     };
+  }
+
+  /**
+   * Runs `work` with model `ref` loaded in this thread (see `localEntry`), keeping it from being freed meanwhile.
+   * @throws the aborted signal's reason before loading; ApiError 503 `MODEL_NOT_READY` when the model fails to load; `work`'s errors
+   */
+  private async withLocal<T>(ref: ModelRef, signal: AbortSignal | undefined, work: (recognizer: Recognizer) => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    const entry = this.localEntry(ref);
+    entry.users++;
+    try {
+      const recognizer = await entry.recognizer.catch((error: unknown) => { throw modelFailed(ref.name, error); });
+      return await work(recognizer);
+    } finally {
+      entry.users--;
+      if (entry.evicted && entry.users === 0) freeLocal(entry);
+    }
   }
 
   /** Metadata of model `name` (default the default model's, once loaded); reads no weights. Throws like `target`. */
@@ -122,6 +157,17 @@ export class ModelRouter {
     this.local.set(key, entry);
     return entry;
   }
+}
+
+/**
+ * The server's own recognizer as a core `Recognizer` (what `readLine` takes): without a pool it is one
+ * (`loadRecognizer`); a service that is not (a stand-in of a test) cannot read lines.
+ * @throws ApiError 500 `INTERNAL_ERROR` for a service that is neither
+ */
+function asRecognizer(service: RecognitionService): Recognizer {
+  const candidate = service as Partial<Recognizer>;
+  if (typeof candidate.predictProbabilities === 'function' && typeof candidate.recognizeInk === 'function') return service as Recognizer;
+  throw new ApiError(500, 'INTERNAL_ERROR', 'this server\'s recognizer cannot read lines (it is neither a Recognizer nor a RecognitionPool)');
 }
 
 /** A model loaded in the server's thread, with the number of recognitions using it right now. */

@@ -3,11 +3,13 @@
  * `ink` field) that is drawn by whoever recognizes it: a pool worker, or the server's thread without a pool. Ink
  * travels to the worker as points (a few hundred kB at most, `INK_LIMITS`) and is drawn there, so a large ink
  * (20,000 points: tens of ms, up to about half a second for a hostile zigzag) never holds up the event loop.
+ * Lines to read (`LineJobInput`, `POST /api/read`) travel the same way: pixels or ink, read where they are read.
  */
 import { inkImageFor } from '../core/preprocessing.ts';
 import type { Ink } from '../core/ink.ts';
 import type { Recognition } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
+import type { ReadLineOptions } from '../core/line/types.ts';
 
 /** Ink to recognize: validated strokes (`parseInk` from src/core/ink.ts), y down, any unit. */
 export interface InkInput {
@@ -16,6 +18,19 @@ export interface InkInput {
 
 /** One thing to recognize: RGBA pixels (`PixelBuffer`), or ink drawn at recognition with `inkImageFor`. */
 export type RecognitionInput = PixelBuffer | InkInput;
+
+/**
+ * A line to read (`POST /api/read`): RGBA pixels of the uploaded image (decoded on the event loop, within the pixel
+ * budget) or validated ink; `readLine`'s `LineInput` (src/core/line/readLine.ts), which a pool worker receives by
+ * structured clone.
+ */
+export type LineJobInput = { image: PixelBuffer } | { ink: Ink };
+
+/**
+ * The options of a line read that cross to a worker: `ReadLineOptions` with the pattern as text (the server receives
+ * it as text; a `RegExp` would lose its flags' meaning across threads).
+ */
+export type LineJobOptions = Omit<ReadLineOptions, 'pattern'> & { pattern?: string };
 
 /** True when `input` is ink rather than pixels. */
 export function isInkInput(input: RecognitionInput): input is InkInput {

@@ -14,6 +14,9 @@
  * (its client went away); a job already running finishes, and its answer is discarded by the caller.
  * A worker that dies is replaced, and its job fails with an error (a 500 for that request only).
  *
+ * Line reading (`POST /api/read`): `readLine(line, options)` is a job of its own kind (`PoolJob.kind: 'read'`), queued
+ * with the recognitions in the same first-come queue and run by `readLine` (src/core/line/readLine.ts) in the worker.
+ *
  * Several models: every worker starts with the pool's model; a job may name another (`model`, a `ModelRef` from
  * ./modelCatalog.ts), which the worker that takes it loads on first use and keeps, at most `MODELS_PER_WORKER`
  * per worker, least recently used out first. A free worker that has the job's model loaded is preferred, so one
@@ -26,10 +29,11 @@ import { hwrError, type HwrErrorCode } from '../core/errors.ts';
 import { resolveModelDir, type EngineChoice } from '../node/recognizer.ts';
 import type { Recognition, RecognizeOptions } from '../core/recognizer.ts';
 import type { ModelMetadata, PixelBuffer } from '../core/types.ts';
+import type { LineReading } from '../core/line/types.ts';
 import { ApiError } from './errors.ts';
 import { modelFailed, type ModelRef } from './modelCatalog.ts';
 import { busyError } from './pixelBudget.ts';
-import type { RecognitionInput } from './recognitionInputs.ts';
+import type { LineJobInput, LineJobOptions, RecognitionInput } from './recognitionInputs.ts';
 
 /** Most models one worker keeps loaded; the least recently used is freed for a new one. */
 export const MODELS_PER_WORKER = 3;
@@ -69,6 +73,11 @@ export interface ModelRecognizeOptions {
 export interface MultiModelService extends RecognitionService {
   readonly servesModels: true;
   recognizeBatch(inputs: RecognitionInput[], options?: ModelRecognizeOptions): Promise<Array<Recognition | Error>>;
+  /**
+   * Reads one line (`readLine` of src/core/line/readLine.ts) with `options.model` (default the service's own).
+   * @throws readLine's HwrErrors (`NO_INK`, `BAD_ARGUMENT`), ApiError 503 `BUSY` / `MODEL_NOT_READY`, an aborted signal's reason
+   */
+  readLine(line: LineJobInput, options?: LineJobOptions & Pick<ModelRecognizeOptions, 'signal' | 'model'>): Promise<LineReading>;
 }
 
 /** True when `service` can serve other models than its own. */
@@ -107,23 +116,26 @@ export interface SerializedError {
 }
 
 /**
- * A job sent to a worker: images in RGBA or ink (drawn by the worker), `names[i]` naming input i in error messages,
- * the candidates to list, and the model (absent: the worker's initial model, `PoolWorkerInit.model`).
+ * A job sent to a worker, with its model (absent: the worker's initial model, `PoolWorkerInit.model`):
+ * - a recognition (no `kind`): images in RGBA or ink (drawn by the worker), `names[i]` naming input i in error
+ *   messages, the candidates to list;
+ * - `kind: 'read'`: one line (pixels or ink) to read with `readLine`, and its options.
  */
-export interface PoolJob {
-  id: number;
-  inputs: RecognitionInput[];
-  names: string[];
-  topK?: number;
-  model?: ModelRef;
-}
+export type PoolJob = { id: number; model?: ModelRef } & PoolWork;
+
+/** What a job asks a worker to do; see `PoolJob`. */
+export type PoolWork =
+  | { kind?: undefined; inputs: RecognitionInput[]; names: string[]; topK?: number }
+  | { kind: 'read'; line: LineJobInput; options: LineJobOptions };
 
 /**
- * A worker's answer: one entry per image, or an error for the whole job (`loadFailed` when the job's model could
- * not be loaded). `loaded` lists the model keys (`modelKey`) the worker holds after the job.
+ * A worker's answer: one entry per image of a recognition, the reading of a `read` job, or an error for the whole job
+ * (`loadFailed` when the job's model could not be loaded). `loaded` lists the model keys (`modelKey`) the worker holds
+ * after the job.
  */
 export type PoolAnswer =
   | { id: number; loaded: string[]; results: Array<{ recognition: Recognition } | { error: SerializedError }> }
+  | { id: number; loaded: string[]; reading: LineReading }
   | { id: number; loaded: string[]; error: SerializedError; loadFailed?: boolean };
 
 /** The key a worker keeps a loaded model under: its folder and version (`@` alone for the initial model). */
@@ -140,14 +152,12 @@ export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number
   return count;
 }
 
+/** A job in the pool: what it asks (`message`, sent as is) and how its caller is answered. */
 interface Job {
-  id: number;
-  inputs: RecognitionInput[];
-  names: string[];
-  topK?: number;
-  model?: ModelRef;
+  message: PoolJob;
   signal?: AbortSignal;
-  resolve: (answers: Array<Recognition | Error>) => void;
+  /** Settles the caller's promise from a successful answer (`results` or `reading`). */
+  resolve: (answer: PoolAnswer) => void;
   reject: (error: Error) => void;
   onAbort?: () => void;
 }
@@ -237,21 +247,46 @@ export class RecognitionPool implements MultiModelService {
 
   /** Recognizes `inputs` (pixels or ink) with `options.model` (default the pool's) in one worker; see `MultiModelService`. */
   recognizeBatch(inputs: RecognitionInput[], options: ModelRecognizeOptions = {}): Promise<Array<Recognition | Error>> {
+    if (inputs.length === 0 && !this.disposed && !options.signal?.aborted) return Promise.resolve([]);
+    const work: PoolWork = {
+      inputs,
+      names: inputs.map((_, i) => options.names?.[i] ?? `image ${i}`),
+      ...(options.topK !== undefined ? { topK: options.topK } : {}),
+    };
+    return this.submit(work, options, `images are waiting for recognition`, (answer) =>
+      ('results' in answer ? answer.results.map((entry) => ('error' in entry ? revive(entry.error) : entry.recognition)) : []));
+  }
+
+  /** Reads one line with `options.model` (default the pool's) in one worker; see `MultiModelService.readLine`. */
+  readLine(line: LineJobInput, options: LineJobOptions & Pick<ModelRecognizeOptions, 'signal' | 'model'> = {}): Promise<LineReading> {
+    const { signal, model, ...readOptions } = options;
+    return this.submit({ kind: 'read', line, options: readOptions }, { signal, model }, 'jobs are waiting for a worker', (answer) => {
+      if (!('reading' in answer)) throw new Error('recognition worker answered a read job without a reading');
+      return answer.reading;
+    });
+  }
+  /**
+   * Queues `work` for a worker (one that holds its model when one is free) and answers with `take(answer)`.
+   * @param waiting the end of the 503 `BUSY` message after the queue's length, e.g. `images are waiting for recognition`
+   * @param take    the caller's result from a successful answer; may throw, which rejects
+   */
+  private submit<T>(work: PoolWork, options: Pick<ModelRecognizeOptions, 'signal' | 'model'>, waiting: string, take: (answer: PoolAnswer) => T): Promise<T> {
     if (this.disposed) return Promise.reject(new ApiError(503, 'MODEL_NOT_READY', 'the server is shutting down'));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (inputs.length === 0) return Promise.resolve([]);
     const idle = this.idleSlotFor(modelKey(options.model));
-    if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(busyError(`${this.queue.length} images are waiting for recognition`));
+    if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(busyError(`${this.queue.length} ${waiting}`));
     return new Promise((resolve, reject) => {
       const job: Job = {
-        id: this.nextId++,
-        inputs,
-        names: inputs.map((_, i) => options.names?.[i] ?? `image ${i}`),
-        ...(options.topK !== undefined ? { topK: options.topK } : {}),
-        ...(options.model ? { model: options.model } : {}),
+        message: { id: this.nextId++, ...work, ...(options.model ? { model: options.model } : {}) },
         signal,
-        resolve,
+        resolve: (answer) => {
+          try {
+            resolve(take(answer));
+          } catch (error) {
+            reject(error as Error);
+          }
+        },
         reject,
       };
       if (signal) {
@@ -297,14 +332,7 @@ export class RecognitionPool implements MultiModelService {
 
   private run(slot: Slot, job: Job): void {
     slot.job = job;
-    const message: PoolJob = {
-      id: job.id,
-      inputs: job.inputs,
-      names: job.names,
-      ...(job.topK !== undefined ? { topK: job.topK } : {}),
-      ...(job.model ? { model: job.model } : {}),
-    };
-    slot.worker.postMessage(message);
+    slot.worker.postMessage(job.message);
   }
 
   /** Gives a free worker the oldest waiting job (first come, first served, whatever its model). */
@@ -317,10 +345,10 @@ export class RecognitionPool implements MultiModelService {
     const job = slot.job;
     slot.job = null;
     slot.loaded = answer.loaded;
-    if (job && job.id === answer.id) {
+    if (job && job.message.id === answer.id) {
       this.settle(job, () => {
-        if ('results' in answer) job.resolve(answer.results.map((entry) => ('error' in entry ? revive(entry.error) : entry.recognition)));
-        else if (answer.loadFailed) job.reject(modelFailed(job.model?.name ?? this.metadata.name, revive(answer.error)));
+        if (!('error' in answer)) job.resolve(answer);
+        else if (answer.loadFailed) job.reject(modelFailed(job.message.model?.name ?? this.metadata.name, revive(answer.error)));
         else job.reject(revive(answer.error));
       });
     }

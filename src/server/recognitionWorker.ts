@@ -3,7 +3,8 @@
  * (`loadRecognizer(model, ..., { engine })`: an ONNX Runtime session with one intra-op thread, or its own
  * single-threaded TF.js wasm backend), then preprocesses and recognizes the images it is sent, one job at a time,
  * so that this JavaScript work never runs on the server's event loop. Ink inputs are drawn here too (`inkImageFor`,
- * see ./recognitionInputs.ts).
+ * see ./recognitionInputs.ts). Line reading jobs (`kind: 'read'`, `POST /api/read`) run `readLine`
+ * (src/core/line/readLine.ts) here the same way: segmentation, the model and the search, off the event loop.
  *
  * A job may name another model (`PoolJob.model`): it is loaded here on first use and kept, at most
  * `MODELS_PER_WORKER` models, the least recently used freed first. Jobs run one at a time, so a model is never
@@ -11,11 +12,13 @@
  * files were repaired); that job's answer says `loadFailed`.
  *
  * Protocol (structured-cloned messages): it posts `{ type: 'ready', metadata, engine }` or `{ type: 'failed', error }` once,
- * then answers each `PoolJob` with a `PoolAnswer` of the same `id`. Not meant to be imported.
+ * then answers each `PoolJob` with a `PoolAnswer` of the same `id` (`results` for a recognition, `reading` for a read).
+ * Not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
+import { readLine } from '../core/line/readLine.ts';
 import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
 import { recognizeInputs } from './recognitionInputs.ts';
 
@@ -63,6 +66,11 @@ try {
       return;
     }
     try {
+      if (job.kind === 'read') {
+        const reading = await readLine(recognizer, job.line, job.options);
+        port.postMessage({ id: job.id, loaded: [...loaded.keys()], reading } satisfies PoolAnswer);
+        return;
+      }
       // Ink is drawn here (inkImageFor), off the server's event loop.
       const results = await recognizeInputs(recognizer, job.inputs, { names: job.names, topK: job.topK });
       answer = {

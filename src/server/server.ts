@@ -1,5 +1,5 @@
 /**
- * The hwr HTTP server: the recognition API, the dataset store (`/api/datasets`), the health check and the static web app,
+ * The hwr HTTP server: the recognition API, line reading (`POST /api/read`), the dataset store (`/api/datasets`), the health check and the static web app,
  * each a Fastify plugin, sharing one recognizer that loads the default model in the background and serves the
  * other models of the models folder by name (see ./modelRouter.ts).
  *
@@ -16,11 +16,13 @@ import { ApiError, errorResponseSchema, installErrorHandlers, toApiError } from 
 import { DatasetStore, datasetStoreOptionsFromEnv, type DatasetStoreOptions } from './datasetStore.ts';
 import { ModelCatalog } from './modelCatalog.ts';
 import { ModelRouter } from './modelRouter.ts';
+import { PixelBudget } from './pixelBudget.ts';
 import { RecognizerSlot } from './recognizerSlot.ts';
 import { RecognitionPool, type RecognitionService } from './recognitionPool.ts';
 import { answerClientError, limitBodyTime } from './transport.ts';
 import datasetsPlugin from './plugins/datasets.ts';
 import healthPlugin from './plugins/health.ts';
+import readPlugin from './plugins/read.ts';
 import recognitionPlugin from './plugins/recognition.ts';
 import webAppPlugin from './plugins/webApp.ts';
 
@@ -209,7 +211,10 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
   installErrorHandlers(app, { maxBodyBytes: limits.maxBodyBytes, drain: { maxBytes: limits.drainBytes, maxMs: limits.drainMs } });
   const datasets = options.datasets ?? datasetStoreOptionsFromEnv(process.env);
   app.register(healthPlugin, { slot, datasetWrites: datasets !== false && Boolean(datasets.token) });
-  app.register(recognitionPlugin, { router, ...limits });
+  // One pixel budget for every route that decodes images, so /api/predict and /api/read take turns for memory.
+  const budget = new PixelBudget(limits.maxPixels, { maxWaiting: limits.maxWaiting });
+  app.register(recognitionPlugin, { router, ...limits, budget });
+  app.register(readPlugin, { router, maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, budget });
   if (datasets !== false) app.register(datasetsPlugin, { store: new DatasetStore(datasets) });
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
   if (webRoot !== false) app.register(webAppPlugin, { root: webRoot });
