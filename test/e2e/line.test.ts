@@ -2,8 +2,9 @@
  * End-to-end tests of the page's Line mode in Chromium (playwright-core, Debian's /usr/bin/chromium): switching to it
  * (also from the keyboard), writing a 6-digit number by pointer events (`digitLineShape`, test/fixtures/lines.ts) and
  * reading it back with the in-browser engine (readLine in the recognition worker), picking an alternative by tapping
- * a character, Copy (the clipboard holds the text), Clear, a line of 中文, and the server engine (`POST api/read`,
- * scripted here: its answer's shape, a rejected character marked, the pattern passed).
+ * a character, Copy (the clipboard holds the text), Clear, a line of 中文, and the server engine (`POST api/read`):
+ * the real server reads what the browser reads (digits and 中文), and a scripted answer shows a rejected character
+ * marked and the pattern passed.
  *
  * Skipped, with a message, when /usr/bin/chromium is absent. Uses the shipped models (models/digits, models/hanzi).
  * No timing is asserted: waits are on the panel's state attributes (`data-drawing`, `data-read`, `data-busy`).
@@ -19,7 +20,7 @@ import { ensureWebBuild } from '../../src/server/ensureWebBuild.ts';
 import { buildServer } from '../../src/server/server.ts';
 import { digitLineShape, hanziInkLine } from '../fixtures/lines.ts';
 import type { Shape } from './drawing.ts';
-import { lineAspect, waitForReading, writeOnLine } from './lineDrawing.ts';
+import { lineAspect, readCount, waitForReading, writeOnLine } from './lineDrawing.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -194,6 +195,35 @@ describe.skipIf(!hasChromium)('Line mode in Chromium', () => {
     expect(text).toBe('手写');
     await page.locator('#line-characters .line-char').first().click();
     expect(await page.getByTestId('line-alternatives-list').locator('button').count()).toBeGreaterThan(2);
+  });
+
+  it('on the server (POST api/read, digits and 中文): reads the same line as the browser does', async () => {
+    const page = await openLine();
+    await writeOnLine(page, digitLineShape('305172', 3, await lineAspect(page)));
+    const inBrowser = await waitForReading(page);
+    expect(inBrowser).toBe('305172');
+    let reads = await readCount(page);
+    await page.getByTestId('mode').selectOption('server');
+    expect(await waitForReading(page, reads)).toBe(inBrowser);
+    expect(await page.getByTestId('line-timing').textContent()).toMatch(/on the server/);
+    expect(await page.locator('#line-boxes .line-box').count()).toBe(6);
+
+    await page.getByTestId('script').selectOption('hanzi');
+    const { ink } = await hanziInkLine('手写', 2);
+    const aspect = await lineAspect(page);
+    const scale = Math.min(0.9 / ink.width!, 0.8 / (ink.height! * aspect));
+    const requests: Array<Record<string, unknown>> = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/read')) requests.push(request.postDataJSON() as Record<string, unknown>);
+    });
+    await writeOnLine(page, ink.strokes.map((stroke) => stroke.map((point) => ({
+      x: 0.05 + point.x * scale,
+      y: 0.5 + (point.y - ink.height! / 2) * scale * aspect,
+    }))));
+    reads = await readCount(page);
+    await page.getByTestId('line-read').click();
+    expect(await waitForReading(page, reads)).toBe('手写');
+    expect(requests.at(-1)!.model).toBe('hanzi');
   });
 
   it('on the server: posts the ink and the pattern to api/read, shows its answer, and marks a rejected character', async () => {

@@ -40,11 +40,21 @@ export function lineAspect(page: Page): Promise<number> {
   return page.getByTestId('line-pad').evaluate((canvas) => canvas.clientWidth / canvas.clientHeight);
 }
 
-/** Waits until the panel shows the reading of the ink on it now, nothing in flight; returns the text shown. */
-export async function waitForReading(page: Page): Promise<string> {
-  await page.waitForFunction(() => {
+/** Count of reads the panel has finished (`data-reads`), shown or failed. */
+export async function readCount(page: Page): Promise<number> {
+  return Number((await page.getByTestId('line').getAttribute('data-reads')) ?? 0);
+}
+
+/**
+ * Waits until the panel shows the reading of the ink on it now, nothing in flight, and (with `after`) more than
+ * `after` reads finished (`readCount` before a trigger that reads the same ink again: a mode or pattern change).
+ * @returns the text shown (`data-text` of the text: U+FFFD for a rejected character).
+ */
+export async function waitForReading(page: Page, after = -1): Promise<string> {
+  await page.waitForFunction((count) => {
     const panel = document.getElementById('line')!;
-    return panel.dataset.busy === undefined && panel.dataset.drawing !== undefined && panel.dataset.read === panel.dataset.drawing;
-  }, undefined, { timeout: 90_000 });
+    return panel.dataset.busy === undefined && panel.dataset.drawing !== undefined && panel.dataset.read === panel.dataset.drawing
+      && Number(panel.dataset.reads ?? 0) > count;
+  }, after, { timeout: 90_000 });
   return (await page.getByTestId('line-text').getAttribute('data-text')) ?? '';
 }
