@@ -155,6 +155,23 @@ describe.skipIf(!hasChromium)('Line mode in Chromium', () => {
     await page.getByTestId('line-pad').focus();
     await page.keyboard.press('Enter');
     expect(await waitForReading(page)).toMatch(/^\d{4}$/);
+    // A pattern typed in the field (Enter applies it) is read with; a malformed one is reported, not thrown.
+    await page.getByTestId('line-preset').selectOption('custom');
+    let reads = await readCount(page);
+    await page.getByTestId('line-pattern').fill('\\d{4}');
+    await page.getByTestId('line-pattern').press('Enter');
+    expect(await waitForReading(page, reads)).toMatch(/^\d{4}$/);
+    expect(await page.getByTestId('line-status').isHidden()).toBe(true);
+    reads = await readCount(page);
+    await page.getByTestId('line-pattern').fill('(\\d');
+    await page.getByTestId('line-pattern').press('Enter');
+    await waitForReading(page, reads);
+    expect(await page.getByTestId('line-status').getAttribute('data-tone')).toBe('error');
+    expect(await page.getByTestId('line-status').textContent()).toMatch(/pattern/i);
+    reads = await readCount(page);
+    await page.getByTestId('line-preset').selectOption({ label: 'anything' });
+    expect(await page.getByTestId('line-pattern').inputValue()).toBe('');
+    expect(await waitForReading(page, reads)).toMatch(/^\d{4}$/);
     // A character's alternatives from the keyboard: focus it, Enter opens them, Escape closes them.
     await page.locator('#line-characters .line-char').first().focus();
     await page.keyboard.press('Enter');
