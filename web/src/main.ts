@@ -500,6 +500,7 @@ function setScript(next: Script): void {
   showModelInfo();
   showModelProgress();
   line.setScript({ lineWidth: next === 'hanzi' ? 0.022 : 0.03 });
+  element('line').lang = next === 'hanzi' ? 'zh-Hans' : ''; // Chinese glyphs, not Japanese ones, for the text and alternatives
   line.engineChanged();
 }
 
