@@ -16,6 +16,9 @@
  *
  * Line reading (`POST /api/read`): `readLine(line, options)` is a job of its own kind (`PoolJob.kind: 'read'`), queued
  * with the recognitions in the same first-come queue and run by `readLine` (src/core/line/readLine.ts) in the worker.
+ * A read job that runs longer than `readTimeoutMs` (a pattern whose automaton takes long to build: nested counted
+ * repetitions such as `(((\d{0,9}){0,9}){0,9}){0,9}` take over a minute) fails with 400 `BAD_ARGUMENT`, and its
+ * worker, which cannot be interrupted, is stopped and replaced; the other workers serve on meanwhile.
  *
  * Several models: every worker starts with the pool's model; a job may name another (`model`, a `ModelRef` from
  * ./modelCatalog.ts), which the worker that takes it loads on first use and keeps, at most `MODELS_PER_WORKER`
@@ -34,6 +37,9 @@ import { ApiError } from './errors.ts';
 import { modelFailed, type ModelRef } from './modelCatalog.ts';
 import { busyError } from './pixelBudget.ts';
 import type { LineJobInput, LineJobOptions, RecognitionInput } from './recognitionInputs.ts';
+
+/** Default `RecognitionPoolOptions.readTimeoutMs`: 10 s (a 10-character line reads in tens of ms). */
+export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 
 /** Most models one worker keeps loaded; the least recently used is freed for a new one. */
 export const MODELS_PER_WORKER = 3;
@@ -96,6 +102,11 @@ export interface RecognitionPoolOptions {
   /** Most jobs waiting for a worker before `recognize` answers 503 `BUSY`; default 256. */
   maxQueue?: number;
   /**
+   * Most milliseconds a line read (`readLine`) may run in a worker; then the job fails with 400 `BAD_ARGUMENT` and the
+   * worker is replaced. Default `DEFAULT_READ_TIMEOUT_MS`; 0: no limit.
+   */
+  readTimeoutMs?: number;
+  /**
    * What runs the models in every worker (`EngineChoice`); default `auto`. An ONNX Runtime session uses one
    * intra-op thread: the pool's parallelism is its workers.
    */
@@ -138,6 +149,12 @@ export type PoolAnswer =
   | { id: number; loaded: string[]; reading: LineReading }
   | { id: number; loaded: string[]; error: SerializedError; loadFailed?: boolean };
 
+/** What a worker posts when a read job's model is loaded and `readLine` starts (the read's deadline runs from then). */
+export interface PoolReadStarted {
+  id: number;
+  readStarted: true;
+}
+
 /** The key a worker keeps a loaded model under: its folder and version (`@` alone for the initial model). */
 export function modelKey(model: ModelRef | undefined): string {
   return model ? `${model.dir}@${model.version}` : '@';
@@ -156,6 +173,8 @@ export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number
 interface Job {
   message: PoolJob;
   signal?: AbortSignal;
+  /** The read job's deadline, from when a worker took it. */
+  timer?: ReturnType<typeof setTimeout>;
   /** Settles the caller's promise from a successful answer (`results` or `reading`). */
   resolve: (answer: PoolAnswer) => void;
   reject: (error: Error) => void;
@@ -167,6 +186,8 @@ interface Slot {
   job: Job | null;
   /** Model keys the worker holds (`modelKey`), as its last answer said. */
   loaded: string[];
+  /** Being stopped (a read job ran out of time): it takes no job, and its answers are ignored. */
+  retired?: boolean;
 }
 
 function revive(error: SerializedError): Error {
@@ -192,6 +213,7 @@ export class RecognitionPool implements MultiModelService {
   readonly size: number;
   private readonly init: PoolWorkerInit;
   private readonly maxQueue: number;
+  private readonly readTimeoutMs: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
@@ -201,6 +223,7 @@ export class RecognitionPool implements MultiModelService {
     this.init = { model: options.model, engine: options.engine };
     this.size = options.workers;
     this.maxQueue = options.maxQueue;
+    this.readTimeoutMs = options.readTimeoutMs;
     this.metadata = metadata;
     this.engine = engine;
   }
@@ -215,8 +238,10 @@ export class RecognitionPool implements MultiModelService {
     const engine = options.engine ?? 'auto';
     const workers = options.workers ?? defaultWorkerCount();
     const maxQueue = options.maxQueue ?? 256;
+    const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     if (!Number.isInteger(workers) || workers < 1) throw hwrError('BAD_ARGUMENT', `recognition pool: workers must be a positive integer, got ${workers}`);
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw hwrError('BAD_ARGUMENT', `recognition pool: maxQueue must be an integer >= 0, got ${maxQueue}`);
+    if (!(readTimeoutMs >= 0)) throw hwrError('BAD_ARGUMENT', `recognition pool: readTimeoutMs must be a number >= 0, got ${readTimeoutMs}`);
     const started = await Promise.allSettled(Array.from({ length: workers }, () => startWorker({ model, engine })));
     const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
@@ -224,7 +249,7 @@ export class RecognitionPool implements MultiModelService {
       throw failure.reason;
     }
     const ready = started.map((s) => (s as PromiseFulfilledResult<ReadyWorker>).value);
-    const pool = new RecognitionPool({ model, workers, maxQueue, engine }, ready[0]!.metadata, ready[0]!.engine);
+    const pool = new RecognitionPool({ model, workers, maxQueue, engine, readTimeoutMs }, ready[0]!.metadata, ready[0]!.engine);
     for (const { worker } of ready) pool.adopt(worker);
     return pool;
   }
@@ -317,14 +342,17 @@ export class RecognitionPool implements MultiModelService {
 
   /** A free worker, one that holds the model `key` when there is one. */
   private idleSlotFor(key: string): Slot | undefined {
-    const idle = this.slots.filter((slot) => slot.job === null);
+    const idle = this.slots.filter((slot) => slot.job === null && !slot.retired);
     return idle.find((slot) => slot.loaded.includes(key)) ?? idle[0];
   }
 
   private adopt(worker: Worker): void {
     const slot: Slot = { worker, job: null, loaded: [modelKey(undefined)] };
     this.slots.push(slot);
-    worker.on('message', (answer: PoolAnswer) => this.answered(slot, answer));
+    worker.on('message', (message: PoolAnswer | PoolReadStarted) => {
+      if ('readStarted' in message) this.readStarted(slot, message.id);
+      else this.answered(slot, message);
+    });
     worker.on('error', () => {}); // 'exit' follows and handles it
     worker.on('exit', (code) => this.died(slot, code));
     this.next(slot);
@@ -335,13 +363,37 @@ export class RecognitionPool implements MultiModelService {
     slot.worker.postMessage(job.message);
   }
 
+  /** The worker has its model and starts reading: the read job's time runs from now (loading a model is not reading). */
+  private readStarted(slot: Slot, id: number): void {
+    const job = slot.job;
+    if (slot.retired || !job || job.message.id !== id || this.readTimeoutMs === 0) return;
+    job.timer = setTimeout(() => this.timedOut(slot, job), this.readTimeoutMs);
+  }
+
+  /**
+   * A read job ran past `readTimeoutMs`: it fails with 400 `BAD_ARGUMENT`, and its worker (busy in synchronous code,
+   * which cannot be interrupted) is stopped; `died` starts its replacement.
+   */
+  private timedOut(slot: Slot, job: Job): void {
+    if (slot.job !== job) return;
+    slot.job = null;
+    slot.retired = true;
+    const seconds = this.readTimeoutMs / 1000;
+    this.settle(job, () => job.reject(hwrError('BAD_ARGUMENT',
+      `${job.message.kind === 'read' ? job.message.options.name ?? 'the line' : 'the job'}: reading took over ${seconds} s and was stopped; ` +
+      'a pattern or word list whose automaton is this costly to build (nested counted repetitions) is the usual cause: simplify it')));
+    void slot.worker.terminate();
+  }
+
   /** Gives a free worker the oldest waiting job (first come, first served, whatever its model). */
   private next(slot: Slot): void {
+    if (slot.retired) return;
     const job = this.queue.shift();
     if (job) this.run(slot, job);
   }
 
   private answered(slot: Slot, answer: PoolAnswer): void {
+    if (slot.retired) return;
     const job = slot.job;
     slot.job = null;
     slot.loaded = answer.loaded;
@@ -370,6 +422,7 @@ export class RecognitionPool implements MultiModelService {
   }
 
   private settle(job: Job, action: () => void): void {
+    if (job.timer !== undefined) clearTimeout(job.timer);
     if (job.onAbort) job.signal!.removeEventListener('abort', job.onAbort);
     action();
   }

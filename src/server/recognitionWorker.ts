@@ -12,14 +12,15 @@
  * files were repaired); that job's answer says `loadFailed`.
  *
  * Protocol (structured-cloned messages): it posts `{ type: 'ready', metadata, engine }` or `{ type: 'failed', error }` once,
- * then answers each `PoolJob` with a `PoolAnswer` of the same `id` (`results` for a recognition, `reading` for a read).
+ * then answers each `PoolJob` with a `PoolAnswer` of the same `id` (`results` for a recognition, `reading` for a read;
+ * a read job first posts `PoolReadStarted` once its model is loaded).
  * Not meant to be imported.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Recognizer } from '../core/recognizer.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { readLine } from '../core/line/readLine.ts';
-import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
+import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolReadStarted, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
 import { recognizeInputs } from './recognitionInputs.ts';
 
 const port = parentPort!;
@@ -67,6 +68,7 @@ try {
     }
     try {
       if (job.kind === 'read') {
+        port.postMessage({ id: job.id, readStarted: true } satisfies PoolReadStarted);
         const reading = await readLine(recognizer, job.line, job.options);
         port.postMessage({ id: job.id, loaded: [...loaded.keys()], reading } satisfies PoolAnswer);
         return;

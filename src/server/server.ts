@@ -48,6 +48,11 @@ export const LIMITS = {
   /** Most jobs waiting for a recognition worker before 503 `BUSY`. */
   maxQueue: 256,
   /**
+   * Most milliseconds one `POST /api/read` may read in a pool worker (a hostile pattern's automaton can take minutes to
+   * build); then 400 `BAD_ARGUMENT` and the worker is replaced. A server without a pool (`workers: 0`) has no such limit.
+   */
+  readTimeoutMs: 10_000,
+  /**
    * Most bytes of a refused body (one over `maxBodyBytes`, or of a wrong content type) that are read and discarded
    * after the error answer, so a client still writing reads the answer instead of a reset: 64 MiB. Beyond it, or
    * after `drainMs`, the connection is closed.
@@ -175,7 +180,7 @@ export function buildServer(options: ServerOptions = {}): FastifyInstance {
   const loading = Promise.resolve(
     options.recognizer ?? (options.workers === 0
       ? loadRecognizer(model, modelsDir, { engine })
-      : RecognitionPool.start({ model, modelsDir, workers: options.workers, maxQueue: limits.maxQueue, engine })),
+      : RecognitionPool.start({ model, modelsDir, workers: options.workers, maxQueue: limits.maxQueue, readTimeoutMs: limits.readTimeoutMs, engine })),
   );
   const slot = new RecognizerSlot(loading, (error) => app.log.error({ err: error }, 'model failed to load'));
   slot.settled.then(() => {

@@ -9,6 +9,7 @@
  * plotter-font pen style; the shipped digits model reads them. Uses `app.inject` (no sockets).
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInk, type InkJson } from '../../src/core/ink.ts';
 import { readLine } from '../../src/core/line/readLine.ts';
@@ -19,7 +20,7 @@ import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { READ_LIMITS } from '../../src/server/plugins/read.ts';
 import { buildServer } from '../../src/server/server.ts';
 import { blankPng, dataUrl, hugePng } from '../fixtures/images.ts';
-import { digitLineImage, digitLineInk } from '../fixtures/lines.ts';
+import { digitLineImage, digitLineInk, hanziLineInk } from '../fixtures/lines.ts';
 
 /** What the tests read: a clean 6-digit line as a PNG, and a 5-digit line and a phone number as ink. */
 const IMAGE_TEXT = '407193';
@@ -115,6 +116,23 @@ describe('POST /api/read: lines read back', () => {
     expect(thread.json().characters).toEqual(raw.json().characters);
   });
 
+  it('a picture over 1024 px (decoded downscaled): boxes in the uploaded picture\'s px', async () => {
+    const { width, height } = await sharp(png).metadata();
+    const big = await sharp(png).resize({ width: width * 4, height: height * 4, kernel: 'nearest' }).png().toBuffer();
+    const response = await app.inject({ method: 'POST', url: '/api/read', headers: { 'content-type': 'image/png' }, payload: big });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body.text).toBe(IMAGE_TEXT);
+    // The same line at its own size: the boxes agree within the downscaling's rounding (4 px of the big picture per px).
+    const small = (await postJson({ image: dataUrl(png) })).json();
+    body.characters.forEach((character: { box: Record<string, number> }, i: number) => {
+      for (const key of ['x', 'y', 'width', 'height']) expect(Math.abs(character.box[key]! - 4 * small.characters[i].box[key])).toBeLessThanOrEqual(12);
+    });
+    const last = body.characters.at(-1).box;
+    expect(last.x + last.width).toBeGreaterThan(1024);
+    expect(last.x + last.width).toBeLessThanOrEqual(width * 4);
+  });
+
   it('ink as JSON and as a multipart field: the text, boxes in ink units with stroke indices, equal to readLine', async () => {
     const response = await postJson({ ink });
     expect(response.statusCode).toBe(200);
@@ -134,16 +152,19 @@ describe('POST /api/read: lines read back', () => {
     for (const character of multipart.json().characters) expect(character.alternatives).toHaveLength(2);
   });
 
-  it('hanzi ink with model=hanzi', async () => {
-    const { hanziLineInk } = await import('../fixtures/lines.ts');
+  it('hanzi ink with model=hanzi, in the pool and in the server\'s thread (a model other than the default)', async () => {
     const text = '中国人';
-    const response = await postJson({ ink: await hanziLineInk(text, 5, { touchingShare: 0 }), model: 'hanzi' });
-    expect(response.statusCode).toBe(200);
-    expect(response.json().model).toBe('hanzi');
-    expect(response.json().characters.length).toBeGreaterThanOrEqual(2);
-    // Held-out writer: most characters right (the targets are measured in bench/lines.ts, not here).
-    const right = [...response.json().text as string].filter((char, i) => char === text[i]).length;
-    expect(right).toBeGreaterThanOrEqual(2);
+    const hanzi = await hanziLineInk(text, 5, { touchingShare: 0 });
+    const pooled = await postJson({ ink: hanzi, model: 'hanzi' });
+    const thread = await postJson({ ink: hanzi, model: 'hanzi' }, '/api/read', inThread);
+    for (const response of [pooled, thread]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.json().model).toBe('hanzi');
+      // Held-out writer: most characters right (the targets are measured by bench/lines.ts, not here).
+      const right = [...response.json().text as string].filter((char, i) => char === text[i]).length;
+      expect(right).toBeGreaterThanOrEqual(2);
+    }
+    expect(thread.json().text).toBe(pooled.json().text);
   }, 120_000);
 });
 
@@ -190,6 +211,22 @@ describe('POST /api/read: pattern and words', () => {
       if (response.statusCode === 400) expect(response.json().error.code).toBe('BAD_ARGUMENT');
     }
     expect((await postJson({ ink })).json().text).toBe(INK_TEXT);
+  }, 60_000);
+
+  it('a pattern whose automaton takes minutes to build: 400 after LIMITS.readTimeoutMs, the worker replaced, reading goes on', async () => {
+    const server = buildServer({ webRoot: false, workers: 1, limits: { readTimeoutMs: 2000 } });
+    try {
+      await healthy(server);
+      // Nested counted repetitions: over a minute to build as a DFA when nothing stops it.
+      const response = await postJson({ ink, pattern: '(((\\d{0,9}){0,9}){0,9}){0,9}' }, '/api/read', server);
+      expectError(response, 400, 'BAD_ARGUMENT', /^body\.ink: reading took over 2 s and was stopped; .*pattern/);
+      // Queued behind the replacement worker's start, then read.
+      const after = await postJson({ ink }, '/api/read', server);
+      expect(after.statusCode).toBe(200);
+      expect(after.json().text).toBe(INK_TEXT);
+    } finally {
+      await server.close();
+    }
   }, 60_000);
 });
 
