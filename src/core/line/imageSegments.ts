@@ -25,6 +25,8 @@ import type { LineBox } from './types.ts';
 
 /** Lines are shrunk (by a whole factor) until their height is at most this many px: characters keep ~64-128 px. */
 const WORKING_HEIGHT = 160;
+/** Height in px at which `flattenLine` first looks at the light. */
+const PROBE_HEIGHT = 48;
 /** Hysteresis thresholds of the components, as fractions of the strongest ink (strong seeds, weak rim). */
 const STRONG_INK = 0.3;
 const WEAK_INK = 0.1;
@@ -72,7 +74,7 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
   const shrink = Math.max(1, Math.floor(image.height / WORKING_HEIGHT));
   const working = shrink > 1 ? areaDownsample(full, image.width, image.height, shrink) : { data: full, width: image.width, height: image.height };
   const { width, height } = working;
-  const { polarity, gray } = flattenLighting(working.data, width, height, image.polarity);
+  const { polarity, gray } = flattenLine(working.data, width, height, image.polarity);
   let ink = toInk(gray, polarity);
   if (image.polarity && !ink.some((v) => v > 0)) ink = toInkOnCleanPaper(gray, polarity);
   removeRulingLines(ink, width, height, WEAK_INK);
@@ -104,9 +106,11 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
     const pixels = group.components.length === 1 ? components[group.components[0]!]!.pixels : concatPixels(group.components.map((id) => components[id]!.pixels));
     const wide = group.x1 - group.x0 + 1 > CUT_TUNING.SPLIT_WIDTH * geometry.charHeight;
     const cuts = wide ? cutPaths(ink, width, group, pixels, geometry.charHeight) : [];
-    const pieces = splitPixels(pixels, width, group.y0, cuts).filter((piece) => massOf(ink, piece) >= 0.5 * pen * pen);
+    const pieces = splitPixels(pixels, width, group.y0, cuts.map((c) => c.path));
     pieces.forEach((piece, k) => {
-      if (piece.length > 0) primitives.push({ ...pixelBox(piece, width), pixels: piece, cutAfter: k + 1 < pieces.length });
+      if (massOf(ink, piece) < 0.5 * pen * pen) return; // a sliver between two cuts
+      const cutStrokes = k < cuts.length ? cuts[k]!.ink / pen : undefined;
+      primitives.push({ ...pixelBox(piece, width), pixels: piece, cutAfter: k < cuts.length, ...(cutStrokes === undefined ? {} : { cutStrokes }) });
     });
   }
   // A cut that left nothing on one side is no cut.
@@ -141,6 +145,20 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
     };
   };
   return { primitives, ...geometry, crop, inputBox, strokesOf: () => undefined, shrink, ink, width, height };
+}
+
+/**
+ * `flattenLighting` for a line: decided first on a copy shrunk to about `PROBE_HEIGHT` px high (the closing that
+ * estimates the paper costs most of the segmentation on a clean line); only when the light is uneven there is the
+ * full-size line flattened. The polarity is the probe's (the majority rule and the paper estimates agree across sizes).
+ */
+function flattenLine(gray: Float32Array, width: number, height: number, known: PixelBuffer['polarity']): { polarity: 'dark-on-light' | 'light-on-dark'; gray: Float32Array } {
+  const step = Math.floor(height / PROBE_HEIGHT);
+  if (step < 2) return flattenLighting(gray, width, height, known);
+  const probe = areaDownsample(gray, width, height, step);
+  const decided = flattenLighting(probe.data, probe.width, probe.height, known);
+  if (decided.gray === probe.data) return { polarity: decided.polarity, gray };
+  return flattenLighting(gray, width, height, decided.polarity);
 }
 
 /** A connected component: its pixels (indices into the ink map), box (inclusive px) and ink mass. */
@@ -268,7 +286,7 @@ function splitPixels(pixels: Int32Array, width: number, top: number, paths: read
  * taken greedily, at least `CUT_TUNING.MIN_PIECE` character heights from each other and from the group's ends,
  * about one per `CUT_TUNING.CUT_SPACING` character heights of width. More cuts than characters is the point: the
  * search joins the pieces back.
- * @returns the paths, left to right, made not to cross
+ * @returns the paths, left to right, made not to cross, with the ink each crosses (summed strength along it, px)
  */
 function cutPaths(
   ink: Float32Array,
@@ -276,7 +294,7 @@ function cutPaths(
   group: { x0: number; x1: number; y0: number; y1: number },
   pixels: Int32Array,
   charHeight: number,
-): Int32Array[] {
+): { path: Int32Array; ink: number }[] {
   const w = group.x1 - group.x0 + 1;
   const h = group.y1 - group.y0 + 1;
   // The group's own ink only (a neighbour's ink inside the box is not crossed).
@@ -292,7 +310,7 @@ function cutPaths(
   const cost = new Float64Array(span);
   const next = new Float64Array(span);
   const back = new Int8Array(h * span);
-  const found: { column: number; cost: number; path: Int32Array }[] = [];
+  const found: { column: number; cost: number; path: Int32Array; ink: number }[] = [];
   for (let c = minPiece; c <= w - minPiece; c++) {
     for (let j = 0; j < span; j++) {
       const x = c - reach + j;
@@ -331,7 +349,11 @@ function cutPaths(
     let mean = 0;
     for (let y = 0; y < h; y++) mean += path[y]! - group.x0;
     mean /= h;
-    if (mean >= minPiece && mean <= w - minPiece) found.push({ column: mean, cost: cost[end]!, path });
+    if (mean >= minPiece && mean <= w - minPiece) {
+      let crossed = 0;
+      for (let y = 0; y < h; y++) crossed += local[y * w + path[y]! - group.x0]!;
+      found.push({ column: mean, cost: cost[end]!, path, ink: crossed });
+    }
   }
   found.sort((a, b) => a.cost - b.cost);
   const wanted = Math.max(1, Math.round(w / (CUT_TUNING.CUT_SPACING * charHeight)));
@@ -347,5 +369,5 @@ function cutPaths(
     const path = chosen[k]!.path;
     for (let y = 0; y < h; y++) if (path[y]! < left[y]!) path[y] = left[y]!;
   }
-  return chosen.map((c) => c.path);
+  return chosen.map((c) => ({ path: c.path, ink: c.ink }));
 }

@@ -19,6 +19,8 @@ export interface LinePrimitive {
   y1: number;
   /** True when the boundary after this primitive is a cut through touching ink (not a gap between separate pieces). */
   cutAfter: boolean;
+  /** With `cutAfter`: how much ink the cut crosses, in strokes (ink along the cut / the pen's width; about 1 where two characters touch). */
+  cutStrokes?: number;
   /** Ink: indices of the ink's strokes in this primitive. */
   strokes?: number[];
 }

@@ -38,7 +38,7 @@ export type LineInput = { image: PixelBuffer } | { ink: Ink };
 /** Tuning of the reader (natural-log units for costs); measured choices in notes/LINE-READING.md. */
 export const LINE_READER_TUNING = {
   /** Most primitives in one candidate character. */
-  MAX_PRIMITIVES: 4,
+  MAX_PRIMITIVES: 6,
   /** A candidate of several primitives is at most this many character heights wide. */
   MAX_CANDIDATE_WIDTH: 1.6,
   /** Candidates wider than this many character heights pay `WIDTH_COST * excess^2`. */
@@ -56,15 +56,20 @@ export const LINE_READER_TUNING = {
   /** White space inside a candidate beyond this many character heights pays `GAP_COST` per character height. */
   INNER_GAP: 0.08,
   GAP_COST: 20,
-  /** A segment boundary that cuts through touching ink. */
+  /** A segment boundary that cuts through touching ink; and per stroke the cut crosses (`LinePrimitive.cutStrokes`). */
   CUT_COST: 1,
+  CROSS_COST: 0.5,
   /** A segment next to a cut and lower than `LOW` character heights (a fragment) pays `FRAGMENT_COST` per 0.1 h below. */
   LOW: 0.6,
   FRAGMENT_COST: 1,
   /** Choosing the rejection ("not a character") for a segment, beyond its log probability. */
   REJECT_COST: 3,
-  /** Added per character (against the sum of log probabilities' bias towards fewer, larger segments). */
-  CHAR_BONUS: 0.5,
+  /**
+   * Added per character (against the sum of log probabilities' bias towards fewer, larger segments): images, whose
+   * cuts through touching ink pay `CUT_COST` and `CROSS_COST`, and ink, which has no cuts.
+   */
+  CHAR_BONUS: 1,
+  INK_CHAR_BONUS: 0.5,
   /** Label options per candidate (most probable classes). */
   LABELS_PER_CANDIDATE: 5,
   /** A space: gap above max(SPACE_MIN * h, SPACE_SPACING * the line's median gap); logistic width SPACE_SOFTNESS * h. */
@@ -98,6 +103,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const prepare = segmentPreprocessorFor(metadata);
 
   let layout: LineLayout;
+  const isInk = !(input && 'image' in input && input.image);
   if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
   else if (input && 'ink' in input && input.ink) {
     layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(56, metadata.inputShape[0]), square: metadata.preprocessing === CJK_PROFILE }, name);
@@ -129,7 +135,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const marks = automaton ? SHAPE_PUNCTUATION.filter((m) => automaton.mentions(m) && !metadata.classes.includes(m)) : [];
   const edges = candidates.map((c, k): LatticeEdge => {
     const row = probabilities.subarray(k * classes, (k + 1) * classes);
-    const prior = geometricPrior(layout, c, square) + LINE_READER_TUNING.CHAR_BONUS;
+    const prior = geometricPrior(layout, c, square) + (isInk ? LINE_READER_TUNING.INK_CHAR_BONUS : LINE_READER_TUNING.CHAR_BONUS);
     const options: LatticeOption[] = [];
     if (empty.has(k)) {
       options.push({ text: null, score: -3 * LINE_READER_TUNING.REJECT_COST + prior, probability: 1 });
@@ -244,7 +250,7 @@ function geometricPrior(layout: LineLayout, c: Candidate, square: boolean): numb
   prior -= t.GAP_COST * Math.max(0, widestGap / h - t.INNER_GAP);
   const cutRight = layout.primitives[c.last]!.cutAfter;
   const cutLeft = c.first > 0 && layout.primitives[c.first - 1]!.cutAfter;
-  if (cutRight) prior -= t.CUT_COST;
+  if (cutRight) prior -= t.CUT_COST + t.CROSS_COST * (layout.primitives[c.last]!.cutStrokes ?? 1);
   if (cutLeft || cutRight) prior -= t.FRAGMENT_COST * Math.max(0, t.LOW - (c.y1 - c.y0) / h) * 10;
   return prior;
 }
