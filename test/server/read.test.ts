@@ -259,6 +259,20 @@ describe('POST /api/read: errors', () => {
     expectError(await send(), status, code, message);
   });
 
+  it('multipart abuse: more text fields than READ_LIMITS.maxMultipartFields (413), a truncated body (400)', async () => {
+    const form = new FormData();
+    for (let i = 0; i <= READ_LIMITS.maxMultipartFields; i++) form.append('words', String(i));
+    form.append('ink', JSON.stringify(ink));
+    expectError(await app.inject({ method: 'POST', url: '/api/read', payload: form }), 413, 'BODY_TOO_LARGE');
+    const truncated = await app.inject({
+      method: 'POST',
+      url: '/api/read',
+      headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
+      payload: '--XyZ\r\nContent-Disposition: form-data; name="pattern"\r\n\r\n\\d+\r\n--XyZ\r\nContent-Disposition: form-data; name="ink"\r\n\r\n{"strok',
+    });
+    expectError(truncated, 400, 'BAD_REQUEST', /malformed multipart body/);
+  });
+
   it('multipart words over the limits are refused as they arrive', async () => {
     const form = new FormData();
     form.append('words', bigWords.join(','));

@@ -10,7 +10,8 @@
  *   `READ_LIMITS.maxPatternLength` characters), e.g. `\d{3}-\d{4}`;
  * - `words`: a word list (the text is one of them, or several separated by spaces): a JSON array of strings, or in the
  *   query and multipart fields comma-separated and/or repeated (at most `READ_LIMITS.maxWords` words and
- *   `READ_LIMITS.maxWordsBytes` bytes).
+ *   `READ_LIMITS.maxWordsBytes` bytes; a multipart body has at most `READ_LIMITS.maxMultipartFields` text fields, 413
+ *   beyond, so a long list goes comma-separated).
  * Each may come from one place only (query, JSON body or multipart fields); a pattern given twice must be the same. An
  * empty pattern is no pattern.
  *
