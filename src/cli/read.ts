@@ -137,7 +137,8 @@ export async function readCommand(files: string[], flags: ReadFlags): Promise<vo
       }
       let reading: LineReading;
       try {
-        reading = await readLine(recognizer, input, { ...options, name: file });
+        // The file name leads every message (`hwr: <file>: <reason>`), so readLine's names the image or the ink.
+        reading = await readLine(recognizer, input, { ...options, name: 'image' in input ? 'the image' : 'the ink' });
       } catch (error) {
         // readLine's BAD_ARGUMENT is about the options (the pattern, the words), the same for every file: stop.
         if (isHwrError(error) && error.code === 'BAD_ARGUMENT') {
@@ -180,7 +181,7 @@ function fail(outputs: ReadOutput[], file: string, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   const code = isHwrError(error) ? error.code : 'ERROR';
   outputs.push({ file, error: { code, message } });
-  // Messages from our decoders, ink readers and readLine (named by the file) already start with the file name.
+  // Messages from our decoders and ink readers already start with the file name.
   process.stderr.write(`hwr: ${message.startsWith(file) ? message : `${file}: ${message}`}\n`);
   process.exitCode = 1;
 }

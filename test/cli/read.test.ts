@@ -11,6 +11,7 @@ import { parseInk } from '../../src/core/ink.ts';
 import { readLine } from '../../src/core/line/readLine.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { hwr } from '../fixtures/cli.ts';
+import { blankPng } from '../fixtures/images.ts';
 import { digitLineImage, digitLineInk } from '../fixtures/lines.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 
@@ -42,7 +43,9 @@ beforeAll(async () => {
 describe('hwr read', () => {
   it('text: an image line and an ink line read back; bad files are one error line each and the others are read', async () => {
     const missing = join(dir, 'missing.png');
-    const run = await hwr('read', image, broken, inkFile, TINY, missing);
+    const blank = join(dir, 'blank.png');
+    await writeFile(blank, await blankPng(300, 60));
+    const run = await hwr('read', image, broken, inkFile, TINY, missing, blank);
     expect(run.code).toBe(1);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toEqual([
@@ -53,6 +56,7 @@ describe('hwr read', () => {
       expect.stringMatching(new RegExp(`^hwr: ${broken}: not JSON: `)),
       `hwr: ${TINY}: is an hwr-ink-dataset file (single characters, not a line): use hwr predict to recognize its samples`,
       expect.stringMatching(new RegExp(`^hwr: ${missing}: `)),
+      `hwr: ${blank}: no ink found in the image`,
     ]);
   }, 60_000);
 
