@@ -13,7 +13,7 @@
  *
  * Compiled automata are cached by their source. Imports nothing Node-only.
  */
-import { DFA, JS, NFA } from 'refa';
+import { DFA, JS, NFA, TooManyNodesError } from 'refa';
 import { hwrError } from '../errors.ts';
 
 /** A deterministic automaton over characters (Unicode code points as strings). States are numbers; -1 is dead. */
@@ -27,8 +27,13 @@ export interface TextAutomaton {
   mentions(char: string): boolean;
 }
 
-/** Most states a pattern's automaton may have: beyond it the pattern is refused as too complex. */
-const MAX_STATES = 20_000;
+/**
+ * Most states a pattern's automata may have (the NFA, then the DFA): beyond it the pattern is refused as too complex.
+ * Patterns for lines (dates, codes, amounts) need a few dozen; the subset construction's cost grows with the NFA's
+ * size, and nested counted repetitions such as `(((\d{0,9}){0,9}){0,9}){0,9}` (thousands of NFA states) would take a
+ * minute to determinize: they are refused at once instead.
+ */
+const MAX_STATES = 1_000;
 /** Most compiled automata kept (a server sees a few patterns again and again). */
 const CACHE_SIZE = 64;
 const cache = new Map<string, TextAutomaton>();
@@ -80,11 +85,12 @@ export function compilePattern(pattern: string | RegExp): TextAutomaton {
       dfa.minimize();
     } catch (error) {
       const message = (error as Error).message;
-      const reason = /assertion|backreference/i.test(message)
-        ? 'uses a backreference or lookaround, which a finite automaton cannot check'
-        : /too many/i.test(message)
-          ? `needs more than ${MAX_STATES} automaton states`
-          : message;
+      const reason =
+        error instanceof TooManyNodesError
+          ? `too complex (its automaton needs more than ${MAX_STATES} states)`
+          : /assertion|backreference/i.test(message)
+            ? 'uses a backreference or lookaround, which a finite automaton cannot check'
+            : message;
       throw hwrError('BAD_ARGUMENT', `pattern: "${source}" is not a usable regular expression: ${reason}`, error);
     }
     return fromDfa(dfa);

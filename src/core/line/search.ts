@@ -88,7 +88,8 @@ function logAddExp(a: number, b: number): number {
 /**
  * Finds the best readings of a lattice of `nodes` boundaries (0..nodes-1; complete paths end at `nodes - 1`).
  * @param edges any order; an edge needs `0 <= from < to < nodes`
- * @returns the complete readings kept at the last node, best first (empty when none: e.g. the constraint rejected every path)
+ * @returns the complete readings kept at the last node, the most probable first (by their summed mass; each with the
+ *   steps of its best segmentation); empty when none (e.g. the constraint rejected every path)
  */
 export function searchLattice(nodes: number, edges: readonly LatticeEdge[], options: SearchOptions): SearchResult[] {
   const outgoing: LatticeEdge[][] = Array.from({ length: nodes }, () => []);
@@ -147,7 +148,8 @@ export function searchLattice(nodes: number, edges: readonly LatticeEdge[], opti
     }
   }
 
-  const complete = [...beams[nodes - 1]!.values()].filter((p) => !automaton || automaton.accepts(p.state)).sort((a, b) => b.score - a.score);
+  // Readings by their probability mass (all their segmentations together), the best first.
+  const complete = [...beams[nodes - 1]!.values()].filter((p) => !automaton || automaton.accepts(p.state)).sort((a, b) => b.mass - a.mass);
   const kept = complete.slice(0, Math.max(1, options.beamWidth));
   const total = kept.reduce((sum, p) => logAddExp(sum, p.mass), -Infinity);
   return kept.map((path) => {
