@@ -190,15 +190,16 @@ describe('POST /api/read: pattern and words', () => {
     expect(response.json()).toMatchObject({ text: INK_TEXT, constraintMet: false });
   });
 
-  it('words as a JSON array, a comma-separated query and repeated multipart fields', async () => {
+  it('words as a JSON array, a comma-separated or repeated query parameter and repeated multipart fields', async () => {
     const words = ['11111', INK_TEXT, '99999'];
     const json = await postJson({ ink, words });
     const query = await postJson({ ink }, `/api/read?words=${encodeURIComponent(words.join(','))}`);
+    const repeated = await postJson({ ink }, `/api/read?${words.map((word) => `words=${word}`).join('&')}`);
     const form = new FormData();
     for (const word of words) form.append('words', word);
     form.append('ink', JSON.stringify(ink));
     const multipart = await app.inject({ method: 'POST', url: '/api/read', payload: form });
-    for (const response of [json, query, multipart]) {
+    for (const response of [json, query, repeated, multipart]) {
       expect(response.statusCode).toBe(200);
       expect(response.json()).toMatchObject({ text: INK_TEXT, constraintMet: true });
     }
