@@ -16,9 +16,10 @@
  *
  * Line reading (`POST /api/read`): `readLine(line, options)` is a job of its own kind (`PoolJob.kind: 'read'`), queued
  * with the recognitions in the same first-come queue and run by `readLine` (src/core/line/readLine.ts) in the worker.
- * A read job that runs longer than `readTimeoutMs` (a pattern whose automaton takes long to build: nested counted
- * repetitions such as `(((\d{0,9}){0,9}){0,9}){0,9}` take over a minute) fails with 400 `BAD_ARGUMENT`, and its
- * worker, which cannot be interrupted, is stopped and replaced; the other workers serve on meanwhile.
+ * A read job that runs longer than `readTimeoutMs` fails with 400 `BAD_ARGUMENT`, and its worker, which cannot be
+ * interrupted, is stopped and replaced; the other workers serve on meanwhile. A backstop: the line reader refuses
+ * patterns whose automaton would be costly at once (src/core/line/constraints.ts), but a read's cost has other
+ * sources (the line, the model), and one stuck worker must not hold up a server of one.
  *
  * Several models: every worker starts with the pool's model; a job may name another (`model`, a `ModelRef` from
  * ./modelCatalog.ts), which the worker that takes it loads on first use and keeps, at most `MODELS_PER_WORKER`
@@ -381,7 +382,7 @@ export class RecognitionPool implements MultiModelService {
     const seconds = this.readTimeoutMs / 1000;
     this.settle(job, () => job.reject(hwrError('BAD_ARGUMENT',
       `${job.message.kind === 'read' ? job.message.options.name ?? 'the line' : 'the job'}: reading took over ${seconds} s and was stopped; ` +
-      'a pattern or word list whose automaton is this costly to build (nested counted repetitions) is the usual cause: simplify it')));
+      'a simpler pattern or a shorter word list or line may be read in time')));
     void slot.worker.terminate();
   }
 

@@ -48,8 +48,8 @@ export const LIMITS = {
   /** Most jobs waiting for a recognition worker before 503 `BUSY`. */
   maxQueue: 256,
   /**
-   * Most milliseconds one `POST /api/read` may read in a pool worker (a hostile pattern's automaton can take minutes to
-   * build); then 400 `BAD_ARGUMENT` and the worker is replaced. A server without a pool (`workers: 0`) has no such limit.
+   * Most milliseconds one `POST /api/read` may read in a pool worker (a backstop: a 10-character line reads in tens of
+   * ms, and costly patterns are refused before any reading); then 400 `BAD_ARGUMENT` and the worker is replaced. A server without a pool (`workers: 0`) has no such limit.
    */
   readTimeoutMs: 10_000,
   /**

@@ -23,7 +23,8 @@
  *
  * Reading runs where recognition runs: in a worker of the recognition pool (../recognitionPool.ts, a `read` job), or on
  * the event loop of a server without one. The pattern becomes a finite automaton there (never a backtracking regular
- * expression run on the server's thread), so a hostile pattern costs time linear in its length.
+ * expression run on the server's thread); a pattern whose automaton would need over 1,000 states is refused at once
+ * (src/core/line/constraints.ts), and a read that still runs past `LIMITS.readTimeoutMs` (10 s) stops its worker.
  *
  * Errors: 400 `BAD_ARGUMENT` for a bad `pattern` or `words` (too long, not a regular expression, features an automaton
  * cannot express), 400 `BAD_INK`, 400 `BAD_REQUEST` (no image or ink, a bad `model` or `topK`), 404 `UNKNOWN_MODEL`,
