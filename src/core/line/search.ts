@@ -45,6 +45,8 @@ export interface SearchOptions {
   spaceGap: number;
   /** Width (working units) of the logistic's transition around `spaceGap`, > 0. */
   spaceSoftness: number;
+  /** Temperature of the readings' shares (`SearchResult.share` = softmax of mass / T); default 1. */
+  temperature?: number;
 }
 
 /** One character of a found path. */
@@ -60,7 +62,7 @@ export interface SearchResult {
   /** Text with spaces; rejected segments as U+FFFD. */
   text: string;
   score: number;
-  /** The reading's share of the probability mass (exp of scores) of all complete readings the beam kept, in [0, 1]. */
+  /** The reading's share of the probability mass (exp of scores, at `SearchOptions.temperature`) of all complete readings the beam kept, in [0, 1]. */
   share: number;
 }
 
@@ -151,11 +153,12 @@ export function searchLattice(nodes: number, edges: readonly LatticeEdge[], opti
   // Readings by their probability mass (all their segmentations together), the best first.
   const complete = [...beams[nodes - 1]!.values()].filter((p) => !automaton || automaton.accepts(p.state)).sort((a, b) => b.mass - a.mass);
   const kept = complete.slice(0, Math.max(1, options.beamWidth));
-  const total = kept.reduce((sum, p) => logAddExp(sum, p.mass), -Infinity);
+  const temperature = options.temperature ?? 1;
+  const total = kept.reduce((sum, p) => logAddExp(sum, p.mass / temperature), -Infinity);
   return kept.map((path) => {
     const steps: PathStep[] = [];
     for (let p: PartialPath | undefined = path; p?.step; p = p.prev) steps.push(p.step);
     steps.reverse();
-    return { steps, text: path.text, score: path.score, share: Math.exp(path.mass - total) };
+    return { steps, text: path.text, score: path.score, share: Math.exp(path.mass / temperature - total) };
   });
 }
