@@ -518,8 +518,11 @@ function gitCommit(): string {
   try {
     const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
     // What was measured is the working tree: say so when the reader's files differ from the commit.
-    const changed = execSync('git status --porcelain -- src/core/line src/core/preprocessing.ts src/data/lines.ts', { cwd: ROOT, encoding: 'utf8' }).trim();
-    return changed ? `${head} with uncommitted changes to ${changed.split('\n').map((line) => line.slice(3)).join(', ')}` : head;
+    const changed = execSync('git status --porcelain -- src/core/line src/core/preprocessing.ts src/data/lines.ts', { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.length > 3)
+      .map((line) => line.slice(3)); // porcelain lines are 'XY path'
+    return changed.length > 0 ? `${head} with uncommitted changes to ${changed.join(', ')}` : head;
   } catch {
     return 'unknown';
   }
