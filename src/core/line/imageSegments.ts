@@ -30,8 +30,12 @@ const PROBE_HEIGHT = 48;
 /** Hysteresis thresholds of the components, as fractions of the strongest ink (strong seeds, weak rim). */
 const STRONG_INK = 0.3;
 const WEAK_INK = 0.1;
-/** Components overlapping in x by at least this fraction of the narrower one's width form one group. */
+/** Components overlapping in x by at least this fraction of the narrower one's width form one group ... */
 const GROUP_OVERLAP = 0.7;
+/** ... when the shorter is under this fraction of the taller's height (a dot, a bar, a broken-off piece) ... */
+const TALL_PART = 0.6;
+/** ... or when the overlap is at least this fraction. */
+const FULL_OVERLAP = 0.9;
 /** Tuning of the cuts (fractions of the line's character height); measured choices in notes/LINE-READING.md. */
 export const CUT_TUNING = {
   /** Groups wider than this are split at candidate cuts. */
@@ -46,6 +50,8 @@ export const CUT_TUNING = {
   INK_COST: 10,
   STEP_COST: 0.3,
   STRAY_COST: 0.2,
+  /** Leans of the cut paths' windows tried, columns per row (y down: negative leans like italic writing, top right). */
+  SLOPES: [0] as number[],
 };
 
 /** An image line's layout, with the working scale. */
@@ -88,7 +94,12 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
   const kept = components.filter((c) => c.mass >= 0.5 * pen * pen);
   if (kept.length === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
 
-  const groupOf = groupByOverlap(kept, GROUP_OVERLAP, 1);
+  // Two tall components side by side (a slanted 1 reaching under its neighbour) stay apart unless one lies almost
+  // wholly over the other: the search joins them if they are one character.
+  const groupOf = groupByOverlap(kept, GROUP_OVERLAP, 1, (a, b, overlap) => {
+    const [short, tall] = a.y1 - a.y0 < b.y1 - b.y0 ? [a, b] : [b, a];
+    return overlap >= FULL_OVERLAP || short.y1 - short.y0 < TALL_PART * (tall.y1 - tall.y0);
+  });
   const groups: { components: number[]; x0: number; x1: number; y0: number; y1: number }[] = [];
   kept.forEach((c, i) => {
     const g = (groups[groupOf[i]!] ??= { components: [], x0: c.x0, x1: c.x1, y0: c.y0, y1: c.y1 });
@@ -311,40 +322,53 @@ function cutPaths(
   const next = new Float64Array(span);
   const back = new Int8Array(h * span);
   const found: { column: number; cost: number; path: Int32Array; ink: number }[] = [];
+  const centre = new Int32Array(h);
+  const slopes = CUT_TUNING.SLOPES;
   for (let c = minPiece; c <= w - minPiece; c++) {
-    for (let j = 0; j < span; j++) {
-      const x = c - reach + j;
-      cost[j] = x < 0 || x >= w ? Infinity : local[x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
-    }
-    for (let y = 1; y < h; y++) {
+    let best: { cost: number; path: Int32Array } | undefined;
+    for (const slope of slopes) {
+      // The window follows a line through column c at mid-height, leaning by `slope` columns per row.
+      for (let y = 0; y < h; y++) centre[y] = c + Math.round(slope * (y - (h - 1) / 2));
       for (let j = 0; j < span; j++) {
-        const x = c - reach + j;
-        if (x < 0 || x >= w) {
-          next[j] = Infinity;
-          continue;
-        }
-        let best = cost[j]!;
-        let move = 0;
-        if (j > 0 && cost[j - 1]! + CUT_TUNING.STEP_COST < best) {
-          best = cost[j - 1]! + CUT_TUNING.STEP_COST;
-          move = -1;
-        }
-        if (j + 1 < span && cost[j + 1]! + CUT_TUNING.STEP_COST < best) {
-          best = cost[j + 1]! + CUT_TUNING.STEP_COST;
-          move = 1;
-        }
-        back[y * span + j] = move;
-        next[j] = best + local[y * w + x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+        const x = centre[0]! - reach + j;
+        cost[j] = x < 0 || x >= w ? Infinity : local[x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
       }
-      cost.set(next);
+      for (let y = 1; y < h; y++) {
+        const shift = centre[y]! - centre[y - 1]!;
+        for (let j = 0; j < span; j++) {
+          const x = centre[y]! - reach + j;
+          next[j] = Infinity;
+          if (x < 0 || x >= w) continue;
+          let bestCost = Infinity;
+          let move = 0;
+          for (let dx = -1; dx <= 1; dx++) {
+            const k = x + dx - (centre[y - 1]! - reach);
+            if (k < 0 || k >= span) continue;
+            // Stepping sideways costs, unless the window itself steps that way here.
+            const total = cost[k]! + (dx === -shift ? 0 : Math.abs(dx) * CUT_TUNING.STEP_COST);
+            if (total < bestCost) {
+              bestCost = total;
+              move = dx;
+            }
+          }
+          back[y * span + j] = move;
+          next[j] = bestCost + local[y * w + x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+        }
+        cost.set(next);
+      }
+      let end = reach;
+      for (let j = 0; j < span; j++) if (cost[j]! < cost[end]!) end = j;
+      if (best && !(cost[end]! < best.cost)) continue;
+      const path = new Int32Array(h);
+      for (let y = h - 1, x = centre[h - 1]! - reach + end; y >= 0; y--) {
+        path[y] = group.x0 + x;
+        if (y > 0) x += back[y * span + (x - (centre[y]! - reach))]!;
+      }
+      best = { cost: cost[end]!, path };
     }
-    let end = reach;
-    for (let j = 0; j < span; j++) if (cost[j]! < cost[end]!) end = j;
-    const path = new Int32Array(h);
-    for (let y = h - 1, j = end; y >= 0; y--) {
-      path[y] = group.x0 + c - reach + j;
-      j += back[y * span + j]!;
-    }
+    if (!best) continue;
+    const path = best.path;
+    const pathCost = best.cost;
     // Where the path runs, on average: a path that slipped round the group's end cuts nothing off.
     let mean = 0;
     for (let y = 0; y < h; y++) mean += path[y]! - group.x0;
@@ -352,7 +376,7 @@ function cutPaths(
     if (mean >= minPiece && mean <= w - minPiece) {
       let crossed = 0;
       for (let y = 0; y < h; y++) crossed += local[y * w + path[y]! - group.x0]!;
-      found.push({ column: mean, cost: cost[end]!, path, ink: crossed });
+      found.push({ column: mean, cost: pathCost, path, ink: crossed });
     }
   }
   found.sort((a, b) => a.cost - b.cost);

@@ -76,10 +76,16 @@ export function lineGeometry(
 
 /**
  * Groups items whose x ranges overlap strongly: i and j join when their overlap is at least `fraction` of the
- * narrower one's width (plus `slack` for zero-width ink strokes), transitively (union-find).
+ * narrower one's width (plus `slack` for zero-width ink strokes) and `joinable(a, b, overlap fraction)` agrees,
+ * transitively (union-find).
  * @returns group index of each item
  */
-export function groupByOverlap(boxes: readonly { x0: number; x1: number }[], fraction: number, slack = 0): number[] {
+export function groupByOverlap<Box extends { x0: number; x1: number }>(
+  boxes: readonly Box[],
+  fraction: number,
+  slack = 0,
+  joinable: (a: Box, b: Box, overlap: number) => boolean = () => true,
+): number[] {
   const parent = boxes.map((_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
@@ -95,7 +101,7 @@ export function groupByOverlap(boxes: readonly { x0: number; x1: number }[], fra
       if (bj.x0 > bi.x1) break;
       const overlap = Math.min(bi.x1, bj.x1) - Math.max(bi.x0, bj.x0) + slack;
       const narrower = Math.min(bi.x1 - bi.x0, bj.x1 - bj.x0) + slack;
-      if (overlap >= fraction * narrower) parent[find(i)] = find(j);
+      if (overlap >= fraction * narrower && joinable(bi, bj, overlap / narrower)) parent[find(i)] = find(j);
     }
   }
   const ids = new Map<number, number>();

@@ -84,6 +84,8 @@ export const LINE_READER_TUNING = {
    */
   CONFIDENCE_TEMPERATURE: 0.35,
   SQUARE_CONFIDENCE_TEMPERATURE: 1,
+  /** Ink candidates are drawn into squares of max(`INK_RENDER_SIZE`, the model's input side) px. */
+  INK_RENDER_SIZE: 56,
   /** Default `beamWidth`. */
   BEAM_WIDTH: 16,
 };
@@ -114,7 +116,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const isInk = !(input && 'image' in input && input.image);
   if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
   else if (input && 'ink' in input && input.ink) {
-    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(56, metadata.inputShape[0]), square: metadata.preprocessing === CJK_PROFILE }, name);
+    layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(LINE_READER_TUNING.INK_RENDER_SIZE, metadata.inputShape[0]), square: metadata.preprocessing === CJK_PROFILE }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
   const segmented = now();
 
