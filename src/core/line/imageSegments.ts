@@ -41,9 +41,9 @@ export const CUT_TUNING = {
   /** Groups wider than this are split at candidate cuts. */
   SPLIT_WIDTH: 0.5,
   /** A piece made by a cut is at least this wide. */
-  MIN_PIECE: 0.13,
+  MIN_PIECE: 0.18,
   /** About one cut per this much width of a group. */
-  CUT_SPACING: 0.3,
+  CUT_SPACING: 0.2,
   /** A cut path stays within this distance of its column. */
   WINDOW: 0.15,
   /** A cut path's cost: per unit of ink crossed, per sideways step, per column of distance from its column (each row). */

@@ -41,8 +41,9 @@ export const LINE_READER_TUNING = {
   MAX_PRIMITIVES: 6,
   /** A candidate of several primitives is at most this many character heights wide. */
   MAX_CANDIDATE_WIDTH: 1.6,
-  /** Candidates wider than this many character heights pay `WIDTH_COST * excess^2`. */
-  WIDE: 1.1,
+  /** Candidates wider than this many character heights (`SQUARE_WIDE` in scripts of square characters) pay `WIDTH_COST * excess^2`. */
+  WIDE: 0.8,
+  SQUARE_WIDE: 1.1,
   WIDTH_COST: 10,
   /** Candidates wider than this many typical character widths (`LineLayout.charWidth`) pay `RELATIVE_WIDTH_COST * excess^2`. */
   RELATIVE_WIDE: 1.5,
@@ -248,7 +249,7 @@ function listCandidates(layout: LineLayout): Candidate[] {
 function geometricPrior(layout: LineLayout, c: Candidate, square: boolean): number {
   const t = LINE_READER_TUNING;
   const h = layout.charHeight;
-  let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - t.WIDE) ** 2;
+  let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - (square ? t.SQUARE_WIDE : t.WIDE)) ** 2;
   if (square) prior -= t.NARROW_COST * Math.max(0, t.NARROW - (c.x1 - c.x0) / h) ** 2;
   prior -= t.RELATIVE_WIDTH_COST * Math.max(0, (c.x1 - c.x0) / layout.charWidth - t.RELATIVE_WIDE) ** 2;
   let reach = layout.primitives[c.first]!.x1;
