@@ -1,10 +1,11 @@
 /**
  * Over-segmentation of a line written as ink (strokes in writing order, y down, any unit) into primitives: stroke
- * groups. Strokes whose x ranges overlap strongly belong together (the two strokes of a 4, a t's bar, the stacked
- * strokes of 三); in scripts of many-stroke square characters (hanzi), on a weaker overlap, and consecutive strokes in
- * writing order on a weaker one still (a stroke written right after its neighbour within a character). Digits and
- * Latin letters are grouped tightly: a narrow 1 whose box reaches into its neighbour's must stay apart. Groups side by side (Chinese radicals, characters) stay separate: the search (./search.ts) joins them when
- * the model reads them better together. Strokes are not split: a stroke running through two characters (joined-up
+ * groups. Digits and Latin letters (characters of few strokes): in writing order, each stroke joins the latest group
+ * it overlaps strongly in x (the two strokes of a 4, a t's bar), not transitively, so that a narrow stroke inside two
+ * neighbours' boxes does not glue them. Scripts of many-stroke square characters (hanzi): strokes overlapping in x by
+ * half the narrower join transitively (the stacked strokes of 三), consecutive strokes on a weaker overlap still.
+ * Groups side by side (Chinese radicals, characters) stay separate: the search (./search.ts) joins them when the
+ * model reads them better together. Strokes are not split: a stroke running through two characters (joined-up
  * writing) stays in one primitive, a limit said in notes/LINE-READING.md.
  *
  * Candidates are drawn as `inkImage` draws ink for a model (`renderInk`, pen width a fraction of the candidate's
@@ -20,14 +21,35 @@ import type { LineBox } from './types.ts';
 
 /** Tuning of the stroke groups; measured choices in notes/LINE-READING.md. */
 export const INK_GROUP_TUNING = {
-  /** Strokes overlapping in x by this fraction of the narrower one's width join (characters of few strokes: digits, Latin). */
+  /** A stroke joins the latest group it overlaps in x by this fraction of the narrower (characters of few strokes: digits, Latin). */
   GROUP_OVERLAP: 0.7,
-  /** Consecutive strokes (writing order) join at this overlap (>= GROUP_OVERLAP: no extra joins). */
-  CONSECUTIVE_OVERLAP: 0.7,
-  /** The same for scripts of many-stroke square characters (hanzi), whose strokes overlap loosely. */
+  /** Scripts of many-stroke square characters (hanzi), whose strokes overlap loosely: strokes join transitively at this overlap, consecutive ones at the next. */
   SQUARE_GROUP_OVERLAP: 0.5,
   SQUARE_CONSECUTIVE_OVERLAP: 0.25,
 };
+
+/**
+ * Groups strokes in writing order, not transitively: each stroke joins the most recent group whose box it overlaps by
+ * `GROUP_OVERLAP` of the narrower, else starts a group. A narrow stroke (a 4's stem) inside two neighbours' boxes then
+ * joins its own character and does not glue the next one to it, as a transitive grouping would.
+ * @returns group index of each stroke
+ */
+function groupInWritingOrder(boxes: readonly { x0: number; x1: number }[], slack: number): number[] {
+  const groups: { x0: number; x1: number }[] = [];
+  return boxes.map((b) => {
+    for (let g = groups.length - 1; g >= 0; g--) {
+      const box = groups[g]!;
+      const overlap = Math.min(box.x1, b.x1) - Math.max(box.x0, b.x0) + slack;
+      if (overlap >= INK_GROUP_TUNING.GROUP_OVERLAP * (Math.min(box.x1 - box.x0, b.x1 - b.x0) + slack)) {
+        box.x0 = Math.min(box.x0, b.x0);
+        box.x1 = Math.max(box.x1, b.x1);
+        return g;
+      }
+    }
+    groups.push({ x0: b.x0, x1: b.x1 });
+    return groups.length - 1;
+  });
+}
 
 /** Options of `segmentInkLine`. */
 export interface InkSegmentOptions {
@@ -52,14 +74,14 @@ export function segmentInkLine(ink: Ink, options: InkSegmentOptions, name: strin
     return { x0: b.minX, x1: b.maxX, y0: b.minY, y1: b.maxY };
   });
   const slack = 0.02 * Math.max(all.maxY - all.minY, 1e-9);
-  const groupOf = groupByOverlap(boxes, options.square ? INK_GROUP_TUNING.SQUARE_GROUP_OVERLAP : INK_GROUP_TUNING.GROUP_OVERLAP, slack);
-  // Consecutive strokes with a weaker overlap join too (writing order is evidence).
-  for (let s = 1; s < boxes.length; s++) {
+  const groupOf = options.square ? groupByOverlap(boxes, INK_GROUP_TUNING.SQUARE_GROUP_OVERLAP, slack) : groupInWritingOrder(boxes, slack);
+  // Square scripts: consecutive strokes with a weaker overlap join too (writing order is evidence).
+  for (let s = 1; options.square && s < boxes.length; s++) {
     const a = boxes[s - 1]!;
     const b = boxes[s]!;
     const overlap = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0) + slack;
     const narrower = Math.min(a.x1 - a.x0, b.x1 - b.x0) + slack;
-    if (overlap >= (options.square ? INK_GROUP_TUNING.SQUARE_CONSECUTIVE_OVERLAP : INK_GROUP_TUNING.CONSECUTIVE_OVERLAP) * narrower && groupOf[s] !== groupOf[s - 1]) {
+    if (overlap >= INK_GROUP_TUNING.SQUARE_CONSECUTIVE_OVERLAP * narrower && groupOf[s] !== groupOf[s - 1]) {
       const from = groupOf[s]!;
       const to = groupOf[s - 1]!;
       for (let k = 0; k < groupOf.length; k++) if (groupOf[k] === from) groupOf[k] = to;
