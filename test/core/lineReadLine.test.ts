@@ -11,10 +11,13 @@ import { REJECTED_CHARACTER } from '../../src/core/line/types.ts';
 import { renderInk } from '../../src/core/ink.ts';
 import { inkPenWidthFor, segmentPreprocessorFor } from '../../src/core/preprocessing.ts';
 import type { Recognizer } from '../../src/core/recognizer.ts';
-import { inkToPixels } from '../../src/data/strokes.ts';
+import { createRng } from '../../src/data/augment.ts';
+import { composeImageLine } from '../../src/data/lines.ts';
+import { LETTERS } from '../../src/data/negatives.ts';
+import { inkToPixels, renderStrokes } from '../../src/data/strokes.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { mnistTestDigits } from '../fixtures/images.ts';
-import { digitInkLine, digitLine, hanziInkLine } from '../fixtures/lines.ts';
+import { digitInkLine, digitLine, hanziInkLine, readableTestDigits } from '../fixtures/lines.ts';
 
 let digits: Recognizer;
 let hanzi: Recognizer;
@@ -140,6 +143,17 @@ describe('readLine on composed lines', () => {
     const reading = await readLine(digits, { image: line.image });
     expect(reading.text).toBe('12 34');
     expect(reading.characters.map((c) => c.spaceBefore === true)).toEqual([false, false, true, false]);
+  });
+
+  it('marks a letter between digits as rejected instead of forcing it into digits', async () => {
+    const pool = await readableTestDigits();
+    const digit = (label: string) => ({ label, image: pool.get(label)![0]!, width: 28, height: 28 });
+    const letter = { label: 'P', image: renderStrokes(LETTERS['P']!, 28, 2.6), width: 28, height: 28 };
+    const line = composeImageLine([digit('1'), letter, digit('2')], createRng(3), { scale: 2, margin: 16, touchingShare: 0, overlappingShare: 0 });
+    const reading = await readLine(digits, { image: line.image });
+    expect(reading.text).toBe(`1${REJECTED_CHARACTER}2`);
+    expect(reading.characters[1]).toMatchObject({ text: null, reason: 'not a digit' });
+    expect(reading.characters[1]!.alternatives[0]!.label).toBe(digits.metadata.rejectClass);
   });
 
   it('honours topK', async () => {
