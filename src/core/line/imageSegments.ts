@@ -52,6 +52,8 @@ export const CUT_TUNING = {
   STRAY_COST: 0.2,
   /** Leans of the cut paths' windows tried, columns per row (y down: negative leans like italic writing, top right). */
   SLOPES: [0] as number[],
+  /** Added to a leaning path's cost: it must beat the upright one by this much. */
+  SLOPE_COST: 0,
 };
 
 /** An image line's layout, with the working scale. */
@@ -358,13 +360,14 @@ function cutPaths(
       }
       let end = reach;
       for (let j = 0; j < span; j++) if (cost[j]! < cost[end]!) end = j;
-      if (best && !(cost[end]! < best.cost)) continue;
+      const total = cost[end]! + (slope === 0 ? 0 : CUT_TUNING.SLOPE_COST);
+      if (best && !(total < best.cost)) continue;
       const path = new Int32Array(h);
       for (let y = h - 1, x = centre[h - 1]! - reach + end; y >= 0; y--) {
         path[y] = group.x0 + x;
         if (y > 0) x += back[y * span + (x - (centre[y]! - reach))]!;
       }
-      best = { cost: cost[end]!, path };
+      best = { cost: total, path };
     }
     if (!best) continue;
     const path = best.path;
