@@ -35,7 +35,11 @@ export interface LineCharacter {
   text: string | null;
   /** Present exactly when `text` is null: why, e.g. `"not a digit"` (the model's rejection class won). */
   reason?: string;
-  /** Probability of `text` (or, when rejected, of the rejection) for this segment, in [0, 1], calibrated as `recognize` reports. */
+  /**
+   * Probability of `text` (or, when rejected, of the rejection) for this segment, in [0, 1], calibrated as `recognize`
+   * reports. For punctuation read from the segment's shape (a pattern needed it and the model has no class for it):
+   * the shape test's score in (0, 1] (src/core/line/punctuation.ts), not a model probability.
+   */
   probability: number;
   /**
    * The segment's most probable labels, most probable first (k = `ReadLineOptions.topK`, default `defaultTopK`):
