@@ -1,7 +1,8 @@
 /**
  * Teaching a script in Chromium: the page's training worker (web/src/training/training.worker.ts, from a Vite build
  * of the app) trains on `docs/examples/latin-5.json` (Latin a-z, 5 samples per symbol by one generated writer:
- * Hershey Sans 1-stroke with pen style 1) from the shipped digits model, with `trainInkScript`'s default recipe and
+ * Hershey Sans 1-stroke with pen style 1) from the shipped digits model (the page's base; `--base NAME`: another model
+ * folder of the built app's models/), with `trainInkScript`'s default recipe and
  * seed 1, on TF.js's wasm backend with hwr's training kernels and SIMD module. Measured:
  * - time to a usable model (the worker's `usable` message) and in all (`done`), from the `train` request (loading the
  *   base model included), on the page's clock;
@@ -14,7 +15,7 @@
  *   styles 201+, seed 3).
  * Targets (issue 11): usable < 60 s, all < 3 min, no frame > 100 ms.
  *
- *   npx tsx bench/teach-browser.ts [--dist DIR] [--out DIR]
+ *   npx tsx bench/teach-browser.ts [--dist DIR] [--out DIR] [--base digits|hanzi]
  *     --dist: an already built app (default: `vite build` into a temporary folder)
  *     --out: where teach-browser.json and teach-browser.md go (default bench/)
  * Needs /usr/bin/chromium. Times are wall-clock on this machine: noisy unless it was idle.
@@ -108,7 +109,8 @@ window.teach = (workerUrl, request) => new Promise((resolve) => {
     else finish(at, data);
   };
   worker.onerror = (event) => finish(performance.now() - started, { type: 'failed', error: { code: 'WORKER_ERROR', message: event.message } });
-  worker.postMessage({ ...request, baseUrl: new URL('models/digits/', location.href).href, wasmUrl: new URL('wasm/', location.href).href });
+  const { base, ...train } = request;
+  worker.postMessage({ ...train, baseUrl: new URL('models/' + base + '/', location.href).href, wasmUrl: new URL('wasm/', location.href).href });
 });
 </script>`;
 
@@ -148,7 +150,9 @@ function builtWorker(dist: string): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dist: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { dist: { type: 'string' }, out: { type: 'string' }, base: { type: 'string', default: 'digits' } } });
+  const base = values.base!;
+  if (!/^[\w-]+$/.test(base)) throw new Error(`--base ${base}: expected a shipped model's name (digits, hanzi)`);
   const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)} at the start`;
   let dist = values.dist ? resolve(values.dist) : '';
   const built = !dist;
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
     process.stderr.write(`teach-browser: training ${dataset.classes.length} classes x ${dataset.samples.length / dataset.classes.length} samples in Chromium ${browserVersion}\n`);
     idleGaps = await page.evaluate((ms) => (window as unknown as { idleFrames: (ms: number) => Promise<number[]> }).idleFrames(ms), IDLE_MS);
     run = await page.evaluate(([url, request]) => (window as unknown as { teach: (u: string, r: unknown) => Promise<PageRun> }).teach(url, request),
-      [builtWorker(dist), { type: 'train', dataset, seed: 1 }] as const);
+      [builtWorker(dist), { type: 'train', dataset, seed: 1, base }] as const);
   } finally {
     await browser.close();
     await server.close();
@@ -214,7 +218,7 @@ async function main(): Promise<void> {
     browser: `Chromium ${browserVersion!} (headless)`,
     date: new Date().toISOString(),
     dataset: { file: DATASET, classes: dataset.classes.length, samples: dataset.samples.length },
-    base: 'digits',
+    base,
     recipe: { ...INK_SCRIPT_DEFAULTS },
     backend: run.result.backend,
     simdKernels: run.result.simd,
@@ -246,7 +250,7 @@ async function main(): Promise<void> {
 }
 
 function markdown(r: {
-  command: string; machine: string; browser: string; date: string; backend: string; simdKernels: boolean; usableSeconds: number | null; totalSeconds: number;
+  command: string; machine: string; browser: string; date: string; base: string; backend: string; simdKernels: boolean; usableSeconds: number | null; totalSeconds: number;
   phases: Record<string, { startS: number; endS: number }>;
   mainThread: {
     frames: number; longestFrameMs: number | null; p99FrameMs: number | null; framesOver100Ms: number; slowestFrames: Array<{ atS: number; gapMs: number }>;
@@ -263,7 +267,7 @@ function markdown(r: {
     '# Teaching a script in the browser (bench/teach-browser.ts)',
     '',
     `Command: \`${r.command}\`. ${r.date}. ${r.machine}; ${r.browser}; TF.js ${r.backend} backend in the training worker, hwr's SIMD kernels ${r.simdKernels ? 'on' : 'OFF'}.`,
-    `Data: ${DATASET} (26 symbols x 5 samples, one generated writer), base model digits, trainInkScript's default recipe, seed 1.`,
+    `Data: ${DATASET} (26 symbols x 5 samples, one generated writer), base model ${r.base}, trainInkScript's default recipe, seed 1.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',

@@ -7,12 +7,13 @@
  *
  *   npx tsx bench/teach.ts                          writes bench/teach.json and bench/teach.md
  *   npm run bench -- --only teach                   the same
- *   options: --base digits,hanzi  --script latin,symbols  --writers 3  --quick  --out DIR
+ *   options: --base digits,hanzi (or model folders: paths with a /)  --script latin,symbols  --writers 3  --quick  --out DIR
  *            --recipe JSON (trainInkScript options replacing the recipe's, e.g. '{"augment": {"slant": 0.4}}': tuning)
  *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
  *
- * Per base model (the shipped `digits`, hwr-net 28x28, and `hanzi`, hccr-vgg 64x64, whose convolutional layers are
- * the feature extractor), per script and per training writer:
+ * Per base model (the shipped `digits`, hwr-net 28x28, and `hanzi`, hccr-vgg 64x64, or a model folder such as a glyph
+ * base of scripts/train-glyph-base.ts, whose convolutional layers are the feature extractor), per script and per
+ * training writer:
  * - training: `trainInkScript` (src/train/inkScript.ts) with its default recipe and seed 1, in this process on the
  *   TF.js wasm backend with hwr's SIMD training kernels (`setupBackend()`); the seconds of each phase (synthesis, head,
  *   fine-tune) from its progress reports; "usable" is when the head phase's model exists;
@@ -57,7 +58,13 @@ export const LATIN_CURSIVE_FONTS = ['scripts', 'cursive', 'EMSAllure'];
 /** The three Latin training writers' fonts: Hershey Sans 1-stroke, EMS Readability, EMS Elfin (hand-like). */
 export const LATIN_TRAINING_FONTS = ['futural', 'EMSReadability', 'EMSElfin'];
 
-export type BaseName = 'digits' | 'hanzi';
+/**
+ * A shipped base model (`digits`, `hanzi`) or, for experiments, a model folder's path (it has a `/`), e.g. a glyph base
+ * of scripts/train-glyph-base.ts.
+ */
+export type BaseName = string;
+/** The shipped bases the evaluation knows by name. */
+export const SHIPPED_BASES = ['digits', 'hanzi'];
 export type ScriptName = 'latin' | 'symbols';
 
 /** Correct / total of one test set. */
@@ -218,7 +225,7 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
   const testSamples = options.quick ? 5 : 20;
   const otherSamples = options.quick ? 2 : 5;
   for (const baseName of options.bases) {
-    const dir = join(ROOT, 'models', baseName);
+    const dir = baseName.includes('/') ? resolve(baseName) : join(ROOT, 'models', baseName);
     const base: ScriptModel = { model: await loadModel(dir), metadata: await readMetadata(dir) };
     for (const script of options.scripts) {
       const { chars, labels } = scriptSymbols(script);
@@ -424,7 +431,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
   const bases = values.base!.split(',') as BaseName[];
   const scripts = values.script!.split(',') as ScriptName[];
   const writers = Number(values.writers);
-  if (bases.some((b) => b !== 'digits' && b !== 'hanzi')) throw new Error(`--base ${values.base}: expected digits, hanzi or both`);
+  if (bases.some((b) => !SHIPPED_BASES.includes(b) && !b.includes('/'))) throw new Error(`--base ${values.base}: expected some of ${SHIPPED_BASES.join(', ')} or model folders (a path with a /)`);
   if (scripts.some((s) => s !== 'latin' && s !== 'symbols')) throw new Error(`--script ${values.script}: expected latin, symbols or both`);
   if (!(Number.isInteger(writers) && writers >= 1 && writers <= 3)) throw new Error(`--writers ${values.writers}: expected 1, 2 or 3`);
   const quick = values.quick!;

@@ -72,6 +72,25 @@ describe('augmentInk', () => {
     expect(allFinite(augmentInk(dot, createRng(1)))).toBe(true);
   });
 
+  it('warps proportions (warp): where a stroke starts within the ink height varies more with it, and its range is checked', () => {
+    // An "h": a tall stem and an arch that starts halfway down; the arch's start, as a fraction of the ink's height.
+    const h: Ink = { strokes: [[{ x: 0, y: 0 }, { x: 0, y: 100 }], [{ x: 0, y: 50 }, { x: 20, y: 45 }, { x: 30, y: 60 }, { x: 30, y: 100 }]] };
+    const spread = (warp: number): number => {
+      const fractions = Array.from({ length: 60 }, (_, seed) => {
+        const variant = augmentInk(h, createRng(seed), { warp, rotationDeg: 0, slant: 0, dropStrokeProbability: 0, splitStrokeProbability: 0 });
+        expect(variant.strokes).toHaveLength(2);
+        expect(allFinite(variant)).toBe(true);
+        const ys = variant.strokes.flat().map((p) => p.y);
+        return (variant.strokes[1]![0]!.y - Math.min(...ys)) / (Math.max(...ys) - Math.min(...ys));
+      });
+      const mean = fractions.reduce((a, b) => a + b, 0) / fractions.length;
+      return Math.sqrt(fractions.reduce((a, f) => a + (f - mean) ** 2, 0) / fractions.length);
+    };
+    expect(spread(2)).toBeGreaterThan(1.5 * spread(0));
+    expect(() => augmentInk(B, createRng(1), { warp: 3 })).toThrow(/warp/);
+    expect(() => augmentInk(B, createRng(1), { warp: -0.1 })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+  });
+
   it('rejects empty ink (NO_INK) and knobs out of range (BAD_ARGUMENT naming the knob)', () => {
     expect(() => augmentInk({ strokes: [] }, createRng(1))).toThrow(expect.objectContaining({ code: 'NO_INK' }));
     expect(() => augmentInk(B, createRng(1), { rotationDeg: 90 })).toThrow(/rotationDeg/);
