@@ -23,6 +23,7 @@
  *   npm run bench -- --only lines     the same as the full run
  *   options: --lines N (digit image lines; the other sets scale with it)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
+ *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-pairs for digits)
  *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
  *            ink (`InkJson`), named with the reference and the reading, for looking at what goes wrong)
  */
@@ -46,6 +47,7 @@ import { gaussian, handwrite } from '../src/data/synth/handwriting.ts';
 import { HANZI_BOX, loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
 import { renderCharacter, syntheticWriter } from '../src/data/synth/synthesize.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
+import { loadPairRecognizer } from '../src/node/lineReader.ts';
 import { loadRecognizer, parseEngineChoice, type EngineChoice } from '../src/node/recognizer.ts';
 import { median, percentile } from './stats.ts';
 
@@ -374,7 +376,7 @@ async function readAll(cases: readonly Case[], recognizer: Recognizer, readLine:
     let confidence = 0;
     let error: string | undefined;
     try {
-      const reading = await readLine(recognizer, c.input, { name: `${c.set} line ${i}` });
+      const reading = await readLine(recognizer, c.input, { name: `${c.set} line ${i}`, ...(await pairsOf(recognizer)) });
       read = reading.text;
       confidence = reading.confidence;
     } catch (e) {
@@ -426,15 +428,25 @@ function setFigures(set: SetName, model: string, outcomes: Outcome[], target: Se
   };
 }
 
+/** Whether readers get the pair model of their character model (`--no-pairs`: not), and the engine it runs on. */
+const pairSetting: { use: boolean; engine: EngineChoice } = { use: true, engine: 'auto' };
+
+/** `{ pairs }`: the pair model serving `recognizer` (src/node/lineReader.ts, e.g. models/digit-pairs for digits), or `{}`. */
+async function pairsOf(recognizer: Recognizer): Promise<Pick<ReadLineOptions, 'pairs'>> {
+  const pairs = pairSetting.use ? await loadPairRecognizer(recognizer, { engine: pairSetting.engine }) : null;
+  return pairs ? { pairs } : {};
+}
+
 /** Times `reads` reads of the inputs in turn, after `warmup` reads; also how many of the inputs read right. */
 async function timeReads(recognizer: Recognizer, readLine: ReadLine, inputs: readonly LineInput[], texts: readonly string[], reads: number, warmup: number): Promise<{ ms: number[]; right: number }> {
   let right = 0;
-  for (const [k, input] of inputs.entries()) if ((await readLine(recognizer, input)).text === texts[k]) right++;
-  for (let i = 0; i < warmup; i++) await readLine(recognizer, inputs[i % inputs.length]!);
+  const pairs = await pairsOf(recognizer);
+  for (const [k, input] of inputs.entries()) if ((await readLine(recognizer, input, pairs)).text === texts[k]) right++;
+  for (let i = 0; i < warmup; i++) await readLine(recognizer, inputs[i % inputs.length]!, pairs);
   const ms: number[] = [];
   for (let i = 0; i < reads; i++) {
     const start = performance.now();
-    await readLine(recognizer, inputs[i % inputs.length]!);
+    await readLine(recognizer, inputs[i % inputs.length]!, pairs);
     ms.push(performance.now() - start);
   }
   return { ms, right };
@@ -540,14 +552,17 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
       stub: { type: 'boolean', default: false },
       out: { type: 'string' },
       samples: { type: 'string' },
+      'no-pairs': { type: 'boolean', default: false },
     },
   });
+  pairSetting.use = values['no-pairs'] !== true;
   const samplesDir = typeof values.samples === 'string' ? resolve(values.samples) : undefined;
   if (samplesDir) await mkdir(samplesDir, { recursive: true });
   const quick = values.quick === true;
   const digitLines = Number(values.lines ?? (quick ? 100 : 600));
   if (!(Number.isInteger(digitLines) && digitLines >= 10)) throw new Error(`--lines ${String(values.lines)}: expected an integer >= 10`);
   const engineChoice: EngineChoice = parseEngineChoice(String(values.engine), '--engine');
+  pairSetting.engine = engineChoice;
   const log = (line: string): void => void process.stderr.write(`lines: ${line}\n`);
   const started = performance.now();
   const loadBefore = loadavg();

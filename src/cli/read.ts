@@ -12,6 +12,7 @@ import { MAX_TOP_K } from '../core/recognizer.ts';
 import { INK_DATASET_FORMAT } from '../data/inkDataset.ts';
 import { decodeImageFile } from '../node/image.ts';
 import { originalScale, scaleReading } from '../node/lineImage.ts';
+import { loadPairRecognizer } from '../node/lineReader.ts';
 import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { isInkFile, readInkFile } from './predict.ts';
 
@@ -124,6 +125,9 @@ export async function readCommand(files: string[], flags: ReadFlags): Promise<vo
     return;
   }
   const recognizer = await loadRecognizer(flags.model, undefined, { engine: flags.engine ?? 'auto' });
+  // Touching characters: the pair model serving this model (metadata `pairsFor`, e.g. models/digit-pairs for digits).
+  const pairs = await loadPairRecognizer(recognizer, { engine: flags.engine ?? 'auto' });
+  if (pairs) options.pairs = pairs;
   if (flags.topK !== undefined) options.topK = Math.min(flags.topK, MAX_TOP_K, recognizer.metadata.classes.length);
   const outputs: ReadOutput[] = [];
   try {

@@ -69,6 +69,12 @@ export interface ModelMetadata {
   rejectClass?: string;
   /** The named character set the classes are (`gb2312-1`: GB 2312 level 1, 3,755 hanzi); absent: classes from the data. */
   charset?: string;
+  /**
+   * A pair model (two-character classes, e.g. `"00"`..`"99"`, for reading touching characters in a line): the name of
+   * the character model it serves (`"digits"`). The Node loader finds it by this field (src/node/lineReader.ts) and
+   * `readLine` takes it as `ReadLineOptions.pairs`. Absent: an ordinary model.
+   */
+  pairsFor?: string;
   /** Top-k accuracy on the test set, for k = 1, 3, 5, 10 (large vocabularies), each in [0, 1]; absent for digits. */
   topKAccuracy?: { k: number; accuracy: number }[];
   /**

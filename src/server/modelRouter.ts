@@ -16,6 +16,7 @@ import type { ModelMetadata } from '../core/types.ts';
 import type { LineReading } from '../core/line/types.ts';
 import { readLine } from '../core/line/readLine.ts';
 import { ApiError } from './errors.ts';
+import { loadPairRecognizer } from '../node/lineReader.ts';
 import { loadRecognizer, type EngineChoice } from '../node/recognizer.ts';
 import { modelFailed, type ModelCatalog, type ModelRef } from './modelCatalog.ts';
 import { MODELS_PER_WORKER, modelKey, servesModels, type RecognitionService } from './recognitionPool.ts';
@@ -81,7 +82,8 @@ export class ModelRouter {
         recognizeBatch: (inputs, options) => recognizeInputs(service, inputs, options),
         readLine: async (line, { signal, ...options }) => {
           signal?.throwIfAborted();
-          return readLine(asRecognizer(service), line, options);
+          const recognizer = asRecognizer(service);
+          return readLine(recognizer, line, await withPairs(recognizer, options, this.engine));
         },
       };
     }
@@ -99,7 +101,7 @@ export class ModelRouter {
       metadata,
       recognizeBatch: (images, options) =>
         this.withLocal(ref, options.signal, (recognizer) => recognizeInputs(recognizer, images, { names: options.names, topK: options.topK })),
-      readLine: (line, { signal, ...options }) => this.withLocal(ref, signal, (recognizer) => readLine(recognizer, line, options)),
+      readLine: (line, { signal, ...options }) => this.withLocal(ref, signal, async (recognizer) => readLine(recognizer, line, await withPairs(recognizer, options, this.engine))),
     };
   }
 
@@ -180,4 +182,13 @@ interface LocalModel {
 
 function freeLocal(entry: LocalModel): void {
   entry.recognizer.then((recognizer) => recognizer.dispose(), () => {});
+}
+
+/**
+ * `options` with the pair model serving `recognizer` (metadata `pairsFor`, e.g. models/digit-pairs for digits: touching
+ * characters read two at a time, src/core/line/pairs.ts), when there is one; loaded once per process and engine.
+ */
+async function withPairs<T extends object>(recognizer: Pick<Recognizer, 'metadata'>, options: T, engine: EngineChoice): Promise<T & { pairs?: Recognizer }> {
+  const pairs = await loadPairRecognizer(recognizer, { engine });
+  return pairs ? { ...options, pairs } : options;
 }

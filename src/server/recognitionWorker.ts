@@ -18,6 +18,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Recognizer } from '../core/recognizer.ts';
+import { loadPairRecognizer } from '../node/lineReader.ts';
 import { loadRecognizer } from '../node/recognizer.ts';
 import { readLine } from '../core/line/readLine.ts';
 import { MODELS_PER_WORKER, modelKey, type PoolAnswer, type PoolJob, type PoolReadStarted, type PoolWorkerInit, type SerializedError } from './recognitionPool.ts';
@@ -69,7 +70,9 @@ try {
     try {
       if (job.kind === 'read') {
         port.postMessage({ id: job.id, readStarted: true } satisfies PoolReadStarted);
-        const reading = await readLine(recognizer, job.line, job.options);
+        // Touching characters: the pair model serving this model (metadata `pairsFor`), loaded once per worker.
+        const pairs = await loadPairRecognizer(recognizer, { engine: init.engine, threads: 1 });
+        const reading = await readLine(recognizer, job.line, pairs ? { ...job.options, pairs } : job.options);
         port.postMessage({ id: job.id, loaded: [...loaded.keys()], reading } satisfies PoolAnswer);
         return;
       }

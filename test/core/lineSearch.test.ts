@@ -90,4 +90,27 @@ describe('searchLattice', () => {
     expect(results.map((r) => r.text)).toEqual(['42', '7']);
     expect(results[0]!.share).toBeCloseTo(0.4 / 0.7, 6);
   });
+
+  it('a pair edge reads two touching characters at once where no cut separates them', () => {
+    // Primitive 0 is an 8 with a slanted 1 under its side (no cut path between them), primitive 1 a 3. Alone, the
+    // character model reads primitive 0 as "8" (p 0.6); the pair model reads it as "81" (p 0.9). A pair option carries
+    // its two characters' per-character bonus (2 x 1) and the pair cost (1), as readLine scores them.
+    const bonus = 1;
+    const pairCost = 1;
+    const scored = (text: string, p: number, chars: number, cost = 0): LatticeOption => ({ text, score: Math.log(p) + chars * bonus - cost, probability: p });
+    const edges = [
+      edge(0, 1, [scored('8', 0.6, 1), scored('3', 0.2, 1)]),
+      edge(0, 1, [scored('81', 0.9, 2, pairCost), scored('31', 0.05, 2, pairCost)]),
+      edge(1, 2, [scored('3', 0.95, 1)]),
+    ];
+    const [best] = searchLattice(3, edges, plain);
+    expect(best!.text).toBe('813');
+    expect(best!.steps.map((s) => s.option.text)).toEqual(['81', '3']);
+    // A constraint steps through both characters of a pair: three digits need the pair, two forbid it.
+    expect(searchLattice(3, edges, { ...plain, automaton: compilePattern('\\d{3}') })[0]!.text).toBe('813');
+    expect(searchLattice(3, edges, { ...plain, automaton: compilePattern('\\d{2}') })[0]!.text).toBe('83');
+    // A weak pair reading (p 0.1) does not displace a good single reading.
+    const weak = [edges[0]!, edge(0, 1, [scored('81', 0.1, 2, pairCost)]), edges[2]!];
+    expect(searchLattice(3, weak, plain)[0]!.text).toBe('83');
+  });
 });

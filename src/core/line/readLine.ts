@@ -28,6 +28,7 @@ import { compileConstraint, type TextAutomaton } from './constraints.ts';
 import { segmentImageLine } from './imageSegments.ts';
 import { segmentInkLine } from './inkSegments.ts';
 import type { LineLayout } from './layout.ts';
+import { pairClasses, pairMarginals, pairSplit, PAIR_TUNING } from './pairs.ts';
 import { punctuationScore, segmentShape, SHAPE_PUNCTUATION } from './punctuation.ts';
 import { searchLattice, type LatticeEdge, type LatticeOption, type SearchResult } from './search.ts';
 import { REJECTED_CHARACTER, type LineCharacter, type LineReading, type ReadLineOptions } from './types.ts';
@@ -146,8 +147,30 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     }
     return crop;
   });
+  // Pair model (./pairs.ts): candidates about two characters wide, their crops normalized by its own profile.
+  const pairModel = options.pairs;
+  const pairLabels = pairModel ? pairClasses(pairModel.metadata.classes, `${name}: pairs`) : null;
+  const pairCandidates = pairModel ? listPairCandidates(layout) : [];
+  let pairInputs = new Float32Array(0);
+  const pairEmpty = new Set<number>();
+  if (pairModel) {
+    const preparePair = segmentPreprocessorFor(pairModel.metadata);
+    const [ph, pw] = pairModel.metadata.inputShape;
+    pairInputs = new Float32Array(pairCandidates.length * ph * pw);
+    pairCandidates.forEach((c, k) => {
+      try {
+        pairInputs.set(preparePair(layout.crop(c.first, c.last)), k * ph * pw);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'NO_INK') throw error;
+        pairEmpty.add(k);
+      }
+    });
+  }
   const prepared = now();
-  const probabilities = await recognizer.predictProbabilities(inputs, candidates.length);
+  const [probabilities, pairProbabilities] = await Promise.all([
+    recognizer.predictProbabilities(inputs, candidates.length),
+    pairModel && pairCandidates.length > 0 ? pairModel.predictProbabilities(pairInputs, pairCandidates.length) : Promise.resolve(new Float32Array(0)),
+  ]);
   const inferred = now();
 
   const classes = metadata.classes.length;
@@ -175,6 +198,23 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     }
     return { from: c.first, to: c.last + 1, left: c.x0, right: c.x1, options, row } as LatticeEdge & { row: Float32Array };
   });
+  if (pairModel && pairLabels) {
+    const pairClassCount = pairModel.metadata.classes.length;
+    const bonus = 2 * (isInk ? LINE_READER_TUNING.INK_CHAR_BONUS : LINE_READER_TUNING.CHAR_BONUS);
+    pairCandidates.forEach((c, k) => {
+      if (pairEmpty.has(k)) return;
+      const row = pairProbabilities.subarray(k * pairClassCount, (k + 1) * pairClassCount);
+      const prior = pairPrior(layout, c) + bonus - PAIR_TUNING.COST;
+      const options: LatticeOption[] = [];
+      for (const i of topKIndices(row, Math.min(pairClassCount, PAIR_TUNING.LABELS + pairClassCount - pairLabels.size))) {
+        const pair = pairLabels.get(i);
+        if (!pair || options.length >= PAIR_TUNING.LABELS) continue;
+        const p = row[i]!;
+        options.push({ text: pair[0] + pair[1], score: PAIR_TUNING.WEIGHT * Math.log(Math.max(p, 1e-12)) + prior, probability: p });
+      }
+      if (options.length > 0) edges.push({ from: c.first, to: c.last + 1, left: c.x0, right: c.x1, options, pairRow: row } as LatticeEdge & { pairRow: Float32Array });
+    });
+  }
   const spacing = lineSpacing(layout);
   const search = (constraint: TextAutomaton | undefined): SearchResult[] =>
     searchLattice(layout.primitives.length + 1, edges, {
@@ -190,12 +230,32 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const searched = now();
 
   const best = results[0];
-  const characters: LineCharacter[] = (best?.steps ?? []).map(({ edge, option, spaceBefore }) => {
-    const row = (edge as LatticeEdge & { row: Float32Array }).row;
+  const characters: LineCharacter[] = (best?.steps ?? []).flatMap(({ edge, option, spaceBefore }): LineCharacter[] => {
     const first = edge.from;
     const last = edge.to - 1;
+    const pairRow = (edge as LatticeEdge & { pairRow?: Float32Array }).pairRow;
+    if (pairRow && pairLabels) {
+      // A pair read at once: two characters, the box divided at the primitive boundary nearest its middle (or at half).
+      const [a, b] = [...option.text!];
+      const alternatives = pairMarginals(pairRow, pairLabels, topK);
+      const split = pairSplit(layout, first, last);
+      const whole = layout.inputBox(first, last);
+      const boxes = split === null
+        ? [{ ...whole, width: whole.width / 2 }, { ...whole, x: whole.x + whole.width / 2, width: whole.width / 2 }]
+        : [layout.inputBox(first, split), layout.inputBox(split + 1, last)];
+      const strokes = split === null ? [layout.strokesOf(first, last), layout.strokesOf(first, last)] : [layout.strokesOf(first, split), layout.strokesOf(split + 1, last)];
+      return [a!, b!].map((text, i) => ({
+        text,
+        probability: alternatives[i]!.find((alt) => alt.label === text)?.probability ?? option.probability,
+        alternatives: alternatives[i]!,
+        box: boxes[i]!,
+        ...(strokes[i] ? { strokes: strokes[i] } : {}),
+        ...(i === 0 && spaceBefore ? { spaceBefore: true } : {}),
+      }));
+    }
+    const row = (edge as LatticeEdge & { row: Float32Array }).row;
     const strokes = layout.strokesOf(first, last);
-    return {
+    return [{
       text: option.text,
       ...(option.text === null ? { reason: REJECTION_REASON } : {}),
       probability: option.probability,
@@ -203,7 +263,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
       box: layout.inputBox(first, last),
       ...(strokes ? { strokes } : {}),
       ...(spaceBefore ? { spaceBefore: true } : {}),
-    };
+    }];
   });
   const end = now();
   return {
@@ -273,6 +333,31 @@ function geometricPrior(layout: LineLayout, c: Candidate, square: boolean): numb
   const cutLeft = c.first > 0 && layout.primitives[c.first - 1]!.cutAfter;
   if (cutRight) prior -= t.CUT_COST + t.CROSS_COST * (layout.primitives[c.last]!.cutStrokes ?? 1);
   if (cutLeft || cutRight) prior -= t.FRAGMENT_COST * Math.max(0, t.LOW - (c.y1 - c.y0) / h) * 10;
+  return prior;
+}
+
+/** Runs of consecutive primitives from `PAIR_TUNING.MIN_WIDTH` to `MAX_WIDTH` character heights wide: candidates for the pair model. */
+function listPairCandidates(layout: LineLayout): Candidate[] {
+  const h = layout.charHeight;
+  return listCandidates(layout, PAIR_TUNING.MAX_WIDTH).filter((c) => c.x1 - c.x0 >= PAIR_TUNING.MIN_WIDTH * h);
+}
+
+/** Log-prior of a pair candidate's geometry: too wide for two characters, a wide gap inside (separate characters), a cut through ink at its right end. */
+function pairPrior(layout: LineLayout, c: Candidate): number {
+  const t = LINE_READER_TUNING;
+  const h = layout.charHeight;
+  let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - PAIR_TUNING.WIDE) ** 2;
+  prior -= t.RELATIVE_WIDTH_COST * Math.max(0, (c.x1 - c.x0) / layout.charWidth - PAIR_TUNING.RELATIVE_WIDE) ** 2;
+  let reach = layout.primitives[c.first]!.x1;
+  let widestGap = 0;
+  for (let k = c.first + 1; k <= c.last; k++) {
+    const p = layout.primitives[k]!;
+    widestGap = Math.max(widestGap, p.x0 - reach);
+    reach = Math.max(reach, p.x1);
+  }
+  prior -= t.GAP_COST * Math.max(0, widestGap / h - PAIR_TUNING.INNER_GAP);
+  const cutRight = layout.primitives[c.last]!.cutAfter;
+  if (cutRight) prior -= t.CUT_COST + t.CROSS_COST * (layout.primitives[c.last]!.cutStrokes ?? 1);
   return prior;
 }
 

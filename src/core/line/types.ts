@@ -13,7 +13,7 @@
  *
  * Imports nothing Node-only.
  */
-import type { ClassProbability } from '../recognizer.ts';
+import type { ClassProbability, Recognizer } from '../recognizer.ts';
 
 /**
  * A rectangle in the input's own coordinates: px of the image (x right, y down, origin at the top-left pixel's corner)
@@ -93,4 +93,15 @@ export interface ReadLineOptions {
   topK?: number;
   /** Paths kept at each position of the search; default 16. More is slower and rarely better. */
   beamWidth?: number;
+  /**
+   * A pair model for touching characters (e.g. `models/digit-pairs` for `digits`, whose metadata names
+   * `pairsFor: "digits"`): a model whose classes are two-character labels (`"00"`..`"99"`), any other class (`"none"`)
+   * meaning "not a pair". Candidates about two characters wide are also classified by it, and the search may read
+   * such a candidate as two characters at once (where no cut separates them: a slanted 1 under its neighbour). Its
+   * input profile may differ from the character model's (metadata drives it). Method: Ciresan, "Avoiding segmentation
+   * in multi-digit numeral string recognition by combining single and two-digit classifiers trained without negative
+   * examples", SYNASC 2008; see src/core/line/pairs.ts.
+   * @throws HwrError `BAD_ARGUMENT` (from `readLine`) for a model without any two-character class
+   */
+  pairs?: Recognizer;
 }

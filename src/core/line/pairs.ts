@@ -1,0 +1,88 @@
+/**
+ * Pair edges of the line reader (issue 12, touching digits): a candidate about two characters wide is also classified
+ * by a pair model (classes `"00"`..`"99"`, plus a "not a pair" class such as `"none"`), and the search may read it as
+ * two characters at once. Where two digits touch so that no cut path separates them (a slanted 1 under the 8 before
+ * it), the single-character model sees only "8 with a stroke"; the pair model, trained on such pairs, reads "81".
+ * Method: Ciresan, "Avoiding segmentation in multi-digit numeral string recognition by combining single and two-digit
+ * classifiers trained without negative examples", SYNASC 2008 (the pair classifier, pairs synthesized from single
+ * digits); the lattice combination as in the rest of the reader (./search.ts).
+ *
+ * Pure: no model, no pixels. Imports nothing Node-only.
+ */
+import { hwrError } from '../errors.ts';
+import type { ClassProbability } from '../recognizer.ts';
+import type { LineLayout } from './layout.ts';
+
+/** Tuning of pair edges (natural-log units); measured choices in notes/LINE-READING.md ("Touching digits"). */
+export const PAIR_TUNING = {
+  /** A pair candidate is from `MIN_WIDTH` to `MAX_WIDTH` character heights wide. */
+  MIN_WIDTH: 0.45,
+  MAX_WIDTH: 1.8,
+  /** Wider than `WIDE` heights pays the reader's `WIDTH_COST * excess^2`; than `RELATIVE_WIDE` typical widths, `RELATIVE_WIDTH_COST * excess^2`. */
+  WIDE: 1.6,
+  RELATIVE_WIDE: 3,
+  /** White space inside a pair beyond `INNER_GAP` heights pays the reader's `GAP_COST` per height (separate digits are read one by one). */
+  INNER_GAP: 0.3,
+  /** Subtracted from every pair option's score: the pair model's log probabilities against two single ones. */
+  COST: 1,
+  /** The pair option's log probability is multiplied by this. */
+  WEIGHT: 1,
+  /** Pair labels offered per candidate (most probable two-character classes). */
+  LABELS: 5,
+};
+
+/** The pair model's classes that are pairs: index -> its two characters; other classes (`"none"`) are left out. */
+export function pairClasses(classes: readonly string[], name = 'pairs'): Map<number, [string, string]> {
+  const pairs = new Map<number, [string, string]>();
+  classes.forEach((label, i) => {
+    const chars = [...label];
+    if (chars.length === 2) pairs.set(i, [chars[0]!, chars[1]!]);
+  });
+  if (pairs.size === 0) throw hwrError('BAD_ARGUMENT', `${name}: the pair model has no two-character class (classes ${JSON.stringify(classes.slice(0, 5))}...)`);
+  return pairs;
+}
+
+/**
+ * Marginals of a pair model's output for one candidate: the probability of each character in the first and in the
+ * second place (summed over the other place), the most probable first, k of each.
+ * @param row `[classes]` probabilities of the pair model for one candidate
+ */
+export function pairMarginals(row: ArrayLike<number>, pairs: ReadonlyMap<number, readonly [string, string]>, k: number): [ClassProbability[], ClassProbability[]] {
+  const first = new Map<string, number>();
+  const second = new Map<string, number>();
+  for (const [i, [a, b]] of pairs) {
+    first.set(a, (first.get(a) ?? 0) + row[i]!);
+    second.set(b, (second.get(b) ?? 0) + row[i]!);
+  }
+  const top = (m: Map<string, number>): ClassProbability[] =>
+    [...m].sort((x, y) => y[1] - x[1]).slice(0, k).map(([label, probability]) => ({ label, probability }));
+  return [top(first), top(second)];
+}
+
+/**
+ * Where a pair candidate (primitives `first..last`) divides into its two characters: the primitive boundary nearest
+ * the middle of its box (by the right end of the left part), or null for a single primitive (split the box at half).
+ * @returns the last primitive of the left character, or null
+ */
+export function pairSplit(layout: LineLayout, first: number, last: number): number | null {
+  if (first === last) return null;
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  for (let k = first; k <= last; k++) {
+    x0 = Math.min(x0, layout.primitives[k]!.x0);
+    x1 = Math.max(x1, layout.primitives[k]!.x1);
+  }
+  const middle = (x0 + x1) / 2;
+  let best = first;
+  let bestDistance = Infinity;
+  let reach = -Infinity;
+  for (let k = first; k < last; k++) {
+    reach = Math.max(reach, layout.primitives[k]!.x1);
+    const distance = Math.abs(reach - middle);
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = k;
+    }
+  }
+  return best;
+}
