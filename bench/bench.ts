@@ -14,7 +14,7 @@
  *                                      The full run does not include it.
  *   npm run bench -- --only lines      only the line-reading evaluation (bench/lines.ts: digit lines as images and ink,
  *                                      Chinese lines, speed of a 10-digit line, confidence bins): writes bench/lines.json
- *                                      and .md; its options --quick  --lines N  --engine auto|onnx|tfjs  --stub  --out <dir>.
+ *                                      and .md; its options --quick  --lines N  --engine auto|onnx|tfjs  --stub  --no-pairs  --out <dir>.
  *                                      The full run does not include it.
  *   options: --rounds N  --no-torch  --no-epoch  --no-serve  --python /usr/bin/python3  --out <dir>
  *            (--no-epoch and --no-serve keep the epoch rows and the serving section of the previous results, saying
@@ -107,6 +107,7 @@ const { values: flags } = parseArgs({
     lines: { type: 'string' },
     engine: { type: 'string' },
     stub: { type: 'boolean' },
+    'no-pairs': { type: 'boolean' },
   },
 });
 if (flags.only !== undefined && flags.only !== 'digits' && flags.only !== 'hanzi' && flags.only !== 'teach' && flags.only !== 'lines') {

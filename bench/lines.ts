@@ -470,6 +470,8 @@ interface LinesReport {
   commit: string;
   reader: 'readLine' | 'stand-in';
   engine: string;
+  /** The pair models the readers were given (`ReadLineOptions.pairs`), by character model; none: `{}`. */
+  pairModels: Record<string, string>;
   quick: boolean;
   seconds: number;
   sets: SetReport[];
@@ -491,7 +493,7 @@ function markdown(report: LinesReport): string {
     'Character accuracy = 1 - Levenshtein / reference length summed over lines; line accuracy = exact match; spaces ignored. Lines are composed by src/data/lines.ts from characters no model trained on.',
     '',
   );
-  out.push(`Measured by \`${report.command}\` on ${report.machine}; load ${report.loadBefore.map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) before, ${report.loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; ${report.date}, commit ${report.commit}; reader: ${report.reader === 'readLine' ? '`readLine` (src/core/line/readLine.ts)' : 'the stand-in of bench/lines.ts (readLine was not loadable)'}; accuracy runs on ${report.engine}; ${report.seconds.toFixed(0)} s in all.${report.quick ? ' **Quick run: few lines, rough figures.**' : ''}`, '');
+  out.push(`Measured by \`${report.command}\` on ${report.machine}; load ${report.loadBefore.map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) before, ${report.loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; ${report.date}, commit ${report.commit}; reader: ${report.reader === 'readLine' ? '`readLine` (src/core/line/readLine.ts)' : 'the stand-in of bench/lines.ts (readLine was not loadable)'}; accuracy runs on ${report.engine}; pair models: ${Object.entries(report.pairModels).map(([model, pairs]) => `${pairs} for ${model}`).join(', ') || 'none'}; ${report.seconds.toFixed(0)} s in all.${report.quick ? ' **Quick run: few lines, rough figures.**' : ''}`, '');
   out.push('| set | model | lines | character accuracy | line accuracy | target | characters alone | ms per line (mean) | failures |', '|---|---|---|---|---|---|---|---|---|');
   for (const s of report.sets) {
     const target = s.target ? [s.target.characterAccuracy && `char >= ${pct(s.target.characterAccuracy)}`, s.target.lineAccuracy && `line >= ${pct(s.target.lineAccuracy)}`].filter(Boolean).join(', ') : '-';
@@ -572,7 +574,12 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
   const rng = createRng(SEED);
   const digits = await loadRecognizer('digits', undefined, { engine: engineChoice });
   const hanzi = await loadRecognizer('hanzi', undefined, { engine: engineChoice });
-  log(`reader ${library ? 'readLine' : 'stand-in'}, engines ${digits.engine} (digits), ${hanzi.engine} (hanzi)`);
+  const pairModels: Record<string, string> = {};
+  for (const recognizer of [digits, hanzi]) {
+    const pairs = library ? (await pairsOf(recognizer)).pairs : undefined;
+    if (pairs) pairModels[recognizer.metadata.name] = pairs.metadata.name;
+  }
+  log(`reader ${library ? 'readLine' : 'stand-in'}, engines ${digits.engine} (digits), ${hanzi.engine} (hanzi), pair models ${JSON.stringify(pairModels)}`);
 
   const sets: SetReport[] = [];
   const digitLengths: Array<[number, number]> = [[4, 5], [6, 7], [8, 9], [10, 12]];
@@ -653,6 +660,7 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
     commit: gitCommit(),
     reader: library ? 'readLine' : 'stand-in',
     engine,
+    pairModels,
     quick,
     seconds: (performance.now() - started) / 1000,
     sets,
