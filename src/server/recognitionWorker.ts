@@ -69,9 +69,10 @@ try {
     }
     try {
       if (job.kind === 'read') {
-        port.postMessage({ id: job.id, readStarted: true } satisfies PoolReadStarted);
         // Touching characters: the pair model serving this model (metadata `pairsFor`), loaded once per worker.
         const pairs = await loadPairRecognizer(recognizer, { engine: init.engine, threads: 1 });
+        // The read's deadline runs from here: loading models is not reading.
+        port.postMessage({ id: job.id, readStarted: true } satisfies PoolReadStarted);
         const reading = await readLine(recognizer, job.line, pairs ? { ...job.options, pairs } : job.options);
         port.postMessage({ id: job.id, loaded: [...loaded.keys()], reading } satisfies PoolAnswer);
         return;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseInk } from '../../src/core/ink.ts';
 import { readLine } from '../../src/core/line/readLine.ts';
+import { loadPairRecognizer } from '../../src/node/lineReader.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { hwr } from '../fixtures/cli.ts';
 import { blankPng } from '../fixtures/images.ts';
@@ -80,7 +81,9 @@ describe('hwr read', () => {
     const recognizer = await loadRecognizer('digits');
     try {
       const { readFile } = await import('node:fs/promises');
-      const local = await readLine(recognizer, { ink: parseInk(JSON.parse(await readFile(inkFile, 'utf8')), inkFile) }, { topK: 2 });
+      // hwr read gives readLine the pair model serving digits, when one is shipped.
+      const pairs = await loadPairRecognizer(recognizer);
+      const local = await readLine(recognizer, { ink: parseInk(JSON.parse(await readFile(inkFile, 'utf8')), inkFile) }, { topK: 2, ...(pairs ? { pairs } : {}) });
       expect(ink.text).toBe(local.text);
       expect(ink.confidence).toBeCloseTo(local.confidence, 5);
       expect(ink.characters.map((c: { box: unknown }) => c.box)).toEqual(local.characters.map((c) => c.box));

@@ -16,6 +16,7 @@ import { readLine } from '../../src/core/line/readLine.ts';
 import type { LineReading } from '../../src/core/line/types.ts';
 import type { Recognizer } from '../../src/core/recognizer.ts';
 import { decodeImage } from '../../src/node/image.ts';
+import { loadPairRecognizer } from '../../src/node/lineReader.ts';
 import { loadRecognizer } from '../../src/node/recognizer.ts';
 import { READ_LIMITS } from '../../src/server/plugins/read.ts';
 import { buildServer } from '../../src/server/server.ts';
@@ -30,6 +31,8 @@ const PHONE = '555-1234';
 let app: FastifyInstance;
 let inThread: FastifyInstance;
 let recognizer: Recognizer;
+/** What the server gives `readLine` beside the model: its pair model for touching characters, when one is shipped. */
+let withPairs: { pairs?: Recognizer };
 let png: Buffer;
 let ink: InkJson;
 let phoneInk: InkJson;
@@ -39,6 +42,8 @@ beforeAll(async () => {
   app = buildServer({ webRoot: false, workers: 1 });
   inThread = buildServer({ webRoot: false, recognizer: loadRecognizer('digits') });
   recognizer = await loadRecognizer('digits');
+  const pairs = await loadPairRecognizer(recognizer);
+  withPairs = pairs ? { pairs } : {};
   png = await digitLineImage(IMAGE_TEXT, 3, { touchingShare: 0 });
   ink = digitLineInk(INK_TEXT, 2, { touchingShare: 0 });
   phoneInk = digitLineInk(PHONE, 4, { touchingShare: 0 });
@@ -95,7 +100,7 @@ describe('POST /api/read: lines read back', () => {
     expect(body.text).toBe(IMAGE_TEXT);
     expect(Object.keys(body.timings).sort()).toEqual(['decodeMs', 'inferenceMs', 'preprocessMs', 'searchMs', 'segmentMs', 'totalMs']);
     expect(body.constraintMet).toBeUndefined();
-    const local = await readLine(recognizer, { image: await decodeImage(png, 'line.png') });
+    const local = await readLine(recognizer, { image: await decodeImage(png, 'line.png') }, withPairs);
     expectSameReading(body, local);
     // Boxes in the image's px, left to right.
     const xs = body.characters.map((c: { box: { x: number } }) => c.box.x);
@@ -139,7 +144,7 @@ describe('POST /api/read: lines read back', () => {
     const body = response.json();
     expect(body.text).toBe(INK_TEXT);
     expect(body.timings.decodeMs).toBe(0);
-    const local = await readLine(recognizer, { ink: parseInk(ink, 'ink') });
+    const local = await readLine(recognizer, { ink: parseInk(ink, 'ink') }, withPairs);
     expectSameReading(body, local);
     const strokes = body.characters.flatMap((c: { strokes: number[] }) => c.strokes);
     expect(new Set(strokes).size).toBe(ink.strokes.length); // every stroke in some character
@@ -181,7 +186,7 @@ describe('POST /api/read: pattern and words', () => {
       expect(response.statusCode).toBe(200);
       expect(response.json()).toMatchObject({ text: PHONE, constraintMet: true });
     }
-    expectSameReading(json.json(), await readLine(recognizer, { ink: parseInk(phoneInk, 'ink') }, { pattern }));
+    expectSameReading(json.json(), await readLine(recognizer, { ink: parseInk(phoneInk, 'ink') }, { pattern, ...withPairs }));
   });
 
   it('a pattern nothing satisfies: the best reading, constraintMet false', async () => {
