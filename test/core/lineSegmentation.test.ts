@@ -147,6 +147,24 @@ describe('segmentInkLine', () => {
     ]);
   });
 
+  it('segments touching square characters in writing order (a hanzi line written one character at a time)', () => {
+    // 十 (x 0-100), then 口 whose left stroke touches the end of 十's bar (x 85), with a stroke going back left under
+    // both (as 辶 does), then 一 apart. Grouped by x overlap, 十 and 口 would share a group; in writing order they don't.
+    const ink = inkOf(
+      [[0, 50], [100, 50]], //                      十: bar
+      [[50, 0], [50, 100]], //                      十: stem
+      [[85, 10], [85, 90]], //                      口: left
+      [[85, 10], [175, 10], [175, 90]], //          口: top and right
+      [[85, 90], [175, 90]], //                     口: bottom
+      [[70, 100], [180, 100]], //                   a stroke going back left, under 口
+      [[200, 50], [290, 50]], //                    一
+    );
+    const layout = segmentInkLine(ink, { ...options, square: true }, 'ink');
+    expect(layout.primitives.map((p) => p.strokes)).toEqual([[0, 1], [2, 3, 4, 5], [6]]);
+    expect(layout.strokesOf(1, 2)).toEqual([2, 3, 4, 5, 6]);
+    expect(layout.charWidth).toBeGreaterThanOrEqual(layout.charHeight);
+  });
+
   it('draws a candidate as a picture of its strokes', () => {
     const layout = segmentInkLine(inkOf([[0, 0], [0, 100]], [[50, 0], [90, 100]]), options, 'ink');
     const crop = layout.crop(1, 1);
