@@ -138,7 +138,7 @@ const metadata = {
   ...result.metadata,
   name: 'digit-pairs',
   pairsFor: 'digits',
-  trainingData: `${count} composed samples from MNIST train digits 0-49,999 (${(100 * (1 - noneShare)).toFixed(0)}% pairs: 65% touching, 20% overlapping boxes, 15% close; ${(100 * noneShare).toFixed(0)}% "none": single digits and touching triples), normalized as the line reader normalizes candidates (mnist-com); ${result.metadata.trainingData}`,
+  trainingData: `${count} composed samples from MNIST train digits 0-49,999 (${(100 * (1 - noneShare)).toFixed(0)}% pairs: 65% touching, 20% overlapping boxes, 15% close; ${(100 * noneShare).toFixed(0)}% "none": single digits and touching triples), normalized as the line reader normalizes candidates (mnist-com); ${result.metadata.trainingData.replace(dataDir, `${flags.out}-data`)}`,
   testData: `${testCount} composed samples from MNIST train digits 50,000-59,999 (held out)`,
   command,
 };

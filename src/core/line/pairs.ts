@@ -24,7 +24,7 @@ export const PAIR_TUNING = {
   /** White space inside a pair beyond `INNER_GAP` heights pays the reader's `GAP_COST` per height (separate digits are read one by one). */
   INNER_GAP: 0.3,
   /** Subtracted from every pair option's score: the pair model's log probabilities against two single ones. */
-  COST: 1,
+  COST: 1.5,
   /** The pair option's log probability is multiplied by this. */
   WEIGHT: 1,
   /** Pair labels offered per candidate (most probable two-character classes). */
