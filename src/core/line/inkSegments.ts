@@ -161,8 +161,6 @@ export function segmentInkLine(ink: Ink, options: InkSegmentOptions, name: strin
     const h = lineGeometry(first, minHeight).charHeight;
     primitives = collect(boxes, strokes, blocksInWritingOrder(boxes, h));
     geometry = lineGeometry(primitives, minHeight);
-    // Square characters: a character is about as wide as the line is high, whatever its parts' widths.
-    geometry.charWidth = Math.max(geometry.charWidth, geometry.charHeight);
   } else {
     const groupOf = options.square ? overlapGroupsSquare(boxes, slack) : groupInWritingOrder(boxes, slack);
     primitives = collect(boxes, strokes, groupOf).sort((a, b) => a.x0 + a.x1 - (b.x0 + b.x1));
