@@ -16,6 +16,8 @@
  *
  *   npx tsx scripts/train-digit-pairs.ts --out runs/h6/digit-pairs     (then copy the model folder to models/digit-pairs)
  *   options: --pairs 48000 --test 2000 --epochs 2 --seed 1 --learning-rate 0.001 --none 0.12 --threads 1
+ *            --init models/digits (the starting weights: all but the output layer from the digits model; a pair
+ *            model's folder: all of them, to go on training it)
  *
  * Writes the model folder (float16 weights, metadata.json with `pairsFor: "digits"` and this command, SHA256SUMS).
  */
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
     'learning-rate': { type: 'string', default: '0.001' },
     none: { type: 'string', default: '0.12' },
     threads: { type: 'string', default: '1' },
+    init: { type: 'string', default: 'models/digits' },
   },
 });
 const count = Number(flags.pairs);
@@ -121,7 +124,7 @@ const result = await train({
   model: 'hwr-net',
   outDir: out,
   dataDir,
-  init: resolve('models/digits'),
+  init: resolve(flags.init),
   epochs: Number(flags.epochs),
   learningRate: Number(flags['learning-rate']),
   seed,
@@ -133,7 +136,7 @@ const result = await train({
 });
 
 // The reader's loader finds the pair model of a character model by `pairsFor`; the command reproduces the data too.
-const command = `npx tsx scripts/train-digit-pairs.ts --out ${flags.out} --pairs ${count} --test ${testCount} --epochs ${flags.epochs} --seed ${seed} --learning-rate ${flags['learning-rate']} --none ${noneShare} --threads ${flags.threads}`;
+const command = `npx tsx scripts/train-digit-pairs.ts --out ${flags.out} --pairs ${count} --test ${testCount} --epochs ${flags.epochs} --seed ${seed} --learning-rate ${flags['learning-rate']} --none ${noneShare} --threads ${flags.threads}${flags.init === 'models/digits' ? '' : ` --init ${flags.init}`}`;
 const metadata = {
   ...result.metadata,
   name: 'digit-pairs',
