@@ -103,10 +103,11 @@ export const LINE_READER_TUNING = {
    * Temperature of the confidence (`LineReading.confidence` = the reading's share of softmax(mass / T) over the kept
    * readings): the scores' priors and per-character terms make raw shares too low; T is fitted on composed lines
    * (expected calibration error, 10 bins: MNIST image lines 0.48 at T = 1, 0.05 at 0.3; ink digits 0.23 -> 0.09 at
-   * 0.3-0.5; hanzi ink lines are best at 1: 0.10, their model being overconfident already).
+   * 0.3-0.5; hanzi: 0.5 since square-script ink reads in writing order: ink lines 0.235 at 1, 0.053 at 0.5, images 0.146
+   * at 1, 0.084 at 0.5, 0.121 at 0.4).
    */
   CONFIDENCE_TEMPERATURE: 0.35,
-  SQUARE_CONFIDENCE_TEMPERATURE: 1,
+  SQUARE_CONFIDENCE_TEMPERATURE: 0.5,
   /** Ink candidates are drawn into squares of max(`INK_RENDER_SIZE`, the model's input side) px. */
   INK_RENDER_SIZE: 56,
   /** Default `beamWidth`. */
