@@ -17,7 +17,7 @@ import type { LineLayout } from './layout.ts';
 export const PAIR_TUNING = {
   /** A pair candidate is from `MIN_WIDTH` to `MAX_WIDTH` character heights wide. */
   MIN_WIDTH: 0.45,
-  MAX_WIDTH: 1.8,
+  MAX_WIDTH: 1.4,
   /** Wider than `WIDE` heights pays the reader's `WIDTH_COST * excess^2`; than `RELATIVE_WIDE` typical widths, `RELATIVE_WIDTH_COST * excess^2`. */
   WIDE: 1.6,
   RELATIVE_WIDE: 3,
@@ -29,6 +29,14 @@ export const PAIR_TUNING = {
   WEIGHT: 1,
   /** Pair labels offered per candidate (most probable two-character classes). */
   LABELS: 5,
+  /**
+   * Only candidates whose characters may touch go to the pair model: a single primitive (a component no cut divided),
+   * or a run with a cut through at least `MIN_INNER_CUT_STROKES` strokes of ink inside it. A run of separate
+   * components is read character by character, and leaving it out saves most of the pair model's work
+   * (`TOUCHING_ONLY: false`: every candidate of the right width).
+   */
+  TOUCHING_ONLY: true,
+  MIN_INNER_CUT_STROKES: 0.25,
 };
 
 /** The pair model's classes that are pairs: index -> its two characters; other classes (`"none"`) are left out. */

@@ -352,10 +352,18 @@ function geometricPrior(layout: LineLayout, c: Candidate, square: boolean, isInk
   return prior;
 }
 
-/** Runs of consecutive primitives from `PAIR_TUNING.MIN_WIDTH` to `MAX_WIDTH` character heights wide: candidates for the pair model. */
+/** Runs of consecutive primitives from `PAIR_TUNING.MIN_WIDTH` to `MAX_WIDTH` character heights wide whose characters may touch (`PAIR_TUNING.TOUCHING_ONLY`): candidates for the pair model. */
 function listPairCandidates(layout: LineLayout): Candidate[] {
   const h = layout.charHeight;
-  return listCandidates(layout, PAIR_TUNING.MAX_WIDTH).filter((c) => c.x1 - c.x0 >= PAIR_TUNING.MIN_WIDTH * h);
+  const mayTouch = (c: Candidate): boolean => {
+    if (!PAIR_TUNING.TOUCHING_ONLY || c.first === c.last) return true;
+    for (let k = c.first; k < c.last; k++) {
+      const p = layout.primitives[k]!;
+      if (p.cutAfter && (p.cutStrokes ?? 1) >= PAIR_TUNING.MIN_INNER_CUT_STROKES) return true;
+    }
+    return false;
+  };
+  return listCandidates(layout, PAIR_TUNING.MAX_WIDTH).filter((c) => c.x1 - c.x0 >= PAIR_TUNING.MIN_WIDTH * h && mayTouch(c));
 }
 
 /** Log-prior of a pair candidate's geometry: too wide for two characters, a wide gap inside (separate characters), a cut through ink at its right end. */
