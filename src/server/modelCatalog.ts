@@ -40,6 +40,11 @@ export interface ModelListing {
   charset?: string;
   /** Architecture name, e.g. `hccr-vgg`. */
   architecture?: string;
+  /**
+   * For a pair model (two characters at once, for reading lines: `models/digit-pairs`), the model it serves, e.g.
+   * `digits` (`ModelMetadata.pairsFor`); absent for ordinary models.
+   */
+  pairsFor?: string;
   /** Trainable and non-trainable parameters. */
   parameters?: number;
   /** Top-1 test accuracy in [0, 1]; null when not measured. */
@@ -213,6 +218,7 @@ function listingOf(name: string, isDefault: boolean, metadata: ModelMetadata): M
     preprocessing: metadata.preprocessing,
     ...(metadata.charset !== undefined ? { charset: metadata.charset } : {}),
     architecture: metadata.architecture,
+    ...(metadata.pairsFor !== undefined ? { pairsFor: metadata.pairsFor } : {}),
     parameters: metadata.parameters,
     testAccuracy: metadata.testAccuracy ?? null,
     top3Accuracy: metadata.top3Accuracy ?? null,

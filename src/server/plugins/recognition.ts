@@ -177,6 +177,7 @@ const listingSchema = {
     preprocessing: { type: 'string' },
     charset: { type: 'string' },
     architecture: { type: 'string' },
+    pairsFor: { type: 'string', description: 'a pair model (two characters at once, for /api/read): the model it serves' },
     parameters: { type: 'integer' },
     testAccuracy: { type: ['number', 'null'] },
     top3Accuracy: { type: ['number', 'null'] },
