@@ -337,19 +337,25 @@ function geometricPrior(layout: LineLayout, c: Candidate, square: boolean, isInk
   let prior = -(square && !isInk ? t.SQUARE_IMAGE_WIDTH_COST : t.WIDTH_COST) * Math.max(0, (c.x1 - c.x0) / h - (square ? t.SQUARE_WIDE : t.WIDE)) ** 2;
   if (square) prior -= t.NARROW_COST * Math.max(0, t.NARROW - (c.x1 - c.x0) / h) ** 2;
   prior -= t.RELATIVE_WIDTH_COST * Math.max(0, (c.x1 - c.x0) / layout.charWidth - t.RELATIVE_WIDE) ** 2;
-  let reach = layout.primitives[c.first]!.x1;
-  let widestGap = 0;
-  for (let k = c.first + 1; k <= c.last; k++) {
-    const p = layout.primitives[k]!;
-    widestGap = Math.max(widestGap, p.x0 - reach);
-    reach = Math.max(reach, p.x1);
-  }
+  const widestGap = widestInnerGap(layout, c);
   prior -= t.GAP_COST * Math.max(0, widestGap / h - t.INNER_GAP);
   const cutRight = layout.primitives[c.last]!.cutAfter;
   const cutLeft = c.first > 0 && layout.primitives[c.first - 1]!.cutAfter;
   if (cutRight) prior -= t.CUT_COST + t.CROSS_COST * (layout.primitives[c.last]!.cutStrokes ?? 1);
   if (cutLeft || cutRight) prior -= t.FRAGMENT_COST * Math.max(0, t.LOW - (c.y1 - c.y0) / h) * 10;
   return prior;
+}
+
+/** The widest white gap between the primitives of candidate `c`, left to right (working units; 0 when they overlap or touch). */
+function widestInnerGap(layout: LineLayout, c: Candidate): number {
+  let reach = layout.primitives[c.first]!.x1;
+  let widest = 0;
+  for (let k = c.first + 1; k <= c.last; k++) {
+    const p = layout.primitives[k]!;
+    widest = Math.max(widest, p.x0 - reach);
+    reach = Math.max(reach, p.x1);
+  }
+  return widest;
 }
 
 /** Runs of consecutive primitives from `PAIR_TUNING.MIN_WIDTH` to `MAX_WIDTH` character heights wide whose characters may touch (`PAIR_TUNING.TOUCHING_ONLY`): candidates for the pair model. */
@@ -372,13 +378,7 @@ function pairPrior(layout: LineLayout, c: Candidate): number {
   const h = layout.charHeight;
   let prior = -t.WIDTH_COST * Math.max(0, (c.x1 - c.x0) / h - PAIR_TUNING.WIDE) ** 2;
   prior -= t.RELATIVE_WIDTH_COST * Math.max(0, (c.x1 - c.x0) / layout.charWidth - PAIR_TUNING.RELATIVE_WIDE) ** 2;
-  let reach = layout.primitives[c.first]!.x1;
-  let widestGap = 0;
-  for (let k = c.first + 1; k <= c.last; k++) {
-    const p = layout.primitives[k]!;
-    widestGap = Math.max(widestGap, p.x0 - reach);
-    reach = Math.max(reach, p.x1);
-  }
+  const widestGap = widestInnerGap(layout, c);
   prior -= t.GAP_COST * Math.max(0, widestGap / h - PAIR_TUNING.INNER_GAP);
   const cutRight = layout.primitives[c.last]!.cutAfter;
   if (cutRight) prior -= t.CUT_COST + t.CROSS_COST * (layout.primitives[c.last]!.cutStrokes ?? 1);
