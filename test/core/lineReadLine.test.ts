@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentImageLine } from '../../src/core/line/imageSegments.ts';
-import { readLine } from '../../src/core/line/readLine.ts';
+import { MAX_LINE_PIECES, readLine } from '../../src/core/line/readLine.ts';
 import { REJECTED_CHARACTER } from '../../src/core/line/types.ts';
 import { renderInk } from '../../src/core/ink.ts';
 import { inkPenWidthFor, segmentPreprocessorFor } from '../../src/core/preprocessing.ts';
@@ -175,5 +175,13 @@ describe('readLine errors', () => {
     await expect(readLine(digits, { ink }, { topK: 0 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^topK/) });
     await expect(readLine(digits, { ink }, { beamWidth: 0.5 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^beamWidth/) });
     await expect(readLine(digits, {} as never)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
+  it('refuses at once a line of more than MAX_LINE_PIECES pieces (1,000 one-stroke pieces took 10-14 s to read)', async () => {
+    const strokes = Array.from({ length: MAX_LINE_PIECES + 1 }, (_, i) => [{ x: i * 30, y: 0 }, { x: i * 30 + 2, y: 40 }]);
+    await expect(readLine(digits, { ink: { strokes } }, { name: 'long.json' })).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: expect.stringMatching(/^long\.json: the line falls into 401 pieces/),
+    });
   });
 });

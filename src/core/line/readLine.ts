@@ -117,13 +117,20 @@ export const LINE_READER_TUNING = {
 const now = (): number => globalThis.performance.now();
 
 /**
+ * Most pieces (primitives: ink stroke groups, image components and the parts cuts leave) `readLine` reads in one line.
+ * Reading grows faster than the line (every run of pieces is a candidate, and the search keeps readings per piece):
+ * 1,000 one-stroke pieces took 10-14 s, so a line of more pieces than this is refused at once.
+ */
+export const MAX_LINE_PIECES = 400;
+
+/**
  * Reads one line of handwriting with a character model (see the module comment for the method).
  * Works for any model: its metadata (`classes`, `inputShape`, `preprocessing`, `rejectClass`) drives sizes and labels.
  * Boxes are in the input's coordinates (image px, or ink units).
  * @param recognizer a loaded character model
  * @param input `{ image }` RGBA pixels of the line, or `{ ink }` strokes in writing order (validate outside ink with `parseInk`)
  * @throws HwrError `NO_INK` for a blank image or ink without points; `BAD_ARGUMENT` for a bad option (pattern, words,
- *   topK, beamWidth) or an input that is neither an image nor ink
+ *   topK, beamWidth), an input that is neither an image nor ink, or a line of more than `MAX_LINE_PIECES` pieces
  */
 export async function readLine(recognizer: Recognizer, input: LineInput, options: ReadLineOptions = {}): Promise<LineReading> {
   const start = now();
@@ -143,6 +150,12 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   else if (input && 'ink' in input && input.ink) {
     layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(LINE_READER_TUNING.INK_RENDER_SIZE, metadata.inputShape[0]), square }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
+  if (layout.primitives.length > MAX_LINE_PIECES) {
+    throw hwrError(
+      'BAD_ARGUMENT',
+      `${name}: the line falls into ${layout.primitives.length} pieces (strokes, components or cuts); at most ${MAX_LINE_PIECES} are read at once (well over 100 characters): send one line at a time, or split it`,
+    );
+  }
   // Square characters are about as wide as the line is high, whatever the widths of their parts (radicals).
   if (square && LINE_READER_TUNING.SQUARE_CHAR_WIDTH) layout.charWidth = Math.max(layout.charWidth, layout.charHeight);
   const segmented = now();
