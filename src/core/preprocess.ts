@@ -265,7 +265,7 @@ export function inkBoundingBox(
   for (let i = 0; i < ink.length; i++) if (ink[i] > strongest) strongest = ink[i];
   if (strongest === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
 
-  const blobs = findBlobs(ink, width, height, WEAK_FRACTION * threshold * strongest, threshold * strongest);
+  const blobs = inkComponents(ink, width, height, WEAK_FRACTION * threshold * strongest, threshold * strongest);
   const totalMass = blobs.reduce((sum, blob) => sum + blob.mass, 0);
   const kept = dropSpecks(blobs, totalMass);
   const keptMass = kept.reduce((sum, blob) => sum + blob.mass, 0);
@@ -641,26 +641,39 @@ function histogramMedian(values: Float32Array, center?: number): number {
   return 0;
 }
 
-interface Blob {
+/** A connected blob of ink: its ink mass, inclusive box in px and, when asked for, its pixels. */
+export interface InkComponent {
+  /** Summed ink strength of its pixels. */
   mass: number;
   x0: number;
   y0: number;
   x1: number;
   y1: number;
+  /** Its pixels as indices into the ink map (`y * width + x`), in flood-fill order; only with `{ pixels: true }`. */
+  pixels?: Int32Array;
 }
 
 /**
  * 8-connected blobs by hysteresis (as in Canny's edge linking): each blob grows from a pixel above `strong`
  * through its neighbours above `weak`, so it keeps the faint anti-aliased rim of a stroke, while faint
  * noise that touches no strong pixel forms no blob at all. Flood fill with an explicit stack; O(width * height).
+ * Used for the ink bounding box of one character (`inkBoundingBox`) and for the components of a line
+ * (src/core/line/imageSegments.ts, which asks for the pixels).
+ *
+ * @param ink `[height * width]` ink strength in [0, 1]
+ * @param weak, strong thresholds in ink strength (`weak` <= `strong`)
+ * @param options `pixels: true` also lists each blob's pixels
+ * @returns the blobs in the order of their first strong pixel (row-major)
  */
-function findBlobs(ink: Float32Array, width: number, height: number, weak: number, strong: number): Blob[] {
+export function inkComponents(ink: Float32Array, width: number, height: number, weak: number, strong: number, options: { pixels?: boolean } = {}): InkComponent[] {
   const visited = new Uint8Array(ink.length);
   const stack = new Int32Array(ink.length);
-  const blobs: Blob[] = [];
+  const blobs: InkComponent[] = [];
+  const pixels: number[] | undefined = options.pixels ? [] : undefined;
   for (let start = 0; start < ink.length; start++) {
     if (visited[start] || !(ink[start] > strong)) continue;
-    const blob: Blob = { mass: 0, x0: width, y0: height, x1: -1, y1: -1 };
+    const blob: InkComponent = { mass: 0, x0: width, y0: height, x1: -1, y1: -1 };
+    if (pixels) pixels.length = 0;
     let top = 0;
     stack[top++] = start;
     visited[start] = 1;
@@ -668,6 +681,7 @@ function findBlobs(ink: Float32Array, width: number, height: number, weak: numbe
       const i = stack[--top];
       const x = i % width;
       const y = (i - x) / width;
+      pixels?.push(i);
       blob.mass += ink[i];
       if (x < blob.x0) blob.x0 = x;
       if (x > blob.x1) blob.x1 = x;
@@ -687,13 +701,14 @@ function findBlobs(ink: Float32Array, width: number, height: number, weak: numbe
         }
       }
     }
+    if (pixels) blob.pixels = Int32Array.from(pixels);
     blobs.push(blob);
   }
   return blobs;
 }
 
 /** Drops specks (blobs under SPECK_FRACTION of the ink), smallest first, within a total budget of SPECK_BUDGET of the ink. */
-function dropSpecks(blobs: Blob[], totalMass: number): Blob[] {
+function dropSpecks(blobs: InkComponent[], totalMass: number): InkComponent[] {
   const bySize = [...blobs].sort((a, b) => a.mass - b.mass);
   let dropped = 0;
   let firstKept = 0;

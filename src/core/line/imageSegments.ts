@@ -15,7 +15,7 @@
  */
 import { areaDownsample } from '../background.ts';
 import { hwrError } from '../errors.ts';
-import { flattenLighting, toGrayscale, toInk, toInkOnCleanPaper } from '../preprocess.ts';
+import { flattenLighting, inkComponents, toGrayscale, toInk, toInkOnCleanPaper } from '../preprocess.ts';
 import type { InkCrop } from '../preprocessing.ts';
 import { removeRulingLines } from '../ruling.ts';
 import { estimateStrokeWidth } from '../strokes.ts';
@@ -90,7 +90,8 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
   for (let i = 0; i < ink.length; i++) if (ink[i]! > strongest) strongest = ink[i]!;
   if (!(strongest > 0)) throw hwrError('NO_INK', `no ink found in ${name}`);
 
-  const { components } = labelComponents(ink, width, height, WEAK_INK * strongest, STRONG_INK * strongest);
+  // 8-connected components by hysteresis, with their pixels (the same flood fill as a single character's ink box).
+  const components = inkComponents(ink, width, height, WEAK_INK * strongest, STRONG_INK * strongest, { pixels: true });
   const pen = Math.max(1, estimateStrokeWidth(ink, width, height).width);
   // A speck holds less ink than half a dot of the pen; a full stop is about one dot and stays.
   const kept = components.filter((c) => c.mass >= 0.5 * pen * pen);
@@ -102,10 +103,10 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
     const [short, tall] = a.y1 - a.y0 < b.y1 - b.y0 ? [a, b] : [b, a];
     return overlap >= FULL_OVERLAP || short.y1 - short.y0 < TALL_PART * (tall.y1 - tall.y0);
   });
-  const groups: { components: number[]; x0: number; x1: number; y0: number; y1: number }[] = [];
+  const groups: { pixels: Int32Array[]; x0: number; x1: number; y0: number; y1: number }[] = [];
   kept.forEach((c, i) => {
-    const g = (groups[groupOf[i]!] ??= { components: [], x0: c.x0, x1: c.x1, y0: c.y0, y1: c.y1 });
-    g.components.push(c.id);
+    const g = (groups[groupOf[i]!] ??= { pixels: [], x0: c.x0, x1: c.x1, y0: c.y0, y1: c.y1 });
+    g.pixels.push(c.pixels!);
     g.x0 = Math.min(g.x0, c.x0);
     g.x1 = Math.max(g.x1, c.x1);
     g.y0 = Math.min(g.y0, c.y0);
@@ -116,7 +117,7 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
 
   const primitives: ImagePrimitive[] = [];
   for (const group of groups) {
-    const pixels = group.components.length === 1 ? components[group.components[0]!]!.pixels : concatPixels(group.components.map((id) => components[id]!.pixels));
+    const pixels = group.pixels.length === 1 ? group.pixels[0]! : concatPixels(group.pixels);
     const wide = group.x1 - group.x0 + 1 > CUT_TUNING.SPLIT_WIDTH * geometry.charHeight;
     const cuts = wide ? cutPaths(ink, width, group, pixels, geometry.charHeight) : [];
     const pieces = splitPixels(pixels, width, group.y0, cuts.map((c) => c.path));
@@ -172,67 +173,6 @@ function flattenLine(gray: Float32Array, width: number, height: number, known: P
   const decided = flattenLighting(probe.data, probe.width, probe.height, known);
   if (decided.gray === probe.data) return { polarity: decided.polarity, gray };
   return flattenLighting(gray, width, height, decided.polarity);
-}
-
-/** A connected component: its pixels (indices into the ink map), box (inclusive px) and ink mass. */
-interface Component {
-  id: number;
-  pixels: Int32Array;
-  x0: number;
-  x1: number;
-  y0: number;
-  y1: number;
-  mass: number;
-}
-
-/**
- * 8-connected components by hysteresis (as `findBlobs` in ../preprocess.ts): grown from pixels above `strong`
- * through neighbours above `weak`. Flood fill with an explicit stack, O(width * height).
- * @returns `labels` (`[height * width]` int32, component id + 1, 0 = paper) and the components
- */
-export function labelComponents(ink: Float32Array, width: number, height: number, weak: number, strong: number): { labels: Int32Array; components: Component[] } {
-  const labels = new Int32Array(ink.length);
-  const stack = new Int32Array(ink.length);
-  const components: Component[] = [];
-  for (let start = 0; start < ink.length; start++) {
-    if (labels[start] || !(ink[start]! > strong)) continue;
-    const id = components.length;
-    const pixels: number[] = [];
-    let x0 = width;
-    let x1 = -1;
-    let y0 = height;
-    let y1 = -1;
-    let mass = 0;
-    let top = 0;
-    stack[top++] = start;
-    labels[start] = id + 1;
-    while (top > 0) {
-      const i = stack[--top]!;
-      const x = i % width;
-      const y = (i - x) / width;
-      pixels.push(i);
-      mass += ink[i]!;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const ny = y + dy;
-        if (ny < 0 || ny >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          if (nx < 0 || nx >= width) continue;
-          const j = ny * width + nx;
-          if (!labels[j] && ink[j]! > weak) {
-            labels[j] = id + 1;
-            stack[top++] = j;
-          }
-        }
-      }
-    }
-    components.push({ id, pixels: Int32Array.from(pixels), x0, x1, y0, y1, mass });
-  }
-  return { labels, components };
 }
 
 /** Summed ink of a pixel list. */
