@@ -23,7 +23,7 @@
  *   npm run bench -- --only lines     the same as the full run
  *   options: --lines N (digit image lines; the other sets scale with it)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
- *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-pairs for digits)
+ *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-segments for digits)
  *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
  *            ink (`InkJson`), named with the reference and the reading, for looking at what goes wrong)
  */
@@ -431,7 +431,7 @@ function setFigures(set: SetName, model: string, outcomes: Outcome[], target: Se
 /** Whether readers get the pair model of their character model (`--no-pairs`: not), and the engine it runs on. */
 const pairSetting: { use: boolean; engine: EngineChoice } = { use: true, engine: 'auto' };
 
-/** `{ pairs }`: the pair model serving `recognizer` (src/node/lineReader.ts, e.g. models/digit-pairs for digits), or `{}`. */
+/** `{ pairs }`: the pair model serving `recognizer` (src/node/lineReader.ts, e.g. models/digit-segments for digits), or `{}`. */
 async function pairsOf(recognizer: Recognizer): Promise<Pick<ReadLineOptions, 'pairs'>> {
   const pairs = pairSetting.use ? await loadPairRecognizer(recognizer, { engine: pairSetting.engine }) : null;
   return pairs ? { pairs } : {};

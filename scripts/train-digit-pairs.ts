@@ -1,5 +1,6 @@
 /**
- * Trains the digit-pair model `models/digit-pairs` (issue 12, touching digits): hwr-net (28x28, the digits model's
+ * Trains the digit-pair model (issue 12, touching digits; shipped until it became the starting point of
+ * `models/digit-segments`, scripts/train-digit-segments.ts, which the reader uses instead): hwr-net (28x28, the digits model's
  * `mnist-com` profile) with 101 classes, `"00"`..`"99"` and `"none"`, on pairs of MNIST **train** digits composed by
  * the line composer (src/data/lines.ts `composeImageLine`: most pairs pushed together until their ink touches, some
  * with overlapping boxes, some merely close; size and baseline vary), each normalized exactly as the line reader
@@ -14,7 +15,7 @@
  * `testAccuracy`) from train digits 50,000..59,999. Training starts from the digits model's weights (`--init`: all but
  * the output layer) and runs `train` (src/train/train.ts) on an IDX dataset written to `<out>-data/`.
  *
- *   npx tsx scripts/train-digit-pairs.ts --out runs/h6/digit-pairs     (then copy the model folder to models/digit-pairs)
+ *   npx tsx scripts/train-digit-pairs.ts --out runs/h6/digit-pairs     (then train-digit-segments.ts starts from it)
  *   options: --pairs 48000 --test 2000 --epochs 2 --seed 1 --learning-rate 0.001 --none 0.12 --threads 1
  *            --init models/digits (the starting weights: all but the output layer from the digits model; a pair
  *            model's folder: all of them, to go on training it)

@@ -125,7 +125,7 @@ export async function readCommand(files: string[], flags: ReadFlags): Promise<vo
     return;
   }
   const recognizer = await loadRecognizer(flags.model, undefined, { engine: flags.engine ?? 'auto' });
-  // Touching characters: the pair model serving this model (metadata `pairsFor`, e.g. models/digit-pairs for digits).
+  // Touching characters: the pair model serving this model (metadata `pairsFor`, e.g. models/digit-segments for digits).
   const pairs = await loadPairRecognizer(recognizer, { engine: flags.engine ?? 'auto' });
   if (pairs) options.pairs = pairs;
   if (flags.topK !== undefined) options.topK = Math.min(flags.topK, MAX_TOP_K, recognizer.metadata.classes.length);

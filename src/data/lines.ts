@@ -73,6 +73,11 @@ export interface ImageLine {
   touching: boolean[];
   /** `[boxes.length - 1]`: whether boxes i and i+1 overlap in x while their ink does not touch. */
   overlapping: boolean[];
+  /**
+   * `[height * width]` int16: per pixel, the drawn character (index into `boxes`) whose coverage is the pixel's ink
+   * (the larger where two overlap), or -1 for paper. Ground truth for training on the line reader's candidates.
+   */
+  owners: Int16Array;
 }
 
 /** One character for `composeInkLine`. */
@@ -338,8 +343,9 @@ function drawImageLine(text: string, glyphs: PlacedGlyph[], margin: number, inkG
   const width = maxX - minX + 2 * margin;
   const height = maxY - minY + 2 * margin;
   const coverage = new Float32Array(width * height);
+  const owners = new Int16Array(width * height).fill(-1);
   const boxes: LineBox[] = [];
-  for (const g of glyphs) {
+  for (const [index, g] of glyphs.entries()) {
     g.x += margin - minX;
     g.y += margin - minY;
     let top = g.height;
@@ -350,7 +356,7 @@ function drawImageLine(text: string, glyphs: PlacedGlyph[], margin: number, inkG
         if (value <= 0) continue;
         (top = Math.min(top, y)), (bottom = Math.max(bottom, y));
         const i = (g.y + y) * width + g.x + x;
-        if (value > coverage[i]!) coverage[i] = value;
+        if (value > coverage[i]!) (coverage[i] = value), (owners[i] = index);
       }
     }
     boxes.push({ x: g.x, y: g.y + top, width: g.width, height: bottom - top + 1 });
@@ -371,7 +377,7 @@ function drawImageLine(text: string, glyphs: PlacedGlyph[], margin: number, inkG
     touching.push(touches);
     overlapping.push(!touches && boxes[i + 1]!.x < boxes[i]!.x + boxes[i]!.width);
   }
-  return { image: { width, height, data, polarity: 'dark-on-light' }, text, boxes, touching, overlapping };
+  return { image: { width, height, data, polarity: 'dark-on-light' }, text, boxes, touching, overlapping, owners };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 /**
  * Loading what the line reader (`readLine`, src/core/line/readLine.ts) uses beside a character model, in Node: its
- * pair model for touching characters (`ReadLineOptions.pairs`; the shipped `digit-pairs` serves `digits`). A pair
+ * pair model for touching characters (`ReadLineOptions.pairs`; the shipped `digit-segments` serves `digits`). A pair
  * model names the character model it serves in its metadata (`ModelMetadata.pairsFor`); nothing here knows of digits.
  *
  *   const recognizer = await loadRecognizer('digits');
- *   const pairs = await loadPairRecognizer(recognizer);                 // models/digit-pairs, or null
+ *   const pairs = await loadPairRecognizer(recognizer);                 // models/digit-segments, or null
  *   const reading = await readLine(recognizer, { image }, { pairs: pairs ?? undefined });
  */
 import type { Dirent } from 'node:fs';

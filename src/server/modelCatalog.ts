@@ -41,7 +41,7 @@ export interface ModelListing {
   /** Architecture name, e.g. `hccr-vgg`. */
   architecture?: string;
   /**
-   * For a pair model (two characters at once, for reading lines: `models/digit-pairs`), the model it serves, e.g.
+   * For a pair model (two characters at once, for reading lines: `models/digit-segments`), the model it serves, e.g.
    * `digits` (`ModelMetadata.pairsFor`); absent for ordinary models.
    */
   pairsFor?: string;

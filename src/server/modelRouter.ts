@@ -185,7 +185,7 @@ function freeLocal(entry: LocalModel): void {
 }
 
 /**
- * `options` with the pair model serving `recognizer` (metadata `pairsFor`, e.g. models/digit-pairs for digits: touching
+ * `options` with the pair model serving `recognizer` (metadata `pairsFor`, e.g. models/digit-segments for digits: touching
  * characters read two at a time, src/core/line/pairs.ts), when there is one; loaded once per process and engine.
  */
 async function withPairs<T extends object>(recognizer: Pick<Recognizer, 'metadata'>, options: T, engine: EngineChoice): Promise<T & { pairs?: Recognizer }> {

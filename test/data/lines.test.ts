@@ -123,6 +123,24 @@ describe('composeImageLine', () => {
     }
   });
 
+  it('owners name, for every inked pixel, a character whose box holds it; every character owns ink', () => {
+    const line = composeImageLine(chars('0110100'), createRng(3), { touchingShare: 0.5, overlappingShare: 0.3, scale: 1.5 });
+    const { width, height, data } = line.image;
+    expect(line.owners).toHaveLength(width * height);
+    const owned = new Array<number>(line.boxes.length).fill(0);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const owner = line.owners[y * width + x]!;
+        if (data[4 * (y * width + x)]! < 255) expect(owner).toBeGreaterThanOrEqual(0);
+        if (owner < 0) continue;
+        const box = line.boxes[owner]!;
+        expect(x >= box.x && x < box.x + box.width && y >= box.y && y < box.y + box.height).toBe(true);
+        owned[owner]!++;
+      }
+    }
+    for (const n of owned) expect(n).toBeGreaterThan(20);
+  });
+
   it('touching pairs really touch: all touching is one piece of ink, none touching is one piece per character', () => {
     const touching = composeImageLine(chars('0100110'), createRng(5), { touchingShare: 1, overlappingShare: 0 });
     expect(touching.touching).toEqual([true, true, true, true, true, true]);

@@ -122,7 +122,7 @@ describe('GET /api/models', () => {
     expect('testAccuracy' in byName.hanzi).toBe(true);
     expect(byName.hanzi).not.toHaveProperty('error');
     // A pair model (line reading) says which model it serves; ordinary models do not.
-    expect(byName['digit-pairs']).toMatchObject({ default: false, classes: 101, pairsFor: 'digits' });
+    expect(byName['digit-segments']).toMatchObject({ default: false, classes: 111, pairsFor: 'digits' });
     expect(byName.digits).not.toHaveProperty('pairsFor');
   });
 });

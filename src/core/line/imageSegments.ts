@@ -67,7 +67,7 @@ export interface ImageLayout extends LineLayout {
 }
 
 /** A primitive of an image: its pixels (indices into the working ink map). */
-interface ImagePrimitive extends LinePrimitive {
+export interface ImagePrimitive extends LinePrimitive {
   pixels: Int32Array;
 }
 
