@@ -20,7 +20,7 @@
  */
 import { hwrError } from '../errors.ts';
 import type { Ink } from '../ink.ts';
-import { inkPenWidthFor, segmentPreprocessorFor } from '../preprocessing.ts';
+import { inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
 import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
 import { CJK_PROFILE } from '../profiles.ts';
 import type { PixelBuffer } from '../types.ts';
@@ -186,9 +186,19 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     const preparePair = segmentPreprocessorFor(pairModel.metadata);
     const [ph, pw] = pairModel.metadata.inputShape;
     pairInputs = new Float32Array(pairCandidates.length * ph * pw);
+    // Most pair candidates (about 3 in 4 on digit lines) are character candidates too: their crop, and when both
+    // models normalize alike (digits and digit-pairs), their input, are the character candidate's.
+    const shared = samePreprocessing(metadata, pairModel.metadata);
+    const characterIndex = new Map(candidates.map((c, k) => [c.first * layout.primitives.length + c.last, k]));
     pairCandidates.forEach((c, k) => {
+      const j = characterIndex.get(c.first * layout.primitives.length + c.last);
+      if (j !== undefined && shared) {
+        if (empty.has(j)) pairEmpty.add(k);
+        else pairInputs.set(inputs.subarray(j * height * width, (j + 1) * height * width), k * ph * pw);
+        return;
+      }
       try {
-        pairInputs.set(preparePair(layout.crop(c.first, c.last)), k * ph * pw);
+        pairInputs.set(preparePair(j === undefined ? layout.crop(c.first, c.last) : crops[j]!), k * ph * pw);
       } catch (error) {
         if ((error as { code?: string }).code !== 'NO_INK') throw error;
         pairEmpty.add(k);
