@@ -546,8 +546,12 @@ export class MnistCropNormalizer {
   normalize(ink: Float32Array, width: number, height: number, name = 'image'): Float32Array {
     checkGrayImage(ink, width, height, name);
     if (ink.length > MAX_EXACT_CROP) return centerInField(fitWithStrokeWidth(ink, width, height, inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name), this.box), this.size).data;
-    const box = this.inkBox(ink, width, height, name);
-    const { measured, strongest } = this.strokeWidth(ink, width, box);
+    const { box, strongest: cropStrongest, strongestAt } = this.inkBox(ink, width, height, name);
+    // The box's strongest ink is the crop's when the crop's strongest pixel lies in the box (it nearly always does).
+    const x = strongestAt % width;
+    const y = (strongestAt - x) / width;
+    const inBox = x >= box.x && x < box.x + box.width && y >= box.y && y < box.y + box.height;
+    const { measured, strongest } = this.strokeWidth(ink, width, box, inBox ? cropStrongest : undefined);
     if (measured > 0 && (measured < this.low || measured > this.high)) {
       // Strokes brought into MNIST's range: a few crops per line, dominated by the morphology; the reference path.
       return centerInField(fitWithStrokeWidth(ink, width, height, box, this.box), this.size).data;
@@ -556,10 +560,19 @@ export class MnistCropNormalizer {
     return this.center(fittedWidth, fittedHeight);
   }
 
-  /** `inkBoundingBox` with the default threshold: hysteresis blobs by runs, specks dropped (`dropSpecks`). */
-  private inkBox(ink: Float32Array, width: number, height: number, name: string): BoundingBox {
+  /**
+   * `inkBoundingBox` with the default threshold: hysteresis blobs by runs, specks dropped (`dropSpecks`); with the
+   * crop's strongest ink and where it is (index of its first pixel).
+   */
+  private inkBox(ink: Float32Array, width: number, height: number, name: string): { box: BoundingBox; strongest: number; strongestAt: number } {
     let strongest = 0;
-    for (let i = 0; i < ink.length; i++) if (ink[i]! > strongest) strongest = ink[i]!;
+    let strongestAt = 0;
+    for (let i = 0; i < ink.length; i++) {
+      if (ink[i]! > strongest) {
+        strongest = ink[i]!;
+        strongestAt = i;
+      }
+    }
     if (strongest === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
     const weak = WEAK_FRACTION * DEFAULT_INK_THRESHOLD * strongest;
     const strong = DEFAULT_INK_THRESHOLD * strongest;
@@ -633,7 +646,7 @@ export class MnistCropNormalizer {
       if (blob.x1 > x1) x1 = blob.x1;
       if (blob.y1 > y1) y1 = blob.y1;
     }
-    return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+    return { box: { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }, strongest, strongestAt };
   }
 
   /**
@@ -641,12 +654,15 @@ export class MnistCropNormalizer {
    * fitted box as `fitWithStrokeWidth` measures it; with the box's strongest ink. The perimeter's pixel edges are
    * counted as 4 per ink pixel less 2 per pair of ink pixels side by side or one above the other (the same count as
    * `estimateStrokeWidth`'s mask with an empty frame), in one pass without a mask.
+   * @param known the box's strongest ink when the caller knows it
    */
-  private strokeWidth(ink: Float32Array, width: number, box: BoundingBox): { measured: number; strongest: number } {
+  private strokeWidth(ink: Float32Array, width: number, box: BoundingBox, known?: number): { measured: number; strongest: number } {
     const { x: x0, y: y0, width: boxWidth, height: boxHeight } = box;
-    let strongest = 0;
-    for (let y = y0; y < y0 + boxHeight; y++) {
-      for (let i = y * width + x0, end = i + boxWidth; i < end; i++) if (ink[i]! > strongest) strongest = ink[i]!;
+    let strongest = known ?? 0;
+    if (known === undefined) {
+      for (let y = y0; y < y0 + boxHeight; y++) {
+        for (let i = y * width + x0, end = i + boxWidth; i < end; i++) if (ink[i]! > strongest) strongest = ink[i]!;
+      }
     }
     if (strongest === 0) return { measured: 0, strongest };
     const cut = 0.5 * strongest;

@@ -95,6 +95,10 @@ describe('MnistCropNormalizer', () => {
       specks.data[(2 + 6 * k) * 60 + 55] = 1;
     }
     crops.push(specks);
+    // A dropped speck stronger than the digit: the box's strongest ink is not the crop's.
+    const bright = bar(blank(50, 50), 10, 5, 5, 40, 0.6);
+    bright.data[48 * 50 + 48] = 1;
+    crops.push(bright);
     // Single pixels touching a stroke only at a corner (8-connected): part of the digit, not specks.
     for (const [x, y] of [[26, 4], [19, 4], [26, 45], [19, 45]] as const) {
       const corner = bar(blank(60, 50), 20, 5, 6, 40);
