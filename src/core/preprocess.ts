@@ -317,8 +317,8 @@ export function fitToBox(ink: Float32Array, width: number, height: number, box: 
   const longer = Math.max(box.width, box.height);
   const outWidth = Math.max(1, Math.round((box.width * size) / longer));
   const outHeight = Math.max(1, Math.round((box.height * size) / longer));
-  const across = resampleWeights(box.width, outWidth);
-  const down = resampleWeights(box.height, outHeight);
+  const across = cachedResampleWeights(box.width, outWidth);
+  const down = cachedResampleWeights(box.height, outHeight);
 
   // Rows first: shrink each source row of the crop to outWidth, then each column to outHeight.
   const rows = new Float32Array(box.height * outWidth);
@@ -492,7 +492,7 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
  * of ink along rows joined by union-find (two-pass labelling by runs, as in Rosenfeld and Pfaltz, "Sequential
  * operations in digital picture processing", JACM 13(4), 1966) instead of a flood fill pixel by pixel; the scratch
  * buffers are kept between calls; the stroke width's perimeter is counted without a mask; the resampling weights are
- * cached per (source length, output length).
+ * cached per (source length, output length) (`cachedResampleWeights`).
  * Why the output is identical: the blobs are the same pixel sets (8-connected runs above the weak level holding a pixel
  * above the strong one), taken in the same order (by their first strong pixel, row-major), and their masses are the
  * same numbers, since a float64 sum of float32 values whose largest is at most 40 times the smallest (all exceed
@@ -509,7 +509,6 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
 const MAX_EXACT_CROP = 2 ** 22;
 
 export class MnistCropNormalizer {
-  private readonly weights = new Map<number, ReturnType<typeof resampleWeights>>();
   private readonly fitted: Float32Array;
   private readonly low: number;
   private readonly high: number;
@@ -694,8 +693,8 @@ export class MnistCropNormalizer {
     const longer = Math.max(box.width, box.height);
     const outWidth = Math.max(1, Math.round((box.width * this.box) / longer));
     const outHeight = Math.max(1, Math.round((box.height * this.box) / longer));
-    const { start: acrossStart, index: acrossIndex, weight: acrossWeight } = this.weightsFor(box.width, outWidth);
-    const { start: downStart, index: downIndex, weight: downWeight } = this.weightsFor(box.height, outHeight);
+    const { start: acrossStart, index: acrossIndex, weight: acrossWeight } = cachedResampleWeights(box.width, outWidth);
+    const { start: downStart, index: downIndex, weight: downWeight } = cachedResampleWeights(box.height, outHeight);
     if (this.rows.length < box.height * outWidth) this.rows = new Float32Array(box.height * outWidth);
     const rows = this.rows;
     const fitted = this.fitted;
@@ -753,17 +752,6 @@ export class MnistCropNormalizer {
       }
     }
     return field;
-  }
-
-  /** `resampleWeights`, cached: crops of a line share few lengths. */
-  private weightsFor(inLength: number, outLength: number): ReturnType<typeof resampleWeights> {
-    const key = inLength * 65536 + outLength; // outLength <= box < 65536
-    let found = this.weights.get(key);
-    if (!found) {
-      found = resampleWeights(inLength, outLength);
-      this.weights.set(key, found);
-    }
-    return found;
   }
 
   private growRuns(): void {
@@ -1053,6 +1041,23 @@ function dropSpecks(blobs: InkComponent[], totalMass: number): InkComponent[] {
     firstKept++;
   }
   return bySize.slice(firstKept);
+}
+
+/** Resampling weights by `inLength * 65536 + outLength`, shared by every fit (read only); cleared when it grows past `MAX_CACHED_WEIGHTS`. */
+const resampleCache = new Map<number, ReturnType<typeof resampleWeights>>();
+const MAX_CACHED_WEIGHTS = 4096;
+
+/** `resampleWeights`, cached: the crops of a line, the digits of a page share few lengths (the weights are never written). */
+function cachedResampleWeights(inLength: number, outLength: number): ReturnType<typeof resampleWeights> {
+  if (outLength >= 65536) return resampleWeights(inLength, outLength);
+  const key = inLength * 65536 + outLength;
+  let found = resampleCache.get(key);
+  if (!found) {
+    if (resampleCache.size >= MAX_CACHED_WEIGHTS) resampleCache.clear();
+    found = resampleWeights(inLength, outLength);
+    resampleCache.set(key, found);
+  }
+  return found;
 }
 
 /**
