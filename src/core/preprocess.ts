@@ -482,6 +482,9 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
   return extent ? fitToBox(adjusted, paddedWidth, paddedHeight, extent, size) : fitToBox(ink, width, height, box, size);
 }
 
+/** Largest crop (px) whose blob masses `MnistCropNormalizer` sums exactly in any order (see there); larger ones take the reference path. */
+const MAX_EXACT_CROP = 2 ** 22;
+
 /**
  * MNIST normalization of many ink crops, fast: `normalize(ink, width, height, name)` gives exactly (bit for bit) what
  * `centerInField(fitWithStrokeWidth(ink, width, height, inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name), box), size).data`
@@ -496,18 +499,14 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
  * Why the output is identical: the blobs are the same pixel sets (8-connected runs above the weak level holding a pixel
  * above the strong one), taken in the same order (by their first strong pixel, row-major), and their masses are the
  * same numbers, since a float64 sum of float32 values whose largest is at most 40 times the smallest (all exceed
- * `WEAK_FRACTION * threshold` of the strongest) is exact for up to 2^22 of them, whatever the order (larger crops
- * take the reference path); stroke width,
- * resampling and centring do `estimateStrokeWidth`'s, `fitToBox`'s and `centerInField`'s arithmetic in their order.
- * Strokes outside MNIST's widths (a fragment that measures thicker than `MNIST_STROKE_WIDTH.high`, a hairline; a few
- * candidates per line) take `fitWithStrokeWidth` itself. test/core/preprocess.test.ts compares the two paths on the
- * candidates of real lines.
+ * `WEAK_FRACTION * threshold` of the strongest) is exact whatever the order for up to 2^23 of them (crops over 2^22 px
+ * take the reference path); stroke width, resampling and centring do `estimateStrokeWidth`'s, `fitToBox`'s and
+ * `centerInField`'s arithmetic in their order. Strokes outside MNIST's widths (a fragment that measures thicker than
+ * `MNIST_STROKE_WIDTH.high`, a hairline; a few candidates per line) take `fitWithStrokeWidth` itself.
+ * test/core/preprocessCrops.test.ts compares the two paths on the candidates of real lines and on crafted crops.
  *
  * One instance per reader: its scratch buffers make it non-reentrant (it has no await, so one thread is safe).
  */
-/** Largest crop (px) whose blob masses `MnistCropNormalizer` sums exactly in any order (see there); larger ones take the reference path. */
-const MAX_EXACT_CROP = 2 ** 22;
-
 export class MnistCropNormalizer {
   private readonly fitted: Float32Array;
   private readonly low: number;
@@ -546,7 +545,10 @@ export class MnistCropNormalizer {
    */
   normalize(ink: Float32Array, width: number, height: number, name = 'image'): Float32Array {
     checkGrayImage(ink, width, height, name);
-    if (ink.length > MAX_EXACT_CROP) return centerInField(fitWithStrokeWidth(ink, width, height, inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name), this.box), this.size).data;
+    if (ink.length > MAX_EXACT_CROP) {
+      const inkBox = inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name);
+      return centerInField(fitWithStrokeWidth(ink, width, height, inkBox, this.box), this.size).data;
+    }
     const { box, strongest: cropStrongest, strongestAt } = this.inkBox(ink, width, height, name);
     // The box's strongest ink is the crop's when the crop's strongest pixel lies in the box (it nearly always does).
     const x = strongestAt % width;
