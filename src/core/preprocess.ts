@@ -154,9 +154,10 @@ export function toGrayscale(image: PixelBuffer, paper: Paper = 'auto'): Float32A
   const count = image.width * image.height;
   const paperLevel = paper === 'auto' ? autoPaperLevel(image) : luma(paper.r, paper.g, paper.b) / 255;
   const gray = new Float32Array(count);
+  const [wr, wg, wb] = LUMA_601; // luma(), inlined by hand: the same products and sums
   for (let i = 0, p = 0; i < count; i++, p += 4) {
-    const alpha = data[p + 3] / 255;
-    const level = luma(data[p], data[p + 1], data[p + 2]) / 255;
+    const alpha = data[p + 3]! / 255;
+    const level = (wr * data[p]! + wg * data[p + 1]! + wb * data[p + 2]!) / 255;
     gray[i] = alpha * level + (1 - alpha) * paperLevel;
   }
   return gray;
@@ -200,7 +201,8 @@ export function detectPolarity(gray: Float32Array): Polarity {
 export function toInk(gray: Float32Array, polarity: Polarity): Float32Array {
   const ink = new Float32Array(gray.length);
   if (gray.length === 0) return ink;
-  for (let i = 0; i < gray.length; i++) ink[i] = polarity === 'dark-on-light' ? 1 - gray[i] : gray[i];
+  if (polarity === 'dark-on-light') for (let i = 0; i < gray.length; i++) ink[i] = 1 - gray[i]!;
+  else ink.set(gray);
   const background = histogramMedian(ink);
   const noise = 1.4826 * histogramMedian(ink, background);
   let strongest = 0;
@@ -315,8 +317,8 @@ export function fitToBox(ink: Float32Array, width: number, height: number, box: 
   const longer = Math.max(box.width, box.height);
   const outWidth = Math.max(1, Math.round((box.width * size) / longer));
   const outHeight = Math.max(1, Math.round((box.height * size) / longer));
-  const across = resampleWeights(box.width, outWidth);
-  const down = resampleWeights(box.height, outHeight);
+  const across = cachedResampleWeights(box.width, outWidth);
+  const down = cachedResampleWeights(box.height, outHeight);
 
   // Rows first: shrink each source row of the crop to outWidth, then each column to outHeight.
   const rows = new Float32Array(box.height * outWidth);
@@ -480,6 +482,312 @@ export function fitWithStrokeWidth(ink: Float32Array, width: number, height: num
   return extent ? fitToBox(adjusted, paddedWidth, paddedHeight, extent, size) : fitToBox(ink, width, height, box, size);
 }
 
+/** Largest crop (px) whose blob masses `MnistCropNormalizer` sums exactly in any order (see there); larger ones take the reference path. */
+const MAX_EXACT_CROP = 2 ** 22;
+
+/**
+ * MNIST normalization of many ink crops, fast: `normalize(ink, width, height, name)` gives exactly (bit for bit) what
+ * `centerInField(fitWithStrokeWidth(ink, width, height, inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name), box), size).data`
+ * gives, i.e. the mnist-com profile's steps after the ink map (`preprocessDigit`), for the line reader's dozens of
+ * candidate characters per line (src/core/line/readLine.ts, through `segmentPreprocessorFor`).
+ *
+ * What makes it faster (notes/PERFORMANCE.md, "Line reader"): the hysteresis blobs of `inkBoundingBox` come from runs
+ * of ink along rows joined by union-find (two-pass labelling by runs, as in Rosenfeld and Pfaltz, "Sequential
+ * operations in digital picture processing", JACM 13(4), 1966) instead of a flood fill pixel by pixel; the scratch
+ * buffers are kept between calls; the stroke width's perimeter is counted without a mask; the resampling weights are
+ * cached per (source length, output length) (`cachedResampleWeights`).
+ * Why the output is identical: the blobs are the same pixel sets (8-connected runs above the weak level holding a pixel
+ * above the strong one), taken in the same order (by their first strong pixel, row-major), and their masses are the
+ * same numbers, since a float64 sum of float32 values whose largest is at most 40 times the smallest (all exceed
+ * `WEAK_FRACTION * threshold` of the strongest) is exact whatever the order for up to 2^23 of them (crops over 2^22 px
+ * take the reference path); stroke width, resampling and centring do `estimateStrokeWidth`'s, `fitToBox`'s and
+ * `centerInField`'s arithmetic in their order. Strokes outside MNIST's widths (a fragment that measures thicker than
+ * `MNIST_STROKE_WIDTH.high`, a hairline; a few candidates per line) take `fitWithStrokeWidth` itself.
+ * test/core/preprocessCrops.test.ts compares the two paths on the candidates of real lines and on crafted crops.
+ *
+ * One instance per reader: its scratch buffers make it non-reentrant (it has no await, so one thread is safe).
+ */
+export class MnistCropNormalizer {
+  private readonly fitted: Float32Array;
+  private readonly low: number;
+  private readonly high: number;
+  // Scratch, grown on demand: runs of ink (row, first and last column, mass, first strong pixel or -1, union-find parent) ...
+  private runRow = new Int32Array(0);
+  private runX0 = new Int32Array(0);
+  private runX1 = new Int32Array(0);
+  private runMass = new Float64Array(0);
+  private runStrong = new Int32Array(0);
+  private parent = new Int32Array(0);
+  // ... the rows resampled across.
+  private rows = new Float32Array(0);
+
+  /**
+   * @param size side of the square output field, px (28 for MNIST)
+   * @param box side of the box the ink's longer side is fitted into, px (20 for MNIST); at most `size`
+   * @throws HwrError `BAD_ARGUMENT` when either is not a positive integer or `box` exceeds `size`
+   */
+  constructor(readonly size: number, readonly box: number) {
+    checkPositiveInteger(size, 'field size');
+    checkPositiveInteger(box, 'box size');
+    if (box > size) throw hwrError('BAD_ARGUMENT', `box (${box} px) must not exceed size (${size} px)`);
+    this.fitted = new Float32Array(box * box);
+    this.low = (MNIST_STROKE_WIDTH.low * box) / 20;
+    this.high = (MNIST_STROKE_WIDTH.high * box) / 20;
+  }
+
+  /**
+   * Normalizes one crop (see the class comment).
+   * @param ink `[height * width]` float32 ink strength in [0, 1]
+   * @param name names the crop in errors; default `'image'`
+   * @returns `[size * size]` float32 in [0, 1], ink = 1, a new array
+   * @throws HwrError `NO_INK` ("no ink found in <name>") for a crop without ink (as `inkBoundingBox`);
+   *   `BAD_ARGUMENT` when `ink.length !== width * height`
+   */
+  normalize(ink: Float32Array, width: number, height: number, name = 'image'): Float32Array {
+    checkGrayImage(ink, width, height, name);
+    if (ink.length > MAX_EXACT_CROP) {
+      const inkBox = inkBoundingBox(ink, width, height, DEFAULT_INK_THRESHOLD, name);
+      return centerInField(fitWithStrokeWidth(ink, width, height, inkBox, this.box), this.size).data;
+    }
+    const { box, strongest: cropStrongest, strongestAt } = this.inkBox(ink, width, height, name);
+    // The box's strongest ink is the crop's when the crop's strongest pixel lies in the box (it nearly always does).
+    const x = strongestAt % width;
+    const y = (strongestAt - x) / width;
+    const inBox = x >= box.x && x < box.x + box.width && y >= box.y && y < box.y + box.height;
+    const { measured, strongest } = this.strokeWidth(ink, width, box, inBox ? cropStrongest : undefined);
+    if (measured > 0 && (measured < this.low || measured > this.high)) {
+      // Strokes brought into MNIST's range: a few crops per line, dominated by the morphology; the reference path.
+      return centerInField(fitWithStrokeWidth(ink, width, height, box, this.box), this.size).data;
+    }
+    const { width: fittedWidth, height: fittedHeight } = this.fit(ink, width, box, strongest);
+    return this.center(fittedWidth, fittedHeight);
+  }
+
+  /**
+   * `inkBoundingBox` with the default threshold: hysteresis blobs by runs, specks dropped (`dropSpecks`); with the
+   * crop's strongest ink and where it is (index of its first pixel).
+   */
+  private inkBox(ink: Float32Array, width: number, height: number, name: string): { box: BoundingBox; strongest: number; strongestAt: number } {
+    let strongest = 0;
+    let strongestAt = 0;
+    for (let i = 0; i < ink.length; i++) {
+      if (ink[i]! > strongest) {
+        strongest = ink[i]!;
+        strongestAt = i;
+      }
+    }
+    if (strongest === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
+    const weak = WEAK_FRACTION * DEFAULT_INK_THRESHOLD * strongest;
+    const strong = DEFAULT_INK_THRESHOLD * strongest;
+    let runs = 0;
+    let previousStart = 0; // the previous row's runs are previousStart..rowStart-1
+    for (let y = 0; y < height; y++) {
+      const rowStart = runs;
+      const offset = y * width;
+      let x = 0;
+      while (x < width) {
+        if (!(ink[offset + x]! > weak)) {
+          x++;
+          continue;
+        }
+        if (runs === this.runRow.length) this.growRuns();
+        const x0 = x;
+        let mass = 0;
+        let firstStrong = -1;
+        for (; x < width && ink[offset + x]! > weak; x++) {
+          const v = ink[offset + x]!;
+          mass += v;
+          if (firstStrong < 0 && v > strong) firstStrong = offset + x;
+        }
+        const r = runs++;
+        this.runRow[r] = y;
+        this.runX0[r] = x0;
+        this.runX1[r] = x - 1;
+        this.runMass[r] = mass;
+        this.runStrong[r] = firstStrong;
+        this.parent[r] = r;
+        // 8-connected to the runs of the row above that reach within one column.
+        for (let q = previousStart; q < rowStart; q++) {
+          if (this.runX1[q]! < x0 - 1) continue;
+          if (this.runX0[q]! > x) break;
+          this.union(q, r);
+        }
+      }
+      previousStart = rowStart;
+    }
+    // Blobs: the sets holding a strong pixel, in the order of their first strong pixel (inkComponents' order).
+    const blobOf = new Map<number, InkComponent & { first: number }>();
+    for (let r = 0; r < runs; r++) {
+      const root = this.find(r);
+      let blob = blobOf.get(root);
+      if (!blob) {
+        blob = { mass: 0, x0: width, y0: height, x1: -1, y1: -1, first: -1 };
+        blobOf.set(root, blob);
+      }
+      blob.mass += this.runMass[r]!;
+      if (this.runX0[r]! < blob.x0) blob.x0 = this.runX0[r]!;
+      if (this.runX1[r]! > blob.x1) blob.x1 = this.runX1[r]!;
+      if (this.runRow[r]! < blob.y0) blob.y0 = this.runRow[r]!;
+      if (this.runRow[r]! > blob.y1) blob.y1 = this.runRow[r]!;
+      const s = this.runStrong[r]!;
+      if (s >= 0 && (blob.first < 0 || s < blob.first)) blob.first = s;
+    }
+    const blobs = [...blobOf.values()].filter((b) => b.first >= 0).sort((a, b) => a.first - b.first);
+    let totalMass = 0;
+    for (const blob of blobs) totalMass += blob.mass;
+    const kept = blobs.length === 1 ? blobs : dropSpecks(blobs, totalMass);
+    let keptMass = 0;
+    for (const blob of kept) keptMass += blob.mass;
+    if (keptMass < MIN_INK_MASS) throw hwrError('NO_INK', `no ink found in ${name}`);
+    let x0 = width;
+    let y0 = height;
+    let x1 = -1;
+    let y1 = -1;
+    for (const blob of kept) {
+      if (blob.x0 < x0) x0 = blob.x0;
+      if (blob.y0 < y0) y0 = blob.y0;
+      if (blob.x1 > x1) x1 = blob.x1;
+      if (blob.y1 > y1) y1 = blob.y1;
+    }
+    return { box: { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }, strongest, strongestAt };
+  }
+
+  /**
+   * `estimateStrokeWidth` in `box` (ink at least half the box's strongest: 2 * area / perimeter), scaled into the
+   * fitted box as `fitWithStrokeWidth` measures it; with the box's strongest ink. The perimeter's pixel edges are
+   * counted as 4 per ink pixel less 2 per pair of ink pixels side by side or one above the other (the same count as
+   * `estimateStrokeWidth`'s mask with an empty frame), in one pass without a mask.
+   * @param known the box's strongest ink when the caller knows it
+   */
+  private strokeWidth(ink: Float32Array, width: number, box: BoundingBox, known?: number): { measured: number; strongest: number } {
+    const { x: x0, y: y0, width: boxWidth, height: boxHeight } = box;
+    let strongest = known ?? 0;
+    if (known === undefined) {
+      for (let y = y0; y < y0 + boxHeight; y++) {
+        for (let i = y * width + x0, end = i + boxWidth; i < end; i++) if (ink[i]! > strongest) strongest = ink[i]!;
+      }
+    }
+    if (strongest === 0) return { measured: 0, strongest };
+    const cut = 0.5 * strongest;
+    let area = 0;
+    let pairs = 0;
+    for (let y = y0; y < y0 + boxHeight; y++) {
+      const row = y * width + x0;
+      const above = y > y0 ? row - width : -1;
+      let left = false;
+      for (let x = 0; x < boxWidth; x++) {
+        const inked = ink[row + x]! >= cut;
+        if (inked) {
+          area++;
+          if (left) pairs++;
+          if (above >= 0 && ink[above + x]! >= cut) pairs++;
+        }
+        left = inked;
+      }
+    }
+    const perimeter = ((4 * area - 2 * pairs) * Math.PI) / 4;
+    const scale = this.box / Math.max(boxWidth, boxHeight);
+    return { measured: (perimeter > 0 ? (2 * area) / perimeter : 0) * scale, strongest };
+  }
+
+  /** `fitToBox` into `this.fitted` (row-major, the returned width): rows then columns resampled, rescaled to the box's strongest ink (fitToBox's crop maximum). */
+  private fit(ink: Float32Array, width: number, box: BoundingBox, strongest: number): { width: number; height: number } {
+    const longer = Math.max(box.width, box.height);
+    const outWidth = Math.max(1, Math.round((box.width * this.box) / longer));
+    const outHeight = Math.max(1, Math.round((box.height * this.box) / longer));
+    const { start: acrossStart, index: acrossIndex, weight: acrossWeight } = cachedResampleWeights(box.width, outWidth);
+    const { start: downStart, index: downIndex, weight: downWeight } = cachedResampleWeights(box.height, outHeight);
+    if (this.rows.length < box.height * outWidth) this.rows = new Float32Array(box.height * outWidth);
+    const rows = this.rows;
+    const fitted = this.fitted;
+    for (let y = 0; y < box.height; y++) {
+      const rowStart = (box.y + y) * width + box.x;
+      const rowOut = y * outWidth;
+      for (let i = 0; i < outWidth; i++) {
+        let sum = 0;
+        for (let k = acrossStart[i]!, end = acrossStart[i + 1]!; k < end; k++) sum += acrossWeight[k]! * ink[rowStart + acrossIndex[k]!]!;
+        rows[rowOut + i] = sum;
+      }
+    }
+    let outMax = 0;
+    for (let j = 0; j < outHeight; j++) {
+      const from = downStart[j]!;
+      const to = downStart[j + 1]!;
+      for (let i = 0; i < outWidth; i++) {
+        let sum = 0;
+        for (let k = from; k < to; k++) sum += downWeight[k]! * rows[downIndex[k]! * outWidth + i]!;
+        fitted[j * outWidth + i] = sum;
+        if (sum > outMax) outMax = sum;
+      }
+    }
+    if (outMax > 0 && strongest > 0) {
+      const gain = strongest / outMax;
+      for (let i = 0, count = outWidth * outHeight; i < count; i++) fitted[i] = Math.min(1, fitted[i]! * gain);
+    }
+    return { width: outWidth, height: outHeight };
+  }
+
+  /** `centerInField` of the fitted digit: a whole-pixel shift of its centre of mass to (size / 2, size / 2), into a new field. */
+  private center(fittedWidth: number, fittedHeight: number): Float32Array {
+    const { fitted, size } = this;
+    let mass = 0;
+    let sumX = 0;
+    let sumY = 0;
+    for (let y = 0; y < fittedHeight; y++) {
+      for (let x = 0; x < fittedWidth; x++) {
+        const v = fitted[y * fittedWidth + x]!;
+        mass += v;
+        sumX += v * x;
+        sumY += v * y;
+      }
+    }
+    if (!(mass > 0)) throw hwrError('NO_INK', 'no ink found in image');
+    const offsetX = Math.round(size / 2 - sumX / mass);
+    const offsetY = Math.round(size / 2 - sumY / mass);
+    const field = new Float32Array(size * size);
+    for (let y = 0; y < fittedHeight; y++) {
+      const fy = y + offsetY;
+      if (fy < 0 || fy >= size) continue;
+      for (let x = 0; x < fittedWidth; x++) {
+        const fx = x + offsetX;
+        if (fx >= 0 && fx < size) field[fy * size + fx] = fitted[y * fittedWidth + x]!;
+      }
+    }
+    return field;
+  }
+
+  private growRuns(): void {
+    const capacity = Math.max(64, 2 * this.runRow.length);
+    const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.runRow = grow(this.runRow, (n) => new Int32Array(n));
+    this.runX0 = grow(this.runX0, (n) => new Int32Array(n));
+    this.runX1 = grow(this.runX1, (n) => new Int32Array(n));
+    this.runMass = grow(this.runMass, (n) => new Float64Array(n));
+    this.runStrong = grow(this.runStrong, (n) => new Int32Array(n));
+    this.parent = grow(this.parent, (n) => new Int32Array(n));
+  }
+
+  /** Union-find root of run `r`, halving the path on the way. */
+  private find(r: number): number {
+    const parent = this.parent;
+    while (parent[r] !== r) {
+      parent[r] = parent[parent[r]!]!;
+      r = parent[r]!;
+    }
+    return r;
+  }
+
+  private union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra !== rb) this.parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  }
+}
+
 /**
  * Normalizes one digit image the way MNIST's digits were made: grey levels, ink = 1 whatever the polarity,
  * ink bounding box scaled to fit a 20x20 box (aspect kept, anti-aliased), centre of mass shifted to (14, 14) of a 28x28 field.
@@ -603,6 +911,10 @@ function luma(r: number, g: number, b: number): number {
 function autoPaperLevel(image: PixelBuffer): number {
   const { data } = image;
   const count = image.width * image.height;
+  // An opaque image (a photo, a scan, most canvases) needs no levels: a first pass only looks for transparency.
+  let anyTransparent = false;
+  for (let p = 3; p < count * 4 && !anyTransparent; p += 4) anyTransparent = data[p] / 255 < 0.5;
+  if (!anyTransparent) return 1;
   let transparent = 0;
   let weight = 0;
   let weightedLevel = 0;
@@ -626,11 +938,21 @@ function autoPaperLevel(image: PixelBuffer): number {
 function histogramMedian(values: Float32Array, center?: number): number {
   const counts = new Uint32Array(HISTOGRAM_BINS);
   const sums = new Float64Array(HISTOGRAM_BINS);
-  for (let i = 0; i < values.length; i++) {
-    const v = center === undefined ? values[i] : Math.abs(values[i] - center);
-    const bin = Math.min(HISTOGRAM_BINS - 1, Math.max(0, Math.floor(v * HISTOGRAM_BINS)));
-    counts[bin]++;
-    sums[bin] += v;
+  // Two loops rather than a test per value: this runs over every pixel of a line or a photo, twice per `toInk`.
+  if (center === undefined) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const bin = Math.min(HISTOGRAM_BINS - 1, Math.max(0, Math.floor(v * HISTOGRAM_BINS)));
+      counts[bin]++;
+      sums[bin] += v;
+    }
+  } else {
+    for (let i = 0; i < values.length; i++) {
+      const v = Math.abs(values[i]! - center);
+      const bin = Math.min(HISTOGRAM_BINS - 1, Math.max(0, Math.floor(v * HISTOGRAM_BINS)));
+      counts[bin]++;
+      sums[bin] += v;
+    }
   }
   const half = values.length / 2;
   let seen = 0;
@@ -721,6 +1043,23 @@ function dropSpecks(blobs: InkComponent[], totalMass: number): InkComponent[] {
     firstKept++;
   }
   return bySize.slice(firstKept);
+}
+
+/** Resampling weights by `inLength * 65536 + outLength`, shared by every fit (read only); cleared when it grows past `MAX_CACHED_WEIGHTS`. */
+const resampleCache = new Map<number, ReturnType<typeof resampleWeights>>();
+const MAX_CACHED_WEIGHTS = 4096;
+
+/** `resampleWeights`, cached: the crops of a line, the digits of a page share few lengths (the weights are never written). */
+function cachedResampleWeights(inLength: number, outLength: number): ReturnType<typeof resampleWeights> {
+  if (outLength >= 65536) return resampleWeights(inLength, outLength);
+  const key = inLength * 65536 + outLength;
+  let found = resampleCache.get(key);
+  if (!found) {
+    if (resampleCache.size >= MAX_CACHED_WEIGHTS) resampleCache.clear();
+    found = resampleWeights(inLength, outLength);
+    resampleCache.set(key, found);
+  }
+  return found;
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 import { hwrError } from './errors.ts';
 import { DEFAULT_INK_PEN_WIDTH, inkImage, type Ink } from './ink.ts';
-import { centerInField, detectPolarity, fitWithStrokeWidth, inkBoundingBox, preprocessDigit, toGrayscale } from './preprocess.ts';
+import { detectPolarity, MnistCropNormalizer, preprocessDigit, toGrayscale } from './preprocess.ts';
 import { CJK_PROFILE, fitInkToBox } from './profiles.ts';
 import type { ModelMetadata, PixelBuffer } from './types.ts';
 
@@ -97,6 +97,16 @@ export function preprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'preproce
 }
 
 /**
+ * Whether two models take the same input from the same image: the same preprocessing (`mnist-com-v1` and `-v2` are
+ * one function, see `PROFILES`) at the same input size. The line reader then normalizes a candidate shared by a
+ * character model and a pair model once (`segmentPreprocessorFor`).
+ */
+export function samePreprocessing(a: Pick<ModelMetadata, 'preprocessing' | 'inputShape'>, b: Pick<ModelMetadata, 'preprocessing' | 'inputShape'>): boolean {
+  const profile = PROFILES.get(a.preprocessing);
+  return profile !== undefined && profile === PROFILES.get(b.preprocessing) && a.inputShape[0] === b.inputShape[0] && a.inputShape[1] === b.inputShape[1];
+}
+
+/**
  * Pen width (a fraction of the ink's longer side) at which ink is drawn for a model (`inkImageFor`): the metadata's
  * `inkPenWidth` when it has one (models trained on ink record the width they were trained at), else the profile's:
  * MNIST's median stroke for `mnist-com-*` (`DEFAULT_INK_PEN_WIDTH`, 0.12), the synthetic writers' middle pen for
@@ -132,7 +142,9 @@ export interface InkCrop {
  * characters out of one ink map of the line and must not redo grayscale, lighting and polarity for each. Normalizes
  * as the model's profile does after those steps, so that a character alone gets the input `preprocessorFor` gives:
  * - `mnist-com-*`: the crop's ink box (`inkBoundingBox`, specks ignored) fitted to 20/28 of the field with MNIST's
- *   stroke widths (`fitWithStrokeWidth`), then centred by its centre of mass (`centerInField`), as `preprocessDigit` does;
+ *   stroke widths (`fitWithStrokeWidth`), then centred by its centre of mass (`centerInField`), as `preprocessDigit` does
+ *   (computed by `MnistCropNormalizer`, the same numbers faster; the returned function keeps its scratch buffers, so
+ *   make one per reader);
  * - `cjk-fit-v1`: the crop as 8-bit gray (`255 - round(255 * ink)`, 255 = paper) through `fitInkToBox`, divided by 255.
  * @returns `(crop) => [height * width]` float32 model input in [0, 1], ink = 1 (the model's input shape)
  * @throws HwrError `BAD_MODEL` as `preprocessorFor` for an unknown profile; the returned function throws `NO_INK` for a crop without ink
@@ -150,9 +162,6 @@ export function segmentPreprocessorFor(metadata: Pick<ModelMetadata, 'name' | 'p
       return input;
     };
   }
-  const box = Math.round((size * 20) / 28);
-  return (crop) => {
-    const inkBox = inkBoundingBox(crop.data, crop.width, crop.height, undefined, 'line segment');
-    return centerInField(fitWithStrokeWidth(crop.data, crop.width, crop.height, inkBox, box), size).data;
-  };
+  const normalizer = new MnistCropNormalizer(size, Math.round((size * 20) / 28));
+  return (crop) => normalizer.normalize(crop.data, crop.width, crop.height, 'line segment');
 }

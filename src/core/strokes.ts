@@ -75,6 +75,13 @@ export function estimateStrokeWidth(
  * Grey-level dilation (`radius` > 0) or erosion (`radius` < 0) of an image by a disc of |radius| px:
  * each pixel becomes the max (min) over the pixels within that distance. Outside the image counts as 0.
  *
+ * Computed row by row of the disc (the disc is a stack of centred runs, one per row offset dy, of half-width
+ * a(dy) = the largest dx with dx^2 + dy^2 <= radius^2): the max (min) over each run length is built up once per half-width
+ * for the whole image (a = 0, 1, ... widening by one pixel each side), and every output pixel takes the max (min) of the
+ * runs of its disc rows: about 3 |radius| comparisons per pixel instead of pi radius^2 (the decomposition of a flat
+ * structuring element into line segments; Soille, "Morphological Image Analysis", 2nd ed., 2003, section 3.9). The
+ * result is the same max (min) of the same pixels.
+ *
  * @param image `[height * width]` float32 values.
  * @param width Image width in px.
  * @param height Image height in px.
@@ -84,20 +91,41 @@ export function estimateStrokeWidth(
 export function morphDisc(image: Float32Array, width: number, height: number, radius: number): Float32Array {
   const r = Math.abs(radius);
   const dilate = radius > 0;
-  const offsets: Array<[number, number]> = [];
   const reach = Math.floor(r);
-  for (let dy = -reach; dy <= reach; dy++) for (let dx = -reach; dx <= reach; dx++) if (dx * dx + dy * dy <= r * r) offsets.push([dx, dy]);
-  const out = new Float32Array(image.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let best = image[y * width + x]!;
-      for (const [dx, dy] of offsets) {
-        const nx = x + dx;
-        const ny = y + dy;
-        const v = nx >= 0 && ny >= 0 && nx < width && ny < height ? image[ny * width + nx]! : 0;
-        if (dilate ? v > best : v < best) best = v;
+  // half[dy + reach]: the disc's half-width in row dy (the offsets with dx * dx + dy * dy <= r * r).
+  const half = new Int32Array(2 * reach + 1);
+  for (let dy = -reach; dy <= reach; dy++) {
+    let a = 0;
+    while (a < reach && (a + 1) * (a + 1) + dy * dy <= r * r) a++;
+    half[dy + reach] = a;
+  }
+  const out = Float32Array.from(image);
+  // runs[i]: the max (min) of the row's pixels x - a .. x + a (0 outside), for the current half-width a.
+  const runs = Float32Array.from(image);
+  for (let a = 0; a <= reach; a++) {
+    if (a > 0) {
+      for (let y = 0; y < height; y++) {
+        const row = y * width;
+        for (let x = 0; x < width; x++) {
+          const left = x - a >= 0 ? image[row + x - a]! : 0;
+          const right = x + a < width ? image[row + x + a]! : 0;
+          let best = runs[row + x]!;
+          if (dilate ? left > best : left < best) best = left;
+          if (dilate ? right > best : right < best) best = right;
+          runs[row + x] = best;
+        }
       }
-      out[y * width + x] = best;
+    }
+    for (let dy = -reach; dy <= reach; dy++) {
+      if (half[dy + reach] !== a) continue;
+      for (let y = 0; y < height; y++) {
+        const ny = y + dy;
+        const inside = ny >= 0 && ny < height;
+        for (let x = 0, i = y * width, j = ny * width; x < width; x++, i++, j++) {
+          const v = inside ? runs[j]! : 0;
+          if (dilate ? v > out[i]! : v < out[i]!) out[i] = v;
+        }
+      }
     }
   }
   return out;

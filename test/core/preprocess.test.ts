@@ -125,6 +125,43 @@ describe('toGrayscale', () => {
   it('rejects a buffer of the wrong size', () => {
     expect(codeOf(() => toGrayscale({ width: 2, height: 2, data: new Uint8Array(15) }))).toBe('BAD_ARGUMENT');
   });
+
+  it('gives exactly the levels of the formula, opaque or not, on any paper', () => {
+    // The formula as documented, pixel by pixel (with the 'auto' rule of `Paper`).
+    const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
+    const reference = (image: PixelBuffer, paper: 'auto' | { r: number; g: number; b: number }): Float32Array => {
+      const { data } = image;
+      const count = image.width * image.height;
+      let paperLevel = 1;
+      if (paper !== 'auto') paperLevel = luma(paper.r, paper.g, paper.b) / 255;
+      else {
+        let transparent = 0;
+        let weight = 0;
+        let weighted = 0;
+        for (let p = 0; p < count * 4; p += 4) {
+          const alpha = data[p + 3]! / 255;
+          if (alpha < 0.5) transparent++;
+          weight += alpha;
+          weighted += (alpha * luma(data[p]!, data[p + 1]!, data[p + 2]!)) / 255;
+        }
+        if (transparent > 0 && weight > 0) {
+          const visible = weighted / weight;
+          paperLevel = transparent * 2 >= count ? (visible < 0.5 ? 1 : 0) : visible >= 0.5 ? 1 : 0;
+        }
+      }
+      return Float32Array.from({ length: count }, (_, i) => {
+        const alpha = data[4 * i + 3]! / 255;
+        return alpha * (luma(data[4 * i]!, data[4 * i + 1]!, data[4 * i + 2]!) / 255) + (1 - alpha) * paperLevel;
+      });
+    };
+    let seed = 3;
+    const byte = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256;
+    for (const transparentShare of [0, 0.01, 0.3, 0.9]) {
+      const data = new Uint8ClampedArray(37 * 23 * 4).map((_, i) => (i % 4 === 3 ? (byte() < 256 * transparentShare ? byte() >> 2 : 255 - (byte() >> 3)) : byte()));
+      const image: PixelBuffer = { width: 37, height: 23, data };
+      for (const paper of ['auto', { r: 255, g: 255, b: 255 }, { r: 10, g: 200, b: 30 }] as const) expect(toGrayscale(image, paper)).toEqual(reference(image, paper));
+    }
+  });
 });
 
 describe('detectPolarity and toInk', () => {

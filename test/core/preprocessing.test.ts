@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { preprocessDigit } from '../../src/core/preprocess.ts';
-import { preprocessorFor, preprocessingProfiles } from '../../src/core/preprocessing.ts';
+import { preprocessorFor, preprocessingProfiles, samePreprocessing } from '../../src/core/preprocessing.ts';
 import { fitInkToBox } from '../../src/core/profiles.ts';
 import type { PixelBuffer } from '../../src/core/types.ts';
 
@@ -49,5 +49,20 @@ describe('preprocessorFor', () => {
       .toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/^my-model: unknown preprocessing profile "latin-v9"/) }));
     expect(() => preprocessorFor({ name: 'my-model', preprocessing: 'cjk-fit-v1', inputShape: [64, 32, 1] }))
       .toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/^my-model: the cjk-fit-v1 profile needs a square input/) }));
+  });
+});
+
+describe('samePreprocessing', () => {
+  const model = (preprocessing: string, side: number) => ({ preprocessing, inputShape: [side, side, 1] as [number, number, number] });
+
+  it('holds for the same profile at the same size, and for mnist-com-v1 and -v2 (one function)', () => {
+    expect(samePreprocessing(model('mnist-com-v1', 28), model('mnist-com-v2', 28))).toBe(true);
+    expect(samePreprocessing(model('cjk-fit-v1', 64), model('cjk-fit-v1', 64))).toBe(true);
+  });
+
+  it('fails for other sizes, other profiles and unknown profiles', () => {
+    expect(samePreprocessing(model('mnist-com-v2', 28), model('mnist-com-v2', 32))).toBe(false);
+    expect(samePreprocessing(model('mnist-com-v2', 64), model('cjk-fit-v1', 64))).toBe(false);
+    expect(samePreprocessing(model('latin-v9', 28), model('latin-v9', 28))).toBe(false);
   });
 });

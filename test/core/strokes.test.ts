@@ -38,4 +38,37 @@ describe('morphDisc', () => {
     const back = morphDisc(wide, 120, 120, -3);
     expect(estimateStrokeWidth(back, 120, 120).width).toBeLessThan(3);
   });
+
+  it('equals the max (min) over the disc pixel by pixel, for any radius and image shape', () => {
+    // The definition, offset by offset (the implementation before the row decomposition).
+    const direct = (image: Float32Array, width: number, height: number, radius: number): Float32Array => {
+      const r = Math.abs(radius);
+      const reach = Math.floor(r);
+      const out = new Float32Array(image.length);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          let best = image[y * width + x]!;
+          for (let dy = -reach; dy <= reach; dy++) {
+            for (let dx = -reach; dx <= reach; dx++) {
+              if (dx * dx + dy * dy > r * r) continue;
+              const nx = x + dx;
+              const ny = y + dy;
+              const v = nx >= 0 && ny >= 0 && nx < width && ny < height ? image[ny * width + nx]! : 0;
+              if (radius > 0 ? v > best : v < best) best = v;
+            }
+          }
+          out[y * width + x] = best;
+        }
+      }
+      return out;
+    };
+    let seed = 5;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const [width, height] of [[1, 1], [1, 9], [9, 1], [17, 11], [40, 33]] as const) {
+      const image = Float32Array.from({ length: width * height }, () => (random() < 0.4 ? random() : 0));
+      for (const radius of [0, 0.3, -0.55, 1, -1, 1.5, -2.07, 2.9, -4.16, 7.5, -12]) {
+        expect(morphDisc(image, width, height, radius)).toEqual(direct(image, width, height, radius));
+      }
+    }
+  });
 });

@@ -130,32 +130,31 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
   // A cut that left nothing on one side is no cut.
   for (let k = 0; k + 1 < primitives.length; k++) if (primitives[k]!.cutAfter && primitives[k + 1]!.x0 > primitives[k]!.x1 + 1) primitives[k]!.cutAfter = false;
 
+  // Dozens of crops per line (every candidate): the primitives' boxes bound them, and each pixel is written once.
   const crop = (first: number, last: number): InkCrop => {
-    const parts = primitives.slice(first, last + 1);
-    const x0 = Math.min(...parts.map((p) => p.x0));
-    const x1 = Math.max(...parts.map((p) => p.x1));
-    const y0 = Math.min(...parts.map((p) => p.y0));
-    const y1 = Math.max(...parts.map((p) => p.y1));
+    const { x0, x1, y0, y1 } = unionBox(primitives, first, last);
     const w = x1 - x0 + 1;
     const data = new Float32Array(w * (y1 - y0 + 1));
-    for (const p of parts) {
-      for (let k = 0; k < p.pixels.length; k++) {
-        const i = p.pixels[k]!;
+    const shift = y0 * w + x0; // pixel i = y * width + x goes to (y - y0) * w + (x - x0)
+    for (let k = first; k <= last; k++) {
+      const pixels = primitives[k]!.pixels;
+      for (let j = 0; j < pixels.length; j++) {
+        const i = pixels[j]!;
         const x = i % width;
-        data[((i - x) / width - y0) * w + (x - x0)] = ink[i]!;
+        data[((i - x) / width) * w + x - shift] = ink[i]!;
       }
     }
     return { data, width: w, height: y1 - y0 + 1 };
   };
   const inputBox = (first: number, last: number): LineBox => {
-    const parts = primitives.slice(first, last + 1);
-    const x = Math.min(...parts.map((p) => p.x0)) * shrink;
-    const y = Math.min(...parts.map((p) => p.y0)) * shrink;
+    const box = unionBox(primitives, first, last);
+    const x = box.x0 * shrink;
+    const y = box.y0 * shrink;
     return {
       x,
       y,
-      width: Math.min(image.width, (Math.max(...parts.map((p) => p.x1)) + 1) * shrink) - x,
-      height: Math.min(image.height, (Math.max(...parts.map((p) => p.y1)) + 1) * shrink) - y,
+      width: Math.min(image.width, (box.x1 + 1) * shrink) - x,
+      height: Math.min(image.height, (box.y1 + 1) * shrink) - y,
     };
   };
   return { primitives, ...geometry, crop, inputBox, strokesOf: () => undefined, shrink, ink, width, height };
@@ -173,6 +172,20 @@ function flattenLine(gray: Float32Array, width: number, height: number, known: P
   const decided = flattenLighting(probe.data, probe.width, probe.height, known);
   if (decided.gray === probe.data) return { polarity: decided.polarity, gray };
   return flattenLighting(gray, width, height, decided.polarity);
+}
+
+/** The inclusive box of primitives `first..last` (working px). */
+function unionBox(primitives: readonly LinePrimitive[], first: number, last: number): { x0: number; x1: number; y0: number; y1: number } {
+  const p = primitives[first]!;
+  let { x0, x1, y0, y1 } = p;
+  for (let k = first + 1; k <= last; k++) {
+    const q = primitives[k]!;
+    if (q.x0 < x0) x0 = q.x0;
+    if (q.x1 > x1) x1 = q.x1;
+    if (q.y0 < y0) y0 = q.y0;
+    if (q.y1 > y1) y1 = q.y1;
+  }
+  return { x0, x1, y0, y1 };
 }
 
 /** Summed ink of a pixel list. */

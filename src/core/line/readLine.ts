@@ -20,7 +20,7 @@
  */
 import { hwrError } from '../errors.ts';
 import type { Ink } from '../ink.ts';
-import { inkPenWidthFor, segmentPreprocessorFor } from '../preprocessing.ts';
+import { inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
 import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
 import { CJK_PROFILE } from '../profiles.ts';
 import type { PixelBuffer } from '../types.ts';
@@ -184,29 +184,31 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const segmentLabels = pairModel ? segmentClasses(pairModel.metadata.classes, metadata.classes) : null;
   const pairCandidates = pairModel ? listPairCandidates(layout) : [];
   // The pair model's candidates: the pair candidates, then (segment model) the character candidates not among them.
-  const pairIndex = new Map<string, number>();
-  pairCandidates.forEach((c, k) => pairIndex.set(`${c.first}:${c.last}`, k));
+  const runKey = (c: Candidate): number => c.first * layout.primitives.length + c.last;
+  const pairIndex = new Map<number, number>();
+  pairCandidates.forEach((c, k) => pairIndex.set(runKey(c), k));
   const modelCandidates = [...pairCandidates];
-  if (segmentLabels) for (const c of candidates) if (!pairIndex.has(`${c.first}:${c.last}`)) pairIndex.set(`${c.first}:${c.last}`, modelCandidates.push(c) - 1);
+  if (segmentLabels) for (const c of candidates) if (!pairIndex.has(runKey(c))) pairIndex.set(runKey(c), modelCandidates.push(c) - 1);
   let pairInputs = new Float32Array(0);
   const pairEmpty = new Set<number>();
   if (pairModel) {
     const preparePair = segmentPreprocessorFor(pairModel.metadata);
     const [ph, pw] = pairModel.metadata.inputShape;
-    // The same profile and size as the character model: a character candidate's input is already made.
-    const shared = pairModel.metadata.preprocessing === metadata.preprocessing && ph === height && pw === width;
-    const candidateIndex = new Map<string, number>();
-    if (shared) candidates.forEach((c, k) => candidateIndex.set(`${c.first}:${c.last}`, k));
     pairInputs = new Float32Array(modelCandidates.length * ph * pw);
+    // Most pair candidates (about 3 in 4 on digit lines), and with a segment model the character candidates too, are
+    // character candidates: their crop, and when both models normalize alike (digits and digit-segments), their
+    // input, are the character candidate's.
+    const shared = samePreprocessing(metadata, pairModel.metadata);
+    const characterIndex = new Map(candidates.map((c, k) => [runKey(c), k]));
     modelCandidates.forEach((c, k) => {
-      const known = candidateIndex.get(`${c.first}:${c.last}`);
-      if (known !== undefined) {
-        if (empty.has(known)) pairEmpty.add(k);
-        else pairInputs.set(inputs.subarray(known * ph * pw, (known + 1) * ph * pw), k * ph * pw);
+      const j = characterIndex.get(runKey(c));
+      if (j !== undefined && shared) {
+        if (empty.has(j)) pairEmpty.add(k);
+        else pairInputs.set(inputs.subarray(j * height * width, (j + 1) * height * width), k * ph * pw);
         return;
       }
       try {
-        pairInputs.set(preparePair(layout.crop(c.first, c.last)), k * ph * pw);
+        pairInputs.set(preparePair(j === undefined ? layout.crop(c.first, c.last) : crops[j]!), k * ph * pw);
       } catch (error) {
         if ((error as { code?: string }).code !== 'NO_INK') throw error;
         pairEmpty.add(k);
@@ -225,7 +227,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const marks = automaton ? SHAPE_PUNCTUATION.filter((m) => automaton.mentions(m) && !metadata.classes.includes(m)) : [];
   const pairClassCount = pairModel?.metadata.classes.length ?? 0;
   const segmentRow = (c: Candidate): Float32Array | null => {
-    const k = pairIndex.get(`${c.first}:${c.last}`);
+    const k = pairIndex.get(runKey(c));
     return segmentLabels && k !== undefined && !pairEmpty.has(k) ? pairProbabilities.subarray(k * pairClassCount, (k + 1) * pairClassCount) : null;
   };
   const edges = candidates.map((c, k): LatticeEdge => {
