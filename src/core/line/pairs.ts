@@ -51,6 +51,12 @@ export const PAIR_TUNING = {
    * ones) read the same.
    */
   SEGMENT_WEIGHT: 0.3,
+  /**
+   * With a segment model, a rejected character (the character model's rejection class) is blended with the segment
+   * model's probability that the candidate is one whole character of any class: a fragment is not marked as a
+   * character of its own (600 tuning lines: 98.96% / 93.3% without, 99.00% / 93.7% with).
+   */
+  SEGMENT_REJECTION: true,
 };
 
 /**

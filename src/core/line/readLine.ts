@@ -103,10 +103,10 @@ export const LINE_READER_TUNING = {
    * Temperature of the confidence (`LineReading.confidence` = the reading's share of softmax(mass / T) over the kept
    * readings): the scores' priors and per-character terms make raw shares too low; T is fitted on composed lines
    * (expected calibration error, 10 bins: MNIST image lines 0.48 at T = 1, 0.05 at 0.3; ink digits 0.23 -> 0.09 at
-   * 0.3-0.5; hanzi: 0.5 since square-script ink reads in writing order: ink lines 0.235 at 1, 0.053 at 0.5, images 0.146
+   * 0.3-0.5; with the segment model, 300 image lines: 0.052 / 0.030 / 0.042 / 0.121 at 0.35 / 0.45 / 0.5 / 0.7; hanzi: 0.5 since square-script ink reads in writing order: ink lines 0.235 at 1, 0.053 at 0.5, images 0.146
    * at 1, 0.084 at 0.5, 0.121 at 0.4).
    */
-  CONFIDENCE_TEMPERATURE: 0.35,
+  CONFIDENCE_TEMPERATURE: 0.45,
   SQUARE_CONFIDENCE_TEMPERATURE: 0.5,
   /** Ink candidates are drawn into squares of max(`INK_RENDER_SIZE`, the model's input side) px. */
   INK_RENDER_SIZE: 56,
@@ -240,6 +240,15 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
       if (j === undefined) return own;
       return (1 - PAIR_TUNING.SEGMENT_WEIGHT) * own + PAIR_TUNING.SEGMENT_WEIGHT * Math.log(Math.max(segment![j]!, 1e-12));
     };
+    // A rejected character is still one whole character: with a segment model, its probability that the candidate is
+    // one (of any class) is blended in, so that a fragment left by a cut is not marked as a character of its own.
+    const logRejection = (p: number): number => {
+      const own = Math.log(Math.max(p, 1e-12));
+      if (!segment || !PAIR_TUNING.SEGMENT_REJECTION) return own;
+      let whole = 0;
+      for (const j of segmentLabels!.values()) whole += segment[j]!;
+      return (1 - PAIR_TUNING.SEGMENT_WEIGHT) * own + PAIR_TUNING.SEGMENT_WEIGHT * Math.log(Math.max(whole, 1e-12));
+    };
     const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS);
     const options: LatticeOption[] = [];
     if (empty.has(k)) {
@@ -248,7 +257,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     }
     for (const i of topKIndices(row, Math.min(classes, LINE_READER_TUNING.LABELS_PER_CANDIDATE + (rejectIndex >= 0 ? 1 : 0)))) {
       const p = row[i]!;
-      if (i === rejectIndex) options.push({ text: null, score: Math.log(Math.max(p, 1e-12)) - LINE_READER_TUNING.REJECT_COST + prior, probability: p });
+      if (i === rejectIndex) options.push({ text: null, score: logRejection(p) - LINE_READER_TUNING.REJECT_COST + prior, probability: p });
       else options.push({ text: metadata.classes[i]!, score: logP(i) + prior, probability: p });
     }
     if (marks.length > 0) {
