@@ -23,7 +23,9 @@
  * new), so the shipped `models/digit-segments` is reproduced by the two steps:
  *
  *   npx tsx scripts/train-digit-pairs.ts --out runs/h6/digit-pairs --pairs 80000 --test 2000 --epochs 3
- *   npx tsx scripts/train-digit-segments.ts --out runs/s19/digit-segments      (then copy the folder to models/)
+ *   npx tsx scripts/train-digit-segments.ts --out runs/s19/digit-segments
+ *   npx tsx scripts/train-digit-segments.ts --out runs/s19/digit-segments-b --samples 160000 --epochs 2 --seed 2 \
+ *     --learning-rate 0.0005 --init runs/s19/digit-segments             (then copy the folder to models/digit-segments)
  *   options: --samples 120000 --test 4000 --epochs 3 --seed 1 --learning-rate 0.001 --none 0.3 --threads 1
  *            --init runs/h6/digit-pairs (a model folder of hwr-net: weights of the same shape copied, the output
  *            layer grown) --data-only (write the IDX data and stop)
