@@ -155,7 +155,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const square = metadata.preprocessing === CJK_PROFILE;
   let layout: LineLayout;
   const isInk = !(input && 'image' in input && input.image);
-  if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
+  if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name, { square });
   else if (input && 'ink' in input && input.ink) {
     layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(LINE_READER_TUNING.INK_RENDER_SIZE, metadata.inputShape[0]), square }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
