@@ -138,6 +138,15 @@ describe('readLine on composed lines', () => {
     expect(reading.characters[0]!.alternatives).toHaveLength(10);
   });
 
+  it('reads a hanzi line by its pitch: a left-hand part joined to the character before it is too wide (睫眺, not 醒兆)', async () => {
+    // Without the pitch pass (LINE_READER_TUNING.SQUARE_PITCH_COST 0) this line read 醒兆御嘲诱摆搜: 睫 with the 目
+    // of 眺 as one wide character, the rest of 眺 as another.
+    const line = await hanziInkLine('睫眺御嘲诱摆搜', 8);
+    const reading = await readLine(hanzi, { ink: line.ink });
+    expect(reading.text).toBe('睫眺御嘲诱摆搜');
+    reading.characters.forEach((c, i) => expect(c.strokes).toEqual(Array.from({ length: line.strokeRanges[i]!.end - line.strokeRanges[i]!.start }, (_, k) => line.strokeRanges[i]!.start + k)));
+  });
+
   it('puts a space at a word gap', async () => {
     const line = await digitLine('12 34', 7, { touchingShare: 0, overlappingShare: 0 });
     const reading = await readLine(digits, { image: line.image });

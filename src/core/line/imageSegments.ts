@@ -46,10 +46,16 @@ export const CUT_TUNING = {
   CUT_SPACING: 0.2,
   /** A cut path stays within this distance of its column. */
   WINDOW: 0.15,
+  /**
+   * ... in scripts of square characters (hanzi), whose touching neighbours interlock more than digits do (a path must
+   * find its way round a radical). Measured in notes/LINE-READING.md ("Chinese lines").
+   */
+  SQUARE_WINDOW: 0.25,
   /** A cut path's cost: per unit of ink crossed, per sideways step, per column of distance from its column (each row). */
   INK_COST: 10,
   STEP_COST: 0.3,
   STRAY_COST: 0.2,
+  SQUARE_STRAY_COST: 0.1,
   /** Leans of the cut paths' windows tried, columns per row (y down: negative leans like italic writing, top right). */
   SLOPES: [0] as number[],
   /** Added to a leaning path's cost: it must beat the upright one by this much. */
@@ -71,13 +77,19 @@ export interface ImagePrimitive extends LinePrimitive {
   pixels: Int32Array;
 }
 
+/** Options of `segmentImageLine`. */
+export interface ImageSegmentOptions {
+  /** Characters of many strokes in a square (hanzi: the `cjk-fit-v1` profile): cut paths use `CUT_TUNING.SQUARE_*`. */
+  square?: boolean;
+}
+
 /**
  * Segments a line image into primitives (see the module comment).
  * @param image RGBA pixels of the line, any size (a photo, a scan, a canvas)
  * @param name names the image in errors
  * @throws HwrError `NO_INK` for a blank image; `BAD_ARGUMENT` for a malformed buffer
  */
-export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout {
+export function segmentImageLine(image: PixelBuffer, name: string, options: ImageSegmentOptions = {}): ImageLayout {
   const full = toGrayscale(image);
   const shrink = Math.max(1, Math.floor(image.height / WORKING_HEIGHT));
   const working = shrink > 1 ? areaDownsample(full, image.width, image.height, shrink) : { data: full, width: image.width, height: image.height };
@@ -119,7 +131,7 @@ export function segmentImageLine(image: PixelBuffer, name: string): ImageLayout 
   for (const group of groups) {
     const pixels = group.pixels.length === 1 ? group.pixels[0]! : concatPixels(group.pixels);
     const wide = group.x1 - group.x0 + 1 > CUT_TUNING.SPLIT_WIDTH * geometry.charHeight;
-    const cuts = wide ? cutPaths(ink, width, group, pixels, geometry.charHeight) : [];
+    const cuts = wide ? cutPaths(ink, width, group, pixels, geometry.charHeight, options.square ?? false) : [];
     const pieces = splitPixels(pixels, width, group.y0, cuts.map((c) => c.path));
     pieces.forEach((piece, k) => {
       if (massOf(ink, piece) < 0.5 * pen * pen) return; // a sliver between two cuts
@@ -245,8 +257,8 @@ function splitPixels(pixels: Int32Array, width: number, top: number, paths: read
 /**
  * Candidate cuts of a wide group, as paths from its top row to its bottom row (one column per row, moving at most one
  * column from row to row): for every column c, the cheapest such path within a window of `CUT_TUNING.WINDOW`
- * character heights around c, its cost being the ink it crosses plus a little for each sideways step and for
- * straying from c (dynamic programming, as the shortest-path segmentation of touching characters: Wang and Jean,
+ * character heights around c (`SQUARE_WINDOW`, and `SQUARE_STRAY_COST` for `STRAY_COST`, when `square`), its cost
+ * being the ink it crosses plus a little for each sideways step and for straying from c (dynamic programming, as the shortest-path segmentation of touching characters: Wang and Jean,
  * "Segmentation of merged characters by neural networks and shortest-path", Pattern Recognition 27(5), 1994). A path
  * can slip between characters whose boxes overlap and cross only where their ink touches. The cheapest columns are
  * taken greedily, at least `CUT_TUNING.MIN_PIECE` character heights from each other and from the group's ends,
@@ -260,7 +272,10 @@ function cutPaths(
   group: { x0: number; x1: number; y0: number; y1: number },
   pixels: Int32Array,
   charHeight: number,
+  square: boolean,
 ): { path: Int32Array; ink: number }[] {
+  const cutWindow = square ? CUT_TUNING.SQUARE_WINDOW : CUT_TUNING.WINDOW;
+  const strayCost = square ? CUT_TUNING.SQUARE_STRAY_COST : CUT_TUNING.STRAY_COST;
   const w = group.x1 - group.x0 + 1;
   const h = group.y1 - group.y0 + 1;
   // The group's own ink only (a neighbour's ink inside the box is not crossed).
@@ -271,7 +286,7 @@ function cutPaths(
     local[((i - x) / width - group.y0) * w + (x - group.x0)] = ink[i]!;
   }
   const minPiece = Math.max(2, Math.round(CUT_TUNING.MIN_PIECE * charHeight));
-  const reach = Math.max(1, Math.round(CUT_TUNING.WINDOW * charHeight));
+  const reach = Math.max(1, Math.round(cutWindow * charHeight));
   const span = 2 * reach + 1;
   const cost = new Float64Array(span);
   const next = new Float64Array(span);
@@ -286,7 +301,7 @@ function cutPaths(
       for (let y = 0; y < h; y++) centre[y] = c + Math.round(slope * (y - (h - 1) / 2));
       for (let j = 0; j < span; j++) {
         const x = centre[0]! - reach + j;
-        cost[j] = x < 0 || x >= w ? Infinity : local[x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+        cost[j] = x < 0 || x >= w ? Infinity : local[x]! * CUT_TUNING.INK_COST + strayCost * Math.abs(j - reach);
       }
       for (let y = 1; y < h; y++) {
         const shift = centre[y]! - centre[y - 1]!;
@@ -307,7 +322,7 @@ function cutPaths(
             }
           }
           back[y * span + j] = move;
-          next[j] = bestCost + local[y * w + x]! * CUT_TUNING.INK_COST + CUT_TUNING.STRAY_COST * Math.abs(j - reach);
+          next[j] = bestCost + local[y * w + x]! * CUT_TUNING.INK_COST + strayCost * Math.abs(j - reach);
         }
         cost.set(next);
       }

@@ -65,6 +65,15 @@ export const LINE_READER_TUNING = {
    */
   NARROW: 0.8,
   NARROW_COST: 60,
+  /**
+   * Scripts of square characters: a second search in which a candidate narrower than `SQUARE_PITCH_NARROW` or wider
+   * than `SQUARE_PITCH_WIDE` times the pitch (the median width of the first search's characters, when it read at least
+   * `SQUARE_PITCH_MIN_CHARS`) pays `SQUARE_PITCH_COST * excess^2` (0: no second search).
+   */
+  SQUARE_PITCH_COST: 30,
+  SQUARE_PITCH_NARROW: 0.8,
+  SQUARE_PITCH_WIDE: 1.3,
+  SQUARE_PITCH_MIN_CHARS: 3,
   /** White space inside a candidate beyond this many character heights pays `GAP_COST` per character height. */
   INNER_GAP: 0.08,
   GAP_COST: 20,
@@ -146,7 +155,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const square = metadata.preprocessing === CJK_PROFILE;
   let layout: LineLayout;
   const isInk = !(input && 'image' in input && input.image);
-  if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name);
+  if (input && 'image' in input && input.image) layout = segmentImageLine(input.image, name, { square });
   else if (input && 'ink' in input && input.ink) {
     layout = segmentInkLine(input.ink, { penWidth: inkPenWidthFor(metadata), renderSize: Math.max(LINE_READER_TUNING.INK_RENDER_SIZE, metadata.inputShape[0]), square }, name);
   } else throw hwrError('BAD_ARGUMENT', `${name}: expected { image } or { ink }`);
@@ -295,6 +304,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
       temperature: square ? LINE_READER_TUNING.SQUARE_CONFIDENCE_TEMPERATURE : LINE_READER_TUNING.CONFIDENCE_TEMPERATURE,
     });
   let results = search(automaton);
+  if (square && LINE_READER_TUNING.SQUARE_PITCH_COST > 0 && squarePitch(edges, results[0])) results = search(automaton);
   const constraintMet = automaton ? results.length > 0 : undefined;
   if (results.length === 0) results = search(undefined);
   const searched = now();
@@ -343,6 +353,29 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     ...(constraintMet === undefined ? {} : { constraintMet }),
     timings: { segmentMs: segmented - start, preprocessMs: prepared - segmented, inferenceMs: inferred - prepared, searchMs: searched - inferred, totalMs: end - start },
   };
+}
+
+/**
+ * Square scripts: the characters of a line are about equally wide (the pitch), so a radical read alone (石 of 碳) is
+ * narrow and two characters read as one (芭巨 as 配) wide against the others. Adds the pitch prior (`SQUARE_PITCH_*`)
+ * to the options of every single-character edge (working units), the pitch being the median width of the characters
+ * of `first`, the first search's best reading; the caller searches again. Measured in notes/LINE-READING.md.
+ * @returns whether it did (`first` read at least `SQUARE_PITCH_MIN_CHARS` characters)
+ */
+function squarePitch(edges: LatticeEdge[], first: SearchResult | undefined): boolean {
+  const t = LINE_READER_TUNING;
+  const single = (edge: LatticeEdge): boolean => !('pairRow' in edge); // a pair model's edge holds two characters
+  const widths = (first?.steps ?? []).filter((s) => single(s.edge)).map((s) => s.edge.right - s.edge.left).sort((a, b) => a - b);
+  if (widths.length < t.SQUARE_PITCH_MIN_CHARS) return false;
+  const pitch = widths[Math.floor(widths.length / 2)]!;
+  if (!(pitch > 0)) return false;
+  for (const edge of edges) {
+    if (!single(edge)) continue;
+    const r = (edge.right - edge.left) / pitch;
+    const cost = t.SQUARE_PITCH_COST * (Math.max(0, t.SQUARE_PITCH_NARROW - r) ** 2 + Math.max(0, r - t.SQUARE_PITCH_WIDE) ** 2);
+    for (const option of edge.options) option.score -= cost;
+  }
+  return true;
 }
 
 /** The probabilities of a segment the profile found no ink in: all on the rejection class, else uniform. */
