@@ -21,7 +21,7 @@
  *   npx tsx bench/lines.ts            full run (writes bench/lines.json and bench/lines.md)
  *   npx tsx bench/lines.ts --quick    fewer lines, fewer reads (under 2 minutes; writes .tmp/lines.json and .md)
  *   npm run bench -- --only lines     the same as the full run
- *   options: --lines N (digit image lines; the other sets scale with it)  --engine auto|onnx|tfjs (accuracy runs)
+ *   options: --lines N (digit image lines and Chinese lines, each as ink and as image; digit ink lines N / 2)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
  *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-segments for digits)
  *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
@@ -602,7 +602,9 @@ export async function linesMain(argv: string[], command: string): Promise<void> 
   sets[1]!.isolatedAccuracy = await isolatedAccuracy(digits, inkCases);
   log(`digits-ink: ${pct(sets[1]!.characterAccuracy)} characters, ${pct(sets[1]!.lineAccuracy)} lines`);
   // Chinese, ink and image.
-  const hanziAll = await hanziCases(Math.max(10, Math.round(digitLines / (quick ? 5 : 3))), rng);
+  // As many Chinese lines as digit lines (600 in a full run; 200 until session 19, whose figure moved by +-1 point
+  // between runs of the same reader: about 1,000 characters give a standard error near 1 point at 90%).
+  const hanziAll = await hanziCases(Math.max(10, Math.round(digitLines / (quick ? 5 : 1))), rng);
   const hanziLengths: Array<[number, number]> = [[2, 3], [4, 5], [6, 8]];
   for (const set of ['hanzi-ink', 'hanzi-image'] as const) {
     const cases = hanziAll.filter((c) => c.set === set);
