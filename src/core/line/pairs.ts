@@ -33,8 +33,9 @@ export const PAIR_TUNING = {
   COST: 1.5,
   /** The pair option's log probability is multiplied by this. */
   WEIGHT: 1,
-  /** Pair labels offered per candidate (most probable two-character classes). */
-  LABELS: 5,
+  /** Pair labels offered per candidate (most probable two-character classes), without and with a constraint (see `LINE_READER_TUNING.LABELS_PER_CANDIDATE`). */
+  LABELS: 3,
+  CONSTRAINED_LABELS: 5,
   /**
    * Only candidates whose characters may touch go to the pair model: a single primitive (a component no cut divided),
    * or a run with a cut through at least `MIN_INNER_CUT_STROKES` strokes of ink inside it. A run of separate
