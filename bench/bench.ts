@@ -43,7 +43,13 @@
  *   and the single-image latency of the shipped models/hanzi from a 300x300 drawing, preprocessing included.
  * TypeScript and PyTorch are measured in alternating order, round after round, so that the noise of a shared
  * machine hits both; figures are medians over rounds and ratios are TypeScript / PyTorch.
- * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so.
+ * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so. It runs in two
+ * configurations (issue 13), each in its own process per thread count, the environment set by bench/torchEnv.ts:
+ * "as installed" (inherited environment, the system's libblas.so.3, eager NCHW) and "tuned" (Debian's OpenBLAS
+ * through LD_LIBRARY_PATH when `libopenblas0-pthread` is installed, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset,
+ * OPENBLAS_NUM_THREADS = the threads under test, passive OpenMP waits with 2 threads, stable glibc heap, the fastest
+ * layout or form per request); both are warmed up before their first timed request, and ratios are against the
+ * faster of the two. The report says which BLAS each process mapped; without OpenBLAS the bench still runs and says so.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -471,12 +477,12 @@ function torchConfigMarkdown(report: Report): string[] {
   return [
     'PyTorch ran in two configurations, each in its own process per thread count (bench/torchEnv.ts; the environment is fixed when a process starts). ' +
       '**As installed**: Debian\'s torch (BLAS_INFO=generic: it calls whatever `libblas.so.3` the loader finds) in the environment `npm run bench` inherited, eager NCHW. ' +
-      '**Tuned**: Debian\'s OpenBLAS (`libopenblas0-pthread`) through `LD_LIBRARY_PATH` when installed, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` unset, `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` = the threads under test, ' +
+      '**Tuned**: Debian\'s OpenBLAS (`libopenblas0-pthread`) through `LD_LIBRARY_PATH` when installed, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` unset, `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` = the threads under test (and with 2, `OMP_WAIT_POLICY=PASSIVE`: no spinning at barriers on a shared machine), ' +
       '`GLIBC_TUNABLES` fixing the malloc mmap and trim thresholds (no page-fault stalls), and per request the faster of NCHW and channels_last (training) or of eager NCHW, eager channels_last and TorchScript frozen with `optimize_for_inference` (inference). ' +
       `Both warm up before the first timed request of each model (up to 300 steps or ${torchWarmSecondsOf(report)} s), so every round in the figures is warm. ` +
       'Ratios are against the faster of the two. What each process found (torch_bench.py `info`; matmul: 512x512 float32 `torch.mm`):',
     '',
-    '| PyTorch | threads | BLAS (`libblas.so.3` mapped) | matmul GFLOP/s | environment (of LD_LIBRARY_PATH, OPENBLAS_*, OMP_NUM_THREADS, GLIBC_TUNABLES) |',
+    '| PyTorch | threads | BLAS (`libblas.so.3` mapped) | matmul GFLOP/s | environment (of LD_LIBRARY_PATH, OPENBLAS_*, OMP_*, GOMP_SPINCOUNT, GLIBC_TUNABLES) |',
     '|---|---:|---|---:|---|',
     ...report.torchProcesses.map((p) => `| ${p.config === 'tuned' ? 'tuned' : 'as installed'} | ${p.threads} | ${p.blas} | ${fmt(p.matmulGflops, 1)} | ${envText(p.env)} |`),
     '',

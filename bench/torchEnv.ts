@@ -18,11 +18,16 @@
  *     use both cores inside BLAS;
  *   - `GLIBC_TUNABLES` with fixed malloc mmap and trim thresholds ({@link HEAP_TUNABLES}): by default glibc gives
  *     large blocks back to the kernel and maps them again, so that PyTorch's batch-256 inference sometimes ran 4-5
- *     times slower from minor page faults (44 per image); these settings keep the heap.
+ *     times slower from minor page faults (44 per image); these settings keep the heap;
+ *   - with 2 or more threads, `OMP_WAIT_POLICY=PASSIVE` unless the inherited environment sets it: libgomp's
+ *     threads otherwise spin at every barrier, and on a machine shared with other jobs (this project's) a
+ *     descheduled thread leaves the other spinning. Measured with load average 5-6 (notes/PERFORMANCE.md, "Honest
+ *     PyTorch reference"): 2-thread training 1,828-2,073 images/s passive against 322-581 spinning (seed-cnn),
+ *     1,764-1,933 against 263-897 (hwr-net); in quieter moments the two were within about 20% of each other.
  */
 import { existsSync } from 'node:fs';
 
-/** `default`: PyTorch as installed, inherited environment; `tuned`: OpenBLAS, pinned threads, stable heap. */
+/** `default`: PyTorch as installed, inherited environment; `tuned`: OpenBLAS, pinned threads, stable heap, passive waits. */
 export type TorchConfig = 'default' | 'tuned';
 
 /** Both configurations, in the order the benchmark reports them. */
@@ -63,6 +68,7 @@ export function torchProcessEnv(config: TorchConfig, threads: number, base: Node
   delete env.OPENBLAS_L2_SIZE;
   env.OPENBLAS_NUM_THREADS = String(threads);
   env.OMP_NUM_THREADS = String(threads);
+  if (threads >= 2 && !base.OMP_WAIT_POLICY) env.OMP_WAIT_POLICY = 'PASSIVE';
   // glibc applies tunables left to right: ours come last so that they win over an inherited setting of the same name.
   env.GLIBC_TUNABLES = base.GLIBC_TUNABLES ? `${base.GLIBC_TUNABLES}:${HEAP_TUNABLES}` : HEAP_TUNABLES;
   if (openblasDir) env.LD_LIBRARY_PATH = base.LD_LIBRARY_PATH ? `${openblasDir}:${base.LD_LIBRARY_PATH}` : openblasDir;

@@ -23,9 +23,9 @@ rounds (allocator growth, OpenMP and OpenBLAS thread start, oneDNN primitive cac
 The process's environment decides which BLAS it uses and how (issue 13; bench/torchEnv.ts sets it per process):
 Debian's torch is built with BLAS_INFO=generic and calls whatever libblas.so.3 the loader finds (the reference
 libblas3, or OpenBLAS through update-alternatives or LD_LIBRARY_PATH); OpenBLAS reads OPENBLAS_NUM_THREADS,
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when loaded; glibc reads GLIBC_TUNABLES at start. `{"op": "info"}` reports
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when loaded, libgomp OMP_WAIT_POLICY; glibc reads GLIBC_TUNABLES at start. `{"op": "info"}` reports
 what this process found: the BLAS libraries mapped, OpenBLAS's core and threads, the environment, and the speed of
-a 512x512 float32 matmul. To run the tuned configuration by hand (1 thread):
+a 512x512 float32 matmul. To run the tuned configuration by hand (1 thread; with 2, also OMP_WAIT_POLICY=PASSIVE):
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread \
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
@@ -267,7 +267,7 @@ def latency(model: str, threads: int, calls: int = 100, warmup: int = 20, varian
 
 # The environment variables that decide PyTorch's CPU speed here (reported by info() as set or null).
 ENV_KEYS = ("LD_LIBRARY_PATH", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
-            "GLIBC_TUNABLES")
+            "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GLIBC_TUNABLES")
 
 
 def blas() -> dict:

@@ -15,8 +15,13 @@ describe('torchProcessEnv', () => {
   it('tuned: OpenBLAS first on the library path, its core and L2 overrides unset, threads pinned, stable heap', () => {
     const base = { ...inherited };
     const env = torchProcessEnv('tuned', 2, base, DIR);
-    expect(env).toEqual({ PATH: '/usr/bin', OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2', GLIBC_TUNABLES: HEAP_TUNABLES, LD_LIBRARY_PATH: DIR });
+    expect(env).toEqual({ PATH: '/usr/bin', OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE', GLIBC_TUNABLES: HEAP_TUNABLES, LD_LIBRARY_PATH: DIR });
     expect(base).toEqual(inherited); // the base is not modified
+  });
+
+  it('tuned: passive OpenMP waits only with 2 or more threads, and never over an inherited choice', () => {
+    expect(torchProcessEnv('tuned', 1, {}, DIR).OMP_WAIT_POLICY).toBeUndefined();
+    expect(torchProcessEnv('tuned', 2, { OMP_WAIT_POLICY: 'ACTIVE' }, DIR).OMP_WAIT_POLICY).toBe('ACTIVE');
   });
 
   it('tuned: keeps an inherited library path and tunables after / before its own', () => {
