@@ -43,7 +43,13 @@
  *   and the single-image latency of the shipped models/hanzi from a 300x300 drawing, preprocessing included.
  * TypeScript and PyTorch are measured in alternating order, round after round, so that the noise of a shared
  * machine hits both; figures are medians over rounds and ratios are TypeScript / PyTorch.
- * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so.
+ * PyTorch is Debian's `python3-torch` (for /usr/bin/python3); when absent the PyTorch columns say so. It runs in two
+ * configurations (issue 13), each in its own process per thread count, the environment set by bench/torchEnv.ts:
+ * "as installed" (inherited environment, the system's libblas.so.3, eager NCHW) and "tuned" (Debian's OpenBLAS
+ * through LD_LIBRARY_PATH when `libopenblas0-pthread` is installed, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset,
+ * OPENBLAS_NUM_THREADS = the threads under test, passive OpenMP waits with 2 threads, stable glibc heap, the fastest
+ * layout or form per request); both are warmed up before their first timed request, and ratios are against the
+ * faster of the two. The report says which BLAS each process mapped; without OpenBLAS the bench still runs and says so.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -58,6 +64,7 @@ import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { median, percentile } from './stats.ts';
+import { findOpenBlasDir, OPENBLAS_DIRS, torchProcessEnv, TORCH_CONFIGS, type TorchConfig } from './torchEnv.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
 import { batchInput, benchMetadata, OrtSide, singleInput, type OrtWay } from './onnx-bench.ts';
 import { train } from '../src/train/train.ts';
@@ -80,8 +87,11 @@ interface Case {
   kind: Kind;
   threads: number;
   ts: number[];
+  /** PyTorch tuned (bench/torchEnv.ts), in the fastest memory layout or form of each request (`variant: best`). */
   torch: number[];
-  /** The PyTorch configuration each round measured (`variant` of torch_bench.py's answer), when it says. */
+  /** PyTorch as installed (inherited environment, system BLAS), eager NCHW. */
+  torchDefault: number[];
+  /** The tuned PyTorch's configuration each round measured (`variant` of torch_bench.py's answer), when it says. */
   torchVariants: string[];
   ort?: Record<OrtWay, number[]>;
 }
@@ -125,37 +135,38 @@ const inferBatch = 256;
 const inferReps = quick ? 2 : 5;
 const latencyCalls = 100; // per round; pooled over rounds (>= 200 calls)
 const latencyWarmup = 20;
+/** PyTorch's untimed warm-up on first use of each model, layout and thread count per process (torch_bench.py). */
+const torchWarmSeconds = quick ? 1.5 : 5;
 const threadCounts = availableParallelism() >= 2 ? [1, 2] : [1];
 
 const mb = (bytes: number): number => bytes / 2 ** 20;
 const round = (kind: Kind) => (x: number): number => (kind === 'latency' ? Math.round(x * 1000) / 1000 : Math.round(x * 10) / 10);
 
-/** The PyTorch side: bench/torch_bench.py --serve as a child process, one JSON request and answer per line. */
-class TorchSide {
-  private readonly pending: Array<(line: string) => void> = [];
+/** One bench/torch_bench.py --serve process: one JSON request and answer per line. */
+class TorchProcess {
+  private readonly pending: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = [];
+  private readonly child: ReturnType<typeof spawn>;
+  private exited: Error | null = null;
 
-  private constructor(private readonly child: ReturnType<typeof spawn>) {
-    createInterface({ input: child.stdout! }).on('line', (line) => this.pending.shift()?.(line));
-  }
-
-  /** Starts the server when a Python with torch is found; else returns the reason. */
-  static async start(python: string | undefined): Promise<TorchSide | string> {
-    const candidates = python ? [python] : ['/usr/bin/python3', 'python3'];
-    for (const candidate of candidates) {
-      const probe = spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' });
-      if (probe.status !== 0) continue;
-      const child = spawn(candidate, [join(ROOT, 'bench/torch_bench.py'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      return new TorchSide(child);
-    }
-    return `PyTorch not found (tried ${candidates.join(', ')}): install Debian's python3-torch (apt-get install -y python3-torch) to compare`;
+  constructor(python: string, env: NodeJS.ProcessEnv, label: string) {
+    this.child = spawn(python, [join(ROOT, 'bench/torch_bench.py'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => this.pending.shift()?.resolve(line));
+    this.child.on('exit', (code, signal) => {
+      this.exited = new Error(`torch_bench.py (${label}) exited with ${signal ?? `code ${code}`}`);
+      for (const waiting of this.pending.splice(0)) waiting.reject(this.exited);
+    });
   }
 
   request<T>(body: Record<string, unknown>): Promise<T> {
+    if (this.exited) return Promise.reject(this.exited);
     return new Promise((resolveAnswer, reject) => {
-      this.pending.push((line) => {
-        const answer = JSON.parse(line) as T & { error?: string };
-        if (answer.error) reject(new Error(`torch_bench.py: ${answer.error}`));
-        else resolveAnswer(answer);
+      this.pending.push({
+        resolve: (line) => {
+          const answer = JSON.parse(line) as T & { error?: string };
+          if (answer.error) reject(new Error(`torch_bench.py: ${answer.error}`));
+          else resolveAnswer(answer);
+        },
+        reject,
       });
       this.child.stdin!.write(`${JSON.stringify(body)}\n`);
     });
@@ -164,6 +175,75 @@ class TorchSide {
   close(): void {
     this.child.stdin!.end();
   }
+}
+
+/**
+ * The PyTorch side: one bench/torch_bench.py process per configuration and thread count (bench/torchEnv.ts sets
+ * each one's environment: OpenBLAS, its threads and the heap are fixed when a process starts), started on first use.
+ * A request goes to the process of its `config` (`default` or `tuned`; `tuned` when absent, so bench/hanzi-bench.ts
+ * measures the tuned PyTorch) and its `threads` (1 when absent); `config` is not passed on.
+ */
+class TorchSide {
+  private readonly processes = new Map<string, TorchProcess>();
+  /** The directory of Debian's libopenblas0-pthread, or null when it is not installed (the tuned process then runs on the system's BLAS). */
+  readonly openblasDir = findOpenBlasDir();
+
+  private constructor(private readonly python: string) {}
+
+  /** A side for the first Python that imports torch; else the reason none was found. */
+  static start(python: string | undefined): TorchSide | string {
+    const candidates = python ? [python] : ['/usr/bin/python3', 'python3'];
+    const found = candidates.find((candidate) => spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+    return found ? new TorchSide(found) : `PyTorch not found (tried ${candidates.join(', ')}): install Debian's python3-torch (apt-get install -y python3-torch) to compare`;
+  }
+
+  request<T>(body: Record<string, unknown>): Promise<T> {
+    const { config = 'tuned', ...rest } = body;
+    if (!TORCH_CONFIGS.includes(config as TorchConfig)) return Promise.reject(new Error(`unknown PyTorch configuration ${String(config)}: expected ${TORCH_CONFIGS.join(' or ')}`));
+    const threads = Number(rest.threads ?? 1);
+    const key = `${config as TorchConfig}, ${threads} thread(s)`;
+    let child = this.processes.get(key);
+    if (!child) {
+      child = new TorchProcess(this.python, torchProcessEnv(config as TorchConfig, threads, process.env, this.openblasDir), key);
+      this.processes.set(key, child);
+    }
+    return child.request<T>(rest);
+  }
+
+  close(): void {
+    for (const child of this.processes.values()) child.close();
+  }
+}
+
+/** What torch_bench.py's `info` reports of one process (the fields this benchmark reads). */
+interface TorchInfo {
+  torch: string;
+  python: string;
+  parallel: string;
+  mkldnn: boolean;
+  blasInfo: string | null;
+  blas: { kind: string; libblas: string | null; libraries: string[]; openblas: { config: string | null; core: string | null; threads: number | null } | null };
+  env: Record<string, string | null>;
+  threads: number;
+  matmulGflops: number;
+}
+
+/** One PyTorch process as the report describes it. */
+interface TorchProcessInfo {
+  config: TorchConfig;
+  threads: number;
+  /** e.g. `OpenBLAS (Zen, 1 thread(s)): /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3`. */
+  blas: string;
+  matmulGflops: number;
+  /** The variables of torch_bench.py's ENV_KEYS that were set. */
+  env: Record<string, string>;
+}
+
+function describeTorchProcess(config: TorchConfig, info: TorchInfo): TorchProcessInfo {
+  const o = info.blas.openblas;
+  const blas = `${info.blas.kind}${o ? ` (${o.core}, ${o.threads} thread(s))` : ''}: ${info.blas.libblas ?? 'no libblas.so.3 mapped'}`;
+  const env = Object.fromEntries(Object.entries(info.env).filter((entry): entry is [string, string] => entry[1] != null));
+  return { config, threads: info.threads, blas, matmulGflops: Math.round(info.matmulGflops * 10) / 10, env };
 }
 
 /** The TypeScript side: one compiled model per (architecture, threads) for training, one for inference. */
@@ -268,7 +348,7 @@ function runEpochChild(threads: number): Promise<EpochRun> {
   });
 }
 
-function machine(torchInfo: Record<string, unknown> | null) {
+function machine(torchInfo: TorchInfo | null) {
   return {
     cpu: cpus()[0]?.model?.trim() ?? 'unknown',
     cores: availableParallelism(),
@@ -290,11 +370,19 @@ interface Row {
   measure: string;
   threads: string;
   ts: number;
+  /** The faster of `torchDefault` and `torchTuned` (what the ratio is against), null without PyTorch. */
   torch: number | null;
+  /** PyTorch as installed, eager NCHW (bench/torchEnv.ts `default`). */
+  torchDefault: number | null;
+  /** PyTorch tuned: OpenBLAS, pinned threads, stable heap, fastest layout or form (bench/torchEnv.ts `tuned`). */
+  torchTuned: number | null;
+  /** Which of the two `torch` is. */
+  torchFaster: TorchConfig | null;
+  /** TypeScript / `torch`. */
   ratio: number | null;
   unit: string;
   better: 'higher' | 'lower';
-  /** PyTorch's configuration: each variant that won a round, with its count (e.g. `torchscript x3, nchw x2`). */
+  /** The tuned PyTorch's configuration: each variant that won a round, with its count (e.g. `torchscript x3, nchw x2`). */
   torchVariant: string | null;
 }
 
@@ -306,18 +394,33 @@ function variantSummary(variants: string[]): string | null {
   return [...counts].sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} x${n}`).join(', ');
 }
 
-/** Reduces the cases to table rows: medians of rounds (throughput) or of pooled calls (latency, also p99). */
+/** The faster of PyTorch as installed and tuned (higher or lower figure, by `better`), and which it is. */
+function fasterTorch(torchDefault: number | null, torchTuned: number | null, better: Row['better']): { torch: number | null; torchFaster: TorchConfig | null } {
+  if (torchDefault == null || torchTuned == null) return torchTuned != null ? { torch: torchTuned, torchFaster: 'tuned' } : { torch: torchDefault, torchFaster: torchDefault == null ? null : 'default' };
+  const tunedWins = better === 'higher' ? torchTuned >= torchDefault : torchTuned <= torchDefault;
+  return tunedWins ? { torch: torchTuned, torchFaster: 'tuned' } : { torch: torchDefault, torchFaster: 'default' };
+}
+
+/**
+ * Reduces the cases to table rows: medians of rounds (throughput) or of pooled calls (latency, also p99), for
+ * TypeScript and both PyTorch configurations; the ratio is against the faster PyTorch.
+ */
 function rowsOf(cases: Case[]): Row[] {
   const rows: Row[] = [];
   for (const c of cases) {
-    const torch = c.torch.length ? c.torch : null;
-    const add = (measure: string, ts: number, pt: number | null, unit: string, better: Row['better']) =>
-      rows.push({ model: c.model, measure, threads: c.kind === 'train' ? String(c.threads) : `1 / ${c.threads}`, ts, torch: pt, ratio: pt ? ts / pt : null, unit, better, torchVariant: variantSummary(c.torchVariants) });
-    if (c.kind === 'train') add('training, batch 64, Adam', median(c.ts), torch && median(torch), 'img/s', 'higher');
-    if (c.kind === 'infer') add(`batched inference, batch ${inferBatch}`, median(c.ts), torch && median(torch), 'img/s', 'higher');
+    const stat = (xs: number[], f: (xs: number[]) => number): number | null => (xs.length ? f(xs) : null);
+    const add = (measure: string, f: (xs: number[]) => number, unit: string, better: Row['better']) => {
+      const ts = f(c.ts);
+      const [torchDefault, torchTuned] = [stat(c.torchDefault, f), stat(c.torch, f)];
+      const { torch, torchFaster } = fasterTorch(torchDefault, torchTuned, better);
+      rows.push({ model: c.model, measure, threads: c.kind === 'train' ? String(c.threads) : `1 / ${c.threads}`, ts, torch, torchDefault, torchTuned, torchFaster, ratio: torch ? ts / torch : null, unit, better, torchVariant: variantSummary(c.torchVariants) });
+    };
+    const p99 = (xs: number[]): number => percentile(xs, 0.99);
+    if (c.kind === 'train') add('training, batch 64, Adam', median, 'img/s', 'higher');
+    if (c.kind === 'infer') add(`batched inference, batch ${inferBatch}`, median, 'img/s', 'higher');
     if (c.kind === 'latency') {
-      add(`single-image latency, median of ${c.ts.length} calls`, median(c.ts), torch && median(torch), 'ms', 'lower');
-      add(`single-image latency, p99 of ${c.ts.length} calls`, percentile(c.ts, 0.99), torch && percentile(torch, 0.99), 'ms', 'lower');
+      add(`single-image latency, median of ${c.ts.length} calls`, median, 'ms', 'lower');
+      add(`single-image latency, p99 of ${c.ts.length} calls`, p99, 'ms', 'lower');
     }
   }
   return rows;
@@ -332,9 +435,10 @@ interface EngineRow {
   raw: number;
   hwr: number;
   int8: number;
-  /** (c) hwr's path on TF.js, (d) PyTorch in its fastest configuration (null without PyTorch). */
+  /** (c) hwr's path on TF.js, (d) the faster of PyTorch as installed and tuned (null without PyTorch). */
   tfjs: number;
   torch: number | null;
+  torchFaster: TorchConfig | null;
   torchVariant: string | null;
 }
 
@@ -343,11 +447,13 @@ function engineRowsOf(cases: Case[]): EngineRow[] {
   const rows: EngineRow[] = [];
   for (const c of cases) {
     if (!c.ort || c.threads !== 1 || c.kind === 'train') continue;
-    const torch = c.torch.length ? c.torch : null;
     const torchVariant = variantSummary(c.torchVariants);
     const stat = (xs: number[], q: 'median' | 'p99'): number => (q === 'median' ? median(xs) : percentile(xs, 0.99));
-    const add = (measure: string, unit: EngineRow['unit'], q: 'median' | 'p99') =>
-      rows.push({ model: c.model, measure, unit, raw: stat(c.ort!.raw, q), hwr: stat(c.ort!.hwr, q), int8: stat(c.ort!.int8, q), tfjs: stat(c.ts, q), torch: torch && stat(torch, q), torchVariant });
+    const add = (measure: string, unit: EngineRow['unit'], q: 'median' | 'p99') => {
+      const torchOf = (xs: number[]): number | null => (xs.length ? stat(xs, q) : null);
+      const { torch, torchFaster } = fasterTorch(torchOf(c.torchDefault), torchOf(c.torch), unit === 'ms' ? 'lower' : 'higher');
+      rows.push({ model: c.model, measure, unit, raw: stat(c.ort!.raw, q), hwr: stat(c.ort!.hwr, q), int8: stat(c.ort!.int8, q), tfjs: stat(c.ts, q), torch, torchFaster, torchVariant });
+    };
     if (c.kind === 'latency') {
       add(`single-image latency, median of ${c.ts.length} calls`, 'ms', 'median');
       add(`single-image latency, p99 of ${c.ts.length} calls`, 'ms', 'p99');
@@ -357,6 +463,33 @@ function engineRowsOf(cases: Case[]): EngineRow[] {
   }
   return rows;
 }
+
+/** The configuration column: which PyTorch was faster, and the tuned one's layout or form over the rounds. */
+function torchColumn(faster: TorchConfig | null, tunedVariant: string | null): string {
+  if (faster == null) return '';
+  return `${faster === 'tuned' ? 'tuned' : 'as installed'} faster${tunedVariant ? `; tuned: ${tunedVariant}` : ''}`;
+}
+
+/** The lines that say how each PyTorch process ran (its BLAS, threads, environment and matmul speed). */
+function torchConfigMarkdown(report: Report): string[] {
+  if (!report.torchProcesses.length) return [];
+  const envText = (env: Record<string, string>): string => Object.entries(env).map(([k, v]) => `\`${k}=${v}\``).join(' ') || 'none of them set';
+  return [
+    'PyTorch ran in two configurations, each in its own process per thread count (bench/torchEnv.ts; the environment is fixed when a process starts). ' +
+      '**As installed**: Debian\'s torch (BLAS_INFO=generic: it calls whatever `libblas.so.3` the loader finds) in the environment `npm run bench` inherited, eager NCHW. ' +
+      '**Tuned**: Debian\'s OpenBLAS (`libopenblas0-pthread`) through `LD_LIBRARY_PATH` when installed, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` unset, `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` = the threads under test (and with 2, `OMP_WAIT_POLICY=PASSIVE`: no spinning at barriers on a shared machine), ' +
+      '`GLIBC_TUNABLES` fixing the malloc mmap and trim thresholds (no page-fault stalls), and per request the faster of NCHW and channels_last (training) or of eager NCHW, eager channels_last and TorchScript frozen with `optimize_for_inference` (inference). ' +
+      `Both warm up before the first timed request of each model (up to 300 steps or ${torchWarmSecondsOf(report)} s), so every round in the figures is warm. ` +
+      'Ratios are against the faster of the two. What each process found (torch_bench.py `info`; matmul: 512x512 float32 `torch.mm`):',
+    '',
+    '| PyTorch | threads | BLAS (`libblas.so.3` mapped) | matmul GFLOP/s | environment (of LD_LIBRARY_PATH, OPENBLAS_*, OMP_*, GOMP_SPINCOUNT, GLIBC_TUNABLES) |',
+    '|---|---:|---|---:|---|',
+    ...report.torchProcesses.map((p) => `| ${p.config === 'tuned' ? 'tuned' : 'as installed'} | ${p.threads} | ${p.blas} | ${fmt(p.matmulGflops, 1)} | ${envText(p.env)} |`),
+    '',
+  ];
+}
+
+const torchWarmSecondsOf = (report: Report): number => (report.quick ? 1.5 : 5);
 
 /** The section of the ONNX Runtime rows (empty when the report has none). */
 function enginesMarkdown(report: Report): string[] {
@@ -373,7 +506,7 @@ function enginesMarkdown(report: Report): string[] {
       '(a) ONNX Runtime itself: `InferenceSession.run` on a ready input tensor, the model\'s ONNX form written by src/export/onnx.ts, 1 intra-op thread; ' +
       '(b) hwr\'s path on the ONNX Runtime engine: `Recognizer.predictProbabilities` through src/node/onnxEngine.ts (input array to probabilities, what the server\'s workers and the CLI run); ' +
       'int8: the int8 QDQ form (per-channel weights, activations calibrated on 256 MNIST training images) on a raw session; ' +
-      '(c) hwr\'s path on TF.js (the TypeScript column above); (d) PyTorch with 1 thread in its fastest configuration (last column). ' +
+      '(c) hwr\'s path on TF.js (the TypeScript column above); (d) PyTorch with 1 thread, the faster of as installed and tuned (above; the last column says which, and the tuned one\'s form). ' +
       `Largest |ONNX Runtime - TF.js| probability over 256 inputs: ${checks}. ` +
       'Ratios of latency: below 1 means the first is faster; of images/s: above 1 means the first is faster.',
     '',
@@ -381,7 +514,7 @@ function enginesMarkdown(report: Report): string[] {
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...report.engines.map((r) => {
       const d = r.unit === 'ms' ? 3 : 0;
-      return `| ${r.model} | ${r.measure} (${r.unit}) | ${fmt(r.raw, d)} | ${fmt(r.hwr, d)} | ${ratio(r.hwr, r.raw)} | ${fmt(r.int8, d)} | ${fmt(r.tfjs, d)} | ${r.torch == null ? 'n/a' : fmt(r.torch, d)} | ${ratio(r.hwr, r.torch)} | ${ratio(r.tfjs, r.torch)} | ${r.torchVariant ?? ''} |`;
+      return `| ${r.model} | ${r.measure} (${r.unit}) | ${fmt(r.raw, d)} | ${fmt(r.hwr, d)} | ${ratio(r.hwr, r.raw)} | ${fmt(r.int8, d)} | ${fmt(r.tfjs, d)} | ${r.torch == null ? 'n/a' : fmt(r.torch, d)} | ${ratio(r.hwr, r.torch)} | ${ratio(r.tfjs, r.torch)} | ${torchColumn(r.torchFaster, r.torchVariant)} |`;
     }),
     '',
   ];
@@ -398,21 +531,22 @@ function markdown(report: Report): string {
     `Random data, the same architectures (bench/torch_bench.py), ${report.rounds} rounds with TypeScript and PyTorch in alternating order; ` +
       'throughputs are medians over rounds, latencies the median and p99 of all calls. Threads: for training, each side uses the same number ' +
       '(TypeScript: data-parallel workers, src/train/parallel.ts); for inference, TypeScript uses 1 thread and PyTorch the number shown after the slash. ' +
-      'TypeScript here is TF.js (the ONNX Runtime rows follow in the next section). For inference, PyTorch runs in its fastest configuration, tried before each request ' +
-      '(eager NCHW, eager channels_last, TorchScript frozen with `optimize_for_inference`); the last column says which won how many rounds. ' +
-      'Ratio = TypeScript / PyTorch (for latency, below 1 means TypeScript is faster).',
+      'TypeScript here is TF.js (the ONNX Runtime rows follow in the next section). PyTorch: as installed and tuned, below; the last column says which was faster and which layout or form the tuned one picked in how many rounds. ' +
+      'Ratio = TypeScript / the faster PyTorch (for latency, below 1 means TypeScript is faster).',
     '',
-    '| model | measure | threads | TypeScript | PyTorch | ratio | PyTorch configuration |',
-    '|---|---|---|---:|---:|---:|---|',
+    ...torchConfigMarkdown(report),
+    '| model | measure | threads | TypeScript | PyTorch as installed | PyTorch tuned | ratio | PyTorch configuration |',
+    '|---|---|---|---:|---:|---:|---:|---|',
     ...report.rows.map((r) => {
       const digits = r.unit === 'ms' ? 2 : 0;
-      return `| ${r.model} | ${r.measure} (${r.unit}) | ${r.threads} | ${fmt(r.ts, digits)} | ${r.torch == null ? 'n/a' : fmt(r.torch, digits)} | ${r.ratio == null ? 'n/a' : r.ratio.toFixed(2)} | ${r.torchVariant ?? ''} |`;
+      const n = (x: number | null): string => (x == null ? 'n/a' : fmt(x, digits));
+      return `| ${r.model} | ${r.measure} (${r.unit}) | ${r.threads} | ${fmt(r.ts, digits)} | ${n(r.torchDefault)} | ${n(r.torchTuned)} | ${r.ratio == null ? 'n/a' : r.ratio.toFixed(2)} | ${torchColumn(r.torchFaster, r.torchVariant)} |`;
     }),
     '',
   ];
   if (report.torchNote) lines.push(`Note: ${report.torchNote}`, '');
   const speedups = report.speedups.map((s) => `${s.model} ${s.side} ${s.speedup.toFixed(2)}x`).join(', ');
-  if (speedups) lines.push(`Training speed-up from 1 to 2 threads (same run): ${speedups}.`, '');
+  if (speedups) lines.push(`Training speed-up from 1 to 2 threads (same run; PyTorch tuned): ${speedups}.`, '');
   lines.push(`Peak RSS of the benchmark process while training (every TypeScript model and worker alive at once): ${fmt(report.peakTrainingRssMB)} MB.`, '');
   lines.push(...enginesMarkdown(report));
   if (report.epochs.length) {
@@ -439,6 +573,8 @@ interface Report {
   rounds: number;
   quick: boolean;
   torchNote: string | null;
+  /** Each PyTorch process: configuration, threads, the BLAS it mapped, matmul GFLOP/s, its tuning environment. */
+  torchProcesses: TorchProcessInfo[];
   rows: Row[];
   speedups: Array<{ model: ModelName; side: 'TypeScript' | 'PyTorch'; speedup: number }>;
   peakTrainingRssMB: number;
@@ -501,12 +637,27 @@ function targetsOf(rows: Row[], engines: EngineRow[], epochs: EpochRun[], peakMB
 
 async function main(): Promise<void> {
   await setupBackend();
-  const torchOrReason = flags['no-torch'] ? 'PyTorch skipped (--no-torch)' : await TorchSide.start(flags.python);
+  const torchOrReason = flags['no-torch'] ? 'PyTorch skipped (--no-torch)' : TorchSide.start(flags.python);
   const torch = typeof torchOrReason === 'string' ? null : torchOrReason;
-  const torchNote = typeof torchOrReason === 'string' ? torchOrReason : null;
-  const torchInfo = torch ? await torch.request<Record<string, unknown>>({ op: 'info' }) : null;
+  const torchNotes = typeof torchOrReason === 'string' ? [torchOrReason] : [];
+  // What each PyTorch process found (one per configuration and thread count; --only hanzi uses the tuned ones only).
+  const torchProcesses: TorchProcessInfo[] = [];
+  let torchInfo: TorchInfo | null = null;
+  for (const config of torch ? (runDigits ? TORCH_CONFIGS : (['tuned'] as const)) : []) {
+    for (const threads of threadCounts) {
+      const answer = await torch!.request<TorchInfo>({ op: 'info', config, threads });
+      if (config === 'tuned' && threads === 1) torchInfo = answer;
+      torchProcesses.push(describeTorchProcess(config, answer));
+    }
+  }
+  if (torch && !torch.openblasDir) {
+    torchNotes.push(`OpenBLAS not found (${OPENBLAS_DIRS.join(' or ')}): the tuned PyTorch runs on the system's libblas.so.3 (${torchInfo?.blas.kind ?? 'unknown'}); apt-get install -y libopenblas0-pthread for the reference issue 13 asks for`);
+  } else if (torchInfo && torchInfo.blas.kind !== 'OpenBLAS') {
+    torchNotes.push(`the tuned PyTorch was to load OpenBLAS from ${torch!.openblasDir} but mapped ${torchInfo.blas.libblas ?? 'no libblas.so.3'}`);
+  }
+  const torchNote = torchNotes.length ? torchNotes.join('; ') : null;
   const info = machine(torchInfo);
-  process.stderr.write(`bench: ${rounds} rounds, threads ${threadCounts.join(' and ')}; ${torchNote ?? `PyTorch ${torchInfo?.torch}`}\n`);
+  process.stderr.write(`bench: ${rounds} rounds, threads ${threadCounts.join(' and ')}; ${torchInfo ? `PyTorch ${torchInfo.torch}, tuned on ${torchInfo.blas.kind}` : ''}${torchNote ? ` (${torchNote})` : ''}\n`);
   const outDir = resolve(flags.out ?? (quick ? join(ROOT, '.tmp') : join(ROOT, 'bench')));
   const base = quick && !flags.out ? 'bench-quick' : 'results';
   const options = [quick && '--quick', flags.only && `--only ${flags.only}`, flags['no-epoch'] && '--no-epoch', flags['no-serve'] && '--no-serve', flags['no-torch'] && '--no-torch'].filter(Boolean);
@@ -530,11 +681,11 @@ async function main(): Promise<void> {
   const onnx = new OrtSide();
   const cases: Case[] = [];
   for (const model of MODELS) {
-    for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [], torchVariants: [] });
+    for (const threads of threadCounts) cases.push({ model, kind: 'train', threads, ts: [], torch: [], torchDefault: [], torchVariants: [] });
     for (const kind of ['infer', 'latency'] as const) {
       for (const threads of threadCounts) {
         const ort = threads === 1 ? { raw: [], hwr: [], int8: [] } : undefined;
-        cases.push({ model, kind, threads, ts: [], torch: [], torchVariants: [], ...(ort ? { ort } : {}) });
+        cases.push({ model, kind, threads, ts: [], torch: [], torchDefault: [], torchVariants: [], ...(ort ? { ort } : {}) });
       }
     }
   }
@@ -546,17 +697,23 @@ async function main(): Promise<void> {
         else if (c.kind === 'infer') c.ts.push(await ts.infer(c.model));
         else c.ts.push(...(await ts.latency(c.model)));
       };
-      const measureTorch = async () => {
+      // PyTorch tuned (the fastest layout or form per request) and as installed (eager NCHW): bench/torchEnv.ts.
+      const measureTorch = (config: TorchConfig) => async () => {
         if (!torch) return;
-        if (c.kind === 'train') c.torch.push((await torch.request<{ imagesPerSecond: number }>({ op: 'train', model: c.model, threads: c.threads, batch: 64, steps: trainSteps[c.model], warmup: warmupSteps })).imagesPerSecond);
-        else if (c.kind === 'infer') {
-          const answer = await torch.request<{ imagesPerSecond: number; variant: string }>({ op: 'infer', model: c.model, threads: c.threads, batch: inferBatch, reps: inferReps, variant: 'best' });
-          c.torch.push(answer.imagesPerSecond);
-          c.torchVariants.push(answer.variant);
+        const [samples, variant] = config === 'tuned' ? [c.torch, 'best'] : [c.torchDefault, 'nchw'];
+        const common = { config, model: c.model, threads: c.threads, variant, warmSeconds: torchWarmSeconds };
+        if (c.kind === 'train') {
+          const answer = await torch.request<{ imagesPerSecond: number; variant: string }>({ op: 'train', ...common, batch: 64, steps: trainSteps[c.model], warmup: warmupSteps });
+          samples.push(answer.imagesPerSecond);
+          if (config === 'tuned') c.torchVariants.push(answer.variant);
+        } else if (c.kind === 'infer') {
+          const answer = await torch.request<{ imagesPerSecond: number; variant: string }>({ op: 'infer', ...common, batch: inferBatch, reps: inferReps });
+          samples.push(answer.imagesPerSecond);
+          if (config === 'tuned') c.torchVariants.push(answer.variant);
         } else {
-          const answer = await torch.request<{ ms: number[]; variant: string }>({ op: 'latency', model: c.model, threads: c.threads, calls: latencyCalls, warmup: latencyWarmup, variant: 'best' });
-          c.torch.push(...answer.ms);
-          c.torchVariants.push(answer.variant);
+          const answer = await torch.request<{ ms: number[]; variant: string }>({ op: 'latency', ...common, calls: latencyCalls, warmup: latencyWarmup });
+          samples.push(...answer.ms);
+          if (config === 'tuned') c.torchVariants.push(answer.variant);
         }
       };
       const measureInt8 = async () => {
@@ -571,7 +728,7 @@ async function main(): Promise<void> {
         c.ort!.hwr.push(...pair.hwr);
       };
       // Every side of a case in turn, the order rotated each round and case so that the machine's noise hits all.
-      const sides = [measureTs, measureTorch, ...(c.ort ? [measureOrtPair, measureInt8] : [])];
+      const sides = [measureTs, measureTorch('tuned'), measureTorch('default'), ...(c.ort ? [measureOrtPair, measureInt8] : [])];
       const first = (round + i) % sides.length;
       for (const side of [...sides.slice(first), ...sides.slice(0, first)]) await side();
     }
@@ -619,6 +776,7 @@ async function main(): Promise<void> {
     rounds,
     quick,
     torchNote,
+    torchProcesses,
     rows,
     speedups,
     peakTrainingRssMB,
@@ -632,6 +790,7 @@ async function main(): Promise<void> {
       ...c,
       ts: c.ts.map(round(c.kind)),
       torch: c.torch.map(round(c.kind)),
+      torchDefault: c.torchDefault.map(round(c.kind)),
       ...(c.ort ? { ort: { raw: c.ort.raw.map(round(c.kind)), hwr: c.ort.hwr.map(round(c.kind)), int8: c.ort.int8.map(round(c.kind)) } } : {}),
     })),
     serving: serving ?? keptServing?.report ?? null,
