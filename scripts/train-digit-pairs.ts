@@ -22,15 +22,16 @@
  *
  * Writes the model folder (float16 weights, metadata.json with `pairsFor: "digits"` and this command, SHA256SUMS).
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import type { ModelMetadata } from '../src/core/types.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
+import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
+import { CHECKSUMS_FILE, formatChecksums, sha256Hex } from '../src/node/modelFiles.ts';
 import { train } from '../src/train/train.ts';
 
 const { values: flags } = parseArgs({
@@ -91,16 +92,6 @@ function sample(rng: Rng, lo: number, hi: number): { pixels: Uint8Array; label: 
   return { pixels, label: none ? NONE : Number(chars[0]!.label) * 10 + Number(chars[1]!.label) };
 }
 
-/** IDX files (LeCun's MNIST format): big-endian magic and sizes, then the bytes. */
-function idx(data: Uint8Array, dims: number[]): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
-  header.setUint32(0, 0x0800 + dims.length);
-  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
-  const bytes = new Uint8Array(header.byteLength + data.length);
-  bytes.set(new Uint8Array(header.buffer), 0);
-  bytes.set(data, header.byteLength);
-  return bytes;
-}
 
 async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: number, hi: number): Promise<void> {
   const pixels = new Uint8Array(n * 784);
@@ -110,8 +101,8 @@ async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: numbe
     pixels.set(s.pixels, i * 784);
     labelBytes[i] = s.label;
   }
-  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), idx(pixels, [n, 28, 28]));
-  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), idx(labelBytes, [n]));
+  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [n, 28, 28]));
+  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labelBytes, [n]));
 }
 
 await mkdir(dataDir, { recursive: true });
@@ -149,6 +140,6 @@ const metadata = {
 await writeFile(join(out, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
 // SHA256SUMS over the shipped files again (metadata.json changed).
 const files = ['metadata.json', 'model.json', 'weights.bin'];
-const sums = await Promise.all(files.map(async (f) => `${createHash('sha256').update(await readFile(join(out, f))).digest('hex')}  ${f}`));
-await writeFile(join(out, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+const sums = new Map(await Promise.all(files.map(async (f) => [f, sha256Hex(await readFile(join(out, f)))] as const)));
+await writeFile(join(out, CHECKSUMS_FILE), formatChecksums(sums));
 console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);

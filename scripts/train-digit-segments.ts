@@ -30,7 +30,6 @@
  *            --init runs/h6/digit-pairs (a model folder of hwr-net: weights of the same shape copied, the output
  *            layer grown) --data-only (write the IDX data and stop)
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,8 +39,10 @@ import { listCandidates } from '../src/core/line/readLine.ts';
 import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import type { ModelMetadata } from '../src/core/types.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
+import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
+import { CHECKSUMS_FILE, formatChecksums, sha256Hex } from '../src/node/modelFiles.ts';
 import { train } from '../src/train/train.ts';
 
 const { values: flags } = parseArgs({
@@ -134,16 +135,6 @@ function lineSamples(rng: Rng, lo: number, hi: number): Sample[] {
   return samples;
 }
 
-/** IDX files (LeCun's MNIST format): big-endian magic and sizes, then the bytes. */
-function idx(data: Uint8Array, dims: number[]): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
-  header.setUint32(0, 0x0800 + dims.length);
-  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
-  const bytes = new Uint8Array(header.byteLength + data.length);
-  bytes.set(new Uint8Array(header.buffer), 0);
-  bytes.set(data, header.byteLength);
-  return bytes;
-}
 
 const tally = { single: 0, pair: 0, none: 0, noneSeen: 0 };
 async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: number, hi: number): Promise<void> {
@@ -166,8 +157,8 @@ async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: numbe
       labelBytes[filled++] = s.label;
     }
   }
-  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), idx(pixels, [n, 28, 28]));
-  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), idx(labelBytes, [n]));
+  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [n, 28, 28]));
+  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labelBytes, [n]));
 }
 
 await mkdir(dataDir, { recursive: true });
@@ -205,6 +196,6 @@ const metadata = {
 };
 await writeFile(join(out, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
 const files = ['metadata.json', 'model.json', 'weights.bin'];
-const sums = await Promise.all(files.map(async (f) => `${createHash('sha256').update(await readFile(join(out, f))).digest('hex')}  ${f}`));
-await writeFile(join(out, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+const sums = new Map(await Promise.all(files.map(async (f) => [f, sha256Hex(await readFile(join(out, f)))] as const)));
+await writeFile(join(out, CHECKSUMS_FILE), formatChecksums(sums));
 console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);

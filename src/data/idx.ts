@@ -36,6 +36,29 @@ const TYPE_NAMES: Record<number, string> = {
   0x0e: 'float64',
 };
 
+/**
+ * Encodes unsigned bytes as an IDX file (the inverse of `parseIdx` for type 0x08): magic `0x0800 + dims.length`,
+ * one big-endian int32 per dimension, then the data.
+ * @param data row-major bytes, `product(dims)` of them
+ * @param dims the sizes, e.g. `[count, 28, 28]` for images or `[count]` for labels
+ * @returns the file's bytes
+ * @throws HwrError `BAD_ARGUMENT` when `data.length` is not the product of `dims` or a size is not an integer >= 0
+ */
+export function encodeIdx(data: Uint8Array, dims: readonly number[]): Uint8Array {
+  if (dims.length < 1 || dims.length > 255 || dims.some((d) => !Number.isInteger(d) || d < 0 || d > 0x7fffffff)) {
+    throw hwrError('BAD_ARGUMENT', `encodeIdx: expected 1-255 sizes, each an integer >= 0, got [${dims.join(', ')}]`);
+  }
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (data.length !== count) throw hwrError('BAD_ARGUMENT', `encodeIdx: expected ${count} bytes for [${dims.join(', ')}], got ${data.length}`);
+  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+  header.setUint32(0, 0x0800 + dims.length);
+  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
+  const bytes = new Uint8Array(header.byteLength + data.length);
+  bytes.set(new Uint8Array(header.buffer), 0);
+  bytes.set(data, header.byteLength);
+  return bytes;
+}
+
 /** An IDX array of unsigned bytes. */
 export interface IdxArray {
   /** Dimension sizes from the header, outermost first, e.g. `[60000, 28, 28]`. */

@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gunzip, isGzip, parseIdx, parseIdxImages, parseIdxLabels } from '../../src/data/idx.ts';
+import { encodeIdx, gunzip, IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS, isGzip, parseIdx, parseIdxImages, parseIdxLabels } from '../../src/data/idx.ts';
 import { classNamesFor, idxFileNames, loadIdxDataset, loadMnist, mnistDir, readIdxFile } from '../../src/data/mnist.ts';
 import { useTempDirs } from '../fixtures/tempDirs.ts';
 
@@ -219,5 +219,25 @@ describe('loadMnist', () => {
     expect(train.count).toBe(3);
     expect(Array.from(train.labels)).toEqual([5, 0, 4]);
     expect(test.images.length).toBe(3 * 784);
+  });
+});
+
+describe('encodeIdx', () => {
+  it('writes what parseIdx reads back: images and labels, with the MNIST magic numbers', () => {
+    const pixels = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => (i * 37) % 256);
+    const images = encodeIdx(pixels, [2, 3, 4]);
+    expect(new DataView(images.buffer).getUint32(0)).toBe(IDX_MAGIC_IMAGES);
+    const parsed = parseIdx(images, 'images');
+    expect(parsed.dims).toEqual([2, 3, 4]);
+    expect([...parsed.data]).toEqual([...pixels]);
+    const labels = encodeIdx(Uint8Array.of(7, 0, 9), [3]);
+    expect(new DataView(labels.buffer).getUint32(0)).toBe(IDX_MAGIC_LABELS);
+    expect([...parseIdxLabels(labels, 'labels').labels]).toEqual([7, 0, 9]);
+  });
+
+  it('refuses data that does not fill the sizes, and bad sizes', () => {
+    expect(() => encodeIdx(new Uint8Array(5), [2, 3])).toThrow(/expected 6 bytes/);
+    expect(() => encodeIdx(new Uint8Array(0), [])).toThrow(/sizes/);
+    expect(() => encodeIdx(new Uint8Array(0), [1.5])).toThrow(/sizes/);
   });
 });
