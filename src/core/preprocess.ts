@@ -268,20 +268,31 @@ export function inkBoundingBox(
   if (strongest === 0) throw hwrError('NO_INK', `no ink found in ${name}`);
 
   const blobs = inkComponents(ink, width, height, WEAK_FRACTION * threshold * strongest, threshold * strongest);
-  const totalMass = blobs.reduce((sum, blob) => sum + blob.mass, 0);
-  const kept = dropSpecks(blobs, totalMass);
-  const keptMass = kept.reduce((sum, blob) => sum + blob.mass, 0);
-  if (keptMass < MIN_INK_MASS) throw hwrError('NO_INK', `no ink found in ${name}`);
+  return specklessBox(blobs, width, height, name);
+}
 
+/**
+ * The box of the blobs left once specks are dropped (`dropSpecks`): `inkBoundingBox`'s last step, shared with the
+ * line reader's crop normalizer (`MnistCropNormalizer`), which finds the same blobs another way.
+ * @param blobs the image's ink components (`inkComponents`' order)
+ * @throws HwrError `NO_INK` when the blobs kept hold under `MIN_INK_MASS`
+ */
+function specklessBox(blobs: readonly InkComponent[], width: number, height: number, name: string): BoundingBox {
+  let totalMass = 0;
+  for (const blob of blobs) totalMass += blob.mass;
+  const kept = dropSpecks(blobs, totalMass);
+  let keptMass = 0;
+  for (const blob of kept) keptMass += blob.mass;
+  if (keptMass < MIN_INK_MASS) throw hwrError('NO_INK', `no ink found in ${name}`);
   let x0 = width;
   let y0 = height;
   let x1 = -1;
   let y1 = -1;
   for (const blob of kept) {
-    x0 = Math.min(x0, blob.x0);
-    y0 = Math.min(y0, blob.y0);
-    x1 = Math.max(x1, blob.x1);
-    y1 = Math.max(y1, blob.y1);
+    if (blob.x0 < x0) x0 = blob.x0;
+    if (blob.y0 < y0) y0 = blob.y0;
+    if (blob.x1 > x1) x1 = blob.x1;
+    if (blob.y1 > y1) y1 = blob.y1;
   }
   return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
@@ -633,23 +644,7 @@ export class MnistCropNormalizer {
       if (s >= 0 && (blob.first < 0 || s < blob.first)) blob.first = s;
     }
     const blobs = [...blobOf.values()].filter((b) => b.first >= 0).sort((a, b) => a.first - b.first);
-    let totalMass = 0;
-    for (const blob of blobs) totalMass += blob.mass;
-    const kept = blobs.length === 1 ? blobs : dropSpecks(blobs, totalMass);
-    let keptMass = 0;
-    for (const blob of kept) keptMass += blob.mass;
-    if (keptMass < MIN_INK_MASS) throw hwrError('NO_INK', `no ink found in ${name}`);
-    let x0 = width;
-    let y0 = height;
-    let x1 = -1;
-    let y1 = -1;
-    for (const blob of kept) {
-      if (blob.x0 < x0) x0 = blob.x0;
-      if (blob.y0 < y0) y0 = blob.y0;
-      if (blob.x1 > x1) x1 = blob.x1;
-      if (blob.y1 > y1) y1 = blob.y1;
-    }
-    return { box: { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 }, strongest, strongestAt };
+    return { box: specklessBox(blobs, width, height, name), strongest, strongestAt };
   }
 
   /**
@@ -1030,7 +1025,7 @@ export function inkComponents(ink: Float32Array, width: number, height: number, 
 }
 
 /** Drops specks (blobs under SPECK_FRACTION of the ink), smallest first, within a total budget of SPECK_BUDGET of the ink. */
-function dropSpecks(blobs: InkComponent[], totalMass: number): InkComponent[] {
+function dropSpecks<Blob extends InkComponent>(blobs: readonly Blob[], totalMass: number): Blob[] {
   const bySize = [...blobs].sort((a, b) => a.mass - b.mass);
   let dropped = 0;
   let firstKept = 0;
