@@ -22,16 +22,15 @@
  *
  * Writes the model folder (float16 weights, metadata.json with `pairsFor: "digits"` and this command, SHA256SUMS).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
-import type { ModelMetadata } from '../src/core/types.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
 import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
-import { CHECKSUMS_FILE, formatChecksums, sha256Hex } from '../src/node/modelFiles.ts';
+import { readMetadata, writeMetadata } from '../src/node/modelFiles.ts';
 import { train } from '../src/train/train.ts';
 
 const { values: flags } = parseArgs({
@@ -58,7 +57,7 @@ const dataDir = `${out}-data`;
 const CLASSES = [...Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')), 'none'];
 const NONE = 100;
 
-const digitsMetadata = JSON.parse(await readFile(resolve('models/digits/metadata.json'), 'utf8')) as ModelMetadata;
+const digitsMetadata = await readMetadata(resolve('models/digits'));
 const prepare = segmentPreprocessorFor(digitsMetadata);
 const mnist = await loadMnist();
 const { images, labels } = mnist.train;
@@ -137,9 +136,5 @@ const metadata = {
   testData: `${testCount} composed samples from MNIST train digits 50,000-59,999 (held out)`,
   command,
 };
-await writeFile(join(out, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
-// SHA256SUMS over the shipped files again (metadata.json changed).
-const files = ['metadata.json', 'model.json', 'weights.bin'];
-const sums = new Map(await Promise.all(files.map(async (f) => [f, sha256Hex(await readFile(join(out, f)))] as const)));
-await writeFile(join(out, CHECKSUMS_FILE), formatChecksums(sums));
+await writeMetadata(out, metadata); // atomically, its checksum recorded in SHA256SUMS beside model.json's and weights.bin's
 console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);
