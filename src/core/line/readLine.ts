@@ -131,6 +131,9 @@ export const LINE_READER_TUNING = {
 
 const now = (): number => globalThis.performance.now();
 
+/** Natural log of a probability, floored at 1e-12 (a model's 0 is not an impossibility). */
+const logOf = (p: number): number => Math.log(Math.max(p, 1e-12));
+
 /**
  * Most pieces (primitives: ink stroke groups, image components and the parts cuts leave) `readLine` reads in one line.
  * Reading grows faster than the line (every run of pieces is a candidate, and the search keeps readings per piece):
@@ -250,21 +253,20 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   const edges = candidates.map((c, k): LatticeEdge => {
     const row = probabilities.subarray(k * classes, (k + 1) * classes);
     const segment = segmentRow(c);
+    // The character model's log probability, blended with the segment model's for the same option.
+    const blend = (own: number, segmentP: number): number => (1 - PAIR_TUNING.SEGMENT_WEIGHT) * logOf(own) + PAIR_TUNING.SEGMENT_WEIGHT * logOf(segmentP);
     // log p(label) of an option: the character model's, blended with the segment model's where it has the label.
     const logP = (i: number): number => {
-      const own = Math.log(Math.max(row[i]!, 1e-12));
       const j = segment ? segmentLabels!.get(i) : undefined;
-      if (j === undefined) return own;
-      return (1 - PAIR_TUNING.SEGMENT_WEIGHT) * own + PAIR_TUNING.SEGMENT_WEIGHT * Math.log(Math.max(segment![j]!, 1e-12));
+      return j === undefined ? logOf(row[i]!) : blend(row[i]!, segment![j]!);
     };
     // A rejected character is still one whole character: with a segment model, its probability that the candidate is
     // one (of any class) is blended in, so that a fragment left by a cut is not marked as a character of its own.
     const logRejection = (p: number): number => {
-      const own = Math.log(Math.max(p, 1e-12));
-      if (!segment || !PAIR_TUNING.SEGMENT_REJECTION) return own;
+      if (!segment || !PAIR_TUNING.SEGMENT_REJECTION) return logOf(p);
       let whole = 0;
       for (const j of segmentLabels!.values()) whole += segment[j]!;
-      return (1 - PAIR_TUNING.SEGMENT_WEIGHT) * own + PAIR_TUNING.SEGMENT_WEIGHT * Math.log(Math.max(whole, 1e-12));
+      return blend(p, whole);
     };
     const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS);
     const options: LatticeOption[] = [];
@@ -297,7 +299,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
         const pair = pairLabels.get(i);
         if (!pair || options.length >= pairLabelCount) continue;
         const p = row[i]!;
-        options.push({ text: pair[0] + pair[1], score: PAIR_TUNING.WEIGHT * Math.log(Math.max(p, 1e-12)) + prior, probability: p });
+        options.push({ text: pair[0] + pair[1], score: PAIR_TUNING.WEIGHT * logOf(p) + prior, probability: p });
       }
       if (options.length > 0) edges.push({ from: c.first, to: c.last + 1, left: c.x0, right: c.x1, options, pairRow: row } as LatticeEdge & { pairRow: Float32Array });
     });
