@@ -16,10 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // TF.js's own gradients (tfjs-core's register_all_gradients, which tfjs-layers imports in Node and in bundles alike).
 import '@tensorflow/tfjs-layers';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { useThreadedWasmInNode } from './threadedWasm.ts';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
-import { loadSimdModule, type SimdWasmSource } from './simd/index.ts';
+import { loadSimdModule, setKernelThreads, type SimdWasmSource } from './simd/index.ts';
 
 /** Backends that `setupBackend` knows how to prepare. */
 export type BackendName = 'wasm' | 'cpu';
@@ -39,6 +40,13 @@ export interface SetupBackendOptions {
    * Only the first `setupBackend` call of a thread loads it.
    */
   simdWasm?: SimdWasmSource;
+  /**
+   * Node: threads for one training step's kernels (default 1). With 2 or more, TF.js runs its threaded wasm build
+   * (a shared heap; ./threadedWasm.ts), hwr's SIMD convolutions split each call over this many threads
+   * (./simd/threads.ts) and TF.js's own XNNPACK kernels use as many. Takes effect only if the wasm backend has not
+   * been initialized yet in this process (a warning says so otherwise). Ignored in a browser.
+   */
+  kernelThreads?: number;
 }
 
 let wasmPathsSet = false;
@@ -97,6 +105,14 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
   if (!pending) {
     pending = (async () => {
       if (name === 'wasm') {
+        const threads = options.kernelThreads ?? 1;
+        if (threads > 1) {
+          if (tf.engine().registry['wasm'] !== undefined) console.warn('hwr: kernelThreads: the wasm backend is already initialized; its kernels stay on one thread');
+          else if (useThreadedWasmInNode()) {
+            setThreadsCount(threads);
+            setKernelThreads(threads);
+          }
+        }
         locateWasmBinaries(options.wasmPaths);
         await loadSimdModule(options.simdWasm);
         registerTrainingKernels();

@@ -27,6 +27,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import type { PoolingExports } from './pooling.ts';
+import { KernelThreads, splitImages, type KernelCall } from './threads.ts';
 import type { WinogradExports } from './winograd.ts';
 
 /** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
@@ -110,6 +111,23 @@ function compile(): WebAssembly.Module | null {
 }
 
 /**
+ * Where `npm run build:simd` writes the module's shared-memory build (`--enable threads --sharedMemory`), which
+ * instantiates on the heap of TF.js's threaded wasm build (a shared `WebAssembly.Memory` of at most 65,536 pages).
+ */
+export const SIMD_SHARED_WASM_URL: URL = new URL('./kernels-shared.wasm', import.meta.url);
+
+/** The compiled shared-memory build: undefined until first needed, null when unusable. Node only. */
+let compiledShared: WebAssembly.Module | null | undefined;
+
+function compileShared(): WebAssembly.Module | null {
+  if (compiledShared === undefined) {
+    const node = nodeBuiltins();
+    compiledShared = node && SIMD_SHARED_WASM_URL.protocol === 'file:' ? compileFile(node, node.url.fileURLToPath(SIMD_SHARED_WASM_URL)) : null;
+  }
+  return compiledShared;
+}
+
+/**
  * Compiles `kernels.wasm` for this thread, once (later calls return the first result): from `source`, default
  * `SIMD_WASM_URL` (the file beside this module in Node, the build's asset in a browser). In Node a file is checked
  * against its sources first (see `simdKernelsAvailable`); in a browser a URL is fetched and compiled with
@@ -172,13 +190,76 @@ export function simdKernels(backend: WasmBackend): SimdExports | undefined {
   if (!enabled) return undefined;
   let kernels = instances.get(backend);
   if (kernels) return kernels;
-  const module = compile();
+  const memory = heapMemory(backend);
+  if (!memory) return undefined;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const module = shared ? compileShared() : compile();
   if (!module) return undefined;
-  const memory = (backend.wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   kernels = instance.exports as unknown as SimdExports;
   instances.set(backend, kernels);
+  if (shared && kernelThreadCount > 1) {
+    const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+    const pool = KernelThreads.start(memory, module, names, kernelThreadCount - 1);
+    if (pool) pools.set(backend, pool);
+  }
   return kernels;
+}
+
+/** The wasm backend's heap: the threaded build keeps its (shared) memory in `wasmMemory`, the others export it as `asm.memory`. */
+function heapMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
+  const wasm = backend.wasm as unknown as { asm: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+  return wasm.asm.memory ?? wasm.wasmMemory;
+}
+
+/** Threads for the SIMD kernels (1: none started); see `setKernelThreads`. */
+let kernelThreadCount = 1;
+const pools = new WeakMap<WasmBackend, KernelThreads>();
+
+/**
+ * How many threads the SIMD kernels split their work over (the calling thread included), for backends whose
+ * heap is shared (TF.js's threaded build: `setupBackend({ kernelThreads })`). Helper threads are started when a
+ * backend's kernels are first used, as many as this says then; later calls can lower the split (1: every kernel on
+ * the calling thread, as without helpers) but not start more.
+ * @throws Error when `threads` is not a positive integer
+ */
+export function setKernelThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`kernel threads: expected a positive integer, got ${threads}`);
+  kernelThreadCount = threads;
+}
+
+/**
+ * How a kernel over `batch` images splits among `backend`'s threads: `[first image, count]` runs (`splitImages`),
+ * a single run when it has no helper threads.
+ */
+export function imageParts(backend: WasmBackend, batch: number): Array<[number, number]> {
+  const pool = pools.get(backend);
+  return pool && kernelThreadCount > 1 ? splitImages(batch, Math.min(pool.threads, kernelThreadCount)) : [[0, batch]];
+}
+
+/** `target` += each of `partials` (float32, `n` elements each), in the order given. */
+export function addInto(backend: WasmBackend, target: tf.TensorInfo, partials: readonly tf.TensorInfo[], n: number): void {
+  const heap = new Float32Array(heapMemory(backend)!.buffer);
+  const t = ptr(backend, target) / 4;
+  for (const partial of partials) {
+    const p = ptr(backend, partial) / 4;
+    for (let i = 0; i < n; i++) heap[t + i]! += heap[p + i]!;
+  }
+}
+
+/** The helper threads of `backend`'s SIMD kernels, or undefined when they run on the calling thread only. */
+export function kernelThreads(backend: WasmBackend): KernelThreads | undefined {
+  return pools.get(backend);
+}
+
+/**
+ * Runs one kernel call per part, on the calling thread and the helpers at once when `backend` has them, else one
+ * after another here. The parts must write disjoint memory.
+ */
+export function runParts(backend: WasmBackend, simd: SimdExports, calls: readonly KernelCall[]): void {
+  const pool = pools.get(backend);
+  if (pool && calls.length > 1) pool.run(simd as unknown as Record<string, unknown>, calls);
+  else for (const call of calls) (simd as unknown as Record<string, (...a: number[]) => void>)[call.fn]!(...call.args);
 }
 
 type Info = tf.backend_util.Conv2DInfo;
@@ -237,11 +318,16 @@ export function simdCovers(info: Info, kernel: 'forward' | 'filter' | 'input'): 
  */
 export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
   const { batchSize: B, inChannels: Ci, outChannels: Co } = info;
-  const P = B * info.outHeight * info.outWidth;
   const padded = paddedInput(backend, simd, x, info);
   const { pix, row } = offsetTables(backend, simd, info);
   const y = backend.makeOutput([B, info.outHeight, info.outWidth, Co], 'float32');
-  simd.conv2d(ptr(backend, padded), ptr(backend, filter), ptr(backend, y), ptr(backend, pix), ptr(backend, row), P, info.filterHeight * info.filterWidth, Ci, Co);
+  const perImage = info.outHeight * info.outWidth;
+  const [xp, w, yp, pixp, rowp] = [ptr(backend, padded), ptr(backend, filter), ptr(backend, y), ptr(backend, pix), ptr(backend, row)];
+  // Output pixels in runs of whole images, one per thread (the offset tables are absolute, so a run is a sub-table).
+  runParts(backend, simd, imageParts(backend, B).map(([b0, n]) => ({
+    fn: 'conv2d',
+    args: [xp, w, yp + b0 * perImage * Co * 4, pixp + b0 * perImage * 4, rowp, n * perImage, info.filterHeight * info.filterWidth, Ci, Co],
+  })));
   dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
   return y;
 }
@@ -259,7 +345,21 @@ export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports
   const padded = paddedInput(backend, simd, x, info);
   const { pix, row } = offsetTables(backend, simd, info);
   const dW = backend.makeOutput([info.filterHeight, info.filterWidth, Ci, Co], 'float32');
-  simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co);
+  const parts = imageParts(backend, B);
+  if (parts.length === 1) {
+    simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co);
+  } else {
+    // Each thread sums its own images' pixels into its own dW; the partial sums are added at the end.
+    const perImage = info.outHeight * info.outWidth;
+    const partial = parts.slice(1).map(() => backend.makeOutput([R * Co], 'float32'));
+    const outs = [dW, ...partial];
+    runParts(backend, simd, parts.map(([b0, n], k) => ({
+      fn: 'conv2dBackpropFilter',
+      args: [ptr(backend, padded), ptr(backend, dy) + b0 * perImage * Co * 4, ptr(backend, outs[k]!), ptr(backend, pix) + b0 * perImage * 4, ptr(backend, row), n * perImage, R, Co],
+    })));
+    addInto(backend, dW, partial, R * Co);
+    dispose(backend, ...partial);
+  }
   dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
   return dW;
 }
@@ -272,7 +372,6 @@ export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports
 export function simdConv2DBackpropInput(backend: WasmBackend, simd: SimdExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co } = info;
   const [Hp, Wp] = paddedSize(info);
-  const P = B * info.outHeight * info.outWidth;
   const R = info.filterHeight * info.filterWidth * Ci;
   const Rp = Math.ceil(R / 8) * 8;
   // W viewed as [R, Co], transposed to [Co, Rp] with zero columns past R (the micro-kernel reads 8 at a time).
@@ -284,7 +383,12 @@ export function simdConv2DBackpropInput(backend: WasmBackend, simd: SimdExports,
   const dxp = padded ? backend.makeOutput([B, Hp, Wp, Ci], 'float32') : dx;
   zeroFill(backend, dxp);
   const { pix, row } = offsetTables(backend, simd, info);
-  simd.conv2dBackpropInput(ptr(backend, dy), ptr(backend, wT), ptr(backend, dxp), ptr(backend, pix), ptr(backend, row), P, Co, R, Rp);
+  // Runs of whole images, one per thread: col2im scatters within one image only, so the runs write disjoint rows.
+  const perImage = info.outHeight * info.outWidth;
+  runParts(backend, simd, imageParts(backend, B).map(([b0, n]) => ({
+    fn: 'conv2dBackpropInput',
+    args: [ptr(backend, dy) + b0 * perImage * Co * 4, ptr(backend, wT), ptr(backend, dxp), ptr(backend, pix) + b0 * perImage * 4, ptr(backend, row), n * perImage, Co, R, Rp],
+  })));
   if (padded) {
     simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hp, Wp, info.padInfo.top, info.padInfo.left);
     dispose(backend, dxp);

@@ -11,7 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
-import { paddedCopy } from './index.ts';
+import { addInto, imageParts, paddedCopy, runParts } from './index.ts';
 
 type Fn = (...args: number[]) => void;
 
@@ -123,11 +123,17 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
   const U = filterTransform(backend, simd, v, filter, Ci, Co);
-  const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
-  const M = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
+  const [Hx, Wx] = tileExtent(info, m);
+  const parts = imageParts(backend, B);
+  // Per thread: its own scratch planes and a run of whole images.
+  const V = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
+  const M = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
-  simd.winogradConv2d(m, ptr(backend, xp), ptr(backend, U), ptr(backend, y), ptr(backend, V), ptr(backend, M), B, OH, OW, Ci, Co);
-  dispose(backend, xp, U, V, M);
+  runParts(backend, simd as never, parts.map(([b0, n], k) => ({
+    fn: 'winogradConv2d',
+    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co],
+  })));
+  dispose(backend, xp, U, ...V, ...M);
   return y;
 }
 
@@ -146,14 +152,19 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
   const UT = filterTransform(backend, simd, v, wT, Co, Ci);
   dispose(backend, wT);
-  const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
-  const dV = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
+  const parts = imageParts(backend, B);
+  const DY = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
+  const dV = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   zeroFill(backend, dxp);
-  simd.winogradConv2dBackpropInput(m, ptr(backend, dy), ptr(backend, UT), ptr(backend, dxp), ptr(backend, DY), ptr(backend, dV), B, OH, OW, Ci, Co);
+  // Per thread a run of whole images: tiles scatter-add within their own image only.
+  runParts(backend, simd as never, parts.map(([b0, n], k) => ({
+    fn: 'winogradConv2dBackpropInput',
+    args: [m, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4, ptr(backend, DY[k]!), ptr(backend, dV[k]!), n, OH, OW, Ci, Co],
+  })));
   simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
-  dispose(backend, UT, DY, dV, dxp);
+  dispose(backend, UT, ...DY, ...dV, dxp);
   return dx;
 }
 
@@ -165,11 +176,20 @@ export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: Winogra
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
-  const V = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci));
-  const DY = planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co));
-  const MW = planesBuffer(backend, v.planes, simd.filterPlane(Ci, Co));
+  const [Hx, Wx] = tileExtent(info, m);
+  const parts = imageParts(backend, B);
+  const V = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
+  const DY = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
+  const MW = parts.map(() => planesBuffer(backend, v.planes, simd.filterPlane(Ci, Co)));
   const dW = backend.makeOutput([3, 3, Ci, Co], 'float32');
-  simd.winogradConv2dBackpropFilter(m, ptr(backend, xp), ptr(backend, dy), ptr(backend, dW), ptr(backend, V), ptr(backend, DY), ptr(backend, MW), B, OH, OW, Ci, Co);
-  dispose(backend, xp, V, DY, MW);
+  // Per thread its own images into its own dW; the partial sums are added at the end.
+  const partial = parts.slice(1).map(() => backend.makeOutput([9 * Ci * Co], 'float32'));
+  const outs = [dW, ...partial];
+  runParts(backend, simd as never, parts.map(([b0, n], k) => ({
+    fn: 'winogradConv2dBackpropFilter',
+    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, outs[k]!), ptr(backend, V[k]!), ptr(backend, DY[k]!), ptr(backend, MW[k]!), n, OH, OW, Ci, Co],
+  })));
+  addInto(backend, dW, partial, 9 * Ci * Co);
+  dispose(backend, xp, ...V, ...DY, ...MW, ...partial);
   return dW;
 }

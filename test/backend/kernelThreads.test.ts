@@ -1,0 +1,126 @@
+/**
+ * The SIMD convolutions split over two threads (`setupBackend({ kernelThreads: 2 })`: TF.js's threaded wasm build in
+ * Node, src/backend/threadedWasm.ts, and the helper threads of src/backend/simd/threads.ts) against the cpu backend,
+ * TF.js's reference: every split kernel (direct Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput; Winograd
+ * F(2x2) and F(4x4) forward, input and filter gradient) on batches that split evenly and unevenly, then a short
+ * training run whose loss curve must follow the cpu backend's.
+ *
+ * Tolerance as in kernels.test.ts: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|) (the filter gradients add the
+ * threads' partial sums, another summation order). This file runs in its own process (vitest isolates files), so
+ * the wasm backend here is the threaded one.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../../src/backend/backend.ts';
+import { kernelThreads, setKernelThreads, simdKernelsAvailable, type SimdExports } from '../../src/backend/simd/index.ts';
+import { KernelThreads, splitImages } from '../../src/backend/simd/threads.ts';
+import { forceWinogradTile, winogradApplies } from '../../src/backend/simd/winograd.ts';
+import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
+import { getArchitecture } from '../../src/models/index.ts';
+import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+
+const TOLERANCE = 1e-4;
+type Shape4D = [number, number, number, number];
+type ConvCase = { x: Shape4D; filter: Shape4D; stride: number; pad: 'valid' | 'same' };
+
+const cases: ConvCase[] = [
+  { x: [2, 28, 28, 1], filter: [5, 5, 1, 32], stride: 1, pad: 'valid' },
+  { x: [3, 12, 12, 32], filter: [3, 3, 32, 64], stride: 1, pad: 'valid' },
+  { x: [5, 5, 5, 64], filter: [3, 3, 64, 128], stride: 1, pad: 'valid' },
+  { x: [4, 13, 11, 5], filter: [3, 3, 5, 8], stride: 2, pad: 'same' },
+  { x: [3, 9, 7, 8], filter: [3, 3, 8, 16], stride: 1, pad: 'same' },
+  { x: [1, 10, 10, 16], filter: [3, 3, 16, 8], stride: 1, pad: 'valid' },
+];
+const name = (c: ConvCase): string => `x ${c.x} filter ${c.filter} stride ${c.stride} pad ${c.pad}`;
+
+function convAndGradients(c: ConvCase, seed: number): tf.Tensor[] {
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad);
+  const x = tf.tensor4d(values(sizeOf(c.x), seed), c.x);
+  const w = tf.tensor4d(values(sizeOf(c.filter), seed + 1), c.filter);
+  const dy = tf.tensor(values(sizeOf(info.outShape), seed + 2), info.outShape);
+  return [
+    tf.conv2d(x, w, c.stride, c.pad),
+    tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor,
+    tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
+  ];
+}
+
+describe('splitImages', () => {
+  it('cuts a batch into contiguous runs of whole images, as even as possible, none empty', () => {
+    expect(splitImages(64, 2)).toEqual([[0, 32], [32, 32]]);
+    expect(splitImages(5, 2)).toEqual([[0, 2], [2, 3]]);
+    expect(splitImages(1, 2)).toEqual([[0, 1]]);
+    expect(splitImages(7, 3)).toEqual([[0, 2], [2, 2], [4, 3]]);
+  });
+});
+
+describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm', kernelThreads: 2 });
+  });
+
+  it('runs on a shared heap with one helper thread', () => {
+    expect(simdKernelsAvailable()).toBe(true);
+    tf.tidy(() => tf.conv2d(tf.ones([2, 5, 5, 8]) as tf.Tensor4D, tf.ones([3, 3, 8, 8]) as tf.Tensor4D, 1, 'valid').dataSync());
+    const backend = tf.backend() as WasmBackend;
+    expect(kernelThreads(backend)?.threads).toBe(2);
+  });
+
+  for (const c of cases) {
+    it(`Conv2D and both gradients match the cpu backend, ${name(c)}`, async () => {
+      await compareBackends('y, dx, dW', () => convAndGradients(c, 31), TOLERANCE);
+    });
+    if (winogradApplies(tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad))) {
+      for (const tile of [2, 4] as const) {
+        it(`Winograd F(${tile}x${tile}): Conv2D and both gradients match the cpu backend, ${name(c)}`, async () => {
+          forceWinogradTile(tile);
+          try {
+            await compareBackends('y, dx, dW', () => convAndGradients(c, 47), TOLERANCE);
+          } finally {
+            forceWinogradTile(undefined);
+          }
+        });
+      }
+    }
+  }
+
+  it('a helper that traps is reported as an error, and the threads keep working', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const backend = tf.backend() as WasmBackend;
+    const pool = kernelThreads(backend)!;
+    const simd = (await import('../../src/backend/simd/index.ts')).simdKernels(backend) as SimdExports;
+    // A pointer far past the heap's end: the helper's call traps (out of bounds).
+    expect(() => pool.run(simd as unknown as Record<string, unknown>, [{ fn: 'reluGrad', args: [0, 0, 0, 0] }, { fn: 'reluGrad', args: [0x7ffffff0, 0x7ffffff0, 0x7ffffff0, 64] }])).toThrow(/trapped/);
+    expect(() => pool.run(simd as unknown as Record<string, unknown>, [{ fn: 'reluGrad', args: [0, 0, 0, 0] }, { fn: 'noSuchExport', args: [] }])).toThrow(/no export/);
+    await compareBackends('y, dx, dW', () => convAndGradients(cases[1]!, 5), TOLERANCE);
+  });
+
+  it('a short hwr-net training run on two threads follows the one-thread loss curve (same seed)', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const run = async (threads: number): Promise<number[]> => {
+      setKernelThreads(threads);
+      const model = getArchitecture('hwr-net').create({ classes: 10, seed: 3 });
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
+      const xs = tf.tensor4d(values(32 * 28 * 28, 9).map((v) => (v + 1) / 2), [32, 28, 28, 1]);
+      const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32'), 10).toFloat());
+      try {
+        const losses: number[] = [];
+        for (let i = 0; i < 8; i++) losses.push(Number(await model.trainOnBatch(xs, ys)));
+        return losses;
+      } finally {
+        tf.dispose([xs, ys]);
+        model.dispose();
+        setKernelThreads(2);
+      }
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expectClose(two, one, 'loss per step', 1e-4);
+    expect(one[7]!).toBeLessThan(one[0]!);
+  });
+
+  it('KernelThreads.start returns null for a heap that is not shared', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    expect(KernelThreads.start(memory, new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), [], 1)).toBeNull();
+  });
+});
