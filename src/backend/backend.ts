@@ -17,6 +17,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // TF.js's own gradients (tfjs-core's register_all_gradients, which tfjs-layers imports in Node and in bundles alike).
 import '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { installBatchNormTraining } from './batchNormTraining.ts';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
 import { loadSimdModule, type SimdWasmSource } from './simd/index.ts';
@@ -73,7 +74,8 @@ function locateWasmBinaries(browserPaths: string | undefined): void {
  *
  * For `'wasm'` (the default): locates the `.wasm` binaries (Node; `options.wasmPaths` in a browser), loads hwr's SIMD
  * module (`loadSimdModule(options.simdWasm)`), registers the training kernels
- * (`registerTrainingKernels`), selects the backend and awaits `tf.ready()`. The wasm backend runs
+ * (`registerTrainingKernels`), the faster gradients (`registerTrainingGradients`) and the fused batch norm of training
+ * (`installBatchNormTraining`, also used by 'cpu' once installed), selects the backend and awaits `tf.ready()`. The wasm backend runs
  * single-threaded in Node (its threaded build needs blob: workers that Node refuses).
  * For `'cpu'`: selects the pure-JS reference backend (slow; used by tests as the reference).
  *
@@ -101,6 +103,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         await loadSimdModule(options.simdWasm);
         registerTrainingKernels();
         registerTrainingGradients();
+        installBatchNormTraining();
       }
     })();
     ready.set(name, pending);
