@@ -17,6 +17,8 @@ import '@tensorflow/tfjs-backend-cpu';
 // TF.js's own gradients (tfjs-core's register_all_gradients, which tfjs-layers imports in Node and in bundles alike).
 import '@tensorflow/tfjs-layers';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { installFusedAdam } from './adam.ts';
+import { installBatchNormTraining } from './batchNormTraining.ts';
 import { useThreadedWasmInNode } from './threadedWasm.ts';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
@@ -81,7 +83,9 @@ function locateWasmBinaries(browserPaths: string | undefined): void {
  *
  * For `'wasm'` (the default): locates the `.wasm` binaries (Node; `options.wasmPaths` in a browser), loads hwr's SIMD
  * module (`loadSimdModule(options.simdWasm)`), registers the training kernels
- * (`registerTrainingKernels`), selects the backend and awaits `tf.ready()`. The wasm backend runs
+ * (`registerTrainingKernels`), the faster gradients (`registerTrainingGradients`), the fused batch norm of training
+ * (`installBatchNormTraining`) and Adam update (`installFusedAdam`; both also used by 'cpu' once installed), selects
+ * the backend and awaits `tf.ready()`. The wasm backend runs
  * single-threaded in Node (its threaded build needs blob: workers that Node refuses).
  * For `'cpu'`: selects the pure-JS reference backend (slow; used by tests as the reference).
  *
@@ -117,6 +121,8 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         await loadSimdModule(options.simdWasm);
         registerTrainingKernels();
         registerTrainingGradients();
+        installBatchNormTraining();
+        installFusedAdam();
       }
     })();
     ready.set(name, pending);

@@ -9,6 +9,7 @@
  * (test/backend/gradients.test.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installFusedConv2DGradient } from './FusedConv2D_grad.ts';
 import { reluGradConfig } from './Relu_grad.ts';
 
 interface FusedBatchNormAttrs {
@@ -44,7 +45,9 @@ let registered = false;
 
 /**
  * Replaces TF.js gradients that are slow on the wasm backend with equivalent faster ones: `FusedBatchNorm`'s
- * (no `Tile`) and `Relu`'s (one SIMD pass, src/backend/gradients/Relu_grad.ts). Gradients are registered per kernel name for all backends; the results are the same.
+ * (no `Tile`), `Relu`'s (one SIMD pass, src/backend/gradients/Relu_grad.ts) and `tf.fused.conv2d`'s (lazy: an input
+ * gradient that nothing consumes is not computed; src/backend/gradients/FusedConv2D_grad.ts). Gradients are
+ * registered per kernel name for all backends; the results are the same.
  * Idempotent.
  */
 export function registerTrainingGradients(): void {
@@ -52,4 +55,5 @@ export function registerTrainingGradients(): void {
   registered = true;
   tf.registerGradient(fusedBatchNormGradConfig);
   tf.registerGradient(reluGradConfig);
+  installFusedConv2DGradient();
 }

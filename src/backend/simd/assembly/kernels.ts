@@ -11,6 +11,8 @@
 // The micro-kernels keep a 4 x 8 block of results in eight v128 registers (XNNPACK's 4x8 wasmsimd shape; a
 // 6x8 block measured slower under V8, which spills registers).
 
+export * from './adam';
+export * from './batchNorm';
 export * from './pooling';
 export * from './winograd';
 export * from './winograd4';

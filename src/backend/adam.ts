@@ -1,0 +1,100 @@
+/**
+ * Adam with one kernel per variable (`HwrAdamUpdate`, src/backend/kernels/AdamUpdate.ts) instead of tfjs-core's
+ * eleven element-wise kernels per variable and step.
+ *
+ * `installFusedAdam` patches `tf.AdamOptimizer.prototype.applyGradients` with a copy of tfjs-core 4.22's method
+ * (tfjs-core/src/optimizers/adam_optimizer.ts) in which each float32 variable whose backend has the kernel ('wasm',
+ * 'cpu') is updated by it; anything else takes tfjs-core's ops. The moment variables, their names, `accBeta1/2`, the
+ * iteration count, `getWeights`/`setWeights` and the config are tfjs-core's, so optimizer state saves and restores
+ * as before, and the updates are bit-identical (test/backend/adam.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, adamUpdateKernelConfigs, type AdamUpdateAttrs } from './kernels/AdamUpdate.ts';
+
+/** tfjs-core's `NamedTensor` (not exported from its index). */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/** The fields of tfjs-core's AdamOptimizer that its applyGradients uses. */
+interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable } | undefined>;
+  accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable } | undefined>;
+  incrementIterations(): void;
+}
+
+let enabled = true;
+
+/** Turns the fused update off (`false`: tfjs-core's ops) or back on, for A/B benchmarks and tests. */
+export function setFusedAdamEnabled(on: boolean): void {
+  enabled = on;
+}
+
+let installed = false;
+
+/**
+ * Registers `HwrAdamUpdate` ('wasm', 'cpu') and patches `tf.AdamOptimizer.prototype.applyGradients` (see the module
+ * comment). Idempotent; affects every Adam optimizer of this thread.
+ */
+export function installFusedAdam(): void {
+  if (installed) return;
+  installed = true;
+  for (const config of adamUpdateKernelConfigs) {
+    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
+  }
+  const proto = tf.AdamOptimizer.prototype as unknown as AdamInternals & { applyGradients(g: tf.NamedTensorMap | NamedTensor[]): void };
+  const original = proto.applyGradients;
+  proto.applyGradients = function (this: AdamInternals, variableGradients: tf.NamedTensorMap | NamedTensor[]) {
+    if (!enabled || tf.getKernel(ADAM_UPDATE, tf.getBackend()) == null) return original.call(this, variableGradients);
+    applyGradients(this, variableGradients);
+  };
+}
+
+/** tfjs-core 4.22's `AdamOptimizer.applyGradients`, with the per-variable chain replaced by `HwrAdamUpdate`. */
+function applyGradients(self: AdamInternals, variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+  const varNames = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+  const engine = tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> };
+  const attrs: AdamUpdateAttrs = { beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, learningRate: self.learningRate };
+  tf.tidy(() => {
+    const oneMinusAccBeta1 = tf.sub(1, self.accBeta1);
+    const oneMinusAccBeta2 = tf.sub(1, self.accBeta2);
+    varNames.forEach((name, i) => {
+      const value = engine.registeredVariables[name]!;
+      const trainable = false;
+      if (self.accumulatedFirstMoment[i] == null) {
+        self.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(trainable)) };
+      }
+      if (self.accumulatedSecondMoment[i] == null) {
+        self.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(trainable)) };
+      }
+      const gradient = Array.isArray(variableGradients) ? variableGradients[i]!.tensor : variableGradients[name];
+      if (gradient == null) return;
+      const firstMoment = self.accumulatedFirstMoment[i]!.variable;
+      const secondMoment = self.accumulatedSecondMoment[i]!.variable;
+      if (value.dtype === 'float32' && gradient.dtype === 'float32') {
+        const [newValue, newFirstMoment, newSecondMoment] = tf.engine().runKernel(ADAM_UPDATE,
+          { x: value, m: firstMoment, v: secondMoment, g: gradient, d1: oneMinusAccBeta1, d2: oneMinusAccBeta2 },
+          attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        firstMoment.assign(newFirstMoment!);
+        secondMoment.assign(newSecondMoment!);
+        value.assign(newValue!);
+        return;
+      }
+      const newFirstMoment = tf.add(tf.mul(firstMoment, self.beta1), tf.mul(gradient, 1 - self.beta1));
+      const newSecondMoment = tf.add(tf.mul(secondMoment, self.beta2), tf.mul(tf.square(gradient), 1 - self.beta2));
+      const biasCorrectedFirstMoment = tf.div(newFirstMoment, oneMinusAccBeta1);
+      const biasCorrectedSecondMoment = tf.div(newSecondMoment, oneMinusAccBeta2);
+      firstMoment.assign(newFirstMoment);
+      secondMoment.assign(newSecondMoment);
+      const newValue = tf.add(tf.mul(tf.div(biasCorrectedFirstMoment, tf.add(tf.sqrt(biasCorrectedSecondMoment), self.epsilon)), -self.learningRate), value);
+      value.assign(newValue);
+    });
+    self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
+    self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+  });
+  self.incrementIterations();
+}

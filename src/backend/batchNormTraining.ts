@@ -1,0 +1,125 @@
+/**
+ * Batch normalization in training mode as one forward and one backward kernel (`HwrBatchNormTrain`,
+ * `HwrBatchNormTrainGrad`, src/backend/kernels/BatchNormTraining.ts) instead of tfjs-layers' chain of `tf.moments`,
+ * `tf.batchNorm` and their gradients (about twenty element-wise kernels per layer and step).
+ *
+ * `installBatchNormTraining` patches the `call` of tfjs-layers' `BatchNormalization` class (found in the
+ * serialization registry, so no layer is created and no layer-name counter moves). In training mode, for a float32
+ * input normalized over its last axis with `center` and `scale` (the defaults, and every hwr model), on a backend
+ * that has the kernel ('wasm', 'cpu'), the patched call computes the output and the batch statistics with
+ * `batchNormTraining` and updates the moving averages exactly as tfjs-layers does
+ * (tfjs-layers/src/layers/normalization.ts: moving = moving - (moving - batch) * (1 - momentum), with the biased
+ * batch variance). Everything else (inference, other axes, `center`/`scale` off, other backends, a disabled switch)
+ * runs the original `call`. The layer's class, config, weights and their names are untouched, so saved models load
+ * and predict as before.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  type BatchNormTrainAttrs,
+  registerBatchNormTrainingKernels,
+} from './kernels/BatchNormTraining.ts';
+
+/**
+ * Gradient of `HwrBatchNormTrain`: one `HwrBatchNormTrainGrad` call for dx, dgamma and dbeta. Upstream gradients of
+ * the mean and variance outputs (zeros from the engine when only y leads to the loss) enter dx.
+ */
+export const batchNormTrainGradConfig: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [dy, dmean, dvariance] = dys as tf.Tensor[];
+    const [x, gamma, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD,
+      { dy: dy!, x, mean, variance, gamma, dmean: dmean!, dvariance: dvariance! }, attrs) as tf.Tensor[];
+    return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+  },
+};
+
+/**
+ * Batch normalization with batch statistics over every axis but the last (differentiable in x, gamma, beta).
+ * @param x float32 [..., C] (rank >= 1)
+ * @param gamma float32 [C], the scale
+ * @param beta float32 [C], the offset
+ * @param varianceEpsilon added to the variance under the square root
+ * @returns [y float32 of x's shape, mean float32 [C], variance float32 [C] (biased, as `tf.moments`)]
+ * @throws Error when the active backend has no `HwrBatchNormTrain` kernel (call `installBatchNormTraining` first;
+ *   'wasm' and 'cpu' have one).
+ */
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const attrs: BatchNormTrainAttrs = { varianceEpsilon };
+  return tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** The parts of tfjs-layers' BatchNormalization that the patched `call` reads. */
+interface BatchNormalizationLayer {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: LayerVariableLike | null;
+  beta: LayerVariableLike | null;
+  movingMean: LayerVariableLike;
+  movingVariance: LayerVariableLike;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+}
+
+interface LayerVariableLike {
+  read(): tf.Tensor;
+  write(value: tf.Tensor): void;
+}
+
+let enabled = true;
+
+/** Turns the fused training path off (`false`: tfjs-layers' own ops) or back on, for A/B benchmarks and tests. */
+export function setBatchNormTrainingEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether the patched `call` takes the fused path for `layer` on `input` in training mode (see the module comment). */
+export function batchNormTrainingApplies(layer: BatchNormalizationLayer, input: tf.Tensor): boolean {
+  if (!enabled || input.dtype !== 'float32' || input.rank < 1 || layer.gamma == null || layer.beta == null) return false;
+  if (typeof layer.axis !== 'number') return false;
+  const axis = layer.axis >= 0 ? layer.axis : layer.axis + input.rank;
+  return axis === input.rank - 1 && tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) != null;
+}
+
+/** tfjs-layers' `doMovingAverage`: variable = variable - (variable - value) * (1 - momentum). */
+function movingAverage(variable: LayerVariableLike, value: tf.Tensor, momentum: number): void {
+  tf.tidy(() => {
+    const decay = 1 - momentum;
+    const origValue = variable.read();
+    const updateDelta = tf.mul(tf.sub(origValue, value), decay);
+    variable.write(tf.sub(origValue, updateDelta));
+  });
+}
+
+let installed = false;
+
+/**
+ * Registers the two kernels ('wasm', 'cpu') and their gradient, and patches `BatchNormalization.prototype.call`
+ * (see the module comment). Idempotent; affects every model of this thread, built before or after.
+ * @throws Error when tfjs-layers' BatchNormalization class is not registered (tfjs-layers not loaded).
+ */
+export function installBatchNormTraining(): void {
+  if (installed) return;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
+  if (!entry) throw new Error('installBatchNormTraining: tfjs-layers BatchNormalization is not registered');
+  installed = true;
+  registerBatchNormTrainingKernels();
+  tf.registerGradient(batchNormTrainGradConfig);
+  const proto = (entry[0] as unknown as { prototype: BatchNormalizationLayer }).prototype;
+  const original = proto.call;
+  proto.call = function (this: BatchNormalizationLayer, inputs, kwargs) {
+    const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    if (!kwargs?.['training'] || !input || !batchNormTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
+      movingAverage(this.movingMean, mean, this.momentum);
+      movingAverage(this.movingVariance, variance, this.momentum);
+      return y;
+    });
+  };
+}

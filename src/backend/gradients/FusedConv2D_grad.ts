@@ -1,0 +1,103 @@
+/**
+ * Gradient of `tf.fused.conv2d` (tfjs-core/src/ops/fused/conv2d.ts) with lazily computed input and filter gradients.
+ *
+ * tfjs-core runs the fused convolution through `customGrad`, whose gradient function computes every input's
+ * gradient eagerly: the input gradient (`Conv2DBackpropInput`) of a network's first layer, which nothing consumes,
+ * cost 2.9 to 6.9 ms of a 90 to 110 ms hwr-net training step (notes/PERFORMANCE.md, 2026-11-30). The engine records
+ * a `customGrad` op on its tape under the op's scope name (`fusedConv2d__op`) and looks that name up in the gradient
+ * registry before it falls back to the op's own function (tfjs-core engine.ts `addTapeNode`), so a gradient
+ * registered under that name replaces the eager one. Registered gradients return one function per input, and the
+ * engine calls only those of inputs that lead back to a variable (tfjs-core tape.ts `getFilteredNodesXToY`): the
+ * first layer's input gradient is then never computed. The derivatives are the same ops with the same arguments as
+ * tfjs-core's (`Conv2DBackpropInput`, `Conv2DBackpropFilter`, the bias sum), so the gradients are bit-identical.
+ *
+ * The op's attributes (strides, padding, activation) are not on the tape node; `installFusedConv2DGradient` wraps
+ * the engine's `runKernel` to remember them for every `FusedConv2D` kernel call made while a gradient tape records,
+ * keyed by the output's data id (the op saves that output, sharing its data, for its gradient).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The tape name of `tf.fused.conv2d`'s `customGrad` node: the op's scope (tfjs-core ops/operation.ts `op`). */
+export const FUSED_CONV2D_OP = 'fusedConv2d__op';
+
+/** FusedConv2D attributes by the data id of the kernel's output, while a tape records (weak: no leak). */
+const attrsByOutput = new WeakMap<object, tf.FusedConv2DAttrs>();
+
+interface EngineInternals {
+  runKernel(name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap): tf.Tensor | tf.Tensor[];
+  state: { gradientDepth: number };
+}
+
+/**
+ * Gradient config for the tape name `fusedConv2d__op`. Saved tensors (tfjs-core's order): filter
+ * [fH, fW, inC, outC], x [batch, inH, inW, inC], y [batch, outH, outW, outC], optional bias; all float32 NHWC.
+ * Returns lazy gradients for x (key '0'), filter ('1') and bias ('2', when the op had one).
+ * @throws Error when the op's attributes were not recorded (`installFusedConv2DGradient` not called before the
+ *   forward pass) or the activation has no gradient in tfjs-core either (anything but 'linear' and 'relu').
+ */
+export const fusedConv2DGradConfig: tf.GradConfig = {
+  kernelName: FUSED_CONV2D_OP,
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [filter, x4D, y, bias] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor | undefined];
+    const attrs = attrsByOutput.get(y.dataId);
+    if (!attrs) throw new Error('fused conv2d gradient: the forward attributes were not recorded (call installFusedConv2DGradient first)');
+    const { strides, pad, dataFormat, dilations, activation } = attrs;
+    if (dataFormat !== 'NHWC') throw new Error(`Error in gradient of fused conv2D: got dataFormat of ${dataFormat} but only NHWC is currently supported.`);
+    const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations ?? [1, 1];
+    if (dh !== 1 || dw !== 1) throw new Error(`Error in gradient of fused conv2D: dilation rates greater than 1 are not yet supported in gradients. Got dilations '${dilations}'`);
+    const dyActivation = fusedDyActivation(dy as tf.Tensor, y, activation);
+    const engine = tf.engine();
+    const grads: Record<string, () => tf.Tensor> = {
+      0: () => engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
+        { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      1: () => engine.runKernel(tf.Conv2DBackpropFilter, { x: x4D, dy: dyActivation },
+        { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    };
+    if (bias) {
+      grads[2] = () => {
+        const axes = tf.backend_util.getReductionAxes(bias.shape, dyActivation.shape);
+        return tf.reshape(axes.length > 0 ? tf.sum(dyActivation, axes) : dyActivation, bias.shape);
+      };
+    }
+    if (lazy) return grads;
+    // tfjs-core's behaviour (A/B benchmarks): every gradient computed now.
+    const eager = Object.fromEntries(Object.entries(grads).map(([k, f]) => [k, f()]));
+    return Object.fromEntries(Object.keys(eager).map((k) => [k, () => eager[k]!]));
+  },
+};
+
+/** tfjs-core's `getFusedDyActivation`: dy through the fused activation's derivative (y is the activation's output). */
+function fusedDyActivation(dy: tf.Tensor, y: tf.Tensor, activation: string | undefined): tf.Tensor {
+  if (activation == null || activation === 'linear') return dy;
+  if (activation === 'relu') return tf.mul(dy, tf.step(y));
+  throw new Error(`Cannot compute gradient for fused activation ${activation}.`);
+}
+
+let lazy = true;
+
+/** Computes every gradient of the fused convolution, as tfjs-core does (`false`), or only the needed ones (default). */
+export function setLazyFusedConv2DGradient(on: boolean): void {
+  lazy = on;
+}
+
+let installed = false;
+
+/**
+ * Installs the lazy fused-conv2d gradient: registers `fusedConv2DGradConfig` and wraps the engine's `runKernel` to
+ * record each `FusedConv2D` call's attributes while a gradient tape records (`state.gradientDepth > 0`; one
+ * comparison per kernel call otherwise). Idempotent; affects every backend.
+ */
+export function installFusedConv2DGradient(): void {
+  if (installed) return;
+  installed = true;
+  const engine = tf.engine() as unknown as EngineInternals;
+  const runKernel = engine.runKernel;
+  engine.runKernel = function (this: EngineInternals, name, inputs, attrs) {
+    const out = runKernel.call(this, name, inputs, attrs);
+    if (name === tf.FusedConv2D && this.state.gradientDepth > 0 && !Array.isArray(out)) {
+      attrsByOutput.set(out.dataId, attrs as unknown as tf.FusedConv2DAttrs);
+    }
+    return out;
+  };
+  tf.registerGradient(fusedConv2DGradConfig);
+}

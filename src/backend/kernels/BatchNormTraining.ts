@@ -1,0 +1,219 @@
+/**
+ * `HwrBatchNormTrain` and `HwrBatchNormTrainGrad` (our kernel names; TF.js has no such kernels): batch normalization
+ * in training mode (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep Network Training by Reducing
+ * Internal Covariate Shift", algorithm 1 and the backward formulas of section 3) over the last axis, as one forward
+ * and one backward kernel. tfjs-layers' BatchNormalization in training runs `tf.moments` (Mean, Sub, Square, Mean)
+ * and `FusedBatchNorm`, and their gradients about twenty element-wise kernels per layer (about 18 ms of a 93 ms
+ * hwr-net step on wasm, notes/PERFORMANCE.md, 2026-11-30); here the forward pass reads x twice (statistics,
+ * normalization) and the backward pass reads dy and x twice (sums, dx).
+ *
+ * Forward, x viewed as [P, C] (every axis but the last flattened), per channel c over the P rows:
+ *   mean = sum x / P, variance = sum (x - mean)^2 / P (biased, as tf.moments),
+ *   y = (x - mean) * gamma / sqrt(variance + epsilon) + beta.
+ * Backward, for upstream dy (of y), dmean, dvariance (of the returned statistics; zeros when only y is used),
+ * with s = 1 / sqrt(variance + epsilon), S1 = sum dy, S2 = sum dy * (x - mean):
+ *   dbeta = S1, dgamma = s * S2, dx = a * dy + k * (x - mean) + c with a = gamma * s,
+ *   k = (2 * dvariance - a * s^2 * S2) / P, c = (dmean - a * S1) / P.
+ * Sums accumulate in float64 (blocks of 8 rows in float32 on the SIMD path); the variance is computed in one pass from
+ * sums of x - shift and its square, with shift = the first row (see assembly/batchNorm.ts), so results differ from
+ * TF.js's chain of kernels by float32 rounding only (test/backend/batchNormTraining.test.ts states the tolerance).
+ *
+ * Backends: 'wasm' (hwr's SIMD kernels when kernels.wasm is loaded and C % 4 == 0, else the JS loops below on the
+ * heap) and 'cpu' (the JS loops), registered by `registerBatchNormTrainingKernels`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { simdKernels } from '../simd/index.ts';
+import { dispose, f32, heapOffset, type WasmBackend } from './wasm_util.ts';
+
+/** Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance]. */
+export const BATCH_NORM_TRAIN = 'HwrBatchNormTrain';
+/**
+ * Kernel name of the backward pass. Inputs `dy` [..., C], `x` [..., C], `mean`, `variance`, `gamma`, `dmean`,
+ * `dvariance` [C], all float32; outputs [dx [..., C], dgamma [C], dbeta [C]].
+ */
+export const BATCH_NORM_TRAIN_GRAD = 'HwrBatchNormTrainGrad';
+
+/** Attributes of both kernels. */
+export interface BatchNormTrainAttrs {
+  /** Added to the variance before the square root (tfjs-layers' `epsilon`, default 1e-3). */
+  varianceEpsilon: number;
+}
+
+/** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
+export interface BatchNormExports {
+  batchNormTrainForward(x: number, y: number, P: number, C: number, gamma: number, beta: number, mean: number,
+    variance: number, eps: number, scratch: number): void;
+  batchNormTrainBackward(dy: number, x: number, dx: number, P: number, C: number, mean: number, variance: number,
+    gamma: number, dmean: number, dvariance: number, eps: number, dgamma: number, dbeta: number, scratch: number): void;
+}
+
+/**
+ * The forward pass in JS (cpu backend, and wasm without kernels.wasm or with C % 4 != 0). `x` [P * C], `gamma`,
+ * `beta` [C]; writes `y` [P * C], `mean`, `variance` [C]. Same shifted one-pass variance as the SIMD kernel, with
+ * float64 accumulators. Throws nothing.
+ */
+export function batchNormTrainForwardJs(x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number, C: number,
+  y: Float32Array, mean: Float32Array, variance: Float32Array): void {
+  const P = C > 0 ? x.length / C : 0;
+  const sums = new Float64Array(C);
+  const squares = new Float64Array(C);
+  for (let i = 0; i < P * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      const d = x[i + c]! - x[c]!;
+      sums[c] += d;
+      squares[c] += d * d;
+    }
+  }
+  const factor = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    const m1 = sums[c]! / P;
+    variance[c] = Math.max(squares[c]! / P - m1 * m1, 0);
+    mean[c] = x[c]! + m1;
+    factor[c] = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
+  }
+  for (let i = 0; i < P * C; i += C) {
+    for (let c = 0; c < C; c++) y[i + c] = (x[i + c]! - mean[c]!) * factor[c]! + beta[c]!;
+  }
+}
+
+/**
+ * The backward pass in JS (see `batchNormTrainForwardJs` for where it runs). `dy`, `x` [P * C]; `mean`, `variance`,
+ * `gamma`, `dmean`, `dvariance` [C]; writes `dx` [P * C], `dgamma`, `dbeta` [C] by the formulas of the module comment.
+ * Throws nothing.
+ */
+export function batchNormTrainBackwardJs(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array,
+  gamma: Float32Array, dmean: Float32Array, dvariance: Float32Array, epsilon: number, C: number,
+  dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void {
+  const P = C > 0 ? x.length / C : 0;
+  const s1 = new Float64Array(C);
+  const s2 = new Float64Array(C);
+  for (let i = 0; i < P * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      const g = dy[i + c]!;
+      s1[c] += g;
+      s2[c] += g * (x[i + c]! - mean[c]!);
+    }
+  }
+  const a = new Float32Array(C);
+  const k = new Float32Array(C);
+  const b = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    const s = 1 / Math.sqrt(variance[c]! + epsilon);
+    const ac = gamma[c]! * s;
+    dbeta[c] = s1[c]!;
+    dgamma[c] = s * s2[c]!;
+    a[c] = ac;
+    k[c] = (2 * dvariance[c]! - ac * s * s * s2[c]!) / P;
+    b[c] = (dmean[c]! - ac * s1[c]!) / P;
+  }
+  for (let i = 0; i < P * C; i += C) {
+    for (let c = 0; c < C; c++) dx[i + c] = a[c]! * dy[i + c]! + k[c]! * (x[i + c]! - mean[c]!) + b[c]!;
+  }
+}
+
+type Inputs = Record<string, tf.TensorInfo>;
+type KernelArgs<B> = { inputs: tf.NamedTensorInfoMap; backend: B; attrs: tf.NamedAttrMap };
+
+function epsilonOf(attrs: tf.NamedAttrMap): number {
+  return (attrs as unknown as BatchNormTrainAttrs).varianceEpsilon ?? 1e-3;
+}
+
+function channelsOf(x: tf.TensorInfo): number {
+  return x.shape[x.shape.length - 1] ?? 1;
+}
+
+/** Forward kernel for 'wasm'. Returns [y (x's shape), mean [C], variance [C]], float32. */
+export function batchNormTrainWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { x, gamma, beta } = args.inputs as Inputs;
+  const C = channelsOf(x!);
+  const P = tf.util.sizeFromShape(x!.shape) / C;
+  const y = backend.makeOutput(x!.shape, 'float32');
+  const mean = backend.makeOutput([C], 'float32');
+  const variance = backend.makeOutput([C], 'float32');
+  const simd = simdKernels(backend);
+  if (simd && C % 4 === 0 && P > 0) {
+    const scratch = backend.makeOutput([8 * C], 'float32');
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    simd.batchNormTrainForward(at(x!), at(y), P, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch));
+    dispose(backend, scratch);
+  } else {
+    batchNormTrainForwardJs(f32(backend, x!), f32(backend, gamma!), f32(backend, beta!), epsilonOf(attrs), C,
+      f32(backend, y), f32(backend, mean), f32(backend, variance));
+  }
+  return [y, mean, variance];
+}
+
+/** Backward kernel for 'wasm'. Returns [dx (x's shape), dgamma [C], dbeta [C]], float32. */
+export function batchNormTrainGradWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { dy, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  const C = channelsOf(x!);
+  const P = tf.util.sizeFromShape(x!.shape) / C;
+  const dx = backend.makeOutput(x!.shape, 'float32');
+  const dgamma = backend.makeOutput([C], 'float32');
+  const dbeta = backend.makeOutput([C], 'float32');
+  const simd = simdKernels(backend);
+  if (simd && C % 4 === 0 && P > 0) {
+    const scratch = backend.makeOutput([8 * C], 'float32');
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    simd.batchNormTrainBackward(at(dy!), at(x!), at(dx), P, C, at(mean!), at(variance!), at(gamma!), at(dmean!),
+      at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch));
+    dispose(backend, scratch);
+  } else {
+    const v = (t: tf.TensorInfo) => f32(backend, t);
+    batchNormTrainBackwardJs(v(dy!), v(x!), v(mean!), v(variance!), v(gamma!), v(dmean!), v(dvariance!), epsilonOf(attrs), C,
+      v(dx), v(dgamma), v(dbeta));
+  }
+  return [dx, dgamma, dbeta];
+}
+
+/** The cpu backend as these kernels use it. */
+interface CpuBackend {
+  readSync(dataId: object): Float32Array;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+}
+
+/** Forward kernel for 'cpu' (the JS loops). */
+export function batchNormTrainCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { x, gamma, beta } = args.inputs as Inputs;
+  const C = channelsOf(x!);
+  const v = (t: tf.TensorInfo) => backend.readSync(t.dataId);
+  const y = new Float32Array(tf.util.sizeFromShape(x!.shape));
+  const mean = new Float32Array(C);
+  const variance = new Float32Array(C);
+  batchNormTrainForwardJs(v(x!), v(gamma!), v(beta!), epsilonOf(attrs), C, y, mean, variance);
+  return [backend.makeTensorInfo(x!.shape, 'float32', y), backend.makeTensorInfo([C], 'float32', mean),
+    backend.makeTensorInfo([C], 'float32', variance)];
+}
+
+/** Backward kernel for 'cpu' (the JS loops). */
+export function batchNormTrainGradCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { dy, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  const C = channelsOf(x!);
+  const v = (t: tf.TensorInfo) => backend.readSync(t.dataId);
+  const dx = new Float32Array(tf.util.sizeFromShape(x!.shape));
+  const dgamma = new Float32Array(C);
+  const dbeta = new Float32Array(C);
+  batchNormTrainBackwardJs(v(dy!), v(x!), v(mean!), v(variance!), v(gamma!), v(dmean!), v(dvariance!), epsilonOf(attrs), C,
+    dx, dgamma, dbeta);
+  return [backend.makeTensorInfo(x!.shape, 'float32', dx), backend.makeTensorInfo([C], 'float32', dgamma),
+    backend.makeTensorInfo([C], 'float32', dbeta)];
+}
+
+/** Registration records of both kernels on 'wasm' and 'cpu'. */
+export const batchNormTrainingKernelConfigs: readonly tf.KernelConfig[] = [
+  { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainWasm as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradWasm as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_TRAIN, backendName: 'cpu', kernelFunc: batchNormTrainCpu as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'cpu', kernelFunc: batchNormTrainGradCpu as unknown as tf.KernelFunc },
+];
+
+/** Registers `batchNormTrainingKernelConfigs` (idempotent: kernels already registered are left alone). */
+export function registerBatchNormTrainingKernels(): void {
+  for (const config of batchNormTrainingKernelConfigs) {
+    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
+  }
+}

@@ -1,0 +1,146 @@
+// Batch normalization in training mode (Ioffe & Szegedy 2015) over x [P, C] (P = batch x height x width rows of C
+// channels, NHWC), C % 4 == 0: one kernel for the forward pass (batch statistics + normalization) and one for the
+// backward pass (dx, dgamma, dbeta). TF.js runs about 20 element-wise kernels per layer for the same (tf.moments,
+// FusedBatchNorm and their gradients); see src/backend/kernels/BatchNormTraining.ts for the TypeScript side and the
+// formulas.
+//
+// Sums run over blocks of 8 rows in float32 (a tree of adds), each block's sum added to a float64 accumulator per
+// channel; the variance comes from sums of d = x - shift and d * d with shift = the first row of x (a sample of each
+// channel, so the one-pass formula E[d^2] - E[d]^2 does not cancel catastrophically when |mean| >> deviation).
+// Scratch: 8 * C floats (float64 accumulators, then float32 per-channel coefficients).
+
+/** Lanes 0, 1 of an f32x4 as f64x2. */
+@inline function lo(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+/** Lanes 2, 3 of an f32x4 as f64x2. */
+@inline function hi(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+
+/** acc[0..4) (float64, 32 bytes at `a`) += v (f32x4). */
+@inline function accumulate(a: usize, v: v128): void {
+  v128.store(a, f64x2.add(v128.load(a), lo(v)));
+  v128.store(a, f64x2.add(v128.load(a, 16), hi(v)), 16);
+}
+
+@inline function sum8(a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): v128 {
+  return f32x4.add(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)), f32x4.add(f32x4.add(e, f), f32x4.add(g, h)));
+}
+
+/**
+ * Forward: mean [C] and (biased) variance [C] of x [P, C] over its rows, then
+ * y = (x - mean) * (gamma / sqrt(variance + eps)) + beta. Pointers are byte offsets; `scratch` holds 8 * C floats.
+ */
+export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma: usize, beta: usize, mean: usize,
+  variance: usize, eps: f64, scratch: usize): void {
+  const stride = <usize>C << 2;
+  const accS = scratch;
+  const accQ = scratch + (<usize>C << 3);
+  const factor = scratch + (<usize>C << 4);
+  memory.fill(scratch, 0, <usize>C << 4);
+  let p = x;
+  let r = 0;
+  for (; r + 8 <= P; r += 8, p += stride << 3) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const k = v128.load(x + j);
+      const q = p + j;
+      const d0 = f32x4.sub(v128.load(q), k), d1 = f32x4.sub(v128.load(q + stride), k);
+      const d2 = f32x4.sub(v128.load(q + 2 * stride), k), d3 = f32x4.sub(v128.load(q + 3 * stride), k);
+      const d4 = f32x4.sub(v128.load(q + 4 * stride), k), d5 = f32x4.sub(v128.load(q + 5 * stride), k);
+      const d6 = f32x4.sub(v128.load(q + 6 * stride), k), d7 = f32x4.sub(v128.load(q + 7 * stride), k);
+      accumulate(accS + (j << 1), sum8(d0, d1, d2, d3, d4, d5, d6, d7));
+      accumulate(accQ + (j << 1), sum8(f32x4.mul(d0, d0), f32x4.mul(d1, d1), f32x4.mul(d2, d2), f32x4.mul(d3, d3),
+        f32x4.mul(d4, d4), f32x4.mul(d5, d5), f32x4.mul(d6, d6), f32x4.mul(d7, d7)));
+    }
+  }
+  for (; r < P; r++, p += stride) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const d = f32x4.sub(v128.load(p + j), v128.load(x + j));
+      accumulate(accS + (j << 1), d);
+      accumulate(accQ + (j << 1), f32x4.mul(d, d));
+    }
+  }
+  const n = <f64>P;
+  for (let c: usize = 0; c < <usize>C; c++) {
+    const m1 = load<f64>(accS + (c << 3)) / n;
+    const v = <f32>Math.max(load<f64>(accQ + (c << 3)) / n - m1 * m1, 0);
+    store<f32>(mean + (c << 2), <f32>(<f64>load<f32>(x + (c << 2)) + m1));
+    store<f32>(variance + (c << 2), v);
+    store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>v + eps)));
+  }
+  const end = x + <usize>P * stride;
+  let out = y;
+  for (let row = x; row < end; row += stride, out += stride) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
+      v128.store(out + j, f32x4.add(f32x4.mul(centered, v128.load(factor + j)), v128.load(beta + j)));
+    }
+  }
+}
+
+/**
+ * Backward, for upstream gradients dy [P, C] (of y), dmean [C] and dvariance [C] (of the batch statistics):
+ * with s = 1 / sqrt(variance + eps), S1 = sum dy, S2 = sum dy * (x - mean) over the rows,
+ *   dbeta = S1, dgamma = s * S2,
+ *   dx = a * dy + k * (x - mean) + c,  a = gamma * s,  k = (2 * dvariance - a * s^2 * S2) / P,  c = (dmean - a * S1) / P.
+ * Pointers are byte offsets; `scratch` holds 8 * C floats.
+ */
+export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C: i32, mean: usize, variance: usize,
+  gamma: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize, dbeta: usize, scratch: usize): void {
+  const stride = <usize>C << 2;
+  const accS = scratch;
+  const accQ = scratch + (<usize>C << 3);
+  const coefA = scratch + (<usize>C << 4);
+  const coefK = coefA + stride;
+  const coefC = coefK + stride;
+  memory.fill(scratch, 0, <usize>C << 4);
+  let p = x;
+  let g = dy;
+  let r = 0;
+  for (; r + 8 <= P; r += 8, p += stride << 3, g += stride << 3) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const m = v128.load(mean + j);
+      const q = p + j;
+      const e = g + j;
+      const g0 = v128.load(e), g1 = v128.load(e + stride), g2 = v128.load(e + 2 * stride), g3 = v128.load(e + 3 * stride);
+      const g4 = v128.load(e + 4 * stride), g5 = v128.load(e + 5 * stride), g6 = v128.load(e + 6 * stride), g7 = v128.load(e + 7 * stride);
+      accumulate(accS + (j << 1), sum8(g0, g1, g2, g3, g4, g5, g6, g7));
+      accumulate(accQ + (j << 1), sum8(
+        f32x4.mul(g0, f32x4.sub(v128.load(q), m)), f32x4.mul(g1, f32x4.sub(v128.load(q + stride), m)),
+        f32x4.mul(g2, f32x4.sub(v128.load(q + 2 * stride), m)), f32x4.mul(g3, f32x4.sub(v128.load(q + 3 * stride), m)),
+        f32x4.mul(g4, f32x4.sub(v128.load(q + 4 * stride), m)), f32x4.mul(g5, f32x4.sub(v128.load(q + 5 * stride), m)),
+        f32x4.mul(g6, f32x4.sub(v128.load(q + 6 * stride), m)), f32x4.mul(g7, f32x4.sub(v128.load(q + 7 * stride), m))));
+    }
+  }
+  for (; r < P; r++, p += stride, g += stride) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const gv = v128.load(g + j);
+      accumulate(accS + (j << 1), gv);
+      accumulate(accQ + (j << 1), f32x4.mul(gv, f32x4.sub(v128.load(p + j), v128.load(mean + j))));
+    }
+  }
+  const n = <f64>P;
+  for (let c: usize = 0; c < <usize>C; c++) {
+    const s1 = load<f64>(accS + (c << 3));
+    const s2 = load<f64>(accQ + (c << 3));
+    const s = 1 / Math.sqrt(<f64>load<f32>(variance + (c << 2)) + eps);
+    const a = <f64>load<f32>(gamma + (c << 2)) * s;
+    store<f32>(dbeta + (c << 2), <f32>s1);
+    store<f32>(dgamma + (c << 2), <f32>(s * s2));
+    store<f32>(coefA + (c << 2), <f32>a);
+    store<f32>(coefK + (c << 2), <f32>((2 * <f64>load<f32>(dvariance + (c << 2)) - a * s * s * s2) / n));
+    store<f32>(coefC + (c << 2), <f32>((<f64>load<f32>(dmean + (c << 2)) - a * s1) / n));
+  }
+  const end = x + <usize>P * stride;
+  g = dy;
+  let out = dx;
+  for (let row = x; row < end; row += stride, g += stride, out += stride) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
+      const t = f32x4.add(f32x4.mul(v128.load(coefA + j), v128.load(g + j)), f32x4.mul(v128.load(coefK + j), centered));
+      v128.store(out + j, f32x4.add(t, v128.load(coefC + j)));
+    }
+  }
+}

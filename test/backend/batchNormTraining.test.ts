@@ -1,0 +1,158 @@
+/**
+ * Batch norm in training as one forward and one backward kernel (src/backend/batchNormTraining.ts) against TF.js's own
+ * path (tf.moments + tf.batchNorm and their gradients, which tfjs-layers runs) on the cpu backend, and the wasm
+ * kernels (SIMD and JS fallback) against the cpu ones.
+ *
+ * Tolerance: max |fused - stock| <= 2e-5 * max(1, max |stock|) per output (all cases pass at 1e-5 too). Both compute in float32 but in different
+ * orders (one-pass shifted variance with float64 sums against TF.js's mean, square and mean); an indexing or formula
+ * error gives differences of order 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../../src/backend/backend.ts';
+import { batchNormTraining, installBatchNormTraining, setBatchNormTrainingEnabled } from '../../src/backend/batchNormTraining.ts';
+import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
+import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+
+const TOLERANCE = 2e-5;
+const EPSILON = 1e-3;
+
+/** TF.js's training batch norm as tfjs-layers runs it: [y, mean, variance]. */
+function stockBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor[] {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  return [tf.batchNorm(x, mean, variance, beta, gamma, EPSILON), mean, variance];
+}
+
+const fusedBatchNorm = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor[] => batchNormTraining(x, gamma, beta, EPSILON);
+
+/**
+ * Outputs and gradients of `norm` for deterministic inputs of `shape` (x with mean `offset` per channel), with a
+ * loss that weights y, mean and variance (so the statistics' gradients reach dx too):
+ * [y, mean, variance, dx, dgamma, dbeta].
+ */
+function outputsAndGradients(norm: typeof stockBatchNorm, shape: number[], offset: number): tf.Tensor[] {
+  const C = shape[shape.length - 1]!;
+  const x = tf.add(tf.tensor(values(sizeOf(shape), 1).map((v) => 2 * v), shape), tf.tensor1d(values(C, 2).map((v) => offset * v)));
+  const gamma = tf.tensor1d(values(C, 3).map((v) => 1 + 0.5 * v));
+  const beta = tf.tensor1d(values(C, 4));
+  const wy = tf.tensor(values(sizeOf(shape), 5), shape);
+  const wm = tf.tensor1d(values(C, 6));
+  const wv = tf.tensor1d(values(C, 7));
+  const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Scalar => {
+    const [y, mean, variance] = norm(a, b, c) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    return tf.addN([tf.sum(tf.mul(y, wy)), tf.sum(tf.mul(mean, wm)), tf.sum(tf.mul(variance, wv))]) as tf.Scalar;
+  };
+  return [...norm(x, gamma, beta), ...tf.grads(loss)([x, gamma, beta])];
+}
+
+/** Outputs and gradients of the y-only loss (the layer's case: the statistics feed only the moving averages). */
+function gradientsOfY(norm: typeof stockBatchNorm, shape: number[]): tf.Tensor[] {
+  const C = shape[shape.length - 1]!;
+  const x = tf.tensor(values(sizeOf(shape), 11), shape);
+  const gamma = tf.tensor1d(values(C, 12).map((v) => 1 + 0.5 * v));
+  const beta = tf.tensor1d(values(C, 13));
+  const wy = tf.tensor(values(sizeOf(shape), 14), shape);
+  return tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(norm(a, b, c)[0]!, wy)) as tf.Scalar)([x, gamma, beta]);
+}
+
+const shapes = [[4, 6, 5, 8], [7, 12], [3, 5, 5, 3], [2, 3, 3, 128], [64, 6, 6, 32], [1, 1, 1, 4], [9, 5]];
+const outputNames = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
+
+describe('fused training batch norm against TF.js (cpu backend)', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'cpu' });
+    installBatchNormTraining();
+  });
+
+  for (const shape of shapes) {
+    for (const offset of [0, 30]) {
+      it(`forward and all gradients, x ${JSON.stringify(shape)}, channel means up to ${offset}`, () => {
+        tf.tidy(() => {
+          const fused = outputsAndGradients(fusedBatchNorm, shape, offset);
+          const stock = outputsAndGradients(stockBatchNorm, shape, offset);
+          fused.forEach((t, i) => {
+            expect(t.shape, outputNames[i]).toEqual(stock[i]!.shape);
+            expectClose(t.dataSync(), stock[i]!.dataSync(), `${outputNames[i]}`, TOLERANCE);
+          });
+        });
+      });
+    }
+  }
+
+  it('a constant channel: variance 0, y = beta, finite gradients', () => {
+    tf.tidy(() => {
+      const x = tf.concat([tf.fill([6, 1], 3.5), tf.tensor2d(values(18, 21), [6, 3])], 1);
+      const gamma = tf.ones([4]);
+      const beta = tf.tensor1d([0.25, 0, 0, 0]);
+      const [y, mean, variance] = batchNormTraining(x, gamma, beta, EPSILON);
+      const [stockY] = stockBatchNorm(x, gamma, beta);
+      expect(Array.from(y!.slice([0, 0], [6, 1]).dataSync())).toEqual(new Array(6).fill(0.25));
+      expect(mean!.dataSync()[0]).toBeCloseTo(3.5, 6);
+      expect(variance!.dataSync()[0]).toBe(0);
+      expectClose(y!.dataSync(), stockY!.dataSync(), 'y', TOLERANCE);
+    });
+  });
+
+  it('the BatchNormalization layer in training: same output, moving averages and weight gradients as tfjs-layers', () => {
+    const results = [true, false].map((fast) => {
+      setBatchNormTrainingEnabled(fast);
+      try {
+        const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: EPSILON });
+        const input = tf.tensor4d(values(3 * 4 * 4 * 8, 31).map((v) => 3 * v + 1), [3, 4, 4, 8]);
+        const wy = tf.tensor4d(values(3 * 4 * 4 * 8, 32), [3, 4, 4, 8]);
+        layer.build(input.shape);
+        layer.setWeights([tf.tensor1d(values(8, 33).map((v) => 1 + v / 2)), tf.tensor1d(values(8, 34)), tf.zeros([8]), tf.ones([8])]);
+        const trainable = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, wy)) as tf.Scalar, trainable);
+        const y = layer.apply(input, { training: true }) as tf.Tensor; // a second step: the moving averages move again
+        const inference = layer.apply(input) as tf.Tensor;
+        const out = [value, y, inference, ...layer.getWeights(), ...trainable.map((v) => grads[v.name]!)].map((t) => t.dataSync());
+        const names = layer.weights.map((w) => w.name);
+        return { out, names, config: layer.getConfig() };
+      } finally {
+        setBatchNormTrainingEnabled(true);
+      }
+    });
+    const [fast, stock] = results as [typeof results[0], typeof results[0]];
+    const baseName = (n: string) => n.replace(/_\d+$/, '');
+    expect(fast.names.map(baseName)).toEqual(stock.names.map(baseName));
+    expect({ ...fast.config, name: '' }).toEqual({ ...stock.config, name: '' });
+    const labels = ['loss', 'y (step 2)', 'inference', 'gamma', 'beta', 'moving mean', 'moving variance', 'dgamma', 'dbeta'];
+    fast.out.forEach((v, i) => expectClose(v, stock.out[i]!, labels[i]!, TOLERANCE));
+  });
+
+  it('inference (training false) runs tfjs-layers own path: bit-identical', () => {
+    const layer = tf.layers.batchNormalization({});
+    const input = tf.tensor2d(values(5 * 8, 41), [5, 8]);
+    layer.build(input.shape);
+    layer.setWeights([tf.tensor1d(values(8, 42)), tf.tensor1d(values(8, 43)), tf.tensor1d(values(8, 44)), tf.tensor1d(values(8, 45).map((v) => 1 + v / 2))]);
+    const fast = (layer.apply(input, { training: false }) as tf.Tensor).dataSync();
+    setBatchNormTrainingEnabled(false);
+    const stock = (layer.apply(input, { training: false }) as tf.Tensor).dataSync();
+    setBatchNormTrainingEnabled(true);
+    expect(Array.from(fast)).toEqual(Array.from(stock));
+  });
+});
+
+describe('fused training batch norm on wasm against cpu', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  for (const shape of shapes) {
+    it(`SIMD${shape[shape.length - 1]! % 4 ? ' (JS fallback: C % 4 != 0)' : ''}: forward and all gradients, x ${JSON.stringify(shape)}`, async () => {
+      await compareBackends(`x ${shape}`, () => outputsAndGradients(fusedBatchNorm, shape, 30), TOLERANCE);
+      await compareBackends(`x ${shape}, y only`, () => gradientsOfY(fusedBatchNorm, shape), TOLERANCE);
+    });
+  }
+
+  it('without the SIMD module (JS loops on the wasm heap): forward and all gradients', async () => {
+    setSimdKernelsEnabled(false);
+    try {
+      await compareBackends('x [4, 6, 5, 8]', () => outputsAndGradients(fusedBatchNorm, [4, 6, 5, 8], 30), TOLERANCE);
+    } finally {
+      setSimdKernelsEnabled(true);
+    }
+  });
+});
