@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
+import { useTrainingKernel } from '../../src/backend/kernels/index.ts';
 import { compareBackends, sizeOf, values } from '../fixtures/backends.ts';
 import { setSimdKernelsEnabled, simdCovers, simdKernelsAvailable } from '../../src/backend/simd/index.ts';
 import { forceWinogradTile, winogradApplies, winogradTile } from '../../src/backend/simd/winograd.ts';
@@ -229,6 +230,44 @@ describe('wasm training kernels match the cpu backend', () => {
           { transposeA: c.transposeA, transposeB: c.transposeB }) as tf.Tensor);
     });
   }
+
+  const denseCases: { x: number[]; w: number[]; bias: boolean; activation: 'linear' | 'relu' }[] = [
+    { x: [64, 1152], w: [1152, 128], bias: false, activation: 'linear' },
+    { x: [7, 13], w: [13, 24], bias: true, activation: 'relu' },
+    { x: [5, 9], w: [9, 10], bias: true, activation: 'linear' },
+  ];
+  for (const c of denseCases) {
+    it(`dense layer in training (taped _FusedMatMul and its gradients), x ${c.x} w ${c.w}${c.bias ? ' + bias' : ''} ${c.activation}`, async () => {
+      await compare('dense', () => {
+        const x = tf.tensor2d(values(sizeOf(c.x), 21), c.x as [number, number]);
+        const w = tf.tensor2d(values(sizeOf(c.w), 22), c.w as [number, number]);
+        const bias = tf.tensor1d(values(c.w[1]!, 23));
+        const weights = tf.tensor2d(values(c.x[0]! * c.w[1]!, 24), [c.x[0]!, c.w[1]!]);
+        const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+          tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c.bias ? d : undefined, activation: c.activation });
+        const inputs = c.bias ? [x, w, bias] : [x, w];
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, d?: tf.Tensor) => tf.sum(tf.mul(f(a, b, d ?? bias), weights)) as tf.Scalar)(inputs);
+        return [value, ...grads, f(x, w, bias)];
+      });
+    });
+  }
+
+  it('_FusedMatMul and BatchMatMul outside training (inference) are the stock kernels: bit-identical', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const x = tf.tensor2d(values(64 * 1152, 25), [64, 1152]);
+    const w = tf.tensor2d(values(1152 * 128, 26), [1152, 128]);
+    const bias = tf.tensor1d(values(128, 27));
+    const run = () => [tf.fused.matMul({ a: x, b: w, bias, activation: 'relu' }), tf.matMul(x, w)].map((t) => Array.from(t.dataSync()));
+    const ours = run();
+    useTrainingKernel('_FusedMatMul', false);
+    useTrainingKernel('BatchMatMul', false);
+    try {
+      expect(run()).toEqual(ours);
+    } finally {
+      useTrainingKernel('_FusedMatMul', true);
+      useTrainingKernel('BatchMatMul', true);
+    }
+  });
 
   const reduceCases: { x: number[]; axis: number[]; keepDims: boolean }[] = [
     { x: [64, 26, 26, 32], axis: [0, 1, 2], keepDims: false },

@@ -12,9 +12,16 @@
  *   C = op(A) x op(B)                 (right operand op(B), [k, n]), or
  *   C = (op(B)^T x op(A)^T)^T         (right operand op(A)^T, [k, m]; one more transpose of C).
  * Batched products (batch > 1) keep the stock kernel. Reference semantics: tfjs-core matMul.
+ *
+ * With kernels.wasm, a single product runs as a 1x1 convolution on hwr's SIMD kernels (`simdMatMul`), which need
+ * XNNPACK's packing: A^T B as a filter gradient, A B^T as the forward convolution with B^T (one SIMD transpose), and
+ * A B as a forward convolution. The transposed products (only gradients make them) always take it when the shapes allow;
+ * the plain product only while a gradient tape records (training, where the weights change every step and XNNPACK
+ * repacks them every call), so inference keeps XNNPACK's cached operator and its results.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { COST, dispose, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
+import { simdConv2D, simdConv2DBackpropFilter, simdConv2DBackpropInput, simdCovers, simdKernels } from '../simd/index.ts';
+import { COST, dispose, heapOffset, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BatchMatMulInputs; backend: WasmBackend; attrs: tf.BatchMatMulAttrs };
 
@@ -29,7 +36,12 @@ export function batchMatMul(args: Args): tf.TensorInfo {
   const { transposeA, transposeB } = attrs;
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
-  if ((!transposeA && !transposeB) || batchA !== 1 || batchB !== 1 || a.dtype !== 'float32' || b.dtype !== 'float32') {
+  const single = batchA === 1 && batchB === 1 && a.dtype === 'float32' && b.dtype === 'float32';
+  if (single && (transposeA || transposeB || taping())) {
+    const product = simdMatMul(backend, a, b, transposeA, transposeB);
+    if (product) return product;
+  }
+  if ((!transposeA && !transposeB) || !single) {
     return runStockKernel(tf.BatchMatMul, args);
   }
   const [aRows, aCols] = a.shape.slice(-2) as [number, number];
@@ -65,6 +77,62 @@ export function batchMatMul(args: Args): tf.TensorInfo {
   }
   dispose(backend, ...temporaries);
   return { dataId: out.dataId, shape: outShape, dtype: 'float32' };
+}
+
+let simdMatMulEnabled = true;
+
+/** Turns `simdMatMul` off (`false`: the XNNPACK paths of 2026-11-23) or back on, for A/B benchmarks and tests. */
+export function setSimdMatMulEnabled(on: boolean): void {
+  simdMatMulEnabled = on;
+}
+
+/** Whether a gradient tape records (a training step's forward pass). */
+export function taping(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
+/**
+ * op(a) x op(b) for float32 `a`, `b` of rank >= 2 with batch 1 (shape [1, ..., 1, r, c]) on the SIMD convolution
+ * kernels, the rows of op(a) being the pixels of a 1x1 convolution: A^T B is the filter gradient of x = A and dy = B,
+ * A B^T the convolution of x = A with the filter B^T (transposed first; the input gradient of dy = A through the
+ * filter B, [n, k] as [1, 1, n, k], when n % 8 != 0), A B the convolution of x = A with the filter B. Returns [...a's batch dims, m, n], or null when kernels.wasm is missing, both operands are
+ * transposed, or the kernel needs n % 8 == 0 (the forward and filter-gradient micro-kernels write 8 columns at once).
+ * Sums over k in order (in blocks on the filter-gradient path), so results differ from XNNPACK's by rounding only.
+ */
+export function simdMatMul(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null {
+  const simd = simdMatMulEnabled ? simdKernels(backend) : undefined;
+  if (!simd || (transposeA && transposeB)) return null;
+  const [aRows, aCols] = a.shape.slice(-2) as [number, number];
+  const [bRows, bCols] = b.shape.slice(-2) as [number, number];
+  const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
+  const n = transposeB ? bRows : bCols;
+  if (m === 0 || n === 0 || k === 0) return null;
+  const as4 = (t: tf.TensorInfo, shape: [number, number, number, number]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
+  const info = (pixels: number, ci: number, co: number) => tf.backend_util.computeConv2DInfo([pixels, 1, 1, ci], [1, 1, ci, co], 1, 1, 'valid');
+  let out: tf.TensorInfo;
+  if (transposeA) {
+    const conv = info(k, m, n);
+    if (!simdCovers(conv, 'filter')) return null;
+    out = simdConv2DBackpropFilter(backend, simd, as4(a, [k, 1, 1, m]), as4(b, [k, 1, 1, n]), conv);
+  } else if (transposeB) {
+    const forward = info(m, k, n);
+    if (simdCovers(forward, 'forward')) {
+      // B^T by the SIMD transpose, then the forward kernel (faster than the input-gradient kernel's scatter).
+      const bT = backend.makeOutput([k, n], 'float32');
+      simd.transpose(heapOffset(backend, b), heapOffset(backend, bT), n, k, n);
+      out = simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(bT, [1, 1, k, n]), forward);
+      dispose(backend, bT);
+    } else {
+      const conv = info(m, n, k);
+      if (!simdCovers(conv, 'input')) return null;
+      out = simdConv2DBackpropInput(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, n, k]), conv);
+    }
+  } else {
+    const conv = info(m, k, n);
+    if (!simdCovers(conv, 'forward')) return null;
+    out = simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, k, n]), conv);
+  }
+  return { dataId: out.dataId, shape: [...a.shape.slice(0, -2), m, n], dtype: 'float32' };
 }
 
 /** Registration record for `BatchMatMul` on 'wasm' (replaces the stock one, which it calls). */

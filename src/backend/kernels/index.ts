@@ -8,6 +8,7 @@ import { batchMatMulConfig } from './BatchMatMul.ts';
 import { addConfig } from './Add.ts';
 import { conv2DConfig } from './Conv2D.ts';
 import { fusedConv2DConfig } from './FusedConv2D.ts';
+import { fusedMatMulConfig } from './FusedMatMul.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
 import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
@@ -28,6 +29,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   conv2DBackpropInputConfig,
   maxPoolGradConfig,
   batchMatMulConfig,
+  fusedMatMulConfig,
   sumConfig,
   meanConfig,
   fusedBatchNormConfig,
