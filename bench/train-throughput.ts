@@ -4,9 +4,12 @@
  *
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
+ *                                     [--without lazy-conv-grad,batch-norm,adam,dense]
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
- * instead of ours (A/B comparison in the same conditions).
+ * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
+ * 2026-11-30 (the lazy fused-conv gradient, the one-kernel batch norm, the fused Adam update, the SIMD dense
+ * products; notes/PERFORMANCE.md), i.e. runs TF.js's own ops there.
  * Prints images/s (from the median step time) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
  * and count only top-level calls (a kernel that calls another kernel's function directly is charged
@@ -16,6 +19,10 @@ import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { useTrainingKernel } from '../src/backend/kernels/index.ts';
+import { setBatchNormTrainingEnabled } from '../src/backend/batchNormTraining.ts';
+import { setFusedAdamEnabled } from '../src/backend/adam.ts';
+import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
+import { setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +35,13 @@ const batch = Number(arg('batch', '64'));
 const steps = Number(arg('steps', '30'));
 const detail = process.argv.includes('--detail');
 const stock = arg('stock', '').split(',').filter(Boolean);
+const without = arg('without', '').split(',').filter(Boolean);
+const switches: Record<string, (on: boolean) => void> = {
+  'lazy-conv-grad': setLazyFusedConv2DGradient,
+  'batch-norm': setBatchNormTrainingEnabled,
+  adam: setFusedAdamEnabled,
+  dense: setSimdMatMulEnabled,
+};
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */
 function instrumentKernels(backend: string): Map<string, { ms: number; calls: number }> {
@@ -59,6 +73,11 @@ function instrumentKernels(backend: string): Map<string, { ms: number; calls: nu
 async function main(): Promise<void> {
   const active = await setupBackend({ backend: backendName });
   for (const name of stock) useTrainingKernel(name, false);
+  for (const name of without) {
+    const turn = switches[name];
+    if (!turn) throw new Error(`--without: unknown '${name}' (known: ${Object.keys(switches).join(', ')})`);
+    turn(false);
+  }
   const model = getArchitecture(modelName).create({ classes: 10, seed: 1 });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = tf.randomUniform([batch, 28, 28, 1]);
@@ -84,7 +103,7 @@ async function main(): Promise<void> {
   const total = stepMs.reduce((a, b) => a + b, 0);
   const median = [...stepMs].sort((a, b) => a - b)[Math.floor(stepMs.length / 2)]!;
   console.log(
-    `backend=${active}${stock.length ? ` (stock ${stock})` : ''} model=${modelName} batch=${batch} steps=${steps}: median step ${median.toFixed(1)} ms, ` +
+    `backend=${active}${stock.length ? ` (stock ${stock})` : ''}${without.length ? ` (without ${without})` : ''} model=${modelName} batch=${batch} steps=${steps}: median step ${median.toFixed(1)} ms, ` +
       `${((batch * 1000) / median).toFixed(0)} images/s (mean ${((batch * 1000 * steps) / total).toFixed(0)}), loss ${lastLoss.toFixed(3)}`,
   );
   const rows = [...times.entries()].sort((a, b) => b[1].ms - a[1].ms);

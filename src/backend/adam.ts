@@ -1,6 +1,6 @@
 /**
  * Adam with one kernel per variable (`HwrAdamUpdate`, src/backend/kernels/AdamUpdate.ts) instead of tfjs-core's
- * eleven element-wise kernels per variable and step.
+ * fourteen element-wise kernels per variable and step.
  *
  * `installFusedAdam` patches `tf.AdamOptimizer.prototype.applyGradients` with a copy of tfjs-core 4.22's method
  * (tfjs-core/src/optimizers/adam_optimizer.ts) in which each float32 variable whose backend has the kernel ('wasm',

@@ -1,9 +1,9 @@
 /**
  * `HwrAdamUpdate` (our kernel name; TF.js has no such kernel): Adam's update of one variable (Kingma & Ba 2015,
  * "Adam: A Method for Stochastic Optimization", algorithm 1) in one pass, where tfjs-core's
- * AdamOptimizer.applyGradients runs eleven element-wise kernels per variable (about 8 ms of a 70 ms hwr-net step on
- * wasm, most of it per-kernel overhead: notes/PERFORMANCE.md). Same operations in the same order, each rounded to
- * float32 as the separate kernels round them, so the results are bit-identical (test/backend/adam.test.ts):
+ * AdamOptimizer.applyGradients runs fourteen element-wise kernels per variable (4 to 5 ms of a 66 ms hwr-net step
+ * on wasm by an A/B, mostly per-kernel overhead: notes/PERFORMANCE.md). Same operations in the same order, each
+ * rounded to float32 as the separate kernels round them, so the results are bit-identical (test/backend/adam.test.ts):
  *   m' = m * beta1 + g * (1 - beta1);  v' = v * beta2 + g^2 * (1 - beta2);
  *   x' = ((m' / d1) / (sqrt(v' / d2) + epsilon)) * (-learningRate) + x,
  * with d1 = 1 - beta1^t and d2 = 1 - beta2^t as float32 scalars (tfjs-core's `oneMinusAccBeta1/2`).
