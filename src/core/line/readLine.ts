@@ -28,7 +28,7 @@ import { compileConstraint, type TextAutomaton } from './constraints.ts';
 import { segmentImageLine } from './imageSegments.ts';
 import { segmentInkLine } from './inkSegments.ts';
 import type { LineLayout } from './layout.ts';
-import { pairClasses, pairMarginals, pairSplit, PAIR_TUNING, segmentClasses } from './pairs.ts';
+import { pairClasses, pairMarginals, pairSplit, PAIR_TUNING, segmentClasses, verifierClass } from './pairs.ts';
 import { punctuationScore, segmentShape, SHAPE_PUNCTUATION } from './punctuation.ts';
 import { searchLattice, type LatticeEdge, type LatticeOption, type SearchResult } from './search.ts';
 import { REJECTED_CHARACTER, type LineCharacter, type LineReading, type ReadLineOptions } from './types.ts';
@@ -197,16 +197,20 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   // Images only: on ink digits (bench/lines.ts, 300 lines) the pair model read 96.6% against 96.9% without.
   // A segment model (a pair model that also has the character model's classes and a none class, trained on the
   // reader's own candidates: scripts/train-digit-segments.ts) classifies every character candidate too.
-  const pairModel = isInk ? undefined : options.pairs;
-  const pairLabels = pairModel ? pairClasses(pairModel.metadata.classes, `${name}: pairs`) : null;
-  const segmentLabels = pairModel ? segmentClasses(pairModel.metadata.classes, metadata.classes) : null;
-  const pairCandidates = pairModel ? listPairCandidates(layout) : [];
-  // The pair model's candidates: the pair candidates, then (segment model) the character candidates not among them.
+  // A segment verifier (classes whole / part / several: scripts/train-hanzi-segments.ts) gives no pair edges: it only
+  // says of every character candidate whether it is one whole character; on ink only when `VERIFIER_INK_WEIGHT` > 0.
+  const whole = options.pairs ? verifierClass(options.pairs.metadata.classes) : null;
+  const verifierWeight = whole === null ? 0 : isInk ? PAIR_TUNING.VERIFIER_INK_WEIGHT : PAIR_TUNING.VERIFIER_WEIGHT;
+  const pairModel = whole !== null ? (verifierWeight > 0 ? options.pairs : undefined) : isInk ? undefined : options.pairs;
+  const pairLabels = pairModel && whole === null ? pairClasses(pairModel.metadata.classes, `${name}: pairs`) : null;
+  const segmentLabels = pairModel && whole === null ? segmentClasses(pairModel.metadata.classes, metadata.classes) : null;
+  const pairCandidates = pairLabels ? listPairCandidates(layout) : [];
+  // The pair model's candidates: the pair candidates, then (segment model, verifier) the character candidates not among them.
   const runKey = (c: Candidate): number => c.first * layout.primitives.length + c.last;
   const pairIndex = new Map<number, number>();
   pairCandidates.forEach((c, k) => pairIndex.set(runKey(c), k));
   const modelCandidates = [...pairCandidates];
-  if (segmentLabels) for (const c of candidates) if (!pairIndex.has(runKey(c))) pairIndex.set(runKey(c), modelCandidates.push(c) - 1);
+  if (segmentLabels || (pairModel && whole !== null)) for (const c of candidates) if (!pairIndex.has(runKey(c))) pairIndex.set(runKey(c), modelCandidates.push(c) - 1);
   let pairInputs = new Float32Array(0);
   const pairEmpty = new Set<number>();
   if (pairModel) {
@@ -250,6 +254,11 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     const k = pairIndex.get(runKey(c));
     return segmentLabels && k !== undefined && !pairEmpty.has(k) ? pairProbabilities.subarray(k * pairClassCount, (k + 1) * pairClassCount) : null;
   };
+  // The verifier's weighted log p(whole) of a candidate, added to all its options (0 without a verifier).
+  const verified = (c: Candidate): number => {
+    const k = pairIndex.get(runKey(c));
+    return pairModel && whole !== null && k !== undefined && !pairEmpty.has(k) ? verifierWeight * logOf(pairProbabilities[k * pairClassCount + whole]!) : 0;
+  };
   const edges = candidates.map((c, k): LatticeEdge => {
     const row = probabilities.subarray(k * classes, (k + 1) * classes);
     const segment = segmentRow(c);
@@ -268,7 +277,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
       for (const j of segmentLabels!.values()) whole += segment[j]!;
       return blend(p, whole);
     };
-    const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS);
+    const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS) + verified(c);
     const options: LatticeOption[] = [];
     if (empty.has(k)) {
       options.push({ text: null, score: -3 * LINE_READER_TUNING.REJECT_COST + prior, probability: 1 });
