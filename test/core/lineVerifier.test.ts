@@ -2,7 +2,7 @@
  * The line reader's segment verifier hook (src/core/line/pairs.ts `verifierClass`, `PAIR_TUNING.VERIFIER_WEIGHT`): a
  * model served as `ReadLineOptions.pairs` whose classes are kinds of candidate (`whole`, `part`, `several`) adds its
  * weighted log p(whole) to every character option, so it can turn a split into a merge; it gives no pair edges, and
- * for ink it is not asked while `VERIFIER_INK_WEIGHT` is 0. A tiny fake verifier (a rule on the candidate's input, no
+ * for ink it is asked only while `VERIFIER_INK_WEIGHT` is above 0. A tiny fake verifier (a rule on the candidate's input, no
  * network) over the shipped digits model shows it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,15 +66,25 @@ describe('a segment verifier in readLine', () => {
     expect(verified.characters[0]!.box.width).toBeGreaterThan(Math.max(...plain.characters.map((c) => c.box.width)));
   }, 60_000);
 
-  it('leaves a reading alone when it calls every candidate whole, and is not asked about ink at weight 0', async () => {
+  it('leaves a reading alone when it calls every candidate whole; on ink it is asked only at an ink weight above 0', async () => {
     const line = await digitLine('4179', 5, { touchingShare: 0, overlappingShare: 0 });
     const plain = await readLine(digits, { image: line.image });
     const always = fakeVerifier(-1);
     expect((await readLine(digits, { image: line.image }, { pairs: always })).text).toBe(plain.text);
-    expect(PAIR_TUNING.VERIFIER_INK_WEIGHT).toBe(0);
     const ink = digitInkLine('4179', 5);
-    const inkVerifier = fakeVerifier(10);
-    expect((await readLine(digits, { ink: ink.ink }, { pairs: inkVerifier })).text).toBe((await readLine(digits, { ink: ink.ink })).text);
-    expect(inkVerifier.asked).toBe(0);
+    const inkPlain = (await readLine(digits, { ink: ink.ink })).text;
+    const saved = PAIR_TUNING.VERIFIER_INK_WEIGHT;
+    try {
+      PAIR_TUNING.VERIFIER_INK_WEIGHT = 0;
+      const unasked = fakeVerifier(8);
+      expect((await readLine(digits, { ink: ink.ink }, { pairs: unasked })).text).toBe(inkPlain);
+      expect(unasked.asked).toBe(0);
+      PAIR_TUNING.VERIFIER_INK_WEIGHT = 1;
+      const asked = fakeVerifier(-1);
+      expect((await readLine(digits, { ink: ink.ink }, { pairs: asked })).text).toBe(inkPlain);
+      expect(asked.asked).toBeGreaterThan(0);
+    } finally {
+      PAIR_TUNING.VERIFIER_INK_WEIGHT = saved;
+    }
   }, 60_000);
 });
