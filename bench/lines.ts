@@ -24,7 +24,8 @@
  *   options: --lines N (digit image lines and Chinese lines, each as ink and as image; digit ink lines N / 2)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
  *            --seed N (other lines than the reported ones' seed 12: for tuning on lines the report does not use)
- *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-segments for digits)
+ *            --no-pairs (read without the pair models of src/node/lineReader.ts: digit-segments for digits, the
+ *            hanzi-segments verifier for hanzi)
  *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
  *            ink (`InkJson`), named with the reference and the reading, for looking at what goes wrong)
  */
