@@ -20,7 +20,7 @@
  */
 import { hwrError } from '../errors.ts';
 import type { Ink } from '../ink.ts';
-import { inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
+import { downsampleFactor, downsampleInput, inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
 import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
 import { CJK_PROFILE } from '../profiles.ts';
 import type { PixelBuffer } from '../types.ts';
@@ -221,11 +221,15 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     // character candidates: their crop, and when both models normalize alike (digits and digit-segments), their
     // input, are the character candidate's.
     const shared = samePreprocessing(metadata, pairModel.metadata);
+    // A verifier of the same profile at a fraction of the size (hanzi-segments: 32 px of hanzi's 64): the character
+    // input averaged over blocks, the same but for rounding (`downsampleFactor`).
+    const factor = shared ? null : downsampleFactor(metadata, pairModel.metadata);
     const characterIndex = new Map(candidates.map((c, k) => [runKey(c), k]));
     modelCandidates.forEach((c, k) => {
       const j = characterIndex.get(runKey(c));
-      if (j !== undefined && shared) {
+      if (j !== undefined && (shared || factor !== null)) {
         if (empty.has(j)) pairEmpty.add(k);
+        else if (factor !== null) downsampleInput(inputs.subarray(j * height * width, (j + 1) * height * width), height, factor, pairInputs.subarray(k * ph * pw, (k + 1) * ph * pw));
         else pairInputs.set(inputs.subarray(j * height * width, (j + 1) * height * width), k * ph * pw);
         return;
       }
