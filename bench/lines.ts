@@ -10,7 +10,7 @@
  *   (`plotterWriter(font, 1000 + line)`), composed as ink (no target).
  * - Chinese: lines of 2-8 GB2312 level-1 characters (the hanzi model's classes) written by synthetic writers of seed 2
  *   (`syntheticWriter(2, i)`; the model was trained on writers of seed 1: `hwr synth --seed 1`), as ink and as images
- *   (each character rendered as `renderCharacter` does, centred in a square cell). Target: character accuracy >= 90%.
+ *   (each character rendered as `renderCharacter` does, centred in a square cell: `renderLineCell`). Target: character accuracy >= 90%.
  * - speed: a 10-digit line, image and ink, read >= 50 times after warm-up, on each Node engine (ONNX Runtime, TF.js);
  *   median and p90 ms (target <= 50 ms), the machine's load before and after.
  * - confidence: line accuracy per bin of `LineReading.confidence` (is it honest?).
@@ -24,7 +24,8 @@
  *   options: --lines N (digit image lines and Chinese lines, each as ink and as image; digit ink lines N / 2)  --engine auto|onnx|tfjs (accuracy runs)
  *            --stub (a simple stand-in reader instead of readLine)  --out <dir>
  *            --seed N (other lines than the reported ones' seed 12: for tuning on lines the report does not use)
- *            --no-pairs (read without the pair models of src/node/lineReader.ts, e.g. digit-segments for digits)
+ *            --no-pairs (read without the pair models of src/node/lineReader.ts: digit-segments for digits, the
+ *            hanzi-segments verifier for hanzi)
  *            --samples <dir> (writes the first 20 misread lines of each set there: <set>-<n>.png for images, .json for
  *            ink (`InkJson`), named with the reference and the reading, for looking at what goes wrong)
  */
@@ -44,9 +45,9 @@ import { gb2312Level1 } from '../src/data/charset.ts';
 import { composeImageLine, composeInkLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
 import { GLYPH_UNITS, plotterWriter, writeSample } from '../src/data/plotterFonts.ts';
-import { gaussian, handwrite } from '../src/data/synth/handwriting.ts';
+import { handwrite } from '../src/data/synth/handwriting.ts';
 import { HANZI_BOX, loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
-import { renderCharacter, syntheticWriter } from '../src/data/synth/synthesize.ts';
+import { renderLineCell, syntheticWriter } from '../src/data/synth/synthesize.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
 import { loadPairRecognizer } from '../src/node/lineReader.ts';
 import { loadRecognizer, parseEngineChoice, type EngineChoice } from '../src/node/recognizer.ts';
@@ -206,19 +207,6 @@ function digitInkCases(count: number, rng: Rng): Case[] {
   });
 }
 
-/**
- * A character as `renderCharacter` draws it (pen, pressure, gray, the writer's size), centred in a square cell of the
- * writer's size so that flat characters (一) keep their place at mid-height; as ink coverage in [0, 1].
- */
-function hanziCell(label: string, ink: Ink, style: ReturnType<typeof syntheticWriter>['style'], rng: Rng): ImageLineCharacter {
-  const gray = renderCharacter(label, ink, style, rng);
-  const side = Math.max(gray.height, Math.round(style.sizePx * (1 + gaussian(rng) * 0.02)));
-  const top = Math.floor((side - gray.height) / 2);
-  const image = new Float32Array(side * gray.width);
-  for (let y = 0; y < gray.height; y++) for (let x = 0; x < gray.width; x++) image[(top + y) * gray.width + x] = 1 - gray.pixels[y * gray.width + x]! / 255;
-  return { label, image, width: gray.width, height: side };
-}
-
 /** A coverage raster as an RGBA image, dark on light, with 4 px of paper around. */
 function coverageImage(cell: ImageLineCharacter): PixelBuffer {
   const pad = 4;
@@ -261,7 +249,7 @@ async function hanziCases(count: number, rng: Rng): Promise<Case[]> {
     const inks = [...text].map((label) => ({ label, ink: handwrite(references.get(label)!, style, rng) }));
     const inkLine = composeInkLine(inks, rng, { emSize: HANZI_BOX });
     cases.push({ set: 'hanzi-ink', text, touching: inkLine.touching.some(Boolean), input: { ink: inkLine.ink }, alone: inks });
-    const cells = inks.map(({ label, ink }) => hanziCell(label, ink, style, rng));
+    const cells = inks.map(({ label, ink }) => renderLineCell(label, ink, style, rng));
     const imageLine = composeImageLine(cells, rng, { margin: 12 });
     const alone = cells.map((cell) => ({ label: cell.label, image: coverageImage(cell) }));
     cases.push({ set: 'hanzi-image', text, touching: imageLine.touching.some(Boolean), input: { image: imageLine.image }, alone });

@@ -12,7 +12,7 @@
  * touching and 5-20% overlapping neighbours, segmented by `segmentImageLine` (src/core/line/imageSegments.ts); the
  * candidates are those `readLine` lists (`listCandidates` up to `PAIR_TUNING.MAX_WIDTH` heights), each normalized by
  * `segmentPreprocessorFor(digits metadata)` exactly as the reader does. A candidate's label comes from the line's
- * pixel owners (`ImageLine.owners`): the share of each digit's ink it holds; a digit is whole at >= `WHOLE` and
+ * pixel owners (`ImageLine.owners`, shares by src/data/candidateLabels.ts): the share of each digit's ink it holds; a digit is whole at >= `WHOLE` and
  * touched at over `TOUCHED` of its ink; one whole digit and none touched: that digit; two neighbouring whole digits:
  * the pair; anything else: none. None samples are subsampled to `--none` of the set.
  * The approach: recognition-based segmentation with a classifier trained on the segmenter's own output, including
@@ -38,6 +38,7 @@ import { PAIR_TUNING } from '../src/core/line/pairs.ts';
 import { listCandidates } from '../src/core/line/readLine.ts';
 import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
+import { characterInk, inkShares } from '../src/data/candidateLabels.ts';
 import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
@@ -102,19 +103,14 @@ function lineSamples(rng: Rng, lo: number, hi: number): Sample[] {
   const layout = segmentImageLine(line.image, 'line');
   if (layout.shrink !== 1) return [];
   const { ink, owners } = { ink: layout.ink, owners: line.owners };
-  const totals = new Float64Array(chars.length);
-  for (let i = 0; i < ink.length; i++) if (owners[i]! >= 0) totals[owners[i]!] += ink[i]!;
+  const totals = characterInk(ink, owners, chars.length);
   const primitives = layout.primitives as ImagePrimitive[];
   const samples: Sample[] = [];
   for (const c of listCandidates(layout, PAIR_TUNING.MAX_WIDTH)) {
-    const held = new Float64Array(chars.length);
-    for (let k = c.first; k <= c.last; k++) {
-      for (const p of primitives[k]!.pixels) if (owners[p]! >= 0) held[owners[p]!] += ink[p]!;
-    }
+    const shares = inkShares(ink, owners, totals, primitives.slice(c.first, c.last + 1).map((p) => p.pixels));
     const whole: number[] = [];
     let touched = false;
-    held.forEach((mass, i) => {
-      const share = totals[i]! > 0 ? mass / totals[i]! : 0;
+    shares.forEach((share, i) => {
       if (share >= WHOLE) whole.push(i);
       else if (share > TOUCHED) touched = true;
     });

@@ -107,6 +107,40 @@ export function samePreprocessing(a: Pick<ModelMetadata, 'preprocessing' | 'inpu
 }
 
 /**
+ * Whether model `b`'s input is model `a`'s averaged over `k x k` blocks: both `cjk-fit-v1` (`fitInkToBox`: area
+ * resampling of the ink box into the field with a margin of `round(size / 16)`), `a`'s side `k` times `b`'s and its
+ * margin `k` times `b`'s (64 and 32 px: 4 and 2). The average then equals `b`'s own normalization but for the 8-bit
+ * rounding of each (at most 0.003 apart on 1,706 candidates of hanzi lines), so the line reader computes a verifier's
+ * 32 px input from the hanzi model's 64 px one instead of normalizing every crop again.
+ * @returns k (2 or more), or null when `b`'s input is not such an average of `a`'s (other profiles, sizes, or the same size)
+ */
+export function downsampleFactor(a: Pick<ModelMetadata, 'preprocessing' | 'inputShape'>, b: Pick<ModelMetadata, 'preprocessing' | 'inputShape'>): number | null {
+  if (a.preprocessing !== CJK_PROFILE || b.preprocessing !== CJK_PROFILE) return null;
+  const [ah, aw] = a.inputShape;
+  const [bh, bw] = b.inputShape;
+  if (ah !== aw || bh !== bw || !(bh > 0) || ah % bh !== 0) return null;
+  const k = ah / bh;
+  return k >= 2 && Math.round(ah / 16) === k * Math.round(bh / 16) ? k : null;
+}
+
+/**
+ * Averages a square input over `k x k` blocks (see `downsampleFactor`).
+ * @param input `[side * side]` float32, row-major
+ * @param out `[(side / k)^2]` float32, written
+ */
+export function downsampleInput(input: ArrayLike<number>, side: number, k: number, out: Float32Array): void {
+  const small = side / k;
+  const scale = 1 / (k * k);
+  for (let y = 0; y < small; y++) {
+    for (let x = 0; x < small; x++) {
+      let sum = 0;
+      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) sum += input[(y * k + dy) * side + x * k + dx]!;
+      out[y * small + x] = sum * scale;
+    }
+  }
+}
+
+/**
  * Pen width (a fraction of the ink's longer side) at which ink is drawn for a model (`inkImageFor`): the metadata's
  * `inkPenWidth` when it has one (models trained on ink record the width they were trained at), else the profile's:
  * MNIST's median stroke for `mnist-com-*` (`DEFAULT_INK_PEN_WIDTH`, 0.12), the synthetic writers' middle pen for

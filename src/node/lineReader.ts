@@ -1,6 +1,7 @@
 /**
  * Loading what the line reader (`readLine`, src/core/line/readLine.ts) uses beside a character model, in Node: its
- * pair model for touching characters (`ReadLineOptions.pairs`; the shipped `digit-segments` serves `digits`). A pair
+ * pair model for touching characters (`ReadLineOptions.pairs`; the shipped `digit-segments` serves `digits`, the
+ * segment verifier `hanzi-segments` serves `hanzi`). A pair
  * model names the character model it serves in its metadata (`ModelMetadata.pairsFor`); nothing here knows of digits.
  *
  *   const recognizer = await loadRecognizer('digits');

@@ -3,14 +3,16 @@
  * bit for bit what the reference steps give (`inkBoundingBox`, `fitWithStrokeWidth`, `centerInField`): on every
  * candidate of real digit lines (MNIST test digits composed by src/data/lines.ts, touching and overlapping pairs
  * included) and on crafted crops (specks of equal mass, faint noise, hairlines, blank and nearly blank crops); and the
- * line reader gives a pair model the same inputs whether it shares the character model's normalized inputs or not.
+ * line reader gives a pair model the same inputs whether it shares the character model's normalized inputs or not;
+ * a cjk-fit-v1 input averaged over 2 x 2 blocks is the half-size normalization but for rounding (a verifier's input).
  */
 import { describe, expect, it } from 'vitest';
 import { segmentImageLine } from '../../src/core/line/imageSegments.ts';
 import { readLine } from '../../src/core/line/readLine.ts';
 import type { Recognizer } from '../../src/core/recognizer.ts';
 import { centerInField, DEFAULT_INK_THRESHOLD, fitWithStrokeWidth, inkBoundingBox, MnistCropNormalizer } from '../../src/core/preprocess.ts';
-import type { InkCrop } from '../../src/core/preprocessing.ts';
+import { downsampleFactor, downsampleInput, segmentPreprocessorFor, type InkCrop } from '../../src/core/preprocessing.ts';
+import { CJK_PROFILE } from '../../src/core/profiles.ts';
 import { estimateStrokeWidth, MNIST_STROKE_WIDTH } from '../../src/core/strokes.ts';
 import { createRng } from '../../src/data/augment.ts';
 import { digitLine } from '../fixtures/lines.ts';
@@ -160,6 +162,43 @@ describe('the line reader with a pair model', () => {
       const shared = await inputsOfPairs(28);
       expect(shared.length).toBeGreaterThan(0);
       expect(shared).toEqual(await inputsOfPairs(32));
+    }
+  });
+});
+
+describe('a verifier input averaged from the character input (cjk-fit-v1, downsampleFactor)', () => {
+  const cjk = (side: number) => ({ name: `cjk-${side}`, preprocessing: CJK_PROFILE, inputShape: [side, side, 1] as [number, number, number] });
+
+  it('is offered only for the cjk profile at a whole fraction of the size with the margin scaled alike', () => {
+    expect(downsampleFactor(cjk(64), cjk(32))).toBe(2);
+    expect(downsampleFactor(cjk(64), cjk(16))).toBe(4);
+    expect(downsampleFactor(cjk(64), cjk(64))).toBeNull(); // the same input: shared as it is
+    expect(downsampleFactor(cjk(64), cjk(48))).toBeNull();
+    expect(downsampleFactor(cjk(32), cjk(64))).toBeNull();
+    expect(downsampleFactor(cjk(56), cjk(28))).toBe(2); // margins 4 and 2
+    expect(downsampleFactor(cjk(40), cjk(20))).toBeNull(); // margins 3 and 1: the ink box would not scale alike
+    expect(downsampleFactor({ ...cjk(56), preprocessing: 'mnist-com-v2' }, { ...cjk(28), preprocessing: 'mnist-com-v2' })).toBeNull();
+  });
+
+  it('gives what the 32 px normalization gives, but for rounding, on crafted crops', () => {
+    const big = segmentPreprocessorFor(cjk(64));
+    const small = segmentPreprocessorFor(cjk(32));
+    const rng = createRng(11);
+    for (let n = 0; n < 40; n++) {
+      const width = 8 + rng.int(90);
+      const height = 8 + rng.int(90);
+      const data = new Float32Array(width * height);
+      for (let s = 0; s < 6; s++) {
+        // A few strokes: random straight bars of random ink.
+        const horizontal = rng.int(2) === 0;
+        const at = rng.int(horizontal ? height : width);
+        const ink = 0.4 + 0.6 * rng.uniform(0, 1);
+        for (let t = rng.int(horizontal ? width : height); t < (horizontal ? width : height); t++) data[horizontal ? at * width + t : t * width + at] = ink;
+      }
+      const averaged = new Float32Array(32 * 32);
+      downsampleInput(big({ data, width, height }), 64, 2, averaged);
+      const direct = small({ data, width, height });
+      for (let i = 0; i < averaged.length; i++) expect(Math.abs(averaged[i]! - direct[i]!)).toBeLessThan(0.004);
     }
   });
 });

@@ -1,18 +1,26 @@
 /**
  * The line reader's pair model in Node (src/node/lineReader.ts): the shipped `digit-segments` is found for `digits` by its
  * metadata (`pairsFor`), loads, and reads touching digits that the character model alone reads as one; no pair model
- * is found for a model nothing names.
+ * is found for a model nothing names; the shipped `hanzi-segments` verifier (whole / part / several) is found for
+ * `hanzi`, verifies against its checksums, and tells a whole character from its left part and from two characters.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { segmentClasses } from '../../src/core/line/pairs.ts';
+import { segmentClasses, verifierClass } from '../../src/core/line/pairs.ts';
 import { readLine } from '../../src/core/line/readLine.ts';
+import { segmentPreprocessorFor, type InkCrop } from '../../src/core/preprocessing.ts';
 import type { Recognizer } from '../../src/core/recognizer.ts';
+import { createRng } from '../../src/data/augment.ts';
+import type { ImageLineCharacter } from '../../src/data/lines.ts';
+import { handwrite } from '../../src/data/synth/handwriting.ts';
+import { loadHanziInk } from '../../src/data/synth/hanziStrokes.ts';
+import { renderLineCell, syntheticWriter } from '../../src/data/synth/synthesize.ts';
 import { findPairModelDir, loadPairRecognizer } from '../../src/node/lineReader.ts';
+import { readMetadata, verifyFolder } from '../../src/node/modelFiles.ts';
 import { loadRecognizer, SHIPPED_MODELS_DIR } from '../../src/node/recognizer.ts';
-import { digitLine } from '../fixtures/lines.ts';
+import { digitLine, HELD_OUT_WRITER_SEED } from '../fixtures/lines.ts';
 
 /** A touching 81 (MNIST test digits, `digitLine` seed 1): the 1 slants under the 8, and the reader without a pair model reads "8". */
 const PAIR_TEXT = '81';
@@ -46,7 +54,7 @@ describe('pair models for the line reader', () => {
   });
 
   it('finds none for a model no pair model serves, nor in a folder without models', async () => {
-    expect(await findPairModelDir('hanzi')).toBeNull();
+    expect(await findPairModelDir('letters')).toBeNull();
     const empty = await mkdtemp(join(tmpdir(), 'hwr-pairs-'));
     try {
       expect(await findPairModelDir('digits', empty)).toBeNull();
@@ -86,6 +94,52 @@ describe('pair models for the line reader', () => {
     expect(editsWith).toBeLessThanOrEqual(editsWithout);
     expect(rightWith).toBeGreaterThanOrEqual(5);
   }, 120_000);
+});
+
+describe('the shipped hanzi segment verifier (models/hanzi-segments)', () => {
+  it('is found for hanzi by its metadata, verifies against its SHA256SUMS, and is a small verifier of the cjk profile', async () => {
+    const dir = join(SHIPPED_MODELS_DIR, 'hanzi-segments');
+    expect(await findPairModelDir('hanzi')).toBe(dir);
+    const checksums = await verifyFolder(dir);
+    expect([...checksums!.keys()].sort()).toEqual(expect.arrayContaining(['metadata.json', 'model.json', 'weights.bin']));
+    const metadata = await readMetadata(dir); // checked against SHA256SUMS
+    expect(metadata).toMatchObject({ name: 'hanzi-segments', pairsFor: 'hanzi', classes: ['whole', 'part', 'several'], preprocessing: 'cjk-fit-v1', architecture: 'hwr-net' });
+    expect(verifierClass(metadata.classes)).toBe(0);
+    expect(metadata.inputShape[0]).toBe(metadata.inputShape[1]);
+    expect(metadata.command).toMatch(/^npx tsx scripts\/train-hanzi-segments\.ts /);
+    expect(metadata.testAccuracy).toBeGreaterThan(0.8);
+    expect((await stat(join(dir, 'weights.bin'))).size).toBeLessThan(1024 * 1024);
+  });
+
+  it('loads for the hanzi model and says a whole character is whole more than its left part or two characters together', async () => {
+    const verifier = await loadPairRecognizer({ metadata: { name: 'hanzi' } as Recognizer['metadata'] }, { engine: 'tfjs' });
+    expect(verifier).not.toBeNull();
+    const prepare = segmentPreprocessorFor(verifier!.metadata);
+    const { style } = syntheticWriter(HELD_OUT_WRITER_SEED, 7);
+    const rng = createRng(7);
+    const cells: ImageLineCharacter[] = [];
+    for (const char of '碳嘛林他确语福境') cells.push(renderLineCell(char, handwrite(await loadHanziInk(char), style, rng), style, rng));
+    /** A crop of columns [x0, x1) of cells a (and b beside it). */
+    const crop = (a: ImageLineCharacter, x0: number, x1: number, b?: ImageLineCharacter): InkCrop => {
+      const width = x1 - x0 + (b?.width ?? 0);
+      const height = Math.max(a.height, b?.height ?? 0);
+      const data = new Float32Array(width * height);
+      for (let y = 0; y < a.height; y++) for (let x = x0; x < x1; x++) data[y * width + x - x0] = a.image[y * a.width + x]!;
+      if (b) for (let y = 0; y < b.height; y++) for (let x = 0; x < b.width; x++) data[y * width + x1 - x0 + x] = b.image[y * b.width + x]!;
+      return { data, width, height };
+    };
+    const inputs = cells.flatMap((c, i) => [crop(c, 0, c.width), crop(c, 0, Math.round(0.4 * c.width)), crop(c, 0, c.width, cells[(i + 1) % cells.length])]).map(prepare);
+    const [side] = verifier!.metadata.inputShape;
+    const joined = new Float32Array(inputs.length * side * side);
+    inputs.forEach((input, k) => joined.set(input, k * side * side));
+    const p = await verifier!.predictProbabilities(joined, inputs.length);
+    let right = 0;
+    for (let i = 0; i < cells.length; i++) {
+      const [whole, part, several] = [0, 1, 2].map((j) => p[(3 * i + j) * 3]!);
+      if (whole > part && whole > several) right++;
+    }
+    expect(right).toBeGreaterThanOrEqual(6); // of 8
+  }, 60_000);
 });
 
 /** Levenshtein distance (edits) between two strings. */

@@ -20,7 +20,7 @@
  */
 import { hwrError } from '../errors.ts';
 import type { Ink } from '../ink.ts';
-import { inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
+import { downsampleFactor, downsampleInput, inkPenWidthFor, samePreprocessing, segmentPreprocessorFor } from '../preprocessing.ts';
 import { defaultTopK, MAX_TOP_K, REJECTION_REASON, topKIndices, type Recognizer } from '../recognizer.ts';
 import { CJK_PROFILE } from '../profiles.ts';
 import type { PixelBuffer } from '../types.ts';
@@ -28,7 +28,7 @@ import { compileConstraint, type TextAutomaton } from './constraints.ts';
 import { segmentImageLine } from './imageSegments.ts';
 import { segmentInkLine } from './inkSegments.ts';
 import type { LineLayout } from './layout.ts';
-import { pairClasses, pairMarginals, pairSplit, PAIR_TUNING, segmentClasses } from './pairs.ts';
+import { pairClasses, pairMarginals, pairSplit, PAIR_TUNING, segmentClasses, verifierClass } from './pairs.ts';
 import { punctuationScore, segmentShape, SHAPE_PUNCTUATION } from './punctuation.ts';
 import { searchLattice, type LatticeEdge, type LatticeOption, type SearchResult } from './search.ts';
 import { REJECTED_CHARACTER, type LineCharacter, type LineReading, type ReadLineOptions } from './types.ts';
@@ -119,10 +119,12 @@ export const LINE_READER_TUNING = {
    * readings): the scores' priors and per-character terms make raw shares too low; T is fitted on composed lines
    * (expected calibration error, 10 bins: MNIST image lines 0.48 at T = 1, 0.05 at 0.3; ink digits 0.23 -> 0.09 at
    * 0.3-0.5; with the segment model, 300 image lines: 0.052 / 0.030 / 0.042 / 0.121 at 0.35 / 0.45 / 0.5 / 0.7; hanzi: 0.5 since square-script ink reads in writing order: ink lines 0.235 at 1, 0.053 at 0.5, images 0.146
-   * at 1, 0.084 at 0.5, 0.121 at 0.4).
+   * at 1, 0.084 at 0.5, 0.121 at 0.4; with the hanzi-segments verifier, 200 lines each of seeds 4242 / 99, the bench's
+   * bins: images 5.8, 7.0 at 0.5; 4.1, 6.6 at 0.6; 2.6, 5.1 at 0.7; 9.6, 6.1 at 1; ink 9.6, 4.6 at 0.5; 6.3, 2.9 at 0.6;
+   * 4.9, 3.5 at 0.7 points).
    */
   CONFIDENCE_TEMPERATURE: 0.45,
-  SQUARE_CONFIDENCE_TEMPERATURE: 0.5,
+  SQUARE_CONFIDENCE_TEMPERATURE: 0.7,
   /** Ink candidates are drawn into squares of max(`INK_RENDER_SIZE`, the model's input side) px. */
   INK_RENDER_SIZE: 56,
   /** Default `beamWidth`. */
@@ -197,16 +199,20 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
   // Images only: on ink digits (bench/lines.ts, 300 lines) the pair model read 96.6% against 96.9% without.
   // A segment model (a pair model that also has the character model's classes and a none class, trained on the
   // reader's own candidates: scripts/train-digit-segments.ts) classifies every character candidate too.
-  const pairModel = isInk ? undefined : options.pairs;
-  const pairLabels = pairModel ? pairClasses(pairModel.metadata.classes, `${name}: pairs`) : null;
-  const segmentLabels = pairModel ? segmentClasses(pairModel.metadata.classes, metadata.classes) : null;
-  const pairCandidates = pairModel ? listPairCandidates(layout) : [];
-  // The pair model's candidates: the pair candidates, then (segment model) the character candidates not among them.
+  // A segment verifier (classes whole / part / several: scripts/train-hanzi-segments.ts) gives no pair edges: it only
+  // says of every character candidate whether it is one whole character; on ink only when `VERIFIER_INK_WEIGHT` > 0.
+  const whole = options.pairs ? verifierClass(options.pairs.metadata.classes) : null;
+  const verifierWeight = whole === null ? 0 : isInk ? PAIR_TUNING.VERIFIER_INK_WEIGHT : PAIR_TUNING.VERIFIER_WEIGHT;
+  const pairModel = whole !== null ? (verifierWeight > 0 ? options.pairs : undefined) : isInk ? undefined : options.pairs;
+  const pairLabels = pairModel && whole === null ? pairClasses(pairModel.metadata.classes, `${name}: pairs`) : null;
+  const segmentLabels = pairModel && whole === null ? segmentClasses(pairModel.metadata.classes, metadata.classes) : null;
+  const pairCandidates = pairLabels ? listPairCandidates(layout) : [];
+  // The pair model's candidates: the pair candidates, then (segment model, verifier) the character candidates not among them.
   const runKey = (c: Candidate): number => c.first * layout.primitives.length + c.last;
   const pairIndex = new Map<number, number>();
   pairCandidates.forEach((c, k) => pairIndex.set(runKey(c), k));
   const modelCandidates = [...pairCandidates];
-  if (segmentLabels) for (const c of candidates) if (!pairIndex.has(runKey(c))) pairIndex.set(runKey(c), modelCandidates.push(c) - 1);
+  if (segmentLabels || (pairModel && whole !== null)) for (const c of candidates) if (!pairIndex.has(runKey(c))) pairIndex.set(runKey(c), modelCandidates.push(c) - 1);
   let pairInputs = new Float32Array(0);
   const pairEmpty = new Set<number>();
   if (pairModel) {
@@ -217,11 +223,15 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     // character candidates: their crop, and when both models normalize alike (digits and digit-segments), their
     // input, are the character candidate's.
     const shared = samePreprocessing(metadata, pairModel.metadata);
+    // A verifier of the same profile at a fraction of the size (hanzi-segments: 32 px of hanzi's 64): the character
+    // input averaged over blocks, the same but for rounding (`downsampleFactor`).
+    const factor = shared ? null : downsampleFactor(metadata, pairModel.metadata);
     const characterIndex = new Map(candidates.map((c, k) => [runKey(c), k]));
     modelCandidates.forEach((c, k) => {
       const j = characterIndex.get(runKey(c));
-      if (j !== undefined && shared) {
+      if (j !== undefined && (shared || factor !== null)) {
         if (empty.has(j)) pairEmpty.add(k);
+        else if (factor !== null) downsampleInput(inputs.subarray(j * height * width, (j + 1) * height * width), height, factor, pairInputs.subarray(k * ph * pw, (k + 1) * ph * pw));
         else pairInputs.set(inputs.subarray(j * height * width, (j + 1) * height * width), k * ph * pw);
         return;
       }
@@ -250,6 +260,11 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
     const k = pairIndex.get(runKey(c));
     return segmentLabels && k !== undefined && !pairEmpty.has(k) ? pairProbabilities.subarray(k * pairClassCount, (k + 1) * pairClassCount) : null;
   };
+  // The verifier's weighted log p(whole) of a candidate, added to all its options (0 without a verifier).
+  const verified = (c: Candidate): number => {
+    const k = pairIndex.get(runKey(c));
+    return pairModel && whole !== null && k !== undefined && !pairEmpty.has(k) ? verifierWeight * logOf(pairProbabilities[k * pairClassCount + whole]!) : 0;
+  };
   const edges = candidates.map((c, k): LatticeEdge => {
     const row = probabilities.subarray(k * classes, (k + 1) * classes);
     const segment = segmentRow(c);
@@ -268,7 +283,7 @@ export async function readLine(recognizer: Recognizer, input: LineInput, options
       for (const j of segmentLabels!.values()) whole += segment[j]!;
       return blend(p, whole);
     };
-    const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS);
+    const prior = geometricPrior(layout, c, square, isInk) + (isInk ? (square ? LINE_READER_TUNING.SQUARE_INK_CHAR_BONUS : LINE_READER_TUNING.INK_CHAR_BONUS) : LINE_READER_TUNING.CHAR_BONUS) + verified(c);
     const options: LatticeOption[] = [];
     if (empty.has(k)) {
       options.push({ text: null, score: -3 * LINE_READER_TUNING.REJECT_COST + prior, probability: 1 });

@@ -101,10 +101,14 @@ export interface ReadLineOptions {
    * input profile may differ from the character model's (metadata drives it). A segment model also has the
    * character model's single-character classes (`digit-segments`: `"0"`..`"9"`): then every character candidate is
    * classified by it too and its probabilities are blended in (src/core/line/pairs.ts, `segmentClasses`). Used for images only (ignored for ink:
-   * strokes are not split, and on ink digits it read 96.6% against 96.9% without). Method: Ciresan, "Avoiding segmentation
+   * strokes are not split, and on ink digits it read 96.6% against 96.9% without). A segment verifier has no
+   * character classes, only kinds of candidate with a `"whole"` class and no two-character class (`hanzi-segments`:
+   * `"whole"`, `"part"`, `"several"`; src/core/line/pairs.ts, `verifierClass`): every character candidate is
+   * classified by it and its weighted log p(whole) is added to every option (images; ink only when
+   * `PAIR_TUNING.VERIFIER_INK_WEIGHT` > 0), and it gives no pair edges. Method: Ciresan, "Avoiding segmentation
    * in multi-digit numeral string recognition by combining single and two-digit classifiers trained without negative
    * examples", SYNASC 2008; see src/core/line/pairs.ts.
-   * @throws HwrError `BAD_ARGUMENT` (from `readLine`) for a model without any two-character class
+   * @throws HwrError `BAD_ARGUMENT` (from `readLine`) for a model without any two-character class that is no verifier
    */
   pairs?: Recognizer;
 }

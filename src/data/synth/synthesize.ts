@@ -11,6 +11,7 @@ import { hwrError } from '../../core/errors.ts';
 import { inkBounds, renderInk, type Ink } from '../../core/ink.ts';
 import { createRng, type Rng } from '../augment.ts';
 import type { GntImage } from '../gnt.ts';
+import type { ImageLineCharacter } from '../lines.ts';
 import { gaussian, handwrite, randomWriterStyle, type WriterStyle } from './handwriting.ts';
 
 /** One synthetic writer: its name (the GNT file's base name), style and random generator. */
@@ -58,6 +59,21 @@ export function renderCharacter(label: string, ink: Ink, style: WriterStyle, rng
   const depth = 255 - style.inkGray;
   for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - Math.round((coverage.data[i]! * depth) / 255);
   return { label, width, height, pixels };
+}
+
+/**
+ * A character for a composed image line (`composeImageLine`, ../lines.ts): drawn as `renderCharacter` draws it (pen,
+ * pressure, gray, the writer's size), centred in a square cell of the writer's size so that flat characters (一) keep
+ * their place at mid-height. Used by bench/lines.ts (Chinese image lines) and scripts/train-hanzi-segments.ts.
+ * @returns `{ label, image, width, height }`: `image` `[height * width]` float32 ink coverage in [0, 1] (1 = full ink)
+ */
+export function renderLineCell(label: string, ink: Ink, style: WriterStyle, rng: Rng): ImageLineCharacter {
+  const gray = renderCharacter(label, ink, style, rng);
+  const side = Math.max(gray.height, Math.round(style.sizePx * (1 + gaussian(rng) * 0.02)));
+  const top = Math.floor((side - gray.height) / 2);
+  const image = new Float32Array(side * gray.width);
+  for (let y = 0; y < gray.height; y++) for (let x = 0; x < gray.width; x++) image[(top + y) * gray.width + x] = 1 - gray.pixels[y * gray.width + x]! / 255;
+  return { label, image, width: gray.width, height: side };
 }
 
 /**
