@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
- *                                     [--without lazy-conv-grad,batch-norm,adam,dense]
+ *                                     [--without lazy-conv-grad,batch-norm,adam,dense] [--kernel-threads 2]
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
  * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
@@ -36,6 +36,9 @@ const steps = Number(arg('steps', '30'));
 const detail = process.argv.includes('--detail');
 const stock = arg('stock', '').split(',').filter(Boolean);
 const without = arg('without', '').split(',').filter(Boolean);
+// --kernel-threads N: TF.js's threaded wasm build and the SIMD convolutions split over N threads (setupBackend's
+// `kernelThreads`; src/backend/simd/threads.ts).
+const kernelThreads = Number(arg('kernel-threads', '1'));
 const switches: Record<string, (on: boolean) => void> = {
   'lazy-conv-grad': setLazyFusedConv2DGradient,
   'batch-norm': setBatchNormTrainingEnabled,
@@ -71,7 +74,7 @@ function instrumentKernels(backend: string): Map<string, { ms: number; calls: nu
 }
 
 async function main(): Promise<void> {
-  const active = await setupBackend({ backend: backendName });
+  const active = await setupBackend({ backend: backendName, kernelThreads });
   for (const name of stock) useTrainingKernel(name, false);
   for (const name of without) {
     const turn = switches[name];

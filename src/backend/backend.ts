@@ -86,7 +86,8 @@ function locateWasmBinaries(browserPaths: string | undefined): void {
  * (`registerTrainingKernels`), the faster gradients (`registerTrainingGradients`), the fused batch norm of training
  * (`installBatchNormTraining`) and Adam update (`installFusedAdam`; both also used by 'cpu' once installed), selects
  * the backend and awaits `tf.ready()`. The wasm backend runs
- * single-threaded in Node (its threaded build needs blob: workers that Node refuses).
+ * single-threaded in Node unless `kernelThreads` asks for TF.js's threaded build (./threadedWasm.ts, which works round
+ * the blob: workers Node refuses).
  * For `'cpu'`: selects the pure-JS reference backend (slow; used by tests as the reference).
  *
  * Idempotent and safe to call concurrently: repeated calls only re-select the backend.
@@ -113,7 +114,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         if (threads > 1) {
           if (tf.engine().registry['wasm'] !== undefined) console.warn('hwr: kernelThreads: the wasm backend is already initialized; its kernels stay on one thread');
           else if (useThreadedWasmInNode()) {
-            setThreadsCount(threads);
+            setThreadsCount(1);
             setKernelThreads(threads);
           }
         }

@@ -70,6 +70,7 @@ export function buildProgram(): Command {
     .option('--no-reject', 'train the plain classes only')
     .option('--init <dir>', 'start from the weights of this model folder (fine-tuning; a grown output layer keeps fresh units for new classes)')
     .option('--threads <n>', `training threads: each batch is split over this many cores (default min(2, cores): ${defaultTrainingThreads()} here)`, positiveInteger)
+    .option('--kernel-threads <n>', 'use the cores inside one model instead of --threads: its convolutions are split over this many threads (TF.js\'s threaded wasm build); the run is the 1-thread run up to float rounding', positiveInteger)
     .action(trainCommand);
 
   program

@@ -27,8 +27,10 @@ export interface TrainFlags {
   base?: string;
   /** With `--data ink:FILE.json`: augmented variants per drawn sample. */
   variants?: number;
-  /** Training threads (data-parallel); unset: `defaultTrainingThreads()`. */
+  /** Training threads (data-parallel); unset: `defaultTrainingThreads()`, or 1 with `kernelThreads` above 1. */
   threads?: number;
+  /** Threads for each step's kernels within one model (`TrainOptions.kernelThreads`); default 1. */
+  kernelThreads?: number;
   /** With `--data hwdb:DIR`: skip corrupt GNT samples with a warning each instead of failing at the first. */
   skipCorrupt?: boolean;
 }
@@ -65,7 +67,9 @@ export async function trainCommand(flags: TrainFlags, command?: Command): Promis
     augment: flags.augment,
     reject: flags.reject,
     init: flags.init,
-    threads: flags.threads,
+    // --kernel-threads uses the cores inside one model: no data-parallel replicas unless --threads asks for them.
+    threads: flags.threads ?? ((flags.kernelThreads ?? 1) > 1 && !flags.resume ? 1 : undefined),
+    kernelThreads: flags.kernelThreads,
     charset: flags.charset,
     skipCorrupt: flags.skipCorrupt,
   });

@@ -91,6 +91,14 @@ export interface TrainOptions {
    * the same thread count; batch-norm statistics and dropout masks are per shard, so other counts give other runs.
    */
   threads?: number;
+  /**
+   * Node: threads for each step's convolutions, pooling gradients and ReLU gradients, split within the one model
+   * (`setupBackend`'s `kernelThreads`: TF.js's threaded wasm build, src/backend/simd/threads.ts), default 1. Unlike
+   * `threads`, the run is the one-thread run up to float32 rounding (whole-batch statistics, the same dropout masks).
+   * Applies only if the wasm backend was not yet initialized in this process. Not recorded in the recipe.
+   * @throws Error (from `train`) when both this and `threads` are above 1
+   */
+  kernelThreads?: number;
 }
 
 /** What `train` returns. */
@@ -286,8 +294,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   }
   const { threads, augment } = recipe;
+  const kernelThreads = options.kernelThreads ?? 1;
+  if (kernelThreads > 1 && threads > 1) throw new Error(`--kernel-threads ${kernelThreads} with --threads ${threads}: use one way of using the cores (add --threads 1)`);
   const architecture = getArchitecture(recipe.model);
-  const backend = await setupBackend();
+  const backend = await setupBackend({ kernelThreads });
 
   // GNT data streams (src/data/hwdb.ts): only the validation writers' samples are held in memory.
   const hwdbDir = hwdbFolderOf(recipe.data);

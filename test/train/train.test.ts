@@ -47,4 +47,10 @@ describe('train', () => {
     await expect(train({ model: 'seed-cnn', epochs: 1, batchSize: 32, learningRate: 0.001, seed: 1, outDir, limit: 100, resume: true, print: quiet })).rejects.toThrow(/--resume: no checkpoint/);
     await expect(train({ model: 'resnet', epochs: 1, batchSize: 32, learningRate: 0.001, seed: 1, outDir, print: quiet })).rejects.toThrow(/unknown model "resnet"/);
   });
+
+  it('refuses kernel threads together with data-parallel threads, naming both flags', async () => {
+    const outDir = await tempDir();
+    await expect(train({ model: 'seed-cnn', epochs: 1, batchSize: 32, learningRate: 0.001, seed: 1, outDir, limit: 100, threads: 2, kernelThreads: 2, print: quiet }))
+      .rejects.toThrow(/--kernel-threads 2 with --threads 2/);
+  });
 });

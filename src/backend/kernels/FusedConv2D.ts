@@ -7,7 +7,7 @@
  * cover run the stock kernel (XNNPACK). Reference semantics: tfjs-backend-cpu/src/kernels/FusedConv2D.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdCovers, simdKernels } from '../simd/index.ts';
+import { elementParts, runParts, simdCovers, simdKernels } from '../simd/index.ts';
 import { convolve } from './Conv2D.ts';
 import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
@@ -34,7 +34,11 @@ export function fusedConv2D(args: Args): tf.TensorInfo {
   if (bias || activation === 'relu') {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     const P = info.batchSize * info.outHeight * info.outWidth;
-    simd.biasActivation(at(y), at(y), bias ? at(bias) : 0, P, info.outChannels, activation === 'relu' ? 1 : 0);
+    const C = info.outChannels;
+    // Pixel ranges, one per kernel thread.
+    runParts(backend, simd, elementParts(backend, P, 1).map(([p0, n]) => ({
+      fn: 'biasActivation', args: [at(y) + 4 * p0 * C, at(y) + 4 * p0 * C, bias ? at(bias) : 0, n, C, activation === 'relu' ? 1 : 0],
+    })));
   }
   return y;
 }

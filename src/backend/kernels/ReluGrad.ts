@@ -5,7 +5,7 @@
  * backend when `kernels.wasm` is present. Semantics: tfjs-core/src/gradients/Relu_grad.ts (NaN in x gives NaN).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
+import { elementParts, runParts, simdKernels } from '../simd/index.ts';
 import { heapOffset, type WasmBackend } from './wasm_util.ts';
 
 /** The kernel's registered name. */
@@ -23,7 +23,10 @@ export function reluGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBac
   if (!simd) throw new Error(`${RELU_GRAD}: the SIMD kernels (kernels.wasm) are not available`);
   const dx = backend.makeOutput(x.shape, 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simd.reluGrad(at(dy), at(x), at(dx), tf.util.sizeFromShape(x.shape));
+  // Element ranges, one per kernel thread, cut at multiples of 16 elements (whole SIMD vectors).
+  runParts(backend, simd, elementParts(backend, tf.util.sizeFromShape(x.shape)).map(([i0, n]) => ({
+    fn: 'reluGrad', args: [at(dy) + 4 * i0, at(x) + 4 * i0, at(dx) + 4 * i0, n],
+  })));
   return dx;
 }
 

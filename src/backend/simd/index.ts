@@ -239,6 +239,23 @@ export function imageParts(backend: WasmBackend, batch: number): Array<[number, 
   return pool && kernelThreadCount > 1 ? splitImages(batch, Math.min(pool.threads, kernelThreadCount)) : [[0, batch]];
 }
 
+/**
+ * How `n` independent elements (or rows) split among `backend`'s kernel threads: `[first, count]` ranges cut at
+ * multiples of `align`, a single range without helper threads or below 4,096 elements (not worth a thread's wake-up).
+ */
+export function elementParts(backend: WasmBackend, n: number, align = 16): Array<[number, number]> {
+  const pool = pools.get(backend);
+  const threads = pool && kernelThreadCount > 1 && n >= 4096 ? Math.min(pool.threads, kernelThreadCount) : 1;
+  const out: Array<[number, number]> = [];
+  let start = 0;
+  for (let k = 0; k < threads; k++) {
+    const end = k === threads - 1 ? n : Math.min(n, Math.round((n * (k + 1)) / threads / align) * align);
+    if (end > start) out.push([start, end - start]);
+    start = Math.max(start, end);
+  }
+  return out;
+}
+
 /** `target` += each of `partials` (float32, `n` elements each), in the order given. */
 export function addInto(backend: WasmBackend, target: tf.TensorInfo, partials: readonly tf.TensorInfo[], n: number): void {
   const heap = new Float32Array(heapMemory(backend)!.buffer);

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend } from '../kernels/wasm_util.ts';
+import { imageParts, runParts } from './index.ts';
 
 /** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
 export interface PoolingExports {
@@ -33,9 +34,15 @@ export interface PoolingExports {
 export function simdMaxPoolGrad(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, dy: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const dx = backend.makeOutput(x.shape, 'float32');
-  kernels.maxPoolGrad(ptr(backend, x), ptr(backend, dy), ptr(backend, dx), info.batchSize, info.inHeight, info.inWidth,
-    info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight,
-    info.strideWidth, info.padInfo.top, info.padInfo.left);
+  const inImage = info.inHeight * info.inWidth * info.inChannels * 4;
+  const outImage = info.outHeight * info.outWidth * info.inChannels * 4;
+  // Runs of whole images, one per kernel thread (windows never cross images).
+  runParts(backend, kernels as never, imageParts(backend, info.batchSize).map(([b0, n]) => ({
+    fn: 'maxPoolGrad',
+    args: [ptr(backend, x) + b0 * inImage, ptr(backend, dy) + b0 * outImage, ptr(backend, dx) + b0 * inImage, n, info.inHeight, info.inWidth,
+      info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight,
+      info.strideWidth, info.padInfo.top, info.padInfo.left],
+  })));
   return dx;
 }
 

@@ -22,8 +22,13 @@
 /** The most arguments a kernel export takes (`winogradConv2dBackpropFilter` has 12). */
 const MAX_ARGS = 16;
 const CONTROL_INTS = 8;
-/** Polls of the request word before a helper sleeps in `Atomics.wait` (env HWR_KERNEL_SPIN; 0: none, see notes/PERFORMANCE.md). */
-const SPIN = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.HWR_KERNEL_SPIN ?? 0);
+/**
+ * How long a helper polls for the next call before it sleeps in `Atomics.wait`, in ms (environment variable
+ * `HWR_KERNEL_SPIN_MS`, default 3). Without it the split convolutions gained nothing on the 2-vCPU VM of
+ * notes/PERFORMANCE.md ("Kernel threads"), where waking an idle vCPU costs about as much as half a kernel; with it the
+ * helper keeps a core busy for up to that long after each call (0: sleep at once).
+ */
+const SPIN_MS = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.HWR_KERNEL_SPIN_MS ?? 3);
 
 /** One call of a `kernels.wasm` export: its name and its arguments (pointers are byte offsets on the heap). */
 export interface KernelCall {
@@ -40,11 +45,14 @@ const fns = names.map((name) => exports_[name]);
 const ints = new Int32Array(control, 0, ${CONTROL_INTS});
 const args = new Float64Array(control, ${CONTROL_INTS * 4}, ${MAX_ARGS});
 let seen = 0;
-const spin = workerData.spin;
+const spinMs = workerData.spinMs;
 for (;;) {
-  // Spin a little before sleeping: the next call of a training step usually comes within a fraction of a ms, and a
-  // sleeping thread can take a scheduler tick to wake on a busy machine.
-  for (let i = 0; i < spin && Atomics.load(ints, 0) === seen; i++);
+  // Poll for up to spinMs before sleeping: the next call of a training step usually comes within a few ms, and waking
+  // a sleeping thread (an idle vCPU of a VM) can cost more than the call itself.
+  if (spinMs > 0) {
+    const until = performance.now() + spinMs;
+    while (Atomics.load(ints, 0) === seen && performance.now() < until);
+  }
   Atomics.wait(ints, 0, seen);
   seen = Atomics.load(ints, 0);
   if (seen < 0) break;
@@ -101,7 +109,7 @@ export class KernelThreads {
     for (let k = 0; k < helpers; k++) {
       const control = new SharedArrayBuffer(CONTROL_INTS * 4 + MAX_ARGS * 8);
       // No tsx or other loader in the helpers: the code is plain JavaScript.
-      const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, module, control, names: [...names], spin: SPIN }, execArgv: [] });
+      const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, module, control, names: [...names], spinMs: SPIN_MS }, execArgv: [] });
       worker.unref();
       list.push({ ints: new Int32Array(control, 0, CONTROL_INTS), args: new Float64Array(control, CONTROL_INTS * 4, MAX_ARGS), worker, sequence: 0 });
     }
