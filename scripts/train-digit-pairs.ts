@@ -24,28 +24,18 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
 import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
-import { readMetadata, writeMetadata } from '../src/node/modelFiles.ts';
-import { train } from '../src/train/train.ts';
+import { readMetadata } from '../src/node/modelFiles.ts';
+import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    out: { type: 'string', default: 'runs/h6/digit-pairs' },
-    pairs: { type: 'string', default: '48000' },
-    test: { type: 'string', default: '2000' },
-    epochs: { type: 'string', default: '2' },
-    seed: { type: 'string', default: '1' },
-    'learning-rate': { type: 'string', default: '0.001' },
-    none: { type: 'string', default: '0.12' },
-    threads: { type: 'string', default: '1' },
-    init: { type: 'string', default: 'models/digits' },
-  },
-});
+const flags = parseLineModelFlags(
+  { out: 'runs/h6/digit-pairs', test: '2000', epochs: '2', seed: '1', 'learning-rate': '0.001', threads: '1', init: 'models/digits' },
+  { pairs: { type: 'string', default: '48000' }, none: { type: 'string', default: '0.12' } },
+);
 const count = Number(flags.pairs);
 const testCount = Number(flags.test);
 const seed = Number(flags.seed);
@@ -111,30 +101,14 @@ await writeSplit('t10k', testCount, createRng(seed + 1000), 50000, 60000);
 await writeFile(join(dataDir, 'classes.txt'), `${CLASSES.join('\n')}\n`);
 console.log(`composed ${count} training and ${testCount} test samples in ${((Date.now() - started) / 1000).toFixed(1)} s into ${dataDir}`);
 
-const result = await train({
-  model: 'hwr-net',
-  outDir: out,
-  dataDir,
-  init: resolve(flags.init),
-  epochs: Number(flags.epochs),
-  learningRate: Number(flags['learning-rate']),
-  seed,
-  validationSplit: 0.05,
-  augment: false,
-  reject: false,
-  threads: Number(flags.threads),
-  progressBar: false,
-});
+const result = await trainLineModel(flags, out, dataDir);
 
 // The reader's loader finds the pair model of a character model by `pairsFor`; the command reproduces the data too.
 const command = `npx tsx scripts/train-digit-pairs.ts --out ${flags.out} --pairs ${count} --test ${testCount} --epochs ${flags.epochs} --seed ${seed} --learning-rate ${flags['learning-rate']} --none ${noneShare} --threads ${flags.threads}${flags.init === 'models/digits' ? '' : ` --init ${flags.init}`}`;
-const metadata = {
-  ...result.metadata,
+await writeLineModelMetadata(result, out, dataDir, flags, {
   name: 'digit-pairs',
   pairsFor: 'digits',
-  trainingData: `${count} composed samples from MNIST train digits 0-49,999 (${(100 * (1 - noneShare)).toFixed(0)}% pairs: 65% touching, 20% overlapping boxes, 15% close; ${(100 * noneShare).toFixed(0)}% "none": single digits and touching triples), normalized as the line reader normalizes candidates (mnist-com); ${result.metadata.trainingData.replace(dataDir, `${flags.out}-data`)}`,
+  trainingData: `${count} composed samples from MNIST train digits 0-49,999 (${(100 * (1 - noneShare)).toFixed(0)}% pairs: 65% touching, 20% overlapping boxes, 15% close; ${(100 * noneShare).toFixed(0)}% "none": single digits and touching triples), normalized as the line reader normalizes candidates (mnist-com)`,
   testData: `${testCount} composed samples from MNIST train digits 50,000-59,999 (held out)`,
   command,
-};
-await writeMetadata(out, metadata); // atomically, its checksum recorded in SHA256SUMS beside model.json's and weights.bin's
-console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);
+});

@@ -32,7 +32,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { segmentImageLine, type ImagePrimitive } from '../src/core/line/imageSegments.ts';
 import { PAIR_TUNING } from '../src/core/line/pairs.ts';
 import { listCandidates } from '../src/core/line/readLine.ts';
@@ -42,23 +41,13 @@ import { characterInk, inkShares } from '../src/data/candidateLabels.ts';
 import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
 import { loadMnist } from '../src/data/mnist.ts';
-import { readMetadata, writeMetadata } from '../src/node/modelFiles.ts';
-import { train } from '../src/train/train.ts';
+import { readMetadata } from '../src/node/modelFiles.ts';
+import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    out: { type: 'string', default: 'runs/s19/digit-segments' },
-    samples: { type: 'string', default: '120000' },
-    test: { type: 'string', default: '4000' },
-    epochs: { type: 'string', default: '3' },
-    seed: { type: 'string', default: '1' },
-    'learning-rate': { type: 'string', default: '0.001' },
-    none: { type: 'string', default: '0.3' },
-    threads: { type: 'string', default: '1' },
-    init: { type: 'string', default: 'runs/h6/digit-pairs' },
-    'data-only': { type: 'boolean', default: false },
-  },
-});
+const flags = parseLineModelFlags(
+  { out: 'runs/s19/digit-segments', test: '4000', epochs: '3', seed: '1', 'learning-rate': '0.001', threads: '1', init: 'runs/h6/digit-pairs' },
+  { samples: { type: 'string', default: '120000' }, none: { type: 'string', default: '0.3' }, 'data-only': { type: 'boolean', default: false } },
+);
 const count = Number(flags.samples);
 const testCount = Number(flags.test);
 const seed = Number(flags.seed);
@@ -164,30 +153,14 @@ await writeFile(join(dataDir, 'classes.txt'), `${CLASSES.join('\n')}\n`);
 console.log(`wrote ${count} training and ${testCount} test candidates in ${((Date.now() - started) / 1000).toFixed(1)} s into ${dataDir}: ${JSON.stringify(tally)}`);
 if (flags['data-only']) process.exit(0);
 
-const result = await train({
-  model: 'hwr-net',
-  outDir: out,
-  dataDir,
-  init: resolve(flags.init),
-  epochs: Number(flags.epochs),
-  learningRate: Number(flags['learning-rate']),
-  seed,
-  validationSplit: 0.05,
-  augment: false,
-  reject: false,
-  threads: Number(flags.threads),
-  progressBar: false,
-});
+const result = await trainLineModel(flags, out, dataDir);
 
 const pairsStep = 'npx tsx scripts/train-digit-pairs.ts --out runs/h6/digit-pairs --pairs 80000 --test 2000 --epochs 3 --seed 1 --learning-rate 0.001 --none 0.12 --threads 1';
 const command = `${flags.init === 'runs/h6/digit-pairs' ? `${pairsStep} && ` : ''}npx tsx scripts/train-digit-segments.ts --out ${flags.out} --samples ${count} --test ${testCount} --epochs ${flags.epochs} --seed ${seed} --learning-rate ${flags['learning-rate']} --none ${noneShare} --threads ${flags.threads}${flags.init === 'runs/h6/digit-pairs' ? '' : ` --init ${flags.init}`}`;
-const metadata = {
-  ...result.metadata,
+await writeLineModelMetadata(result, out, dataDir, flags, {
   name: 'digit-segments',
   pairsFor: 'digits',
-  trainingData: `${count} candidates cut by the line reader from lines of MNIST train digits 0-49,999 (composeImageLine, scale 1.4-2.8, 15-50% touching, 5-20% overlapping), labelled by their ink (one whole digit, two whole neighbours, or none: ${(100 * noneShare).toFixed(0)}%), normalized as the reader does (mnist-com); ${result.metadata.trainingData.replace(dataDir, `${flags.out}-data`)}`,
+  trainingData: `${count} candidates cut by the line reader from lines of MNIST train digits 0-49,999 (composeImageLine, scale 1.4-2.8, 15-50% touching, 5-20% overlapping), labelled by their ink (one whole digit, two whole neighbours, or none: ${(100 * noneShare).toFixed(0)}%), normalized as the reader does (mnist-com)`,
   testData: `${testCount} candidates from lines of MNIST train digits 50,000-59,999 (held out)`,
   command,
-};
-await writeMetadata(out, metadata); // atomically, its checksum recorded in SHA256SUMS beside model.json's and weights.bin's
-console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);
+});

@@ -218,7 +218,8 @@ async function main(): Promise<void> {
   const heldOut = render(classes, 4, createRng(seed + 0x5eed), profile);
   let result = { top1: 0, top3: 0 };
   for (let round = 1; round <= rounds; round++) {
-    if (round === rounds && rounds > 2) optimizer.learningRate = learningRate / 3;
+    // tfjs-core keeps Adam's learning rate in a protected field that applyGradients reads on every step.
+    if (round === rounds && rounds > 2) (optimizer as unknown as { learningRate: number }).learningRate = learningRate / 3;
     const t0 = Date.now();
     const set = render(classes, perClass, createRng(seed * 1000 + round), profile);
     const t1 = Date.now();

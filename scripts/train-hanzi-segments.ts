@@ -24,7 +24,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Ink } from '../src/core/ink.ts';
 import { segmentImageLine, type ImagePrimitive } from '../src/core/line/imageSegments.ts';
 import { LINE_READER_TUNING, listCandidates } from '../src/core/line/readLine.ts';
@@ -38,23 +37,12 @@ import { composeImageLine } from '../src/data/lines.ts';
 import { handwrite } from '../src/data/synth/handwriting.ts';
 import { loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
 import { renderLineCell, syntheticWriter } from '../src/data/synth/synthesize.ts';
-import { writeMetadata } from '../src/node/modelFiles.ts';
-import { train } from '../src/train/train.ts';
+import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    out: { type: 'string', default: 'runs/s20/hanzi-segments' },
-    samples: { type: 'string', default: '60000' },
-    test: { type: 'string', default: '3000' },
-    epochs: { type: 'string', default: '3' },
-    seed: { type: 'string', default: '1' },
-    'learning-rate': { type: 'string', default: '0.001' },
-    size: { type: 'string', default: '32' },
-    threads: { type: 'string', default: '1' },
-    init: { type: 'string', default: '' },
-    'data-only': { type: 'boolean', default: false },
-  },
-});
+const flags = parseLineModelFlags(
+  { out: 'runs/s20/hanzi-segments', test: '3000', epochs: '3', seed: '1', 'learning-rate': '0.001', threads: '1', init: '' },
+  { samples: { type: 'string', default: '60000' }, size: { type: 'string', default: '32' }, 'data-only': { type: 'boolean', default: false } },
+);
 const count = Number(flags.samples);
 const testCount = Number(flags.test);
 const seed = Number(flags.seed);
@@ -141,30 +129,14 @@ await writeFile(join(dataDir, 'classes.txt'), `${VERIFIER_CLASSES.join('\n')}\n`
 console.log(`wrote ${count} training and ${testCount} test candidates in ${((Date.now() - started) / 1000).toFixed(1)} s into ${dataDir}: ${JSON.stringify(tally)}`);
 if (flags['data-only']) process.exit(0);
 
-const result = await train({
-  model: 'hwr-net',
-  outDir: out,
-  dataDir,
-  ...(flags.init ? { init: resolve(flags.init) } : {}),
-  epochs: Number(flags.epochs),
-  learningRate: Number(flags['learning-rate']),
-  seed,
-  validationSplit: 0.05,
-  augment: false,
-  reject: false,
-  threads: Number(flags.threads),
-  progressBar: false,
-});
+const result = await trainLineModel(flags, out, dataDir);
 
 const command = `npx tsx scripts/train-hanzi-segments.ts --out ${flags.out} --samples ${count} --test ${testCount} --epochs ${flags.epochs} --seed ${seed} --learning-rate ${flags['learning-rate']} --size ${size} --threads ${flags.threads}${flags.init ? ` --init ${flags.init}` : ''}`;
-const metadata = {
-  ...result.metadata,
+await writeLineModelMetadata(result, out, dataDir, flags, {
   name: 'hanzi-segments',
   pairsFor: 'hanzi',
   preprocessing: CJK_PROFILE,
-  trainingData: `${count} candidates cut by the line reader from composed lines of 2-8 GB2312 level-1 characters by synthetic writers ${TRAIN_WRITERS.join('-')} of seed ${WRITER_SEED} (the hanzi model's training writers; composed as bench/lines.ts composes its Chinese image lines), labelled by their ink (whole / part / several, a third each), normalized by cjk-fit-v1 at ${size} px; ${result.metadata.trainingData.replace(dataDir, `${flags.out}-data`)}`,
+  trainingData: `${count} candidates cut by the line reader from composed lines of 2-8 GB2312 level-1 characters by synthetic writers ${TRAIN_WRITERS.join('-')} of seed ${WRITER_SEED} (the hanzi model's training writers; composed as bench/lines.ts composes its Chinese image lines), labelled by their ink (whole / part / several, a third each), normalized by cjk-fit-v1 at ${size} px`,
   testData: `${testCount} candidates from lines by synthetic writers ${TEST_WRITERS.join('-')} of seed ${WRITER_SEED}`,
   command,
-};
-await writeMetadata(out, metadata); // atomically, its checksum recorded in SHA256SUMS beside model.json's and weights.bin's
-console.log(`wrote ${out} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);
+});
