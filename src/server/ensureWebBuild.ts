@@ -2,7 +2,8 @@
  * `npm start`'s `prestart` step: builds the web app into web-dist/ when it is missing or older than its sources,
  * so a fresh clone runs with `npm install && npm start` and nothing else.
  *
- * Sources: web/, src/core/ (shared with the page), src/export/ (the build writes each model's model.onnx with it),
+ * Sources: web/, src/core/ (shared with the page), src/backend/, src/train/ and src/data/ (the page's training worker
+ * bundles them), src/export/ (the build writes each model's model.onnx with it),
  * vite.config.ts and the shipped models of both scripts, models/digits/ and models/hanzi/ (model.json, metadata.json, SHA256SUMS; the weights are rewritten together with
  * model.json).
  * Run directly: `npx tsx src/server/ensureWebBuild.ts` (exit 0 when the build is up to date or was rebuilt, 1 on failure).
@@ -31,7 +32,7 @@ export function webBuildIsStale(root = repoRoot): boolean {
   const built = join(root, 'web-dist', 'index.html');
   if (!existsSync(built)) return true;
   const models = ['digits', 'hanzi'].flatMap((script) => ['model.json', 'metadata.json', 'SHA256SUMS'].map((file) => `models/${script}/${file}`));
-  const sources = ['web', 'src/core', 'src/export', 'vite.config.ts', ...models].map((path) => newestMtime(join(root, path)));
+  const sources = ['web', 'src/core', 'src/backend', 'src/train', 'src/data', 'src/export', 'vite.config.ts', ...models].map((path) => newestMtime(join(root, path)));
   return Math.max(...sources) > statSync(built).mtimeMs;
 }
 

@@ -194,7 +194,7 @@ export function simdKernels(backend: WasmBackend): SimdExports | undefined {
   if (kernels) return kernels;
   const memory = heapMemory(backend);
   if (!memory) return undefined;
-  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const module = shared ? compileShared() : compile();
   if (!module) return undefined;
   const instance = new WebAssembly.Instance(module, { env: { memory } });

@@ -101,7 +101,7 @@ export class KernelThreads {
    * @returns null outside Node, or when `memory` is not shared
    */
   static start(memory: WebAssembly.Memory, module: WebAssembly.Module, names: readonly string[], helpers: number): KernelThreads | null {
-    if (!(memory.buffer instanceof SharedArrayBuffer) || helpers < 1) return null;
+    if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer) || helpers < 1) return null;
     const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
     if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
     const { Worker } = proc.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
