@@ -5,6 +5,7 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense] [--kernel-threads 2]
+ *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
  * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
@@ -39,6 +40,8 @@ const without = arg('without', '').split(',').filter(Boolean);
 // --kernel-threads N: TF.js's threaded wasm build and the SIMD convolutions split over N threads (setupBackend's
 // `kernelThreads`; src/backend/simd/threads.ts).
 const kernelThreads = Number(arg('kernel-threads', '1'));
+// --classes N: the output layer's size (hccr-vgg's shipped model has 3,755).
+const classes = Number(arg('classes', '10'));
 const switches: Record<string, (on: boolean) => void> = {
   'lazy-conv-grad': setLazyFusedConv2DGradient,
   'batch-norm': setBatchNormTrainingEnabled,
@@ -81,11 +84,13 @@ async function main(): Promise<void> {
     if (!turn) throw new Error(`--without: unknown '${name}' (known: ${Object.keys(switches).join(', ')})`);
     turn(false);
   }
-  const model = getArchitecture(modelName).create({ classes: 10, seed: 1 });
+  const model = getArchitecture(modelName).create({ classes, seed: 1 });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const x = tf.randomUniform([batch, 28, 28, 1]);
-  const labels = tf.randomUniform([batch], 0, 10, 'int32');
-  const y = tf.oneHot(labels, 10).toFloat();
+  // The architecture's own input shape (hccr-vgg: 64x64), not an assumed 28x28.
+  const [, h, w, c] = model.inputs[0]!.shape as number[];
+  const x = tf.randomUniform([batch, h!, w!, c!]);
+  const labels = tf.randomUniform([batch], 0, classes, 'int32');
+  const y = tf.oneHot(labels, classes).toFloat();
 
   const step = async (): Promise<number> => {
     const [loss] = (await model.trainOnBatch(x, y)) as number[];
