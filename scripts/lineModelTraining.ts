@@ -1,12 +1,18 @@
 /**
  * What the line reader's model scripts share (scripts/train-digit-pairs.ts, train-digit-segments.ts,
- * train-hanzi-segments.ts): the flags every one of them takes, the training recipe for a model of composed-line
- * candidates, and writing the model folder's metadata with the command that reproduces it.
+ * train-hanzi-segments.ts): the flags every one of them takes, MNIST train digits for the digit scripts, writing a
+ * split as IDX files, the training recipe for a model of composed-line candidates, and writing the model folder's
+ * metadata with the command that reproduces it.
  */
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import type { ModelMetadata } from '../src/core/types.ts';
-import { writeMetadata } from '../src/node/modelFiles.ts';
+import { encodeIdx } from '../src/data/idx.ts';
+import type { ImageLineCharacter } from '../src/data/lines.ts';
+import { loadMnist } from '../src/data/mnist.ts';
+import { readMetadata, writeMetadata } from '../src/node/modelFiles.ts';
 import { train, type TrainResult } from '../src/train/train.ts';
 
 /** The flags of every line-model script, as strings (`--epochs 3`), plus `extra` ones of the script's own. */
@@ -79,4 +85,29 @@ export async function writeLineModelMetadata(
   };
   await writeMetadata(outDir, metadata);
   console.log(`wrote ${outDir} (test accuracy ${((result.test?.accuracy ?? 0) * 100).toFixed(2)}%)`);
+}
+
+/**
+ * The digit scripts' material: MNIST train digit `k` as a line character (28x28 float32 in [0, 1]), and the
+ * shipped digits model's candidate preprocessing (`segmentPreprocessorFor` of its metadata, checked against SHA256SUMS).
+ */
+export async function mnistTrainDigits(): Promise<{ prepare: ReturnType<typeof segmentPreprocessorFor>; digit: (k: number) => ImageLineCharacter }> {
+  const prepare = segmentPreprocessorFor(await readMetadata(resolve('models/digits')));
+  const { images, labels } = (await loadMnist()).train;
+  const digit = (k: number): ImageLineCharacter => {
+    const image = new Float32Array(28 * 28);
+    for (let i = 0; i < image.length; i++) image[i] = images[k * 784 + i]! / 255;
+    return { label: String(labels[k]), image, width: 28, height: 28 };
+  };
+  return { prepare, digit };
+}
+
+/**
+ * Writes one split into `dataDir` as MNIST-format IDX files: `<name>-images-idx3-ubyte` ([n, size, size] uint8) and
+ * `<name>-labels-idx1-ubyte` ([n] uint8).
+ * @param pixels uint8 [n * size * size]; `labels` uint8 [n]
+ */
+export async function writeIdxSplit(dataDir: string, name: 'train' | 't10k', pixels: Uint8Array, labels: Uint8Array, size: number): Promise<void> {
+  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [labels.length, size, size]));
+  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labels, [labels.length]));
 }

@@ -24,13 +24,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
-import { encodeIdx } from '../src/data/idx.ts';
-import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
-import { loadMnist } from '../src/data/mnist.ts';
-import { readMetadata } from '../src/node/modelFiles.ts';
-import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
+import { composeImageLine } from '../src/data/lines.ts';
+import { mnistTrainDigits, parseLineModelFlags, trainLineModel, writeIdxSplit, writeLineModelMetadata } from './lineModelTraining.ts';
 
 const flags = parseLineModelFlags(
   { out: 'runs/h6/digit-pairs', test: '2000', epochs: '2', seed: '1', 'learning-rate': '0.001', threads: '1', init: 'models/digits' },
@@ -47,15 +43,7 @@ const dataDir = `${out}-data`;
 const CLASSES = [...Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')), 'none'];
 const NONE = 100;
 
-const digitsMetadata = await readMetadata(resolve('models/digits'));
-const prepare = segmentPreprocessorFor(digitsMetadata);
-const mnist = await loadMnist();
-const { images, labels } = mnist.train;
-const digit = (k: number): ImageLineCharacter => {
-  const image = new Float32Array(28 * 28);
-  for (let i = 0; i < image.length; i++) image[i] = images[k * 784 + i]! / 255;
-  return { label: String(labels[k]), image, width: 28, height: 28 };
-};
+const { prepare, digit } = await mnistTrainDigits();
 
 /** One sample: digits drawn from `[lo, hi)` of MNIST train, composed and normalized; returns its 28x28 uint8 and label. */
 function sample(rng: Rng, lo: number, hi: number): { pixels: Uint8Array; label: number } {
@@ -90,8 +78,7 @@ async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: numbe
     pixels.set(s.pixels, i * 784);
     labelBytes[i] = s.label;
   }
-  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [n, 28, 28]));
-  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labelBytes, [n]));
+  await writeIdxSplit(dataDir, name, pixels, labelBytes, 28);
 }
 
 await mkdir(dataDir, { recursive: true });

@@ -35,14 +35,10 @@ import { join, resolve } from 'node:path';
 import { segmentImageLine, type ImagePrimitive } from '../src/core/line/imageSegments.ts';
 import { PAIR_TUNING } from '../src/core/line/pairs.ts';
 import { listCandidates } from '../src/core/line/readLine.ts';
-import { segmentPreprocessorFor } from '../src/core/preprocessing.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
 import { characterInk, inkShares } from '../src/data/candidateLabels.ts';
-import { encodeIdx } from '../src/data/idx.ts';
-import { composeImageLine, type ImageLineCharacter } from '../src/data/lines.ts';
-import { loadMnist } from '../src/data/mnist.ts';
-import { readMetadata } from '../src/node/modelFiles.ts';
-import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
+import { composeImageLine } from '../src/data/lines.ts';
+import { mnistTrainDigits, parseLineModelFlags, trainLineModel, writeIdxSplit, writeLineModelMetadata } from './lineModelTraining.ts';
 
 const flags = parseLineModelFlags(
   { out: 'runs/s19/digit-segments', test: '4000', epochs: '3', seed: '1', 'learning-rate': '0.001', threads: '1', init: 'runs/h6/digit-pairs' },
@@ -63,15 +59,7 @@ const TOUCHED = 0.1;
 const CLASSES = [...Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')), 'none', ...Array.from({ length: 10 }, (_, i) => String(i))];
 const NONE = 100;
 
-const digitsMetadata = await readMetadata(resolve('models/digits'));
-const prepare = segmentPreprocessorFor(digitsMetadata);
-const mnist = await loadMnist();
-const { images, labels } = mnist.train;
-const digit = (k: number): ImageLineCharacter => {
-  const image = new Float32Array(28 * 28);
-  for (let i = 0; i < image.length; i++) image[i] = images[k * 784 + i]! / 255;
-  return { label: String(labels[k]), image, width: 28, height: 28 };
-};
+const { prepare, digit } = await mnistTrainDigits();
 
 interface Sample {
   pixels: Uint8Array;
@@ -141,8 +129,7 @@ async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, lo: numbe
       labelBytes[filled++] = s.label;
     }
   }
-  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [n, 28, 28]));
-  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labelBytes, [n]));
+  await writeIdxSplit(dataDir, name, pixels, labelBytes, 28);
 }
 
 await mkdir(dataDir, { recursive: true });

@@ -32,12 +32,11 @@ import { CJK_PROFILE } from '../src/core/profiles.ts';
 import { createRng, type Rng } from '../src/data/augment.ts';
 import { characterInk, inkShares, VERIFIER_CLASSES, verifierLabel } from '../src/data/candidateLabels.ts';
 import { gb2312Level1 } from '../src/data/charset.ts';
-import { encodeIdx } from '../src/data/idx.ts';
 import { composeImageLine } from '../src/data/lines.ts';
 import { handwrite } from '../src/data/synth/handwriting.ts';
 import { loadHanziInk } from '../src/data/synth/hanziStrokes.ts';
 import { renderLineCell, syntheticWriter } from '../src/data/synth/synthesize.ts';
-import { parseLineModelFlags, trainLineModel, writeLineModelMetadata } from './lineModelTraining.ts';
+import { parseLineModelFlags, trainLineModel, writeIdxSplit, writeLineModelMetadata } from './lineModelTraining.ts';
 
 const flags = parseLineModelFlags(
   { out: 'runs/s20/hanzi-segments', test: '3000', epochs: '3', seed: '1', 'learning-rate': '0.001', threads: '1', init: '' },
@@ -117,8 +116,7 @@ async function writeSplit(name: 'train' | 't10k', n: number, rng: Rng, writers: 
       labelBytes[filled++] = s.label;
     }
   }
-  await writeFile(join(dataDir, `${name}-images-idx3-ubyte`), encodeIdx(pixels, [n, size, size]));
-  await writeFile(join(dataDir, `${name}-labels-idx1-ubyte`), encodeIdx(labelBytes, [n]));
+  await writeIdxSplit(dataDir, name, pixels, labelBytes, size);
 }
 
 await mkdir(dataDir, { recursive: true });
