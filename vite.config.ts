@@ -10,6 +10,12 @@
  * the page's optional ONNX Runtime Web engine (`?engine=onnxruntime-web`; web/src/recognition/loadInBrowser.ts).
  * The page fetches the hanzi model only when 中文 is chosen, and keeps its weights (or model.onnx) in the Cache API
  * (web/src/recognition/modelFetch.ts).
+ * Line verifiers: every folder of models/ whose metadata names a published script in `pairsFor` and whose classes
+ * make it a segment verifier (a class `whole`, as `verifierClass` of src/core/line/pairs.ts: `hanzi-segments`) is
+ * published as `models/<folder>/` too (with its ONNX form), and `models/line-verifiers.json` maps each script to its
+ * verifier's folder (`{ "hanzi": "hanzi-segments/" }`). Line mode's worker loads it on the first line it reads, as the
+ * server does (web/src/recognition/lineVerifier.ts). Pair models without a `whole` class are left out: the line reader
+ * uses them on images only, and the page reads ink.
  * hwr's SIMD training kernels (`src/backend/simd/kernels.wasm`, for the page's training worker) need no entry here:
  * Vite emits them as a hashed asset beside the worker because src/backend/simd/index.ts names them with
  * `new URL('./kernels.wasm', import.meta.url)`.
@@ -32,6 +38,40 @@ const modelDirs: Record<'digits' | 'hanzi', string> = {
   digits: resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits'),
   hanzi: resolve(repoRoot, process.env.HWR_WEB_HANZI_MODEL_DIR ?? 'models/hanzi'),
 };
+/** The index of line verifiers inside the app (script -> its verifier's folder, relative to `models/`). */
+const LINE_VERIFIERS_FILE = 'models/line-verifiers.json';
+
+/**
+ * The segment verifiers of the published scripts: folder name under models/ -> { dir, script }. A verifier is a model
+ * folder with model.json whose metadata.json has `pairsFor` naming a key of `modelDirs` and a class `whole`.
+ */
+function lineVerifierDirs(): Map<string, { dir: string; script: string }> {
+  const found = new Map<string, { dir: string; script: string }>();
+  const root = resolve(repoRoot, 'models');
+  if (!existsSync(root)) return found;
+  for (const folder of readdirSync(root).sort()) {
+    const dir = join(root, folder);
+    if (!existsSync(join(dir, 'model.json')) || !existsSync(join(dir, 'metadata.json'))) continue;
+    try {
+      const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as { pairsFor?: unknown; classes?: unknown };
+      const script = metadata.pairsFor;
+      if (typeof script !== 'string' || !(script in modelDirs) || Object.values(modelDirs).includes(dir)) continue;
+      if (!Array.isArray(metadata.classes) || !metadata.classes.includes('whole')) continue;
+      if (![...found.values()].some((v) => v.script === script)) found.set(folder, { dir, script });
+    } catch {
+      // An unreadable metadata.json: not published (the server reports it when it loads the folder).
+    }
+  }
+  return found;
+}
+
+/** Every model folder published in the app: URL folder under `models/` -> folder on disk (scripts, then verifiers). */
+function publishedModelDirs(): Map<string, string> {
+  const dirs = new Map<string, string>(Object.entries(modelDirs));
+  for (const [folder, { dir }] of lineVerifierDirs()) dirs.set(folder, dir);
+  return dirs;
+}
+
 const require = createRequire(import.meta.url);
 const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 /**
@@ -58,8 +98,8 @@ function publishedFiles(): Map<string, string> {
     files.set(`wasm/${name}`, join(wasmDir, name));
   }
   for (const [name, path] of Object.entries(ORT_FILES)) files.set(`wasm/${name}`, path);
-  for (const [script, dir] of Object.entries(modelDirs)) {
-    for (const name of modelFileNames(dir)) files.set(`models/${script}/${name}`, join(dir, name));
+  for (const [folder, dir] of publishedModelDirs()) {
+    for (const name of modelFileNames(dir)) files.set(`models/${folder}/${name}`, join(dir, name));
   }
   return files;
 }
@@ -78,15 +118,18 @@ function modelFileNames(dir: string): string[] {
 }
 
 /**
- * The files generated from the model folders: `models/<script>/model.onnx` (`exportModel` of src/export/export.ts,
- * float32, with the model's sidecar in its metadata_props) and `models/<script>/generated.SHA256SUMS` (its SHA-256, in the
- * format of SHA256SUMS) per script with a model; URL path inside the app -> bytes. About 0.1-0.2 s per model.
+ * The files generated from the model folders: `models/<folder>/model.onnx` (`exportModel` of src/export/export.ts,
+ * float32, with the model's sidecar in its metadata_props) and `models/<folder>/generated.SHA256SUMS` (its SHA-256, in the
+ * format of SHA256SUMS) per published model folder (scripts and line verifiers), and `models/line-verifiers.json`
+ * (script -> its verifier's folder; `{}` when there is none); URL path inside the app -> bytes. About 0.1-0.2 s per model.
  * src/export and src/node are imported only here, when a build or the dev server needs them.
  * @throws HwrError `BAD_MODEL`/`UNSUPPORTED_MODEL` when a model cannot be loaded or lowered.
  */
 async function generatedFiles(): Promise<Map<string, Uint8Array>> {
   const files = new Map<string, Uint8Array>();
-  const present = Object.entries(modelDirs).filter(([, dir]) => existsSync(join(dir, 'model.json')));
+  const verifiers = Object.fromEntries([...lineVerifierDirs()].map(([folder, { script }]) => [script, `${folder}/`]));
+  files.set(LINE_VERIFIERS_FILE, new TextEncoder().encode(`${JSON.stringify(verifiers, null, 2)}\n`));
+  const present = [...publishedModelDirs()].filter(([, dir]) => existsSync(join(dir, 'model.json')));
   if (present.length === 0) return files;
   const [{ setupBackend }, { loadModel }, { exportModel }, { HWR_VERSION, modelWeightsSha256 }] = await Promise.all([
     import('./src/backend/backend.ts'),
@@ -95,7 +138,7 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
     import('./src/node/onnxCache.ts'),
   ]);
   await setupBackend();
-  for (const [script, dir] of present) {
+  for (const [folder, dir] of present) {
     const model = await loadModel(dir);
     try {
       const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
@@ -107,9 +150,9 @@ async function generatedFiles(): Promise<Map<string, Uint8Array>> {
         version: HWR_VERSION,
         sourceWeightsSha256: await modelWeightsSha256(dir),
       });
-      files.set(`models/${script}/${ONNX_FILE}`, onnx);
+      files.set(`models/${folder}/${ONNX_FILE}`, onnx);
       const sum = createHash('sha256').update(onnx).digest('hex');
-      files.set(`models/${script}/${GENERATED_CHECKSUMS_FILE}`, new TextEncoder().encode(`${sum}  ${ONNX_FILE}\n`));
+      files.set(`models/${folder}/${GENERATED_CHECKSUMS_FILE}`, new TextEncoder().encode(`${sum}  ${ONNX_FILE}\n`));
     } finally {
       model.dispose();
     }
@@ -131,7 +174,7 @@ function modelAndWasmFiles(): Plugin {
           response.setHeader('Content-Type', type);
           return void response.end(readFileSync(file));
         }
-        if (!path.endsWith(ONNX_FILE) && !path.endsWith(GENERATED_CHECKSUMS_FILE)) return next();
+        if (!path.endsWith(ONNX_FILE) && !path.endsWith(GENERATED_CHECKSUMS_FILE) && path !== LINE_VERIFIERS_FILE) return next();
         generated ??= generatedFiles();
         generated.then((files) => {
           const bytes = files.get(path);

@@ -4,8 +4,8 @@
  *
  * Sources: web/, src/core/ (shared with the page), src/backend/, src/train/ and src/data/ (the page's training worker
  * bundles them), src/export/ (the build writes each model's model.onnx with it),
- * vite.config.ts and the shipped models of both scripts, models/digits/ and models/hanzi/ (model.json, metadata.json, SHA256SUMS; the weights are rewritten together with
- * model.json).
+ * vite.config.ts and the shipped model folders, models/* (model.json, metadata.json, SHA256SUMS; the weights are
+ * rewritten together with model.json): the scripts' models and the line verifiers the app publishes beside them.
  * Run directly: `npx tsx src/server/ensureWebBuild.ts` (exit 0 when the build is up to date or was rebuilt, 1 on failure).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -31,7 +31,9 @@ export function newestMtime(path: string): number {
 export function webBuildIsStale(root = repoRoot): boolean {
   const built = join(root, 'web-dist', 'index.html');
   if (!existsSync(built)) return true;
-  const models = ['digits', 'hanzi'].flatMap((script) => ['model.json', 'metadata.json', 'SHA256SUMS'].map((file) => `models/${script}/${file}`));
+  const modelsDir = join(root, 'models');
+  const folders = existsSync(modelsDir) ? readdirSync(modelsDir) : [];
+  const models = folders.flatMap((folder) => ['model.json', 'metadata.json', 'SHA256SUMS'].map((file) => `models/${folder}/${file}`));
   const sources = ['web', 'src/core', 'src/backend', 'src/train', 'src/data', 'src/export', 'vite.config.ts', ...models].map((path) => newestMtime(join(root, path)));
   return Math.max(...sources) > statSync(built).mtimeMs;
 }

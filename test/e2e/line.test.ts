@@ -193,8 +193,12 @@ describe.skipIf(!hasChromium)('Line mode in Chromium', () => {
     expect(await page.locator('.pad-panel #mode').count()).toBe(1);
   });
 
-  it('reads a line of 中文 (手写) with the hanzi model', async () => {
+  it('reads a line of 中文 (手写) with the hanzi model and its segment verifier, as the server does', async () => {
     const page = await openLine();
+    // The worker's requests (Chromium reports a dedicated worker's fetches as the page's): the verifier the app
+    // publishes for hanzi (models/line-verifiers.json -> models/hanzi-segments/) is fetched on the first line.
+    const fetched: string[] = [];
+    page.on('request', (request) => fetched.push(request.url()));
     await page.getByTestId('script').selectOption('hanzi');
     await page.waitForFunction(() => document.getElementById('model-progress')?.dataset.state === 'done', undefined, { timeout: 120_000 });
     const { ink } = await hanziInkLine('手写', 2);
@@ -210,6 +214,8 @@ describe.skipIf(!hasChromium)('Line mode in Chromium', () => {
     const text = await waitForReading(page);
     expect(Array.from(text)).toHaveLength(2);
     expect(text).toBe('手写');
+    expect(fetched.some((url) => url.endsWith('/models/line-verifiers.json'))).toBe(true);
+    expect(fetched.some((url) => url.includes('/models/hanzi-segments/'))).toBe(true);
     await page.locator('#line-characters .line-char').first().click();
     expect(await page.getByTestId('line-alternatives-list').locator('button').count()).toBeGreaterThan(2);
   });

@@ -34,6 +34,11 @@ export class BrowserEngine implements RecognitionEngine {
 
   private readonly onProgress: (progress: ModelProgress) => void;
   private readonly engineChoice: EngineChoice;
+  /** Where the model was loaded from (a URL, or null for a model the page holds) and the .wasm folder: for the line verifier on the page. */
+  private readonly modelUrl: string | null;
+  private readonly wasmUrl: string;
+  /** The line verifier when reading on the page (see lineVerifier.ts), looked up on the first `read`. */
+  private onPageVerifier: Promise<Recognizer | null> | null = null;
 
   /**
    * @param model absolute URL of the model folder, e.g. `new URL('models/digits/', document.baseURI).href`, or a model
@@ -45,6 +50,8 @@ export class BrowserEngine implements RecognitionEngine {
   constructor(model: string | ModelFiles, wasmUrl: string, onProgress: (progress: ModelProgress) => void = () => undefined, engine: EngineChoice = DEFAULT_ENGINE) {
     this.onProgress = onProgress;
     this.engineChoice = typeof model === 'string' ? engine : 'tfjs';
+    this.modelUrl = typeof model === 'string' ? model : null;
+    this.wasmUrl = wasmUrl;
     this.ready = this.start(model, wasmUrl).then((summary) => {
       this.classes = summary.classes;
       return summary;
@@ -81,7 +88,10 @@ export class BrowserEngine implements RecognitionEngine {
     };
   }
 
-  /** Reads a line of ink with `readLine` in the worker (on the page when workers are unavailable); see `RecognitionEngine.read`. */
+  /**
+   * Reads a line of ink with `readLine` in the worker (on the page when workers are unavailable), with the segment
+   * verifier the app publishes for the model when there is one (lineVerifier.ts); see `RecognitionEngine.read`.
+   */
   async read(ink: SizedInk, options: LineReadOptions): Promise<PadLineReading> {
     await this.ready;
     const started = performance.now();
@@ -90,7 +100,13 @@ export class BrowserEngine implements RecognitionEngine {
     if (this.onPage) {
       try {
         const { readLine } = await import('../../../src/core/line/readLine.ts');
-        reading = await readLine(this.onPage, { ink: plain }, { ...options, name: 'the line' });
+        const onPage = this.onPage;
+        if (!this.onPageVerifier) {
+          const { loadLineVerifier } = await import('./lineVerifier.ts');
+          this.onPageVerifier = this.modelUrl ? loadLineVerifier(this.modelUrl, this.wasmUrl, this.engineChoice, onPage) : Promise.resolve(null);
+        }
+        const pairs = (await this.onPageVerifier) ?? undefined;
+        reading = await readLine(onPage, { ink: plain }, { ...options, ...(pairs ? { pairs } : {}), name: 'the line' });
       } catch (error) {
         const { code, message } = describeError(error);
         throw new PadRecognitionError(code, message);
@@ -189,6 +205,8 @@ export class BrowserEngine implements RecognitionEngine {
     this.worker = null;
     this.onPage?.dispose();
     this.onPage = null;
+    void this.onPageVerifier?.then((verifier) => verifier?.dispose());
+    this.onPageVerifier = null;
     for (const pending of this.pending.values()) pending.reject(new PadRecognitionError('MODEL_UNAVAILABLE', 'the engine was disposed'));
     this.pending.clear();
   }
