@@ -16,6 +16,9 @@
  * keyed by the output's data id (the op saves that output, sharing its data, for its gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { RELU_GRAD } from '../kernels/ReluGrad.ts';
+import type { WasmBackend } from '../kernels/wasm_util.ts';
+import { simdKernels } from '../simd/index.ts';
 
 /** The tape name of `tf.fused.conv2d`'s `customGrad` node: the op's scope (tfjs-core ops/operation.ts `op`). */
 export const FUSED_CONV2D_OP = 'fusedConv2d__op';
@@ -66,10 +69,17 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
   },
 };
 
-/** tfjs-core's `getFusedDyActivation`: dy through the fused activation's derivative (y is the activation's output). */
+/**
+ * tfjs-core's `getFusedDyActivation`: dy through the fused activation's derivative (y is the activation's output).
+ * For 'relu' on the wasm backend with kernels.wasm, one `HwrReluGrad` pass (dy where y > 0, NaN where y is NaN, else
+ * +0) instead of tfjs-core's Step and Multiply (the same values, but -0 where dy < 0 and y = 0).
+ */
 function fusedDyActivation(dy: tf.Tensor, y: tf.Tensor, activation: string | undefined): tf.Tensor {
   if (activation == null || activation === 'linear') return dy;
-  if (activation === 'relu') return tf.mul(dy, tf.step(y));
+  if (activation === 'relu') {
+    const simd = tf.getBackend() === 'wasm' && y.dtype === 'float32' && simdKernels(tf.backend() as WasmBackend) !== undefined;
+    return simd ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as tf.Tensor) : tf.mul(dy, tf.step(y));
+  }
   throw new Error(`Cannot compute gradient for fused activation ${activation}.`);
 }
 
