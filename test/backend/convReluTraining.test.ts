@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setConvReluTrainingEnabled } from '../../src/backend/convReluTraining.ts';
+import { RELU_GRAD, RELU_GRAD_SUM } from '../../src/backend/kernels/ReluGrad.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
 interface Case { x: number[]; filters: number; kernel: number; strides: number; padding: 'same' | 'valid'; bias: boolean }
@@ -75,6 +76,7 @@ describe('conv2d + ReLU in training as one FusedConv2D (wasm)', () => {
     const trainable = layer.trainableWeights.map((w) => w.read() as tf.Variable);
     const training = (await tf.profile(() => tf.variableGrads(() => tf.sum(layer.apply(input) as tf.Tensor) as tf.Scalar, trainable).value)).kernels.map((k) => k.name);
     expect(training).toContain('FusedConv2D');
+    expect(training).toContain('HwrReluGradSum'); // the ReLU and bias gradients in one pass
     expect(training).not.toContain('Relu');
     expect(training).not.toContain('Add');
     const inference = (layer.apply(input) as tf.Tensor).dataSync();
@@ -82,4 +84,42 @@ describe('conv2d + ReLU in training as one FusedConv2D (wasm)', () => {
     expect(Array.from((layer.apply(input) as tf.Tensor).dataSync())).toEqual(Array.from(inference));
     input.dispose();
   });
+});
+
+describe('HwrReluGradSum: the ReLU gradient and its column sums in one pass (wasm)', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  for (const shape of [[64, 26, 26, 32], [3, 5, 5, 64], [7, 4], [9, 1, 1, 8], [1, 12]]) {
+    it(`x ${JSON.stringify(shape)}: bit-identical to HwrReluGrad + Sum, and to Step/Multiply/Sum on cpu within 1e-6`, async () => {
+      await setupBackend({ backend: 'wasm' });
+      const n = sizeOf(shape);
+      const xs = values(n, 71);
+      xs[0] = 0; xs[1] = NaN; xs[2] = -0; // the edge cases of step(x)
+      const x = tf.tensor(xs, shape);
+      const dy = tf.tensor(values(n, 72).map((v) => 3 * v), shape);
+      const axes = shape.slice(0, -1).map((_, i) => i);
+      const [dx, sums] = tf.engine().runKernel(RELU_GRAD_SUM, { dy, x }) as tf.Tensor[];
+      const dx2 = tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor;
+      expect(Array.from(dx!.dataSync())).toEqual(Array.from(dx2.dataSync()));
+      expect(Array.from(sums!.dataSync())).toEqual(Array.from(tf.sum(dx2, axes).dataSync()));
+      const wasm = [dx!.dataSync(), sums!.dataSync()] as Float32Array[];
+      tf.dispose([x, dy, dx!, sums!, dx2]);
+      const reference = await (async () => {
+        await setupBackend({ backend: 'cpu' });
+        return tf.tidy(() => {
+          const g = tf.mul(tf.tensor(values(n, 72).map((v) => 3 * v), shape), tf.step(tf.tensor(xs, shape)));
+          return [g.dataSync(), tf.sum(g, axes).dataSync()] as Float32Array[];
+        });
+      })();
+      await setupBackend({ backend: 'wasm' });
+      // NaN at index 1 on both sides: compare the rest (NaN propagates into that column's sum on both).
+      expect(Number.isNaN(wasm[0]![1]!)).toBe(true);
+      expect(Number.isNaN(reference[0]![1]!)).toBe(true);
+      const finite = (a: Float32Array) => Array.from(a).map((v) => (Number.isNaN(v) ? 0 : v));
+      expectClose(finite(wasm[0]!), finite(reference[0]!), 'dx', 0);
+      expectClose(finite(wasm[1]!), finite(reference[1]!), 'sums', 1e-6);
+    });
+  }
 });

@@ -16,7 +16,7 @@
  * keyed by the output's data id (the op saves that output, sharing its data, for its gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { RELU_GRAD } from '../kernels/ReluGrad.ts';
+import { RELU_GRAD, RELU_GRAD_SUM, reluGradSumApplies } from '../kernels/ReluGrad.ts';
 import type { WasmBackend } from '../kernels/wasm_util.ts';
 import { simdKernels } from '../simd/index.ts';
 
@@ -48,15 +48,21 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
     if (dataFormat !== 'NHWC') throw new Error(`Error in gradient of fused conv2D: got dataFormat of ${dataFormat} but only NHWC is currently supported.`);
     const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations ?? [1, 1];
     if (dh !== 1 || dw !== 1) throw new Error(`Error in gradient of fused conv2D: dilation rates greater than 1 are not yet supported in gradients. Got dilations '${dilations}'`);
-    const dyActivation = fusedDyActivation(dy as tf.Tensor, y, activation);
     const engine = tf.engine();
+    // A bias under a ReLU on wasm: the ReLU gradient and the bias gradient in one pass (the same values).
+    const oneKernel = bias != null && activation === 'relu' && tf.getBackend() === 'wasm' && y.dtype === 'float32'
+      && reluGradSumApplies(tf.backend() as WasmBackend, y.shape) && bias.size === y.shape[3];
+    const [dyActivation, biasSums] = oneKernel
+      ? engine.runKernel(RELU_GRAD_SUM, { dy: dy as tf.Tensor, x: y }) as [tf.Tensor, tf.Tensor]
+      : [fusedDyActivation(dy as tf.Tensor, y, activation), undefined];
     const grads: Record<string, () => tf.Tensor> = {
       0: () => engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
         { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       1: () => engine.runKernel(tf.Conv2DBackpropFilter, { x: x4D, dy: dyActivation },
         { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
     };
-    if (bias) {
+    if (bias && biasSums) grads[2] = () => tf.reshape(biasSums, bias.shape);
+    else if (bias) {
       grads[2] = () => {
         const axes = tf.backend_util.getReductionAxes(bias.shape, dyActivation.shape);
         return tf.reshape(axes.length > 0 ? tf.sum(dyActivation, axes) : dyActivation, bias.shape);

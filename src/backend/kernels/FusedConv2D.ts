@@ -7,7 +7,8 @@
  * cover run the stock kernel (XNNPACK). Reference semantics: tfjs-backend-cpu/src/kernels/FusedConv2D.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { elementParts, runParts, simdCovers, simdKernels } from '../simd/index.ts';
+import { elementParts, runParts, simdConv2D, simdCovers, simdKernels } from '../simd/index.ts';
+import { winogradTile } from '../simd/winograd.ts';
 import { convolve } from './Conv2D.ts';
 import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
 
@@ -30,6 +31,8 @@ export function fusedConv2D(args: Args): tf.TensorInfo {
   const supported = (activation === 'linear' || activation === 'relu') && !preluActivationWeights
     && (!bias || tf.util.sizeFromShape(bias.shape) === info.outChannels) && x!.dtype === 'float32';
   if (!simd || !supported || !simdCovers(info, 'forward')) return runStockKernel(tf.FusedConv2D, args);
+  // The direct kernel applies the bias and activation before its stores; Winograd's output needs a second pass.
+  if (!winogradTile(info, 'forward')) return simdConv2D(backend, simd, x!, filter!, info, bias ?? null, activation === 'relu');
   const y = convolve(backend, simd, x!, filter!, info);
   if (bias || activation === 'relu') {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
