@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setConvReluTrainingEnabled } from '../../src/backend/convReluTraining.ts';
 import { RELU_GRAD, RELU_GRAD_SUM } from '../../src/backend/kernels/ReluGrad.ts';
+import { forceWinogradTile } from '../../src/backend/simd/winograd.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
 interface Case { x: number[]; filters: number; kernel: number; strides: number; padding: 'same' | 'valid'; bias: boolean }
@@ -121,5 +122,29 @@ describe('HwrReluGradSum: the ReLU gradient and its column sums in one pass (was
       expectClose(finite(wasm[0]!), finite(reference[0]!), 'dx', 0);
       expectClose(finite(wasm[1]!), finite(reference[1]!), 'sums', 1e-6);
     });
+  }
+});
+
+describe('FusedConv2D epilogue inside the Winograd kernels (bias and ReLU per chunk of tiles)', () => {
+  for (const tile of [2, 4] as const) {
+    for (const shape of [[3, 13, 13, 8], [2, 10, 7, 4]]) {
+      it(`F(${tile}x${tile}), x ${JSON.stringify(shape)}: bias + relu and bias + linear against the cpu backend (1e-4)`, async () => {
+        forceWinogradTile(tile);
+        try {
+          await compareBackends(`F${tile} ${shape}`, () => {
+            const x = tf.tensor4d(values(sizeOf(shape), 91), shape as [number, number, number, number]);
+            const filter = tf.tensor4d(values(3 * 3 * shape[3]! * 16, 92), [3, 3, shape[3]!, 16]);
+            const bias = tf.tensor1d(values(16, 93));
+            return [
+              tf.fused.conv2d({ x, filter, bias, activation: 'relu', strides: 1, pad: 'valid' }),
+              tf.fused.conv2d({ x, filter, bias, activation: 'linear', strides: 1, pad: 'same' }),
+              tf.fused.conv2d({ x, filter, activation: 'relu', strides: 1, pad: 'same' }),
+            ];
+          }, 1e-4);
+        } finally {
+          forceWinogradTile(undefined);
+        }
+      });
+    }
   }
 });

@@ -115,10 +115,11 @@ function filterTransform(backend: WasmBackend, simd: WinogradExports, v: ReturnT
 }
 
 /**
- * Conv2D forward with output tiles of `m`. `x` float32 [batch, inH, inW, inC], `filter` float32
- * [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
+ * Conv2D forward with output tiles of `m`, then act(y + bias) when `bias` (float32 [outC]) or `relu` is given
+ * (FusedConv2D's epilogue, applied per chunk of tiles while in cache). `x` float32 [batch, inH, inW, inC], `filter`
+ * float32 [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
  */
-export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4, bias: tf.TensorInfo | null = null, relu = false): tf.TensorInfo {
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
@@ -131,7 +132,8 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradConv2d',
-    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co],
+    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co,
+      bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
   dispose(backend, xp, U, ...V, ...M);
   return y;
