@@ -78,13 +78,15 @@ const fusedConvOp = tf.op({
       throw new Error('fusedConv2dTraining: no gradient registered for fusedConv2d__op (call installFusedConv2DGradient)');
     };
     if (bias == null) {
-      return tf.customGrad((xs: tf.Tensor, ws: tf.Tensor, save: tf.GradSaveFunc) => {
+      return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+        const [xs, ws, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
         const y = run({ x: xs, filter: ws });
         save([ws, xs, y]);
         return { value: y, gradFunc: unregistered };
       })(x, filter) as tf.Tensor4D;
     }
-    return tf.customGrad((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
+    return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xs, ws, bs, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const y = run({ x: xs, filter: ws, bias: bs });
       save([ws, xs, y, bs]);
       return { value: y, gradFunc: unregistered };

@@ -45,7 +45,7 @@ export const RELU_GRAD_SUM = 'HwrReluGradSum';
  * kernels on one thread (a split ReLU gradient goes through `reluGrad` and `Sum`).
  */
 export function reluGradSumApplies(backend: WasmBackend, shape: readonly number[]): boolean {
-  const n = tf.util.sizeFromShape(shape);
+  const n = tf.util.sizeFromShape([...shape]);
   const cols = shape[shape.length - 1] ?? 0;
   return simdKernels(backend) !== undefined && shape.length >= 2 && cols % 4 === 0 && n > 0 && elementParts(backend, n).length === 1;
 }

@@ -17,6 +17,7 @@ export * from './pooling';
 export * from './winograd';
 export * from './winograd4';
 export * from './winogradOps';
+export * from './winogradGeneric';
 
 // ---------------------------------------------------------------------------------------------------------
 // Offset tables and padding
