@@ -1,7 +1,7 @@
 /**
- * Winograd F(3x3, 3x3) and F(5x5, 3x3) (src/backend/simd/winogradGeneric.ts): the matrices compute the 1-D
- * correlation exactly (float64, 1e-12), and the three operations match the cpu backend on random shapes that whole
- * tiles cover (tolerance 1e-4 relative to the largest |value|, the bound of test/backend/kernels.test.ts for F(4x4);
+ * Winograd F(3x3, 3x3), F(5x5, 3x3) and F(6x6, 3x3) (src/backend/simd/winogradGeneric.ts): the matrices compute the
+ * 1-D correlation exactly (float64, 1e-12), and the three operations match the cpu backend on random shapes, with
+ * whole and partial tiles (tolerance 1e-4 relative to the largest |value|, the bound of test/backend/kernels.test.ts for F(4x4);
  * an indexing or matrix error gives differences of order 1).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +17,7 @@ describe('F(m x m, 3x3) matrices', () => {
     expect(readFileSync(WINOGRAD_TRANSFORMS_PATH, 'utf8')).toBe(generateWinogradTransforms());
   });
 
-  for (const m of [3, 5] as const) {
+  for (const m of [3, 5, 6] as const) {
     it(`F(${m}, 3): A^T [(G g) .* (B^T d)] is the correlation of d and g`, () => {
       const a = m + 2;
       const { BT, AT, G } = winogradMatrices(m);
@@ -35,14 +35,18 @@ describe('F(m x m, 3x3) matrices', () => {
   }
 });
 
-describe('F(3x3) and F(5x5) Winograd convolutions on wasm against cpu', () => {
+describe('F(3x3), F(5x5) and F(6x6) Winograd convolutions on wasm against cpu', () => {
   afterEach(() => forceWinogradTile(undefined));
 
-  const cases: Array<{ m: 3 | 5; x: number[]; co: number; pad: 'valid' | 'same' }> = [
+  const cases: Array<{ m: 3 | 5 | 6; x: number[]; co: number; pad: 'valid' | 'same' }> = [
     { m: 5, x: [3, 12, 12, 8], co: 16, pad: 'valid' },
     { m: 5, x: [2, 10, 15, 16], co: 8, pad: 'same' },
     { m: 3, x: [4, 5, 5, 16], co: 24, pad: 'valid' },
     { m: 3, x: [2, 6, 9, 8], co: 8, pad: 'same' },
+    { m: 3, x: [2, 13, 13, 8], co: 8, pad: 'valid' }, // 11x11: partial tiles
+    { m: 6, x: [3, 13, 13, 16], co: 16, pad: 'valid' }, // the seed CNN's 11x11, partial tiles
+    { m: 6, x: [2, 11, 12, 8], co: 24, pad: 'same' }, // 11x12: partial tiles down, full across
+    { m: 6, x: [1, 8, 8, 8], co: 8, pad: 'valid' }, // 6x6: one full tile
   ];
   for (const c of cases) {
     it(`F(${c.m}x${c.m}): forward (+ bias + relu), input and filter gradients, x ${JSON.stringify(c.x)} -> ${c.co}, ${c.pad}`, async () => {
@@ -66,11 +70,14 @@ describe('F(3x3) and F(5x5) Winograd convolutions on wasm against cpu', () => {
     });
   }
 
-  it('F(3x3) and F(5x5) are never chosen where whole tiles do not cover the output', () => {
-    const info = tf.backend_util.computeConv2DInfo([2, 13, 13, 32], [3, 3, 32, 64], 1, 1, 'valid');
-    for (const m of [3, 5] as const) {
+  it('F(3x3), F(5x5) and F(6x6) are not chosen where their tiles would pad the output more than F(4x4)', () => {
+    const info = (size: number) => tf.backend_util.computeConv2DInfo([2, size + 2, size + 2, 32], [3, 3, 32, 64], 1, 1, 'valid');
+    forceWinogradTile(5);
+    expect(winogradTile(info(11), 'forward')).not.toBe(5); // 15 > 12
+    for (const m of [3, 5, 6] as const) {
       forceWinogradTile(m);
-      expect([0, 2, 4]).toContain(winogradTile(info, 'forward'));
+      expect(winogradTile(info(32), 'forward')).not.toBe(m); // hccr-vgg's size: 33, 35, 36 > 32
+      expect(winogradTile(info(16), 'forward')).not.toBe(m);
     }
   });
 });

@@ -40,10 +40,10 @@ export interface WinogradExports extends WinogradGenericExports {
 }
 
 /**
- * Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. 3 and 5 (./winogradGeneric.ts) only where
- * whole tiles cover the output exactly.
+ * Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. 3, 5 and 6 (./winogradGeneric.ts) only where
+ * `genericTileFits`.
  */
-export type WinogradTile = 0 | 2 | 3 | 4 | 5;
+export type WinogradTile = 0 | 2 | 3 | 4 | 5 | 6;
 
 type Info = tf.backend_util.Conv2DInfo;
 
@@ -55,28 +55,32 @@ export type ConvOp = 'forward' | 'input' | 'filter';
  * 64, 32 and 1 (Node 20, one thread; `npx tsx bench/conv-algorithms.ts`, figures in notes/PERFORMANCE.md): the direct kernels
  * per multiply-add, the Winograd GEMMs per multiply-add, the transforms per transformed element and channel,
  * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
+ * F(3x3), F(5x5) and F(6x6) (session 21) were set from whole-step A/B runs on a loaded machine so that they win on
+ * the layers where they measured faster (3x3, 10x10 and 11x11 outputs at batch 64), not from a fit.
  */
 const WINOGRAD_COST = {
   directMacNs: { forward: 0.05, input: 0.052, filter: 0.055 },
   gemmMacNs: 0.05,
-  transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.6 },
-  filterNs: { forward: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2 }, input: { 2: 0.6, 3: 1.4, 4: 0.6, 5: 1.4 }, filter: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2 } },
+  transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.4, 6: 1.0 },
+  filterNs: {
+    forward: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 }, input: { 2: 0.6, 3: 1.4, 4: 0.6, 5: 1.4, 6: 1.4 }, filter: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 },
+  },
 } as const;
 
 /**
- * Estimated ms of the direct kernel (0) and of F(m x m, 3x3) for m = 2, 3, 4, 5 for `op` on `info` (Infinity for 3
- * and 5 where whole tiles do not cover the output exactly).
+ * Estimated ms of the direct kernel (0) and of F(m x m, 3x3) for m = 2 to 6 for `op` on `info` (Infinity for 3, 5
+ * and 6 where `genericTileFits` is false).
  */
 export function winogradCostMs(info: Info, op: ConvOp): Record<WinogradTile, number> {
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const c = WINOGRAD_COST;
-  const wino = (m: 2 | 3 | 4 | 5) => {
-    if ((m === 3 || m === 5) && (!genericEnabled || !genericTileFits(info, m))) return Infinity;
+  const wino = (m: 2 | 3 | 4 | 5 | 6) => {
+    if ((m === 3 || m === 5 || m === 6) && (!genericEnabled || !genericTileFits(info, m))) return Infinity;
     const tiles = B * Math.ceil(OH / m) * Math.ceil(OW / m);
     const planes = (m + 2) ** 2;
     return (tiles * planes * (Ci * Co * c.gemmMacNs + (Ci + Co) * c.transformNs[m]) + planes * Ci * Co * c.filterNs[op][m]) / 1e6;
   };
-  return { 0: (B * OH * OW * 9 * Ci * Co * c.directMacNs[op]) / 1e6, 2: wino(2), 3: wino(3), 4: wino(4), 5: wino(5) };
+  return { 0: (B * OH * OW * 9 * Ci * Co * c.directMacNs[op]) / 1e6, 2: wino(2), 3: wino(3), 4: wino(4), 5: wino(5), 6: wino(6) };
 }
 
 /**
@@ -94,14 +98,14 @@ export function winogradTile(info: Info, op: ConvOp): WinogradTile {
   if (!winogradApplies(info)) return 0;
   const cost = winogradCostMs(info, op);
   if (forced !== undefined && cost[forced] !== Infinity) return forced;
-  return ([0, 2, 4, 3, 5] as const).reduce((a, b) => (cost[b] < cost[a] ? b : a));
+  return ([0, 2, 4, 3, 5, 6] as const).reduce((a, b) => (cost[b] < cost[a] ? b : a));
 }
 
 let forced: WinogradTile | undefined;
 let genericEnabled = true;
 
 /**
- * Lets the cost model choose F(3x3) and F(5x5) where they fit (default, `true`), or only the direct kernel, F(2x2) and
+ * Lets the cost model choose F(3x3), F(5x5) and F(6x6) where they fit (default, `true`), or only the direct kernel, F(2x2) and
  * F(4x4) (`false`, as before 2026-11-30 session 21). For A/B benchmarks and tests.
  */
 export function setGenericWinogradEnabled(on: boolean): void {
@@ -109,7 +113,7 @@ export function setGenericWinogradEnabled(on: boolean): void {
 }
 
 /**
- * Forces one algorithm wherever Winograd applies (A/B benchmarks, tests; 3 and 5 only where they fit, else the cost
+ * Forces one algorithm wherever Winograd applies (A/B benchmarks, tests; 3, 5 and 6 only where they fit, else the cost
  * choice); `undefined` restores the cost choice.
  */
 export function forceWinogradTile(tile: WinogradTile | undefined): void {
@@ -149,7 +153,7 @@ function filterTransform(backend: WasmBackend, simd: WinogradExports, v: ReturnT
  * float32 [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
  */
 export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>, bias: tf.TensorInfo | null = null, relu = false): tf.TensorInfo {
-  if (tile === 3 || tile === 5) return winogradGenericConv2D(backend, simd, x, filter, info, tile, bias, relu);
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2D(backend, simd, x, filter, info, tile, bias, relu);
   const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
@@ -175,7 +179,7 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
  * [3, 3, inC, outC]; returns float32 [batch, inH, inW, inC]. Requires `winogradApplies(info)`.
  */
 export function winogradConv2DBackpropInput(backend: WasmBackend, simd: WinogradExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>): tf.TensorInfo {
-  if (tile === 3 || tile === 5) return winogradGenericConv2DBackpropInput(backend, simd, dy, filter, info, tile);
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2DBackpropInput(backend, simd, dy, filter, info, tile);
   const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
@@ -208,7 +212,7 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
  * [batch, outH, outW, outC]; returns float32 [3, 3, inC, outC]. Requires `winogradApplies(info)`.
  */
 export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>): tf.TensorInfo {
-  if (tile === 3 || tile === 5) return winogradGenericConv2DBackpropFilter(backend, simd, x, dy, info, tile);
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2DBackpropFilter(backend, simd, x, dy, info, tile);
   const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;

@@ -1,10 +1,11 @@
 /**
- * Winograd F(3x3, 3x3) and F(5x5, 3x3) for outputs that whole tiles cover exactly (OH and OW multiples of m), with the
- * transforms of `assembly/winogradGeneric.ts` (one routine driven by the matrices below) and the chunked GEMMs of
- * F(2x2) and F(4x4). Why: F(4x4) covers hwr-net's 10x10 second-layer output with 12x12 of tiles and both models'
- * 3x3 third-layer output with 4x4 (44% of the multiply-adds on pixels that are thrown away); F(5x5) covers 10x10
- * with 4 tiles of 49 products (196 per image, against 9 x 36 = 324), F(3x3) covers 3x3 with one tile of 25 (against
- * 36). See notes/PERFORMANCE.md (2026-11-30, session 21).
+ * Winograd F(3x3, 3x3), F(5x5, 3x3) and F(6x6, 3x3), with the per-tile transforms generated from the matrices below
+ * (assembly/winogradTransforms.ts, scripts/gen-winograd-transforms.ts), the drivers of assembly/winogradGeneric.ts and
+ * the chunked GEMMs of F(2x2) and F(4x4). Why: F(4x4) covers hwr-net's 10x10 second-layer output with 12x12 of tiles
+ * and both models' 3x3 third-layer output with 4x4 (44% of the multiply-adds on pixels that are thrown away); F(5x5)
+ * covers 10x10 with 4 tiles of 49 products (196 per image, against 9 x 36 = 324), F(3x3) covers 3x3 with one tile of
+ * 25 (against 36), and F(6x6) covers the seed CNN's 11x11 with 4 tiles of 64 (256 against 324). See
+ * notes/PERFORMANCE.md (2026-11-30, session 21).
  *
  * Matrices (Toom-Cook; Lavin & Gray 2016, section 4): with the points a_0..a_{m} (finite) and infinity,
  *   A^T [m x alpha]: A^T[i][t] = a_t^i, and 1 at (m - 1, infinity);
@@ -12,7 +13,8 @@
  *   B^T [alpha x alpha] = N (V^-1)^T, V the evaluation matrix of degree alpha - 1 polynomials at the points
  *   (the infinite point's row picks the leading coefficient), N = diag(N_t, 1).
  * Then y = A^T [(G g) .* (B^T d)] is the 1-D correlation y_i = sum_k d_{i+k} g_k (checked in the tests), and the 2-D
- * algorithm nests it. Points: F(3x3) 0, 1, -1, 2; F(5x5) 0, 1, -1, 2, -2, 1/2 (small points keep float32 error low).
+ * algorithm nests it. Points: F(3x3) 0, 1, -1, 2; F(5x5) 0, 1, -1, 2, -2, 1/2; F(6x6) 0, +-1, +-2, +-1/2 (small
+ * points keep float32 error low; NNPACK's F(6x6) uses the same).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapF32, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
@@ -29,10 +31,10 @@ export interface WinogradGenericExports {
 }
 
 /** Output tile sizes of the generic algorithm. */
-export type GenericTile = 3 | 5;
+export type GenericTile = 3 | 5 | 6;
 
 /** The finite interpolation points of F(m x m, 3x3) (the infinite point is implied). */
-const POINTS: Record<GenericTile, number[]> = { 3: [0, 1, -1, 2], 5: [0, 1, -1, 2, -2, 0.5] };
+const POINTS: Record<GenericTile, number[]> = { 3: [0, 1, -1, 2], 5: [0, 1, -1, 2, -2, 0.5], 6: [0, 1, -1, 2, -2, 0.5, -0.5] };
 
 /** The inverse of a square float64 matrix (row-major, n x n) by Gauss-Jordan elimination with partial pivoting. */
 function invert(a: Float64Array, n: number): Float64Array {
@@ -109,21 +111,34 @@ function packedMatrices(m: GenericTile): Float32Array {
   return out;
 }
 
-/** Whether F(m x m) covers `info`'s output exactly (and Winograd applies: see `winogradApplies`). */
+/**
+ * Whether F(m x m)'s tiles cover `info`'s output with no more padding than F(4x4)'s (m * ceil(OH / m) <=
+ * 4 * ceil(OH / 4), and the same across): where the cost model may consider it. F(3x3) and F(5x5) for outputs of 3 and
+ * 10 (exact), F(6x6) for 11 or 12, never for 16 or 32 (hccr-vgg's sizes), whose cost constants were not measured.
+ */
 export function genericTileFits(info: tf.backend_util.Conv2DInfo, m: GenericTile): boolean {
-  return info.outHeight % m === 0 && info.outWidth % m === 0;
+  const covered = (n: number, t: number) => t * Math.ceil(n / t);
+  return covered(info.outHeight, m) <= covered(info.outHeight, 4) && covered(info.outWidth, m) <= covered(info.outWidth, 4);
 }
 
 type Info = tf.backend_util.Conv2DInfo;
 type Simd = WinogradExports;
 
-/** The matrices on the heap and a per-part transform scratch (alpha^2 v128). Caller disposes both. */
-function setup(backend: WasmBackend, m: GenericTile, parts: number): { mats: tf.TensorInfo; tmp: tf.TensorInfo[] } {
+/**
+ * The filter-transform matrices on the heap and a scratch per part: alpha^2 v128 for the transforms, then one m x m
+ * tile of `channels` floats (the partial tiles' copies). Caller disposes both.
+ */
+function setup(backend: WasmBackend, m: GenericTile, parts: number, channels: number): { mats: tf.TensorInfo; tmp: tf.TensorInfo[] } {
   const values = packedMatrices(m);
   const mats = backend.makeOutput([values.length], 'float32');
   heapF32(backend).set(values, ptr(backend, mats) / 4);
-  const tmp = Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4], 'float32'));
+  const tmp = Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4 + m * m * channels], 'float32'));
   return { mats, tmp };
+}
+
+/** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
+function extent(info: Info, m: number): [number, number] {
+  return [m * Math.ceil(info.outHeight / m) + 2, m * Math.ceil(info.outWidth / m) + 2];
 }
 
 function planes(backend: WasmBackend, count: number, planeBytes: number): tf.TensorInfo {
@@ -140,14 +155,14 @@ function filterTransform(backend: WasmBackend, simd: Simd, m: GenericTile, mats:
 /**
  * Conv2D forward by F(m x m, 3x3), then act(y + bias) (`bias` float32 [outC] or null, `relu` max(0, .)). `x` float32
  * [batch, inH, inW, inC], `filter` float32 [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires
- * `winogradApplies(info)` and `genericTileFits(info, m)`.
+ * `winogradApplies(info)`.
  */
 export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: GenericTile, bias: tf.TensorInfo | null, relu: boolean): tf.TensorInfo {
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const [Hx, Wx] = [OH + 2, OW + 2];
+  const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length);
+  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
   const U = filterTransform(backend, simd, m, mats, tmp[0]!, filter, Ci, Co);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
@@ -155,7 +170,7 @@ export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.Te
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradGenericConv2d',
-    args: [m, ptr(backend, mats), ptr(backend, tmp[k]!), ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4,
+    args: [m, ptr(backend, tmp[k]!), ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4,
       ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co, bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
   dispose(backend, mats, ...tmp, xp, U, ...V, ...M);
@@ -164,14 +179,14 @@ export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.Te
 
 /**
  * Conv2DBackpropInput by F(m x m, 3x3). `dy` float32 [batch, outH, outW, outC], `filter` float32 [3, 3, inC, outC];
- * returns float32 [batch, inH, inW, inC]. Requires `winogradApplies(info)` and `genericTileFits(info, m)`.
+ * returns float32 [batch, inH, inW, inC]. Requires `winogradApplies(info)`.
  */
 export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: Simd, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: GenericTile): tf.TensorInfo {
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
-  const [Hx, Wx] = [OH + 2, OW + 2];
+  const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length);
+  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   // The transform of the per-tap transposed filter [3, 3, outC, inC] (see winograd.ts).
   const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
   const tap = Ci * Co * 4;
@@ -184,7 +199,7 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
   zeroFill(backend, dxp);
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradGenericConv2dBackpropInput',
-    args: [m, ptr(backend, mats), ptr(backend, tmp[k]!), ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4,
+    args: [m, ptr(backend, tmp[k]!), ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4,
       ptr(backend, DY[k]!), ptr(backend, dV[k]!), n, OH, OW, Ci, Co],
   })));
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
@@ -195,14 +210,14 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
 
 /**
  * Conv2DBackpropFilter by F(m x m, 3x3). `x` float32 [batch, inH, inW, inC], `dy` float32 [batch, outH, outW, outC];
- * returns float32 [3, 3, inC, outC]. Requires `winogradApplies(info)` and `genericTileFits(info, m)`.
+ * returns float32 [3, 3, inC, outC]. Requires `winogradApplies(info)`.
  */
 export function winogradGenericConv2DBackpropFilter(backend: WasmBackend, simd: Simd, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, m: GenericTile): tf.TensorInfo {
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
-  const [Hx, Wx] = [OH + 2, OW + 2];
+  const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length);
+  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
