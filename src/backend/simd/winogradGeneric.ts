@@ -4,8 +4,10 @@
  * the chunked GEMMs of F(2x2) and F(4x4). Why: F(4x4) covers hwr-net's 10x10 second-layer output with 12x12 of tiles
  * and both models' 3x3 third-layer output with 4x4 (44% of the multiply-adds on pixels that are thrown away); F(5x5)
  * covers 10x10 with 4 tiles of 49 products (196 per image, against 9 x 36 = 324), F(3x3) covers 3x3 with one tile of
- * 25 (against 36), and F(6x6) covers the seed CNN's 11x11 with 4 tiles of 64 (256 against 324). See
- * notes/PERFORMANCE.md (2026-11-30, session 21).
+ * 25 (against 36). F(6x6) covers the seed CNN's 11x11 with 4 tiles of 64 (256 against 324), but three of the four
+ * tiles are partial and its transforms cost more per output: it measured no faster there, so the cost model keeps
+ * F(4x4) for that layer (F(6x6) stays available through `forceWinogradTile`). See notes/PERFORMANCE.md (2026-11-30,
+ * session 21).
  *
  * Matrices (Toom-Cook; Lavin & Gray 2016, section 4): with the points a_0..a_{m} (finite) and infinity,
  *   A^T [m x alpha]: A^T[i][t] = a_t^i, and 1 at (m - 1, infinity);
