@@ -197,6 +197,9 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
   dispose(backend, wT);
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
   const dV = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
+  // When the tiles' input extent is the input itself ('valid' and exact tiles: hwr-net's layers 2 and 3), the tiles
+  // scatter straight into dx: no padded copy to crop.
+  const direct = Hx === H && Wx === W && info.padInfo.top === 0 && info.padInfo.left === 0;
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   zeroFill(backend, dxp);
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
@@ -204,6 +207,10 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
     args: [m, ptr(backend, tmp[k]!), ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4,
       ptr(backend, DY[k]!), ptr(backend, dV[k]!), n, OH, OW, Ci, Co],
   })));
+  if (direct) {
+    dispose(backend, mats, ...tmp, UT, ...DY, ...dV);
+    return dxp;
+  }
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
   dispose(backend, mats, ...tmp, UT, ...DY, ...dV, dxp);
