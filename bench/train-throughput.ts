@@ -4,13 +4,18 @@
  *
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
- *                                     [--without lazy-conv-grad,batch-norm,adam,dense] [--kernel-threads 2]
+ *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
+ *                                     moving-averages,winograd-3-5] [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
  * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
  * 2026-11-30 (the lazy fused-conv gradient, the one-kernel batch norm, the fused Adam update, the SIMD dense
- * products; notes/PERFORMANCE.md), i.e. runs TF.js's own ops there.
+ * products; notes/PERFORMANCE.md) and of session 21 (`conv-relu`: a convolution with a ReLU as one FusedConv2D in
+ * training; `dropout-mask`: SeededDropout's masks from tf.dropout instead of `dropoutMask`; `moving-averages`: batch norm's
+ * moving statistics by six ops per layer instead of one kernel; `winograd-3-5`: F(4x4) where F(3x3) or F(5x5) cover
+ * the output exactly), i.e. runs TF.js's own
+ * ops there.
  * Prints images/s (from the median step time) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
  * and count only top-level calls (a kernel that calls another kernel's function directly is charged
@@ -20,10 +25,13 @@ import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { useTrainingKernel } from '../src/backend/kernels/index.ts';
-import { setBatchNormTrainingEnabled } from '../src/backend/batchNormTraining.ts';
+import { setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../src/backend/batchNormTraining.ts';
 import { setFusedAdamEnabled } from '../src/backend/adam.ts';
 import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
 import { setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
+import { setConvReluTrainingEnabled } from '../src/backend/convReluTraining.ts';
+import { setHashedDropoutMasks } from '../src/models/seededDropout.ts';
+import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +55,10 @@ const switches: Record<string, (on: boolean) => void> = {
   'batch-norm': setBatchNormTrainingEnabled,
   adam: setFusedAdamEnabled,
   dense: setSimdMatMulEnabled,
+  'conv-relu': setConvReluTrainingEnabled,
+  'dropout-mask': setHashedDropoutMasks,
+  'moving-averages': setMovingAveragesKernelEnabled,
+  'winograd-3-5': setGenericWinogradEnabled,
 };
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */

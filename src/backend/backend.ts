@@ -19,6 +19,7 @@ import '@tensorflow/tfjs-layers';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installFusedAdam } from './adam.ts';
 import { installBatchNormTraining } from './batchNormTraining.ts';
+import { installConvReluTraining } from './convReluTraining.ts';
 import { useThreadedWasmInNode } from './threadedWasm.ts';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
@@ -123,6 +124,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         registerTrainingKernels();
         registerTrainingGradients();
         installBatchNormTraining();
+        installConvReluTraining();
         installFusedAdam();
       }
     })();

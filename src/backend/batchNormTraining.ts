@@ -19,6 +19,7 @@ import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   type BatchNormTrainAttrs,
+  MOVING_AVERAGES,
   registerBatchNormTrainingKernels,
 } from './kernels/BatchNormTraining.ts';
 
@@ -72,6 +73,15 @@ interface LayerVariableLike {
 }
 
 let enabled = true;
+let movingAveragesKernel = true;
+
+/**
+ * Updates the moving mean and variance with one `HwrMovingAverages` kernel (default, `true`) or with tfjs-layers'
+ * three ops per statistic (`false`); bit-identical either way. For A/B benchmarks and tests.
+ */
+export function setMovingAveragesKernelEnabled(on: boolean): void {
+  movingAveragesKernel = on;
+}
 
 /** Turns the fused training path off (`false`: tfjs-layers' own ops) or back on, for A/B benchmarks and tests. */
 export function setBatchNormTrainingEnabled(on: boolean): void {
@@ -117,8 +127,17 @@ export function installBatchNormTraining(): void {
     if (!kwargs?.['training'] || !input || !batchNormTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
       const [y, mean, variance] = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
-      movingAverage(this.movingMean, mean, this.momentum);
-      movingAverage(this.movingVariance, variance, this.momentum);
+      if (movingAveragesKernel && tf.getKernel(MOVING_AVERAGES, tf.getBackend()) != null) {
+        // Both updates in one kernel call instead of six (the same float32 operations).
+        const [movingMean, movingVariance] = tf.engine().runKernel(MOVING_AVERAGES,
+          { movingMean: this.movingMean.read(), movingVariance: this.movingVariance.read(), mean, variance },
+          { momentum: this.momentum }) as tf.Tensor[];
+        this.movingMean.write(movingMean!);
+        this.movingVariance.write(movingVariance!);
+      } else {
+        movingAverage(this.movingMean, mean, this.momentum);
+        movingAverage(this.movingVariance, variance, this.momentum);
+      }
       return y;
     });
   };

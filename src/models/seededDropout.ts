@@ -1,5 +1,45 @@
 import * as tf from '@tensorflow/tfjs';
 
+let hashedMasks = true;
+
+/**
+ * Chooses how `SeededDropout` draws its masks in training: `dropoutMask` (default, `true`) or tf.dropout's
+ * (seedrandom's Alea through RandomUniform, as before 2026-11-30 session 21; `false`). The two give different masks
+ * for the same seed (each reproducible), so a run's losses depend on this switch. For A/B benchmarks and tests.
+ */
+export function setHashedDropoutMasks(on: boolean): void {
+  hashedMasks = on;
+}
+
+/** MurmurHash3's 32-bit finalizer (Appleby): every input bit affects every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A dropout mask: element i is 0 with probability `rate` and 1 / (1 - rate) otherwise (float32, as tf.dropout's
+ * multiplier), drawn as u_i = fmix32(key + i * golden ratio) / 2^32 with `key` a hash of `seed` (a counter-based
+ * generator: each element's draw depends only on the seed and its index, so masks are reproducible and masks of
+ * nearby seeds are unrelated). Kept when u_i >= rate, the same rule as tf.dropout's floor(u + 1 - rate).
+ * @param size number of elements
+ * @param rate drop probability in [0, 1)
+ * @param seed any finite number (its integer part is used, including bits above 2^32)
+ * @returns float32 [size]
+ */
+export function dropoutMask(size: number, rate: number, seed: number): Float32Array {
+  const whole = Math.trunc(seed);
+  const key = fmix32((whole >>> 0) ^ fmix32(Math.floor(whole / 2 ** 32) + 0x9e3779b9));
+  const keep = Math.fround(1 / Math.fround(1 - rate));
+  const threshold = rate * 2 ** 32;
+  const mask = new Float32Array(size);
+  for (let i = 0; i < size; i++) mask[i] = fmix32((key + Math.imul(i, 0x9e3779b9)) | 0) >= threshold ? keep : 0;
+  return mask;
+}
+
 /**
  * Dropout (Srivastava et al. 2014) whose random mask is reproducible: step `i` of training uses seed `seed + i`.
  * tfjs-layers' own `Dropout` with a `seed` draws the same mask at every step, and without one it seeds from
@@ -28,7 +68,10 @@ export class SeededDropout extends tf.layers.Layer {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (!kwargs.training || this.rate <= 0) return input;
     const seed = this.seed + this.step++;
-    return tf.dropout(input, this.rate, undefined, seed);
+    if (!hashedMasks) return tf.dropout(input, this.rate, undefined, seed);
+    // One Multiply by a mask made in JS (forward and gradient), where tf.dropout runs RandomUniform (seedrandom's
+    // Alea, about 1 ms per hwr-net step), Add, Floor, RealDiv and Multiply.
+    return tf.tidy(() => tf.mul(input, tf.tensor(dropoutMask(input.size, this.rate, seed), input.shape, 'float32')));
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {

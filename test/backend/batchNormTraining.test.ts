@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { batchNormTraining, installBatchNormTraining, setBatchNormTrainingEnabled } from '../../src/backend/batchNormTraining.ts';
+import { batchNormTraining, installBatchNormTraining, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
@@ -155,4 +155,28 @@ describe('fused training batch norm on wasm against cpu', () => {
       setSimdKernelsEnabled(true);
     }
   });
+});
+
+describe('moving averages of the training batch norm in one kernel (HwrMovingAverages)', () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`bit-identical to tfjs-layers' Sub, Multiply, Sub over three training steps (${backend})`, async () => {
+      await setupBackend({ backend });
+      const run = (kernel: boolean) => {
+        setMovingAveragesKernelEnabled(kernel);
+        try {
+          const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: EPSILON });
+          const input = tf.tensor4d(values(3 * 4 * 4 * 8, 81).map((v) => 3 * v + 1), [3, 4, 4, 8]);
+          layer.build(input.shape);
+          for (let step = 0; step < 3; step++) tf.dispose(layer.apply(tf.mul(input, step + 1), { training: true }) as tf.Tensor);
+          return layer.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
+        } finally {
+          setMovingAveragesKernelEnabled(true);
+        }
+      };
+      const kernel = run(true);
+      const stock = run(false);
+      expect(kernel[0]).not.toEqual(Array.from({ length: 8 }, () => 0)); // the statistics moved
+      expect(kernel).toEqual(stock);
+    });
+  }
 });

@@ -15,6 +15,7 @@ import { setupBackend } from '../../src/backend/backend.ts';
 import { kernelThreads, setKernelThreads, simdKernelsAvailable, type SimdExports } from '../../src/backend/simd/index.ts';
 import { KernelThreads, splitImages } from '../../src/backend/simd/threads.ts';
 import { forceWinogradTile, winogradApplies } from '../../src/backend/simd/winograd.ts';
+import { genericTileFits } from '../../src/backend/simd/winogradGeneric.ts';
 import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
 import { getArchitecture } from '../../src/models/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
@@ -71,7 +72,8 @@ describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () =
       await compareBackends('y, dx, dW', () => convAndGradients(c, 31), TOLERANCE);
     });
     if (winogradApplies(tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad))) {
-      for (const tile of [2, 4] as const) {
+      const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad);
+      for (const tile of ([2, 3, 4, 5, 6] as const).filter((m) => m === 2 || m === 4 || genericTileFits(info, m))) {
         it(`Winograd F(${tile}x${tile}): Conv2D and both gradients match the cpu backend, ${name(c)}`, async () => {
           forceWinogradTile(tile);
           try {

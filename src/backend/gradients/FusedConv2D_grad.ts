@@ -16,6 +16,9 @@
  * keyed by the output's data id (the op saves that output, sharing its data, for its gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { RELU_GRAD, RELU_GRAD_SUM, reluGradSumApplies } from '../kernels/ReluGrad.ts';
+import type { WasmBackend } from '../kernels/wasm_util.ts';
+import { simdKernels } from '../simd/index.ts';
 
 /** The tape name of `tf.fused.conv2d`'s `customGrad` node: the op's scope (tfjs-core ops/operation.ts `op`). */
 export const FUSED_CONV2D_OP = 'fusedConv2d__op';
@@ -45,15 +48,21 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
     if (dataFormat !== 'NHWC') throw new Error(`Error in gradient of fused conv2D: got dataFormat of ${dataFormat} but only NHWC is currently supported.`);
     const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations ?? [1, 1];
     if (dh !== 1 || dw !== 1) throw new Error(`Error in gradient of fused conv2D: dilation rates greater than 1 are not yet supported in gradients. Got dilations '${dilations}'`);
-    const dyActivation = fusedDyActivation(dy as tf.Tensor, y, activation);
     const engine = tf.engine();
+    // A bias under a ReLU on wasm: the ReLU gradient and the bias gradient in one pass (the same values).
+    const oneKernel = bias != null && activation === 'relu' && tf.getBackend() === 'wasm' && y.dtype === 'float32'
+      && reluGradSumApplies(tf.backend() as WasmBackend, y.shape) && bias.size === y.shape[3];
+    const [dyActivation, biasSums] = oneKernel
+      ? engine.runKernel(RELU_GRAD_SUM, { dy: dy as tf.Tensor, x: y }) as [tf.Tensor, tf.Tensor]
+      : [fusedDyActivation(dy as tf.Tensor, y, activation), undefined];
     const grads: Record<string, () => tf.Tensor> = {
       0: () => engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
         { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       1: () => engine.runKernel(tf.Conv2DBackpropFilter, { x: x4D, dy: dyActivation },
         { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
     };
-    if (bias) {
+    if (bias && biasSums) grads[2] = () => tf.reshape(biasSums, bias.shape);
+    else if (bias) {
       grads[2] = () => {
         const axes = tf.backend_util.getReductionAxes(bias.shape, dyActivation.shape);
         return tf.reshape(axes.length > 0 ? tf.sum(dyActivation, axes) : dyActivation, bias.shape);
@@ -66,10 +75,17 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
   },
 };
 
-/** tfjs-core's `getFusedDyActivation`: dy through the fused activation's derivative (y is the activation's output). */
+/**
+ * tfjs-core's `getFusedDyActivation`: dy through the fused activation's derivative (y is the activation's output).
+ * For 'relu' on the wasm backend with kernels.wasm, one `HwrReluGrad` pass (dy where y > 0, NaN where y is NaN, else
+ * +0) instead of tfjs-core's Step and Multiply (the same values, but -0 where dy < 0 and y = 0).
+ */
 function fusedDyActivation(dy: tf.Tensor, y: tf.Tensor, activation: string | undefined): tf.Tensor {
   if (activation == null || activation === 'linear') return dy;
-  if (activation === 'relu') return tf.mul(dy, tf.step(y));
+  if (activation === 'relu') {
+    const simd = tf.getBackend() === 'wasm' && y.dtype === 'float32' && simdKernels(tf.backend() as WasmBackend) !== undefined;
+    return simd ? (tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as tf.Tensor) : tf.mul(dy, tf.step(y));
+  }
   throw new Error(`Cannot compute gradient for fused activation ${activation}.`);
 }
 

@@ -203,12 +203,55 @@ export function batchNormTrainGradCpu(args: KernelArgs<CpuBackend>): tf.TensorIn
     backend.makeTensorInfo([C], 'float32', dbeta)];
 }
 
-/** Registration records of both kernels on 'wasm' and 'cpu'. */
+/**
+ * Kernel name of the moving-average update of both statistics in one call (tfjs-layers' `doMovingAverage` on the
+ * moving mean and the moving variance: three kernels each). Inputs `movingMean`, `movingVariance`, `mean`, `variance`
+ * float32 [C]; attribute `momentum`; outputs [new moving mean, new moving variance] float32 [C].
+ */
+export const MOVING_AVERAGES = 'HwrMovingAverages';
+
+/**
+ * moving - (moving - value) * decay with decay = float32(1 - momentum), rounded to float32 after each operation:
+ * tfjs-layers' `doMovingAverage` (Sub, Multiply by a float32 scalar, Sub), bit for bit. Returns a new array.
+ */
+export function movingAverageJs(moving: Float32Array, value: Float32Array, momentum: number): Float32Array {
+  const decay = Math.fround(1 - momentum);
+  const out = new Float32Array(moving.length);
+  for (let i = 0; i < out.length; i++) out[i] = moving[i]! - Math.fround(Math.fround(moving[i]! - value[i]!) * decay);
+  return out;
+}
+
+function momentumOf(attrs: tf.NamedAttrMap): number {
+  return (attrs as unknown as { momentum: number }).momentum;
+}
+
+/** Moving-average kernel for 'wasm' (JS on the heap: C values). */
+export function movingAveragesWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { movingMean, movingVariance, mean, variance } = args.inputs as Inputs;
+  return [[movingMean!, mean!], [movingVariance!, variance!]].map(([moving, value]) => {
+    const out = backend.makeOutput(moving!.shape, 'float32');
+    f32(backend, out).set(movingAverageJs(f32(backend, moving!), f32(backend, value!), momentumOf(attrs)));
+    return out;
+  });
+}
+
+/** Moving-average kernel for 'cpu'. */
+export function movingAveragesCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { movingMean, movingVariance, mean, variance } = args.inputs as Inputs;
+  return [[movingMean!, mean!], [movingVariance!, variance!]].map(([moving, value]) =>
+    backend.makeTensorInfo(moving!.shape, 'float32', movingAverageJs(backend.readSync(moving!.dataId), backend.readSync(value!.dataId), momentumOf(attrs))));
+}
+
+/** Registration records of the kernels on 'wasm' and 'cpu'. */
 export const batchNormTrainingKernelConfigs: readonly tf.KernelConfig[] = [
   { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainWasm as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradWasm as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN, backendName: 'cpu', kernelFunc: batchNormTrainCpu as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'cpu', kernelFunc: batchNormTrainGradCpu as unknown as tf.KernelFunc },
+  { kernelName: MOVING_AVERAGES, backendName: 'wasm', kernelFunc: movingAveragesWasm as unknown as tf.KernelFunc },
+  { kernelName: MOVING_AVERAGES, backendName: 'cpu', kernelFunc: movingAveragesCpu as unknown as tf.KernelFunc },
 ];
 
 /** Registers `batchNormTrainingKernelConfigs` (idempotent: kernels already registered are left alone). */

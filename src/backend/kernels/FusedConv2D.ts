@@ -1,15 +1,15 @@
 /**
- * FusedConv2D for the wasm backend: the convolution of `Conv2D.ts` (Winograd or the direct SIMD kernel)
- * followed by an optional bias and a 'linear' or 'relu' activation in one pass over the output. TF.js runs
+ * FusedConv2D for the wasm backend: the convolution of `Conv2D.ts` (Winograd or the direct SIMD kernel) with an
+ * optional bias and a 'linear' or 'relu' activation applied inside the kernel (no second pass over the output). TF.js runs
  * the fused op whenever the activation is linear, also while training (tfjs-core `fused.conv2d`,
  * `shouldFuse`): hwr-net's convolutions (no bias, batch norm after) take this path. Other activations,
  * PReLU weights, a bias that is not one value per output channel, NCHW and the cases `Conv2D.ts` does not
  * cover run the stock kernel (XNNPACK). Reference semantics: tfjs-backend-cpu/src/kernels/FusedConv2D.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { elementParts, runParts, simdCovers, simdKernels } from '../simd/index.ts';
-import { convolve } from './Conv2D.ts';
-import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { simdConv2D, simdCovers, simdKernels } from '../simd/index.ts';
+import { winogradConv2D, winogradTile } from '../simd/winograd.ts';
+import { runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.FusedConv2DInputs; backend: WasmBackend; attrs: tf.FusedConv2DAttrs };
 
@@ -30,17 +30,11 @@ export function fusedConv2D(args: Args): tf.TensorInfo {
   const supported = (activation === 'linear' || activation === 'relu') && !preluActivationWeights
     && (!bias || tf.util.sizeFromShape(bias.shape) === info.outChannels) && x!.dtype === 'float32';
   if (!simd || !supported || !simdCovers(info, 'forward')) return runStockKernel(tf.FusedConv2D, args);
-  const y = convolve(backend, simd, x!, filter!, info);
-  if (bias || activation === 'relu') {
-    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    const P = info.batchSize * info.outHeight * info.outWidth;
-    const C = info.outChannels;
-    // Pixel ranges, one per kernel thread.
-    runParts(backend, simd, elementParts(backend, P, 1).map(([p0, n]) => ({
-      fn: 'biasActivation', args: [at(y) + 4 * p0 * C, at(y) + 4 * p0 * C, bias ? at(bias) : 0, n, C, activation === 'relu' ? 1 : 0],
-    })));
-  }
-  return y;
+  // Both algorithms apply the bias and activation inside the kernel (the direct one before its stores, Winograd per
+  // chunk of tiles after its output transform): no second pass over y.
+  const tile = winogradTile(info, 'forward');
+  const relu = activation === 'relu';
+  return tile ? winogradConv2D(backend, simd, x!, filter!, info, tile, bias ?? null, relu) : simdConv2D(backend, simd, x!, filter!, info, bias ?? null, relu);
 }
 
 /** Registration record for `FusedConv2D` on 'wasm'. */

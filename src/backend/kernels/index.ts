@@ -16,7 +16,7 @@ import { identityConfig } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { multiplyConfig } from './Multiply.ts';
-import { reluGradConfig } from './ReluGrad.ts';
+import { reluGradConfig, reluGradSumConfig } from './ReluGrad.ts';
 import { sumConfig } from './Sum.ts';
 import { tanhConfig } from './Tanh.ts';
 import { rememberStockKernel, stockKernel } from './wasm_util.ts';
@@ -38,6 +38,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   addConfig,
   multiplyConfig,
   reluGradConfig,
+  reluGradSumConfig,
 ];
 
 let registered = false;

@@ -38,7 +38,7 @@ export interface SimdExports extends WinogradExports, PoolingExports, BatchNormE
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
   conv2dBackpropInput(dy: number, wT: number, dxp: number, pix: number, row: number, P: number, Co: number, R: number, Rp: number): void;
-  conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number): void;
+  conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number, bias: number, relu: number): void;
   biasActivation(x: number, y: number, bias: number, P: number, C: number, relu: number): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   scaleChannels(x: number, y: number, v: number, P: number, C: number): void;
@@ -331,11 +331,13 @@ export function simdCovers(info: Info, kernel: 'forward' | 'filter' | 'input'): 
 }
 
 /**
- * Conv2D: y[p, co] = sum over (kh, kw, ci) of x[window(p) + (kh, kw), ci] * W[kh, kw, ci, co].
- * `x` float32 [batch, inH, inW, inC], `filter` float32 [fH, fW, inC, outC]; returns float32
- * [batch, outH, outW, outC]. Requires `simdCovers(info, 'forward')`. Sums over (kh, kw, ci) in that order.
+ * Conv2D: y[p, co] = act(sum over (kh, kw, ci) of x[window(p) + (kh, kw), ci] * W[kh, kw, ci, co] + bias[co]).
+ * `x` float32 [batch, inH, inW, inC], `filter` float32 [fH, fW, inC, outC], `bias` float32 [outC] or null (none),
+ * `relu` max(0, .) when true (FusedConv2D's epilogue, applied before the kernel's stores: no second pass); returns
+ * float32 [batch, outH, outW, outC]. Requires `simdCovers(info, 'forward')`. Sums over (kh, kw, ci) in that order,
+ * then adds the bias.
  */
-export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info): tf.TensorInfo {
+export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, bias: tf.TensorInfo | null = null, relu = false): tf.TensorInfo {
   const { batchSize: B, inChannels: Ci, outChannels: Co } = info;
   const padded = paddedInput(backend, simd, x, info);
   const { pix, row } = offsetTables(backend, simd, info);
@@ -345,7 +347,7 @@ export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.Tensor
   // Output pixels in runs of whole images, one per thread (the offset tables are absolute, so a run is a sub-table).
   runParts(backend, simd, imageParts(backend, B).map(([b0, n]) => ({
     fn: 'conv2d',
-    args: [xp, w, yp + b0 * perImage * Co * 4, pixp + b0 * perImage * 4, rowp, n * perImage, info.filterHeight * info.filterWidth, Ci, Co],
+    args: [xp, w, yp + b0 * perImage * Co * 4, pixp + b0 * perImage * 4, rowp, n * perImage, info.filterHeight * info.filterWidth, Ci, Co, bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
   dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
   return y;

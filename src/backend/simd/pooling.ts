@@ -23,6 +23,7 @@ export interface PoolingExports {
   maxPoolGrad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   columnSums(x: number, rows: number, cols: number, scale: number, out: number, acc: number): void;
+  reluGradColumnSums(dy: number, x: number, dx: number, rows: number, cols: number, out: number, acc: number): void;
 }
 
 /**

@@ -12,11 +12,21 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import { addInto, imageParts, paddedCopy, runParts } from './index.ts';
+import {
+  genericTileFits,
+  winogradGenericConv2D,
+  winogradGenericConv2DBackpropFilter,
+  winogradGenericConv2DBackpropInput,
+  type WinogradGenericExports,
+} from './winogradGeneric.ts';
 
 type Fn = (...args: number[]) => void;
 
-/** The Winograd exports of `kernels.wasm` (byte offsets on the wasm heap); F(2x2, 3x3) and F(4x4, 3x3). */
-export interface WinogradExports {
+/**
+ * The Winograd exports of `kernels.wasm` (byte offsets on the wasm heap); F(2x2, 3x3) and F(4x4, 3x3), and F(3x3) and
+ * F(5x5) through the generic transforms (./winogradGeneric.ts).
+ */
+export interface WinogradExports extends WinogradGenericExports {
   WINOGRAD_CHUNK: WebAssembly.Global;
   WINOGRAD4_CHUNK: WebAssembly.Global;
   padCopy(src: number, dst: number, B: number, H: number, W: number, C: number, Hp: number, Wp: number, padTop: number, padLeft: number): void;
@@ -29,8 +39,11 @@ export interface WinogradExports {
   winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
 }
 
-/** Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. */
-export type WinogradTile = 0 | 2 | 4;
+/**
+ * Output tile size m of F(m x m, 3x3), or 0 for the direct convolution. 3, 5 and 6 (./winogradGeneric.ts) only where
+ * `genericTileFits`.
+ */
+export type WinogradTile = 0 | 2 | 3 | 4 | 5 | 6;
 
 type Info = tf.backend_util.Conv2DInfo;
 
@@ -42,24 +55,33 @@ export type ConvOp = 'forward' | 'input' | 'filter';
  * 64, 32 and 1 (Node 20, one thread; `npx tsx bench/conv-algorithms.ts`, figures in notes/PERFORMANCE.md): the direct kernels
  * per multiply-add, the Winograd GEMMs per multiply-add, the transforms per transformed element and channel,
  * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
+ * F(3x3), F(5x5) and F(6x6) (session 21) were set from A/B runs on a loaded machine, not from a fit: F(3x3) and F(5x5)
+ * win on the 3x3 and 10x10 outputs where they measured faster at batch 64; F(6x6) loses to F(4x4) on the 11x11 output,
+ * where it measured no faster.
  */
 const WINOGRAD_COST = {
   directMacNs: { forward: 0.05, input: 0.052, filter: 0.055 },
   gemmMacNs: 0.05,
-  transformNs: { 2: 0.47, 4: 0.7 },
-  filterNs: { forward: { 2: 0.4, 4: 0.4 }, input: { 2: 0.6, 4: 0.6 }, filter: { 2: 0.4, 4: 0.4 } },
+  transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.4, 6: 1.6 },
+  filterNs: {
+    forward: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 }, input: { 2: 0.6, 3: 1.4, 4: 0.6, 5: 1.4, 6: 1.4 }, filter: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 },
+  },
 } as const;
 
-/** Estimated ms of the direct kernel (0) and of F(2x2, 3x3) and F(4x4, 3x3) for `op` on `info`. */
+/**
+ * Estimated ms of the direct kernel (0) and of F(m x m, 3x3) for m = 2 to 6 for `op` on `info` (Infinity for 3, 5
+ * and 6 where `genericTileFits` is false).
+ */
 export function winogradCostMs(info: Info, op: ConvOp): Record<WinogradTile, number> {
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const c = WINOGRAD_COST;
-  const wino = (m: 2 | 4) => {
+  const wino = (m: 2 | 3 | 4 | 5 | 6) => {
+    if ((m === 3 || m === 5 || m === 6) && (!genericEnabled || !genericTileFits(info, m))) return Infinity;
     const tiles = B * Math.ceil(OH / m) * Math.ceil(OW / m);
     const planes = (m + 2) ** 2;
-    return tiles * planes * (Ci * Co * c.gemmMacNs + (Ci + Co) * c.transformNs[m]) + planes * Ci * Co * c.filterNs[op][m];
+    return (tiles * planes * (Ci * Co * c.gemmMacNs + (Ci + Co) * c.transformNs[m]) + planes * Ci * Co * c.filterNs[op][m]) / 1e6;
   };
-  return { 0: (B * OH * OW * 9 * Ci * Co * c.directMacNs[op]) / 1e6, 2: wino(2) / 1e6, 4: wino(4) / 1e6 };
+  return { 0: (B * OH * OW * 9 * Ci * Co * c.directMacNs[op]) / 1e6, 2: wino(2), 3: wino(3), 4: wino(4), 5: wino(5), 6: wino(6) };
 }
 
 /**
@@ -75,14 +97,26 @@ export function winogradApplies(info: Info): boolean {
 /** The cheapest algorithm for `op` on `info` by `winogradCostMs`: 2 or 4 for Winograd, 0 for the direct kernel. */
 export function winogradTile(info: Info, op: ConvOp): WinogradTile {
   if (!winogradApplies(info)) return 0;
-  if (forced !== undefined) return forced;
   const cost = winogradCostMs(info, op);
-  return ([0, 2, 4] as const).reduce((a, b) => (cost[b] < cost[a] ? b : a));
+  if (forced !== undefined && cost[forced] !== Infinity) return forced;
+  return ([0, 2, 4, 3, 5, 6] as const).reduce((a, b) => (cost[b] < cost[a] ? b : a));
 }
 
 let forced: WinogradTile | undefined;
+let genericEnabled = true;
 
-/** Forces one algorithm wherever Winograd applies (A/B benchmarks, tests); `undefined` restores the cost choice. */
+/**
+ * Lets the cost model choose F(3x3), F(5x5) and F(6x6) where they fit (default, `true`), or only the direct kernel, F(2x2) and
+ * F(4x4) (`false`, as before 2026-11-30 session 21). For A/B benchmarks and tests.
+ */
+export function setGenericWinogradEnabled(on: boolean): void {
+  genericEnabled = on;
+}
+
+/**
+ * Forces one algorithm wherever Winograd applies (A/B benchmarks, tests; 3, 5 and 6 only where they fit, else the cost
+ * choice); `undefined` restores the cost choice.
+ */
 export function forceWinogradTile(tile: WinogradTile | undefined): void {
   forced = tile;
 }
@@ -115,10 +149,13 @@ function filterTransform(backend: WasmBackend, simd: WinogradExports, v: ReturnT
 }
 
 /**
- * Conv2D forward with output tiles of `m`. `x` float32 [batch, inH, inW, inC], `filter` float32
- * [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
+ * Conv2D forward with output tiles of `tile` (m), then act(y + bias) when `bias` (float32 [outC]) or `relu` is given
+ * (FusedConv2D's epilogue, applied per chunk of tiles while in cache). `x` float32 [batch, inH, inW, inC], `filter`
+ * float32 [3, 3, inC, outC]; returns float32 [batch, outH, outW, outC]. Requires `winogradApplies(info)`.
  */
-export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, filter: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>, bias: tf.TensorInfo | null = null, relu = false): tf.TensorInfo {
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2D(backend, simd, x, filter, info, tile, bias, relu);
+  const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));
@@ -131,17 +168,20 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradConv2d',
-    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co],
+    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co,
+      bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
   dispose(backend, xp, U, ...V, ...M);
   return y;
 }
 
 /**
- * Conv2DBackpropInput with output tiles of `m`. `dy` float32 [batch, outH, outW, outC], `filter` float32
+ * Conv2DBackpropInput with output tiles of `tile` (m). `dy` float32 [batch, outH, outW, outC], `filter` float32
  * [3, 3, inC, outC]; returns float32 [batch, inH, inW, inC]. Requires `winogradApplies(info)`.
  */
-export function winogradConv2DBackpropInput(backend: WasmBackend, simd: WinogradExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+export function winogradConv2DBackpropInput(backend: WasmBackend, simd: WinogradExports, dy: tf.TensorInfo, filter: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>): tf.TensorInfo {
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2DBackpropInput(backend, simd, dy, filter, info, tile);
+  const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
   const [Hx, Wx] = tileExtent(info, m);
@@ -169,10 +209,12 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
 }
 
 /**
- * Conv2DBackpropFilter with output tiles of `m`. `x` float32 [batch, inH, inW, inC], `dy` float32
+ * Conv2DBackpropFilter with output tiles of `tile` (m). `x` float32 [batch, inH, inW, inC], `dy` float32
  * [batch, outH, outW, outC]; returns float32 [3, 3, inC, outC]. Requires `winogradApplies(info)`.
  */
-export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, m: 2 | 4): tf.TensorInfo {
+export function winogradConv2DBackpropFilter(backend: WasmBackend, simd: WinogradExports, x: tf.TensorInfo, dy: tf.TensorInfo, info: Info, tile: Exclude<WinogradTile, 0>): tf.TensorInfo {
+  if (tile === 3 || tile === 5 || tile === 6) return winogradGenericConv2DBackpropFilter(backend, simd, x, dy, info, tile);
+  const m = tile;
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW } = info;
   const xp = paddedCopy(backend, simd, x, info, ...tileExtent(info, m));

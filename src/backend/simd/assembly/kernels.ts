@@ -17,6 +17,7 @@ export * from './pooling';
 export * from './winograd';
 export * from './winograd4';
 export * from './winogradOps';
+export * from './winogradGeneric';
 
 // ---------------------------------------------------------------------------------------------------------
 // Offset tables and padding
@@ -233,10 +234,12 @@ function scatter(q: usize, row: usize, n: i32, lo: v128, hi: v128): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Conv2D (forward): y[p, co] = sum over taps t and ci of x[pix[p] + row[t * Ci] + ci] * w[t * Ci + ci, co]
-// (y [P, Co] with Co % 8 == 0; w [R, Co] = the filter [fH, fW, Ci, Co]).
+// Conv2D (forward): y[p, co] = act(sum over taps t and ci of x[pix[p] + row[t * Ci] + ci] * w[t * Ci + ci, co]
+// + bias[co]) (y [P, Co] with Co % 8 == 0; w [R, Co] = the filter [fH, fW, Ci, Co]; `bias` 0 for none, `relu` 1 for
+// max(0, .), 0 for linear: FusedConv2D's epilogue applied to the registers before the store, the same operations in
+// the same order as `biasActivation` after the sum).
 
-export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: i32, taps: i32, Ci: i32, Co: i32): void {
+export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: i32, taps: i32, Ci: i32, Co: i32, bias: usize, relu: i32): void {
   const ys = <usize>Co << 2;
   const ciBytes = <usize>Ci << 2;
   for (let pb = 0; pb < P; pb += 4) {
@@ -283,6 +286,16 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
             b += ys;
           }
         }
+      }
+      if (bias) {
+        const b0 = v128.load(bias + (<usize>cb << 2)), b1 = v128.load(bias + (<usize>cb << 2), 16);
+        c00 = f32x4.add(c00, b0); c01 = f32x4.add(c01, b1); c10 = f32x4.add(c10, b0); c11 = f32x4.add(c11, b1);
+        c20 = f32x4.add(c20, b0); c21 = f32x4.add(c21, b1); c30 = f32x4.add(c30, b0); c31 = f32x4.add(c31, b1);
+      }
+      if (relu) {
+        const z = f32x4.splat(0);
+        c00 = f32x4.max(c00, z); c01 = f32x4.max(c01, z); c10 = f32x4.max(c10, z); c11 = f32x4.max(c11, z);
+        c20 = f32x4.max(c20, z); c21 = f32x4.max(c21, z); c30 = f32x4.max(c30, z); c31 = f32x4.max(c31, z);
       }
       const o = out + (<usize>cb << 2);
       v128.store(o, c00); v128.store(o, c01, 16);

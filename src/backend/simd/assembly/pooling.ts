@@ -160,6 +160,48 @@ export function columnSums(x: usize, rows: i32, cols: i32, scale: f64, out: usiz
   for (let j: usize = 0; j < <usize>cols; j++) store<f32>(out + (j << 2), <f32>(load<f64>(acc + (j << 3)) * scale));
 }
 
+/**
+ * The ReLU gradient and its column sums in one pass: dx = dy * step(x) as `reluGrad` (./kernels.ts: dy where x > 0,
+ * NaN where x is NaN, else +0), and out[j] = f32(sum over rows of dx[i, j]) in `columnSums`' order (so bit-identical to
+ * `reluGrad` followed by `columnSums` with scale 1). x, dy, dx [rows, cols], cols % 4 == 0; acc [cols] float64 scratch.
+ * The gradient of a convolution's bias under a fused ReLU (FusedConv2D's gradient).
+ */
+export function reluGradColumnSums(dy: usize, x: usize, dx: usize, rows: i32, cols: i32, out: usize, acc: usize): void {
+  memory.fill(acc, 0, <usize>cols << 3);
+  const stride = <usize>cols << 2;
+  const rowBytes = <usize>cols << 2;
+  let r = 0;
+  let off: usize = 0;
+  for (; r + 8 <= rows; r += 8, off += stride << 3) {
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      const q = off + j;
+      const v0 = relu1(dy, x, dx, q), v1 = relu1(dy, x, dx, q + stride), v2 = relu1(dy, x, dx, q + 2 * stride), v3 = relu1(dy, x, dx, q + 3 * stride);
+      const v4 = relu1(dy, x, dx, q + 4 * stride), v5 = relu1(dy, x, dx, q + 5 * stride), v6 = relu1(dy, x, dx, q + 6 * stride), v7 = relu1(dy, x, dx, q + 7 * stride);
+      const a = acc + (j << 1);
+      v128.store(a, f64x2.add(v128.load(a), tree(lo(v0), lo(v1), lo(v2), lo(v3), lo(v4), lo(v5), lo(v6), lo(v7))));
+      v128.store(a, f64x2.add(v128.load(a, 16), tree(hi(v0), hi(v1), hi(v2), hi(v3), hi(v4), hi(v5), hi(v6), hi(v7))), 16);
+    }
+  }
+  for (; r < rows; r++, off += stride) {
+    for (let j: usize = 0; j < rowBytes; j += 16) {
+      const v = relu1(dy, x, dx, off + j);
+      const a = acc + (j << 1);
+      v128.store(a, f64x2.add(v128.load(a), lo(v)));
+      v128.store(a, f64x2.add(v128.load(a, 16), hi(v)), 16);
+    }
+  }
+  for (let j: usize = 0; j < <usize>cols; j++) store<f32>(out + (j << 2), <f32>load<f64>(acc + (j << 3)));
+}
+
+/** dx at byte offset q = dy * step(x) for 4 values (stored), returned. */
+@inline function relu1(dy: usize, x: usize, dx: usize, q: usize): v128 {
+  const xv = v128.load(x + q);
+  const keep = v128.and(v128.load(dy + q), f32x4.gt(xv, f32x4.splat(0)));
+  const g = v128.or(keep, v128.and(f32x4.splat(NaN), f32x4.ne(xv, xv)));
+  v128.store(dx + q, g);
+  return g;
+}
+
 /** Lanes 0, 1 of an f32x4 as f64x2. */
 @inline function lo(v: v128): v128 {
   return f64x2.promote_low_f32x4(v);
