@@ -13,6 +13,7 @@
 
 export * from './adam';
 export * from './batchNorm';
+export * from './gemm';
 export * from './pooling';
 export * from './winograd';
 export * from './winograd4';
