@@ -4,13 +4,14 @@
  *
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
- *                                     [--without lazy-conv-grad,batch-norm,adam,dense] [--kernel-threads 2]
+ *                                     [--without lazy-conv-grad,batch-norm,adam,dense,gemm,cross-entropy] [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
  * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
  * 2026-11-30 (the lazy fused-conv gradient, the one-kernel batch norm, the fused Adam update, the SIMD dense
- * products; notes/PERFORMANCE.md), i.e. runs TF.js's own ops there.
+ * products; notes/PERFORMANCE.md), i.e. runs TF.js's own ops there, and those of session 21 (gemm: the dense products
+ * on the 1x1-convolution route instead of src/backend/simd/gemm.ts; cross-entropy: tfjs-layers' loss ops).
  * Prints images/s (from the median step time) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
  * and count only top-level calls (a kernel that calls another kernel's function directly is charged
@@ -23,7 +24,8 @@ import { useTrainingKernel } from '../src/backend/kernels/index.ts';
 import { setBatchNormTrainingEnabled } from '../src/backend/batchNormTraining.ts';
 import { setFusedAdamEnabled } from '../src/backend/adam.ts';
 import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
-import { setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
+import { setGemmKernelsEnabled, setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
+import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +49,8 @@ const switches: Record<string, (on: boolean) => void> = {
   'batch-norm': setBatchNormTrainingEnabled,
   adam: setFusedAdamEnabled,
   dense: setSimdMatMulEnabled,
+  gemm: setGemmKernelsEnabled,
+  'cross-entropy': setFusedCrossEntropyEnabled,
 };
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */
