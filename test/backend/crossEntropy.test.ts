@@ -2,7 +2,8 @@
  * The fused categorical cross-entropy (src/backend/crossEntropy.ts, kernels in
  * src/backend/kernels/CategoricalCrossentropy.ts) against tfjs-layers' composite of the same loss on the cpu backend,
  * TF.js's reference: loss and gradient with respect to the probabilities, one-hot and soft targets, a probability
- * below the clip bound (its gradient is masked), rank 2 and 3, and hccr-vgg's [64, 3755]; on cpu and on wasm. Then a
+ * below the clip bound (its gradient is masked), rank 2 and 3, and hccr-vgg's [64, 3755]; on cpu and on wasm (SIMD
+ * kernels and their JS fallback). Then a
  * compiled model: the loss runs the kernel, and three training steps follow those of tfjs-layers' loss.
  *
  * Tolerance: max |fused - composite| <= 1e-5 * max(1, max |composite|) (sums in float64 against float32: rounding
@@ -13,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { fusedCategoricalCrossentropy, setFusedCrossEntropyEnabled } from '../../src/backend/crossEntropy.ts';
+import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
 import { expectClose, sizeOf, values, valuesOn } from '../fixtures/backends.ts';
 
 const TOLERANCE = 1e-5;
@@ -85,11 +87,18 @@ describe('fused categorical cross-entropy', () => {
     const name = `${c.shape}${c.soft ? ', soft targets' : ', one-hot'}${c.tiny ? ', a probability below eps' : ''}`;
     it(`loss and gradient match tfjs-layers' composite on cpu and wasm: ${name}`, async () => {
       const expected = await valuesOn('cpu', () => lossAndGrad(composite, c));
-      for (const backend of ['cpu', 'wasm'] as const) {
-        const actual = await valuesOn(backend, () => lossAndGrad(fusedCategoricalCrossentropy, c));
-        expectClose(actual[0]!, expected[0]!, `${backend} loss`, TOLERANCE);
-        expectClose(actual[1]!, expected[1]!, `${backend} gradient`, TOLERANCE);
-        expectCloseEach(actual[1]!, expected[1]!, `${backend} gradient`, ELEMENT_TOLERANCE);
+      // wasm with the SIMD kernels and with their JS fallback (no kernels.wasm).
+      for (const [backend, simd] of [['cpu', true], ['wasm', true], ['wasm', false]] as const) {
+        setSimdKernelsEnabled(simd);
+        try {
+          const label = `${backend}${simd ? '' : ' (JS)'}`;
+          const actual = await valuesOn(backend, () => lossAndGrad(fusedCategoricalCrossentropy, c));
+          expectClose(actual[0]!, expected[0]!, `${label} loss`, TOLERANCE);
+          expectClose(actual[1]!, expected[1]!, `${label} gradient`, TOLERANCE);
+          expectCloseEach(actual[1]!, expected[1]!, `${label} gradient`, ELEMENT_TOLERANCE);
+        } finally {
+          setSimdKernelsEnabled(true);
+        }
       }
     });
   }

@@ -15,10 +15,19 @@
  * Numerics: s and the sums over j in float64, each element value rounded to float32: within float32 rounding of the
  * composite (test/backend/crossEntropy.test.ts).
  *
- * Backends: 'wasm' (the JS loop on the heap) and 'cpu'; used by src/backend/crossEntropy.ts.
+ * Backends: 'wasm' (hwr's SIMD kernels of simd/assembly/crossEntropy.ts when kernels.wasm is loaded: the row sum in
+ * four float32 lanes, the active columns found 4 at a time; else the JS loops below on the heap) and 'cpu' (the JS
+ * loops); used by src/backend/crossEntropy.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, type WasmBackend } from './wasm_util.ts';
+import { simdKernels } from '../simd/index.ts';
+import { f32, heapOffset, type WasmBackend } from './wasm_util.ts';
+
+/** The exports of `assembly/crossEntropy.ts` (byte offsets on the wasm heap; lo, hi the float32 clip bounds). */
+export interface CrossEntropyExports {
+  categoricalCrossentropy(t: number, p: number, loss: number, rows: number, C: number, lo: number, hi: number): void;
+  categoricalCrossentropyGrad(t: number, p: number, dy: number, dp: number, rows: number, C: number, lo: number, hi: number): void;
+}
 
 /** Forward kernel. Inputs `target`, `output` float32 [..., C]; attr `epsilon`. Output float32 [...] (per-row loss). */
 export const CATEGORICAL_CROSSENTROPY = 'HwrCategoricalCrossentropy';
@@ -113,6 +122,13 @@ function forwardWasm(args: Args<WasmBackend>): tf.TensorInfo {
   const { target, output } = args.inputs as Record<string, tf.TensorInfo>;
   const [rows, C] = rowsAndClasses(output!.shape);
   const loss = backend.makeOutput(output!.shape.slice(0, -1), 'float32');
+  const epsilon = (args.attrs as unknown as CategoricalCrossentropyAttrs).epsilon;
+  const simd = simdKernels(backend);
+  if (simd) {
+    const at = (x: tf.TensorInfo) => heapOffset(backend, x);
+    simd.categoricalCrossentropy(at(target!), at(output!), at(loss), rows, C, ...bounds(epsilon));
+    return loss;
+  }
   categoricalCrossentropyJs(f32(backend, target!), f32(backend, output!), rows, C, (args.attrs as unknown as CategoricalCrossentropyAttrs).epsilon, f32(backend, loss));
   return loss;
 }
@@ -122,6 +138,13 @@ function gradWasm(args: Args<WasmBackend>): tf.TensorInfo {
   const { target, output, dy } = args.inputs as Record<string, tf.TensorInfo>;
   const [rows, C] = rowsAndClasses(output!.shape);
   const dp = backend.makeOutput(output!.shape, 'float32');
+  const epsilon = (args.attrs as unknown as CategoricalCrossentropyAttrs).epsilon;
+  const simd = simdKernels(backend);
+  if (simd) {
+    const at = (x: tf.TensorInfo) => heapOffset(backend, x);
+    simd.categoricalCrossentropyGrad(at(target!), at(output!), at(dy!), at(dp), rows, C, ...bounds(epsilon));
+    return dp;
+  }
   categoricalCrossentropyGradJs(f32(backend, target!), f32(backend, output!), f32(backend, dy!), rows, C, (args.attrs as unknown as CategoricalCrossentropyAttrs).epsilon, f32(backend, dp));
   return dp;
 }

@@ -13,6 +13,7 @@
 
 export * from './adam';
 export * from './batchNorm';
+export * from './crossEntropy';
 export * from './gemm';
 export * from './pooling';
 export * from './winograd';
