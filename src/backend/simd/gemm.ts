@@ -37,6 +37,12 @@ export interface GemmExports {
 /** Which product: 'nn' A B, 'tn' A^T B, 'nt' A B^T. */
 export type GemmForm = 'nn' | 'tn' | 'nt';
 
+/**
+ * Below this k, A B^T transposes B and runs the strip kernel (a 2x4 block of the dot kernel sums 8 vectors across
+ * lanes per k-block: at k = 10, [64, 10] x [5408, 10]^T took 1.65 ms against 0.6 for XNNPACK; load 6).
+ */
+const DOT_MIN_K = 64;
+
 /** Below this many multiply-adds a product runs on one thread (a helper's wake-up costs about 0.05-0.2 ms). */
 const SPLIT_MIN_MACS = 2_000_000;
 
@@ -68,6 +74,15 @@ export function simdGemm(
   m: number, k: number, n: number, bias?: tf.TensorInfo, relu = false,
 ): tf.TensorInfo {
   if (form !== 'nn' && (bias || relu)) throw new Error(`simdGemm: bias and ReLU only for 'nn', not '${form}'`);
+  if (form === 'nt' && k < DOT_MIN_K) {
+    // Short rows: the dot kernel's per-block lane sums would dominate; transpose B ([n, k] -> [k, n], n * k floats)
+    // and take the strip kernel instead.
+    const bT = backend.makeOutput([k, n], 'float32');
+    simd.transpose(ptr(backend, b), ptr(backend, bT), n, k, n);
+    const c = simdGemm(backend, simd, 'nn', a, bT, m, k, n);
+    dispose(backend, bT);
+    return c;
+  }
   const c = backend.makeOutput([m, n], 'float32');
   const threads = m * k * n >= SPLIT_MIN_MACS ? threadCount(backend) : 1;
   const parts = columnParts(n, threads, form === 'nt' ? 4 : 8);
