@@ -1,8 +1,8 @@
 /**
  * The SIMD GEMMs of src/backend/simd/gemm.ts (through `simdMatMul`, the route of a dense layer's three products in
  * training) against the cpu backend's matMul, TF.js's reference, on random shapes: m = 1..70 rows, k across the
- * kernels' k-blocks (256 and 512), n with n % 8 == 0 and != 0 (the packed remainder strip), and the hccr-vgg output
- * layer's [64, 256] x [256, 3755]; then a taped dense layer with bias and ReLU (forward and both gradients).
+ * kernels' k-blocks (256 and 512), n with n % 8 == 0 and != 0 (the packed remainder strip), the hccr-vgg output
+ * layer's [64, 256] x [256, 3755], and m of 530 and 601; then a taped dense layer with bias and ReLU (forward and both gradients).
  *
  * Tolerance: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|), as test/backend/kernels.test.ts (both sum in float32, in
  * different orders; an indexing bug gives errors of order 1). With inputs in [-1, 1) and k up to 3,755 the largest
@@ -45,6 +45,9 @@ const cases: Case[] = [
   { m: 64, k: 256, n: 3755, transposeA: false, transposeB: false, bias: true, relu: false },
   { m: 256, k: 64, n: 3755, transposeA: true, transposeB: false, bias: false, relu: false },
   { m: 64, k: 3755, n: 256, transposeA: false, transposeB: true, bias: false, relu: false },
+  // Many rows (the panels of A then stream from L3 once per strip: no row blocking, which measured no faster).
+  { m: 601, k: 300, n: 45, transposeA: false, transposeB: false, bias: true, relu: true },
+  { m: 530, k: 70, n: 19, transposeA: true, transposeB: false, bias: false, relu: false },
   // Single rows and columns.
   { m: 1, k: 1, n: 1, transposeA: false, transposeB: false, bias: true, relu: true },
   { m: 1, k: 9, n: 1, transposeA: true, transposeB: false, bias: false, relu: false },
