@@ -13,11 +13,11 @@
  *   C = (op(B)^T x op(A)^T)^T         (right operand op(A)^T, [k, m]; one more transpose of C).
  * Batched products (batch > 1) keep the stock kernel. Reference semantics: tfjs-core matMul.
  *
- * With kernels.wasm, a single product runs as a 1x1 convolution on hwr's SIMD kernels (`simdMatMul`), which need
- * XNNPACK's packing: A^T B as a filter gradient, A B^T as the forward convolution with B^T (one SIMD transpose), and
- * A B as a forward convolution. The transposed products (only gradients make them) always take it when the shapes allow;
- * the plain product only while a gradient tape records (training, where the weights change every step and XNNPACK
- * repacks them every call), so inference keeps XNNPACK's cached operator and its results.
+ * With kernels.wasm, a single product runs on hwr's SIMD GEMMs (`simdMatMul`, ../simd/gemm.ts: any shape, the right
+ * operand streamed once per call; until session 21 a 1x1 convolution on the convolution kernels, still there behind
+ * `setGemmKernelsEnabled(false)`). The transposed products (only gradients make them) always take it; the plain
+ * product only while a gradient tape records (training, where the weights change every step and XNNPACK repacks them
+ * every call), so inference keeps XNNPACK's cached operator and its results.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdConv2D, simdConv2DBackpropFilter, simdConv2DBackpropInput, simdCovers, simdKernels, type SimdExports } from '../simd/index.ts';
