@@ -2,7 +2,10 @@
  * Training throughput with 1 thread against 2 threads in both `ReplicaSync` modes of the data-parallel trainer
  * (src/train/parallel.ts), in one run with alternating order, so that the machine's noise hits all three alike.
  *
- *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net] [--rounds 7]
+ *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net|hccr-vgg] [--classes 10] [--rounds 7] [--steps N]
+ *
+ * The input shape is the architecture's own (hccr-vgg: 64x64); --classes sets the output layer (hccr-vgg's shipped
+ * model has 3,755); --steps the timed steps per round (default 30 for seed-cnn, 20 otherwise).
  *
  * Random data, batch 64, Adam, `model.trainOnBatch` (the step `fitDataset` takes). Prints, per configuration,
  * the median images/s over rounds, its ratio to 1 thread, and every round's figure. The figures behind the
@@ -14,24 +17,30 @@ import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { DataParallelTrainer, type ReplicaSync } from '../src/train/parallel.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' } } });
+const { values } = parseArgs({
+  options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' }, classes: { type: 'string', default: '10' }, steps: { type: 'string' } },
+});
 const name = values.model!;
 const rounds = Number(values.rounds);
-const steps = name === 'seed-cnn' ? 30 : 20;
+const classes = Number(values.classes);
+const steps = values.steps ? Number(values.steps) : name === 'seed-cnn' ? 30 : 20;
 
 await setupBackend();
 const compiled = (): tf.LayersModel => {
-  const model = getArchitecture(name).create({ classes: 10, seed: 5 });
+  const model = getArchitecture(name).create({ classes, seed: 5 });
   model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 };
-const [xs, ys] = tf.tidy(() => [tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 2), 10).toFloat()]);
+const probe = getArchitecture(name).create({ classes, seed: 5 });
+const inputShape = probe.inputs[0]!.shape.slice(1) as number[];
+probe.dispose();
+const [xs, ys] = tf.tidy(() => [tf.randomUniform([64, ...inputShape], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, classes, 'int32', 2), classes).toFloat()]);
 const configurations: Array<{ label: string; model: tf.LayersModel; trainer: DataParallelTrainer | null; rates: number[] }> = [
   { label: '1 thread', model: compiled(), trainer: null, rates: [] },
 ];
 for (const sync of ['gradients', 'weights'] as ReplicaSync[]) {
   const model = compiled();
-  const trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: name, modelOptions: { classes: 10, seed: 5 }, sync });
+  const trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: name, modelOptions: { classes, seed: 5 }, sync });
   configurations.push({ label: `2 threads, '${sync}'`, model, trainer, rates: [] });
 }
 for (let round = 0; round < rounds; round++) {

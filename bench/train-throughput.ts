@@ -5,22 +5,24 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
- *                                     moving-averages,winograd-3-5] [--kernel-threads 2]
+ *                                     moving-averages,winograd-3-5,gemm,cross-entropy] [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
  * instead of ours (A/B comparison in the same conditions); --without turns off the named training paths of
  * 2026-11-30 (the lazy fused-conv gradient, the one-kernel batch norm, the fused Adam update, the SIMD dense
- * products; notes/PERFORMANCE.md) and of session 21 (`conv-relu`: a convolution with a ReLU as one FusedConv2D in
- * training; `dropout-mask`: SeededDropout's masks from tf.dropout instead of `dropoutMask`; `moving-averages`: batch norm's
- * moving statistics by six ops per layer instead of one kernel; `winograd-3-5`: F(4x4) where F(3x3) or F(5x5) cover
- * the output exactly), i.e. runs TF.js's own
- * ops there.
- * Prints images/s (from the median step time) and the share of step time spent in each kernel,
+ * products; notes/PERFORMANCE.md), i.e. runs TF.js's own ops there, and those of session 21 (`conv-relu`: a
+ * convolution with a ReLU as one FusedConv2D in training; `dropout-mask`: SeededDropout's masks from tf.dropout instead
+ * of `dropoutMask`; `moving-averages`: batch norm's moving statistics by six ops per layer instead of one kernel;
+ * `winograd-3-5`: F(4x4) where F(3x3) or F(5x5) cover the output exactly; `gemm`: the dense products on the
+ * 1x1-convolution route instead of src/backend/simd/gemm.ts; `cross-entropy`: tfjs-layers' loss ops).
+ * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
+ * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
  * and count only top-level calls (a kernel that calls another kernel's function directly is charged
  * for both); "(outside kernels)" is engine, tape, optimizer bookkeeping and JS glue.
  */
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
@@ -28,10 +30,11 @@ import { useTrainingKernel } from '../src/backend/kernels/index.ts';
 import { setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../src/backend/batchNormTraining.ts';
 import { setFusedAdamEnabled } from '../src/backend/adam.ts';
 import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
-import { setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
+import { setGemmKernelsEnabled, setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
 import { setConvReluTrainingEnabled } from '../src/backend/convReluTraining.ts';
 import { setHashedDropoutMasks } from '../src/models/seededDropout.ts';
 import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
+import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -59,7 +62,24 @@ const switches: Record<string, (on: boolean) => void> = {
   'dropout-mask': setHashedDropoutMasks,
   'moving-averages': setMovingAveragesKernelEnabled,
   'winograd-3-5': setGenericWinogradEnabled,
+  gemm: setGemmKernelsEnabled,
+  'cross-entropy': setFusedCrossEntropyEnabled,
 };
+
+/**
+ * CPU time (user + system) of this process's main thread so far, in ms, from Linux's /proc/self/task/<pid>/stat
+ * (clock ticks of 10 ms); null elsewhere. Unlike wall time it does not count the time other processes hold the core,
+ * so on a shared machine it is the steadier figure (cache and memory contention still count).
+ */
+function mainThreadCpuMs(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
 
 /** Wraps every kernel of `backend` to accumulate wall time per kernel name (top-level calls only). */
 function instrumentKernels(backend: string): Map<string, { ms: number; calls: number }> {
@@ -115,16 +135,19 @@ async function main(): Promise<void> {
   const times = instrumentKernels(active);
   const stepMs: number[] = [];
   let lastLoss = NaN;
+  const cpu0 = mainThreadCpuMs();
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
     lastLoss = await step();
     stepMs.push(performance.now() - t0);
   }
+  const cpu1 = mainThreadCpuMs();
   const total = stepMs.reduce((a, b) => a + b, 0);
   const median = [...stepMs].sort((a, b) => a - b)[Math.floor(stepMs.length / 2)]!;
+  const cpu = cpu0 !== null && cpu1 !== null ? `, main-thread CPU ${((cpu1 - cpu0) / steps).toFixed(1)} ms/step` : '';
   console.log(
     `backend=${active}${stock.length ? ` (stock ${stock})` : ''}${without.length ? ` (without ${without})` : ''} model=${modelName} batch=${batch} steps=${steps}: median step ${median.toFixed(1)} ms, ` +
-      `${((batch * 1000) / median).toFixed(0)} images/s (mean ${((batch * 1000 * steps) / total).toFixed(0)}), loss ${lastLoss.toFixed(3)}`,
+      `${((batch * 1000) / median).toFixed(0)} images/s (mean ${((batch * 1000 * steps) / total).toFixed(0)})${cpu}, loss ${lastLoss.toFixed(3)}`,
   );
   const rows = [...times.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const kernelTotal = rows.reduce((a, [, t]) => a + t.ms, 0);

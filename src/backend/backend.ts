@@ -18,6 +18,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installFusedAdam } from './adam.ts';
+import { installFusedCrossEntropy } from './crossEntropy.ts';
 import { installBatchNormTraining } from './batchNormTraining.ts';
 import { installConvReluTraining } from './convReluTraining.ts';
 import { useThreadedWasmInNode } from './threadedWasm.ts';
@@ -85,7 +86,8 @@ function locateWasmBinaries(browserPaths: string | undefined): void {
  * For `'wasm'` (the default): locates the `.wasm` binaries (Node; `options.wasmPaths` in a browser), loads hwr's SIMD
  * module (`loadSimdModule(options.simdWasm)`), registers the training kernels
  * (`registerTrainingKernels`), the faster gradients (`registerTrainingGradients`), the fused batch norm of training
- * (`installBatchNormTraining`) and Adam update (`installFusedAdam`; both also used by 'cpu' once installed), selects
+ * (`installBatchNormTraining`), Adam update (`installFusedAdam`) and categorical cross-entropy loss
+ * (`installFusedCrossEntropy`; all three also used by 'cpu' once installed), selects
  * the backend and awaits `tf.ready()`. The wasm backend runs
  * single-threaded in Node unless `kernelThreads` asks for TF.js's threaded build (./threadedWasm.ts, which works round
  * the blob: workers Node refuses).
@@ -126,6 +128,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         installBatchNormTraining();
         installConvReluTraining();
         installFusedAdam();
+        installFusedCrossEntropy();
       }
     })();
     ready.set(name, pending);

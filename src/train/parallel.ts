@@ -121,6 +121,24 @@ export interface SharedMemory {
   errors: SharedArrayBuffer;
 }
 
+/**
+ * Where the main thread's time in `trainStep` goes, in ms summed over steps since `resetPhaseTimes`:
+ * `waitBefore` (the workers finishing the previous step's update), `mainShard` (shard 0's forward and backward),
+ * `waitShards` (the workers' shards after shard 0), `average` (the weighted sum of the shard gradients), `apply`
+ * (the main optimizer's step), `broadcast` (`'weights'` mode: copying the weights out); `steps` counts the steps.
+ */
+export interface PhaseTimes {
+  waitBefore: number;
+  mainShard: number;
+  waitShards: number;
+  average: number;
+  apply: number;
+  broadcast: number;
+  steps: number;
+}
+
+const noPhaseTimes = (): PhaseTimes => ({ waitBefore: 0, mainShard: 0, waitShards: 0, average: 0, apply: 0, broadcast: 0, steps: 0 });
+
 /** Bytes of error text per worker in `SharedMemory.errors`. */
 export const ERROR_BYTES = 2048;
 
@@ -159,12 +177,13 @@ export function replicaOf(model: tf.LayersModel): Replica {
 /**
  * Gradient of one shard: runs the replica forward in training mode on `xs` (`[n, ...inputShape]` float32),
  * computes the mean loss against `ys` (`[n, ...outputShape]` float32) plus the regularization losses, exactly as
- * `LayersModel.makeTrainFunction` does, and writes d(loss)/d(variable) for every trainable variable into `out`
- * (flat, `replica.offsets` layout). Updates batch-norm moving statistics, as any training forward pass does.
- * @returns `[loss, ...metrics]`: the shard's mean loss and the mean of each compiled metric (e.g. accuracy).
+ * `LayersModel.makeTrainFunction` does, and returns d(loss)/d(variable) for every trainable variable as tensors
+ * (`replica.variables` order; the caller disposes them). Updates batch-norm moving statistics, as any training
+ * forward pass does.
+ * @returns `grads`, and `values` `[loss, ...metrics]`: the shard's mean loss and the mean of each compiled metric.
  */
-export function shardGradients(replica: Replica, xs: tf.Tensor, ys: tf.Tensor, out: Float32Array): number[] {
-  const { model, variables, offsets } = replica;
+export function shardGradientTensors(replica: Replica, xs: tf.Tensor, ys: tf.Tensor): { grads: tf.Tensor[]; values: number[] } {
+  const { model, variables } = replica;
   const metricTensors: tf.Scalar[] = [];
   const { value, grads } = tf.variableGrads(() => {
     const output = model.apply(xs, { training: true }) as tf.Tensor;
@@ -173,9 +192,19 @@ export function shardGradients(replica: Replica, xs: tf.Tensor, ys: tf.Tensor, o
     for (const penalty of model.calculateLosses()) total = tf.add(total, penalty);
     return total;
   }, variables);
-  variables.forEach((v, i) => out.set(grads[v.name]!.dataSync() as Float32Array, offsets[i]!));
   const values = [value.dataSync()[0]!, ...metricTensors.map((m) => m.dataSync()[0]!)];
-  tf.dispose([value, ...Object.values(grads), ...metricTensors]);
+  tf.dispose([value, ...metricTensors]);
+  return { grads: variables.map((v) => grads[v.name]!), values };
+}
+
+/**
+ * `shardGradientTensors` with the gradient written into `out` (flat, `replica.offsets` layout) instead.
+ * @returns `[loss, ...metrics]`: the shard's mean loss and the mean of each compiled metric (e.g. accuracy).
+ */
+export function shardGradients(replica: Replica, xs: tf.Tensor, ys: tf.Tensor, out: Float32Array): number[] {
+  const { grads, values } = shardGradientTensors(replica, xs, ys);
+  grads.forEach((g, i) => out.set(g.dataSync() as Float32Array, replica.offsets[i]!));
+  tf.dispose(grads);
   return values;
 }
 
@@ -221,10 +250,9 @@ export class DataParallelTrainer {
   private readonly shared: SharedMemory;
   private readonly control: Int32Array;
   private readonly seq: number[];
-  private readonly mainGradient: Float32Array;
-  private readonly average: Float32Array;
   private readonly timeoutMs: number;
   private restore: (() => void) | null = null;
+  private phases: PhaseTimes = noPhaseTimes();
 
   private constructor(main: Replica, workers: Worker[], shared: SharedMemory, options: DataParallelOptions) {
     this.main = main;
@@ -235,10 +263,6 @@ export class DataParallelTrainer {
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.control = new Int32Array(shared.control);
     this.seq = workers.map(() => 0);
-    const parameters = main.offsets[main.offsets.length - 1]!;
-    this.mainGradient = new Float32Array(parameters);
-    // In 'gradients' mode the average is written straight into the broadcast buffer that the workers read.
-    this.average = this.sync === 'gradients' ? new Float32Array(shared.broadcast) : new Float32Array(parameters);
   }
 
   /**
@@ -360,12 +384,20 @@ export class DataParallelTrainer {
    *   `values`: `[loss, ...metrics]` averaged over the batch.
    */
   computeGradients(xs: tf.Tensor, ys: tf.Tensor): { gradient: Float32Array; values: number[] } {
-    const values = this.gradientsIntoAverage(xs, ys);
-    return { gradient: this.average.slice(), values };
+    const { average, values } = this.averageGradients(xs, ys);
+    const gradient = new Float32Array(this.main.offsets[this.main.offsets.length - 1]!);
+    average.forEach((g, i) => gradient.set(g.dataSync() as Float32Array, this.main.offsets[i]!));
+    tf.dispose(average);
+    return { gradient, values };
   }
 
-  /** Computes the averaged gradient into `this.average`; returns `[loss, ...metrics]`. */
-  private gradientsIntoAverage(xs: tf.Tensor, ys: tf.Tensor): number[] {
+  /**
+   * The averaged gradient, one tensor per variable in `replica.variables` order (the caller disposes them), and
+   * `[loss, ...metrics]` averaged over the batch. The average is taken on the main thread's backend (its kernels,
+   * e.g. wasm), from shard 0's gradient tensors and the workers' flat gradients: no copy of shard 0's gradient out
+   * of the backend, no JS loop over the parameters (14-18 ms for hccr-vgg's 1.35M under load: notes/PERFORMANCE.md).
+   */
+  private averageGradients(xs: tf.Tensor, ys: tf.Tensor): { average: tf.Tensor[]; values: number[] } {
     const count = xs.shape[0]!;
     const shards = shardSizes(count, this.threads);
     const xsShape = xs.shape.slice(1);
@@ -374,7 +406,9 @@ export class DataParallelTrainer {
     const yPer = ys.size / count;
     const globalSteps = this.main.dropouts.map((d) => d.step);
     // The broadcast buffer is about to be rewritten: every worker must be done reading the previous one.
+    let t = performance.now();
     this.waitForAll();
+    t = this.phase('waitBefore', t);
     const xData = xs.dataSync() as Float32Array;
     const yData = ys.dataSync() as Float32Array;
     let start = shards[0]!;
@@ -389,38 +423,36 @@ export class DataParallelTrainer {
     this.main.dropouts.forEach((d, j) => (d.step = globalSteps[j]! * this.threads));
     const [x0, y0] = tf.tidy(() => [tf.slice(xs, 0, shards[0]), tf.slice(ys, 0, shards[0])]);
     let values: number[];
+    let mainGrads: tf.Tensor[];
     try {
-      values = shardGradients(this.main, x0!, y0!, this.mainGradient);
+      ({ grads: mainGrads, values } = shardGradientTensors(this.main, x0!, y0!));
     } finally {
       tf.dispose([x0!, y0!]);
       this.main.dropouts.forEach((d, j) => (d.step = globalSteps[j]! + 1));
     }
+    t = this.phase('mainShard', t);
     this.waitForAll();
+    t = this.phase('waitShards', t);
 
     const w0 = shards[0]! / count;
-    const average = this.average;
-    const main = this.mainGradient;
     const others = shards.flatMap((n, k) => (k > 0 && n > 0 ? [k] : []));
-    if (others.length === 1) {
-      // Two shards (the usual 2 threads): one pass instead of two over the ~100K-float gradient.
-      const k = others[0]!;
-      const wk = shards[k]! / count;
-      const gradient = new Float32Array(this.shared.gradients[k]!);
-      for (let i = 0; i < average.length; i++) average[i] = main[i]! * w0 + gradient[i]! * wk;
-    } else {
-      for (let i = 0; i < average.length; i++) average[i] = main[i]! * w0;
+    const { offsets, variables } = this.main;
+    const average = tf.tidy(() => variables.map((v, i) => {
+      let sum = tf.mul(mainGrads[i]!, w0);
       for (const k of others) {
-        const wk = shards[k]! / count;
-        const gradient = new Float32Array(this.shared.gradients[k]!);
-        for (let i = 0; i < average.length; i++) average[i]! += gradient[i]! * wk;
+        const gradient = new Float32Array(this.shared.gradients[k]!, offsets[i]! * 4, offsets[i + 1]! - offsets[i]!);
+        sum = tf.add(sum, tf.mul(tf.tensor(gradient, v.shape, 'float32'), shards[k]! / count));
       }
-    }
+      return sum;
+    }));
+    tf.dispose(mainGrads);
+    this.phase('average', t);
     values = values.map((v) => v * w0);
     for (const k of others) {
       const scalars = new Float64Array(this.shared.scalars[k]!);
       values = values.map((v, j) => v + scalars[j]! * (shards[k]! / count));
     }
-    return values;
+    return { average, values };
   }
 
   /**
@@ -431,19 +463,47 @@ export class DataParallelTrainer {
    */
   trainStep(data: tf.Tensor[]): tf.Scalar[] {
     if (data.length !== 2) throw hwrError('BAD_ARGUMENT', 'parallel training: sample and class weights are not supported');
-    const values = this.gradientsIntoAverage(data[0]!, data[1]!);
+    const { average, values } = this.averageGradients(data[0]!, data[1]!);
     const optimizer = this.main.model.optimizer;
+    const { variables, offsets } = this.main;
+    let t = performance.now();
     if (this.sync === 'gradients') {
+      // The workers apply exactly these values (the broadcast copy), so the replicas stay bit-identical.
+      const broadcast = new Float32Array(this.shared.broadcast);
+      average.forEach((g, i) => broadcast.set(g.dataSync() as Float32Array, offsets[i]!));
       const learningRate = (optimizer as unknown as { learningRate: number }).learningRate;
       for (let k = 1; k < this.threads; k++) this.post(k, { type: 'apply', seq: ++this.seq[k - 1]!, learningRate });
-      applyFlatGradients(this.main, optimizer, this.average);
+      optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
+      tf.dispose(average);
+      this.phase('apply', t);
     } else {
-      applyFlatGradients(this.main, optimizer, this.average);
+      optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
+      tf.dispose(average);
+      t = this.phase('apply', t);
       const broadcast = new Float32Array(this.shared.broadcast);
       this.main.variables.forEach((v, i) => broadcast.set(v.dataSync() as Float32Array, this.main.offsets[i]!));
       for (let k = 1; k < this.threads; k++) this.post(k, { type: 'setWeights', seq: ++this.seq[k - 1]! });
+      this.phase('broadcast', t);
     }
+    this.phases.steps++;
     return values.map((v) => tf.scalar(v));
+  }
+
+  /** Adds the time since `since` (a `performance.now()`) to `name`; returns now. */
+  private phase(name: Exclude<keyof PhaseTimes, 'steps'>, since: number): number {
+    const now = performance.now();
+    this.phases[name] += now - since;
+    return now;
+  }
+
+  /** The main thread's time per phase of `trainStep` since the last `resetPhaseTimes` (see `PhaseTimes`); a copy. */
+  phaseTimes(): PhaseTimes {
+    return { ...this.phases };
+  }
+
+  /** Sets every phase time and the step count to 0. */
+  resetPhaseTimes(): void {
+    this.phases = noPhaseTimes();
   }
 
   /**

@@ -17,6 +17,7 @@ import { KernelThreads, splitImages } from '../../src/backend/simd/threads.ts';
 import { forceWinogradTile, winogradApplies } from '../../src/backend/simd/winograd.ts';
 import { genericTileFits } from '../../src/backend/simd/winogradGeneric.ts';
 import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
+import { simdMatMul } from '../../src/backend/kernels/BatchMatMul.ts';
 import { getArchitecture } from '../../src/models/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
@@ -84,6 +85,27 @@ describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () =
         });
       }
     }
+  }
+
+  // The dense layer's GEMMs (src/backend/simd/gemm.ts) split by output columns: hccr-vgg's output layer, and a
+  // split whose second run has a partial strip.
+  const gemmCases = [
+    { a: [64, 256], b: [256, 3755], transposeA: false, transposeB: false },
+    { a: [64, 256], b: [64, 3755], transposeA: true, transposeB: false },
+    { a: [64, 3755], b: [256, 3755], transposeA: false, transposeB: true },
+    { a: [37, 600], b: [600, 141], transposeA: false, transposeB: false },
+  ];
+  for (const c of gemmCases) {
+    it(`GEMM split over two threads matches the cpu backend, a ${c.a}${c.transposeA ? ' transposed' : ''}, b ${c.b}${c.transposeB ? ' transposed' : ''}`, async () => {
+      await compareBackends('product', () => {
+        const a = tf.tensor2d(values(sizeOf(c.a), 71), c.a as [number, number]);
+        const b = tf.tensor2d(values(sizeOf(c.b), 72), c.b as [number, number]);
+        if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, c.transposeA, c.transposeB);
+        const out = simdMatMul(tf.backend() as WasmBackend, a, b, c.transposeA, c.transposeB);
+        expect(out).not.toBeNull();
+        return tf.engine().makeTensorFromTensorInfo(out!);
+      }, TOLERANCE);
+    });
   }
 
   it('a helper that traps is reported as an error, and the threads keep working', async () => {

@@ -13,14 +13,15 @@
  *   C = (op(B)^T x op(A)^T)^T         (right operand op(A)^T, [k, m]; one more transpose of C).
  * Batched products (batch > 1) keep the stock kernel. Reference semantics: tfjs-core matMul.
  *
- * With kernels.wasm, a single product runs as a 1x1 convolution on hwr's SIMD kernels (`simdMatMul`), which need
- * XNNPACK's packing: A^T B as a filter gradient, A B^T as the forward convolution with B^T (one SIMD transpose), and
- * A B as a forward convolution. The transposed products (only gradients make them) always take it when the shapes allow;
- * the plain product only while a gradient tape records (training, where the weights change every step and XNNPACK
- * repacks them every call), so inference keeps XNNPACK's cached operator and its results.
+ * With kernels.wasm, a single product runs on hwr's SIMD GEMMs (`simdMatMul`, ../simd/gemm.ts: any shape, the right
+ * operand streamed once per call; until session 21 a 1x1 convolution on the convolution kernels, still there behind
+ * `setGemmKernelsEnabled(false)`). The transposed products (only gradients make them) always take it; the plain
+ * product only while a gradient tape records (training, where the weights change every step and XNNPACK repacks them
+ * every call), so inference keeps XNNPACK's cached operator and its results.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdConv2D, simdConv2DBackpropFilter, simdConv2DBackpropInput, simdCovers, simdKernels } from '../simd/index.ts';
+import { simdConv2D, simdConv2DBackpropFilter, simdConv2DBackpropInput, simdCovers, simdKernels, type SimdExports } from '../simd/index.ts';
+import { simdGemm, type GemmForm } from '../simd/gemm.ts';
 import { COST, dispose, heapOffset, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BatchMatMulInputs; backend: WasmBackend; attrs: tf.BatchMatMulAttrs };
@@ -91,15 +92,29 @@ export function taping(): boolean {
   return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
+let gemmEnabled = true;
+
 /**
- * op(a) x op(b) for float32 `a`, `b` of rank >= 2 with batch 1 (shape [1, ..., 1, r, c]) on the SIMD convolution
- * kernels, the rows of op(a) being the pixels of a 1x1 convolution: A^T B is the filter gradient of x = A and dy = B,
- * A B^T the convolution of x = A with the filter B^T (transposed first; the input gradient of dy = A through the
- * filter B, [n, k] as [1, 1, n, k], when n % 8 != 0), A B the convolution of x = A with the filter B. Returns [...a's batch dims, m, n], or null when kernels.wasm is missing, both operands are
- * transposed, or the kernel needs n % 8 == 0 (the forward and filter-gradient micro-kernels write 8 columns at once).
- * Sums over k in order (in blocks on the filter-gradient path), so results differ from XNNPACK's by rounding only.
+ * Turns the GEMM kernels of ../simd/gemm.ts off (`false`: `simdMatMul` takes the 1x1-convolution route of
+ * 2026-11-30, which needs n % 8 == 0 for A B and A^T B) or back on, for A/B benchmarks and tests.
  */
-export function simdMatMul(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null {
+export function setGemmKernelsEnabled(on: boolean): void {
+  gemmEnabled = on;
+}
+
+/**
+ * op(a) x op(b) for float32 `a`, `b` of rank >= 2 with batch 1 (shape [1, ..., 1, r, c]) on hwr's SIMD kernels:
+ * the GEMMs of ../simd/gemm.ts (A B, A^T B, A B^T; any shape), with `bias` (float32, n values) added and ReLU
+ * applied in the same pass for A B when given. Returns [...a's batch dims, m, n], or null when kernels.wasm is
+ * missing, `setSimdMatMulEnabled(false)`, both operands are transposed, a dimension is 0, or (with
+ * `setGemmKernelsEnabled(false)` only) the 1x1-convolution route does not cover the shape. With a bias or ReLU and a
+ * transposed operand, null unless n % 4 == 0 (the separate epilogue writes 4 columns at once).
+ * Sums over k in order within blocks, so results differ from XNNPACK's and the cpu backend's by rounding only.
+ */
+export function simdMatMul(
+  backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean,
+  bias?: tf.TensorInfo, relu = false,
+): tf.TensorInfo | null {
   const simd = simdMatMulEnabled ? simdKernels(backend) : undefined;
   if (!simd || (transposeA && transposeB)) return null;
   const [aRows, aCols] = a.shape.slice(-2) as [number, number];
@@ -107,32 +122,58 @@ export function simdMatMul(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorI
   const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
   const n = transposeB ? bRows : bCols;
   if (m === 0 || n === 0 || k === 0) return null;
+  const fused = !!bias || relu;
+  const plain = !transposeA && !transposeB;
+  if (fused && !plain && n % 4 !== 0) return null;
+  let out: tf.TensorInfo | null;
+  if (gemmEnabled) {
+    const form: GemmForm = transposeA ? 'tn' : transposeB ? 'nt' : 'nn';
+    // For A B, the bias and ReLU are applied in the GEMM's final store.
+    out = plain ? simdGemm(backend, simd, form, a, b, m, k, n, bias, relu) : simdGemm(backend, simd, form, a, b, m, k, n);
+  } else {
+    out = convMatMul(backend, simd, a, b, transposeA, transposeB, m, k, n);
+  }
+  if (!out) return null;
+  if (fused && !(gemmEnabled && plain)) {
+    simd.biasActivation(heapOffset(backend, out), heapOffset(backend, out), bias ? heapOffset(backend, bias) : 0, m, n, relu ? 1 : 0);
+  }
+  return { dataId: out.dataId, shape: [...a.shape.slice(0, -2), m, n], dtype: 'float32' };
+}
+
+/**
+ * The 1x1-convolution route of 2026-11-30 (kept for A/B runs, `setGemmKernelsEnabled(false)`): the rows of op(a) are
+ * the pixels of a 1x1 convolution: A^T B is the filter gradient of x = A and dy = B, A B^T the convolution of x = A
+ * with the filter B^T (transposed first; the input gradient of dy = A through the filter B when n % 8 != 0), A B the
+ * convolution of x = A with the filter B. Returns [m, n], or null where the micro-kernels need n % 8 == 0.
+ */
+function convMatMul(
+  backend: WasmBackend, simd: SimdExports, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean,
+  m: number, k: number, n: number,
+): tf.TensorInfo | null {
   const as4 = (t: tf.TensorInfo, shape: [number, number, number, number]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
   const info = (pixels: number, ci: number, co: number) => tf.backend_util.computeConv2DInfo([pixels, 1, 1, ci], [1, 1, ci, co], 1, 1, 'valid');
-  let out: tf.TensorInfo;
   if (transposeA) {
     const conv = info(k, m, n);
     if (!simdCovers(conv, 'filter')) return null;
-    out = simdConv2DBackpropFilter(backend, simd, as4(a, [k, 1, 1, m]), as4(b, [k, 1, 1, n]), conv);
-  } else if (transposeB) {
+    return simdConv2DBackpropFilter(backend, simd, as4(a, [k, 1, 1, m]), as4(b, [k, 1, 1, n]), conv);
+  }
+  if (transposeB) {
     const forward = info(m, k, n);
     if (simdCovers(forward, 'forward')) {
       // B^T by the SIMD transpose, then the forward kernel (faster than the input-gradient kernel's scatter).
       const bT = backend.makeOutput([k, n], 'float32');
       simd.transpose(heapOffset(backend, b), heapOffset(backend, bT), n, k, n);
-      out = simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(bT, [1, 1, k, n]), forward);
+      const out = simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(bT, [1, 1, k, n]), forward);
       dispose(backend, bT);
-    } else {
-      const conv = info(m, n, k);
-      if (!simdCovers(conv, 'input')) return null;
-      out = simdConv2DBackpropInput(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, n, k]), conv);
+      return out;
     }
-  } else {
-    const conv = info(m, k, n);
-    if (!simdCovers(conv, 'forward')) return null;
-    out = simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, k, n]), conv);
+    const conv = info(m, n, k);
+    if (!simdCovers(conv, 'input')) return null;
+    return simdConv2DBackpropInput(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, n, k]), conv);
   }
-  return { dataId: out.dataId, shape: [...a.shape.slice(0, -2), m, n], dtype: 'float32' };
+  const conv = info(m, k, n);
+  if (!simdCovers(conv, 'forward')) return null;
+  return simdConv2D(backend, simd, as4(a, [m, 1, 1, k]), as4(b, [1, 1, k, n]), conv);
 }
 
 /** Registration record for `BatchMatMul` on 'wasm' (replaces the stock one, which it calls). */

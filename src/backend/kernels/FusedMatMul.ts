@@ -1,15 +1,15 @@
 /**
  * `_FusedMatMul` for the wasm backend (a dense layer's forward pass: op(a) x op(b) + bias, then an activation):
- * while a gradient tape records, the product runs on hwr's SIMD kernels (`simdMatMul` of ./BatchMatMul.ts, no
- * XNNPACK repacking of the weights that change every step) followed by the bias/ReLU epilogue of FusedConv2D.
+ * while a gradient tape records, the product runs on hwr's SIMD kernels (`simdMatMul` of ./BatchMatMul.ts: the GEMMs
+ * of ../simd/gemm.ts, no XNNPACK repacking of the weights that change every step), the bias and ReLU applied in the
+ * GEMM's final store.
  * Outside training, and for batched products, PReLU or other activations, a bias that is not one value per output
  * column, or shapes `simdMatMul` does not cover, the stock kernel runs (inference results are unchanged).
  * Reference semantics: tfjs-backend-cpu/src/kernels/_FusedMatMul.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
 import { simdMatMul, taping } from './BatchMatMul.ts';
-import { heapOffset, runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runStockKernel, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf._FusedMatMulInputs; backend: WasmBackend; attrs: tf._FusedMatMulAttrs };
 
@@ -26,13 +26,8 @@ export function fusedMatMul(args: Args): tf.TensorInfo {
     && (!bias || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === n && bias.shape.length <= 1))
     && a!.dtype === 'float32' && b!.dtype === 'float32'
     && tf.util.sizeFromShape(a!.shape.slice(0, -2)) === 1 && tf.util.sizeFromShape(b!.shape.slice(0, -2)) === 1;
-  const y = supported ? simdMatMul(backend, a!, b!, transposeA, transposeB) : null;
-  if (!y) return runStockKernel(tf._FusedMatMul, args);
-  if (bias || activation === 'relu') {
-    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    simdKernels(backend)!.biasActivation(at(y), at(y), bias ? at(bias) : 0, tf.util.sizeFromShape(y.shape) / n, n, activation === 'relu' ? 1 : 0);
-  }
-  return y;
+  const y = supported ? simdMatMul(backend, a!, b!, transposeA, transposeB, bias, activation === 'relu') : null;
+  return y ?? runStockKernel(tf._FusedMatMul, args);
 }
 
 /** Registration record for `_FusedMatMul` on 'wasm' (replaces the stock one, which it calls for other cases). */

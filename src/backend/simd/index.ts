@@ -27,13 +27,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import type { AdamExports } from '../kernels/AdamUpdate.ts';
+import type { GemmExports } from './gemm.ts';
+import type { CrossEntropyExports } from '../kernels/CategoricalCrossentropy.ts';
 import type { BatchNormExports } from '../kernels/BatchNormTraining.ts';
 import type { PoolingExports } from './pooling.ts';
 import { KernelThreads, splitImages, type KernelCall } from './threads.ts';
 import type { WinogradExports } from './winograd.ts';
 
 /** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
-export interface SimdExports extends WinogradExports, PoolingExports, BatchNormExports, AdamExports {
+export interface SimdExports extends WinogradExports, PoolingExports, BatchNormExports, AdamExports, GemmExports, CrossEntropyExports {
   pixelOffsets(dst: number, B: number, OH: number, OW: number, Hp: number, Wp: number, Ci: number, sH: number, sW: number): void;
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
@@ -254,6 +256,12 @@ export function elementParts(backend: WasmBackend, n: number, align = 16): Array
     start = Math.max(start, end);
   }
   return out;
+}
+
+/** How many threads `backend`'s SIMD kernels split over now (1 without helper threads; see `setKernelThreads`). */
+export function threadCount(backend: WasmBackend): number {
+  const pool = pools.get(backend);
+  return pool && kernelThreadCount > 1 ? Math.min(pool.threads, kernelThreadCount) : 1;
 }
 
 /** `target` += each of `partials` (float32, `n` elements each), in the order given. */

@@ -13,6 +13,8 @@
 
 export * from './adam';
 export * from './batchNorm';
+export * from './crossEntropy';
+export * from './gemm';
 export * from './pooling';
 export * from './winograd';
 export * from './winograd4';
