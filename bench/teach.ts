@@ -82,7 +82,7 @@ export interface Score {
   accuracy: number;
   /** Samples the recognizer could not read (an error such as `NO_INK` from the preprocessing profile): counted wrong. */
   unreadable: number;
-  /** The most frequent errors, `"<label> -> <answer>": count`, most frequent first (at most 8; only on whole sets). */
+  /** The most frequent errors, `"<label> -> <answer>": count`, most frequent first (at most 8 on whole sets, 5 per writer; absent in runs measured before per-writer errors were kept). */
   confusions?: Record<string, number>;
 }
 
@@ -186,6 +186,7 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
   let correct = 0;
   let unreadable = 0;
   const confusions = new Map<string, number>();
+  const writerConfusions = new Map<string, Map<string, number>>();
   const batch = 256;
   for (let start = 0; start < dataset.samples.length; start += batch) {
     const samples = dataset.samples.slice(start, start + batch);
@@ -208,6 +209,9 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
       if (!right) {
         const key = `${sample.label} -> ${readable[i] ? model.metadata.classes[best] : '(unreadable)'}`;
         confusions.set(key, (confusions.get(key) ?? 0) + 1);
+        const mine = writerConfusions.get(sample.writer ?? '?') ?? new Map<string, number>();
+        mine.set(key, (mine.get(key) ?? 0) + 1);
+        writerConfusions.set(sample.writer ?? '?', mine);
       }
       if (!readable[i]) unreadable++;
       const writer = (perWriter[sample.writer ?? '?'] ??= { correct: 0, total: 0, accuracy: 0, unreadable: 0 });
@@ -216,7 +220,10 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
       if (!readable[i]) writer.unreadable++;
     });
   }
-  for (const s of Object.values(perWriter)) s.accuracy = s.correct / s.total;
+  for (const [id, s] of Object.entries(perWriter)) {
+    s.accuracy = s.correct / s.total;
+    s.confusions = Object.fromEntries([...(writerConfusions.get(id) ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 5));
+  }
   const top = Object.fromEntries([...confusions].sort((a, b) => b[1] - a[1]).slice(0, 8));
   return { all: { correct, total: dataset.samples.length, accuracy: correct / Math.max(1, dataset.samples.length), unreadable, confusions: top }, perWriter };
 }
@@ -408,6 +415,18 @@ export function teachMarkdown(report: TeachReport, quick: boolean): string {
     for (const r of latin) for (const [key, n] of Object.entries(r.otherFonts?.confusions ?? {})) confusions.set(key, (confusions.get(key) ?? 0) + n);
     const top = [...confusions].sort((a, b) => b[1] - a[1]).slice(0, 12);
     if (top.length > 0) lines.push('', `Most frequent errors on other print fonts (label -> answer: count, all Latin runs): ${top.map(([k, n]) => `${k}: ${n}`).join(', ')}.`);
+    for (const b of bases) {
+      const perFont = new Map<string, Map<string, number>>();
+      for (const r of latin.filter((x) => x.base === b))
+        for (const [writer, sc] of Object.entries(r.perOtherFont!)) {
+          const font = writer.split('/')[0]!;
+          const m = perFont.get(font) ?? new Map<string, number>();
+          for (const [key, n] of Object.entries(sc.confusions ?? {})) m.set(key, (m.get(key) ?? 0) + n);
+          perFont.set(font, m);
+        }
+      const parts = [...perFont].filter(([, m]) => m.size > 0).map(([font, m]) => `${font}: ${[...m].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      if (parts.length > 0) lines.push('', `Most frequent errors per other print font, ${b} (each training writer's 5 most frequent per font, summed): ${parts.join('; ')}.`);
+    }
   }
   const handRuns = runs.filter((r) => r.perOtherHand);
   if (handRuns.length > 0) {
