@@ -9,6 +9,8 @@
  *   npm run bench -- --only teach                   the same
  *   options: --base digits,hanzi (or model folders: paths with a /)  --script latin,symbols  --writers 3  --quick  --out DIR
  *            --recipe JSON (trainInkScript options replacing the recipe's, e.g. '{"augment": {"slant": 0.4}}': tuning)
+ *            --base-classes PREFIX (a base that knows some labels as <PREFIX><label>, e.g. latin/ of a Latin glyph base:
+ *              those output units start from the base's, on its penultimate features; see `TeachBenchOptions`)
  *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
  *   npx tsx bench/teach.ts --other-hands-png bench/teach-other-hands.png   only draws a sample grid of the other hands
  *
@@ -240,6 +242,13 @@ export interface TeachBenchOptions {
   overrides?: TrainInkScriptOptions;
   /** Called with a line per finished run. */
   log?: (line: string) => void;
+  /**
+   * `--base-classes PREFIX`: where the base model has classes `<PREFIX><label>` for some of the script's labels (a
+   * Latin glyph base's `latin/a`...), training starts from the base as `startFrom` with those classes renamed to the
+   * labels: the script model reads the base's penultimate features and those labels' output units start from the
+   * base's units (others fresh). Scripts none of whose labels the base knows train as usual.
+   */
+  baseClassPrefix?: string;
 }
 
 /** The recipe options of a run (the defaults; --quick: much less). */
@@ -274,10 +283,15 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
         let usableMs = 0;
         const started = performance.now();
         let model: ScriptModel;
+        const prefix = options.baseClassPrefix;
+        const known = prefix === undefined ? [] : labels.filter((label) => base.metadata.classes.includes(`${prefix}${label}`));
+        const startFrom: ScriptModel | undefined =
+          known.length > 0 ? { model: base.model, metadata: { ...base.metadata, classes: base.metadata.classes.map((c) => (c.startsWith(prefix!) && labels.includes(c.slice(prefix!.length)) ? c.slice(prefix!.length) : c)) } } : undefined;
         try {
           model = await trainInkScript(training, base, {
             ...recipe(options.quick),
             ...options.overrides,
+            ...(startFrom ? { startFrom } : {}),
             onProgress: (progress) => {
               phaseStart[progress.phase] ??= progress.elapsedMs;
             },
@@ -533,6 +547,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
       out: { type: 'string' },
       only: { type: 'string' },
       recipe: { type: 'string' },
+      'base-classes': { type: 'string' },
       'other-hands-png': { type: 'string' },
     },
   });
@@ -561,7 +576,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
     recipe: { ...(quick ? recipe(true) : INK_SCRIPT_DEFAULTS), ...overrides },
     recipeCode: recipeCode(),
   };
-  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, log: (line) => process.stderr.write(`teach: ${line}\n`) });
+  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, baseClassPrefix: values['base-classes'], log: (line) => process.stderr.write(`teach: ${line}\n`) });
   const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
   await mkdir(outDir, { recursive: true });
   // Runs of a base and script not measured now are kept from the previous teach.json (as bench.ts keeps sections).
