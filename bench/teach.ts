@@ -53,7 +53,7 @@ import { glyphInk, INVENTED_ALPHABET, LATIN_LOWERCASE, plotterWriter, writerData
 import { testWriter, testWriterDataset, writeTestSample, testRandom, type TestWriter } from '../src/data/testWriters.ts';
 import { loadModel, readMetadata } from '../src/node/modelFiles.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
-import { INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../src/train/inkScript.ts';
+import { baseKnowingLabels, INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../src/train/inkScript.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -283,10 +283,7 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
         let usableMs = 0;
         const started = performance.now();
         let model: ScriptModel;
-        const prefix = options.baseClassPrefix;
-        const known = prefix === undefined ? [] : labels.filter((label) => base.metadata.classes.includes(`${prefix}${label}`));
-        const startFrom: ScriptModel | undefined =
-          known.length > 0 ? { model: base.model, metadata: { ...base.metadata, classes: base.metadata.classes.map((c) => (c.startsWith(prefix!) && labels.includes(c.slice(prefix!.length)) ? c.slice(prefix!.length) : c)) } } : undefined;
+        const startFrom = options.baseClassPrefix === undefined ? null : baseKnowingLabels(base, labels, options.baseClassPrefix);
         try {
           model = await trainInkScript(training, base, {
             ...recipe(options.quick),

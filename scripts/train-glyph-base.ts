@@ -294,7 +294,7 @@ async function main(): Promise<void> {
   function metadataOf(epochs: number, r: { top1: number; top3: number }): ModelMetadata {
     const args = process.argv.slice(2).join(' ');
     return {
-      name: 'glyphs',
+      name: latinFonts ? 'glyphs-latin' : 'glyphs',
       architecture: 'hwr-net',
       classes: classes.map((c) => c.label),
       inputShape: [28, 28, 1],
