@@ -6,10 +6,15 @@
  * Measured (notes/TEACH-RECIPE.md, "A glyph base"): it does not: Latin taught from 5 samples of one writer reads other
  * print fonts about as well from it as from `digits` (within 2 points, slightly below), so it is not shipped and
  * `digits` stays the default base. Kept as the reproducible experiment (bench/teach.ts takes its folder as `--base`).
+ * With `--latin-fonts` (40 Latin letter classes from outline fonts, never a plotter font's: notes/TEACH-RECIPE.md, "A
+ * Latin glyph base"), shipped as models/glyphs-latin: its convolutional features alone do not help either (76.5%), but
+ * a script whose labels it knows, started from its own output units (`baseKnowingLabels`, bench/teach.ts
+ * `--base-classes latin/`, head lr 0.0005, no fine-tuning), reads other print fonts at 87.6% (digits 77.6%).
  *
  *   npx tsx scripts/train-glyph-base.ts --rounds 2 --out runs/glyphs     (the measured base: 601 classes, ~32 min CPU)
  *   options: --rounds 4  --per-class 80  --passes 2  --hanzi 300  --seed 1  --learning-rate 0.001  --batch-size 64
- *            --init models/digits (the starting weights of every layer but the output one; `none`: fresh)
+ *            --init models/digits (the starting weights of every layer but the output one, and of that one too when its
+ *              shape is this run's, i.e. continuing a glyph base with the same classes; `none`: fresh)
  *            --checkpoints DIR (a model folder per round, DIR/glyphs-round<N>; default none)
  *            --latin-fonts (also Latin letter classes `latin/<letter>` from the machine's outline fonts, never from a
  *              Hershey/EMS font: scripts/latinOutlineFonts.ts; the faces are listed in metadata.json's trainingData)
@@ -243,7 +248,11 @@ async function main(): Promise<void> {
     const from = init.layers.filter((l) => l.getWeights().length > 0);
     const to = model.layers.filter((l) => l.getWeights().length > 0);
     if (from.length !== to.length) throw hwrError('BAD_MODEL', `${values.init}: not an hwr-net model (${from.length} layers with weights, expected ${to.length})`);
-    for (let i = 0; i < to.length - 1; i++) to[i]!.setWeights(from[i]!.getWeights());
+    // The output layer too when its shape is this run's (continuing a glyph base with the same classes).
+    const last = to.length - 1;
+    const same = from[last]!.getWeights().every((w, k) => w.shape.join() === to[last]!.getWeights()[k]!.shape.join());
+    for (let i = 0; i < (same ? to.length : last); i++) to[i]!.setWeights(from[i]!.getWeights());
+    if (same) console.log(`${values.init}: output layer kept too (same ${K} classes): continuing it`);
   }
   const optimizer = tf.train.adam(learningRate);
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
