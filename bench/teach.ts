@@ -9,6 +9,8 @@
  *   npm run bench -- --only teach                   the same
  *   options: --base digits,hanzi (or model folders: paths with a /)  --script latin,symbols  --writers 3  --quick  --out DIR
  *            --recipe JSON (trainInkScript options replacing the recipe's, e.g. '{"augment": {"slant": 0.4}}': tuning)
+ *            --base-classes PREFIX (a base that knows some labels as <PREFIX><label>, e.g. latin/ of a Latin glyph base:
+ *              those output units start from the base's, on its penultimate features; see `TeachBenchOptions`)
  *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
  *   npx tsx bench/teach.ts --other-hands-png bench/teach-other-hands.png   only draws a sample grid of the other hands
  *
@@ -51,7 +53,7 @@ import { glyphInk, INVENTED_ALPHABET, LATIN_LOWERCASE, plotterWriter, writerData
 import { testWriter, testWriterDataset, writeTestSample, testRandom, type TestWriter } from '../src/data/testWriters.ts';
 import { loadModel, readMetadata } from '../src/node/modelFiles.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
-import { INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../src/train/inkScript.ts';
+import { baseKnowingLabels, INK_SCRIPT_DEFAULTS, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../src/train/inkScript.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -82,7 +84,7 @@ export interface Score {
   accuracy: number;
   /** Samples the recognizer could not read (an error such as `NO_INK` from the preprocessing profile): counted wrong. */
   unreadable: number;
-  /** The most frequent errors, `"<label> -> <answer>": count`, most frequent first (at most 8; only on whole sets). */
+  /** The most frequent errors, `"<label> -> <answer>": count`, most frequent first (at most 8 on whole sets, 5 per writer; absent in runs measured before per-writer errors were kept). */
   confusions?: Record<string, number>;
 }
 
@@ -186,6 +188,7 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
   let correct = 0;
   let unreadable = 0;
   const confusions = new Map<string, number>();
+  const writerConfusions = new Map<string, Map<string, number>>();
   const batch = 256;
   for (let start = 0; start < dataset.samples.length; start += batch) {
     const samples = dataset.samples.slice(start, start + batch);
@@ -208,6 +211,9 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
       if (!right) {
         const key = `${sample.label} -> ${readable[i] ? model.metadata.classes[best] : '(unreadable)'}`;
         confusions.set(key, (confusions.get(key) ?? 0) + 1);
+        const mine = writerConfusions.get(sample.writer ?? '?') ?? new Map<string, number>();
+        mine.set(key, (mine.get(key) ?? 0) + 1);
+        writerConfusions.set(sample.writer ?? '?', mine);
       }
       if (!readable[i]) unreadable++;
       const writer = (perWriter[sample.writer ?? '?'] ??= { correct: 0, total: 0, accuracy: 0, unreadable: 0 });
@@ -216,7 +222,10 @@ async function score(model: ScriptModel, dataset: InkDataset, penWidthScale: Rec
       if (!readable[i]) writer.unreadable++;
     });
   }
-  for (const s of Object.values(perWriter)) s.accuracy = s.correct / s.total;
+  for (const [id, s] of Object.entries(perWriter)) {
+    s.accuracy = s.correct / s.total;
+    s.confusions = Object.fromEntries([...(writerConfusions.get(id) ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 5));
+  }
   const top = Object.fromEntries([...confusions].sort((a, b) => b[1] - a[1]).slice(0, 8));
   return { all: { correct, total: dataset.samples.length, accuracy: correct / Math.max(1, dataset.samples.length), unreadable, confusions: top }, perWriter };
 }
@@ -233,6 +242,13 @@ export interface TeachBenchOptions {
   overrides?: TrainInkScriptOptions;
   /** Called with a line per finished run. */
   log?: (line: string) => void;
+  /**
+   * `--base-classes PREFIX`: where the base model has classes `<PREFIX><label>` for some of the script's labels (a
+   * Latin glyph base's `latin/a`...), training starts from the base as `startFrom` with those classes renamed to the
+   * labels: the script model reads the base's penultimate features and those labels' output units start from the
+   * base's units (others fresh). Scripts none of whose labels the base knows train as usual.
+   */
+  baseClassPrefix?: string;
 }
 
 /** The recipe options of a run (the defaults; --quick: much less). */
@@ -267,10 +283,12 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<{ runs:
         let usableMs = 0;
         const started = performance.now();
         let model: ScriptModel;
+        const startFrom = options.baseClassPrefix === undefined ? null : baseKnowingLabels(base, labels, options.baseClassPrefix);
         try {
           model = await trainInkScript(training, base, {
             ...recipe(options.quick),
             ...options.overrides,
+            ...(startFrom ? { startFrom } : {}),
             onProgress: (progress) => {
               phaseStart[progress.phase] ??= progress.elapsedMs;
             },
@@ -408,6 +426,18 @@ export function teachMarkdown(report: TeachReport, quick: boolean): string {
     for (const r of latin) for (const [key, n] of Object.entries(r.otherFonts?.confusions ?? {})) confusions.set(key, (confusions.get(key) ?? 0) + n);
     const top = [...confusions].sort((a, b) => b[1] - a[1]).slice(0, 12);
     if (top.length > 0) lines.push('', `Most frequent errors on other print fonts (label -> answer: count, all Latin runs): ${top.map(([k, n]) => `${k}: ${n}`).join(', ')}.`);
+    for (const b of bases) {
+      const perFont = new Map<string, Map<string, number>>();
+      for (const r of latin.filter((x) => x.base === b))
+        for (const [writer, sc] of Object.entries(r.perOtherFont!)) {
+          const font = writer.split('/')[0]!;
+          const m = perFont.get(font) ?? new Map<string, number>();
+          for (const [key, n] of Object.entries(sc.confusions ?? {})) m.set(key, (m.get(key) ?? 0) + n);
+          perFont.set(font, m);
+        }
+      const parts = [...perFont].filter(([, m]) => m.size > 0).map(([font, m]) => `${font}: ${[...m].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      if (parts.length > 0) lines.push('', `Most frequent errors per other print font, ${b} (each training writer's 5 most frequent per font, summed): ${parts.join('; ')}.`);
+    }
   }
   const handRuns = runs.filter((r) => r.perOtherHand);
   if (handRuns.length > 0) {
@@ -514,6 +544,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
       out: { type: 'string' },
       only: { type: 'string' },
       recipe: { type: 'string' },
+      'base-classes': { type: 'string' },
       'other-hands-png': { type: 'string' },
     },
   });
@@ -542,7 +573,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
     recipe: { ...(quick ? recipe(true) : INK_SCRIPT_DEFAULTS), ...overrides },
     recipeCode: recipeCode(),
   };
-  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, log: (line) => process.stderr.write(`teach: ${line}\n`) });
+  const measured = await runTeachBench({ bases, scripts, writers: quick ? 1 : writers, quick, overrides, baseClassPrefix: values['base-classes'], log: (line) => process.stderr.write(`teach: ${line}\n`) });
   const outDir = resolve(values.out ?? join(ROOT, quick ? '.tmp' : 'bench'));
   await mkdir(outDir, { recursive: true });
   // Runs of a base and script not measured now are kept from the previous teach.json (as bench.ts keeps sections).

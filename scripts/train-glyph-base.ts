@@ -6,11 +6,19 @@
  * Measured (notes/TEACH-RECIPE.md, "A glyph base"): it does not: Latin taught from 5 samples of one writer reads other
  * print fonts about as well from it as from `digits` (within 2 points, slightly below), so it is not shipped and
  * `digits` stays the default base. Kept as the reproducible experiment (bench/teach.ts takes its folder as `--base`).
+ * With `--latin-fonts` (40 Latin letter classes from outline fonts, never a plotter font's: notes/TEACH-RECIPE.md, "A
+ * Latin glyph base"), shipped as models/glyphs-latin: its convolutional features alone do not help either (76.5%), but
+ * a script whose labels it knows, started from its own output units (`baseKnowingLabels`, bench/teach.ts
+ * `--base-classes latin/`, head lr 0.0005, no fine-tuning), reads other print fonts at 87.6% (digits 77.6%).
  *
  *   npx tsx scripts/train-glyph-base.ts --rounds 2 --out runs/glyphs     (the measured base: 601 classes, ~32 min CPU)
  *   options: --rounds 4  --per-class 80  --passes 2  --hanzi 300  --seed 1  --learning-rate 0.001  --batch-size 64
- *            --init models/digits (the starting weights of every layer but the output one; `none`: fresh)
+ *            --init models/digits (the starting weights of every layer but the output one, and of that one too when its
+ *              shape is this run's, i.e. continuing a glyph base with the same classes; `none`: fresh)
  *            --checkpoints DIR (a model folder per round, DIR/glyphs-round<N>; default none)
+ *            --latin-fonts (also Latin letter classes `latin/<letter>` from the machine's outline fonts, never from a
+ *              Hershey/EMS font: scripts/latinOutlineFonts.ts; the faces are listed in metadata.json's trainingData)
+ *            --latin-weight 2 (with --latin-fonts: images per Latin class and round, as a multiple of --per-class)
  *
  * The classes (`glyphBaseClasses`, every one listed in metadata.json's `classes`), and never a Latin letter:
  * - Hershey `greek` (1-stroke): the Greek letters without a Latin twin (upper Γ Δ Θ Λ Ξ Π Σ Φ Ψ Ω, lower β δ ε ζ η
@@ -52,6 +60,7 @@ import { loadModel, readMetadata, saveModel } from '../src/node/modelFiles.ts';
 import { HWR_VERSION } from '../src/node/onnxCache.ts';
 import { loadPlotterFont } from '../src/node/plotterFonts.ts';
 import { machineDescription } from '../src/train/train.ts';
+import { augmentOutlineGlyph, faceName, LATIN_OUTLINE_CHARS, LATIN_OUTLINE_FACES, renderLatinOutlineGlyphs } from './latinOutlineFonts.ts';
 
 /** Greek letters of Hershey `greek` kept (its ASCII code -> the Greek letter): those without a Latin look-alike. */
 export const GREEK_KEPT: Readonly<Record<string, string>> = Object.freeze({
@@ -65,10 +74,25 @@ const ASCII_SIGNS = new Set([...'#$%&()*+/<=>?@[\\]^{}~']);
 /** Digits kept (`digit/<d>`): 0 and 1 are left out (they look like o and l). */
 const DIGITS = new Set([...'23456789']);
 
-/** One class of the base: its label and its glyphs (one or more drawings of it). */
+/**
+ * One class of the base: its label and its glyphs (one or more drawings of it as ink), or, for the Latin classes of
+ * `--latin-fonts`, its outline-font renders (`bitmaps`: `[128 * 128]` float32 ink maps, scripts/latinOutlineFonts.ts;
+ * `glyphs` empty) and how many images per round it gets relative to `--per-class` (`weight`, default 1).
+ */
 export interface GlyphClass {
   label: string;
   glyphs: Ink[];
+  bitmaps?: Float32Array[];
+  weight?: number;
+}
+
+/**
+ * The Latin letter classes of `--latin-fonts`: `latin/<letter>` for each of `LATIN_OUTLINE_CHARS`, each with its
+ * renders by every face of `LATIN_OUTLINE_FACES` (3 thicknesses each); `weight` images per round relative to the others.
+ */
+export async function latinOutlineClasses(weight: number): Promise<GlyphClass[]> {
+  const maps = await renderLatinOutlineGlyphs(LATIN_OUTLINE_FACES, LATIN_OUTLINE_CHARS);
+  return LATIN_OUTLINE_CHARS.map((c) => ({ label: `latin/${c}`, glyphs: [], bitmaps: maps.get(c)!, weight }));
 }
 
 /** The rounded strokes of an ink as text: equal keys, equal drawings. */
@@ -136,15 +160,23 @@ export async function glyphBaseClasses(hanziCount: number): Promise<GlyphClass[]
 function render(classes: GlyphClass[], perClass: number, rng: Rng, metadata: ModelMetadata): { inputs: Float32Array; labels: Int32Array; count: number } {
   const preprocess = preprocessorFor(metadata);
   const penWidth = inkPenWidthFor(metadata);
-  const count = classes.length * perClass;
+  const images = (entry: GlyphClass): number => Math.round(perClass * (entry.weight ?? 1));
+  const count = classes.reduce((sum, entry) => sum + images(entry), 0);
   const inputs = new Float32Array(count * 784);
   const labels = new Int32Array(count);
   let n = 0;
-  for (let v = 0; v < perClass; v++) {
+  const most = Math.max(...classes.map(images));
+  for (let v = 0; v < most; v++) {
     classes.forEach((entry, label) => {
-      const glyph = entry.glyphs[rng.int(entry.glyphs.length)]!;
-      const variant = augmentInk(glyph, rng);
-      const picture = inkImage(variant, { penWidth: Math.min(0.5, penWidth * variant.penWidthFactor) });
+      if (v >= images(entry)) return;
+      let picture;
+      if (entry.bitmaps) {
+        picture = augmentOutlineGlyph(entry.bitmaps[rng.int(entry.bitmaps.length)]!, rng);
+      } else {
+        const glyph = entry.glyphs[rng.int(entry.glyphs.length)]!;
+        const variant = augmentInk(glyph, rng);
+        picture = inkImage(variant, { penWidth: Math.min(0.5, penWidth * variant.penWidthFactor) });
+      }
       inputs.set(preprocess(picture, `glyph ${entry.label}`), n * 784);
       labels[n++] = label;
     });
@@ -180,6 +212,8 @@ async function main(): Promise<void> {
       'batch-size': { type: 'string', default: '64' },
       init: { type: 'string', default: 'models/digits' },
       checkpoints: { type: 'string', default: '' },
+      'latin-fonts': { type: 'boolean', default: false },
+      'latin-weight': { type: 'string', default: '2' },
     },
   });
   const int = (name: string, v: string): number => {
@@ -195,7 +229,10 @@ async function main(): Promise<void> {
   const learningRate = Number(values['learning-rate']);
   await setupBackend();
   const started = Date.now();
-  const classes = await glyphBaseClasses(int('hanzi', values.hanzi!));
+  const latinFonts = values['latin-fonts']!;
+  const latinWeight = Number(values['latin-weight']);
+  if (!(latinWeight > 0)) throw hwrError('BAD_ARGUMENT', `--latin-weight: expected a positive number, got ${JSON.stringify(values['latin-weight'])}`);
+  const classes = [...(await glyphBaseClasses(int('hanzi', values.hanzi!))), ...(latinFonts ? await latinOutlineClasses(latinWeight) : [])];
   const K = classes.length;
   const groups = new Map<string, number>();
   for (const c of classes) {
@@ -211,11 +248,21 @@ async function main(): Promise<void> {
     const from = init.layers.filter((l) => l.getWeights().length > 0);
     const to = model.layers.filter((l) => l.getWeights().length > 0);
     if (from.length !== to.length) throw hwrError('BAD_MODEL', `${values.init}: not an hwr-net model (${from.length} layers with weights, expected ${to.length})`);
-    for (let i = 0; i < to.length - 1; i++) to[i]!.setWeights(from[i]!.getWeights());
+    // The output layer too when its shape is this run's (continuing a glyph base with the same classes).
+    const last = to.length - 1;
+    const same = from[last]!.getWeights().every((w, k) => w.shape.join() === to[last]!.getWeights()[k]!.shape.join());
+    for (let i = 0; i < (same ? to.length : last); i++) to[i]!.setWeights(from[i]!.getWeights());
+    if (same) console.log(`${values.init}: output layer kept too (same ${K} classes): continuing it`);
   }
   const optimizer = tf.train.adam(learningRate);
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const heldOut = render(classes, 4, createRng(seed + 0x5eed), profile);
+  const heldOutLatin = render(classes.filter((c) => c.bitmaps).map((c) => ({ ...c, weight: 1 })), 8, createRng(seed + 0x1a7), profile);
+  if (latinFonts) {
+    // Labels of the Latin-only set are indices among the Latin classes: shift them to the full class list.
+    const first = classes.findIndex((c) => c.bitmaps);
+    for (let i = 0; i < heldOutLatin.count; i++) heldOutLatin.labels[i]! += first;
+  }
   let result = { top1: 0, top3: 0 };
   for (let round = 1; round <= rounds; round++) {
     // tfjs-core keeps Adam's learning rate in a protected field that applyGradients reads on every step.
@@ -245,7 +292,8 @@ async function main(): Promise<void> {
     }
     }
     result = await accuracy(model, heldOut, K);
-    console.log(`round ${round}/${rounds}: rendered ${set.count} in ${((t1 - t0) / 1000).toFixed(0)} s, trained in ${((Date.now() - t1) / 1000).toFixed(0)} s, loss ${(loss / set.count).toFixed(3)}, held-out top-1 ${(result.top1 * 100).toFixed(1)}% top-3 ${(result.top3 * 100).toFixed(1)}%, ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
+    const latin = latinFonts ? await accuracy(model, heldOutLatin, K) : null;
+    console.log(`round ${round}/${rounds}: rendered ${set.count} in ${((t1 - t0) / 1000).toFixed(0)} s, trained in ${((Date.now() - t1) / 1000).toFixed(0)} s, loss ${(loss / set.count).toFixed(3)}, held-out top-1 ${(result.top1 * 100).toFixed(1)}% top-3 ${(result.top3 * 100).toFixed(1)}%${latin ? ` (Latin classes ${(latin.top1 * 100).toFixed(1)}%)` : ''}, ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
     if (values.checkpoints) {
       const dir = `${values.checkpoints}/glyphs-round${round}`;
       await mkdir(dir, { recursive: true });
@@ -255,7 +303,7 @@ async function main(): Promise<void> {
   function metadataOf(epochs: number, r: { top1: number; top3: number }): ModelMetadata {
     const args = process.argv.slice(2).join(' ');
     return {
-      name: 'glyphs',
+      name: latinFonts ? 'glyphs-latin' : 'glyphs',
       architecture: 'hwr-net',
       classes: classes.map((c) => c.label),
       inputShape: [28, 28, 1],
@@ -263,16 +311,21 @@ async function main(): Promise<void> {
       inkPenWidth: inkPenWidthFor(profile),
       parameters: model.countParams(),
       trainingData:
-        `${K} glyph classes, none a Latin letter (${[...groups].map(([g, n]) => `${g} ${n}`).join(', ')}): Hershey greek's Greek letters without a Latin look-alike ` +
+        (latinFonts
+          ? `${K} glyph classes: ${LATIN_OUTLINE_CHARS.length} Latin letter classes latin/<letter> (${LATIN_OUTLINE_CHARS.join('')}) rendered from outline fonts only ` +
+            `(${LATIN_OUTLINE_FACES.map(faceName).join('; ')}; sharp/librsvg/fontconfig, 3 outline thicknesses, ${latinWeight}x images per class; per image a rotation up to 0.14 rad, shear up to 0.3, ` +
+            `aspect exp(+-0.3), an elastic 5x5 field up to 6% of the side; never a Hershey/EMS Latin letter, the teach-a-script test's fonts), and the non-Latin ones: `
+          : `${K} glyph classes, none a Latin letter (`) +
+        `(${[...groups].map(([g, n]) => `${g} ${n}`).join(', ')}): Hershey greek's Greek letters without a Latin look-alike ` +
         `(${Object.values(GREEK_KEPT).join('')}); the signs of Hershey ${SIGN_FONTS.join(', ')} at non-letter codes (digits 2-9 as digit/<d>, usual ASCII signs pooled as ascii/<sign>, ` +
         `other signs as <font>/<code>); Hershey japanese (kana and kanji, japanese/<code>); ${groups.get('hanzi') ?? 0} hanzi with 2-8 strokes (hanzi-writer-data medians, GB 2312 order). ` +
-        `Left out: Latin letters of every font, Hershey cyrillic, markers and symbolic (the invented-alphabet test), duplicate drawings. ` +
+        `Left out: Latin letters of every plotter font (Hershey, EMS), Hershey cyrillic, markers and symbolic (the invented-alphabet test), duplicate drawings. ` +
         `${perClass} fresh images per class and round, ${passes} epochs on each round's images (augmentInk: a synthetic writer, randomWriterStyle + handwrite; rendered by inkImage + mnist-com-v1 as recognition does), ${epochs} round${epochs === 1 ? '' : 's'}; ` +
         `initialized from ${values.init}`,
       epochs,
       testAccuracy: r.top1,
       top3Accuracy: r.top3,
-      testData: `held-out synthetic writers: 4 augmented images per class (${4 * K} images, another seed); no Latin letters`,
+      testData: `held-out synthetic writers: 4 augmented images per class (${4 * K} images, another seed)${latinFonts ? '; the Latin classes are outline-font renders (not the teach-a-script test)' : '; no Latin letters'}`,
       trainingSeconds: Math.round((Date.now() - started) / 1000),
       trainedOn: machineDescription(),
       command: `npx tsx scripts/train-glyph-base.ts ${args}`.trim(),
