@@ -10,6 +10,7 @@
  * the page's optional ONNX Runtime Web engine (`?engine=onnxruntime-web`; web/src/recognition/loadInBrowser.ts).
  * The page fetches the hanzi model only when 中文 is chosen, and keeps its weights (or model.onnx) in the Cache API
  * (web/src/recognition/modelFetch.ts).
+ * The teaching base (`TEACHING_BASES`: models/glyphs-latin) is published as `models/glyphs-latin/` for teach mode.
  * Line verifiers: every folder of models/ whose metadata names a published script in `pairsFor` and whose classes
  * make it a segment verifier (a class `whole`, as `verifierClass` of src/core/line/pairs.ts: `hanzi-segments`) is
  * published as `models/<folder>/` too (with its ONNX form), and `models/line-verifiers.json` maps each script to its
@@ -31,6 +32,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { DEFAULT_TEACHING_BASE } from './src/train/teachingBase.ts';
 
 const repoRoot = dirname(fileURLToPath(import.meta.url));
 /** The model folder published as `models/<script>/` in the app, per script. */
@@ -38,6 +40,12 @@ const modelDirs: Record<'digits' | 'hanzi', string> = {
   digits: resolve(repoRoot, process.env.HWR_WEB_MODEL_DIR ?? 'models/digits'),
   hanzi: resolve(repoRoot, process.env.HWR_WEB_HANZI_MODEL_DIR ?? 'models/hanzi'),
 };
+/**
+ * Teaching bases published as `models/<name>/` (model files only, no ONNX form: the page's training worker loads them
+ * on TF.js): the model a taught script learns from (`DEFAULT_TEACHING_BASE`, src/train/teachingBase.ts).
+ */
+const TEACHING_BASES = [DEFAULT_TEACHING_BASE];
+
 /** The index of line verifiers inside the app (script -> its verifier's folder, relative to `models/`). */
 const LINE_VERIFIERS_FILE = 'models/line-verifiers.json';
 
@@ -100,6 +108,10 @@ function publishedFiles(): Map<string, string> {
   for (const [name, path] of Object.entries(ORT_FILES)) files.set(`wasm/${name}`, path);
   for (const [folder, dir] of publishedModelDirs()) {
     for (const name of modelFileNames(dir)) files.set(`models/${folder}/${name}`, join(dir, name));
+  }
+  for (const name of TEACHING_BASES) {
+    const dir = resolve(repoRoot, 'models', name);
+    for (const file of modelFileNames(dir)) files.set(`models/${name}/${file}`, join(dir, file));
   }
   return files;
 }

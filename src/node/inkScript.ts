@@ -8,7 +8,7 @@ import { setupBackend } from '../backend/backend.ts';
 import { hwrError } from '../core/errors.ts';
 import { readInkDataset, type InkDataset } from '../data/inkDataset.ts';
 import { machineDescription } from '../train/train.ts';
-import { trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../train/inkScript.ts';
+import { DEFAULT_TEACHING_BASE, trainInkScript, type ScriptModel, type TrainInkScriptOptions } from '../train/inkScript.ts';
 import { loadModel, readMetadata, saveModel } from './modelFiles.ts';
 import { HWR_VERSION } from './onnxCache.ts';
 import { resolveModelDir } from './recognizer.ts';
@@ -32,7 +32,7 @@ export async function readInkDatasetFile(path: string): Promise<InkDataset> {
 }
 
 /**
- * A model and its metadata from a shipped model's name (`digits`, `hanzi`) or a model folder, on the wasm backend
+ * A model and its metadata from a shipped model's name (`glyphs-latin`, `digits`, `hanzi`) or a model folder, on the wasm backend
  * (`setupBackend()`), for `trainInkScript`'s `base` or `startFrom`.
  * @throws HwrError `UNKNOWN_MODEL` or `BAD_MODEL` (`resolveModelDir`, `loadModel`, `readMetadata`)
  */
@@ -49,7 +49,7 @@ export interface TeachScriptOptions extends Omit<TrainInkScriptOptions, 'startFr
   data: string;
   /** The model folder to write (created when missing; its model files replaced). Default `runs/<script>` (the script name with characters other than letters, digits, `_` and `-` as `-`). */
   outDir?: string;
-  /** Base model: a shipped name or a model folder. Default `digits`. */
+  /** Base model: a shipped name or a model folder. Default `DEFAULT_TEACHING_BASE` (`glyphs-latin`). */
   base?: string;
   /** Continue from this model (a shipped name or a folder) instead of learning from `base` (personalization). */
   startFrom?: string;
@@ -66,7 +66,7 @@ export async function teachScript(options: TeachScriptOptions): Promise<ScriptMo
   const dataset = await readInkDatasetFile(options.data);
   const startFrom = options.startFrom ? await loadScriptModel(options.startFrom) : undefined;
   // With startFrom the base is not used: the model continued from has the features.
-  const base = startFrom ?? (await loadScriptModel(options.base ?? 'digits'));
+  const base = startFrom ?? (await loadScriptModel(options.base ?? DEFAULT_TEACHING_BASE));
   const { data: _data, outDir: _out, base: _base, startFrom: _start, ...training } = options;
   const outDir = options.outDir ?? `runs/${dataset.script.replace(/[^\w-]/g, '-')}`;
   const result = await trainInkScript(dataset, base, { ...training, startFrom, version: HWR_VERSION, trainedOn: machineDescription() });

@@ -36,7 +36,7 @@ describe('hwr train --data ink:FILE.json', () => {
     expect(train.stdout).toContain(`model written to ${out}`);
     const metadata = JSON.parse(await readFile(join(out, 'metadata.json'), 'utf8'));
     expect(metadata).toMatchObject({ name: 'tiny', classes: ['l', 'o', 'x'], architecture: 'hwr-net+ink-head', inputShape: [28, 28, 1], inkPenWidth: 0.12 });
-    expect(metadata.command).toBe(`npx hwr train --data ink:${TINY} --base digits --seed 2 --epochs 1 --variants 4 --out ${out}`);
+    expect(metadata.command).toBe(`npx hwr train --data ink:${TINY} --base glyphs-latin --seed 2 --epochs 1 --variants 4 --out ${out}`);
     const sums = await readFile(join(out, 'SHA256SUMS'), 'utf8');
     for (const file of ['model.json', 'weights.bin', 'metadata.json']) expect(sums).toContain(file);
   });

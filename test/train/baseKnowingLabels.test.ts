@@ -10,7 +10,7 @@ import { sampleInk } from '../../src/data/inkDataset.ts';
 import { plotterWriter, writerDataset } from '../../src/data/plotterFonts.ts';
 import { loadModel, readMetadata } from '../../src/node/modelFiles.ts';
 import { loadPlotterFont } from '../../src/node/plotterFonts.ts';
-import { baseKnowingLabels, trainInkScript, type ScriptModel } from '../../src/train/inkScript.ts';
+import { baseKnowingLabels, KNOWN_LABELS_RECIPE, knownLabelsStart, trainInkScript, type ScriptModel } from '../../src/train/inkScript.ts';
 
 let base: ScriptModel;
 
@@ -52,5 +52,31 @@ describe('baseKnowingLabels', () => {
       // And the base reads these Latin letters of a plotter font it never saw.
       expect(ours[i]!.indexOf(Math.max(...ours[i]!))).toBe(i);
     });
+  });
+
+  it('knownLabelsStart: only where the base knows every label', () => {
+    expect(knownLabelsStart(base, ['a', 'b', 'z'])!.metadata.classes).toContain('z');
+    expect(knownLabelsStart(base, ['a', 'b', 'sym-x'])).toBeNull(); // one label it does not know: a new output layer
+    expect(knownLabelsStart(base, ['sym-a', 'sym-b'])).toBeNull();
+    expect(knownLabelsStart(base, [])).toBeNull();
+  });
+
+  it('trainInkScript starts from the base by itself where it knows every label (knownLabels), unless told not to', async () => {
+    const labels = ['a', 'g', 's'];
+    const dataset = writerDataset([plotterWriter(loadPlotterFont('futural'), 1)], labels, { script: 'abc', samplesPerClass: 1, seed: 1 });
+    const quick = { variantsPerSample: 1, validationVariantsPerSample: 0, headEpochs: 1, seed: 1 };
+    const auto = await trainInkScript(dataset, base, { ...quick, headLearningRate: 1e-12 });
+    const explicit = await trainInkScript(dataset, base, { ...quick, headLearningRate: 1e-12, fineTuneEpochs: 0, startFrom: baseKnowingLabels(base, labels, 'latin/')! });
+    const fresh = await trainInkScript(dataset, base, { ...quick, knownLabels: false, fineTuneEpochs: 0 });
+    // The automatic start is the explicit one with KNOWN_LABELS_RECIPE's fine-tune epochs (none): the same weights.
+    expect(KNOWN_LABELS_RECIPE.fineTuneEpochs).toBe(0);
+    expect(auto.metadata.epochs).toBe(1);
+    expect(auto.metadata.trainingData).toContain('own units');
+    const weights = (m: ScriptModel): number[] => m.model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+    expect(weights(auto)).toEqual(weights(explicit));
+    // Without it: the base's convolutional features and a new output layer (fewer layers, other weights).
+    expect(fresh.model.layers.length).toBeLessThan(auto.model.layers.length);
+    expect(fresh.metadata.trainingData).not.toContain('own units');
+    for (const m of [auto, explicit, fresh]) m.model.dispose();
   });
 });

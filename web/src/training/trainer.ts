@@ -7,7 +7,7 @@
  * ```ts
  * const trainer = createScriptTrainer();                 // models/ and wasm/ relative to the page
  * const job = trainer.train(dataset, {                   // dataset: an hwr-ink-dataset (src/data/inkDataset.ts)
- *   base: 'digits',                                      // feature extractor: a shipped model
+ *   base: 'glyphs-latin',                                // the model it learns from (the default): a shipped model
  *   onProgress: (p) => showProgress(p.phase, p.fraction, p.loss, p.accuracy),
  *   onUsable: (files) => useModel(files),                // recognizes already; fine-tuning goes on
  * });
@@ -21,6 +21,7 @@
  * Each job runs in its own worker, terminated when the job ends (its memory goes with it).
  */
 import type { InkDataset } from '../../../src/data/inkDataset.ts';
+import { DEFAULT_TEACHING_BASE } from '../../../src/train/teachingBase.ts';
 import type { TrainerRequest, TrainerResponse } from './protocol.ts';
 import type { ModelFiles, ScriptTrainer, TrainingJob, TrainOptions } from './types.ts';
 
@@ -92,7 +93,7 @@ function startJob(dataset: InkDataset, options: TrainOptions, modelsUrl: string,
   const request: TrainerRequest = {
     type: 'train',
     dataset,
-    baseUrl: new URL(`${options.base ?? 'digits'}/`, modelsUrl).href,
+    baseUrl: new URL(`${options.base ?? DEFAULT_TEACHING_BASE}/`, modelsUrl).href,
     wasmUrl,
     ...(startFrom === undefined ? {} : { startFrom }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),

@@ -15,8 +15,12 @@ export type { ModelFiles, TrainingProgress };
 
 /** Options of `ScriptTrainer.train`. */
 export interface TrainOptions {
-  /** The pretrained model whose convolutional layers are the feature extractor (a shipped model's name). Default `digits`. */
-  base?: 'digits' | 'hanzi';
+  /**
+   * The pretrained model the script learns from (a shipped model's name): its convolutional features, or where it knows
+   * every label (glyphs-latin's Latin letters) its own units for them (`knownLabels` of src/train/inkScript.ts).
+   * Default `DEFAULT_TEACHING_BASE` (`glyphs-latin`).
+   */
+  base?: 'glyphs-latin' | 'digits' | 'hanzi';
   /**
    * Continue from this model (personalization: "Improve" fine-tunes the script's current model on new samples), or
    * from a shipped model by name (`'digits'`, `'hanzi'`: improving a shipped script). Its classes may be the dataset's
