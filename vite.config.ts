@@ -52,8 +52,16 @@ const LINE_VERIFIERS_FILE = 'models/line-verifiers.json';
 /**
  * The segment verifiers of the published scripts: folder name under models/ -> { dir, script }. A verifier is a model
  * folder with model.json whose metadata.json has `pairsFor` naming a key of `modelDirs` and a class `whole`.
+ * Scanned once per process (the dev server asks for the published files on every request, and some metadata.json
+ * files, hanzi's, are large); a new verifier folder needs a restart of the dev server, as the generated files do.
  */
 function lineVerifierDirs(): Map<string, { dir: string; script: string }> {
+  verifierDirs ??= scanLineVerifierDirs();
+  return verifierDirs;
+}
+let verifierDirs: Map<string, { dir: string; script: string }> | undefined;
+
+function scanLineVerifierDirs(): Map<string, { dir: string; script: string }> {
   const found = new Map<string, { dir: string; script: string }>();
   const root = resolve(repoRoot, 'models');
   if (!existsSync(root)) return found;
@@ -106,12 +114,9 @@ function publishedFiles(): Map<string, string> {
     files.set(`wasm/${name}`, join(wasmDir, name));
   }
   for (const [name, path] of Object.entries(ORT_FILES)) files.set(`wasm/${name}`, path);
-  for (const [folder, dir] of publishedModelDirs()) {
+  const teachingBases = TEACHING_BASES.map((name) => [name, resolve(repoRoot, 'models', name)] as const);
+  for (const [folder, dir] of [...publishedModelDirs(), ...teachingBases]) {
     for (const name of modelFileNames(dir)) files.set(`models/${folder}/${name}`, join(dir, name));
-  }
-  for (const name of TEACHING_BASES) {
-    const dir = resolve(repoRoot, 'models', name);
-    for (const file of modelFileNames(dir)) files.set(`models/${name}/${file}`, join(dir, file));
   }
   return files;
 }

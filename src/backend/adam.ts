@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_UPDATE, adamUpdateKernelConfigs, type AdamUpdateAttrs } from './kernels/AdamUpdate.ts';
+import { registerMissingKernels } from './kernels/wasm_util.ts';
 
 /** tfjs-core's `NamedTensor` (not exported from its index). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -43,9 +44,7 @@ let installed = false;
 export function installFusedAdam(): void {
   if (installed) return;
   installed = true;
-  for (const config of adamUpdateKernelConfigs) {
-    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
-  }
+  registerMissingKernels(adamUpdateKernelConfigs);
   const proto = tf.AdamOptimizer.prototype as unknown as AdamInternals & { applyGradients(g: tf.NamedTensorMap | NamedTensor[]): void };
   const original = proto.applyGradients;
   proto.applyGradients = function (this: AdamInternals, variableGradients: tf.NamedTensorMap | NamedTensor[]) {

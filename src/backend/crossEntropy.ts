@@ -18,6 +18,7 @@ import {
   categoricalCrossentropyKernelConfigs,
   type CategoricalCrossentropyAttrs,
 } from './kernels/CategoricalCrossentropy.ts';
+import { registerMissingKernels } from './kernels/wasm_util.ts';
 
 let enabled = true;
 
@@ -79,9 +80,7 @@ let installed = false;
 export function installFusedCrossEntropy(): void {
   if (installed) return;
   installed = true;
-  for (const config of categoricalCrossentropyKernelConfigs) {
-    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
-  }
+  registerMissingKernels(categoricalCrossentropyKernelConfigs);
   tf.registerGradient(crossEntropyGradConfig);
   const proto = tfl.LayersModel.prototype as unknown as { compile(args: tfl.ModelCompileArgs): void };
   const original = proto.compile;

@@ -198,12 +198,20 @@ export function shardGradientTensors(replica: Replica, xs: tf.Tensor, ys: tf.Ten
 }
 
 /**
+ * Writes `tensors` (float32, one per variable in `replica.variables` order) into `out`, flat in the `offsets` layout
+ * (`Replica.offsets`: tensor i at `offsets[i]`). Reads each tensor synchronously; does not dispose them.
+ */
+export function writeFlat(tensors: readonly tf.Tensor[], out: Float32Array, offsets: readonly number[]): void {
+  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, offsets[i]!));
+}
+
+/**
  * `shardGradientTensors` with the gradient written into `out` (flat, `replica.offsets` layout) instead.
  * @returns `[loss, ...metrics]`: the shard's mean loss and the mean of each compiled metric (e.g. accuracy).
  */
 export function shardGradients(replica: Replica, xs: tf.Tensor, ys: tf.Tensor, out: Float32Array): number[] {
   const { grads, values } = shardGradientTensors(replica, xs, ys);
-  grads.forEach((g, i) => out.set(g.dataSync() as Float32Array, replica.offsets[i]!));
+  writeFlat(grads, out, replica.offsets);
   tf.dispose(grads);
   return values;
 }
@@ -386,7 +394,7 @@ export class DataParallelTrainer {
   computeGradients(xs: tf.Tensor, ys: tf.Tensor): { gradient: Float32Array; values: number[] } {
     const { average, values } = this.averageGradients(xs, ys);
     const gradient = new Float32Array(this.main.offsets[this.main.offsets.length - 1]!);
-    average.forEach((g, i) => gradient.set(g.dataSync() as Float32Array, this.main.offsets[i]!));
+    writeFlat(average, gradient, this.main.offsets);
     tf.dispose(average);
     return { gradient, values };
   }
@@ -467,21 +475,18 @@ export class DataParallelTrainer {
     const optimizer = this.main.model.optimizer;
     const { variables, offsets } = this.main;
     let t = performance.now();
+    const broadcast = new Float32Array(this.shared.broadcast);
     if (this.sync === 'gradients') {
       // The workers apply exactly these values (the broadcast copy), so the replicas stay bit-identical.
-      const broadcast = new Float32Array(this.shared.broadcast);
-      average.forEach((g, i) => broadcast.set(g.dataSync() as Float32Array, offsets[i]!));
+      writeFlat(average, broadcast, offsets);
       const learningRate = (optimizer as unknown as { learningRate: number }).learningRate;
       for (let k = 1; k < this.threads; k++) this.post(k, { type: 'apply', seq: ++this.seq[k - 1]!, learningRate });
-      optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
-      tf.dispose(average);
-      this.phase('apply', t);
-    } else {
-      optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
-      tf.dispose(average);
-      t = this.phase('apply', t);
-      const broadcast = new Float32Array(this.shared.broadcast);
-      this.main.variables.forEach((v, i) => broadcast.set(v.dataSync() as Float32Array, this.main.offsets[i]!));
+    }
+    optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
+    tf.dispose(average);
+    t = this.phase('apply', t);
+    if (this.sync === 'weights') {
+      writeFlat(variables, broadcast, offsets);
       for (let k = 1; k < this.threads; k++) this.post(k, { type: 'setWeights', seq: ++this.seq[k - 1]! });
       this.phase('broadcast', t);
     }
@@ -523,7 +528,7 @@ export class DataParallelTrainer {
   /** The main replica's trainable weights, flat in `model.trainableWeights` order. */
   mainWeights(): Float32Array {
     const out = new Float32Array(this.main.offsets[this.main.offsets.length - 1]!);
-    this.main.variables.forEach((v, i) => out.set(v.dataSync() as Float32Array, this.main.offsets[i]!));
+    writeFlat(this.main.variables, out, this.main.offsets);
     return out;
   }
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../models/index.ts';
 import { setupBackend } from '../backend/backend.ts';
-import { applyFlatGradients, ERROR_BYTES, replicaOf, shardGradients, type WorkerCommand, type WorkerInit } from './parallel.ts';
+import { applyFlatGradients, ERROR_BYTES, replicaOf, shardGradients, writeFlat, type WorkerCommand, type WorkerInit } from './parallel.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -68,7 +68,7 @@ async function start(): Promise<void> {
   port.on('message', (command: WorkerCommand) => {
     if (command.type === 'getWeights') {
       const weights = new Float32Array(replica.offsets[replica.offsets.length - 1]!);
-      replica.variables.forEach((v, i) => weights.set(v.dataSync() as Float32Array, replica.offsets[i]!));
+      writeFlat(replica.variables, weights, replica.offsets);
       port.postMessage({ type: 'weights', weights }, [weights.buffer]);
       return;
     }

@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../simd/index.ts';
-import { dispose, f32, heapOffset, type WasmBackend } from './wasm_util.ts';
+import { dispose, f32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
 
 /** Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance]. */
 export const BATCH_NORM_TRAIN = 'HwrBatchNormTrain';
@@ -256,7 +256,5 @@ export const batchNormTrainingKernelConfigs: readonly tf.KernelConfig[] = [
 
 /** Registers `batchNormTrainingKernelConfigs` (idempotent: kernels already registered are left alone). */
 export function registerBatchNormTrainingKernels(): void {
-  for (const config of batchNormTrainingKernelConfigs) {
-    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
-  }
+  registerMissingKernels(batchNormTrainingKernelConfigs);
 }

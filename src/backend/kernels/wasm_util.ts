@@ -12,6 +12,16 @@ import * as tf from '@tensorflow/tfjs-core';
 /** The wasm backend as kernels see it (`args.backend`). */
 export type WasmBackend = BackendWasm;
 
+/**
+ * Registers each of `configs` whose kernel name is not yet registered for its backend; those already registered are
+ * left alone (so installing twice, or after another registration, is harmless).
+ */
+export function registerMissingKernels(configs: readonly tf.KernelConfig[]): void {
+  for (const config of configs) {
+    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
+  }
+}
+
 /** Kernels of the stock wasm backend that a training kernel replaced, by kernel name. */
 const stockKernels = new Map<string, tf.KernelFunc>();
 

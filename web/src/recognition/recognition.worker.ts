@@ -12,7 +12,7 @@ import { loadFilesInBrowser, loadInBrowser, type LoadedModel } from './loadInBro
 import { loadLineVerifier } from './lineVerifier.ts';
 import type { ModelProgress } from './modelFetch.ts';
 import { describeError, resultMessage, type WorkerRequest, type WorkerResponse } from './protocol.ts';
-import { DEFAULT_ENGINE } from './types.ts';
+import { DEFAULT_ENGINE, type EngineChoice } from './types.ts';
 
 /** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib's `self` is typed as a Window). */
 const scope = self as unknown as {
@@ -27,7 +27,7 @@ let recognizer: Promise<Recognizer> | null = null;
  */
 let lineReader: Promise<typeof import('../../../src/core/line/readLine.ts')> | null = null;
 /** The `load` request of a model loaded by URL (where its line verifier is looked up); null for `load-files`. */
-let loadedFrom: { modelUrl: string; wasmUrl: string; engine: Parameters<typeof loadLineVerifier>[2] } | null = null;
+let loadedFrom: { modelUrl: string; wasmUrl: string; engine: EngineChoice } | null = null;
 /** The line verifier (or null: none published, or it failed to load), looked up on the first `read`. */
 let verifier: Promise<Recognizer | null> | null = null;
 
