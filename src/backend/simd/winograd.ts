@@ -138,6 +138,11 @@ function planesBuffer(backend: WasmBackend, planes: number, planeBytes: number):
   return backend.makeOutput([planes * (planeBytes / 4)], 'float32');
 }
 
+/** Scratch for the per-plane GEMMs' A panel: `gemmPanelBytes(K)` bytes (a [K][4] float32 panel). Caller disposes. */
+function gemmPanel(backend: WasmBackend, K: number): tf.TensorInfo {
+  return backend.makeOutput([4 * K], 'float32');
+}
+
 /**
  * Transformed filter G g G^T with planes [c1, c2] (`filterPlane(c1, c2)` bytes apart), from a filter
  * [3, 3, c1, c2] (the forward's [3, 3, inC, outC], or its per-tap transpose for the input gradient). Caller disposes.
@@ -165,13 +170,14 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   // Per thread: its own scratch planes and a run of whole images.
   const V = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
   const M = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
+  const P = parts.map(() => gemmPanel(backend, Ci));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradConv2d',
-    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co,
+    args: [m, ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4, ptr(backend, V[k]!), ptr(backend, M[k]!), ptr(backend, P[k]!), n, OH, OW, Ci, Co,
       bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
-  dispose(backend, xp, U, ...V, ...M);
+  dispose(backend, xp, U, ...V, ...M, ...P);
   return y;
 }
 
@@ -195,16 +201,17 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const parts = imageParts(backend, B);
   const DY = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
   const dV = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
+  const P = parts.map(() => gemmPanel(backend, Co));
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   zeroFill(backend, dxp);
   // Per thread a run of whole images: tiles scatter-add within their own image only.
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradConv2dBackpropInput',
-    args: [m, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4, ptr(backend, DY[k]!), ptr(backend, dV[k]!), n, OH, OW, Ci, Co],
+    args: [m, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, UT), ptr(backend, dxp) + b0 * Hx * Wx * Ci * 4, ptr(backend, DY[k]!), ptr(backend, dV[k]!), ptr(backend, P[k]!), n, OH, OW, Ci, Co],
   })));
   simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
-  dispose(backend, UT, ...DY, ...dV, dxp);
+  dispose(backend, UT, ...DY, ...dV, ...P, dxp);
   return dx;
 }
 

@@ -251,31 +251,44 @@ export function winogradFilterGrad(MW: usize, dw: usize, Ci: i32, Co: i32): void
 
 /**
  * For each of `planes` planes: C[n, N] = A[n, K] x B[K, N] (row-major; planes `chunkPlane(n, K)`, `filterPlane(K, N)`
- * and `chunkPlane(n, N)` bytes apart). N % 8 == 0; rows past n are clamped (computed from the last row, not stored).
+ * and `chunkPlane(n, N)` bytes apart). N % 8 == 0, K % 4 == 0; rows past n are clamped (computed from the last row,
+ * not stored). `P` is scratch of `gemmPanelBytes(K)` bytes: each block of 4 rows of A is first packed there as a panel
+ * [K][4] (4x4 transposes), so that the inner loop reads A through one pointer with constant offsets, as
+ * ./gemm.ts does: with four row pointers, V8's code spent an address add per row and iteration (13 against
+ * 16-17 GMAC/s, notes/PERFORMANCE.md).
  */
-export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, K: i32, N: i32): void {
+export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, K: i32, N: i32, P: usize): void {
   const aPlane = chunkPlane(n, K), bPlane = filterPlane(K, N), cPlane = chunkPlane(n, N);
-  const ks = <usize>K << 2, ns = <usize>N << 2;
+  const ks = <usize>K << 2, ns = <usize>N << 2, panelEnd = P + (ks << 2);
   for (let e: usize = 0; e < planes; e++) {
     const a = A + e * aPlane, b = B + e * bPlane, c = C + e * cPlane;
     for (let i = 0; i < n; i += 4) {
       const last = n - 1;
       const a0 = a + <usize>i * ks, a1 = a + <usize>min(i + 1, last) * ks;
       const a2 = a + <usize>min(i + 2, last) * ks, a3 = a + <usize>min(i + 3, last) * ks;
+      for (let k: usize = 0, q = P; k < ks; k += 16, q += 64) {
+        const r0 = v128.load(a0 + k), r1 = v128.load(a1 + k), r2 = v128.load(a2 + k), r3 = v128.load(a3 + k);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        v128.store(q, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(q, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+        v128.store(q, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+        v128.store(q, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+      }
       const rows = min(4, n - i);
       const out = c + <usize>i * ns;
       for (let j: usize = 0; j < ns; j += 32) {
         let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         let bp = b + j;
-        for (let k: usize = 0; k < ks; k += 4) {
+        for (let ap = P; ap < panelEnd; ap += 16) {
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-          let s = f32x4.splat(load<f32>(a0 + k));
+          let s = v128.load32_splat(ap);
           c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(a1 + k));
+          s = v128.load32_splat(ap, 4);
           c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(a2 + k));
+          s = v128.load32_splat(ap, 8);
           c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(a3 + k));
+          s = v128.load32_splat(ap, 12);
           c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
           bp += ns;
         }
@@ -287,6 +300,11 @@ export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, 
       }
     }
   }
+}
+
+/** Bytes of scratch `gemmPlanes` needs for an inner dimension K: a panel [K][4] of float32. */
+export function gemmPanelBytes(K: i32): usize {
+  return <usize>K << 4;
 }
 
 /**
@@ -307,15 +325,14 @@ export function gemmPlanesAtAccumulate(planes: usize, A: usize, B: usize, C: usi
         let c30 = v128.load(o + 3 * ns), c31 = v128.load(o + 3 * ns, 16);
         let ap = a + i, bp = b + j;
         for (let k = 0; k < n; k++) {
-          const v = v128.load(ap);
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-          let s = v128.shuffle<f32>(v, v, 0, 0, 0, 0);
+          let s = v128.load32_splat(ap);
           c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
-          s = v128.shuffle<f32>(v, v, 1, 1, 1, 1);
+          s = v128.load32_splat(ap, 4);
           c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
-          s = v128.shuffle<f32>(v, v, 2, 2, 2, 2);
+          s = v128.load32_splat(ap, 8);
           c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
-          s = v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+          s = v128.load32_splat(ap, 12);
           c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
           ap += ms; bp += ns;
         }

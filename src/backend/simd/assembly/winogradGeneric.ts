@@ -9,7 +9,8 @@
 // Matrices for the filter transforms (built by ../winogradGeneric.ts, `packedMatrices`), float32 at `mats`,
 // a = alpha = m + 2 points: G [a x 3] at 0, then G^T [3 x a].
 // `tmp` is scratch: a * a v128 (16 bytes each) for a transform's rows pass, then one m x m tile of max(Ci, Co)
-// channels for the tiles that reach past the output (copied in or out).
+// channels for the tiles that reach past the output (copied in or out). The GEMMs between the transforms use it from
+// its start for their A panel (`gemmPanelBytes(K)` = 16 K <= 16 a^2 + 4 m^2 max(Ci, Co) bytes).
 
 import { chunkPlane, filterPlane, gemmPlanes, gemmPlanesAtAccumulate } from './winograd';
 import { WINOGRAD4_CHUNK } from './winograd4';
@@ -129,7 +130,7 @@ export function winogradGenericConv2d(m: i32, tmp: usize, xp: usize, U: usize, y
   for (let t0 = 0; t0 < T; t0 += WINOGRAD_GENERIC_CHUNK) {
     const n = min(WINOGRAD_GENERIC_CHUNK, T - t0);
     inputTransform(m, tmp, xp, V, t0, n, tilesH, tilesW, Hx, Wx, Ci);
-    gemmPlanes(<usize>(a * a), V, U, M, n, Ci, Co);
+    gemmPlanes(<usize>(a * a), V, U, M, n, Ci, Co, tmp); // tmp is free during the GEMMs: their panel
     const plane = chunkPlane(n, Co), perImage = tilesH * tilesW;
     for (let i = 0; i < n; i++) {
       const t = t0 + i, b = t / perImage, r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;
@@ -165,7 +166,7 @@ export function winogradGenericConv2dBackpropInput(m: i32, tmp: usize, dy: usize
   for (let t0 = 0; t0 < T; t0 += WINOGRAD_GENERIC_CHUNK) {
     const n = min(WINOGRAD_GENERIC_CHUNK, T - t0);
     gradTransform(m, tmp, dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanes(<usize>(a * a), DY, UT, dV, n, Co, Ci);
+    gemmPlanes(<usize>(a * a), DY, UT, dV, n, Co, Ci, tmp);
     const plane = chunkPlane(n, Ci), perImage = tilesH * tilesW;
     for (let i = 0; i < n; i++) {
       const t = t0 + i, b = t / perImage, r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;

@@ -10,18 +10,19 @@ import { WINOGRAD4_CHUNK, winograd4FilterGrad, winograd4Grad, winograd4Input, wi
 @inline function planesOf(m: i32): i32 { return (m + 2) * (m + 2); }
 
 /**
- * Forward: y [B, OH, OW, Co] from xp (padded), U [planes][Ci][Co]; scratch V [planes][chunk][Ci], M [planes][chunk][Co].
+ * Forward: y [B, OH, OW, Co] from xp (padded), U [planes][Ci][Co]; scratch V [planes][chunk][Ci], M [planes][chunk][Co]
+ * and the GEMM panel P (`gemmPanelBytes(Ci)`).
  * `bias` (0 for none) and `relu` (1: max(0, .)) are FusedConv2D's epilogue, applied to each chunk's pixels right after
  * its output transform (while they are in cache): y = act(y + bias), the same operations as `biasActivation`.
  */
-export function winogradConv2d(m: i32, xp: usize, U: usize, y: usize, V: usize, M: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32, bias: usize, relu: i32): void {
+export function winogradConv2d(m: i32, xp: usize, U: usize, y: usize, V: usize, M: usize, P: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32, bias: usize, relu: i32): void {
   const tilesH = (OH + m - 1) / m, tilesW = (OW + m - 1) / m, Hx = m * tilesH + 2, Wx = m * tilesW + 2, T = B * tilesH * tilesW;
   const chunk = chunkOf(m);
   for (let t0 = 0; t0 < T; t0 += chunk) {
     const n = min(chunk, T - t0);
     if (m == 2) winogradInput(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
     else winograd4Input(xp, V, t0, n, tilesH, tilesW, Wx, Hx, Ci);
-    gemmPlanes(planesOf(m), V, U, M, n, Ci, Co);
+    gemmPlanes(planesOf(m), V, U, M, n, Ci, Co, P);
     if (m == 2) winogradOutput(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
     else winograd4Output(M, y, t0, n, tilesH, tilesW, OH, OW, Co);
     if (bias || relu) tileEpilogue(m, y, t0, n, tilesH, tilesW, OH, OW, Co, bias, relu);
@@ -50,15 +51,15 @@ function tileEpilogue(m: i32, y: usize, t0: i32, n: i32, tilesH: i32, tilesW: i3
   }
 }
 
-/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [planes][Co][Ci]. */
-export function winogradConv2dBackpropInput(m: i32, dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
+/** Input gradient into dxp (padded as x, zero-filled by the caller) from dy and UT [planes][Co][Ci]; P: `gemmPanelBytes(Co)` of scratch. */
+export function winogradConv2dBackpropInput(m: i32, dy: usize, UT: usize, dxp: usize, DY: usize, dV: usize, P: usize, B: i32, OH: i32, OW: i32, Ci: i32, Co: i32): void {
   const tilesH = (OH + m - 1) / m, tilesW = (OW + m - 1) / m, Hx = m * tilesH + 2, Wx = m * tilesW + 2, T = B * tilesH * tilesW;
   const chunk = chunkOf(m);
   for (let t0 = 0; t0 < T; t0 += chunk) {
     const n = min(chunk, T - t0);
     if (m == 2) winogradGrad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
     else winograd4Grad(dy, DY, t0, n, tilesH, tilesW, OH, OW, Co);
-    gemmPlanes(planesOf(m), DY, UT, dV, n, Co, Ci);
+    gemmPlanes(planesOf(m), DY, UT, dV, n, Co, Ci, P);
     if (m == 2) winogradInputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
     else winograd4InputGrad(dV, dxp, t0, n, tilesH, tilesW, Wx, Hx, Ci);
   }
