@@ -40,7 +40,7 @@ export interface SimdExports extends WinogradExports, PoolingExports, BatchNormE
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
   conv2dBackpropInput(dy: number, wT: number, dxp: number, pix: number, row: number, P: number, Co: number, R: number, Rp: number): void;
-  conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number, bias: number, relu: number): void;
+  conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number, bias: number, relu: number, panel: number): void;
   biasActivation(x: number, y: number, bias: number, P: number, C: number, relu: number): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   scaleChannels(x: number, y: number, v: number, P: number, C: number): void;
@@ -352,12 +352,16 @@ export function simdConv2D(backend: WasmBackend, simd: SimdExports, x: tf.Tensor
   const y = backend.makeOutput([B, info.outHeight, info.outWidth, Co], 'float32');
   const perImage = info.outHeight * info.outWidth;
   const [xp, w, yp, pixp, rowp] = [ptr(backend, padded), ptr(backend, filter), ptr(backend, y), ptr(backend, pix), ptr(backend, row)];
+  const parts = imageParts(backend, B);
+  // Below 4 input channels the kernel gathers 4 pixels' inputs into a panel [fH * fW * inC][4] per thread.
+  const panels = Ci < 4 ? parts.map(() => backend.makeOutput([info.filterHeight * info.filterWidth * Ci * 4], 'float32')) : [];
   // Output pixels in runs of whole images, one per thread (the offset tables are absolute, so a run is a sub-table).
-  runParts(backend, simd, imageParts(backend, B).map(([b0, n]) => ({
+  runParts(backend, simd, parts.map(([b0, n], k) => ({
     fn: 'conv2d',
-    args: [xp, w, yp + b0 * perImage * Co * 4, pixp + b0 * perImage * 4, rowp, n * perImage, info.filterHeight * info.filterWidth, Ci, Co, bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
+    args: [xp, w, yp + b0 * perImage * Co * 4, pixp + b0 * perImage * 4, rowp, n * perImage, info.filterHeight * info.filterWidth, Ci, Co, bias ? ptr(backend, bias) : 0, relu ? 1 : 0,
+      panels[k] ? ptr(backend, panels[k]) : 0],
   })));
-  dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
+  dispose(backend, pix, row, ...panels, ...(padded !== x ? [padded] : []));
   return y;
 }
 

@@ -241,9 +241,10 @@ function scatter(q: usize, row: usize, n: i32, lo: v128, hi: v128): void {
 // max(0, .), 0 for linear: FusedConv2D's epilogue applied to the registers before the store, the same operations in
 // the same order as `biasActivation` after the sum).
 
-export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: i32, taps: i32, Ci: i32, Co: i32, bias: usize, relu: i32): void {
+export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: i32, taps: i32, Ci: i32, Co: i32, bias: usize, relu: i32, panel: usize): void {
   const ys = <usize>Co << 2;
   const ciBytes = <usize>Ci << 2;
+  const panelEnd = panel + (<usize>taps * Ci << 4);
   for (let pb = 0; pb < P; pb += 4) {
     const last = P - 1;
     const x0 = x + (<usize>load<i32>(pix + (<usize>pb << 2)) << 2);
@@ -252,23 +253,32 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
     const x3 = x + (<usize>load<i32>(pix + (<usize>min(pb + 3, last) << 2)) << 2);
     const rows = min(4, P - pb);
     const out = y + (<usize>pb * Co << 2);
+    if (Ci < 4) {
+      // Few channels per tap (a first layer): the 4 pixels' inputs under every filter row, gathered once into a
+      // panel [taps * Ci][4] (im2col of 4 pixels) that every block of 8 output channels then reads through one
+      // pointer (four row pointers plus a table offset cost V8 an address add per load).
+      for (let r = row, q = panel; q < panelEnd; r += 4, q += 16) {
+        const o = <usize>load<i32>(r) << 2;
+        let v = f32x4.splat(load<f32>(x0 + o));
+        v = f32x4.replace_lane(v, 1, load<f32>(x1 + o));
+        v = f32x4.replace_lane(v, 2, load<f32>(x2 + o));
+        v128.store(q, f32x4.replace_lane(v, 3, load<f32>(x3 + o)));
+      }
+    }
     for (let cb = 0; cb < Co; cb += 8) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
       let b = w + (<usize>cb << 2);
       if (Ci < 4) {
-        // Few channels per tap (a first layer): one loop over all filter rows, their offsets from the table.
-        const rowEnd = row + (<usize>taps * Ci << 2);
-        for (let r = row; r < rowEnd; r += 4) {
-          const o = <usize>load<i32>(r) << 2;
+        for (let ap = panel; ap < panelEnd; ap += 16) {
           const b0 = v128.load(b), b1 = v128.load(b, 16);
-          let s = f32x4.splat(load<f32>(x0 + o));
+          let s = v128.load32_splat(ap);
           c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x1 + o));
+          s = v128.load32_splat(ap, 4);
           c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x2 + o));
+          s = v128.load32_splat(ap, 8);
           c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
-          s = f32x4.splat(load<f32>(x3 + o));
+          s = v128.load32_splat(ap, 12);
           c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
           b += ys;
         }
