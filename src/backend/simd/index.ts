@@ -38,7 +38,8 @@ import type { WinogradExports } from './winograd.ts';
 export interface SimdExports extends WinogradExports, PoolingExports, BatchNormExports, AdamExports, GemmExports, CrossEntropyExports {
   pixelOffsets(dst: number, B: number, OH: number, OW: number, Hp: number, Wp: number, Ci: number, sH: number, sW: number): void;
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
-  conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number): void;
+  conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number, panel: number): void;
+  filterPanelBytes(): number;
   conv2dBackpropInput(dy: number, wT: number, dxp: number, pix: number, row: number, P: number, Co: number, R: number, Rp: number): void;
   conv2d(x: number, w: number, y: number, pix: number, row: number, P: number, taps: number, Ci: number, Co: number, bias: number, relu: number, panel: number): void;
   biasActivation(x: number, y: number, bias: number, P: number, C: number, relu: number): void;
@@ -379,8 +380,10 @@ export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports
   const { pix, row } = offsetTables(backend, simd, info);
   const dW = backend.makeOutput([info.filterHeight, info.filterWidth, Ci, Co], 'float32');
   const parts = imageParts(backend, B);
+  // Per thread a panel for the kernel's gathered inputs (`filterPanelBytes`).
+  const panels = parts.map(() => backend.makeOutput([simd.filterPanelBytes() / 4], 'float32'));
   if (parts.length === 1) {
-    simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co);
+    simd.conv2dBackpropFilter(ptr(backend, padded), ptr(backend, dy), ptr(backend, dW), ptr(backend, pix), ptr(backend, row), P, R, Co, ptr(backend, panels[0]!));
   } else {
     // Each thread sums its own images' pixels into its own dW; the partial sums are added at the end.
     const perImage = info.outHeight * info.outWidth;
@@ -388,12 +391,12 @@ export function simdConv2DBackpropFilter(backend: WasmBackend, simd: SimdExports
     const outs = [dW, ...partial];
     runParts(backend, simd, parts.map(([b0, n], k) => ({
       fn: 'conv2dBackpropFilter',
-      args: [ptr(backend, padded), ptr(backend, dy) + b0 * perImage * Co * 4, ptr(backend, outs[k]!), ptr(backend, pix) + b0 * perImage * 4, ptr(backend, row), n * perImage, R, Co],
+      args: [ptr(backend, padded), ptr(backend, dy) + b0 * perImage * Co * 4, ptr(backend, outs[k]!), ptr(backend, pix) + b0 * perImage * 4, ptr(backend, row), n * perImage, R, Co, ptr(backend, panels[k]!)],
     })));
     addInto(backend, dW, partial, R * Co);
     dispose(backend, ...partial);
   }
-  dispose(backend, pix, row, ...(padded !== x ? [padded] : []));
+  dispose(backend, pix, row, ...panels, ...(padded !== x ? [padded] : []));
   return dW;
 }
 

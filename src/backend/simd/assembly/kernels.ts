@@ -92,28 +92,48 @@ export function transpose(src: usize, dst: usize, rows: i32, cols: i32, dstStrid
 /** Pixels per pass: a chunk's dy and x stay in L2 while every (r, co) block of dw sweeps it. */
 const FILTER_CHUNK: i32 = 512;
 
-@inline function lane(v: v128, i: u8): v128 {
-  // Broadcast of lane i (one pshufd).
-  return i == 0 ? v128.shuffle<f32>(v, v, 0, 0, 0, 0)
-    : i == 1 ? v128.shuffle<f32>(v, v, 1, 1, 1, 1)
-    : i == 2 ? v128.shuffle<f32>(v, v, 2, 2, 2, 2)
-    : v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+/** The float32 values at p0..p3 as one v128: four broadcast loads and a tree of three shuffles (no lane-insert chain). */
+@inline function gather4(p0: usize, p1: usize, p2: usize, p3: usize): v128 {
+  const a = v128.load32_splat(p0), b = v128.load32_splat(p1), c = v128.load32_splat(p2), d = v128.load32_splat(p3);
+  return v128.shuffle<f32>(v128.shuffle<f32>(a, b, 0, 4, 0, 4), v128.shuffle<f32>(c, d, 0, 4, 0, 4), 0, 1, 4, 5);
 }
 
-export function conv2dBackpropFilter(x: usize, dy: usize, dw: usize, pix: usize, row: usize, P: i32, R: i32, Co: i32): void {
+/** Bytes of scratch `conv2dBackpropFilter` needs: a panel [FILTER_CHUNK][4] of float32. */
+export function filterPanelBytes(): usize {
+  return <usize>FILTER_CHUNK << 4;
+}
+
+/**
+ * `panel` is scratch of `filterPanelBytes()` bytes. Per chunk of pixels and block of 4 filter rows, the 4 rows' inputs
+ * of every pixel are gathered once into the panel [pixels][4] (one v128 load when the 4 offsets are consecutive: one
+ * tap, ci..ci+3), and each block of 8 output channels reads it through one pointer with broadcast loads (with four
+ * row pointers plus a table offset per pixel, V8 spent an address add per load). The last row block repeats its last
+ * row and stores only the valid ones.
+ */
+export function conv2dBackpropFilter(x: usize, dy: usize, dw: usize, pix: usize, row: usize, P: i32, R: i32, Co: i32, panel: usize): void {
   memory.fill(dw, 0, <usize>R * Co * 4);
   const dyStride = <usize>Co << 2;
-  // Rows come in blocks of 4; a block whose 4 offsets are consecutive (same tap, ci..ci+3) loads them as one
-  // v128, others load 4 scalars. The last block repeats its last row and stores only the valid ones.
   for (let p0 = 0; p0 < P; p0 += FILTER_CHUNK) {
     const p1 = min(P, p0 + FILTER_CHUNK);
-    for (let cb = 0; cb < Co; cb += 8) {
-      for (let rb = 0; rb < R; rb += 4) {
-        const last = R - 1;
-        const o0 = load<i32>(row + (<usize>rb << 2));
-        const o1 = load<i32>(row + (<usize>min(rb + 1, last) << 2));
-        const o2 = load<i32>(row + (<usize>min(rb + 2, last) << 2));
-        const o3 = load<i32>(row + (<usize>min(rb + 3, last) << 2));
+    const panelEnd = panel + (<usize>(p1 - p0) << 4);
+    const pixEnd = pix + (<usize>p1 << 2);
+    for (let rb = 0; rb < R; rb += 4) {
+      const last = R - 1;
+      const o0 = load<i32>(row + (<usize>rb << 2));
+      const o1 = load<i32>(row + (<usize>min(rb + 1, last) << 2));
+      const o2 = load<i32>(row + (<usize>min(rb + 2, last) << 2));
+      const o3 = load<i32>(row + (<usize>min(rb + 3, last) << 2));
+      if (rb + 3 <= last && o1 == o0 + 1 && o2 == o0 + 2 && o3 == o0 + 3) {
+        const xb = x + (<usize>o0 << 2);
+        for (let pp = pix + (<usize>p0 << 2), q = panel; pp < pixEnd; pp += 4, q += 16) v128.store(q, v128.load(xb + (<usize>load<i32>(pp) << 2)));
+      } else {
+        const x0 = x + (<usize>o0 << 2), x1 = x + (<usize>o1 << 2), x2 = x + (<usize>o2 << 2), x3 = x + (<usize>o3 << 2);
+        for (let pp = pix + (<usize>p0 << 2), q = panel; pp < pixEnd; pp += 4, q += 16) {
+          const o = <usize>load<i32>(pp) << 2;
+          v128.store(q, gather4(x0 + o, x1 + o, x2 + o, x3 + o));
+        }
+      }
+      for (let cb = 0; cb < Co; cb += 8) {
         const out = dw + ((<usize>rb * Co + cb) << 2);
         let a00 = v128.load(out), a01 = v128.load(out, 16);
         let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a20 = f32x4.splat(0), a21 = f32x4.splat(0);
@@ -121,39 +141,18 @@ export function conv2dBackpropFilter(x: usize, dy: usize, dw: usize, pix: usize,
         if (rb + 1 <= last) { a10 = v128.load(out + dyStride); a11 = v128.load(out + dyStride, 16); }
         if (rb + 2 <= last) { a20 = v128.load(out + 2 * dyStride); a21 = v128.load(out + 2 * dyStride, 16); }
         if (rb + 3 <= last) { a30 = v128.load(out + 3 * dyStride); a31 = v128.load(out + 3 * dyStride, 16); }
-        let pp = pix + (<usize>p0 << 2);
         let d = dy + ((<usize>p0 * Co + cb) << 2);
-        const pEnd = pix + (<usize>p1 << 2);
-        if (rb + 3 <= last && o1 == o0 + 1 && o2 == o0 + 2 && o3 == o0 + 3) {
-          const xb = x + (<usize>o0 << 2);
-          while (pp < pEnd) {
-            const v = v128.load(xb + (<usize>load<i32>(pp) << 2));
-            const d0 = v128.load(d), d1 = v128.load(d, 16);
-            let s = lane(v, 0);
-            a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
-            s = lane(v, 1);
-            a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
-            s = lane(v, 2);
-            a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
-            s = lane(v, 3);
-            a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
-            pp += 4; d += dyStride;
-          }
-        } else {
-          const x0 = x + (<usize>o0 << 2), x1 = x + (<usize>o1 << 2), x2 = x + (<usize>o2 << 2), x3 = x + (<usize>o3 << 2);
-          while (pp < pEnd) {
-            const q = <usize>load<i32>(pp) << 2;
-            const d0 = v128.load(d), d1 = v128.load(d, 16);
-            let s = f32x4.splat(load<f32>(x0 + q));
-            a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
-            s = f32x4.splat(load<f32>(x1 + q));
-            a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
-            s = f32x4.splat(load<f32>(x2 + q));
-            a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
-            s = f32x4.splat(load<f32>(x3 + q));
-            a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
-            pp += 4; d += dyStride;
-          }
+        for (let ap = panel; ap < panelEnd; ap += 16) {
+          const d0 = v128.load(d), d1 = v128.load(d, 16);
+          let s = v128.load32_splat(ap);
+          a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+          s = v128.load32_splat(ap, 4);
+          a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+          s = v128.load32_splat(ap, 8);
+          a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+          s = v128.load32_splat(ap, 12);
+          a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+          d += dyStride;
         }
         v128.store(out, a00); v128.store(out, a01, 16);
         if (rb + 1 <= last) { v128.store(out + dyStride, a10); v128.store(out + dyStride, a11, 16); }
@@ -259,10 +258,7 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
       // pointer (four row pointers plus a table offset cost V8 an address add per load).
       for (let r = row, q = panel; q < panelEnd; r += 4, q += 16) {
         const o = <usize>load<i32>(r) << 2;
-        let v = f32x4.splat(load<f32>(x0 + o));
-        v = f32x4.replace_lane(v, 1, load<f32>(x1 + o));
-        v = f32x4.replace_lane(v, 2, load<f32>(x2 + o));
-        v128.store(q, f32x4.replace_lane(v, 3, load<f32>(x3 + o)));
+        v128.store(q, gather4(x0 + o, x1 + o, x2 + o, x3 + o));
       }
     }
     for (let cb = 0; cb < Co; cb += 8) {
