@@ -19,6 +19,8 @@ import '@tensorflow/tfjs-layers';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installFusedAdam } from './adam.ts';
 import { installFusedCrossEntropy } from './crossEntropy.ts';
+import { dropoutMaskKernelConfigs } from './kernels/DropoutMask.ts';
+import { registerMissingKernels } from './kernels/wasm_util.ts';
 import { installBatchNormTraining } from './batchNormTraining.ts';
 import { installConvReluTraining } from './convReluTraining.ts';
 import { useThreadedWasmInNode } from './threadedWasm.ts';
@@ -129,6 +131,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         installConvReluTraining();
         installFusedAdam();
         installFusedCrossEntropy();
+        registerMissingKernels(dropoutMaskKernelConfigs);
       }
     })();
     ready.set(name, pending);

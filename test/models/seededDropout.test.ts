@@ -5,7 +5,26 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { dropoutMask, SeededDropout, setHashedDropoutMasks } from '../../src/models/seededDropout.ts';
+import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
+import { DROPOUT_MASK, dropoutMask, SeededDropout, setHashedDropoutMasks } from '../../src/models/seededDropout.ts';
+
+/** The mask by its definition, written out independently: kept where fmix32(key + i * golden) >= rate * 2^32 (float64). */
+function referenceMask(size: number, rate: number, seed: number): Float32Array {
+  const fmix = (h: number) => {
+    h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  const whole = Math.trunc(seed);
+  const key = fmix((whole >>> 0) ^ fmix(Math.floor(whole / 2 ** 32) + 0x9e3779b9));
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = fmix((key + Math.imul(i, 0x9e3779b9)) | 0) >= rate * 2 ** 32 ? 1 / Math.fround(1 - rate) : 0;
+  return out;
+}
+
+const maskCases: Array<[number, number, number]> = [
+  [1, 0.4, 0], [3, 0.4, 1], [7, 0.5, -5], [64 * 1152, 0.4, 123456], [64 * 128 + 3, 0.4, 2 ** 40 + 17], [1001, 0.1, 9],
+  [999, 0, 4], [517, 0.9999999999, 2], [256, 1 - 2 ** -33, 5],
+];
 
 describe('dropoutMask', () => {
   it('drops about `rate` of the elements and scales the rest by 1 / (1 - rate), as float32', () => {
@@ -34,6 +53,28 @@ describe('dropoutMask', () => {
     expect(dropoutMask(1000, 0, 3).every((v) => v === 1)).toBe(true);
     expect(Array.from(dropoutMask(100, 0.3, 3))).toEqual(Array.from(dropoutMask(1000, 0.3, 3).subarray(0, 100)));
   });
+});
+
+describe('the HwrDropoutMask kernel', () => {
+  afterEach(() => setSimdKernelsEnabled(true));
+
+  it('dropoutMask equals the mask by its definition', () => {
+    for (const [size, rate, seed] of maskCases) expect(Array.from(dropoutMask(size, rate, seed))).toEqual(Array.from(referenceMask(size, rate, seed)));
+  });
+
+  for (const [backend, simd] of [['wasm', true], ['wasm', false], ['cpu', false]] as const) {
+    it(`writes dropoutMask's values bit for bit (${backend}${backend === 'wasm' ? (simd ? ', SIMD' : ', JS on the heap') : ''})`, async () => {
+      await setupBackend({ backend });
+      setSimdKernelsEnabled(simd);
+      for (const [size, rate, seed] of maskCases) {
+        const shape = size % 64 === 0 ? [64, size / 64] : [size];
+        const mask = tf.engine().runKernel(DROPOUT_MASK, {}, { shape, rate, seed }) as tf.Tensor;
+        expect(mask.shape).toEqual(shape);
+        expect(Array.from(await mask.data())).toEqual(Array.from(dropoutMask(size, rate, seed)));
+        mask.dispose();
+      }
+    });
+  }
 });
 
 describe('SeededDropout in training', () => {

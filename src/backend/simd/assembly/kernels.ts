@@ -14,6 +14,7 @@
 export * from './adam';
 export * from './batchNorm';
 export * from './crossEntropy';
+export * from './dropout';
 export * from './gemm';
 export * from './pooling';
 export * from './winograd';
