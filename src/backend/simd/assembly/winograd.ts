@@ -324,7 +324,8 @@ export function gemmPlanesAtAccumulate(planes: usize, A: usize, B: usize, C: usi
         let c20 = v128.load(o + 2 * ns), c21 = v128.load(o + 2 * ns, 16);
         let c30 = v128.load(o + 3 * ns), c31 = v128.load(o + 3 * ns, 16);
         let ap = a + i, bp = b + j;
-        for (let k = 0; k < n; k++) {
+        const bEnd = bp + <usize>n * ns;
+        while (bp < bEnd) {
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
           let s = v128.load32_splat(ap);
           c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
