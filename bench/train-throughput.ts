@@ -5,7 +5,7 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
- *                                     moving-averages,winograd-3-5,gemm,cross-entropy] [--kernel-threads 2]
+ *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel] [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
@@ -15,7 +15,8 @@
  * convolution with a ReLU as one FusedConv2D in training; `dropout-mask`: SeededDropout's masks from tf.dropout instead
  * of `dropoutMask`; `moving-averages`: batch norm's moving statistics by six ops per layer instead of one kernel;
  * `winograd-3-5`: F(4x4) where F(3x3) or F(5x5) cover the output exactly; `gemm`: the dense products on the
- * 1x1-convolution route instead of src/backend/simd/gemm.ts; `cross-entropy`: tfjs-layers' loss ops).
+ * 1x1-convolution route instead of src/backend/simd/gemm.ts; `cross-entropy`: tfjs-layers' loss ops) and of session 22
+ * (`max-pool`: the stock XNNPACK MaxPool in training; `dropout-kernel`: SeededDropout's masks made in JS and uploaded).
  * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
  * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -35,6 +36,8 @@ import { setConvReluTrainingEnabled } from '../src/backend/convReluTraining.ts';
 import { setHashedDropoutMasks } from '../src/models/seededDropout.ts';
 import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
 import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
+import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
+import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,6 +67,8 @@ const switches: Record<string, (on: boolean) => void> = {
   'winograd-3-5': setGenericWinogradEnabled,
   gemm: setGemmKernelsEnabled,
   'cross-entropy': setFusedCrossEntropyEnabled,
+  'max-pool': setSimdMaxPoolEnabled,
+  'dropout-kernel': setDropoutMaskKernelEnabled,
 };
 
 /**

@@ -42,6 +42,16 @@ export function dropoutMaskParams(rate: number, seed: number): DropoutMaskParams
   return { key, threshold, keep: Math.fround(1 / Math.fround(1 - rate)) };
 }
 
+let maskKernel = true;
+
+/**
+ * Chooses where `dropoutMaskTensor` makes a mask: the `HwrDropoutMask` kernel where registered (default, `true`) or
+ * `dropoutMask`'s array, uploaded (`false`, as before session 22). The values are the same. For A/B benchmarks.
+ */
+export function setDropoutMaskKernelEnabled(on: boolean): void {
+  maskKernel = on;
+}
+
 /** Name of the kernel that writes a mask straight into the backend's memory (src/backend/kernels/DropoutMask.ts). */
 export const DROPOUT_MASK = 'HwrDropoutMask';
 
@@ -76,7 +86,7 @@ export function dropoutMask(size: number, rate: number, seed: number): Float32Ar
  * kernel where it is registered (wasm, cpu: `setupBackend` installs it), else from `dropoutMask`'s array.
  */
 export function dropoutMaskTensor(shape: number[], rate: number, seed: number): tf.Tensor {
-  if (tf.getKernel(DROPOUT_MASK, tf.getBackend())) {
+  if (maskKernel && tf.getKernel(DROPOUT_MASK, tf.getBackend())) {
     const attrs: DropoutMaskAttrs = { shape, rate, seed };
     return tf.engine().runKernel(DROPOUT_MASK, {}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
   }

@@ -2,7 +2,7 @@
  * The SIMD convolutions split over two threads (`setupBackend({ kernelThreads: 2 })`: TF.js's threaded wasm build in
  * Node, src/backend/threadedWasm.ts, and the helper threads of src/backend/simd/threads.ts) against the cpu backend,
  * TF.js's reference: every split kernel (direct Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput; Winograd
- * F(2x2) and F(4x4) forward, input and filter gradient) on batches that split evenly and unevenly, then a short
+ * F(2x2) and F(4x4) forward, input and filter gradient; the GEMMs; MaxPool in training and its gradient) on batches that split evenly and unevenly, then a short
  * training run whose loss curve must follow the cpu backend's.
  *
  * Tolerance as in kernels.test.ts: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|) (the filter gradients add the
@@ -104,6 +104,20 @@ describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () =
         const out = simdMatMul(tf.backend() as WasmBackend, a, b, c.transposeA, c.transposeB);
         expect(out).not.toBeNull();
         return tf.engine().makeTensorFromTensorInfo(out!);
+      }, TOLERANCE);
+    });
+  }
+
+  for (const shape of [[3, 24, 24, 32], [5, 11, 11, 8]] as Shape4D[]) {
+    it(`MaxPool in training and its gradient, split over two threads, match the cpu backend, x ${shape}`, async () => {
+      await compareBackends('y and dx', () => {
+        const x = tf.tensor4d(values(sizeOf(shape), 81), shape);
+        let y: tf.Tensor | undefined;
+        const dx = tf.grad((input: tf.Tensor) => {
+          y = tf.keep(tf.maxPool(input as tf.Tensor4D, 2, 2, 'same'));
+          return tf.sum(tf.mul(y, tf.range(1, sizeOf(y.shape) + 1).reshape(y.shape)));
+        })(x);
+        return [y!, dx];
       }, TOLERANCE);
     });
   }

@@ -1,5 +1,5 @@
 /**
- * The wasm SIMD pooling kernels (src/backend/simd/pooling.ts) behind MaxPoolGrad, Sum and Mean: against the
+ * The wasm SIMD pooling kernels (src/backend/simd/pooling.ts) behind MaxPool in training, MaxPoolGrad, Sum and Mean: against the
  * cpu backend (TF.js's reference) on shapes that reach every branch (2x2 tournaments, general and clipped
  * windows, overlapping windows, gaps between windows, 'same' and numeric padding, channels not a multiple
  * of 4, ReLU-like ties; reductions over several leading-axis sets and widths), and bit for bit against the
@@ -100,6 +100,51 @@ describe('wasm SIMD pooling kernels', () => {
       await compareWithCpu('dx', () => poolGrad(c, raw));
     });
   }
+
+  /** MaxPool's output while a tape records (the training kernel of src/backend/kernels/MaxPool.ts runs then). */
+  const taped = (c: PoolCase, raw: Float32Array): tf.Tensor => {
+    let y: tf.Tensor | undefined;
+    const x = tf.tensor4d(raw, c.x);
+    const grad = tf.grad((input: tf.Tensor) => {
+      y = tf.keep(tf.maxPool(input as tf.Tensor4D, c.size, c.stride, c.pad));
+      return tf.sum(y);
+    })(x);
+    tf.dispose([x, grad]);
+    return y!;
+  };
+
+  // Numeric padding is left out: the stock wasm MaxPool fails on it (see poolInputs), and the SIMD kernel runs only
+  // where the channels are a multiple of 4.
+  for (const c of poolCases.filter((p) => typeof p.pad === 'string')) {
+    it(`MaxPool in training matches the cpu backend's values exactly, ${poolName(c)}`, async () => {
+      const raw = c.ties ? withTies(values(sizeOf(c.x), 7)) : values(sizeOf(c.x), 7);
+      for (let i = 3; i < raw.length; i += 29) raw[i] = -Infinity;
+      await setupBackend({ backend: 'cpu' });
+      const expected = tf.tidy(() => tf.maxPool(tf.tensor4d(raw, c.x), c.size, c.stride, c.pad).dataSync() as Float32Array);
+      await setupBackend({ backend: 'wasm' });
+      const y = taped(c, raw);
+      expectSameBits(y.dataSync() as Float32Array, expected, 'y');
+      y.dispose();
+    });
+  }
+
+  it('MaxPool in training gives NaN for a window holding a NaN, and the stock kernel runs outside a tape', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const c: PoolCase = { x: [1, 4, 4, 4], size: [2, 2], stride: [2, 2], pad: 'valid', ties: false };
+    const raw = values(64, 3);
+    raw[0] = NaN; // pixel (0, 0), channel 0: window (0, 0)
+    const y = taped(c, raw);
+    const v = y.dataSync();
+    expect(Number.isNaN(v[0])).toBe(true);
+    expect(Array.from(v.slice(1)).every(Number.isFinite)).toBe(true);
+    y.dispose();
+    const before = tf.memory().numTensors;
+    const stock = tf.tidy(() => tf.maxPool(tf.tensor4d(values(64, 4), c.x), c.size, c.stride, c.pad).dataSync());
+    const trained = taped(c, values(64, 4));
+    expect(Array.from(trained.dataSync())).toEqual(Array.from(stock));
+    trained.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   describe.skipIf(!simdKernelsAvailable())('bit-identical to the JS kernels', () => {
     it('the pooling kernels are built into kernels.wasm', async () => {

@@ -13,6 +13,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
 import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
 import { identityConfig } from './Identity.ts';
+import { maxPoolConfig } from './MaxPool.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { multiplyConfig } from './Multiply.ts';
@@ -27,6 +28,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   fusedConv2DConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
+  maxPoolConfig,
   maxPoolGradConfig,
   batchMatMulConfig,
   fusedMatMulConfig,

@@ -1,6 +1,6 @@
 /**
- * hwr's wasm SIMD pooling and reduction kernels (`assembly/pooling.ts`, part of `kernels.wasm`): the
- * max-pooling gradient and the float64 column sums behind Sum and Mean over leading axes.
+ * hwr's wasm SIMD pooling and reduction kernels (`assembly/pooling.ts`, part of `kernels.wasm`): max pooling in
+ * training, the max-pooling gradient and the float64 column sums behind Sum and Mean over leading axes.
  *
  * Why: the JS loops they replace (src/backend/kernels/MaxPoolGrad.ts, Sum.ts) handle one float per
  * iteration; over NHWC tensors the channels are contiguous, so the wasm kernels take 4 channels (columns)
@@ -20,6 +20,8 @@ import { imageParts, runParts } from './index.ts';
 
 /** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
 export interface PoolingExports {
+  maxPool(x: number, y: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
+    fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   maxPoolGrad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   columnSums(x: number, rows: number, cols: number, scale: number, out: number, acc: number): void;
@@ -45,6 +47,24 @@ export function simdMaxPoolGrad(backend: WasmBackend, kernels: PoolingExports, x
       info.strideWidth, info.padInfo.top, info.padInfo.left],
   })));
   return dx;
+}
+
+/**
+ * MaxPool: y[b, oh, ow, c] = max of x over window (b, oh, ow) (its pixels inside x), channel c. `x` float32
+ * [batch, inH, inW, C] with C % 4 == 0, `info` from `computePool2DInfo` (any window, stride and padding; dilation
+ * 1); returns float32 [batch, outH, outW, C]. A NaN in a window gives NaN (wasm's `f32x4.max`). Throws nothing.
+ */
+export function simdMaxPool(backend: WasmBackend, kernels: PoolingExports, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const y = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.inChannels], 'float32');
+  const inImage = info.inHeight * info.inWidth * info.inChannels * 4;
+  const outImage = info.outHeight * info.outWidth * info.inChannels * 4;
+  runParts(backend, kernels as never, imageParts(backend, info.batchSize).map(([b0, n]) => ({
+    fn: 'maxPool',
+    args: [ptr(backend, x) + b0 * inImage, ptr(backend, y) + b0 * outImage, n, info.inHeight, info.inWidth, info.inChannels,
+      info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth,
+      info.padInfo.top, info.padInfo.left],
+  })));
+  return y;
 }
 
 /**

@@ -118,6 +118,52 @@ function poolChannel(xp: usize, dp: usize, gp: usize, pixel: usize, row: usize, 
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// MaxPool (forward): y[b, oh, ow, c] = max of x[b, h, w, c] over the window's pixels inside x
+
+/**
+ * Max pooling. x [B, H, W, C] and y [B, OH, OW, C] float32, C % 4 == 0; window, strides and padding as in
+ * `maxPoolGrad` (pixels in the padding are skipped; a window with no pixel inside x gives -Infinity). `f32x4.max`
+ * per pixel in row-major window order: a NaN in a window gives NaN. One pass over x (a 2 x 2 window: four vector
+ * loads and three maxima per 4 channels).
+ */
+export function maxPool(x: usize, y: usize, B: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32,
+  fH: i32, fW: i32, sH: i32, sW: i32, padTop: i32, padLeft: i32): void {
+  const pixel = <usize>C << 2;
+  const row = <usize>W * C << 2;
+  const lowest = f32x4.splat(-Infinity);
+  let out = y;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sH - padTop;
+      const hFrom = max(0, h0);
+      const rows = min(H, h0 + fH) - hFrom;
+      for (let ow = 0; ow < OW; ow++, out += pixel) {
+        const w0 = ow * sW - padLeft;
+        const wFrom = max(0, w0);
+        const cols = min(W, w0 + fW) - wFrom;
+        const xc = x + (((<usize>b * H + hFrom) * W + wFrom) * C << 2);
+        if (rows == 2 && cols == 2) {
+          for (let c: usize = 0; c < pixel; c += 16) {
+            const top = f32x4.max(v128.load(xc + c), v128.load(xc + pixel + c));
+            const bottom = f32x4.max(v128.load(xc + row + c), v128.load(xc + row + pixel + c));
+            v128.store(out + c, f32x4.max(top, bottom));
+          }
+        } else {
+          for (let c: usize = 0; c < pixel; c += 16) {
+            let m = lowest;
+            for (let h = 0; h < rows; h++) {
+              let p = xc + <usize>h * row + c;
+              for (let w = 0; w < cols; w++, p += pixel) m = f32x4.max(m, v128.load(p));
+            }
+            v128.store(out + c, m);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Column sums (Sum and Mean over leading axes): out[j] = scale * sum_i x[i, j], accumulated in float64
 
 /**
