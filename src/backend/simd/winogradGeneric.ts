@@ -19,7 +19,7 @@
  * points keep float32 error low; NNPACK's F(6x6) uses the same).
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { dispose, heapF32, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
+import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
 import { addInto, imageParts, paddedCopy, runParts } from './index.ts';
 import type { WinogradExports } from './winograd.ts';
 
@@ -91,28 +91,6 @@ export function winogradMatrices(m: GenericTile): { BT: Float64Array; AT: Float6
   return { BT, AT, G };
 }
 
-function transposed(x: Float64Array, rows: number, cols: number): Float64Array {
-  const t = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c]!;
-  return t;
-}
-
-const packed = new Map<GenericTile, Float32Array>();
-
-/**
- * The matrices of the filter transforms as the wasm kernels read them: G, G^T, float32, concatenated (the per-tile
- * transforms have theirs compiled in: assembly/winogradTransforms.ts).
- */
-function packedMatrices(m: GenericTile): Float32Array {
-  let out = packed.get(m);
-  if (!out) {
-    const { G } = winogradMatrices(m);
-    out = Float32Array.from([...G, ...transposed(G, m + 2, 3)]);
-    packed.set(m, out);
-  }
-  return out;
-}
-
 /**
  * Whether F(m x m)'s tiles cover `info`'s output with no more padding than F(4x4)'s (m * ceil(OH / m) <=
  * 4 * ceil(OH / 4), and the same across): where the cost model may consider it. F(3x3) and F(5x5) for outputs of 3 and
@@ -127,15 +105,11 @@ type Info = tf.backend_util.Conv2DInfo;
 type Simd = WinogradExports;
 
 /**
- * The filter-transform matrices on the heap and a scratch per part: alpha^2 v128 for the transforms, then one m x m
- * tile of `channels` floats (the partial tiles' copies). Caller disposes both.
+ * A scratch per part: alpha^2 v128 for the transforms, then one m x m tile of `channels` floats (the partial tiles'
+ * copies). Caller disposes them.
  */
-function setup(backend: WasmBackend, m: GenericTile, parts: number, channels: number): { mats: tf.TensorInfo; tmp: tf.TensorInfo[] } {
-  const values = packedMatrices(m);
-  const mats = backend.makeOutput([values.length], 'float32');
-  heapF32(backend).set(values, ptr(backend, mats) / 4);
-  const tmp = Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4 + m * m * channels], 'float32'));
-  return { mats, tmp };
+function setup(backend: WasmBackend, m: GenericTile, parts: number, channels: number): { tmp: tf.TensorInfo[] } {
+  return { tmp: Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4 + m * m * channels], 'float32')) };
 }
 
 /** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
@@ -148,9 +122,9 @@ function planes(backend: WasmBackend, count: number, planeBytes: number): tf.Ten
 }
 
 /** U = G g G^T of a filter [3, 3, c1, c2] (planes `filterPlane(c1, c2)` apart). Caller disposes. */
-function filterTransform(backend: WasmBackend, simd: Simd, m: GenericTile, mats: tf.TensorInfo, tmp: tf.TensorInfo, filter: tf.TensorInfo, c1: number, c2: number): tf.TensorInfo {
+function filterTransform(backend: WasmBackend, simd: Simd, m: GenericTile, tmp: tf.TensorInfo, filter: tf.TensorInfo, c1: number, c2: number): tf.TensorInfo {
   const U = planes(backend, (m + 2) ** 2, simd.filterPlane(c1, c2));
-  simd.winogradGenericFilter(m, ptr(backend, mats), ptr(backend, tmp), ptr(backend, filter), ptr(backend, U), c1, c2);
+  simd.winogradGenericFilter(m, ptr(backend, tmp), ptr(backend, filter), ptr(backend, U), c1, c2);
   return U;
 }
 
@@ -164,9 +138,9 @@ export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.Te
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
+  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
-  const U = filterTransform(backend, simd, m, mats, tmp[0]!, filter, Ci, Co);
+  const U = filterTransform(backend, simd, m, tmp[0]!, filter, Ci, Co);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
   const M = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
@@ -175,7 +149,7 @@ export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.Te
     args: [m, ptr(backend, tmp[k]!), ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, U), ptr(backend, y) + b0 * OH * OW * Co * 4,
       ptr(backend, V[k]!), ptr(backend, M[k]!), n, OH, OW, Ci, Co, bias ? ptr(backend, bias) : 0, relu ? 1 : 0],
   })));
-  dispose(backend, mats, ...tmp, xp, U, ...V, ...M);
+  dispose(backend, ...tmp, xp, U, ...V, ...M);
   return y;
 }
 
@@ -188,12 +162,12 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
+  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   // The transform of the per-tap transposed filter [3, 3, outC, inC] (see winograd.ts).
   const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
   const tap = Ci * Co * 4;
   for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
-  const UT = filterTransform(backend, simd, m, mats, tmp[0]!, wT, Co, Ci);
+  const UT = filterTransform(backend, simd, m, tmp[0]!, wT, Co, Ci);
   dispose(backend, wT);
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
   const dV = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
@@ -208,12 +182,12 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
       ptr(backend, DY[k]!), ptr(backend, dV[k]!), n, OH, OW, Ci, Co],
   })));
   if (direct) {
-    dispose(backend, mats, ...tmp, UT, ...DY, ...dV);
+    dispose(backend, ...tmp, UT, ...DY, ...dV);
     return dxp;
   }
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), B, H, W, Ci, Hx, Wx, info.padInfo.top, info.padInfo.left);
-  dispose(backend, mats, ...tmp, UT, ...DY, ...dV, dxp);
+  dispose(backend, ...tmp, UT, ...DY, ...dV, dxp);
   return dx;
 }
 
@@ -226,7 +200,7 @@ export function winogradGenericConv2DBackpropFilter(backend: WasmBackend, simd: 
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { mats, tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
+  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
@@ -236,10 +210,10 @@ export function winogradGenericConv2DBackpropFilter(backend: WasmBackend, simd: 
   const outs = [dW, ...partial];
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradGenericConv2dBackpropFilter',
-    args: [m, ptr(backend, mats), ptr(backend, tmp[k]!), ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, outs[k]!),
+    args: [m, ptr(backend, tmp[k]!), ptr(backend, xp) + b0 * Hx * Wx * Ci * 4, ptr(backend, dy) + b0 * OH * OW * Co * 4, ptr(backend, outs[k]!),
       ptr(backend, V[k]!), ptr(backend, DY[k]!), ptr(backend, MW[k]!), n, OH, OW, Ci, Co],
   })));
   addInto(backend, dW, partial, 9 * Ci * Co);
-  dispose(backend, mats, ...tmp, xp, ...V, ...DY, ...MW, ...partial);
+  dispose(backend, ...tmp, xp, ...V, ...DY, ...MW, ...partial);
   return dW;
 }
