@@ -56,13 +56,15 @@ export type ConvOp = 'forward' | 'input' | 'filter';
  * per multiply-add, the Winograd GEMMs per multiply-add, the transforms per transformed element and channel,
  * and the per-call filter work (transform, transpose or final filter-gradient transform) per plane element.
  * F(3x3), F(5x5) and F(6x6) (session 21) were set from A/B runs on a loaded machine, not from a fit: F(3x3) and F(5x5)
- * win on the 3x3 and 10x10 outputs where they measured faster at batch 64; F(6x6) loses to F(4x4) on the 11x11 output,
- * where it measured no faster.
+ * win on the 3x3 and 10x10 outputs where they measured faster at batch 64. F(6x6) measured no faster than F(4x4) on the
+ * 11x11 output then; after session 22's faster per-plane GEMMs it is 5-14% faster there at batch 64 (interleaved A/B
+ * of the three operations, notes/PERFORMANCE.md), so its transform constant was lowered to pick it at batch 64 (at
+ * batch 1 F(4x4) stays: F(6x6)'s filter transform dominates).
  */
 const WINOGRAD_COST = {
   directMacNs: { forward: 0.05, input: 0.052, filter: 0.055 },
   gemmMacNs: 0.05,
-  transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.4, 6: 1.6 },
+  transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.4, 6: 1.0 },
   filterNs: {
     forward: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 }, input: { 2: 0.6, 3: 1.4, 4: 0.6, 5: 1.4, 6: 1.4 }, filter: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 },
   },
