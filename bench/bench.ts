@@ -248,7 +248,7 @@ function describeTorchProcess(config: TorchConfig, info: TorchInfo): TorchProces
 
 /** The TypeScript side: one compiled model per (architecture, threads) for training, one for inference. */
 class TsSide {
-  private readonly trainers = new BenchTrainers();
+  private readonly trainers = new BenchTrainers(torchWarmSeconds);
   private readonly recognizers = new Map<ModelName, Recognizer>();
   private readonly batch = new Map<ModelName, [tf.Tensor, tf.Tensor]>();
   /** Peak RSS in bytes seen after any training step. */
@@ -479,7 +479,7 @@ function torchConfigMarkdown(report: Report): string[] {
       '**As installed**: Debian\'s torch (BLAS_INFO=generic: it calls whatever `libblas.so.3` the loader finds) in the environment `npm run bench` inherited, eager NCHW. ' +
       '**Tuned**: Debian\'s OpenBLAS (`libopenblas0-pthread`) through `LD_LIBRARY_PATH` when installed, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` unset, `OPENBLAS_NUM_THREADS` and `OMP_NUM_THREADS` = the threads under test (and with 2, `OMP_WAIT_POLICY=PASSIVE`: no spinning at barriers on a shared machine), ' +
       '`GLIBC_TUNABLES` fixing the malloc mmap and trim thresholds (no page-fault stalls), and per request the faster of NCHW and channels_last (training) or of eager NCHW, eager channels_last and TorchScript frozen with `optimize_for_inference` (inference). ' +
-      `Both warm up before the first timed request of each model (up to 300 steps or ${torchWarmSecondsOf(report)} s), so every round in the figures is warm. ` +
+      `Both warm up before the first timed request of each model (up to 300 steps or ${torchWarmSecondsOf(report)} s), and so does each TypeScript training model (bench/tsTrainers.ts, since session 22), so every round in the figures is warm. ` +
       'Ratios are against the faster of the two. What each process found (torch_bench.py `info`; matmul: 512x512 float32 `torch.mm`):',
     '',
     '| PyTorch | threads | BLAS (`libblas.so.3` mapped) | matmul GFLOP/s | environment (of LD_LIBRARY_PATH, OPENBLAS_*, OMP_*, GOMP_SPINCOUNT, GLIBC_TUNABLES) |',

@@ -379,7 +379,7 @@ export function hanziMarkdown(report: HanziReport, command: string): string {
     `Written by \`${command}\` on ${report.date.slice(0, 10)}, ${report.rounds} round${report.rounds === 1 ? '' : 's'}${report.quick ? ' (quick)' : ''}, TypeScript and PyTorch in alternating order. ` +
       `Load average ${report.loadAverage.start.join(', ')} at the start and ${report.loadAverage.end.join(', ')} at the end (other work on the machine slows both sides: read the ratios).`,
     '',
-    `Training: random ${SIZE}x${SIZE} data, ${CLASSES.toLocaleString('en-US')} classes, batch ${BATCH}, Adam, the same network in both (bench/torch_bench.py), medians over rounds. ` +
+    `Training: random ${SIZE}x${SIZE} data, ${CLASSES.toLocaleString('en-US')} classes, batch ${BATCH}, Adam, the same network in both (bench/torch_bench.py), each side warmed up on first use (up to 300 steps or 5 s), medians over rounds. ` +
       `Latency: \`Recognizer.recognize\` of \`${m.dir}\` (${m.name}, ${m.parameters.toLocaleString('en-US')} parameters${trained}) on ${report.drawing}, ` +
       `rendered before timing; the timed call is the CJK profile (\`preprocessorFor(metadata)\`, ${m.preprocessing}), the model and the top ${TOP_K}, on 1 thread. ` +
       'PyTorch gets a ready tensor (no preprocessing), eval mode, `torch.no_grad()`, softmax read back, with the threads after the slash; ' +
