@@ -11,7 +11,8 @@
  * (tfjs-layers/src/layers/normalization.ts: moving = moving - (moving - batch) * (1 - momentum), with the biased
  * batch variance). Everything else (inference, other axes, `center`/`scale` off, other backends, a disabled switch)
  * runs the original `call`. The layer's class, config, weights and their names are untouched, so saved models load
- * and predict as before.
+ * and predict as before. A ReLU layer that is the batch norm's only reader is fused into it in training
+ * (`reluFollows`, `setBatchNormReluFusionEnabled`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
@@ -30,12 +31,14 @@ import {
 export const batchNormTrainGradConfig: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,
   inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true],
+  // y for a fused ReLU's mask; without one it is kept alive until the backward pass, as the ReLU layer after every
+  // hwr batch norm keeps it anyway.
+  outputsToSave: [true, true, true],
   gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
     const [dy, dmean, dvariance] = dys as tf.Tensor[];
-    const [x, gamma, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD,
-      { dy: dy!, x, mean, variance, gamma, dmean: dmean!, dvariance: dvariance! }, attrs) as tf.Tensor[];
+    const [x, gamma, y, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const inputs = { dy: dy!, x, mean, variance, gamma, dmean: dmean!, dvariance: dvariance!, ...((attrs as unknown as BatchNormTrainAttrs).relu ? { y } : {}) };
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, inputs, attrs) as tf.Tensor[];
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
 };
@@ -46,12 +49,13 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
  * @param gamma float32 [C], the scale
  * @param beta float32 [C], the offset
  * @param varianceEpsilon added to the variance under the square root
+ * @param relu return max(0, y) (a ReLU fused after the batch norm; the gradient masks by y > 0). Default false.
  * @returns [y float32 of x's shape, mean float32 [C], variance float32 [C] (biased, as `tf.moments`)]
  * @throws Error when the active backend has no `HwrBatchNormTrain` kernel (call `installBatchNormTraining` first;
  *   'wasm' and 'cpu' have one).
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const attrs: BatchNormTrainAttrs = { varianceEpsilon };
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, varianceEpsilon: number, relu = false): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const attrs: BatchNormTrainAttrs = { varianceEpsilon, relu };
   return tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
@@ -64,6 +68,8 @@ interface BatchNormalizationLayer {
   beta: LayerVariableLike | null;
   movingMean: LayerVariableLike;
   movingVariance: LayerVariableLike;
+  /** The graph nodes that read this layer's output (tfjs-layers' `Layer.outboundNodes`). */
+  outboundNodes?: Array<{ outboundLayer?: { getClassName(): string; maxValue?: number | null } }>;
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
@@ -74,6 +80,37 @@ interface LayerVariableLike {
 
 let enabled = true;
 let movingAveragesKernel = true;
+let reluFusion = true;
+
+/**
+ * Outputs of batch-norm layers that already applied the ReLU layer that follows them (see `reluFollows`); that ReLU
+ * layer passes them on unchanged.
+ */
+const reluApplied = new WeakSet<tf.Tensor>();
+
+/**
+ * Fuses a ReLU layer into the batch norm before it in training (default, `true`), or not (`false`: the ReLU layer
+ * runs its own kernels, as before session 22). Bit-identical either way. For A/B benchmarks and tests.
+ */
+export function setBatchNormReluFusionEnabled(on: boolean): void {
+  reluFusion = on;
+}
+
+/**
+ * Whether the only reader of `layer`'s output in the layer graph is a plain ReLU layer (tfjs-layers' `ReLU`, no
+ * `maxValue`): hwr-net's and hccr-vgg's conv, batch norm, ReLU blocks. Then the batch norm applies the ReLU inside its
+ * kernel (one pass less forward, and the ReLU's gradient pass folds into the batch norm's backward) and the ReLU
+ * layer passes the result on. Values and gradients are those of the two layers apart, bit for bit. A batch norm whose
+ * output something else reads (a second layer, or a model output ending at it with the ReLU elsewhere) would see the
+ * ReLU applied, so it is fused only when the graph shows the ReLU as its sole reader; a layer called outside a model
+ * (no outbound nodes) is never fused.
+ */
+function reluFollows(layer: BatchNormalizationLayer): boolean {
+  const nodes = layer.outboundNodes;
+  if (!reluFusion || !nodes || nodes.length !== 1) return false;
+  const next = nodes[0]!.outboundLayer;
+  return next != null && next.getClassName() === 'ReLU' && next.maxValue == null;
+}
 
 /**
  * Updates the moving mean and variance with one `HwrMovingAverages` kernel (default, `true`) or with tfjs-layers'
@@ -125,8 +162,9 @@ export function installBatchNormTraining(): void {
   proto.call = function (this: BatchNormalizationLayer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
     if (!kwargs?.['training'] || !input || !batchNormTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
-    return tf.tidy(() => {
-      const [y, mean, variance] = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon);
+    const relu = reluFollows(this);
+    const out = tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon, relu);
       if (movingAveragesKernel && tf.getKernel(MOVING_AVERAGES, tf.getBackend()) != null) {
         // Both updates in one kernel call instead of six (the same float32 operations).
         const [movingMean, movingVariance] = tf.engine().runKernel(MOVING_AVERAGES,
@@ -140,5 +178,18 @@ export function installBatchNormTraining(): void {
       }
       return y;
     });
+    if (relu) reluApplied.add(out);
+    return out;
   };
+  // The ReLU layer after a fused batch norm returns its input (Layer.apply hands on a clone: same data, no kernel).
+  const reluEntry = tf.serialization.SerializationMap.getMap().classNameMap['ReLU'];
+  if (reluEntry) {
+    const reluProto = (reluEntry[0] as unknown as { prototype: { call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] } }).prototype;
+    const reluCall = reluProto.call;
+    reluProto.call = function (this: unknown, inputs, kwargs) {
+      const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+      if (input && reluApplied.has(input)) return input;
+      return reluCall.call(this, inputs, kwargs);
+    };
+  }
 }

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { batchNormTraining, installBatchNormTraining, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
+import { batchNormTraining, installBatchNormTraining, setBatchNormReluFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
@@ -179,4 +179,73 @@ describe('moving averages of the training batch norm in one kernel (HwrMovingAve
       expect(kernel).toEqual(stock);
     });
   }
+});
+
+describe('a ReLU fused into the training batch norm (session 22)', () => {
+  /** y-only loss through relu: [y, dx, dgamma, dbeta], fused (one kernel) or apart (batch norm, then tf.relu). */
+  function reluCase(fused: boolean, shape: number[]): Float32Array[] {
+    return tf.tidy(() => {
+      const C = shape[shape.length - 1]!;
+      const x = tf.tensor(values(sizeOf(shape), 21), shape);
+      const gamma = tf.tensor1d(values(C, 22).map((v) => 1 + 0.5 * v));
+      const beta = tf.tensor1d(values(C, 23).map((v) => 0.3 * v));
+      const wy = tf.tensor(values(sizeOf(shape), 24), shape);
+      const forward = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor =>
+        fused ? batchNormTraining(a, b, c, EPSILON, true)[0] : tf.relu(batchNormTraining(a, b, c, EPSILON)[0]);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(forward(a, b, c), wy)) as tf.Scalar)([x, gamma, beta]);
+      return [forward(x, gamma, beta), ...grads].map((t) => t.dataSync() as Float32Array);
+    });
+  }
+
+  for (const [backend, simd] of [['wasm', true], ['wasm', false], ['cpu', false]] as const) {
+    it(`forward and gradients bit-identical to the batch norm and the ReLU apart (${backend}${backend === 'wasm' ? (simd ? ', SIMD' : ', JS loops') : ''})`, async () => {
+      await setupBackend({ backend });
+      setSimdKernelsEnabled(simd);
+      try {
+        for (const shape of [[4, 6, 5, 8], [64, 6, 6, 32], [9, 12], [3, 3, 3, 5]]) {
+          const fused = reluCase(true, shape);
+          const apart = reluCase(false, shape);
+          expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), `${shape}: y has zeros and positives`).toBe(true);
+          fused.forEach((values, i) => expect(Array.from(values), `${shape}: ${['y', 'dx', 'dgamma', 'dbeta'][i]}`).toEqual(Array.from(apart[i]!)));
+        }
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    });
+  }
+
+  it('hwr-net trains to the same weights with and without the fusion, and only a batch norm read by a plain ReLU alone fuses', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const { getArchitecture } = await import('../../src/models/index.ts');
+    const train = (fuse: boolean): number[][] => {
+      setBatchNormReluFusionEnabled(fuse);
+      try {
+        return tf.tidy(() => {
+          const model = getArchitecture('hwr-net').create({ classes: 10, seed: 3 });
+          const optimizer = tf.train.adam(0.01);
+          const xs = tf.tensor4d(values(16 * 28 * 28, 31).map((v) => Math.abs(v)), [16, 28, 28, 1]);
+          const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
+          for (let step = 0; step < 3; step++) {
+            optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
+          }
+          return model.getWeights().map((w) => Array.from(w.dataSync()));
+        });
+      } finally {
+        setBatchNormReluFusionEnabled(true);
+      }
+    };
+    expect(train(true)).toEqual(train(false));
+    // A batch norm called outside a model (no outbound node) or read by something else keeps its own output.
+    const layer = tf.layers.batchNormalization({ epsilon: EPSILON });
+    const x = tf.tensor2d(values(40, 41), [5, 8]);
+    const y = layer.apply(x, { training: true }) as tf.Tensor;
+    expect(Array.from(y.dataSync()).some((v) => v < 0)).toBe(true);
+    const input = tf.input({ shape: [8] });
+    const norm = tf.layers.batchNormalization({ epsilon: EPSILON });
+    const normed = norm.apply(input) as tf.SymbolicTensor;
+    const twoReaders = tf.model({ inputs: input, outputs: [tf.layers.reLU().apply(normed) as tf.SymbolicTensor, tf.layers.dense({ units: 2 }).apply(normed) as tf.SymbolicTensor] });
+    const outputs = twoReaders.apply(x, { training: true }) as tf.Tensor[];
+    expect(Array.from(outputs[0]!.dataSync()).every((v) => v >= 0)).toBe(true);
+    tf.dispose([x, y, ...outputs]);
+  });
 });

@@ -25,11 +25,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../simd/index.ts';
 import { dispose, f32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
 
-/** Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance]. */
+/**
+ * Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance];
+ * with attr `relu`, y is max(0, y) (a ReLU fused after the batch norm, src/backend/batchNormTraining.ts).
+ */
 export const BATCH_NORM_TRAIN = 'HwrBatchNormTrain';
 /**
  * Kernel name of the backward pass. Inputs `dy` [..., C], `x` [..., C], `mean`, `variance`, `gamma`, `dmean`,
- * `dvariance` [C], all float32; outputs [dx [..., C], dgamma [C], dbeta [C]].
+ * `dvariance` [C], all float32, and with attr `relu` also `y` [..., C] (the forward's output, max(0, y)); outputs
+ * [dx [..., C], dgamma [C], dbeta [C]]. With `relu`, dy is the gradient of max(0, y) and is first masked by y > 0 (the
+ * ReLU's gradient, tfjs-core's step(x) > 0).
  */
 export const BATCH_NORM_TRAIN_GRAD = 'HwrBatchNormTrainGrad';
 
@@ -37,14 +42,16 @@ export const BATCH_NORM_TRAIN_GRAD = 'HwrBatchNormTrainGrad';
 export interface BatchNormTrainAttrs {
   /** Added to the variance before the square root (tfjs-layers' `epsilon`, default 1e-3). */
   varianceEpsilon: number;
+  /** A ReLU fused after the batch norm: y = max(0, y) forward, dy masked by y > 0 backward. Default false. */
+  relu?: boolean;
 }
 
 /** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
 export interface BatchNormExports {
   batchNormTrainForward(x: number, y: number, P: number, C: number, gamma: number, beta: number, mean: number,
-    variance: number, eps: number, scratch: number): void;
+    variance: number, eps: number, scratch: number, relu: number): void;
   batchNormTrainBackward(dy: number, x: number, dx: number, P: number, C: number, mean: number, variance: number,
-    gamma: number, dmean: number, dvariance: number, eps: number, dgamma: number, dbeta: number, scratch: number): void;
+    gamma: number, dmean: number, dvariance: number, eps: number, dgamma: number, dbeta: number, scratch: number, y: number): void;
 }
 
 /**
@@ -53,7 +60,7 @@ export interface BatchNormExports {
  * float64 accumulators. Throws nothing.
  */
 export function batchNormTrainForwardJs(x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number, C: number,
-  y: Float32Array, mean: Float32Array, variance: Float32Array): void {
+  y: Float32Array, mean: Float32Array, variance: Float32Array, relu = false): void {
   const P = C > 0 ? x.length / C : 0;
   const sums = new Float64Array(C);
   const squares = new Float64Array(C);
@@ -72,24 +79,30 @@ export function batchNormTrainForwardJs(x: Float32Array, gamma: Float32Array, be
     factor[c] = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
   }
   for (let i = 0; i < P * C; i += C) {
-    for (let c = 0; c < C; c++) y[i + c] = (x[i + c]! - mean[c]!) * factor[c]! + beta[c]!;
+    for (let c = 0; c < C; c++) {
+      const v = Math.fround((x[i + c]! - mean[c]!) * factor[c]! + beta[c]!);
+      y[i + c] = relu && v <= 0 ? 0 : v;
+    }
   }
 }
 
 /**
  * The backward pass in JS (see `batchNormTrainForwardJs` for where it runs). `dy`, `x` [P * C]; `mean`, `variance`,
  * `gamma`, `dmean`, `dvariance` [C]; writes `dx` [P * C], `dgamma`, `dbeta` [C] by the formulas of the module comment.
- * Throws nothing.
+ * With `relu` (the forward's output `y` [P * C] after the fused ReLU), dy is first masked by y > 0 (see
+ * BATCH_NORM_TRAIN_GRAD). Throws nothing.
  */
 export function batchNormTrainBackwardJs(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array,
   gamma: Float32Array, dmean: Float32Array, dvariance: Float32Array, epsilon: number, C: number,
-  dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void {
+  dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, relu: { y: Float32Array } | null = null): void {
   const P = C > 0 ? x.length / C : 0;
   const s1 = new Float64Array(C);
   const s2 = new Float64Array(C);
+  const y = relu?.y;
+  const grad = (i: number, c: number): number => (y && !(y[i + c]! > 0) ? 0 : dy[i + c]!);
   for (let i = 0; i < P * C; i += C) {
     for (let c = 0; c < C; c++) {
-      const g = dy[i + c]!;
+      const g = grad(i, c);
       s1[c] += g;
       s2[c] += g * (x[i + c]! - mean[c]!);
     }
@@ -107,7 +120,7 @@ export function batchNormTrainBackwardJs(dy: Float32Array, x: Float32Array, mean
     b[c] = (dmean[c]! - ac * s1[c]!) / P;
   }
   for (let i = 0; i < P * C; i += C) {
-    for (let c = 0; c < C; c++) dx[i + c] = a[c]! * dy[i + c]! + k[c]! * (x[i + c]! - mean[c]!) + b[c]!;
+    for (let c = 0; c < C; c++) dx[i + c] = a[c]! * grad(i, c) + k[c]! * (x[i + c]! - mean[c]!) + b[c]!;
   }
 }
 
@@ -116,6 +129,10 @@ type KernelArgs<B> = { inputs: tf.NamedTensorInfoMap; backend: B; attrs: tf.Name
 
 function epsilonOf(attrs: tf.NamedAttrMap): number {
   return (attrs as unknown as BatchNormTrainAttrs).varianceEpsilon ?? 1e-3;
+}
+
+function reluOf(attrs: tf.NamedAttrMap): boolean {
+  return (attrs as unknown as BatchNormTrainAttrs).relu === true;
 }
 
 function channelsOf(x: tf.TensorInfo): number {
@@ -135,11 +152,11 @@ export function batchNormTrainWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo
   if (simd && C % 4 === 0 && P > 0) {
     const scratch = backend.makeOutput([8 * C], 'float32');
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    simd.batchNormTrainForward(at(x!), at(y), P, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch));
+    simd.batchNormTrainForward(at(x!), at(y), P, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch), reluOf(attrs) ? 1 : 0);
     dispose(backend, scratch);
   } else {
     batchNormTrainForwardJs(f32(backend, x!), f32(backend, gamma!), f32(backend, beta!), epsilonOf(attrs), C,
-      f32(backend, y), f32(backend, mean), f32(backend, variance));
+      f32(backend, y), f32(backend, mean), f32(backend, variance), reluOf(attrs));
   }
   return [y, mean, variance];
 }
@@ -147,7 +164,9 @@ export function batchNormTrainWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo
 /** Backward kernel for 'wasm'. Returns [dx (x's shape), dgamma [C], dbeta [C]], float32. */
 export function batchNormTrainGradWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
   const { backend, attrs } = args;
-  const { dy, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  const { dy, x, mean, variance, gamma, y, dmean, dvariance } = args.inputs as Inputs;
+  const relu = reluOf(attrs);
+  if (relu && !y) throw new Error(`${BATCH_NORM_TRAIN_GRAD}: attr relu needs the input y`);
   const C = channelsOf(x!);
   const P = tf.util.sizeFromShape(x!.shape) / C;
   const dx = backend.makeOutput(x!.shape, 'float32');
@@ -158,12 +177,12 @@ export function batchNormTrainGradWasm(args: KernelArgs<WasmBackend>): tf.Tensor
     const scratch = backend.makeOutput([8 * C], 'float32');
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     simd.batchNormTrainBackward(at(dy!), at(x!), at(dx), P, C, at(mean!), at(variance!), at(gamma!), at(dmean!),
-      at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch));
+      at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch), relu ? at(y!) : 0);
     dispose(backend, scratch);
   } else {
     const v = (t: tf.TensorInfo) => f32(backend, t);
     batchNormTrainBackwardJs(v(dy!), v(x!), v(mean!), v(variance!), v(gamma!), v(dmean!), v(dvariance!), epsilonOf(attrs), C,
-      v(dx), v(dgamma), v(dbeta));
+      v(dx), v(dgamma), v(dbeta), relu ? { y: v(y!) } : null);
   }
   return [dx, dgamma, dbeta];
 }
@@ -183,7 +202,7 @@ export function batchNormTrainCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[]
   const y = new Float32Array(tf.util.sizeFromShape(x!.shape));
   const mean = new Float32Array(C);
   const variance = new Float32Array(C);
-  batchNormTrainForwardJs(v(x!), v(gamma!), v(beta!), epsilonOf(attrs), C, y, mean, variance);
+  batchNormTrainForwardJs(v(x!), v(gamma!), v(beta!), epsilonOf(attrs), C, y, mean, variance, reluOf(attrs));
   return [backend.makeTensorInfo(x!.shape, 'float32', y), backend.makeTensorInfo([C], 'float32', mean),
     backend.makeTensorInfo([C], 'float32', variance)];
 }
@@ -191,14 +210,16 @@ export function batchNormTrainCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[]
 /** Backward kernel for 'cpu' (the JS loops). */
 export function batchNormTrainGradCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[] {
   const { backend, attrs } = args;
-  const { dy, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  const { dy, x, mean, variance, gamma, y, dmean, dvariance } = args.inputs as Inputs;
+  const relu = reluOf(attrs);
+  if (relu && !y) throw new Error(`${BATCH_NORM_TRAIN_GRAD}: attr relu needs the input y`);
   const C = channelsOf(x!);
   const v = (t: tf.TensorInfo) => backend.readSync(t.dataId);
   const dx = new Float32Array(tf.util.sizeFromShape(x!.shape));
   const dgamma = new Float32Array(C);
   const dbeta = new Float32Array(C);
   batchNormTrainBackwardJs(v(dy!), v(x!), v(mean!), v(variance!), v(gamma!), v(dmean!), v(dvariance!), epsilonOf(attrs), C,
-    dx, dgamma, dbeta);
+    dx, dgamma, dbeta, relu ? { y: v(y!) } : null);
   return [backend.makeTensorInfo(x!.shape, 'float32', dx), backend.makeTensorInfo([C], 'float32', dgamma),
     backend.makeTensorInfo([C], 'float32', dbeta)];
 }

@@ -31,10 +31,11 @@
 
 /**
  * Forward: mean [C] and (biased) variance [C] of x [P, C] over its rows, then
- * y = (x - mean) * (gamma / sqrt(variance + eps)) + beta. Pointers are byte offsets; `scratch` holds 8 * C floats.
+ * y = (x - mean) * (gamma / sqrt(variance + eps)) + beta, and max(y, 0) when `relu` is 1 (a ReLU fused after it).
+ * Pointers are byte offsets; `scratch` holds 8 * C floats.
  */
 export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma: usize, beta: usize, mean: usize,
-  variance: usize, eps: f64, scratch: usize): void {
+  variance: usize, eps: f64, scratch: usize, relu: i32): void {
   const stride = <usize>C << 2;
   const accS = scratch;
   const accQ = scratch + (<usize>C << 3);
@@ -71,24 +72,29 @@ export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma:
     store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>v + eps)));
   }
   const end = x + <usize>P * stride;
+  const zero = f32x4.splat(0);
   let out = y;
   for (let row = x; row < end; row += stride, out += stride) {
     for (let j: usize = 0; j < stride; j += 16) {
       const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
-      v128.store(out + j, f32x4.add(f32x4.mul(centered, v128.load(factor + j)), v128.load(beta + j)));
+      const v = f32x4.add(f32x4.mul(centered, v128.load(factor + j)), v128.load(beta + j));
+      v128.store(out + j, relu ? f32x4.max(v, zero) : v);
     }
   }
 }
+
 
 /**
  * Backward, for upstream gradients dy [P, C] (of y), dmean [C] and dvariance [C] (of the batch statistics):
  * with s = 1 / sqrt(variance + eps), S1 = sum dy, S2 = sum dy * (x - mean) over the rows,
  *   dbeta = S1, dgamma = s * S2,
  *   dx = a * dy + k * (x - mean) + c,  a = gamma * s,  k = (2 * dvariance - a * s^2 * S2) / P,  c = (dmean - a * S1) / P.
+ * With `y` (not 0: the forward's output [P, C] after a fused ReLU, max(y, 0)), dy is first masked by y > 0, the ReLU's
+ * gradient (recomputing y from x instead measured slower: the mask's arithmetic made the sums pass compute-bound).
  * Pointers are byte offsets; `scratch` holds 8 * C floats.
  */
 export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C: i32, mean: usize, variance: usize,
-  gamma: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize, dbeta: usize, scratch: usize): void {
+  gamma: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize, dbeta: usize, scratch: usize, y: usize): void {
   const stride = <usize>C << 2;
   const accS = scratch;
   const accQ = scratch + (<usize>C << 3);
@@ -96,6 +102,8 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   const coefK = coefA + stride;
   const coefC = coefK + stride;
   memory.fill(scratch, 0, <usize>C << 4);
+  const zero = f32x4.splat(0);
+  const yOff = y - dy; // y's row at dy's row + yOff (y != 0 only)
   let p = x;
   let g = dy;
   let r = 0;
@@ -104,8 +112,15 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
       const m = v128.load(mean + j);
       const q = p + j;
       const e = g + j;
-      const g0 = v128.load(e), g1 = v128.load(e + stride), g2 = v128.load(e + 2 * stride), g3 = v128.load(e + 3 * stride);
-      const g4 = v128.load(e + 4 * stride), g5 = v128.load(e + 5 * stride), g6 = v128.load(e + 6 * stride), g7 = v128.load(e + 7 * stride);
+      let g0 = v128.load(e), g1 = v128.load(e + stride), g2 = v128.load(e + 2 * stride), g3 = v128.load(e + 3 * stride);
+      let g4 = v128.load(e + 4 * stride), g5 = v128.load(e + 5 * stride), g6 = v128.load(e + 6 * stride), g7 = v128.load(e + 7 * stride);
+      if (y) {
+        const h = e + yOff;
+        g0 = v128.and(g0, f32x4.gt(v128.load(h), zero)); g1 = v128.and(g1, f32x4.gt(v128.load(h + stride), zero));
+        g2 = v128.and(g2, f32x4.gt(v128.load(h + 2 * stride), zero)); g3 = v128.and(g3, f32x4.gt(v128.load(h + 3 * stride), zero));
+        g4 = v128.and(g4, f32x4.gt(v128.load(h + 4 * stride), zero)); g5 = v128.and(g5, f32x4.gt(v128.load(h + 5 * stride), zero));
+        g6 = v128.and(g6, f32x4.gt(v128.load(h + 6 * stride), zero)); g7 = v128.and(g7, f32x4.gt(v128.load(h + 7 * stride), zero));
+      }
       accumulate(accS + (j << 1), sum8(g0, g1, g2, g3, g4, g5, g6, g7));
       accumulate(accQ + (j << 1), sum8(
         f32x4.mul(g0, f32x4.sub(v128.load(q), m)), f32x4.mul(g1, f32x4.sub(v128.load(q + stride), m)),
@@ -116,7 +131,8 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   }
   for (; r < P; r++, p += stride, g += stride) {
     for (let j: usize = 0; j < stride; j += 16) {
-      const gv = v128.load(g + j);
+      let gv = v128.load(g + j);
+      if (y) gv = v128.and(gv, f32x4.gt(v128.load(g + yOff + j), zero));
       accumulate(accS + (j << 1), gv);
       accumulate(accQ + (j << 1), f32x4.mul(gv, f32x4.sub(v128.load(p + j), v128.load(mean + j))));
     }
@@ -138,8 +154,10 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   let out = dx;
   for (let row = x; row < end; row += stride, g += stride, out += stride) {
     for (let j: usize = 0; j < stride; j += 16) {
+      let gv = v128.load(g + j);
+      if (y) gv = v128.and(gv, f32x4.gt(v128.load(g + yOff + j), zero));
       const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
-      const t = f32x4.add(f32x4.mul(v128.load(coefA + j), v128.load(g + j)), f32x4.mul(v128.load(coefK + j), centered));
+      const t = f32x4.add(f32x4.mul(v128.load(coefA + j), gv), f32x4.mul(v128.load(coefK + j), centered));
       v128.store(out + j, f32x4.add(t, v128.load(coefC + j)));
     }
   }
