@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
+import { layerPrototype, singleInput } from './layerPatch.ts';
 import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
@@ -152,15 +153,14 @@ let installed = false;
  */
 export function installBatchNormTraining(): void {
   if (installed) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
-  if (!entry) throw new Error('installBatchNormTraining: tfjs-layers BatchNormalization is not registered');
+  const proto = layerPrototype<BatchNormalizationLayer>('BatchNormalization');
+  if (!proto) throw new Error('installBatchNormTraining: tfjs-layers BatchNormalization is not registered');
   installed = true;
   registerBatchNormTrainingKernels();
   tf.registerGradient(batchNormTrainGradConfig);
-  const proto = (entry[0] as unknown as { prototype: BatchNormalizationLayer }).prototype;
   const original = proto.call;
   proto.call = function (this: BatchNormalizationLayer, inputs, kwargs) {
-    const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    const input = singleInput(inputs);
     if (!kwargs?.['training'] || !input || !batchNormTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
     const relu = reluFollows(this);
     const out = tf.tidy(() => {
@@ -182,12 +182,11 @@ export function installBatchNormTraining(): void {
     return out;
   };
   // The ReLU layer after a fused batch norm returns its input (Layer.apply hands on a clone: same data, no kernel).
-  const reluEntry = tf.serialization.SerializationMap.getMap().classNameMap['ReLU'];
-  if (reluEntry) {
-    const reluProto = (reluEntry[0] as unknown as { prototype: { call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] } }).prototype;
+  const reluProto = layerPrototype<{ call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] }>('ReLU');
+  if (reluProto) {
     const reluCall = reluProto.call;
     reluProto.call = function (this: unknown, inputs, kwargs) {
-      const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+      const input = singleInput(inputs);
       if (input && reluApplied.has(input)) return input;
       return reluCall.call(this, inputs, kwargs);
     };

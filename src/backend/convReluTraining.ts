@@ -22,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
+import { layerPrototype, singleInput } from './layerPatch.ts';
 
 /** The parts of tfjs-layers' Conv2D layer that the patched `call` reads. */
 interface Conv2DLayer {
@@ -104,13 +105,12 @@ let installed = false;
  */
 export function installConvReluTraining(): void {
   if (installed) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['Conv2D'];
-  if (!entry) throw new Error('installConvReluTraining: tfjs-layers Conv2D is not registered');
+  const proto = layerPrototype<Conv2DLayer>('Conv2D');
+  if (!proto) throw new Error('installConvReluTraining: tfjs-layers Conv2D is not registered');
   installed = true;
-  const proto = (entry[0] as unknown as { prototype: Conv2DLayer }).prototype;
   const original = proto.call;
   proto.call = function (this: Conv2DLayer, inputs, kwargs) {
-    const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    const input = singleInput(inputs);
     if (!input || !convReluTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
     return tf.tidy(() => fusedConv2dTraining(input as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D,
       this.bias ? (this.bias.read() as tf.Tensor1D) : null, this.strides as [number, number], this.padding as 'same' | 'valid'));
