@@ -70,7 +70,8 @@ export function generateWinogradTransforms(): string {
 // G^T M G (see ./winogradGeneric.ts).
 
 `;
-  for (const m of [3, 5, 6] as GenericTile[]) {
+  const tiles = [3, 5, 6] as GenericTile[];
+  for (const m of tiles) {
     const a = m + 2;
     const { BT, AT, G } = winogradMatrices(m);
     const mats: Array<[string, Float64Array, number, number]> = [
@@ -82,7 +83,16 @@ export function generateWinogradTransforms(): string {
       out += twoD(`transform${name}${m}`, `t1d${name}${m}`, p, q) + '\n';
     }
   }
-  return out;
+  // One entry per transform taking the tile size m, for the drivers in ./winogradGeneric.ts.
+  const params = 'src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32';
+  const args = 'src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add';
+  for (const name of ['BT', 'AT', 'A', 'B', 'G', 'GT']) {
+    const [first, ...others] = tiles;
+    const branches = others.map((m) => `if (m == ${m}) transform${name}${m}(${args});\n  else `).join('');
+    out += `/** ${tiles.map((m) => `transform${name}${m}`).join(', ')} for tile size m (any other m takes ${first}'s). */\n` +
+      `@inline export function transform${name}(m: i32, ${params}): void {\n  ${branches}transform${name}${first}(${args});\n}\n\n`;
+  }
+  return out.replace(/\n+$/, '\n');
 }
 
 /** Where the generated file goes. */

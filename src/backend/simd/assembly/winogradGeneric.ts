@@ -10,10 +10,7 @@
 
 import { chunkPlane, filterPlane, gemmPlanes, gemmPlanesAtAccumulate } from './winograd';
 import { WINOGRAD4_CHUNK } from './winograd4';
-import {
-  transformA3, transformA5, transformA6, transformAT3, transformAT5, transformAT6, transformB3, transformB5, transformB6, transformBT3, transformBT5, transformBT6,
-  transformG3, transformG5, transformG6, transformGT3, transformGT5, transformGT6,
-} from './winogradTransforms';
+import { transformA, transformAT, transformB, transformBT, transformG, transformGT } from './winogradTransforms';
 
 /** Tiles per chunk (as F(4x4)). */
 export const WINOGRAD_GENERIC_CHUNK: i32 = WINOGRAD4_CHUNK;
@@ -22,37 +19,13 @@ export const WINOGRAD_GENERIC_CHUNK: i32 = WINOGRAD4_CHUNK;
 
 @inline function tileScratch(tmp: usize, m: i32): usize { return tmp + (<usize>((m + 2) * (m + 2)) << 4); }
 
-@inline function transformBT(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize): void {
-  if (m == 5) transformBT5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else if (m == 6) transformBT6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else transformBT3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-}
-
-@inline function transformA(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize): void {
-  if (m == 5) transformA5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else if (m == 6) transformA6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else transformA3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-}
-
-@inline function transformAT(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize): void {
-  if (m == 5) transformAT5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else if (m == 6) transformAT6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-  else transformAT3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 0);
-}
-
-@inline function transformBAdd(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize): void {
-  if (m == 5) transformB5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 1);
-  else if (m == 6) transformB6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 1);
-  else transformB3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, 1);
-}
-
 /** V[a*a][n][Ci] = B^T d B for the tiles [t0, t0 + n) of xp [B, Hx, Wx, Ci] (tiles at (m th, m tw)). */
 function inputTransform(m: i32, tmp: usize, xp: usize, V: usize, t0: i32, n: i32, tilesH: i32, tilesW: i32, Hx: i32, Wx: i32, Ci: i32): void {
   const a = m + 2, cs = <usize>Ci << 2, plane = chunkPlane(n, Ci), perImage = tilesH * tilesW;
   for (let i = 0; i < n; i++) {
     const t = t0 + i, b = t / perImage, r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;
     const src = xp + ((<usize>b * Hx + m * th) * Wx + m * tw) * cs;
-    transformBT(m, src, <usize>Wx * cs, cs, V + <usize>i * cs, <usize>a * plane, plane, cs, tmp);
+    transformBT(m, src, <usize>Wx * cs, cs, V + <usize>i * cs, <usize>a * plane, plane, cs, tmp, 0);
   }
 }
 
@@ -67,11 +40,11 @@ function gradTransform(m: i32, tmp: usize, dy: usize, DY: usize, t0: i32, n: i32
     const rows = min(m, OH - m * th), cols = min(m, OW - m * tw);
     const src = dy + ((<usize>b * OH + m * th) * OW + m * tw) * cs;
     if (rows == m && cols == m) {
-      transformA(m, src, <usize>OW * cs, cs, DY + <usize>i * cs, <usize>a * plane, plane, cs, tmp);
+      transformA(m, src, <usize>OW * cs, cs, DY + <usize>i * cs, <usize>a * plane, plane, cs, tmp, 0);
     } else {
       memory.fill(scratch, 0, <usize>(m * m) * cs);
       for (let k = 0; k < rows; k++) memory.copy(scratch + <usize>(k * m) * cs, src + <usize>k * OW * cs, <usize>cols * cs);
-      transformA(m, scratch, <usize>m * cs, cs, DY + <usize>i * cs, <usize>a * plane, plane, cs, tmp);
+      transformA(m, scratch, <usize>m * cs, cs, DY + <usize>i * cs, <usize>a * plane, plane, cs, tmp, 0);
     }
   }
 }
@@ -95,9 +68,9 @@ export function winogradGenericConv2d(m: i32, tmp: usize, xp: usize, U: usize, y
       const rows = min(m, OH - m * th), cols = min(m, OW - m * tw);
       const out = y + ((<usize>b * OH + m * th) * OW + m * tw) * cs;
       if (rows == m && cols == m) {
-        transformAT(m, M + <usize>i * cs, <usize>a * plane, plane, out, <usize>OW * cs, cs, cs, tmp);
+        transformAT(m, M + <usize>i * cs, <usize>a * plane, plane, out, <usize>OW * cs, cs, cs, tmp, 0);
       } else {
-        transformAT(m, M + <usize>i * cs, <usize>a * plane, plane, scratch, <usize>m * cs, cs, cs, tmp);
+        transformAT(m, M + <usize>i * cs, <usize>a * plane, plane, scratch, <usize>m * cs, cs, cs, tmp, 0);
         for (let k = 0; k < rows; k++) memory.copy(out + <usize>k * OW * cs, scratch + <usize>(k * m) * cs, <usize>cols * cs);
       }
       if (bias || relu) {
@@ -129,7 +102,7 @@ export function winogradGenericConv2dBackpropInput(m: i32, tmp: usize, dy: usize
     for (let i = 0; i < n; i++) {
       const t = t0 + i, b = t / perImage, r = t - b * perImage, th = r / tilesW, tw = r - th * tilesW;
       const out = dxp + ((<usize>b * Hx + m * th) * Wx + m * tw) * cs;
-      transformBAdd(m, dV + <usize>i * cs, <usize>a * plane, plane, out, <usize>Wx * cs, cs, cs, tmp);
+      transformB(m, dV + <usize>i * cs, <usize>a * plane, plane, out, <usize>Wx * cs, cs, cs, tmp, 1);
     }
   }
 }
@@ -151,15 +124,11 @@ export function winogradGenericConv2dBackpropFilter(m: i32, tmp: usize, xp: usiz
   }
   const tap = (<usize>Ci * Co) << 2;
   // G^T MW G by the generated straight-line transform (one driven by the matrix in memory was 3-10x slower: notes/PERFORMANCE.md, session 22).
-  if (m == 5) transformGT5(MW, <usize>a * ps, ps, dw, 3 * tap, tap, tap, tmp, 0);
-  else if (m == 6) transformGT6(MW, <usize>a * ps, ps, dw, 3 * tap, tap, tap, tmp, 0);
-  else transformGT3(MW, <usize>a * ps, ps, dw, 3 * tap, tap, tap, tmp, 0);
+  transformGT(m, MW, <usize>a * ps, ps, dw, 3 * tap, tap, tap, tmp, 0);
 }
 
 /** U[a*a][c1][c2] = G g G^T for a filter g [3, 3, c1, c2] (planes `filterPlane(c1, c2)` bytes apart). */
 export function winogradGenericFilter(m: i32, tmp: usize, w: usize, U: usize, c1: i32, c2: i32): void {
   const a = m + 2, tap = (<usize>c1 * c2) << 2, ps = filterPlane(c1, c2);
-  if (m == 5) transformG5(w, 3 * tap, tap, U, <usize>a * ps, ps, tap, tmp, 0);
-  else if (m == 6) transformG6(w, 3 * tap, tap, U, <usize>a * ps, ps, tap, tmp, 0);
-  else transformG3(w, 3 * tap, tap, U, <usize>a * ps, ps, tap, tmp, 0);
+  transformG(m, w, 3 * tap, tap, U, <usize>a * ps, ps, tap, tmp, 0);
 }

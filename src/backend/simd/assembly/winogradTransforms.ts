@@ -443,3 +443,44 @@ export function transformGT6(src: usize, sRow: usize, sCol: usize, dst: usize, d
   }
 }
 
+/** transformBT3, transformBT5, transformBT6 for tile size m (any other m takes 3's). */
+@inline export function transformBT(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformBT5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformBT6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformBT3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
+
+/** transformAT3, transformAT5, transformAT6 for tile size m (any other m takes 3's). */
+@inline export function transformAT(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformAT5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformAT6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformAT3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
+
+/** transformA3, transformA5, transformA6 for tile size m (any other m takes 3's). */
+@inline export function transformA(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformA5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformA6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformA3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
+
+/** transformB3, transformB5, transformB6 for tile size m (any other m takes 3's). */
+@inline export function transformB(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformB5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformB6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformB3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
+
+/** transformG3, transformG5, transformG6 for tile size m (any other m takes 3's). */
+@inline export function transformG(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformG5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformG6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformG3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
+
+/** transformGT3, transformGT5, transformGT6 for tile size m (any other m takes 3's). */
+@inline export function transformGT(m: i32, src: usize, sRow: usize, sCol: usize, dst: usize, dRow: usize, dCol: usize, bytes: usize, tmp: usize, add: i32): void {
+  if (m == 5) transformGT5(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else if (m == 6) transformGT6(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+  else transformGT3(src, sRow, sCol, dst, dRow, dCol, bytes, tmp, add);
+}
