@@ -321,6 +321,18 @@ export function paddedCopy(backend: WasmBackend, simd: WinogradExports, x: tf.Te
   return padded;
 }
 
+/**
+ * The 3x3 filter [3, 3, inC, outC] transposed per tap to [3, 3, outC, inC] (float32), for the Winograd input gradients:
+ * their transform is element-wise over channel pairs, so transforming this gives the transposed transform, for a
+ * quarter of the transposing. The caller disposes it.
+ */
+export function tapTransposedFilter(backend: WasmBackend, simd: WinogradExports, filter: tf.TensorInfo, Ci: number, Co: number): tf.TensorInfo {
+  const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
+  const tap = Ci * Co * 4;
+  for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
+  return wT;
+}
+
 /** `x` itself when `info` has no padding, else `paddedCopy` to the padded extent (the caller disposes it). */
 function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
   return isPadded(info) ? paddedCopy(backend, simd, x, info, ...paddedSize(info)) : x;

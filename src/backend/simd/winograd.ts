@@ -11,7 +11,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
-import { addInto, imageParts, paddedCopy, runParts } from './index.ts';
+import { addInto, imageParts, paddedCopy, runParts, tapTransposedFilter } from './index.ts';
 import {
   genericTileFits,
   winogradGenericConv2D,
@@ -193,11 +193,8 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const v = variant(simd, m);
   const { batchSize: B, inChannels: Ci, outChannels: Co, outHeight: OH, outWidth: OW, inHeight: H, inWidth: W } = info;
   const [Hx, Wx] = tileExtent(info, m);
-  // UT = the transform of the per-tap transposed filter [3, 3, outC, inC] (the transform is elementwise over
-  // channel pairs, so this is the transform transposed, for a quarter of the transposing).
-  const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
-  const tap = Ci * Co * 4;
-  for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
+  // UT = the transform of the per-tap transposed filter.
+  const wT = tapTransposedFilter(backend, simd, filter, Ci, Co);
   const UT = filterTransform(backend, simd, v, wT, Co, Ci);
   dispose(backend, wT);
   const parts = imageParts(backend, B);

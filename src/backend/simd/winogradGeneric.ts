@@ -20,7 +20,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
-import { addInto, imageParts, paddedCopy, runParts } from './index.ts';
+import { addInto, imageParts, paddedCopy, runParts, tapTransposedFilter } from './index.ts';
 import type { WinogradExports } from './winograd.ts';
 
 type Fn = (...args: number[]) => void;
@@ -108,8 +108,8 @@ type Simd = WinogradExports;
  * A scratch per part: alpha^2 v128 for the transforms, then one m x m tile of `channels` floats (the partial tiles'
  * copies). Caller disposes them.
  */
-function setup(backend: WasmBackend, m: GenericTile, parts: number, channels: number): { tmp: tf.TensorInfo[] } {
-  return { tmp: Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4 + m * m * channels], 'float32')) };
+function tileScratches(backend: WasmBackend, m: GenericTile, parts: number, channels: number): tf.TensorInfo[] {
+  return Array.from({ length: parts }, () => backend.makeOutput([(m + 2) ** 2 * 4 + m * m * channels], 'float32'));
 }
 
 /** The padded input extent [Hx, Wx] that holds every (m + 2)^2 input tile. */
@@ -138,7 +138,7 @@ export function winogradGenericConv2D(backend: WasmBackend, simd: Simd, x: tf.Te
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
+  const tmp = tileScratches(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
   const U = filterTransform(backend, simd, m, tmp[0]!, filter, Ci, Co);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
@@ -162,11 +162,9 @@ export function winogradGenericConv2DBackpropInput(backend: WasmBackend, simd: S
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
-  // The transform of the per-tap transposed filter [3, 3, outC, inC] (see winograd.ts).
-  const wT = backend.makeOutput([3, 3, Co, Ci], 'float32');
-  const tap = Ci * Co * 4;
-  for (let t = 0; t < 9; t++) simd.transpose(ptr(backend, filter) + t * tap, ptr(backend, wT) + t * tap, Ci, Co, Ci);
+  const tmp = tileScratches(backend, m, parts.length, Math.max(Ci, Co));
+  // The transform of the per-tap transposed filter.
+  const wT = tapTransposedFilter(backend, simd, filter, Ci, Co);
   const UT = filterTransform(backend, simd, m, tmp[0]!, wT, Co, Ci);
   dispose(backend, wT);
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
@@ -200,7 +198,7 @@ export function winogradGenericConv2DBackpropFilter(backend: WasmBackend, simd: 
   const [Hx, Wx] = extent(info, m);
   const chunk = simd.WINOGRAD_GENERIC_CHUNK.value as number;
   const parts = imageParts(backend, B);
-  const { tmp } = setup(backend, m, parts.length, Math.max(Ci, Co));
+  const tmp = tileScratches(backend, m, parts.length, Math.max(Ci, Co));
   const xp = paddedCopy(backend, simd, x, info, Hx, Wx);
   const V = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Ci)));
   const DY = parts.map(() => planes(backend, (m + 2) ** 2, simd.chunkPlane(chunk, Co)));
