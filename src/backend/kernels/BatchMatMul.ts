@@ -22,7 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdConv2D, simdConv2DBackpropFilter, simdConv2DBackpropInput, simdCovers, simdKernels, type SimdExports } from '../simd/index.ts';
 import { simdGemm, type GemmForm } from '../simd/gemm.ts';
-import { COST, dispose, heapOffset, runKernel, runStockKernel, transpose2D, type WasmBackend } from './wasm_util.ts';
+import { COST, dispose, heapOffset, runKernel, runStockKernel, taping, transpose2D, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf.BatchMatMulInputs; backend: WasmBackend; attrs: tf.BatchMatMulAttrs };
 
@@ -87,10 +87,6 @@ export function setSimdMatMulEnabled(on: boolean): void {
   simdMatMulEnabled = on;
 }
 
-/** Whether a gradient tape records (a training step's forward pass). */
-export function taping(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-}
 
 let gemmEnabled = true;
 

@@ -8,8 +8,8 @@
  * Reference semantics: tfjs-backend-cpu/src/kernels/_FusedMatMul.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdMatMul, taping } from './BatchMatMul.ts';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { simdMatMul } from './BatchMatMul.ts';
+import { runStockKernel, taping, type WasmBackend } from './wasm_util.ts';
 
 type Args = { inputs: tf._FusedMatMulInputs; backend: WasmBackend; attrs: tf._FusedMatMulAttrs };
 

@@ -10,8 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels } from '../simd/index.ts';
 import { simdMaxPool } from '../simd/pooling.ts';
-import { taping } from './BatchMatMul.ts';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runStockKernel, taping, type WasmBackend } from './wasm_util.ts';
 
 let enabled = true;
 

@@ -22,6 +22,14 @@ export function registerMissingKernels(configs: readonly tf.KernelConfig[]): voi
   }
 }
 
+/**
+ * Whether a gradient tape records (a training step's forward pass): the training-only kernel paths (the SIMD dense
+ * products, MaxPool) take it as their cue and leave inference on the stock kernels.
+ */
+export function taping(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
 /** Kernels of the stock wasm backend that a training kernel replaced, by kernel name. */
 const stockKernels = new Map<string, tf.KernelFunc>();
 

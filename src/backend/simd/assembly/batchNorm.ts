@@ -83,6 +83,10 @@ export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma:
   }
 }
 
+/** g with the lanes where the saved forward output at `yp` is not > 0 zeroed: a fused ReLU's gradient. */
+@inline function reluMasked(g: v128, yp: usize): v128 {
+  return v128.and(g, f32x4.gt(v128.load(yp), f32x4.splat(0)));
+}
 
 /**
  * Backward, for upstream gradients dy [P, C] (of y), dmean [C] and dvariance [C] (of the batch statistics):
@@ -102,7 +106,6 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   const coefK = coefA + stride;
   const coefC = coefK + stride;
   memory.fill(scratch, 0, <usize>C << 4);
-  const zero = f32x4.splat(0);
   const yOff = y - dy; // y's row at dy's row + yOff (y != 0 only)
   let p = x;
   let g = dy;
@@ -116,10 +119,8 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
       let g4 = v128.load(e + 4 * stride), g5 = v128.load(e + 5 * stride), g6 = v128.load(e + 6 * stride), g7 = v128.load(e + 7 * stride);
       if (y) {
         const h = e + yOff;
-        g0 = v128.and(g0, f32x4.gt(v128.load(h), zero)); g1 = v128.and(g1, f32x4.gt(v128.load(h + stride), zero));
-        g2 = v128.and(g2, f32x4.gt(v128.load(h + 2 * stride), zero)); g3 = v128.and(g3, f32x4.gt(v128.load(h + 3 * stride), zero));
-        g4 = v128.and(g4, f32x4.gt(v128.load(h + 4 * stride), zero)); g5 = v128.and(g5, f32x4.gt(v128.load(h + 5 * stride), zero));
-        g6 = v128.and(g6, f32x4.gt(v128.load(h + 6 * stride), zero)); g7 = v128.and(g7, f32x4.gt(v128.load(h + 7 * stride), zero));
+        g0 = reluMasked(g0, h); g1 = reluMasked(g1, h + stride); g2 = reluMasked(g2, h + 2 * stride); g3 = reluMasked(g3, h + 3 * stride);
+        g4 = reluMasked(g4, h + 4 * stride); g5 = reluMasked(g5, h + 5 * stride); g6 = reluMasked(g6, h + 6 * stride); g7 = reluMasked(g7, h + 7 * stride);
       }
       accumulate(accS + (j << 1), sum8(g0, g1, g2, g3, g4, g5, g6, g7));
       accumulate(accQ + (j << 1), sum8(
@@ -132,7 +133,7 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   for (; r < P; r++, p += stride, g += stride) {
     for (let j: usize = 0; j < stride; j += 16) {
       let gv = v128.load(g + j);
-      if (y) gv = v128.and(gv, f32x4.gt(v128.load(g + yOff + j), zero));
+      if (y) gv = reluMasked(gv, g + yOff + j);
       accumulate(accS + (j << 1), gv);
       accumulate(accQ + (j << 1), f32x4.mul(gv, f32x4.sub(v128.load(p + j), v128.load(mean + j))));
     }
@@ -155,7 +156,7 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
   for (let row = x; row < end; row += stride, g += stride, out += stride) {
     for (let j: usize = 0; j < stride; j += 16) {
       let gv = v128.load(g + j);
-      if (y) gv = v128.and(gv, f32x4.gt(v128.load(g + yOff + j), zero));
+      if (y) gv = reluMasked(gv, g + yOff + j);
       const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
       const t = f32x4.add(f32x4.mul(v128.load(coefA + j), gv), f32x4.mul(v128.load(coefK + j), centered));
       v128.store(out + j, f32x4.add(t, v128.load(coefC + j)));
