@@ -34,6 +34,7 @@ export interface WinogradExports extends WinogradGenericExports {
   transpose(src: number, dst: number, rows: number, cols: number, dstStride: number): void;
   chunkPlane(n: number, c: number): number;
   filterPlane(c1: number, c2: number): number;
+  gemmPanelBytes(K: number): number;
   winogradFilter: Fn; winograd4Filter: Fn;
   /** The three operations; the first argument is the output tile size m (2 or 4). */
   winogradConv2d: Fn; winogradConv2dBackpropInput: Fn; winogradConv2dBackpropFilter: Fn;
@@ -141,8 +142,8 @@ function planesBuffer(backend: WasmBackend, planes: number, planeBytes: number):
 }
 
 /** Scratch for the per-plane GEMMs' A panel: `gemmPanelBytes(K)` bytes (a [K][4] float32 panel). Caller disposes. */
-function gemmPanel(backend: WasmBackend, K: number): tf.TensorInfo {
-  return backend.makeOutput([4 * K], 'float32');
+function gemmPanel(backend: WasmBackend, simd: WinogradExports, K: number): tf.TensorInfo {
+  return backend.makeOutput([simd.gemmPanelBytes(K) / 4], 'float32');
 }
 
 /**
@@ -172,7 +173,7 @@ export function winogradConv2D(backend: WasmBackend, simd: WinogradExports, x: t
   // Per thread: its own scratch planes and a run of whole images.
   const V = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
   const M = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
-  const P = parts.map(() => gemmPanel(backend, Ci));
+  const P = parts.map(() => gemmPanel(backend, simd, Ci));
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   runParts(backend, simd as never, parts.map(([b0, n], k) => ({
     fn: 'winogradConv2d',
@@ -200,7 +201,7 @@ export function winogradConv2DBackpropInput(backend: WasmBackend, simd: Winograd
   const parts = imageParts(backend, B);
   const DY = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Co)));
   const dV = parts.map(() => planesBuffer(backend, v.planes, simd.chunkPlane(v.chunk, Ci)));
-  const P = parts.map(() => gemmPanel(backend, Co));
+  const P = parts.map(() => gemmPanel(backend, simd, Co));
   const dxp = backend.makeOutput([B, Hx, Wx, Ci], 'float32');
   const dx = backend.makeOutput([B, H, W, Ci], 'float32');
   zeroFill(backend, dxp);
