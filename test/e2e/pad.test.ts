@@ -60,7 +60,12 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
   });
 
   /** Opens the page in a fresh context; `phone` gives a 360x740 touch screen. */
-  async function openPad(url = serverUrl, options: { phone?: boolean } = {}): Promise<Page> {
+  /**
+   * A fresh browser context (no cache, no storage) on the pad at `url`. `beforeLoad` runs before the page is opened:
+   * routes installed there see the page's first requests, which a reload would not replace (model files the first
+   * load has kept in the Cache API are read from there).
+   */
+  async function openPad(url = serverUrl, options: { phone?: boolean; beforeLoad?: (page: Page) => Promise<void> } = {}): Promise<Page> {
     const context = await browser.newContext(options.phone
       ? { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
       : { viewport: { width: 1100, height: 820 } });
@@ -68,6 +73,7 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    await options.beforeLoad?.(page);
     await page.goto(url);
     await page.getByTestId('pad').waitFor();
     // Page errors would be bugs; fail loudly at the end of the test that hit them.
@@ -359,11 +365,14 @@ describe.skipIf(!hasChromium)('handwriting pad in Chromium', () => {
   });
 
   it('says in one status line that a broken model cannot be loaded, with no uncaught error in the page or worker', async () => {
-    const page = await openPad();
-    // Both forms: ONNX Runtime Web (the default) falls back to the TF.js model when model.onnx is broken.
-    await page.route('**/models/digits/model.json', (route) => route.fulfill({ body: 'not a model', contentType: 'application/json' }));
-    await page.route('**/models/digits/model.onnx', (route) => route.fulfill({ body: 'not a model', contentType: 'application/octet-stream' }));
-    await page.reload();
+    // Both forms: ONNX Runtime Web (the default) falls back to the TF.js model when model.onnx is broken. Broken from
+    // the first request: after a good first load the page would read model.onnx from its cache, rightly.
+    const page = await openPad(serverUrl, {
+      beforeLoad: async (fresh) => {
+        await fresh.route('**/models/digits/model.json', (route) => route.fulfill({ body: 'not a model', contentType: 'application/json' }));
+        await fresh.route('**/models/digits/model.onnx', (route) => route.fulfill({ body: 'not a model', contentType: 'application/octet-stream' }));
+      },
+    });
     await expect.poll(() => page.getByTestId('status').textContent(), { timeout: 30_000 }).toMatch(/model could not be loaded/);
     expect(await page.getByTestId('status').getAttribute('data-tone')).toBe('error');
     expect(await page.locator('#model-info').textContent()).toMatch(/in-browser model is unavailable/);
