@@ -53,11 +53,57 @@ export function installFusedAdam(): void {
   };
 }
 
-/** tfjs-core 4.22's `AdamOptimizer.applyGradients`, with the per-variable chain replaced by `HwrAdamUpdate`. */
-function applyGradients(self: AdamInternals, variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+/** A gradient given as a weighted sum of shards' gradients: `weight` times one tensor per variable. */
+export interface WeightedGradients {
+  /** One float32 tensor per variable, in the variables' order and shapes. */
+  gradients: readonly tf.Tensor[];
+  weight: number;
+}
+
+/**
+ * Applies the gradient `sum_k parts[k].weight * parts[k].gradients` (per variable) with `optimizer`, as
+ * `optimizer.applyGradients` would apply that sum made by tfjs-core's float32 `mul` and `add` (in `parts` order).
+ * For an Adam optimizer with the fused update and two parts (data-parallel training's two shards), the sum is made
+ * inside `HwrAdamUpdate` (inputs `g`, `g2`): one kernel per variable instead of four more ops, with bit-identical
+ * results (test/backend/adam.test.ts). Otherwise the sum is made with `mul` and `add`, then applied.
+ * @param variables the variables to update; `parts[k].gradients[i]` belongs to `variables[i]`.
+ * @throws Error when a part has fewer gradients than there are variables.
+ */
+export function applyWeightedGradients(optimizer: tf.Optimizer, variables: readonly tf.Variable[], parts: readonly WeightedGradients[]): void {
+  for (const part of parts) if (part.gradients.length < variables.length) throw new Error(`applyWeightedGradients: ${part.gradients.length} gradients for ${variables.length} variables`);
+  const fused = enabled && installed && isFusedAdam(optimizer) && parts.length === 2 && tf.getKernel(ADAM_UPDATE, tf.getBackend()) != null
+    && variables.every((v, i) => v.dtype === 'float32' && parts.every((p) => p.gradients[i]!.dtype === 'float32'));
+  if (fused) {
+    const [first, second] = parts as [WeightedGradients, WeightedGradients];
+    applyGradients(optimizer as unknown as AdamInternals, variables.map((v, i) => ({ name: v.name, tensor: first.gradients[i]! })), { gradients: second.gradients, w1: first.weight, w2: second.weight });
+    return;
+  }
+  const sums = tf.tidy(() => variables.map((_, i) => {
+    let sum = tf.mul(parts[0]!.gradients[i]!, parts[0]!.weight);
+    for (const part of parts.slice(1)) sum = tf.add(sum, tf.mul(part.gradients[i]!, part.weight));
+    return sum;
+  }));
+  optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: sums[i]! })));
+  tf.dispose(sums);
+}
+
+/**
+ * Whether `optimizer` is an AdamOptimizer updated by the patched `applyGradients` (tfjs-core's optimizers answer
+ * `instanceof` by duck typing, so any optimizer is an `instanceof tf.AdamOptimizer`: the prototype chain is checked).
+ */
+function isFusedAdam(optimizer: tf.Optimizer): boolean {
+  const proto = tf.AdamOptimizer.prototype;
+  return Object.prototype.isPrototypeOf.call(proto, optimizer) && optimizer.applyGradients === proto.applyGradients;
+}
+
+/**
+ * tfjs-core 4.22's `AdamOptimizer.applyGradients`, with the per-variable chain replaced by `HwrAdamUpdate`; with
+ * `second`, each variable's gradient is `g * w1 + second.gradients[i] * w2` (the kernel's `g2` input).
+ */
+function applyGradients(self: AdamInternals, variableGradients: tf.NamedTensorMap | NamedTensor[], second?: { gradients: readonly tf.Tensor[]; w1: number; w2: number }): void {
   const varNames = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
   const engine = tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> };
-  const attrs: AdamUpdateAttrs = { beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, learningRate: self.learningRate };
+  const attrs: AdamUpdateAttrs = { beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon, learningRate: self.learningRate, ...(second ? { w1: second.w1, w2: second.w2 } : {}) };
   tf.tidy(() => {
     const oneMinusAccBeta1 = tf.sub(1, self.accBeta1);
     const oneMinusAccBeta2 = tf.sub(1, self.accBeta2);
@@ -76,7 +122,7 @@ function applyGradients(self: AdamInternals, variableGradients: tf.NamedTensorMa
       const secondMoment = self.accumulatedSecondMoment[i]!.variable;
       if (value.dtype === 'float32' && gradient.dtype === 'float32') {
         const [newValue, newFirstMoment, newSecondMoment] = tf.engine().runKernel(ADAM_UPDATE,
-          { x: value, m: firstMoment, v: secondMoment, g: gradient, d1: oneMinusAccBeta1, d2: oneMinusAccBeta2 },
+          { x: value, m: firstMoment, v: secondMoment, g: gradient, d1: oneMinusAccBeta1, d2: oneMinusAccBeta2, ...(second ? { g2: second.gradients[i]! } : {}) },
           attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
         firstMoment.assign(newFirstMoment!);
         secondMoment.assign(newSecondMoment!);

@@ -11,7 +11,9 @@
  * 2. each replica computes the gradient of the mean loss over its shard (`shardGradients`, the same loss, metrics
  *    and regularization terms as `LayersModel.makeTrainFunction`);
  * 3. the gradients are averaged with weights `shard size / batch size`, which for layers without batch statistics
- *    is exactly (up to float rounding) the gradient of the mean loss over the whole batch;
+ *    is exactly (up to float rounding) the gradient of the mean loss over the whole batch. With Adam and two
+ *    threads the weighted sum is made inside the fused Adam kernel (`applyWeightedGradients`, src/backend/adam.ts),
+ *    bit-identical to summing first with tfjs-core's `mul` and `add`;
  * 4. the update reaches every replica, by one of two `ReplicaSync` strategies:
  *    - `'weights'` (default): only the main thread's optimizer steps; it then broadcasts its trainable weights, so
  *      the replicas are identical by construction;
@@ -19,9 +21,10 @@
  *      config, state, learning rate), so the weights stay bit-identical without being sent (this relies on every
  *      thread running the same deterministic kernels); the workers' optimizer steps overlap the main thread's.
  *    Measured on 2 cores (notes/PERFORMANCE.md): the same speed within noise (seed-cnn 1,865 vs 1,935 img/s,
- *    hwr-net 1,115 vs 1,106 img/s, medians of 7 alternating rounds), so the default is the one that cannot drift.
+ *    hwr-net 1,115 vs 1,106 img/s, medians of 7 alternating rounds; again in session 23 with the fused weighted
+ *    Adam, 20.5-21.1 vs 20.6-21.7 ms per hwr-net step), so the default is the one that cannot drift.
  *
- * Memory: gradients, loss and metrics come back, and the averaged gradient or weights go out, through
+ * Memory: gradients, loss and metrics come back, and shard 0's gradient or the weights go out, through
  * `SharedArrayBuffer`s; the main thread blocks on `Atomics.wait` until the workers are done (allowed in Node),
  * which keeps a step synchronous, as `model.fitDataset` needs. Shards go out by `postMessage` (transferred).
  *
@@ -42,6 +45,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import type { ArchitectureOptions } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
+import { applyWeightedGradients, type WeightedGradients } from '../backend/adam.ts';
 
 /** How the averaged update reaches the worker replicas (see the module comment). */
 export type ReplicaSync = 'gradients' | 'weights';
@@ -96,21 +100,24 @@ export interface WorkerInit {
 /**
  * Messages from the main thread to a worker, handled in order; each `seq` is acknowledged through
  * `SharedMemory.control`. `compute`: the shard (`xs` `[n, ...inputShape]`, `ys` `[n, classes]` float32) and the
- * `SeededDropout` step of each dropout layer; `apply`: apply the averaged gradient in `broadcast` at this learning
- * rate; `setWeights`: load the trainable weights in `broadcast`; `getWeights` (tests) answers by `postMessage`.
+ * `SeededDropout` step of each dropout layer; `apply`: apply the weighted sum of the shard gradients in
+ * `SharedMemory.gradients` (`shards`: replica numbers with their weights, in the order the main thread sums them) at
+ * this learning rate; `setWeights`: load the trainable weights in `broadcast`; `getWeights` (tests) answers by
+ * `postMessage`.
  */
 export type WorkerCommand =
   | { type: 'compute'; seq: number; xs: Float32Array; ys: Float32Array; xsShape: number[]; ysShape: number[]; dropoutSteps: number[] }
-  | { type: 'apply'; seq: number; learningRate: number }
+  | { type: 'apply'; seq: number; learningRate: number; shards: Array<{ replica: number; weight: number }> }
   | { type: 'setWeights'; seq: number }
   | { type: 'getWeights' };
 
 /**
  * Memory shared by the main thread and the workers.
  * - `control`: Int32Array `[threads * 2]`: at `2k` the last `seq` worker k finished, at `2k + 1` 1 when it failed.
- * - `gradients[k]`: Float32Array `[parameters]`, worker k's shard gradient (index 0 unused: the main thread's).
+ * - `gradients[k]`: Float32Array `[parameters]`, replica k's shard gradient (index 0, the main thread's, is written
+ *   in `'gradients'` mode only: the workers apply it with their own).
  * - `scalars[k]`: Float64Array `[1 + metrics]`, worker k's shard loss and metrics.
- * - `broadcast`: Float32Array `[parameters]`, the averaged gradient (`'gradients'`) or the weights (`'weights'`).
+ * - `broadcast`: Float32Array `[parameters]`, the weights after the update (`'weights'` mode).
  * - `errors`: UTF-8 error messages, `ERROR_BYTES` per worker, zero-terminated.
  */
 export interface SharedMemory {
@@ -124,8 +131,9 @@ export interface SharedMemory {
 /**
  * Where the main thread's time in `trainStep` goes, in ms summed over steps since `resetPhaseTimes`:
  * `waitBefore` (the workers finishing the previous step's update), `mainShard` (shard 0's forward and backward),
- * `waitShards` (the workers' shards after shard 0), `average` (the weighted sum of the shard gradients), `apply`
- * (the main optimizer's step), `broadcast` (`'weights'` mode: copying the weights out); `steps` counts the steps.
+ * `waitShards` (the workers' shards after shard 0), `average` (the workers' gradients into tensors on the main
+ * thread's backend), `apply` (the weighted sum and the main optimizer's step, and in `'gradients'` mode copying shard
+ * 0's gradient out for the workers), `broadcast` (`'weights'` mode: copying the weights out); `steps` counts the steps.
  */
 export interface PhaseTimes {
   waitBefore: number;
@@ -217,14 +225,11 @@ export function shardGradients(replica: Replica, xs: tf.Tensor, ys: tf.Tensor, o
 }
 
 /**
- * Applies a flat gradient (`replica.offsets` layout) with `optimizer`: one `applyGradients` call, with the
- * variables in `replica.variables` order (optimizers keep their per-variable state by position, so replicas whose
- * variables have other names still update identically).
+ * One tensor per variable of `replica` (its shape, float32) holding that variable's part of a flat vector (`flat`,
+ * `replica.offsets` layout); the caller disposes them.
  */
-export function applyFlatGradients(replica: Replica, optimizer: tf.Optimizer, flat: Float32Array): void {
-  const tensors = replica.variables.map((v, i) => tf.tensor(flat.subarray(replica.offsets[i]!, replica.offsets[i + 1]!), v.shape, 'float32'));
-  optimizer.applyGradients(replica.variables.map((v, i) => ({ name: v.name, tensor: tensors[i]! })));
-  tf.dispose(tensors);
+export function uploadFlat(replica: Replica, flat: Float32Array): tf.Tensor[] {
+  return replica.variables.map((v, i) => tf.tensor(flat.subarray(replica.offsets[i]!, replica.offsets[i + 1]!), v.shape, 'float32'));
 }
 
 /** Shard sizes of a batch of `count` images over `threads` replicas: contiguous, differing by at most one. */
@@ -308,7 +313,7 @@ export class DataParallelTrainer {
     const scalarCount = 1 + main.model.metricsTensors.length;
     const shared: SharedMemory = {
       control: new SharedArrayBuffer(threads * 2 * Int32Array.BYTES_PER_ELEMENT),
-      gradients: Array.from({ length: threads }, (_, k) => new SharedArrayBuffer(k === 0 ? 0 : parameters * 4)),
+      gradients: Array.from({ length: threads }, (_, k) => new SharedArrayBuffer(k === 0 && options.sync !== 'gradients' ? 0 : parameters * 4)),
       scalars: Array.from({ length: threads }, (_, k) => new SharedArrayBuffer(k === 0 ? 0 : scalarCount * 8)),
       broadcast: new SharedArrayBuffer(parameters * 4),
       errors: new SharedArrayBuffer(threads * ERROR_BYTES),
@@ -392,7 +397,13 @@ export class DataParallelTrainer {
    *   `values`: `[loss, ...metrics]` averaged over the batch.
    */
   computeGradients(xs: tf.Tensor, ys: tf.Tensor): { gradient: Float32Array; values: number[] } {
-    const { average, values } = this.averageGradients(xs, ys);
+    const { parts, values } = this.shardStep(xs, ys);
+    const average = tf.tidy(() => this.main.variables.map((_, i) => {
+      let sum = tf.mul(parts[0]!.gradients[i]!, parts[0]!.weight);
+      for (const part of parts.slice(1)) sum = tf.add(sum, tf.mul(part.gradients[i]!, part.weight));
+      return sum;
+    }));
+    tf.dispose(parts.flatMap((part) => part.gradients));
     const gradient = new Float32Array(this.main.offsets[this.main.offsets.length - 1]!);
     writeFlat(average, gradient, this.main.offsets);
     tf.dispose(average);
@@ -400,12 +411,15 @@ export class DataParallelTrainer {
   }
 
   /**
-   * The averaged gradient, one tensor per variable in `replica.variables` order (the caller disposes them), and
-   * `[loss, ...metrics]` averaged over the batch. The average is taken on the main thread's backend (its kernels,
-   * e.g. wasm), from shard 0's gradient tensors and the workers' flat gradients: no copy of shard 0's gradient out
-   * of the backend, no JS loop over the parameters (14-18 ms for hccr-vgg's 1.35M under load: notes/PERFORMANCE.md).
+   * Computes a batch's shard gradients: shard 0 on this thread, shard k by worker k (which writes it flat into
+   * `SharedMemory.gradients[k]`), and waits for all of them.
+   * @returns `parts`: for each non-empty shard in replica order, the replica's number, its weight (shard size / batch
+   *   size) and one gradient tensor per variable in `replica.variables` order (shard 0's as the backward pass made
+   *   them, the workers' uploaded from shared memory; the caller disposes them); `values`: `[loss, ...metrics]`
+   *   averaged over the batch. The weighted sum itself is left to the optimizer step (`applyWeightedGradients`:
+   *   inside the fused Adam kernel) or to `computeGradients`.
    */
-  private averageGradients(xs: tf.Tensor, ys: tf.Tensor): { average: tf.Tensor[]; values: number[] } {
+  private shardStep(xs: tf.Tensor, ys: tf.Tensor): { parts: Array<WeightedGradients & { replica: number }>; values: number[] } {
     const count = xs.shape[0]!;
     const shards = shardSizes(count, this.threads);
     const xsShape = xs.shape.slice(1);
@@ -413,7 +427,7 @@ export class DataParallelTrainer {
     const xPer = xs.size / count;
     const yPer = ys.size / count;
     const globalSteps = this.main.dropouts.map((d) => d.step);
-    // The broadcast buffer is about to be rewritten: every worker must be done reading the previous one.
+    // The shared buffers are about to be rewritten: every worker must be done reading the previous ones.
     let t = performance.now();
     this.waitForAll();
     t = this.phase('waitBefore', t);
@@ -442,25 +456,18 @@ export class DataParallelTrainer {
     this.waitForAll();
     t = this.phase('waitShards', t);
 
-    const w0 = shards[0]! / count;
-    const others = shards.flatMap((n, k) => (k > 0 && n > 0 ? [k] : []));
-    const { offsets, variables } = this.main;
-    const average = tf.tidy(() => variables.map((v, i) => {
-      let sum = tf.mul(mainGrads[i]!, w0);
-      for (const k of others) {
-        const gradient = new Float32Array(this.shared.gradients[k]!, offsets[i]! * 4, offsets[i + 1]! - offsets[i]!);
-        sum = tf.add(sum, tf.mul(tf.tensor(gradient, v.shape, 'float32'), shards[k]! / count));
-      }
-      return sum;
-    }));
-    tf.dispose(mainGrads);
-    this.phase('average', t);
-    values = values.map((v) => v * w0);
-    for (const k of others) {
-      const scalars = new Float64Array(this.shared.scalars[k]!);
-      values = values.map((v, j) => v + scalars[j]! * (shards[k]! / count));
+    const parts: Array<WeightedGradients & { replica: number }> = [{ replica: 0, weight: shards[0]! / count, gradients: mainGrads }];
+    for (let k = 1; k < this.threads; k++) {
+      if (shards[k] === 0) continue;
+      parts.push({ replica: k, weight: shards[k]! / count, gradients: uploadFlat(this.main, new Float32Array(this.shared.gradients[k]!)) });
     }
-    return { average, values };
+    this.phase('average', t);
+    values = values.map((v) => v * parts[0]!.weight);
+    for (const { replica: k, weight } of parts.slice(1)) {
+      const scalars = new Float64Array(this.shared.scalars[k]!);
+      values = values.map((v, j) => v + scalars[j]! * weight);
+    }
+    return { parts, values };
   }
 
   /**
@@ -471,22 +478,22 @@ export class DataParallelTrainer {
    */
   trainStep(data: tf.Tensor[]): tf.Scalar[] {
     if (data.length !== 2) throw hwrError('BAD_ARGUMENT', 'parallel training: sample and class weights are not supported');
-    const { average, values } = this.averageGradients(data[0]!, data[1]!);
+    const { parts, values } = this.shardStep(data[0]!, data[1]!);
     const optimizer = this.main.model.optimizer;
     const { variables, offsets } = this.main;
     let t = performance.now();
-    const broadcast = new Float32Array(this.shared.broadcast);
     if (this.sync === 'gradients') {
-      // The workers apply exactly these values (the broadcast copy), so the replicas stay bit-identical.
-      writeFlat(average, broadcast, offsets);
+      // Every worker sums exactly these shard gradients in this order with the same kernels: the replicas stay bit-identical.
+      writeFlat(parts[0]!.gradients, new Float32Array(this.shared.gradients[0]!), offsets);
       const learningRate = (optimizer as unknown as { learningRate: number }).learningRate;
-      for (let k = 1; k < this.threads; k++) this.post(k, { type: 'apply', seq: ++this.seq[k - 1]!, learningRate });
+      const shards = parts.map(({ replica, weight }) => ({ replica, weight }));
+      for (let k = 1; k < this.threads; k++) this.post(k, { type: 'apply', seq: ++this.seq[k - 1]!, learningRate, shards });
     }
-    optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: average[i]! })));
-    tf.dispose(average);
+    applyWeightedGradients(optimizer, variables, parts);
+    tf.dispose(parts.flatMap((part) => part.gradients));
     t = this.phase('apply', t);
     if (this.sync === 'weights') {
-      writeFlat(variables, broadcast, offsets);
+      writeFlat(variables, new Float32Array(this.shared.broadcast), offsets);
       for (let k = 1; k < this.threads; k++) this.post(k, { type: 'setWeights', seq: ++this.seq[k - 1]! });
       this.phase('broadcast', t);
     }

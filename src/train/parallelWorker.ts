@@ -9,7 +9,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../models/index.ts';
 import { setupBackend } from '../backend/backend.ts';
-import { applyFlatGradients, ERROR_BYTES, replicaOf, shardGradients, writeFlat, type WorkerCommand, type WorkerInit } from './parallel.ts';
+import { applyWeightedGradients } from '../backend/adam.ts';
+import { ERROR_BYTES, replicaOf, shardGradients, uploadFlat, writeFlat, type WorkerCommand, type WorkerInit } from './parallel.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -55,7 +56,12 @@ async function start(): Promise<void> {
       }
     } else if (command.type === 'apply') {
       (optimizer as unknown as { learningRate: number }).learningRate = command.learningRate;
-      applyFlatGradients(replica, optimizer, broadcast);
+      const parts = command.shards.map(({ replica: k, weight }) => ({ weight, gradients: uploadFlat(replica, new Float32Array(init.shared.gradients[k]!)) }));
+      try {
+        applyWeightedGradients(optimizer, replica.variables, parts);
+      } finally {
+        tf.dispose(parts.flatMap((part) => part.gradients));
+      }
     } else {
       replica.variables.forEach((v, i) => {
         const value = tf.tensor(broadcast.subarray(replica.offsets[i]!, replica.offsets[i + 1]!), v.shape, 'float32');

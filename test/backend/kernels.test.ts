@@ -329,6 +329,27 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   });
 
+  it('Cast to the same dtype shares data and survives disposing its input; other casts convert', async () => {
+    await compare('cast', () => {
+      const x = tf.tensor(values(24, 21).map((v) => 7 * v), [2, 3, 4]);
+      const same = tf.cast(x, 'float32');
+      const toInt = tf.cast(x, 'int32');
+      const back = tf.cast(toInt, 'float32');
+      const fromBool = tf.cast(tf.greater(x, 0), 'float32');
+      const sameInt = tf.cast(toInt, 'int32');
+      x.dispose();
+      return [tf.add(same, 1), back, fromBool, tf.cast(sameInt, 'float32')];
+    });
+    // On wasm the same-dtype cast (e.g. tfjs-core's Identity gradient) shares its input's data: no copy.
+    await setupBackend({ backend: 'wasm' });
+    const x = tf.tensor(values(4096, 22), [4096]);
+    const same = tf.cast(x, 'float32');
+    const other = tf.cast(x, 'int32');
+    expect(same.dataId).toBe(x.dataId);
+    expect(other.dataId).not.toBe(x.dataId);
+    tf.dispose([x, same, other]);
+  });
+
   it('gradients of a small conv net (conv, fused conv, batch norm, relu, tanh, max/avg pool, dense, softmax cross-entropy)', async () => {
     const shapes: Record<string, number[]> = {
       w1: [3, 3, 1, 4], b1: [4], w2: [5, 5, 4, 6], b2: [6], gamma: [6], beta: [6], w3: [3, 3, 6, 8], wd: [2 * 2 * 8, 10], bd: [10],

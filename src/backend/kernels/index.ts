@@ -13,6 +13,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.ts';
 import { fusedBatchNormConfig } from './FusedBatchNorm.ts';
 import { identityConfig } from './Identity.ts';
+import { castConfig } from './Cast.ts';
 import { maxPoolConfig } from './MaxPool.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
@@ -36,6 +37,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   meanConfig,
   fusedBatchNormConfig,
   identityConfig,
+  castConfig,
   tanhConfig,
   addConfig,
   multiplyConfig,

@@ -11,11 +11,22 @@
  */
 export function adamUpdate(x: usize, m: usize, v: usize, g: usize, xOut: usize, mOut: usize, vOut: usize, n: i32,
   b1: f32, c1: f32, b2: f32, c2: f32, d1: f32, d2: f32, eps: f32, lr: f32): void {
+  adamUpdateWeighted(x, m, v, g, 0, xOut, mOut, vOut, n, 1, 0, b1, c1, b2, c2, d1, d2, eps, lr);
+}
+
+/**
+ * `adamUpdate` with the gradient g = g1 * w1 + g2 * w2 (each product and the sum rounded to float32, as tfjs-core's
+ * `mul` and `add` round them): the weighted average of two shards' gradients in data-parallel training, without a
+ * kernel for it. `g2` 0 means g = g1 exactly (the plain update; `w1` and `w2` are then ignored).
+ */
+export function adamUpdateWeighted(x: usize, m: usize, v: usize, g1: usize, g2: usize, xOut: usize, mOut: usize, vOut: usize, n: i32,
+  w1: f32, w2: f32, b1: f32, c1: f32, b2: f32, c2: f32, d1: f32, d2: f32, eps: f32, lr: f32): void {
+  const vw1 = f32x4.splat(w1), vw2 = f32x4.splat(w2);
   const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
   const vd1 = f32x4.splat(d1), vd2 = f32x4.splat(d2), veps = f32x4.splat(eps), vlr = f32x4.splat(lr);
   const vecEnd = <usize>(n & ~3) << 2;
   for (let i: usize = 0; i < vecEnd; i += 16) {
-    const gv = v128.load(g + i);
+    const gv = g2 == 0 ? v128.load(g1 + i) : f32x4.add(f32x4.mul(v128.load(g1 + i), vw1), f32x4.mul(v128.load(g2 + i), vw2));
     const m1 = f32x4.add(f32x4.mul(v128.load(m + i), vb1), f32x4.mul(gv, vc1));
     const v1 = f32x4.add(f32x4.mul(v128.load(v + i), vb2), f32x4.mul(f32x4.mul(gv, gv), vc2));
     const step = f32x4.div(f32x4.div(m1, vd1), f32x4.add(f32x4.sqrt(f32x4.div(v1, vd2)), veps));
@@ -24,7 +35,7 @@ export function adamUpdate(x: usize, m: usize, v: usize, g: usize, xOut: usize, 
     v128.store(xOut + i, f32x4.add(f32x4.mul(step, vlr), v128.load(x + i)));
   }
   for (let i = vecEnd; i < (<usize>n << 2); i += 4) {
-    const gs = load<f32>(g + i);
+    const gs = g2 == 0 ? load<f32>(g1 + i) : load<f32>(g1 + i) * w1 + load<f32>(g2 + i) * w2;
     const m1 = load<f32>(m + i) * b1 + gs * c1;
     const v1 = load<f32>(v + i) * b2 + (gs * gs) * c2;
     const step = (m1 / d1) / (Mathf.sqrt(v1 / d2) + eps);
