@@ -2,12 +2,13 @@
  * Training throughput with 1 thread against 2 threads in both `ReplicaSync` modes of the data-parallel trainer
  * (src/train/parallel.ts), in one run with alternating order, so that the machine's noise hits all three alike.
  *
- *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net|hccr-vgg] [--classes 10] [--rounds 7] [--steps N]
+ *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net|hccr-vgg] [--classes 10] [--rounds 7] [--steps N] [--batch 64]
  *
  * The input shape is the architecture's own (hccr-vgg: 64x64); --classes sets the output layer (hccr-vgg's shipped
  * model has 3,755); --steps the timed steps per round (default 30 for seed-cnn, 20 otherwise).
  *
- * Random data, batch 64, Adam, `model.trainOnBatch` (the step `fitDataset` takes). Prints, per configuration,
+ * Random data, batch 64 (`--batch`: each of 2 threads takes half; a step has a fixed cost of about 3 ms per replica
+ * whatever its batch, so larger batches gain more from the second core), Adam, `model.trainOnBatch` (the step `fitDataset` takes). Prints, per configuration,
  * the median images/s over rounds, its ratio to 1 thread, and every round's figure. The figures behind the
  * defaults (2 threads, `'weights'`) are in notes/PERFORMANCE.md.
  */
@@ -18,11 +19,12 @@ import { setupBackend } from '../src/backend/backend.ts';
 import { DataParallelTrainer, type ReplicaSync } from '../src/train/parallel.ts';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' }, classes: { type: 'string', default: '10' }, steps: { type: 'string' } },
+  options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' }, classes: { type: 'string', default: '10' }, steps: { type: 'string' }, batch: { type: 'string', default: '64' } },
 });
 const name = values.model!;
 const rounds = Number(values.rounds);
 const classes = Number(values.classes);
+const batch = Number(values.batch);
 const steps = values.steps ? Number(values.steps) : name === 'seed-cnn' ? 30 : 20;
 
 await setupBackend();
@@ -34,7 +36,7 @@ const compiled = (): tf.LayersModel => {
 const probe = getArchitecture(name).create({ classes, seed: 5 });
 const inputShape = probe.inputs[0]!.shape.slice(1) as number[];
 probe.dispose();
-const [xs, ys] = tf.tidy(() => [tf.randomUniform([64, ...inputShape], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([64], 0, classes, 'int32', 2), classes).toFloat()]);
+const [xs, ys] = tf.tidy(() => [tf.randomUniform([batch, ...inputShape], 0, 1, 'float32', 1), tf.oneHot(tf.randomUniform([batch], 0, classes, 'int32', 2), classes).toFloat()]);
 const configurations: Array<{ label: string; model: tf.LayersModel; trainer: DataParallelTrainer | null; rates: number[] }> = [
   { label: '1 thread', model: compiled(), trainer: null, rates: [] },
 ];
@@ -48,13 +50,13 @@ for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < 3; i++) await c.model.trainOnBatch(xs!, ys!);
     const start = performance.now();
     for (let i = 0; i < steps; i++) await c.model.trainOnBatch(xs!, ys!);
-    c.rates.push((64 * steps * 1000) / (performance.now() - start));
+    c.rates.push((batch * steps * 1000) / (performance.now() - start));
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const base = median(configurations[0]!.rates);
 for (const c of configurations) {
-  console.log(`${name} ${c.label}: median ${median(c.rates).toFixed(0)} img/s (x${(median(c.rates) / base).toFixed(2)}); rounds ${c.rates.map((r) => r.toFixed(0)).join(' ')}`);
+  console.log(`${name} batch ${batch} ${c.label}: median ${median(c.rates).toFixed(0)} img/s (x${(median(c.rates) / base).toFixed(2)}); rounds ${c.rates.map((r) => r.toFixed(0)).join(' ')}`);
   await c.trainer?.dispose();
   c.model.dispose();
 }
