@@ -152,8 +152,8 @@ export const ERROR_BYTES = 2048;
 
 /**
  * The number of training threads used when none is asked for: 2 where the machine has 2 or more cores, else 1.
- * Measured on a 2-core machine (notes/PERFORMANCE.md, bench/results.md): 2 threads train seed-cnn about 1.6x and
- * hwr-net about 1.4x as fast as 1, also end to end through `train()`. More than 2 threads were not measured
+ * Measured on 2-core machines (notes/PERFORMANCE.md, bench/results.md): 2 threads train seed-cnn and hwr-net 1.1 to
+ * 1.5x as fast as 1 at batch 64 (session 23: 1.24x and 1.20x in the bench, a full hwr-net epoch 1.38x). More than 2 threads were not measured
  * (no such machine), so they are never the default; `--threads N` asks for them.
  */
 export function defaultTrainingThreads(): number {
