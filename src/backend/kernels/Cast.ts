@@ -9,7 +9,7 @@
  * (tfjs-backend-cpu/src/kernels/Cast.ts) and as our Identity does. Any other cast is the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runStockKernel, sharedOutput, type WasmBackend } from './wasm_util.ts';
 
 /**
  * Kernel function. Input `x` of any shape and dtype, attr `dtype`; to the same dtype (strings excepted) it returns a
@@ -17,9 +17,7 @@ import { runStockKernel, type WasmBackend } from './wasm_util.ts';
  */
 export function cast(args: { inputs: tf.CastInputs; backend: WasmBackend; attrs: tf.CastAttrs }): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
-  if (x.dtype !== args.attrs.dtype || x.dtype === 'string') return runStockKernel(tf.Cast, args);
-  args.backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return x.dtype !== args.attrs.dtype || x.dtype === 'string' ? runStockKernel(tf.Cast, args) : sharedOutput(args.backend, x);
 }
 
 /** Registration record for `Cast` on 'wasm'. */

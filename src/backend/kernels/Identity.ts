@@ -7,14 +7,12 @@
  * the input's data and only its reference count grows. String tensors keep the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { runStockKernel, type WasmBackend } from './wasm_util.ts';
+import { runStockKernel, sharedOutput, type WasmBackend } from './wasm_util.ts';
 
 /** Kernel function. Input `x` of any shape and dtype; returns a tensor info sharing x's data. */
 export function identity(args: { inputs: tf.IdentityInputs; backend: WasmBackend }): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
-  if (x.dtype === 'string') return runStockKernel(tf.Identity, args);
-  args.backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return x.dtype === 'string' ? runStockKernel(tf.Identity, args) : sharedOutput(args.backend, x);
 }
 
 /** Registration record for `Identity` on 'wasm'. */

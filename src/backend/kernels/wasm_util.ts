@@ -136,6 +136,16 @@ export function zeroFill(backend: WasmBackend, info: tf.TensorInfo): void {
   heapF32(backend).fill(0, at, at + tf.util.sizeFromShape(info.shape));
 }
 
+/**
+ * The output of a kernel that returns its input unchanged (Identity, a Cast to the same dtype): a tensor info sharing
+ * `x`'s data, whose reference count grows, so no copy is made. Tensor data is never written in place, so the two
+ * can be disposed in any order (the cpu backend shares data the same way).
+ */
+export function sharedOutput(backend: WasmBackend, x: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** Releases intermediate tensors created inside a kernel (by `makeOutput` or `runKernel`). */
 export function dispose(backend: WasmBackend, ...infos: tf.TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
