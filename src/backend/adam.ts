@@ -78,13 +78,21 @@ export function applyWeightedGradients(optimizer: tf.Optimizer, variables: reado
     applyGradients(optimizer as unknown as AdamInternals, variables.map((v, i) => ({ name: v.name, tensor: first.gradients[i]! })), { gradients: second.gradients, w1: first.weight, w2: second.weight });
     return;
   }
-  const sums = tf.tidy(() => variables.map((_, i) => {
+  const sums = weightedSum(parts, variables.length);
+  optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: sums[i]! })));
+  tf.dispose(sums);
+}
+
+/**
+ * `sum_k parts[k].weight * parts[k].gradients[i]` for i < `count`, by tfjs-core's float32 `mul` and `add` in `parts`
+ * order: one new tensor per variable (the caller disposes them).
+ */
+export function weightedSum(parts: readonly WeightedGradients[], count: number): tf.Tensor[] {
+  return tf.tidy(() => Array.from({ length: count }, (_, i) => {
     let sum = tf.mul(parts[0]!.gradients[i]!, parts[0]!.weight);
     for (const part of parts.slice(1)) sum = tf.add(sum, tf.mul(part.gradients[i]!, part.weight));
     return sum;
   }));
-  optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: sums[i]! })));
-  tf.dispose(sums);
 }
 
 /**

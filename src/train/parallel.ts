@@ -45,7 +45,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hwrError } from '../core/errors.ts';
 import type { ArchitectureOptions } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
-import { applyWeightedGradients, type WeightedGradients } from '../backend/adam.ts';
+import { applyWeightedGradients, weightedSum, type WeightedGradients } from '../backend/adam.ts';
 
 /** How the averaged update reaches the worker replicas (see the module comment). */
 export type ReplicaSync = 'gradients' | 'weights';
@@ -398,11 +398,7 @@ export class DataParallelTrainer {
    */
   computeGradients(xs: tf.Tensor, ys: tf.Tensor): { gradient: Float32Array; values: number[] } {
     const { parts, values } = this.shardStep(xs, ys);
-    const average = tf.tidy(() => this.main.variables.map((_, i) => {
-      let sum = tf.mul(parts[0]!.gradients[i]!, parts[0]!.weight);
-      for (const part of parts.slice(1)) sum = tf.add(sum, tf.mul(part.gradients[i]!, part.weight));
-      return sum;
-    }));
+    const average = weightedSum(parts, this.main.variables.length);
     tf.dispose(parts.flatMap((part) => part.gradients));
     const gradient = new Float32Array(this.main.offsets[this.main.offsets.length - 1]!);
     writeFlat(average, gradient, this.main.offsets);

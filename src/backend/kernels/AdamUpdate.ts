@@ -34,12 +34,9 @@ export interface AdamUpdateAttrs {
   w2?: number;
 }
 
-/** The export of `assembly/adam.ts` (byte offsets on the wasm heap). */
+/** The export of `assembly/adam.ts` (byte offsets on the wasm heap; `g2` 0: the gradient is `g1` alone). */
 export interface AdamExports {
-  adamUpdate(x: number, m: number, v: number, g: number, xOut: number, mOut: number, vOut: number, n: number,
-    b1: number, c1: number, b2: number, c2: number, d1: number, d2: number, eps: number, lr: number): void;
-  /** `adamUpdate` with the gradient `g1 * w1 + g2 * w2` (`g2` 0: `g1` alone). */
-  adamUpdateWeighted(x: number, m: number, v: number, g1: number, g2: number, xOut: number, mOut: number, vOut: number, n: number,
+  adamUpdate(x: number, m: number, v: number, g1: number, g2: number, xOut: number, mOut: number, vOut: number, n: number,
     w1: number, w2: number, b1: number, c1: number, b2: number, c2: number, d1: number, d2: number, eps: number, lr: number): void;
 }
 
@@ -87,10 +84,8 @@ export function adamUpdateWasm(args: Args<WasmBackend>): tf.TensorInfo[] {
   if (simd) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     const [b1, c1, b2, c2, eps, lr] = scalars(attrs);
-    if (g2) {
-      simd.adamUpdateWeighted(at(x!), at(m!), at(v!), at(g!), at(g2), at(outs[0]!), at(outs[1]!), at(outs[2]!), n,
-        Math.fround(attrs.w1 ?? 1), Math.fround(attrs.w2 ?? 0), b1, c1, b2, c2, d1v, d2v, eps, lr);
-    } else simd.adamUpdate(at(x!), at(m!), at(v!), at(g!), at(outs[0]!), at(outs[1]!), at(outs[2]!), n, b1, c1, b2, c2, d1v, d2v, eps, lr);
+    simd.adamUpdate(at(x!), at(m!), at(v!), at(g!), g2 ? at(g2) : 0, at(outs[0]!), at(outs[1]!), at(outs[2]!), n,
+      Math.fround(attrs.w1 ?? 1), Math.fround(attrs.w2 ?? 0), b1, c1, b2, c2, d1v, d2v, eps, lr);
   } else {
     const w = (t: tf.TensorInfo) => f32(backend, t);
     adamUpdateJs(w(x!), w(m!), w(v!), w(g!), d1v, d2v, attrs, w(outs[0]!), w(outs[1]!), w(outs[2]!), g2 ? w(g2) : undefined);

@@ -6,20 +6,12 @@
  * For i < n (n % 4 == 0 handled with a scalar tail), with f32 scalars b1 = beta1, c1 = 1 - beta1, b2, c2 = 1 - beta2,
  * d1 = 1 - beta1^t, d2 = 1 - beta2^t, eps, lr = -learningRate:
  *   m' = m * b1 + g * c1;  v' = v * b2 + (g * g) * c2;
- *   x' = ((m' / d1) / (sqrt(v' / d2) + eps)) * lr + x.
+ *   x' = ((m' / d1) / (sqrt(v' / d2) + eps)) * lr + x,
+ * where g = g1 when `g2` is 0, else g = g1 * w1 + g2 * w2 (each product and the sum rounded to float32, as tfjs-core's
+ * `mul` and `add` round them: the weighted average of two shards' gradients in data-parallel training).
  * Writes x', m', v' to `xOut`, `mOut`, `vOut` (byte offsets; may not alias the inputs).
  */
-export function adamUpdate(x: usize, m: usize, v: usize, g: usize, xOut: usize, mOut: usize, vOut: usize, n: i32,
-  b1: f32, c1: f32, b2: f32, c2: f32, d1: f32, d2: f32, eps: f32, lr: f32): void {
-  adamUpdateWeighted(x, m, v, g, 0, xOut, mOut, vOut, n, 1, 0, b1, c1, b2, c2, d1, d2, eps, lr);
-}
-
-/**
- * `adamUpdate` with the gradient g = g1 * w1 + g2 * w2 (each product and the sum rounded to float32, as tfjs-core's
- * `mul` and `add` round them): the weighted average of two shards' gradients in data-parallel training, without a
- * kernel for it. `g2` 0 means g = g1 exactly (the plain update; `w1` and `w2` are then ignored).
- */
-export function adamUpdateWeighted(x: usize, m: usize, v: usize, g1: usize, g2: usize, xOut: usize, mOut: usize, vOut: usize, n: i32,
+export function adamUpdate(x: usize, m: usize, v: usize, g1: usize, g2: usize, xOut: usize, mOut: usize, vOut: usize, n: i32,
   w1: f32, w2: f32, b1: f32, c1: f32, b2: f32, c2: f32, d1: f32, d2: f32, eps: f32, lr: f32): void {
   const vw1 = f32x4.splat(w1), vw2 = f32x4.splat(w2);
   const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
