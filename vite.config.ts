@@ -17,9 +17,9 @@
  * verifier's folder (`{ "hanzi": "hanzi-segments/" }`). Line mode's worker loads it on the first line it reads, as the
  * server does (web/src/recognition/lineVerifier.ts). Pair models without a `whole` class are left out: the line reader
  * uses them on images only, and the page reads ink.
- * hwr's SIMD training kernels (`src/backend/simd/kernels.wasm`, for the page's training worker) need no entry here:
- * Vite emits them as a hashed asset beside the worker because src/backend/simd/index.ts names them with
- * `new URL('./kernels.wasm', import.meta.url)`.
+ * hwr's SIMD training kernels (`src/backend/simd/kernels.wasm` and its relaxed-SIMD build `kernels-relaxed.wasm`, for
+ * the page's training worker) need no entry here: Vite emits them as hashed assets beside the worker because
+ * src/backend/simd/index.ts names them with `new URL('./kernels.wasm', import.meta.url)`.
  * `npm run dev:web` serves the same files from their sources and proxies `/api` to the server (`npm start`).
  *
  * Environment: `HWR_WEB_MODEL_DIR` (model folder copied into the app as the digits model; default `models/digits`),

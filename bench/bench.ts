@@ -63,6 +63,7 @@ import * as ort from 'onnxruntime-node';
 import { createRecognizer, type Recognizer } from '../src/core/recognizer.ts';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
+import { describeSimdBuild, simdBuild } from '../src/backend/simd/index.ts';
 import { median, percentile } from './stats.ts';
 import { findOpenBlasDir, OPENBLAS_DIRS, torchProcessEnv, TORCH_CONFIGS, type TorchConfig } from './torchEnv.ts';
 import { BenchTrainers, timeCalls } from './tsTrainers.ts';
@@ -355,7 +356,7 @@ function machine(torchInfo: TorchInfo | null) {
     memoryGB: Math.round(totalmem() / 2 ** 30 * 10) / 10,
     os: `${platform()} ${release()}`,
     node: process.versions.node,
-    tfjs: `${tf.version.tfjs} ${tf.getBackend()} (one thread per TF.js instance)`,
+    tfjs: `${tf.version.tfjs} ${tf.getBackend()} (one thread per TF.js instance; hwr's SIMD training kernels: ${describeSimdBuild(simdBuild())})`,
     onnxruntime: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}`,
     torch: torchInfo ? `${torchInfo.torch} (Python ${torchInfo.python}, ${torchInfo.parallel}, mkldnn ${torchInfo.mkldnn})` : null,
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100),

@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { describeSimdBuild, simdBuild, type SimdBuild } from '../src/backend/simd/index.ts';
 import { renderInk } from '../src/core/ink.ts';
 import type { Recognizer } from '../src/core/recognizer.ts';
 import type { PixelBuffer } from '../src/core/types.ts';
@@ -117,6 +118,8 @@ export interface HanziReport {
   model: { dir: string; name: string; architecture: string; classes: number; inputShape: number[]; preprocessing: string; parameters: number; epochs: number; testAccuracy: number | null };
   drawing: string;
   loadAverage: { start: number[]; end: number[] };
+  /** Which build of hwr's SIMD training kernels ran (`simdBuild` of src/backend/simd/index.ts). */
+  simdBuild: SimdBuild | null;
   rows: HanziRow[];
   targets: Array<{ target: string; measured: string; met: boolean | null }>;
   /** Every sample (img/s per round, or ms per call), rounded, for other statistics. */
@@ -305,6 +308,7 @@ export async function runHanziBench(options: HanziBenchOptions): Promise<HanziRe
     model,
     drawing: `${CHARACTERS.length} characters (${CHARACTERS.join('')}) from hanzi-writer-data's stroke medians, rendered at ${CANVAS_PX}x${CANVAS_PX} px, 18 px pen, RGBA dark on white`,
     loadAverage: { start, end: loads() },
+    simdBuild: simdBuild(),
     rows,
     targets: [
       {
@@ -377,7 +381,8 @@ export function hanziMarkdown(report: HanziReport, command: string): string {
     `## Chinese characters: ${ARCHITECTURE} training and the shipped \`${m.dir}\` (${m.classes.toLocaleString('en-US')} classes, ${m.inputShape[0]}x${m.inputShape[1]})`,
     '',
     `Written by \`${command}\` on ${report.date.slice(0, 10)}, ${report.rounds} round${report.rounds === 1 ? '' : 's'}${report.quick ? ' (quick)' : ''}, TypeScript and PyTorch in alternating order. ` +
-      `Load average ${report.loadAverage.start.join(', ')} at the start and ${report.loadAverage.end.join(', ')} at the end (other work on the machine slows both sides: read the ratios).`,
+      `Load average ${report.loadAverage.start.join(', ')} at the start and ${report.loadAverage.end.join(', ')} at the end (other work on the machine slows both sides: read the ratios). ` +
+      `hwr's SIMD training kernels: ${describeSimdBuild(report.simdBuild)}.`,
     '',
     `Training: random ${SIZE}x${SIZE} data, ${CLASSES.toLocaleString('en-US')} classes, batch ${BATCH}, Adam, the same network in both (bench/torch_bench.py), each side warmed up on first use (up to 300 steps or 5 s), medians over rounds. ` +
       `Latency: \`Recognizer.recognize\` of \`${m.dir}\` (${m.name}, ${m.parameters.toLocaleString('en-US')} parameters${trained}) on ${report.drawing}, ` +

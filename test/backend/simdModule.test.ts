@@ -57,3 +57,38 @@ describe('loadSimdModule', () => {
     expect(await simd.loadSimdModule(new Uint8Array([1, 2, 3, 4]))).toBe(true);
   });
 });
+
+describe('the default build: relaxed SIMD where the engine has it', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('loads kernels-relaxed.wasm (fused multiply-add) where relaxed SIMD compiles, which Node 20 gets from its V8 flag', async () => {
+    const simd = await freshSimdModule();
+    expect(simd.SIMD_RELAXED_WASM_URL.pathname).toMatch(/src\/backend\/simd\/kernels-relaxed\.wasm$/);
+    expect(simd.relaxedSimdSupported()).toBe(true);
+    expect(await simd.loadSimdModule()).toBe(true);
+    expect(simd.simdBuild()).toBe('relaxed-simd');
+  });
+
+  it('loads the plain kernels.wasm after setRelaxedSimdPreferred(false)', async () => {
+    const simd = await freshSimdModule();
+    simd.setRelaxedSimdPreferred(false);
+    expect(simd.relaxedSimdSupported()).toBe(false);
+    expect(await simd.loadSimdModule()).toBe(true);
+    expect(simd.simdBuild()).toBe('simd');
+  });
+
+  it('loads the plain kernels.wasm when HWR_RELAXED_SIMD is 0', async () => {
+    vi.stubEnv('HWR_RELAXED_SIMD', '0');
+    const simd = await freshSimdModule();
+    expect(simd.simdKernelsAvailable()).toBe(true);
+    expect(simd.simdBuild()).toBe('simd');
+  });
+
+  it('says "given" for a module passed in', async () => {
+    const simd = await freshSimdModule();
+    expect(await simd.loadSimdModule(readFileSync(new URL('../../src/backend/simd/kernels.wasm', import.meta.url)))).toBe(true);
+    expect(simd.simdBuild()).toBe('given');
+  });
+});

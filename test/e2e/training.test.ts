@@ -41,7 +41,7 @@ const TOLERANCE = 1e-4;
 const KERNEL_WORKER = `
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from './src/backend/backend.ts';
-import { simdKernels, simdKernelsAvailable } from './src/backend/simd/index.ts';
+import { simdBuild, simdKernels, simdKernelsAvailable } from './src/backend/simd/index.ts';
 const values = (size, seed) => {
   const out = new Float32Array(size);
   let s = seed >>> 0;
@@ -77,7 +77,7 @@ self.onmessage = async ({ data }) => {
       }
       results.push(outputs);
     }
-    self.postMessage({ backend, simd, results });
+    self.postMessage({ backend, simd, build: simdBuild(), results });
   } catch (error) {
     self.postMessage({ error: String(error && error.stack || error) });
   }
@@ -144,8 +144,8 @@ describe.skipIf(!hasChromium)('training in a Chromium Web Worker', () => {
     const tfjsWasm = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     mkdirSync(join(root, 'wasm'));
     for (const name of readdirSync(tfjsWasm).filter((file) => file.endsWith('.wasm'))) cpSync(join(tfjsWasm, name), join(root, 'wasm', name));
-    // The bundles' `new URL('./kernels.wasm', import.meta.url)` resolves beside them.
-    cpSync(join(repoRoot, 'src/backend/simd/kernels.wasm'), join(root, 'kernels.wasm'));
+    // The bundles' `new URL('./kernels.wasm', import.meta.url)` (and './kernels-relaxed.wasm') resolve beside them.
+    for (const name of ['kernels.wasm', 'kernels-relaxed.wasm']) cpSync(join(repoRoot, 'src/backend/simd', name), join(root, name));
     mkdirSync(join(root, 'models/digits'), { recursive: true });
     for (const name of ['model.json', 'weights.bin', 'metadata.json', 'SHA256SUMS']) cpSync(join(repoRoot, 'models/digits', name), join(root, 'models/digits', name));
     writeFileSync(join(root, 'kernels.worker.js'), await bundle(KERNEL_WORKER));
@@ -169,9 +169,9 @@ describe.skipIf(!hasChromium)('training in a Chromium Web Worker', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('runs Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput and MaxPoolGrad on the SIMD kernels, matching cpu', async () => {
+  it('runs Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput and MaxPoolGrad on the relaxed-SIMD kernels, matching cpu', async () => {
     const cases = randomCases(8, 11);
-    const answer = await page.evaluate(async ([kernelCases, wasmPaths]) => new Promise<{ error?: string; backend: string; simd: boolean; results: Array<Record<'wasm' | 'cpu', number[][]>> }>((resolve) => {
+    const answer = await page.evaluate(async ([kernelCases, wasmPaths]) => new Promise<{ error?: string; backend: string; simd: boolean; build?: string; results: Array<Record<'wasm' | 'cpu', number[][]>> }>((resolve) => {
       const worker = new Worker('kernels.worker.js', { type: 'module' });
       worker.onmessage = ({ data }) => resolve(data);
       worker.onerror = (event) => resolve({ error: event.message, backend: '', simd: false, results: [] });
@@ -180,6 +180,8 @@ describe.skipIf(!hasChromium)('training in a Chromium Web Worker', () => {
     expect(answer.error).toBeUndefined();
     expect(answer.backend).toBe('wasm');
     expect(answer.simd).toBe(true);
+    // Chromium has relaxed SIMD (since 114): the worker fetched kernels-relaxed.wasm (fused multiply-add GEMMs).
+    expect(answer.build).toBe('relaxed-simd');
     const names = ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
     answer.results.forEach((outputs, i) => {
       names.forEach((name, j) => expectClose(outputs.wasm[j]!, outputs.cpu[j]!, `${name}, case ${JSON.stringify(cases[i])}`, TOLERANCE));

@@ -17,12 +17,14 @@
  * per thread (`src/train/parallel.ts` runs one backend per worker).
  *
  * Where the module comes from: `loadSimdModule(source)` compiles it once per thread before the kernels run
- * (`setupBackend` calls it). In Node the default source is the file `kernels.wasm` beside this module, checked
- * against its AssemblyScript sources (a stale build is refused with a warning). In a browser (a training Web Worker)
- * the default is the URL `new URL('./kernels.wasm', import.meta.url)`, which Vite turns into the URL of the asset it
- * emits into the build, fetched and compiled with `WebAssembly.compileStreaming`. No `node:` module is imported
- * statically: Node's are reached through `process.getBuiltinModule` only when running in Node, so the module
- * bundles for a browser worker.
+ * (`setupBackend` calls it). By default it is one of two builds of the same sources (scripts/build-simd.mjs):
+ * `kernels-relaxed.wasm`, whose GEMM loops use relaxed SIMD's fused multiply-add (assembly/fma.ts), where the engine
+ * has relaxed SIMD (`relaxedSimdSupported`), else `kernels.wasm` (plain wasm SIMD); `simdBuild()` says which. In Node
+ * the default is the file beside this module, checked against its AssemblyScript sources (a stale build is refused
+ * with a warning). In a browser (a training Web Worker) it is the URL `new URL('./kernels-relaxed.wasm',
+ * import.meta.url)` (or `./kernels.wasm`), which Vite turns into the URL of the asset it emits into the build, fetched
+ * and compiled with `WebAssembly.compileStreaming`. No `node:` module is imported statically: Node's are reached
+ * through `process.getBuiltinModule` only when running in Node, so the module bundles for a browser worker.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from '../kernels/wasm_util.ts';
@@ -54,6 +56,15 @@ export interface SimdExports extends WinogradExports, PoolingExports, BatchNormE
  */
 export const SIMD_WASM_URL: URL = new URL('./kernels.wasm', import.meta.url);
 
+/** The relaxed-SIMD build of the same kernels (fused multiply-add in the GEMM loops), as a URL like `SIMD_WASM_URL`. */
+export const SIMD_RELAXED_WASM_URL: URL = new URL('./kernels-relaxed.wasm', import.meta.url);
+
+/**
+ * Which build of the kernels a thread runs: `'relaxed-simd'` (kernels-relaxed.wasm: fused multiply-add where the CPU
+ * has FMA3), `'simd'` (kernels.wasm), `'given'` (a source passed to `loadSimdModule`) (`simdBuild` answers null when none is loaded).
+ */
+export type SimdBuild = 'relaxed-simd' | 'simd' | 'given';
+
 /**
  * What `loadSimdModule` accepts: a URL of `kernels.wasm` (fetched; `file:` URLs and paths read from disk in Node),
  * its bytes, or an already compiled module.
@@ -65,20 +76,84 @@ interface NodeBuiltins {
   fs: typeof import('node:fs');
   url: typeof import('node:url');
   path: typeof import('node:path');
+  v8: typeof import('node:v8');
+  env: Record<string, string | undefined>;
 }
 
 function nodeBuiltins(): NodeBuiltins | null {
-  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  const proc = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown } }).process;
   if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
   return {
     fs: proc.getBuiltinModule('node:fs') as NodeBuiltins['fs'],
     url: proc.getBuiltinModule('node:url') as NodeBuiltins['url'],
     path: proc.getBuiltinModule('node:path') as NodeBuiltins['path'],
+    v8: proc.getBuiltinModule('node:v8') as NodeBuiltins['v8'],
+    env: proc.env ?? {},
   };
+}
+
+/**
+ * The smallest module that uses relaxed SIMD: `(func (result v128) (f32x4.relaxed_madd (v128.const 0) x3))`
+ * (type, function and code sections; opcode 0xfd 0x105 in the relaxed-simd proposal's binary encoding).
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, ...new Array<number>(16).fill(0), 253, 12, ...new Array<number>(16).fill(0), 253, 12, ...new Array<number>(16).fill(0),
+  253, 133, 2, 11,
+]);
+
+let relaxedPreferred = true;
+let relaxedSupported: boolean | undefined;
+
+/**
+ * Whether this engine compiles relaxed SIMD, so that the default build is `kernels-relaxed.wasm`. Chrome >= 114,
+ * Firefox >= 145 and Node >= 22 have it. Node 20 has it behind V8's `--experimental-wasm-relaxed-simd`, which this
+ * sets at run time (`v8.setFlagsFromString`, before any relaxed module is compiled) unless the environment variable
+ * `HWR_RELAXED_SIMD` is `0`. Answered once per thread; false after `setRelaxedSimdPreferred(false)`.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (!relaxedPreferred) return false;
+  if (relaxedSupported === undefined) {
+    const node = nodeBuiltins();
+    if (node?.env.HWR_RELAXED_SIMD === '0') relaxedSupported = false;
+    else {
+      relaxedSupported = WebAssembly.validate(RELAXED_SIMD_PROBE);
+      if (!relaxedSupported && node) {
+        node.v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+        relaxedSupported = WebAssembly.validate(RELAXED_SIMD_PROBE);
+      }
+    }
+  }
+  return relaxedSupported;
+}
+
+/**
+ * Whether the default build may be the relaxed-SIMD one (default true). `false` before the first load makes this
+ * thread run `kernels.wasm` (for tests and A/B benchmarks of the two builds); it does not reload a compiled module.
+ */
+export function setRelaxedSimdPreferred(on: boolean): void {
+  relaxedPreferred = on;
 }
 
 /** The compiled module: undefined until loaded, null when unusable (missing, stale, failed to fetch or compile). */
 let compiled: WebAssembly.Module | null | undefined;
+let compiledBuild: SimdBuild | null = null;
+
+/** `build` in words for reports: which module, and what its multiply-accumulate is. */
+export function describeSimdBuild(build: SimdBuild | null): string {
+  switch (build) {
+    case 'relaxed-simd': return 'kernels-relaxed.wasm (relaxed SIMD: fused multiply-add)';
+    case 'simd': return 'kernels.wasm (wasm SIMD: multiply, then add)';
+    case 'given': return 'a module given to loadSimdModule';
+    default: return 'none (XNNPACK and JS fallbacks)';
+  }
+}
+
+/** Which build of the kernels this thread compiled (see `SimdBuild`); null before loading or when none is usable. */
+export function simdBuild(): SimdBuild | null {
+  compile();
+  return compiled ? compiledBuild : null;
+}
 const instances = new WeakMap<WasmBackend, SimdExports>();
 
 /**
@@ -106,12 +181,26 @@ function compileFile(node: NodeBuiltins, path: string): WebAssembly.Module | nul
   return new WebAssembly.Module(node.fs.readFileSync(path));
 }
 
+/**
+ * Compiles the default build from the files beside this module (Node): `relaxed` (the relaxed-SIMD build, used when
+ * `relaxedSimdSupported()` and the file is usable; a missing or stale one is a warning) else `plain`.
+ */
+function compileDefaultFile(node: NodeBuiltins, plain: URL, relaxed: URL): { module: WebAssembly.Module | null; build: SimdBuild } {
+  if (relaxedSimdSupported()) {
+    const path = node.url.fileURLToPath(relaxed);
+    const reason = unusableReason(node, path);
+    if (!reason) return { module: new WebAssembly.Module(node.fs.readFileSync(path)), build: 'relaxed-simd' };
+    console.warn(`hwr: ${path} ${reason} (run \`npm run build:simd\`); training uses the plain SIMD build, without fused multiply-add`);
+  }
+  return { module: compileFile(node, node.url.fileURLToPath(plain)), build: 'simd' };
+}
+
 /** The compiled module, compiling the default file on first use in Node; null elsewhere until `loadSimdModule`. */
 function compile(): WebAssembly.Module | null {
   if (compiled === undefined) {
     const node = nodeBuiltins();
     if (!node || SIMD_WASM_URL.protocol !== 'file:') return null; // a browser: `loadSimdModule` has not run (yet)
-    compiled = compileFile(node, node.url.fileURLToPath(SIMD_WASM_URL));
+    ({ module: compiled, build: compiledBuild } = compileDefaultFile(node, SIMD_WASM_URL, SIMD_RELAXED_WASM_URL));
   }
   return compiled;
 }
@@ -122,29 +211,47 @@ function compile(): WebAssembly.Module | null {
  */
 export const SIMD_SHARED_WASM_URL: URL = new URL('./kernels-shared.wasm', import.meta.url);
 
+/** The shared-memory build with relaxed SIMD (see `SIMD_RELAXED_WASM_URL`). */
+export const SIMD_SHARED_RELAXED_WASM_URL: URL = new URL('./kernels-shared-relaxed.wasm', import.meta.url);
+
 /** The compiled shared-memory build: undefined until first needed, null when unusable. Node only. */
 let compiledShared: WebAssembly.Module | null | undefined;
 
 function compileShared(): WebAssembly.Module | null {
   if (compiledShared === undefined) {
     const node = nodeBuiltins();
-    compiledShared = node && SIMD_SHARED_WASM_URL.protocol === 'file:' ? compileFile(node, node.url.fileURLToPath(SIMD_SHARED_WASM_URL)) : null;
+    compiledShared = node && SIMD_SHARED_WASM_URL.protocol === 'file:' ? compileDefaultFile(node, SIMD_SHARED_WASM_URL, SIMD_SHARED_RELAXED_WASM_URL).module : null;
   }
   return compiledShared;
 }
 
 /**
- * Compiles `kernels.wasm` for this thread, once (later calls return the first result): from `source`, default
- * `SIMD_WASM_URL` (the file beside this module in Node, the build's asset in a browser). In Node a file is checked
- * against its sources first (see `simdKernelsAvailable`); in a browser a URL is fetched and compiled with
- * `WebAssembly.compileStreaming` (which needs the `application/wasm` MIME type; otherwise the bytes are compiled).
- * Never throws: when the module cannot be had, a console warning says why and the training kernels take their
- * XNNPACK and JS paths (slower, same results within float32 rounding).
+ * Compiles the kernels for this thread, once (later calls return the first result): from `source`, default the
+ * relaxed-SIMD build `SIMD_RELAXED_WASM_URL` where `relaxedSimdSupported()`, else `SIMD_WASM_URL` (the files beside
+ * this module in Node, the build's assets in a browser; a relaxed build that cannot be fetched falls back to the plain
+ * one with a warning). In Node a file is checked against its sources first (see `simdKernelsAvailable`); in a browser
+ * a URL is fetched and compiled with `WebAssembly.compileStreaming` (which needs the `application/wasm` MIME type;
+ * otherwise the bytes are compiled). Never throws: when no module can be had, a console warning says why and the
+ * training kernels take their XNNPACK and JS paths (slower, same results within float32 rounding).
  * @returns whether the SIMD kernels are available.
  */
-export async function loadSimdModule(source: SimdWasmSource = SIMD_WASM_URL): Promise<boolean> {
+export async function loadSimdModule(source?: SimdWasmSource): Promise<boolean> {
   if (compiled !== undefined) return compiled !== null;
   const node = nodeBuiltins();
+  if (source === undefined) {
+    if (node && SIMD_WASM_URL.protocol === 'file:') return compile() !== null;
+    if (relaxedSimdSupported()) {
+      try {
+        compiled = await compileUrl(SIMD_RELAXED_WASM_URL);
+        compiledBuild = 'relaxed-simd';
+        return true;
+      } catch (error) {
+        console.warn(`hwr: the relaxed-SIMD training kernels could not be loaded from ${SIMD_RELAXED_WASM_URL.href} (${(error as Error).message}); trying ${SIMD_WASM_URL.href}`);
+      }
+    }
+    compiledBuild = 'simd';
+    source = SIMD_WASM_URL;
+  } else compiledBuild = 'given';
   try {
     if (source instanceof WebAssembly.Module) compiled = source;
     else if (source instanceof ArrayBuffer || source instanceof Uint8Array) compiled = await WebAssembly.compile(source.slice(0));

@@ -14,6 +14,8 @@
 // All values float32; pointers are byte offsets on the imported heap; `pk` is a scratch of at least
 // gemmScratchFloats() floats (the caller's, one per thread). Sums over k in order within a k-block, blocks in order.
 
+import { madd } from './fma';
+
 /** k-block of the strip kernels: a packed strip [KC, 8] is 8 KB, so it stays in L1 while the rows of A pass. */
 const KC: i32 = 256;
 /** k-block of the dot kernel: a block of 4 rows of B is 8 KB (L1), the rows of A in it 2 KB each (L2). */
@@ -142,13 +144,13 @@ export function gemmPanels(panels: usize, b: usize, c: usize, m: i32, k: i32, n:
           // Each value of op(A) broadcast by a load (vbroadcastss: a load port, not a shuffle on the FP pipes).
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
           let s = v128.load32_splat(ap);
-          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
           s = v128.load32_splat(ap, 4);
-          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
           s = v128.load32_splat(ap, 8);
-          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
           s = v128.load32_splat(ap, 12);
-          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
           ap += 16;
         }
         panel += panelBytes;
@@ -199,13 +201,13 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, lda
         for (let o: usize = 0; o < vecBytes; o += 16) {
           const x0 = v128.load(a0 + o), x1 = v128.load(a1 + o);
           let y = v128.load(b0 + o);
-          s00 = f32x4.add(s00, f32x4.mul(x0, y)); s10 = f32x4.add(s10, f32x4.mul(x1, y));
+          s00 = madd(x0, y, s00); s10 = madd(x1, y, s10);
           y = v128.load(b1 + o);
-          s01 = f32x4.add(s01, f32x4.mul(x0, y)); s11 = f32x4.add(s11, f32x4.mul(x1, y));
+          s01 = madd(x0, y, s01); s11 = madd(x1, y, s11);
           y = v128.load(b2 + o);
-          s02 = f32x4.add(s02, f32x4.mul(x0, y)); s12 = f32x4.add(s12, f32x4.mul(x1, y));
+          s02 = madd(x0, y, s02); s12 = madd(x1, y, s12);
           y = v128.load(b3 + o);
-          s03 = f32x4.add(s03, f32x4.mul(x0, y)); s13 = f32x4.add(s13, f32x4.mul(x1, y));
+          s03 = madd(x0, y, s03); s13 = madd(x1, y, s13);
         }
         let r00 = hsum(s00), r01 = hsum(s01), r02 = hsum(s02), r03 = hsum(s03);
         let r10 = hsum(s10), r11 = hsum(s11), r12 = hsum(s12), r13 = hsum(s13);

@@ -22,6 +22,8 @@ export * from './winograd4';
 export * from './winogradOps';
 export * from './winogradGeneric';
 
+import { madd } from './fma';
+
 // ---------------------------------------------------------------------------------------------------------
 // Offset tables and padding
 
@@ -146,13 +148,13 @@ export function conv2dBackpropFilter(x: usize, dy: usize, dw: usize, pix: usize,
         for (let ap = panel; ap < panelEnd; ap += 16) {
           const d0 = v128.load(d), d1 = v128.load(d, 16);
           let s = v128.load32_splat(ap);
-          a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+          a00 = madd(s, d0, a00); a01 = madd(s, d1, a01);
           s = v128.load32_splat(ap, 4);
-          a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+          a10 = madd(s, d0, a10); a11 = madd(s, d1, a11);
           s = v128.load32_splat(ap, 8);
-          a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+          a20 = madd(s, d0, a20); a21 = madd(s, d1, a21);
           s = v128.load32_splat(ap, 12);
-          a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+          a30 = madd(s, d0, a30); a31 = madd(s, d1, a31);
           d += dyStride;
         }
         v128.store(out, a00); v128.store(out, a01, 16);
@@ -189,13 +191,13 @@ export function conv2dBackpropInput(dy: usize, wT: usize, dxp: usize, pix: usize
       for (let k: usize = 0; k < aStride; k += 4) {
         const b0 = v128.load(b), b1 = v128.load(b, 16);
         let s = f32x4.splat(load<f32>(a0 + k));
-        c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+        c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
         s = f32x4.splat(load<f32>(a1 + k));
-        c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+        c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
         s = f32x4.splat(load<f32>(a2 + k));
-        c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+        c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
         s = f32x4.splat(load<f32>(a3 + k));
-        c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+        c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
         b += bStride;
       }
       const o = load<i32>(row + (<usize>rb << 2));
@@ -270,13 +272,13 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
         for (let ap = panel; ap < panelEnd; ap += 16) {
           const b0 = v128.load(b), b1 = v128.load(b, 16);
           let s = v128.load32_splat(ap);
-          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
           s = v128.load32_splat(ap, 4);
-          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
           s = v128.load32_splat(ap, 8);
-          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
           s = v128.load32_splat(ap, 12);
-          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
           b += ys;
         }
       } else {
@@ -285,13 +287,13 @@ export function conv2d(x: usize, w: usize, y: usize, pix: usize, row: usize, P: 
           for (let k: usize = 0; k < ciBytes; k += 4) {
             const b0 = v128.load(b), b1 = v128.load(b, 16);
             let s = f32x4.splat(load<f32>(x0 + o + k));
-            c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+            c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
             s = f32x4.splat(load<f32>(x1 + o + k));
-            c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+            c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
             s = f32x4.splat(load<f32>(x2 + o + k));
-            c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+            c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
             s = f32x4.splat(load<f32>(x3 + o + k));
-            c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+            c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
             b += ys;
           }
         }

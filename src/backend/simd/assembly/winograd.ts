@@ -21,6 +21,8 @@
 // so that every tile lies inside it. Channel counts: Ci % 4 == 0 and Co % 8 == 0 (forward, filter
 // gradient), Ci % 8 == 0 (input gradient).
 
+import { madd } from './fma';
+
 /** Tiles per chunk. */
 export const WINOGRAD_CHUNK: i32 = 64;
 
@@ -283,13 +285,13 @@ export function gemmPlanes(planes: usize, A: usize, B: usize, C: usize, n: i32, 
         for (let ap = P; ap < panelEnd; ap += 16) {
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
           let s = v128.load32_splat(ap);
-          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
           s = v128.load32_splat(ap, 4);
-          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
           s = v128.load32_splat(ap, 8);
-          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
           s = v128.load32_splat(ap, 12);
-          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
           bp += ns;
         }
         const o = out + j;
@@ -328,13 +330,13 @@ export function gemmPlanesAtAccumulate(planes: usize, A: usize, B: usize, C: usi
         while (bp < bEnd) {
           const b0 = v128.load(bp), b1 = v128.load(bp, 16);
           let s = v128.load32_splat(ap);
-          c00 = f32x4.add(c00, f32x4.mul(s, b0)); c01 = f32x4.add(c01, f32x4.mul(s, b1));
+          c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
           s = v128.load32_splat(ap, 4);
-          c10 = f32x4.add(c10, f32x4.mul(s, b0)); c11 = f32x4.add(c11, f32x4.mul(s, b1));
+          c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
           s = v128.load32_splat(ap, 8);
-          c20 = f32x4.add(c20, f32x4.mul(s, b0)); c21 = f32x4.add(c21, f32x4.mul(s, b1));
+          c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
           s = v128.load32_splat(ap, 12);
-          c30 = f32x4.add(c30, f32x4.mul(s, b0)); c31 = f32x4.add(c31, f32x4.mul(s, b1));
+          c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
           ap += ms; bp += ns;
         }
         v128.store(o, c00); v128.store(o, c01, 16);
