@@ -60,14 +60,18 @@ export type ConvOp = 'forward' | 'input' | 'filter';
  * win on the 3x3 and 10x10 outputs where they measured faster at batch 64. F(6x6) measured no faster than F(4x4) on the
  * 11x11 output then; after session 22's faster per-plane GEMMs it is 5-14% faster there at batch 64 (interleaved A/B
  * of the three operations, notes/PERFORMANCE.md), so its transform constant was lowered to pick it at batch 64 (at
- * batch 1 F(4x4) stays: F(6x6)'s filter transform dominates).
+ * batch 1 F(4x4) stays: F(6x6)'s filter transform dominates). Session 24: F(3x3)'s per-call filter constants lowered
+ * from 1.2-1.4 to 0.2-0.4. On the 3x3 output at batch 32 (a 2-thread trainer's shard of seed-cnn and hwr-net), F(3x3)
+ * measured 0.48 / 0.51 / 0.47 ms (forward / input / filter) against F(4x4)'s 0.73 / 0.73 / 0.67 (interleaved, 9 rounds,
+ * relaxed-SIMD build), and its times at batch 32 and 64 are proportional (no per-call part to speak of); the model
+ * picked F(4x4) there. Only the 3x3 outputs change choice (bench/conv-algorithms.ts; the picks in notes/PERFORMANCE.md).
  */
 const WINOGRAD_COST = {
   directMacNs: { forward: 0.05, input: 0.052, filter: 0.055 },
   gemmMacNs: 0.05,
   transformNs: { 2: 0.47, 3: 1.2, 4: 0.7, 5: 1.4, 6: 1.0 },
   filterNs: {
-    forward: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 }, input: { 2: 0.6, 3: 1.4, 4: 0.6, 5: 1.4, 6: 1.4 }, filter: { 2: 0.4, 3: 1.2, 4: 0.4, 5: 1.2, 6: 1.2 },
+    forward: { 2: 0.4, 3: 0.2, 4: 0.4, 5: 1.2, 6: 1.2 }, input: { 2: 0.6, 3: 0.4, 4: 0.6, 5: 1.4, 6: 1.4 }, filter: { 2: 0.4, 3: 0.2, 4: 0.4, 5: 1.2, 6: 1.2 },
   },
 } as const;
 
