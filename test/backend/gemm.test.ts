@@ -13,8 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setGemmKernelsEnabled, simdMatMul } from '../../src/backend/kernels/BatchMatMul.ts';
 import { columnParts } from '../../src/backend/simd/gemm.ts';
-import { simdKernelsAvailable } from '../../src/backend/simd/index.ts';
-import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
+import { simdKernels, simdKernelsAvailable } from '../../src/backend/simd/index.ts';
+import { heapF32, heapOffset, offsetF32, type WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
 import { compareBackends, expectClose, sizeOf, values, valuesOn } from '../fixtures/backends.ts';
 
 const TOLERANCE = 1e-4;
@@ -98,6 +98,28 @@ describe('SIMD GEMMs match the cpu backend', () => {
       expectClose(actual[0]!, expected[0]!, label(c), TOLERANCE);
     });
   }
+
+  it('the SIMD transpose (4x4 blocks and the scalar edges) equals tf.transpose exactly, and leaves the padding columns', async () => {
+    await tf.setBackend('wasm');
+    for (const [rows, cols, stride] of [[1, 1, 1], [4, 4, 4], [5, 7, 5], [7, 5, 8], [3, 4, 3], [4, 3, 6], [25, 32, 32], [128, 256, 128], [301, 19, 304]] as const) {
+      const label = `transpose [${rows}, ${cols}] into rows of ${stride}`;
+      const src = tf.tensor2d(values(rows * cols, rows + cols), [rows, cols]);
+      const expected = await tf.transpose(src).data();
+      const backend = tf.backend() as WasmBackend;
+      const simd = simdKernels(backend)!;
+      const out = backend.makeOutput([cols, stride], 'float32');
+      const heap = () => heapF32(backend).subarray(offsetF32(backend, out), offsetF32(backend, out) + cols * stride);
+      heap().fill(-7);
+      simd.transpose(heapOffset(backend, src), heapOffset(backend, out), rows, cols, stride);
+      const got = heap().slice();
+      backend.disposeData(out.dataId);
+      src.dispose();
+      for (let c = 0; c < cols; c++) {
+        expect(Array.from(got.subarray(c * stride, c * stride + rows)), `${label}: row ${c}`).toEqual(Array.from(expected.subarray(c * rows, (c + 1) * rows)));
+        expect(got.subarray(c * stride + rows, (c + 1) * stride).every((v) => v === -7), `${label}: padding of row ${c}`).toBe(true);
+      }
+    }
+  });
 
   it('a dense layer in training (taped _FusedMatMul with bias and ReLU, and its gradients), n % 8 != 0', async () => {
     for (const gemm of [true, false]) {

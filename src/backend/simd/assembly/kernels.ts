@@ -79,13 +79,33 @@ export function cropCopy(src: usize, dst: usize, B: i32, H: i32, W: i32, C: i32,
   }
 }
 
-/** dst[c, r] = src[r, c] for src [rows, cols]; dst rows are `dstStride` floats long (>= rows). */
+/**
+ * dst[c, r] = src[r, c] for src [rows, cols]; dst rows are `dstStride` floats long (>= rows). Blocks of 4 x 4 go
+ * through registers (four loads, eight shuffles, four stores); the rows and columns past the last whole block are
+ * copied one value at a time.
+ */
 export function transpose(src: usize, dst: usize, rows: i32, cols: i32, dstStride: i32): void {
-  for (let r = 0; r < rows; r++) {
-    const s = src + (<usize>r * cols << 2);
-    for (let c = 0; c < cols; c++) {
-      store<f32>(dst + ((<usize>c * dstStride + r) << 2), load<f32>(s + (<usize>c << 2)));
+  const rows4 = rows & ~3, cols4 = cols & ~3;
+  const ss = <usize>cols << 2, ds = <usize>dstStride << 2;
+  for (let r = 0; r < rows4; r += 4) {
+    const s0 = src + <usize>r * ss;
+    let d = dst + (<usize>r << 2);
+    for (let c: usize = 0; c < <usize>cols4 << 2; c += 16, d += ds << 2) {
+      const r0 = v128.load(s0 + c), r1 = v128.load(s0 + ss + c), r2 = v128.load(s0 + 2 * ss + c), r3 = v128.load(s0 + 3 * ss + c);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+      v128.store(d + ds, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+      v128.store(d + 2 * ds, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+      v128.store(d + 3 * ds, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
     }
+    for (let c = cols4; c < cols; c++) {
+      for (let i = 0; i < 4; i++) store<f32>(dst + ((<usize>c * dstStride + r + i) << 2), load<f32>(s0 + <usize>i * ss + (<usize>c << 2)));
+    }
+  }
+  for (let r = rows4; r < rows; r++) {
+    const s = src + <usize>r * ss;
+    for (let c = 0; c < cols; c++) store<f32>(dst + ((<usize>c * dstStride + r) << 2), load<f32>(s + (<usize>c << 2)));
   }
 }
 
