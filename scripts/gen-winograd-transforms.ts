@@ -18,19 +18,20 @@ function literal(v: number): string {
   return Number.isInteger(f) ? `${f}.0` : `${f}`;
 }
 
-/** out_i = sum_k T[i][k] x_k as an expression over x0..x{q-1} (v128 locals), constants folded. */
+/**
+ * out_i = sum_k T[i][k] x_k as an expression over x0..x{q-1} (v128 locals), constants folded: terms in k order, +-1 as
+ * add/sub, other constants as `madd(x_k, w, acc)` (./fma.ts: one fused multiply-add in the relaxed-SIMD build, mul then
+ * add in the plain one) with the sign folded into w, and a first term with a constant as a product.
+ */
 function row(T: Float64Array, i: number, q: number): string {
-  const terms: Array<{ sign: 1 | -1; expr: string }> = [];
+  let acc: string | null = null;
   for (let k = 0; k < q; k++) {
     const w = T[i * q + k]!;
     if (w === 0) continue;
-    if (Math.abs(w) === 1) terms.push({ sign: w > 0 ? 1 : -1, expr: `x${k}` });
-    else terms.push({ sign: w > 0 ? 1 : -1, expr: `f32x4.mul(x${k}, f32x4.splat(${literal(Math.abs(w))}))` });
+    if (Math.abs(w) === 1) acc = acc === null ? (w > 0 ? `x${k}` : `f32x4.neg(x${k})`) : `${w > 0 ? 'f32x4.add' : 'f32x4.sub'}(${acc}, x${k})`;
+    else acc = acc === null ? `f32x4.mul(x${k}, f32x4.splat(${literal(w)}))` : `madd(x${k}, f32x4.splat(${literal(w)}), ${acc})`;
   }
-  if (terms.length === 0) return 'f32x4.splat(0)';
-  let acc = terms[0]!.sign > 0 ? terms[0]!.expr : `f32x4.neg(${terms[0]!.expr})`;
-  for (const t of terms.slice(1)) acc = `${t.sign > 0 ? 'f32x4.add' : 'f32x4.sub'}(${acc}, ${t.expr})`;
-  return acc;
+  return acc ?? 'f32x4.splat(0)';
 }
 
 /** A 1-D transform: p outputs from q inputs (v128 at src + k * s), stored (or added) at dst + i * d. */
@@ -68,6 +69,8 @@ export function generateWinogradTransforms(): string {
 // edit. The per-tile transforms of Winograd F(3x3), F(5x5) and F(6x6) (3x3 filters) with the matrices' constants folded in:
 // input B^T d B, output A^T m A, output gradient A dy A^T, input gradient B dv B^T, filter G g G^T, filter gradient
 // G^T M G (see ./winogradGeneric.ts).
+
+import { madd } from './fma';
 
 `;
   const tiles = [3, 5, 6] as GenericTile[];

@@ -3,18 +3,20 @@
 // input B^T d B, output A^T m A, output gradient A dy A^T, input gradient B dv B^T, filter G g G^T, filter gradient
 // G^T M G (see ./winogradGeneric.ts).
 
+import { madd } from './fma';
+
 @inline function t1dBT3(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x0, f32x4.splat(2.0)), x1), f32x4.mul(x2, f32x4.splat(2.0))), x3)));
-  else v128.store(dst, f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x0, f32x4.splat(2.0)), x1), f32x4.mul(x2, f32x4.splat(2.0))), x3));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), x2), x3)));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), x2), x3));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(3.0))), x3)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(3.0))), x3));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(madd(x2, f32x4.splat(-2.0), f32x4.sub(f32x4.mul(x0, f32x4.splat(2.0)), x1)), x3)));
+  else v128.store(dst, f32x4.add(madd(x2, f32x4.splat(-2.0), f32x4.sub(f32x4.mul(x0, f32x4.splat(2.0)), x1)), x3));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(-2.0)), x2), x3)));
+  else v128.store(dst + 1 * d, f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(-2.0)), x2), x3));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x2, f32x4.splat(-3.0), f32x4.mul(x1, f32x4.splat(2.0))), x3)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x2, f32x4.splat(-3.0), f32x4.mul(x1, f32x4.splat(2.0))), x3));
   if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.neg(x1), x3)));
   else v128.store(dst + 3 * d, f32x4.add(f32x4.neg(x1), x3));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), x2), f32x4.mul(x3, f32x4.splat(2.0))), x4)));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), x2), f32x4.mul(x3, f32x4.splat(2.0))), x4));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(madd(x3, f32x4.splat(-2.0), f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), x2)), x4)));
+  else v128.store(dst + 4 * d, f32x4.add(madd(x3, f32x4.splat(-2.0), f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), x2)), x4));
 }
 
 /** OUT [5 x 5] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [5 x 5] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -30,10 +32,10 @@ export function transformBT3(src: usize, sRow: usize, sCol: usize, dst: usize, d
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3)));
   else v128.store(dst, f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0)))));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), x4)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), x4));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2))));
+  else v128.store(dst + 1 * d, madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2)));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2)), x4)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2)), x4));
 }
 
 /** OUT [3 x 3] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [5 x 5] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -53,8 +55,8 @@ export function transformAT3(src: usize, sRow: usize, sCol: usize, dst: usize, d
   else v128.store(dst + 1 * d, f32x4.add(f32x4.add(x0, x1), x2));
   if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(x0, x1), x2)));
   else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(x0, x1), x2));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0))));
+  else v128.store(dst + 3 * d, madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0)));
   if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), x2));
   else v128.store(dst + 4 * d, x2);
 }
@@ -72,12 +74,12 @@ export function transformA3(src: usize, sRow: usize, sCol: usize, dst: usize, dR
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(x0, f32x4.splat(2.0))));
   else v128.store(dst, f32x4.mul(x0, f32x4.splat(2.0)));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.neg(x0), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(2.0))), x3), f32x4.mul(x4, f32x4.splat(2.0)))));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.neg(x0), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(2.0))), x3), f32x4.mul(x4, f32x4.splat(2.0))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0))), x1), f32x4.mul(x2, f32x4.splat(3.0))), x4)));
-  else v128.store(dst + 2 * d, f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0))), x1), f32x4.mul(x2, f32x4.splat(3.0))), x4));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.sub(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), f32x4.mul(x4, f32x4.splat(2.0)))));
-  else v128.store(dst + 3 * d, f32x4.sub(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), f32x4.mul(x4, f32x4.splat(2.0))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x4, f32x4.splat(2.0), f32x4.sub(madd(x2, f32x4.splat(2.0), madd(x1, f32x4.splat(-2.0), f32x4.neg(x0))), x3))));
+  else v128.store(dst + 1 * d, madd(x4, f32x4.splat(2.0), f32x4.sub(madd(x2, f32x4.splat(2.0), madd(x1, f32x4.splat(-2.0), f32x4.neg(x0))), x3)));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.sub(madd(x2, f32x4.splat(-3.0), f32x4.sub(f32x4.mul(x0, f32x4.splat(-2.0)), x1)), x4)));
+  else v128.store(dst + 2 * d, f32x4.sub(madd(x2, f32x4.splat(-3.0), f32x4.sub(f32x4.mul(x0, f32x4.splat(-2.0)), x1)), x4));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x4, f32x4.splat(-2.0), f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3))));
+  else v128.store(dst + 3 * d, madd(x4, f32x4.splat(-2.0), f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3)));
   if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), x4));
   else v128.store(dst + 4 * d, x4);
 }
@@ -95,12 +97,12 @@ export function transformB3(src: usize, sRow: usize, sCol: usize, dst: usize, dR
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(x0, f32x4.splat(0.5))));
   else v128.store(dst, f32x4.mul(x0, f32x4.splat(0.5)));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.5)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.5))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.1666666716337204))), f32x4.mul(x1, f32x4.splat(0.1666666716337204))), f32x4.mul(x2, f32x4.splat(0.1666666716337204)))));
-  else v128.store(dst + 2 * d, f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.1666666716337204))), f32x4.mul(x1, f32x4.splat(0.1666666716337204))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.1666666716337204)), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.6666666865348816)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.1666666716337204)), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.6666666865348816))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x2, f32x4.splat(-0.5), madd(x1, f32x4.splat(-0.5), f32x4.mul(x0, f32x4.splat(-0.5))))));
+  else v128.store(dst + 1 * d, madd(x2, f32x4.splat(-0.5), madd(x1, f32x4.splat(-0.5), f32x4.mul(x0, f32x4.splat(-0.5)))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x2, f32x4.splat(-0.1666666716337204), madd(x1, f32x4.splat(0.1666666716337204), f32x4.mul(x0, f32x4.splat(-0.1666666716337204))))));
+  else v128.store(dst + 2 * d, madd(x2, f32x4.splat(-0.1666666716337204), madd(x1, f32x4.splat(0.1666666716337204), f32x4.mul(x0, f32x4.splat(-0.1666666716337204)))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x2, f32x4.splat(0.6666666865348816), madd(x1, f32x4.splat(0.3333333432674408), f32x4.mul(x0, f32x4.splat(0.1666666716337204))))));
+  else v128.store(dst + 3 * d, madd(x2, f32x4.splat(0.6666666865348816), madd(x1, f32x4.splat(0.3333333432674408), f32x4.mul(x0, f32x4.splat(0.1666666716337204)))));
   if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), x2));
   else v128.store(dst + 4 * d, x2);
 }
@@ -116,12 +118,12 @@ export function transformG3(src: usize, sRow: usize, sCol: usize, dst: usize, dR
 
 @inline function t1dGT3(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.5)), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.1666666716337204)))));
-  else v128.store(dst, f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.5)), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.1666666716337204))));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.3333333432674408)))));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.3333333432674408))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.6666666865348816))), x4)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.1666666716337204))), f32x4.mul(x3, f32x4.splat(0.6666666865348816))), x4));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), madd(x3, f32x4.splat(0.1666666716337204), madd(x2, f32x4.splat(-0.1666666716337204), madd(x1, f32x4.splat(-0.5), f32x4.mul(x0, f32x4.splat(0.5)))))));
+  else v128.store(dst, madd(x3, f32x4.splat(0.1666666716337204), madd(x2, f32x4.splat(-0.1666666716337204), madd(x1, f32x4.splat(-0.5), f32x4.mul(x0, f32x4.splat(0.5))))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x3, f32x4.splat(0.3333333432674408), madd(x2, f32x4.splat(0.1666666716337204), f32x4.mul(x1, f32x4.splat(-0.5))))));
+  else v128.store(dst + 1 * d, madd(x3, f32x4.splat(0.3333333432674408), madd(x2, f32x4.splat(0.1666666716337204), f32x4.mul(x1, f32x4.splat(-0.5)))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x3, f32x4.splat(0.6666666865348816), madd(x2, f32x4.splat(-0.1666666716337204), f32x4.mul(x1, f32x4.splat(-0.5)))), x4)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x3, f32x4.splat(0.6666666865348816), madd(x2, f32x4.splat(-0.1666666716337204), f32x4.mul(x1, f32x4.splat(-0.5)))), x4));
 }
 
 /** OUT [3 x 3] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [5 x 5] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -135,20 +137,20 @@ export function transformGT3(src: usize, sRow: usize, sCol: usize, dst: usize, d
 
 @inline function t1dBT5(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0))), f32x4.mul(x1, f32x4.splat(4.0))), f32x4.mul(x2, f32x4.splat(2.5))), f32x4.mul(x3, f32x4.splat(5.0))), f32x4.mul(x4, f32x4.splat(0.5))), x5)));
-  else v128.store(dst, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0))), f32x4.mul(x1, f32x4.splat(4.0))), f32x4.mul(x2, f32x4.splat(2.5))), f32x4.mul(x3, f32x4.splat(5.0))), f32x4.mul(x4, f32x4.splat(0.5))), x5));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(2.0))), f32x4.mul(x3, f32x4.splat(4.5))), f32x4.mul(x4, f32x4.splat(0.5))), x5)));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(2.0))), f32x4.mul(x3, f32x4.splat(4.5))), f32x4.mul(x4, f32x4.splat(0.5))), x5));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(6.0))), f32x4.mul(x3, f32x4.splat(3.5))), f32x4.mul(x4, f32x4.splat(1.5))), x5)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(6.0))), f32x4.mul(x3, f32x4.splat(3.5))), f32x4.mul(x4, f32x4.splat(1.5))), x5));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(x1, f32x4.mul(x2, f32x4.splat(1.5))), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(1.5))), x5)));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(x1, f32x4.mul(x2, f32x4.splat(1.5))), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(1.5))), x5));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x1), f32x4.mul(x2, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(2.5))), x5)));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x1), f32x4.mul(x2, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(2.5))), x5));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(4.0)), f32x4.mul(x3, f32x4.splat(5.0))), x5)));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.sub(f32x4.mul(x1, f32x4.splat(4.0)), f32x4.mul(x3, f32x4.splat(5.0))), x5));
-  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6)));
-  else v128.store(dst + 6 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(madd(x4, f32x4.splat(-0.5), madd(x3, f32x4.splat(-5.0), madd(x2, f32x4.splat(2.5), madd(x1, f32x4.splat(4.0), f32x4.mul(x0, f32x4.splat(-2.0)))))), x5)));
+  else v128.store(dst, f32x4.add(madd(x4, f32x4.splat(-0.5), madd(x3, f32x4.splat(-5.0), madd(x2, f32x4.splat(2.5), madd(x1, f32x4.splat(4.0), f32x4.mul(x0, f32x4.splat(-2.0)))))), x5));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(madd(x4, f32x4.splat(0.5), madd(x3, f32x4.splat(-4.5), madd(x2, f32x4.splat(-2.0), f32x4.mul(x1, f32x4.splat(2.0))))), x5)));
+  else v128.store(dst + 1 * d, f32x4.add(madd(x4, f32x4.splat(0.5), madd(x3, f32x4.splat(-4.5), madd(x2, f32x4.splat(-2.0), f32x4.mul(x1, f32x4.splat(2.0))))), x5));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x4, f32x4.splat(-1.5), madd(x3, f32x4.splat(-3.5), madd(x2, f32x4.splat(6.0), f32x4.mul(x1, f32x4.splat(-2.0))))), x5)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x4, f32x4.splat(-1.5), madd(x3, f32x4.splat(-3.5), madd(x2, f32x4.splat(6.0), f32x4.mul(x1, f32x4.splat(-2.0))))), x5));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(madd(x4, f32x4.splat(1.5), madd(x3, f32x4.splat(-2.0), madd(x2, f32x4.splat(-1.5), x1))), x5)));
+  else v128.store(dst + 3 * d, f32x4.add(madd(x4, f32x4.splat(1.5), madd(x3, f32x4.splat(-2.0), madd(x2, f32x4.splat(-1.5), x1))), x5));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(madd(x4, f32x4.splat(-2.5), madd(x2, f32x4.splat(2.5), f32x4.neg(x1))), x5)));
+  else v128.store(dst + 4 * d, f32x4.add(madd(x4, f32x4.splat(-2.5), madd(x2, f32x4.splat(2.5), f32x4.neg(x1))), x5));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(madd(x3, f32x4.splat(-5.0), f32x4.mul(x1, f32x4.splat(4.0))), x5)));
+  else v128.store(dst + 5 * d, f32x4.add(madd(x3, f32x4.splat(-5.0), f32x4.mul(x1, f32x4.splat(4.0))), x5));
+  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(madd(x5, f32x4.splat(-0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(-2.0)))))), x6)));
+  else v128.store(dst + 6 * d, f32x4.add(madd(x5, f32x4.splat(-0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(-2.0)))))), x6));
 }
 
 /** OUT [7 x 7] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [7 x 7] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -164,14 +166,14 @@ export function transformBT5(src: usize, sRow: usize, sCol: usize, dst: usize, d
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5)));
   else v128.store(dst, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5)))));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), f32x4.mul(x4, f32x4.splat(4.0))), f32x4.mul(x5, f32x4.splat(0.25)))));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), f32x4.mul(x4, f32x4.splat(4.0))), f32x4.mul(x5, f32x4.splat(0.25))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(8.0))), f32x4.mul(x5, f32x4.splat(0.125)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(8.0))), f32x4.mul(x5, f32x4.splat(0.125))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(16.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(0.0625))), x6)));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(16.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(0.0625))), x6));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2))))));
+  else v128.store(dst + 1 * d, madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2)))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x5, f32x4.splat(0.25), madd(x4, f32x4.splat(4.0), madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2))))));
+  else v128.store(dst + 2 * d, madd(x5, f32x4.splat(0.25), madd(x4, f32x4.splat(4.0), madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2)))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x5, f32x4.splat(0.125), madd(x4, f32x4.splat(-8.0), madd(x3, f32x4.splat(8.0), f32x4.sub(x1, x2))))));
+  else v128.store(dst + 3 * d, madd(x5, f32x4.splat(0.125), madd(x4, f32x4.splat(-8.0), madd(x3, f32x4.splat(8.0), f32x4.sub(x1, x2)))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(madd(x5, f32x4.splat(0.0625), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(16.0), f32x4.add(x1, x2)))), x6)));
+  else v128.store(dst + 4 * d, f32x4.add(madd(x5, f32x4.splat(0.0625), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(16.0), f32x4.add(x1, x2)))), x6));
 }
 
 /** OUT [5 x 5] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [7 x 7] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -191,12 +193,12 @@ export function transformAT5(src: usize, sRow: usize, sCol: usize, dst: usize, d
   else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4));
   if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, x1), x2), x3), x4)));
   else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, x1), x2), x3), x4));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0)))));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625)))));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0))))));
+  else v128.store(dst + 3 * d, madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0)))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(-8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(-2.0), x0))))));
+  else v128.store(dst + 4 * d, madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(-8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(-2.0), x0)))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(0.5), x0))))));
+  else v128.store(dst + 5 * d, madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(0.5), x0)))));
   if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), x4));
   else v128.store(dst + 6 * d, x4);
 }
@@ -212,18 +214,18 @@ export function transformA5(src: usize, sRow: usize, sCol: usize, dst: usize, dR
 
 @inline function t1dB5(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0)))));
-  else v128.store(dst, f32x4.neg(f32x4.mul(x0, f32x4.splat(2.0))));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.mul(x0, f32x4.splat(4.0)), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(2.0))), x3), x4), f32x4.mul(x5, f32x4.splat(4.0))), f32x4.mul(x6, f32x4.splat(2.0)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.mul(x0, f32x4.splat(4.0)), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(2.0))), x3), x4), f32x4.mul(x5, f32x4.splat(4.0))), f32x4.mul(x6, f32x4.splat(2.0))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(2.5)), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(6.0))), f32x4.mul(x3, f32x4.splat(1.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(4.0)))));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(2.5)), f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(6.0))), f32x4.mul(x3, f32x4.splat(1.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(4.0))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(5.0))), f32x4.mul(x1, f32x4.splat(4.5))), f32x4.mul(x2, f32x4.splat(3.5))), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(5.0))), f32x4.mul(x6, f32x4.splat(2.5)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(5.0))), f32x4.mul(x1, f32x4.splat(4.5))), f32x4.mul(x2, f32x4.splat(3.5))), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(5.0))), f32x4.mul(x6, f32x4.splat(2.5))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(1.5))), f32x4.mul(x3, f32x4.splat(1.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(5.0)))));
-  else v128.store(dst + 4 * d, f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(1.5))), f32x4.mul(x3, f32x4.splat(1.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(5.0))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.sub(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), f32x4.mul(x6, f32x4.splat(0.5)))));
-  else v128.store(dst + 5 * d, f32x4.sub(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), f32x4.mul(x6, f32x4.splat(0.5))));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(x0, f32x4.splat(-2.0))));
+  else v128.store(dst, f32x4.mul(x0, f32x4.splat(-2.0)));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x6, f32x4.splat(-2.0), madd(x5, f32x4.splat(4.0), f32x4.sub(f32x4.add(madd(x2, f32x4.splat(-2.0), madd(x1, f32x4.splat(2.0), f32x4.mul(x0, f32x4.splat(4.0)))), x3), x4)))));
+  else v128.store(dst + 1 * d, madd(x6, f32x4.splat(-2.0), madd(x5, f32x4.splat(4.0), f32x4.sub(f32x4.add(madd(x2, f32x4.splat(-2.0), madd(x1, f32x4.splat(2.0), f32x4.mul(x0, f32x4.splat(4.0)))), x3), x4))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x6, f32x4.splat(4.0), madd(x4, f32x4.splat(2.5), madd(x3, f32x4.splat(-1.5), madd(x2, f32x4.splat(6.0), madd(x1, f32x4.splat(-2.0), f32x4.mul(x0, f32x4.splat(2.5)))))))));
+  else v128.store(dst + 2 * d, madd(x6, f32x4.splat(4.0), madd(x4, f32x4.splat(2.5), madd(x3, f32x4.splat(-1.5), madd(x2, f32x4.splat(6.0), madd(x1, f32x4.splat(-2.0), f32x4.mul(x0, f32x4.splat(2.5))))))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x6, f32x4.splat(2.5), madd(x5, f32x4.splat(-5.0), madd(x3, f32x4.splat(-2.0), madd(x2, f32x4.splat(-3.5), madd(x1, f32x4.splat(-4.5), f32x4.mul(x0, f32x4.splat(-5.0)))))))));
+  else v128.store(dst + 3 * d, madd(x6, f32x4.splat(2.5), madd(x5, f32x4.splat(-5.0), madd(x3, f32x4.splat(-2.0), madd(x2, f32x4.splat(-3.5), madd(x1, f32x4.splat(-4.5), f32x4.mul(x0, f32x4.splat(-5.0))))))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x6, f32x4.splat(-5.0), madd(x4, f32x4.splat(-2.5), madd(x3, f32x4.splat(1.5), madd(x2, f32x4.splat(-1.5), madd(x1, f32x4.splat(0.5), f32x4.mul(x0, f32x4.splat(-0.5)))))))));
+  else v128.store(dst + 4 * d, madd(x6, f32x4.splat(-5.0), madd(x4, f32x4.splat(-2.5), madd(x3, f32x4.splat(1.5), madd(x2, f32x4.splat(-1.5), madd(x1, f32x4.splat(0.5), f32x4.mul(x0, f32x4.splat(-0.5))))))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x6, f32x4.splat(-0.5), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5))));
+  else v128.store(dst + 5 * d, madd(x6, f32x4.splat(-0.5), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5)));
   if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), x6));
   else v128.store(dst + 6 * d, x6);
 }
@@ -239,18 +241,18 @@ export function transformB5(src: usize, sRow: usize, sCol: usize, dst: usize, dR
 
 @inline function t1dG5(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5)))));
-  else v128.store(dst, f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.3333333432674408))), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.3333333432674408)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.3333333432674408))), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.3333333432674408))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.1111111119389534)), f32x4.mul(x1, f32x4.splat(0.1111111119389534))), f32x4.mul(x2, f32x4.splat(0.1111111119389534)))));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.1111111119389534)), f32x4.mul(x1, f32x4.splat(0.1111111119389534))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.02777777798473835)), f32x4.mul(x1, f32x4.splat(0.0555555559694767))), f32x4.mul(x2, f32x4.splat(0.1111111119389534)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.02777777798473835)), f32x4.mul(x1, f32x4.splat(0.0555555559694767))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.01666666753590107))), f32x4.mul(x1, f32x4.splat(0.03333333507180214))), f32x4.mul(x2, f32x4.splat(0.06666667014360428)))));
-  else v128.store(dst + 4 * d, f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.01666666753590107))), f32x4.mul(x1, f32x4.splat(0.03333333507180214))), f32x4.mul(x2, f32x4.splat(0.06666667014360428))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768)))));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768))));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(x0, f32x4.splat(-0.5))));
+  else v128.store(dst, f32x4.mul(x0, f32x4.splat(-0.5)));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x2, f32x4.splat(-0.3333333432674408), madd(x1, f32x4.splat(-0.3333333432674408), f32x4.mul(x0, f32x4.splat(-0.3333333432674408))))));
+  else v128.store(dst + 1 * d, madd(x2, f32x4.splat(-0.3333333432674408), madd(x1, f32x4.splat(-0.3333333432674408), f32x4.mul(x0, f32x4.splat(-0.3333333432674408)))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(-0.1111111119389534), f32x4.mul(x0, f32x4.splat(0.1111111119389534))))));
+  else v128.store(dst + 2 * d, madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(-0.1111111119389534), f32x4.mul(x0, f32x4.splat(0.1111111119389534)))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(0.0555555559694767), f32x4.mul(x0, f32x4.splat(0.02777777798473835))))));
+  else v128.store(dst + 3 * d, madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(0.0555555559694767), f32x4.mul(x0, f32x4.splat(0.02777777798473835)))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x2, f32x4.splat(-0.06666667014360428), madd(x1, f32x4.splat(0.03333333507180214), f32x4.mul(x0, f32x4.splat(-0.01666666753590107))))));
+  else v128.store(dst + 4 * d, madd(x2, f32x4.splat(-0.06666667014360428), madd(x1, f32x4.splat(0.03333333507180214), f32x4.mul(x0, f32x4.splat(-0.01666666753590107)))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307))))));
+  else v128.store(dst + 5 * d, madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307)))));
   if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), x2));
   else v128.store(dst + 6 * d, x2);
 }
@@ -266,12 +268,12 @@ export function transformG5(src: usize, sRow: usize, sCol: usize, dst: usize, dR
 
 @inline function t1dGT5(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.02777777798473835))), f32x4.mul(x4, f32x4.splat(0.01666666753590107))), f32x4.mul(x5, f32x4.splat(0.7111111283302307)))));
-  else v128.store(dst, f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.5))), f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.02777777798473835))), f32x4.mul(x4, f32x4.splat(0.01666666753590107))), f32x4.mul(x5, f32x4.splat(0.7111111283302307))));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.0555555559694767))), f32x4.mul(x4, f32x4.splat(0.03333333507180214))), f32x4.mul(x5, f32x4.splat(0.35555556416511536)))));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.0555555559694767))), f32x4.mul(x4, f32x4.splat(0.03333333507180214))), f32x4.mul(x5, f32x4.splat(0.35555556416511536))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.1111111119389534))), f32x4.mul(x4, f32x4.splat(0.06666667014360428))), f32x4.mul(x5, f32x4.splat(0.17777778208255768))), x6)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.3333333432674408))), f32x4.mul(x2, f32x4.splat(0.1111111119389534))), f32x4.mul(x3, f32x4.splat(0.1111111119389534))), f32x4.mul(x4, f32x4.splat(0.06666667014360428))), f32x4.mul(x5, f32x4.splat(0.17777778208255768))), x6));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), madd(x5, f32x4.splat(0.7111111283302307), madd(x4, f32x4.splat(-0.01666666753590107), madd(x3, f32x4.splat(0.02777777798473835), madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(-0.3333333432674408), f32x4.mul(x0, f32x4.splat(-0.5)))))))));
+  else v128.store(dst, madd(x5, f32x4.splat(0.7111111283302307), madd(x4, f32x4.splat(-0.01666666753590107), madd(x3, f32x4.splat(0.02777777798473835), madd(x2, f32x4.splat(0.1111111119389534), madd(x1, f32x4.splat(-0.3333333432674408), f32x4.mul(x0, f32x4.splat(-0.5))))))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x5, f32x4.splat(0.35555556416511536), madd(x4, f32x4.splat(0.03333333507180214), madd(x3, f32x4.splat(0.0555555559694767), madd(x2, f32x4.splat(-0.1111111119389534), f32x4.mul(x1, f32x4.splat(-0.3333333432674408))))))));
+  else v128.store(dst + 1 * d, madd(x5, f32x4.splat(0.35555556416511536), madd(x4, f32x4.splat(0.03333333507180214), madd(x3, f32x4.splat(0.0555555559694767), madd(x2, f32x4.splat(-0.1111111119389534), f32x4.mul(x1, f32x4.splat(-0.3333333432674408)))))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x5, f32x4.splat(0.17777778208255768), madd(x4, f32x4.splat(-0.06666667014360428), madd(x3, f32x4.splat(0.1111111119389534), madd(x2, f32x4.splat(0.1111111119389534), f32x4.mul(x1, f32x4.splat(-0.3333333432674408)))))), x6)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x5, f32x4.splat(0.17777778208255768), madd(x4, f32x4.splat(-0.06666667014360428), madd(x3, f32x4.splat(0.1111111119389534), madd(x2, f32x4.splat(0.1111111119389534), f32x4.mul(x1, f32x4.splat(-0.3333333432674408)))))), x6));
 }
 
 /** OUT [3 x 3] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [7 x 7] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -285,22 +287,22 @@ export function transformGT5(src: usize, sRow: usize, sCol: usize, dst: usize, d
 
 @inline function t1dBT6(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s), x7 = v128.load(src + 7 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x0), f32x4.mul(x2, f32x4.splat(5.25))), f32x4.mul(x4, f32x4.splat(5.25))), x6)));
-  else v128.store(dst, f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x0), f32x4.mul(x2, f32x4.splat(5.25))), f32x4.mul(x4, f32x4.splat(5.25))), x6));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.25))), f32x4.mul(x4, f32x4.splat(4.25))), x5), x6)));
-  else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.25))), f32x4.mul(x4, f32x4.splat(4.25))), x5), x6));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(x1), x2), f32x4.mul(x3, f32x4.splat(4.25))), f32x4.mul(x4, f32x4.splat(4.25))), x5), x6)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(x1), x2), f32x4.mul(x3, f32x4.splat(4.25))), f32x4.mul(x4, f32x4.splat(4.25))), x5), x6));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.mul(x1, f32x4.splat(0.5)), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(2.0))), x6)));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.mul(x1, f32x4.splat(0.5)), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(2.0))), x6));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(2.0))), x6)));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(2.0))), x6));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6)));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.mul(x1, f32x4.splat(2.0)), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6));
-  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6)));
-  else v128.store(dst + 6 * d, f32x4.add(f32x4.sub(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(5.0))), f32x4.mul(x5, f32x4.splat(0.5))), x6));
-  if (add) v128.store(dst + 7 * d, f32x4.add(v128.load(dst + 7 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x1), f32x4.mul(x3, f32x4.splat(5.25))), f32x4.mul(x5, f32x4.splat(5.25))), x7)));
-  else v128.store(dst + 7 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(x1), f32x4.mul(x3, f32x4.splat(5.25))), f32x4.mul(x5, f32x4.splat(5.25))), x7));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(madd(x4, f32x4.splat(-5.25), madd(x2, f32x4.splat(5.25), f32x4.neg(x0))), x6)));
+  else v128.store(dst, f32x4.add(madd(x4, f32x4.splat(-5.25), madd(x2, f32x4.splat(5.25), f32x4.neg(x0))), x6));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.add(f32x4.add(madd(x4, f32x4.splat(-4.25), madd(x3, f32x4.splat(-4.25), f32x4.add(x1, x2))), x5), x6)));
+  else v128.store(dst + 1 * d, f32x4.add(f32x4.add(madd(x4, f32x4.splat(-4.25), madd(x3, f32x4.splat(-4.25), f32x4.add(x1, x2))), x5), x6));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.sub(madd(x4, f32x4.splat(-4.25), madd(x3, f32x4.splat(4.25), f32x4.add(f32x4.neg(x1), x2))), x5), x6)));
+  else v128.store(dst + 2 * d, f32x4.add(f32x4.sub(madd(x4, f32x4.splat(-4.25), madd(x3, f32x4.splat(4.25), f32x4.add(f32x4.neg(x1), x2))), x5), x6));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(madd(x5, f32x4.splat(2.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(0.25), f32x4.mul(x1, f32x4.splat(0.5)))))), x6)));
+  else v128.store(dst + 3 * d, f32x4.add(madd(x5, f32x4.splat(2.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(0.25), f32x4.mul(x1, f32x4.splat(0.5)))))), x6));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(madd(x5, f32x4.splat(-2.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(0.25), f32x4.mul(x1, f32x4.splat(-0.5)))))), x6)));
+  else v128.store(dst + 4 * d, f32x4.add(madd(x5, f32x4.splat(-2.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(0.25), f32x4.mul(x1, f32x4.splat(-0.5)))))), x6));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(2.0)))))), x6)));
+  else v128.store(dst + 5 * d, f32x4.add(madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(2.0)))))), x6));
+  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(madd(x5, f32x4.splat(-0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(-2.0)))))), x6)));
+  else v128.store(dst + 6 * d, f32x4.add(madd(x5, f32x4.splat(-0.5), madd(x4, f32x4.splat(-5.0), madd(x3, f32x4.splat(2.5), madd(x2, f32x4.splat(4.0), f32x4.mul(x1, f32x4.splat(-2.0)))))), x6));
+  if (add) v128.store(dst + 7 * d, f32x4.add(v128.load(dst + 7 * d), f32x4.add(madd(x5, f32x4.splat(-5.25), madd(x3, f32x4.splat(5.25), f32x4.neg(x1))), x7)));
+  else v128.store(dst + 7 * d, f32x4.add(madd(x5, f32x4.splat(-5.25), madd(x3, f32x4.splat(5.25), f32x4.neg(x1))), x7));
 }
 
 /** OUT [8 x 8] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [8 x 8] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -316,16 +318,16 @@ export function transformBT6(src: usize, sRow: usize, sCol: usize, dst: usize, d
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s), x7 = v128.load(src + 7 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), x6)));
   else v128.store(dst, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), x6));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5))), f32x4.mul(x6, f32x4.splat(0.5)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5))), f32x4.mul(x6, f32x4.splat(0.5))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), f32x4.mul(x4, f32x4.splat(4.0))), f32x4.mul(x5, f32x4.splat(0.25))), f32x4.mul(x6, f32x4.splat(0.25)))));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(4.0))), f32x4.mul(x4, f32x4.splat(4.0))), f32x4.mul(x5, f32x4.splat(0.25))), f32x4.mul(x6, f32x4.splat(0.25))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(8.0))), f32x4.mul(x5, f32x4.splat(0.125))), f32x4.mul(x6, f32x4.splat(0.125)))));
-  else v128.store(dst + 3 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(8.0))), f32x4.mul(x5, f32x4.splat(0.125))), f32x4.mul(x6, f32x4.splat(0.125))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(16.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(0.0625))), f32x4.mul(x6, f32x4.splat(0.0625)))));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x1, x2), f32x4.mul(x3, f32x4.splat(16.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(0.0625))), f32x4.mul(x6, f32x4.splat(0.0625))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(32.0))), f32x4.mul(x4, f32x4.splat(32.0))), f32x4.mul(x5, f32x4.splat(0.03125))), f32x4.mul(x6, f32x4.splat(0.03125))), x7)));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(32.0))), f32x4.mul(x4, f32x4.splat(32.0))), f32x4.mul(x5, f32x4.splat(0.03125))), f32x4.mul(x6, f32x4.splat(0.03125))), x7));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x6, f32x4.splat(-0.5), madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2)))))));
+  else v128.store(dst + 1 * d, madd(x6, f32x4.splat(-0.5), madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2))))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x6, f32x4.splat(0.25), madd(x5, f32x4.splat(0.25), madd(x4, f32x4.splat(4.0), madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2)))))));
+  else v128.store(dst + 2 * d, madd(x6, f32x4.splat(0.25), madd(x5, f32x4.splat(0.25), madd(x4, f32x4.splat(4.0), madd(x3, f32x4.splat(4.0), f32x4.add(x1, x2))))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x6, f32x4.splat(-0.125), madd(x5, f32x4.splat(0.125), madd(x4, f32x4.splat(-8.0), madd(x3, f32x4.splat(8.0), f32x4.sub(x1, x2)))))));
+  else v128.store(dst + 3 * d, madd(x6, f32x4.splat(-0.125), madd(x5, f32x4.splat(0.125), madd(x4, f32x4.splat(-8.0), madd(x3, f32x4.splat(8.0), f32x4.sub(x1, x2))))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x6, f32x4.splat(0.0625), madd(x5, f32x4.splat(0.0625), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(16.0), f32x4.add(x1, x2)))))));
+  else v128.store(dst + 4 * d, madd(x6, f32x4.splat(0.0625), madd(x5, f32x4.splat(0.0625), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(16.0), f32x4.add(x1, x2))))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(madd(x6, f32x4.splat(-0.03125), madd(x5, f32x4.splat(0.03125), madd(x4, f32x4.splat(-32.0), madd(x3, f32x4.splat(32.0), f32x4.sub(x1, x2))))), x7)));
+  else v128.store(dst + 5 * d, f32x4.add(madd(x6, f32x4.splat(-0.03125), madd(x5, f32x4.splat(0.03125), madd(x4, f32x4.splat(-32.0), madd(x3, f32x4.splat(32.0), f32x4.sub(x1, x2))))), x7));
 }
 
 /** OUT [6 x 6] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [8 x 8] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
@@ -345,14 +347,14 @@ export function transformAT6(src: usize, sRow: usize, sCol: usize, dst: usize, d
   else v128.store(dst + 1 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5));
   if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, x1), x2), x3), x4), x5)));
   else v128.store(dst + 2 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, x1), x2), x3), x4), x5));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(32.0)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(32.0))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(32.0)))));
-  else v128.store(dst + 4 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(2.0))), f32x4.mul(x2, f32x4.splat(4.0))), f32x4.mul(x3, f32x4.splat(8.0))), f32x4.mul(x4, f32x4.splat(16.0))), f32x4.mul(x5, f32x4.splat(32.0))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625))), f32x4.mul(x5, f32x4.splat(0.03125)))));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625))), f32x4.mul(x5, f32x4.splat(0.03125))));
-  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625))), f32x4.mul(x5, f32x4.splat(0.03125)))));
-  else v128.store(dst + 6 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x0, f32x4.mul(x1, f32x4.splat(0.5))), f32x4.mul(x2, f32x4.splat(0.25))), f32x4.mul(x3, f32x4.splat(0.125))), f32x4.mul(x4, f32x4.splat(0.0625))), f32x4.mul(x5, f32x4.splat(0.03125))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x5, f32x4.splat(32.0), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0)))))));
+  else v128.store(dst + 3 * d, madd(x5, f32x4.splat(32.0), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(2.0), x0))))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x5, f32x4.splat(-32.0), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(-8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(-2.0), x0)))))));
+  else v128.store(dst + 4 * d, madd(x5, f32x4.splat(-32.0), madd(x4, f32x4.splat(16.0), madd(x3, f32x4.splat(-8.0), madd(x2, f32x4.splat(4.0), madd(x1, f32x4.splat(-2.0), x0))))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x5, f32x4.splat(0.03125), madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(0.5), x0)))))));
+  else v128.store(dst + 5 * d, madd(x5, f32x4.splat(0.03125), madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(0.5), x0))))));
+  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), madd(x5, f32x4.splat(-0.03125), madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(-0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(-0.5), x0)))))));
+  else v128.store(dst + 6 * d, madd(x5, f32x4.splat(-0.03125), madd(x4, f32x4.splat(0.0625), madd(x3, f32x4.splat(-0.125), madd(x2, f32x4.splat(0.25), madd(x1, f32x4.splat(-0.5), x0))))));
   if (add) v128.store(dst + 7 * d, f32x4.add(v128.load(dst + 7 * d), x5));
   else v128.store(dst + 7 * d, x5);
 }
@@ -370,16 +372,16 @@ export function transformA6(src: usize, sRow: usize, sCol: usize, dst: usize, dR
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s), x7 = v128.load(src + 7 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.neg(x0)));
   else v128.store(dst, f32x4.neg(x0));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(0.5))), f32x4.mul(x4, f32x4.splat(0.5))), f32x4.mul(x5, f32x4.splat(2.0))), f32x4.mul(x6, f32x4.splat(2.0))), x7)));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(0.5))), f32x4.mul(x4, f32x4.splat(0.5))), f32x4.mul(x5, f32x4.splat(2.0))), f32x4.mul(x6, f32x4.splat(2.0))), x7));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(5.25)), x1), x2), f32x4.mul(x3, f32x4.splat(0.25))), f32x4.mul(x4, f32x4.splat(0.25))), f32x4.mul(x5, f32x4.splat(4.0))), f32x4.mul(x6, f32x4.splat(4.0)))));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(5.25)), x1), x2), f32x4.mul(x3, f32x4.splat(0.25))), f32x4.mul(x4, f32x4.splat(0.25))), f32x4.mul(x5, f32x4.splat(4.0))), f32x4.mul(x6, f32x4.splat(4.0))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(4.25))), f32x4.mul(x2, f32x4.splat(4.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x5, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(2.5))), f32x4.mul(x7, f32x4.splat(5.25)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(4.25))), f32x4.mul(x2, f32x4.splat(4.25))), f32x4.mul(x3, f32x4.splat(2.5))), f32x4.mul(x4, f32x4.splat(2.5))), f32x4.mul(x5, f32x4.splat(2.5))), f32x4.mul(x6, f32x4.splat(2.5))), f32x4.mul(x7, f32x4.splat(5.25))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(5.25))), f32x4.mul(x1, f32x4.splat(4.25))), f32x4.mul(x2, f32x4.splat(4.25))), f32x4.mul(x3, f32x4.splat(1.25))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(5.0))), f32x4.mul(x6, f32x4.splat(5.0)))));
-  else v128.store(dst + 4 * d, f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(5.25))), f32x4.mul(x1, f32x4.splat(4.25))), f32x4.mul(x2, f32x4.splat(4.25))), f32x4.mul(x3, f32x4.splat(1.25))), f32x4.mul(x4, f32x4.splat(1.25))), f32x4.mul(x5, f32x4.splat(5.0))), f32x4.mul(x6, f32x4.splat(5.0))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5))), f32x4.mul(x6, f32x4.splat(0.5))), f32x4.mul(x7, f32x4.splat(5.25)))));
-  else v128.store(dst + 5 * d, f32x4.sub(f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.sub(x1, x2), f32x4.mul(x3, f32x4.splat(2.0))), f32x4.mul(x4, f32x4.splat(2.0))), f32x4.mul(x5, f32x4.splat(0.5))), f32x4.mul(x6, f32x4.splat(0.5))), f32x4.mul(x7, f32x4.splat(5.25))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(madd(x6, f32x4.splat(-2.0), madd(x5, f32x4.splat(2.0), madd(x4, f32x4.splat(-0.5), madd(x3, f32x4.splat(0.5), f32x4.sub(x1, x2))))), x7)));
+  else v128.store(dst + 1 * d, f32x4.sub(madd(x6, f32x4.splat(-2.0), madd(x5, f32x4.splat(2.0), madd(x4, f32x4.splat(-0.5), madd(x3, f32x4.splat(0.5), f32x4.sub(x1, x2))))), x7));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x6, f32x4.splat(4.0), madd(x5, f32x4.splat(4.0), madd(x4, f32x4.splat(0.25), madd(x3, f32x4.splat(0.25), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(5.25)), x1), x2)))))));
+  else v128.store(dst + 2 * d, madd(x6, f32x4.splat(4.0), madd(x5, f32x4.splat(4.0), madd(x4, f32x4.splat(0.25), madd(x3, f32x4.splat(0.25), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(5.25)), x1), x2))))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x7, f32x4.splat(5.25), madd(x6, f32x4.splat(2.5), madd(x5, f32x4.splat(-2.5), madd(x4, f32x4.splat(2.5), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(4.25), f32x4.mul(x1, f32x4.splat(-4.25))))))))));
+  else v128.store(dst + 3 * d, madd(x7, f32x4.splat(5.25), madd(x6, f32x4.splat(2.5), madd(x5, f32x4.splat(-2.5), madd(x4, f32x4.splat(2.5), madd(x3, f32x4.splat(-2.5), madd(x2, f32x4.splat(4.25), f32x4.mul(x1, f32x4.splat(-4.25)))))))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x6, f32x4.splat(-5.0), madd(x5, f32x4.splat(-5.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(-1.25), madd(x2, f32x4.splat(-4.25), madd(x1, f32x4.splat(-4.25), f32x4.mul(x0, f32x4.splat(-5.25))))))))));
+  else v128.store(dst + 4 * d, madd(x6, f32x4.splat(-5.0), madd(x5, f32x4.splat(-5.0), madd(x4, f32x4.splat(-1.25), madd(x3, f32x4.splat(-1.25), madd(x2, f32x4.splat(-4.25), madd(x1, f32x4.splat(-4.25), f32x4.mul(x0, f32x4.splat(-5.25)))))))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x7, f32x4.splat(-5.25), madd(x6, f32x4.splat(-0.5), madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2))))))));
+  else v128.store(dst + 5 * d, madd(x7, f32x4.splat(-5.25), madd(x6, f32x4.splat(-0.5), madd(x5, f32x4.splat(0.5), madd(x4, f32x4.splat(-2.0), madd(x3, f32x4.splat(2.0), f32x4.sub(x1, x2)))))));
   if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), x6)));
   else v128.store(dst + 6 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(x0, x1), x2), x3), x4), x5), x6));
   if (add) v128.store(dst + 7 * d, f32x4.add(v128.load(dst + 7 * d), x7));
@@ -399,18 +401,18 @@ export function transformB6(src: usize, sRow: usize, sCol: usize, dst: usize, dR
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s);
   if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.neg(x0)));
   else v128.store(dst, f32x4.neg(x0));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.2222222238779068))), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.sub(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.2222222238779068))), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.2222222238779068))), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068)))));
-  else v128.store(dst + 2 * d, f32x4.sub(f32x4.add(f32x4.neg(f32x4.mul(x0, f32x4.splat(0.2222222238779068))), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))));
-  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.011111111380159855)), f32x4.mul(x1, f32x4.splat(0.02222222276031971))), f32x4.mul(x2, f32x4.splat(0.04444444552063942)))));
-  else v128.store(dst + 3 * d, f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.011111111380159855)), f32x4.mul(x1, f32x4.splat(0.02222222276031971))), f32x4.mul(x2, f32x4.splat(0.04444444552063942))));
-  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.011111111380159855)), f32x4.mul(x1, f32x4.splat(0.02222222276031971))), f32x4.mul(x2, f32x4.splat(0.04444444552063942)))));
-  else v128.store(dst + 4 * d, f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.011111111380159855)), f32x4.mul(x1, f32x4.splat(0.02222222276031971))), f32x4.mul(x2, f32x4.splat(0.04444444552063942))));
-  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768)))));
-  else v128.store(dst + 5 * d, f32x4.add(f32x4.add(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768))));
-  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768)))));
-  else v128.store(dst + 6 * d, f32x4.add(f32x4.sub(f32x4.mul(x0, f32x4.splat(0.7111111283302307)), f32x4.mul(x1, f32x4.splat(0.35555556416511536))), f32x4.mul(x2, f32x4.splat(0.17777778208255768))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(-0.2222222238779068), f32x4.mul(x0, f32x4.splat(-0.2222222238779068))))));
+  else v128.store(dst + 1 * d, madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(-0.2222222238779068), f32x4.mul(x0, f32x4.splat(-0.2222222238779068)))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(0.2222222238779068), f32x4.mul(x0, f32x4.splat(-0.2222222238779068))))));
+  else v128.store(dst + 2 * d, madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(0.2222222238779068), f32x4.mul(x0, f32x4.splat(-0.2222222238779068)))));
+  if (add) v128.store(dst + 3 * d, f32x4.add(v128.load(dst + 3 * d), madd(x2, f32x4.splat(0.04444444552063942), madd(x1, f32x4.splat(0.02222222276031971), f32x4.mul(x0, f32x4.splat(0.011111111380159855))))));
+  else v128.store(dst + 3 * d, madd(x2, f32x4.splat(0.04444444552063942), madd(x1, f32x4.splat(0.02222222276031971), f32x4.mul(x0, f32x4.splat(0.011111111380159855)))));
+  if (add) v128.store(dst + 4 * d, f32x4.add(v128.load(dst + 4 * d), madd(x2, f32x4.splat(0.04444444552063942), madd(x1, f32x4.splat(-0.02222222276031971), f32x4.mul(x0, f32x4.splat(0.011111111380159855))))));
+  else v128.store(dst + 4 * d, madd(x2, f32x4.splat(0.04444444552063942), madd(x1, f32x4.splat(-0.02222222276031971), f32x4.mul(x0, f32x4.splat(0.011111111380159855)))));
+  if (add) v128.store(dst + 5 * d, f32x4.add(v128.load(dst + 5 * d), madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307))))));
+  else v128.store(dst + 5 * d, madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307)))));
+  if (add) v128.store(dst + 6 * d, f32x4.add(v128.load(dst + 6 * d), madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(-0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307))))));
+  else v128.store(dst + 6 * d, madd(x2, f32x4.splat(0.17777778208255768), madd(x1, f32x4.splat(-0.35555556416511536), f32x4.mul(x0, f32x4.splat(0.7111111283302307)))));
   if (add) v128.store(dst + 7 * d, f32x4.add(v128.load(dst + 7 * d), x2));
   else v128.store(dst + 7 * d, x2);
 }
@@ -426,12 +428,12 @@ export function transformG6(src: usize, sRow: usize, sCol: usize, dst: usize, dR
 
 @inline function t1dGT6(src: usize, s: usize, dst: usize, d: usize, add: bool): void {
   const x0 = v128.load(src), x1 = v128.load(src + 1 * s), x2 = v128.load(src + 2 * s), x3 = v128.load(src + 3 * s), x4 = v128.load(src + 4 * s), x5 = v128.load(src + 5 * s), x6 = v128.load(src + 6 * s), x7 = v128.load(src + 7 * s);
-  if (add) v128.store(dst, f32x4.add(v128.load(dst), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.neg(x0), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.011111111380159855))), f32x4.mul(x4, f32x4.splat(0.011111111380159855))), f32x4.mul(x5, f32x4.splat(0.7111111283302307))), f32x4.mul(x6, f32x4.splat(0.7111111283302307)))));
-  else v128.store(dst, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.sub(f32x4.neg(x0), f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.011111111380159855))), f32x4.mul(x4, f32x4.splat(0.011111111380159855))), f32x4.mul(x5, f32x4.splat(0.7111111283302307))), f32x4.mul(x6, f32x4.splat(0.7111111283302307))));
-  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.02222222276031971))), f32x4.mul(x4, f32x4.splat(0.02222222276031971))), f32x4.mul(x5, f32x4.splat(0.35555556416511536))), f32x4.mul(x6, f32x4.splat(0.35555556416511536)))));
-  else v128.store(dst + 1 * d, f32x4.sub(f32x4.add(f32x4.sub(f32x4.add(f32x4.add(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.02222222276031971))), f32x4.mul(x4, f32x4.splat(0.02222222276031971))), f32x4.mul(x5, f32x4.splat(0.35555556416511536))), f32x4.mul(x6, f32x4.splat(0.35555556416511536))));
-  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.04444444552063942))), f32x4.mul(x4, f32x4.splat(0.04444444552063942))), f32x4.mul(x5, f32x4.splat(0.17777778208255768))), f32x4.mul(x6, f32x4.splat(0.17777778208255768))), x7)));
-  else v128.store(dst + 2 * d, f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.add(f32x4.sub(f32x4.neg(f32x4.mul(x1, f32x4.splat(0.2222222238779068))), f32x4.mul(x2, f32x4.splat(0.2222222238779068))), f32x4.mul(x3, f32x4.splat(0.04444444552063942))), f32x4.mul(x4, f32x4.splat(0.04444444552063942))), f32x4.mul(x5, f32x4.splat(0.17777778208255768))), f32x4.mul(x6, f32x4.splat(0.17777778208255768))), x7));
+  if (add) v128.store(dst, f32x4.add(v128.load(dst), madd(x6, f32x4.splat(0.7111111283302307), madd(x5, f32x4.splat(0.7111111283302307), madd(x4, f32x4.splat(0.011111111380159855), madd(x3, f32x4.splat(0.011111111380159855), madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(-0.2222222238779068), f32x4.neg(x0)))))))));
+  else v128.store(dst, madd(x6, f32x4.splat(0.7111111283302307), madd(x5, f32x4.splat(0.7111111283302307), madd(x4, f32x4.splat(0.011111111380159855), madd(x3, f32x4.splat(0.011111111380159855), madd(x2, f32x4.splat(-0.2222222238779068), madd(x1, f32x4.splat(-0.2222222238779068), f32x4.neg(x0))))))));
+  if (add) v128.store(dst + 1 * d, f32x4.add(v128.load(dst + 1 * d), madd(x6, f32x4.splat(-0.35555556416511536), madd(x5, f32x4.splat(0.35555556416511536), madd(x4, f32x4.splat(-0.02222222276031971), madd(x3, f32x4.splat(0.02222222276031971), madd(x2, f32x4.splat(0.2222222238779068), f32x4.mul(x1, f32x4.splat(-0.2222222238779068)))))))));
+  else v128.store(dst + 1 * d, madd(x6, f32x4.splat(-0.35555556416511536), madd(x5, f32x4.splat(0.35555556416511536), madd(x4, f32x4.splat(-0.02222222276031971), madd(x3, f32x4.splat(0.02222222276031971), madd(x2, f32x4.splat(0.2222222238779068), f32x4.mul(x1, f32x4.splat(-0.2222222238779068))))))));
+  if (add) v128.store(dst + 2 * d, f32x4.add(v128.load(dst + 2 * d), f32x4.add(madd(x6, f32x4.splat(0.17777778208255768), madd(x5, f32x4.splat(0.17777778208255768), madd(x4, f32x4.splat(0.04444444552063942), madd(x3, f32x4.splat(0.04444444552063942), madd(x2, f32x4.splat(-0.2222222238779068), f32x4.mul(x1, f32x4.splat(-0.2222222238779068))))))), x7)));
+  else v128.store(dst + 2 * d, f32x4.add(madd(x6, f32x4.splat(0.17777778208255768), madd(x5, f32x4.splat(0.17777778208255768), madd(x4, f32x4.splat(0.04444444552063942), madd(x3, f32x4.splat(0.04444444552063942), madd(x2, f32x4.splat(-0.2222222238779068), f32x4.mul(x1, f32x4.splat(-0.2222222238779068))))))), x7));
 }
 
 /** OUT [3 x 3] (`dst` + i * dRow + l * dCol) = T IN T^T for IN [8 x 8] (`src` + k * sRow + j * sCol), each 16-byte vector e < bytes; added when `add`. */
