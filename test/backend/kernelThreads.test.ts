@@ -153,8 +153,15 @@ describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () =
     };
     const one = await run(1);
     const two = await run(2);
-    expectClose(two, one, 'loss per step', 1e-4);
+    // The two runs differ by float32 rounding only (each kernel split over threads sums its partial filter gradients
+    // in another order: 1e-6 relative), but Adam divides each update by the gradient's running RMS, so a parameter
+    // whose gradient is near zero moves by about the learning rate either way and the rounding grows step by step
+    // (measured: 1e-5 at step 2, 1e-3 at step 3, 2e-3 at step 8 with F(3x3) on the last layer). The first two steps
+    // are compared at the kernels' tolerance, the whole curve at 1e-2.
+    expectClose(two.slice(0, 2), one.slice(0, 2), 'loss, steps 1 and 2', 1e-4);
+    expectClose(two, one, 'loss per step', 1e-2);
     expect(one[7]!).toBeLessThan(one[0]!);
+    expect(two[7]!).toBeLessThan(two[0]!);
   });
 
   it('KernelThreads.start returns null for a heap that is not shared', () => {
