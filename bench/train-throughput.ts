@@ -5,7 +5,7 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
- *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu] [--kernel-threads 2]
+ *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool] [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
@@ -17,7 +17,9 @@
  * `winograd-3-5`: F(4x4) where F(3x3) or F(5x5) cover the output exactly; `gemm`: the dense products on the
  * 1x1-convolution route instead of src/backend/simd/gemm.ts; `cross-entropy`: tfjs-layers' loss ops) and of session 22
  * (`max-pool`: the stock XNNPACK MaxPool in training; `dropout-kernel`: SeededDropout's masks made in JS and uploaded;
- * `bn-relu`: a ReLU layer after a batch norm runs its own kernels instead of being fused into the batch norm's).
+ * `bn-relu`: a ReLU layer after a batch norm runs its own kernels instead of being fused into the batch norm's) and of
+ * session 24 (`bn-relu-pool`: a 2x2 max pooling after a batch norm and ReLU runs its own kernels instead of being fused
+ * into theirs).
  * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
  * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -29,7 +31,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { useTrainingKernel } from '../src/backend/kernels/index.ts';
-import { setBatchNormReluFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../src/backend/batchNormTraining.ts';
+import { setBatchNormReluFusionEnabled, setBatchNormReluPoolFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../src/backend/batchNormTraining.ts';
 import { setFusedAdamEnabled } from '../src/backend/adam.ts';
 import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
 import { setGemmKernelsEnabled, setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
@@ -71,6 +73,7 @@ const switches: Record<string, (on: boolean) => void> = {
   'max-pool': setSimdMaxPoolEnabled,
   'dropout-kernel': setDropoutMaskKernelEnabled,
   'bn-relu': setBatchNormReluFusionEnabled,
+  'bn-relu-pool': setBatchNormReluPoolFusionEnabled,
 };
 
 /**

@@ -12,15 +12,19 @@
  * batch variance). Everything else (inference, other axes, `center`/`scale` off, other backends, a disabled switch)
  * runs the original `call`. The layer's class, config, weights and their names are untouched, so saved models load
  * and predict as before. A ReLU layer that is the batch norm's only reader is fused into it in training
- * (`reluFollows`, `setBatchNormReluFusionEnabled`).
+ * (`reluFollows`, `setBatchNormReluFusionEnabled`), and so is a 2x2 max-pooling layer that is that ReLU's only reader
+ * (`poolFollows`, `setBatchNormReluPoolFusionEnabled`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { layerPrototype, singleInput } from './layerPatch.ts';
 import {
+  BATCH_NORM_RELU_POOL,
+  BATCH_NORM_RELU_POOL_GRAD,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   type BatchNormTrainAttrs,
+  batchNormReluPoolApplies,
   MOVING_AVERAGES,
   registerBatchNormTrainingKernels,
 } from './kernels/BatchNormTraining.ts';
@@ -43,6 +47,37 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
 };
+
+/**
+ * Gradient of `HwrBatchNormReluPool`: one `HwrBatchNormReluPoolGrad` call from the pooled output's gradient and the
+ * forward's window positions (the positions output, int32, has no gradient).
+ */
+export const batchNormReluPoolGradConfig: tf.GradConfig = {
+  kernelName: BATCH_NORM_RELU_POOL,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [dy, dmean, dvariance] = dys as tf.Tensor[];
+    const [x, gamma, mean, variance, positions] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const inputs = { dy: dy!, positions, x, mean, variance, gamma, dmean: dmean!, dvariance: dvariance! };
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, inputs, attrs) as tf.Tensor[];
+    return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+  },
+};
+
+/**
+ * Batch normalization in training, a ReLU and 2x2 max pooling (stride 2, 'valid') as one kernel: the output of the
+ * three layers apart, bit for bit, with half their memory traffic (notes/PERFORMANCE.md, session 24).
+ * @param x float32 [B, H, W, C], H and W even, C % 4 == 0
+ * @param gamma float32 [C]; @param beta float32 [C]
+ * @returns [pooled float32 [B, H/2, W/2, C], mean float32 [C], variance float32 [C] (biased)]
+ * @throws Error where the wasm backend's SIMD kernels do not cover x (`batchNormReluPoolApplies`)
+ */
+export function batchNormReluPool(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const [pooled, mean, variance, positions] = tf.engine().runKernel(BATCH_NORM_RELU_POOL, { x, gamma, beta }, { varianceEpsilon }) as tf.Tensor[];
+  positions!.dispose(); // the tape keeps its own reference for the gradient
+  return [pooled!, mean!, variance!];
+}
 
 /**
  * Batch normalization with batch statistics over every axis but the last (differentiable in x, gamma, beta).
@@ -70,8 +105,19 @@ interface BatchNormalizationLayer {
   movingMean: LayerVariableLike;
   movingVariance: LayerVariableLike;
   /** The graph nodes that read this layer's output (tfjs-layers' `Layer.outboundNodes`). */
-  outboundNodes?: Array<{ outboundLayer?: { getClassName(): string; maxValue?: number | null } }>;
+  outboundNodes?: Array<{ outboundLayer?: OutboundLayer }>;
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+}
+
+/** What the fusion checks read of the layers after a batch norm (ReLU, MaxPooling2D). */
+interface OutboundLayer {
+  getClassName(): string;
+  maxValue?: number | null;
+  poolSize?: number[];
+  strides?: number[];
+  padding?: string;
+  dataFormat?: string;
+  outboundNodes?: Array<{ outboundLayer?: OutboundLayer }>;
 }
 
 interface LayerVariableLike {
@@ -107,10 +153,50 @@ export function setBatchNormReluFusionEnabled(on: boolean): void {
  * (no outbound nodes) is never fused.
  */
 function reluFollows(layer: BatchNormalizationLayer): boolean {
+  return reluFusion && reluAfter(layer) !== undefined;
+}
+
+/** The plain ReLU layer that is the only reader of `layer`'s output, if there is one. */
+function reluAfter(layer: { outboundNodes?: Array<{ outboundLayer?: OutboundLayer }> }): OutboundLayer | undefined {
   const nodes = layer.outboundNodes;
-  if (!reluFusion || !nodes || nodes.length !== 1) return false;
+  if (!nodes || nodes.length !== 1) return undefined;
   const next = nodes[0]!.outboundLayer;
-  return next != null && next.getClassName() === 'ReLU' && next.maxValue == null;
+  return next != null && next.getClassName() === 'ReLU' && next.maxValue == null ? next : undefined;
+}
+
+let poolFusion = true;
+
+/**
+ * Data of batch-norm outputs that already applied the ReLU and the 2x2 max pooling after them (see `poolFollows`);
+ * the ReLU and MaxPooling2D layers pass them on unchanged. Keyed by `dataId`, because `Layer.apply` hands a layer that
+ * returns its input on as a clone (same data).
+ */
+const poolApplied = new WeakSet<object>();
+
+/**
+ * Fuses a ReLU layer and a 2x2 max-pooling layer after a batch norm into one kernel pair in training (default,
+ * `true`), or not (`false`: the batch norm with the ReLU, then the pooling layer's own kernels, as before session 24).
+ * The same values either way (the pooled output and the gradients' formulas; sums in another order). For A/B
+ * benchmarks and tests.
+ */
+export function setBatchNormReluPoolFusionEnabled(on: boolean): void {
+  poolFusion = on;
+}
+
+/**
+ * Whether `layer` is followed by a plain ReLU layer that only a MaxPooling2D layer of pool 2, stride 2, 'valid' padding
+ * and NHWC reads, the ReLU being the batch norm's only reader (hwr-net's first two blocks, hccr-vgg's last convolution
+ * of every stage but the last). Then, on the wasm backend with the SIMD kernels and an input of even height and width
+ * with C % 4 == 0, the batch norm computes all three (`batchNormReluPool`) and the other two layers pass its output on.
+ */
+function poolFollows(layer: BatchNormalizationLayer): boolean {
+  if (!poolFusion || !reluFusion) return false;
+  const relu = reluAfter(layer);
+  const nodes = relu?.outboundNodes;
+  if (!nodes || nodes.length !== 1) return false;
+  const pool = nodes[0]!.outboundLayer;
+  return pool != null && pool.getClassName() === 'MaxPooling2D' && pool.padding === 'valid' && pool.dataFormat === 'channelsLast'
+    && pool.poolSize?.[0] === 2 && pool.poolSize[1] === 2 && pool.strides?.[0] === 2 && pool.strides[1] === 2;
 }
 
 /**
@@ -158,13 +244,17 @@ export function installBatchNormTraining(): void {
   installed = true;
   registerBatchNormTrainingKernels();
   tf.registerGradient(batchNormTrainGradConfig);
+  tf.registerGradient(batchNormReluPoolGradConfig);
   const original = proto.call;
   proto.call = function (this: BatchNormalizationLayer, inputs, kwargs) {
     const input = singleInput(inputs);
     if (!kwargs?.['training'] || !input || !batchNormTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
     const relu = reluFollows(this);
+    const pool = relu && poolFollows(this) && batchNormReluPoolApplies(tf.backend(), input.shape);
     const out = tf.tidy(() => {
-      const [y, mean, variance] = batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon, relu);
+      const [y, mean, variance] = pool
+        ? batchNormReluPool(input, this.gamma!.read(), this.beta!.read(), this.epsilon)
+        : batchNormTraining(input, this.gamma!.read(), this.beta!.read(), this.epsilon, relu);
       if (movingAveragesKernel && tf.getKernel(MOVING_AVERAGES, tf.getBackend()) != null) {
         // Both updates in one kernel call instead of six (the same float32 operations).
         const [movingMean, movingVariance] = tf.engine().runKernel(MOVING_AVERAGES,
@@ -179,6 +269,7 @@ export function installBatchNormTraining(): void {
       return y;
     });
     if (relu) reluApplied.add(out);
+    if (pool) poolApplied.add(out.dataId);
     return out;
   };
   // The ReLU layer after a fused batch norm returns its input (Layer.apply hands on a clone: same data, no kernel).
@@ -189,6 +280,16 @@ export function installBatchNormTraining(): void {
       const input = singleInput(inputs);
       if (input && reluApplied.has(input)) return input;
       return reluCall.call(this, inputs, kwargs);
+    };
+  }
+  // The MaxPooling2D layer after a batch norm that pooled returns its input (a clone of the batch norm's output).
+  const poolProto = layerPrototype<{ call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] }>('MaxPooling2D');
+  if (poolProto) {
+    const poolCall = poolProto.call;
+    poolProto.call = function (this: unknown, inputs, kwargs) {
+      const input = singleInput(inputs);
+      if (input && poolApplied.has(input.dataId)) return input;
+      return poolCall.call(this, inputs, kwargs);
     };
   }
 }

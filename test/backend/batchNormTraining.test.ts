@@ -10,7 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { batchNormTraining, installBatchNormTraining, setBatchNormReluFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
+import { batchNormReluPool, batchNormTraining, installBatchNormTraining, setBatchNormReluFusionEnabled, setBatchNormReluPoolFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
+import { BATCH_NORM_RELU_POOL } from '../../src/backend/kernels/BatchNormTraining.ts';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
@@ -219,6 +220,7 @@ describe('a ReLU fused into the training batch norm (session 22)', () => {
     const { getArchitecture } = await import('../../src/models/index.ts');
     const train = (fuse: boolean): number[][] => {
       setBatchNormReluFusionEnabled(fuse);
+      setBatchNormReluPoolFusionEnabled(false); // this compares the ReLU fusion alone (the pooling one sums in another order)
       try {
         return tf.tidy(() => {
           const model = getArchitecture('hwr-net').create({ classes: 10, seed: 3 });
@@ -232,6 +234,7 @@ describe('a ReLU fused into the training batch norm (session 22)', () => {
         });
       } finally {
         setBatchNormReluFusionEnabled(true);
+        setBatchNormReluPoolFusionEnabled(true);
       }
     };
     expect(train(true)).toEqual(train(false));
@@ -247,5 +250,108 @@ describe('a ReLU fused into the training batch norm (session 22)', () => {
     const outputs = twoReaders.apply(x, { training: true }) as tf.Tensor[];
     expect(Array.from(outputs[0]!.dataSync()).every((v) => v >= 0)).toBe(true);
     tf.dispose([x, y, ...outputs]);
+  });
+});
+
+describe('batch norm, ReLU and 2x2 max pooling as one kernel pair in training (session 24)', () => {
+  /**
+   * The y-only loss through the pooled output: [pooled, mean, variance, dx, dgamma, dbeta], fused (HwrBatchNormReluPool)
+   * or apart (the batch norm with its fused ReLU, then tf.maxPool 2x2 stride 2 'valid', as hwr-net ran before).
+   */
+  function poolCase(fused: boolean, shape: [number, number, number, number], seed: number, ties: boolean): Float32Array[] {
+    return tf.tidy(() => {
+      const C = shape[3];
+      // With `ties`, x on a coarse grid: many windows hold equal maxima, and many whole windows are <= 0 after the ReLU.
+      const x = tf.tensor(values(sizeOf(shape), seed).map((v) => (ties ? Math.round(v * 2) / 2 : v)), shape);
+      const gamma = tf.tensor1d(values(C, seed + 1).map((v) => 1 + 0.5 * v));
+      const beta = tf.tensor1d(values(C, seed + 2).map((v) => 0.3 * v));
+      const pooledShape = [shape[0], shape[1] / 2, shape[2] / 2, C];
+      const w = tf.tensor(values(sizeOf(pooledShape), seed + 3), pooledShape);
+      const forward = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor[] => {
+        if (fused) return batchNormReluPool(a, b, c, EPSILON);
+        const [y, mean, variance] = batchNormTraining(a, b, c, EPSILON, true);
+        return [tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid'), mean!, variance!];
+      };
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(forward(a, b, c)[0]!, w)) as tf.Scalar)([x, gamma, beta]);
+      return [...forward(x, gamma, beta), ...grads].map((t) => t.dataSync() as Float32Array);
+    });
+  }
+
+  const cases: Array<{ shape: [number, number, number, number]; ties: boolean }> = [
+    { shape: [64, 24, 24, 32], ties: false }, // hwr-net's first block
+    { shape: [64, 10, 10, 64], ties: true }, // its second, with ties
+    { shape: [3, 2, 4, 4], ties: false },
+    { shape: [2, 8, 6, 12], ties: true },
+  ];
+
+  it('on wasm: the pooled output, mean and variance bit-identical to the kernels apart; dx, dgamma, dbeta within float32 rounding', async () => {
+    await setupBackend({ backend: 'wasm' });
+    for (const { shape, ties } of cases) {
+      const fused = poolCase(true, shape, 51, ties);
+      const apart = poolCase(false, shape, 51, ties);
+      const label = `${shape}${ties ? ' (ties)' : ''}`;
+      expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), `${label}: pooled has zeros and positives`).toBe(true);
+      for (let i = 0; i < 3; i++) expect(Array.from(fused[i]!), `${label}: ${['pooled', 'mean', 'variance'][i]}`).toEqual(Array.from(apart[i]!));
+      for (let i = 3; i < 6; i++) expectClose(fused[i]!, apart[i]!, `${label}: ${['dx', 'dgamma', 'dbeta'][i - 3]}`, TOLERANCE);
+    }
+  });
+
+  it('matches the cpu backend running the three layers apart', async () => {
+    for (const { shape, ties } of cases.slice(1)) {
+      await setupBackend({ backend: 'wasm' });
+      const fused = poolCase(true, shape, 61, ties);
+      await setupBackend({ backend: 'cpu' });
+      const apart = poolCase(false, shape, 61, ties);
+      fused.forEach((v, i) => expectClose(v, apart[i]!, `${shape}: ${['pooled', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'][i]}`, TOLERANCE));
+    }
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  it('refuses what it does not cover (odd height, C % 4 != 0, the cpu backend) with an error naming the input', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const run = (shape: [number, number, number, number]) => () => tf.tidy(() => batchNormReluPool(tf.ones(shape), tf.ones([shape[3]]), tf.zeros([shape[3]]), EPSILON));
+    expect(run([2, 5, 4, 8])).toThrow(/HwrBatchNormReluPool: not applicable to x \[2,5,4,8\]/);
+    expect(run([2, 4, 4, 6])).toThrow(/not applicable to x \[2,4,4,6\]/);
+    await setupBackend({ backend: 'cpu' });
+    expect(run([2, 4, 4, 8])).toThrow();
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  it('hwr-net in training: the two pooled blocks fuse, the others keep their kernels; the output is bit-identical and the weight gradients agree', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const { getArchitecture } = await import('../../src/models/index.ts');
+    const xs = tf.tensor4d(values(16 * 28 * 28, 71).map((v) => Math.abs(v)), [16, 28, 28, 1]);
+    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
+    // A fresh model per call: the same weights and the same dropout masks (SeededDropout counts its own calls).
+    const step = (fuse: boolean) => {
+      setBatchNormReluPoolFusionEnabled(fuse);
+      const model = getArchitecture('hwr-net').create({ classes: 10, seed: 3 });
+      try {
+        let output: Float32Array | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const y = model.apply(xs, { training: true }) as tf.Tensor;
+          output = tf.keep(y.clone()).dataSync() as Float32Array;
+          return tf.losses.softmaxCrossEntropy(ys, y) as tf.Scalar;
+        });
+        const result = { output: output!, loss: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync() as Float32Array])) };
+        tf.dispose([value, ...Object.values(grads)]);
+        return { ...result, grads: Object.fromEntries(Object.entries(result.grads).map(([k, g], i) => [`${i}:${k.replace(/\d+/g, '')}`, g])) };
+      } finally {
+        setBatchNormReluPoolFusionEnabled(true);
+        model.dispose();
+      }
+    };
+    const profile = await tf.profile(() => { step(true); });
+    const calls = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+    expect(calls(BATCH_NORM_RELU_POOL)).toBe(2); // blocks 1 and 2 (24x24, 10x10)
+    expect(calls('MaxPool')).toBe(0);
+    expect(calls('HwrBatchNormTrain')).toBe(2); // block 3 (no pooling after it) and the dense layer's batch norm
+    // Dropout masks are per call: both calls below draw the same ones (SeededDropout counts calls per layer).
+    const fused = step(true);
+    const apart = step(false);
+    expect(Array.from(fused.output)).toEqual(Array.from(apart.output));
+    expect(Object.keys(fused.grads)).toEqual(Object.keys(apart.grads));
+    for (const [name, g] of Object.entries(apart.grads)) expectClose(fused.grads[name]!, g, `gradient of ${name}`, 1e-4);
+    tf.dispose([xs, ys]);
   });
 });

@@ -46,8 +46,31 @@ export interface BatchNormTrainAttrs {
   relu?: boolean;
 }
 
+/**
+ * Kernel name of batch norm, ReLU and 2x2 max pooling in training as one forward kernel (wasm with the SIMD kernels
+ * only; src/backend/batchNormTraining.ts uses it where a BatchNormalization layer is followed by a ReLU layer and a
+ * MaxPooling2D of pool 2, stride 2, 'valid', on an NHWC input with even height and width and C % 4 == 0). Inputs `x`
+ * float32 [B, H, W, C], `gamma`, `beta` float32 [C]; attr `varianceEpsilon`. Outputs [pooled float32
+ * [B, H/2, W/2, C] (max pooling of max(0, batch norm of x), bit for bit as the three kernels apart), mean [C],
+ * variance [C], positions int32 [B, H/2, W/2, C] (each window's winner, 0..3 row-major, MaxPoolGrad's tie rule; -1
+ * where the maximum is not > 0)].
+ */
+export const BATCH_NORM_RELU_POOL = 'HwrBatchNormReluPool';
+/**
+ * Kernel name of its backward pass. Inputs `dy` (the pooled output's gradient) float32 [B, H/2, W/2, C], `positions`
+ * int32 [B, H/2, W/2, C] (the forward's), `x` [B, H, W, C], `mean`, `variance`, `gamma`, `dmean`, `dvariance` [C];
+ * attr `varianceEpsilon`. Outputs [dx [B, H, W, C], dgamma [C], dbeta [C]]: the batch norm's gradient for the upstream
+ * gradient that MaxPoolGrad and the ReLU's gradient would give (dy at each window's winner where it is > 0, else 0).
+ */
+export const BATCH_NORM_RELU_POOL_GRAD = 'HwrBatchNormReluPoolGrad';
+
 /** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
 export interface BatchNormExports {
+  batchNormReluPoolForward(x: number, pooled: number, positions: number, B: number, H: number, W: number, C: number,
+    gamma: number, beta: number, mean: number, variance: number, eps: number, scratch: number): void;
+  batchNormReluPoolBackward(dp: number, positions: number, x: number, dx: number, B: number, H: number, W: number, C: number,
+    mean: number, variance: number, gamma: number, dmean: number, dvariance: number, eps: number, dgamma: number,
+    dbeta: number, scratch: number): void;
   batchNormTrainForward(x: number, y: number, P: number, C: number, gamma: number, beta: number, mean: number,
     variance: number, eps: number, scratch: number, relu: number): void;
   batchNormTrainBackward(dy: number, x: number, dx: number, P: number, C: number, mean: number, variance: number,
@@ -187,6 +210,56 @@ export function batchNormTrainGradWasm(args: KernelArgs<WasmBackend>): tf.Tensor
   return [dx, dgamma, dbeta];
 }
 
+/** [B, H, W, C] of a rank-4 tensor info. */
+function nhwc(x: tf.TensorInfo): [number, number, number, number] {
+  return x.shape as [number, number, number, number];
+}
+
+/**
+ * Whether `BATCH_NORM_RELU_POOL` runs on `backend` for an input of `shape`: the wasm backend with the SIMD kernels, a
+ * rank-4 NHWC shape with even height and width (> 0) and C % 4 == 0.
+ */
+export function batchNormReluPoolApplies(backend: tf.KernelBackend, shape: readonly number[]): boolean {
+  if (shape.length !== 4) return false;
+  const [B, H, W, C] = shape as [number, number, number, number];
+  if (!(B > 0 && H > 0 && W > 0 && H % 2 === 0 && W % 2 === 0 && C > 0 && C % 4 === 0)) return false;
+  return (backend as unknown as { wasm?: unknown }).wasm != null && simdKernels(backend as WasmBackend) !== undefined;
+}
+
+/** `BATCH_NORM_RELU_POOL` on 'wasm'. @throws Error where `batchNormReluPoolApplies` is false. */
+export function batchNormReluPoolWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { x, gamma, beta } = args.inputs as Inputs;
+  if (!batchNormReluPoolApplies(backend, x!.shape)) throw new Error(`${BATCH_NORM_RELU_POOL}: not applicable to x [${x!.shape}] (wasm SIMD kernels, NHWC, even H and W, C % 4 == 0)`);
+  const [B, H, W, C] = nhwc(x!);
+  const pooled = backend.makeOutput([B, H / 2, W / 2, C], 'float32');
+  const positions = backend.makeOutput([B, H / 2, W / 2, C], 'int32');
+  const mean = backend.makeOutput([C], 'float32');
+  const variance = backend.makeOutput([C], 'float32');
+  const scratch = backend.makeOutput([8 * C], 'float32');
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  simdKernels(backend)!.batchNormReluPoolForward(at(x!), at(pooled), at(positions), B, H, W, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch));
+  dispose(backend, scratch);
+  return [pooled, mean, variance, positions];
+}
+
+/** `BATCH_NORM_RELU_POOL_GRAD` on 'wasm'. @throws Error where `batchNormReluPoolApplies` is false for x. */
+export function batchNormReluPoolGradWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
+  const { backend, attrs } = args;
+  const { dy, positions, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  if (!batchNormReluPoolApplies(backend, x!.shape)) throw new Error(`${BATCH_NORM_RELU_POOL_GRAD}: not applicable to x [${x!.shape}] (wasm SIMD kernels, NHWC, even H and W, C % 4 == 0)`);
+  const [B, H, W, C] = nhwc(x!);
+  const dx = backend.makeOutput(x!.shape, 'float32');
+  const dgamma = backend.makeOutput([C], 'float32');
+  const dbeta = backend.makeOutput([C], 'float32');
+  const scratch = backend.makeOutput([8 * C], 'float32');
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  simdKernels(backend)!.batchNormReluPoolBackward(at(dy!), at(positions!), at(x!), at(dx), B, H, W, C, at(mean!), at(variance!), at(gamma!),
+    at(dmean!), at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch));
+  dispose(backend, scratch);
+  return [dx, dgamma, dbeta];
+}
+
 /** The cpu backend as these kernels use it. */
 interface CpuBackend {
   readSync(dataId: object): Float32Array;
@@ -265,12 +338,14 @@ export function movingAveragesCpu(args: KernelArgs<CpuBackend>): tf.TensorInfo[]
     backend.makeTensorInfo(moving!.shape, 'float32', movingAverageJs(backend.readSync(moving!.dataId), backend.readSync(value!.dataId), momentumOf(attrs))));
 }
 
-/** Registration records of the kernels on 'wasm' and 'cpu'. */
+/** Registration records of the kernels on 'wasm' and 'cpu' (the batch norm, ReLU and pooling pair on 'wasm' only). */
 export const batchNormTrainingKernelConfigs: readonly tf.KernelConfig[] = [
   { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainWasm as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradWasm as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN, backendName: 'cpu', kernelFunc: batchNormTrainCpu as unknown as tf.KernelFunc },
   { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'cpu', kernelFunc: batchNormTrainGradCpu as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_RELU_POOL, backendName: 'wasm', kernelFunc: batchNormReluPoolWasm as unknown as tf.KernelFunc },
+  { kernelName: BATCH_NORM_RELU_POOL_GRAD, backendName: 'wasm', kernelFunc: batchNormReluPoolGradWasm as unknown as tf.KernelFunc },
   { kernelName: MOVING_AVERAGES, backendName: 'wasm', kernelFunc: movingAveragesWasm as unknown as tf.KernelFunc },
   { kernelName: MOVING_AVERAGES, backendName: 'cpu', kernelFunc: movingAveragesCpu as unknown as tf.KernelFunc },
 ];

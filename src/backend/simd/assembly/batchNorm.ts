@@ -36,6 +36,26 @@
  */
 export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma: usize, beta: usize, mean: usize,
   variance: usize, eps: f64, scratch: usize, relu: i32): void {
+  batchStatistics(x, P, C, gamma, mean, variance, eps, scratch);
+  const stride = <usize>C << 2;
+  const factor = scratch + (<usize>C << 4);
+  const end = x + <usize>P * stride;
+  const zero = f32x4.splat(0);
+  let out = y;
+  for (let row = x; row < end; row += stride, out += stride) {
+    for (let j: usize = 0; j < stride; j += 16) {
+      const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
+      const v = f32x4.add(f32x4.mul(centered, v128.load(factor + j)), v128.load(beta + j));
+      v128.store(out + j, relu ? f32x4.max(v, zero) : v);
+    }
+  }
+}
+
+/**
+ * The forward's first pass: mean [C] and (biased) variance [C] of x [P, C] over its rows, and the per-channel factor
+ * gamma / sqrt(variance + eps) as float32 at `scratch` + 16 C bytes (after the float64 sums).
+ */
+function batchStatistics(x: usize, P: i32, C: i32, gamma: usize, mean: usize, variance: usize, eps: f64, scratch: usize): void {
   const stride = <usize>C << 2;
   const accS = scratch;
   const accQ = scratch + (<usize>C << 3);
@@ -70,16 +90,6 @@ export function batchNormTrainForward(x: usize, y: usize, P: i32, C: i32, gamma:
     store<f32>(mean + (c << 2), <f32>(<f64>load<f32>(x + (c << 2)) + m1));
     store<f32>(variance + (c << 2), v);
     store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>v + eps)));
-  }
-  const end = x + <usize>P * stride;
-  const zero = f32x4.splat(0);
-  let out = y;
-  for (let row = x; row < end; row += stride, out += stride) {
-    for (let j: usize = 0; j < stride; j += 16) {
-      const centered = f32x4.sub(v128.load(row + j), v128.load(mean + j));
-      const v = f32x4.add(f32x4.mul(centered, v128.load(factor + j)), v128.load(beta + j));
-      v128.store(out + j, relu ? f32x4.max(v, zero) : v);
-    }
   }
 }
 
@@ -138,18 +148,7 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
       accumulate(accQ + (j << 1), f32x4.mul(gv, f32x4.sub(v128.load(p + j), v128.load(mean + j))));
     }
   }
-  const n = <f64>P;
-  for (let c: usize = 0; c < <usize>C; c++) {
-    const s1 = load<f64>(accS + (c << 3));
-    const s2 = load<f64>(accQ + (c << 3));
-    const s = 1 / Math.sqrt(<f64>load<f32>(variance + (c << 2)) + eps);
-    const a = <f64>load<f32>(gamma + (c << 2)) * s;
-    store<f32>(dbeta + (c << 2), <f32>s1);
-    store<f32>(dgamma + (c << 2), <f32>(s * s2));
-    store<f32>(coefA + (c << 2), <f32>a);
-    store<f32>(coefK + (c << 2), <f32>((2 * <f64>load<f32>(dvariance + (c << 2)) - a * s * s * s2) / n));
-    store<f32>(coefC + (c << 2), <f32>((<f64>load<f32>(dmean + (c << 2)) - a * s1) / n));
-  }
+  backwardCoefficients(P, C, variance, gamma, dmean, dvariance, eps, dgamma, dbeta, scratch);
   const end = x + <usize>P * stride;
   g = dy;
   let out = dx;
@@ -162,4 +161,136 @@ export function batchNormTrainBackward(dy: usize, x: usize, dx: usize, P: i32, C
       v128.store(out + j, f32x4.add(t, v128.load(coefC + j)));
     }
   }
+}
+
+/**
+ * The backward's per-channel results from the float64 sums S1 (at `scratch`) and S2 (at `scratch` + 8 C bytes) over
+ * P rows: dbeta, dgamma, and the float32 coefficients a, k, c of dx = a * dy + k * (x - mean) + c at `scratch` + 16 C,
+ * + 20 C and + 24 C bytes (see batchNormTrainBackward).
+ */
+function backwardCoefficients(P: i32, C: i32, variance: usize, gamma: usize, dmean: usize, dvariance: usize, eps: f64,
+  dgamma: usize, dbeta: usize, scratch: usize): void {
+  const accS = scratch;
+  const accQ = scratch + (<usize>C << 3);
+  const coefA = scratch + (<usize>C << 4);
+  const coefK = coefA + (<usize>C << 2);
+  const coefC = coefK + (<usize>C << 2);
+  const n = <f64>P;
+  for (let c: usize = 0; c < <usize>C; c++) {
+    const s1 = load<f64>(accS + (c << 3));
+    const s2 = load<f64>(accQ + (c << 3));
+    const s = 1 / Math.sqrt(<f64>load<f32>(variance + (c << 2)) + eps);
+    const a = <f64>load<f32>(gamma + (c << 2)) * s;
+    store<f32>(dbeta + (c << 2), <f32>s1);
+    store<f32>(dgamma + (c << 2), <f32>(s * s2));
+    store<f32>(coefA + (c << 2), <f32>a);
+    store<f32>(coefK + (c << 2), <f32>((2 * <f64>load<f32>(dvariance + (c << 2)) - a * s * s * s2) / n));
+    store<f32>(coefC + (c << 2), <f32>((<f64>load<f32>(dmean + (c << 2)) - a * s1) / n));
+  }
+}
+
+// Batch norm, ReLU and 2x2 max pooling (stride 2, 'valid', H and W even) as one forward and one backward kernel: the
+// conv, batch norm, ReLU, max-pool blocks of hwr-net and hccr-vgg (src/backend/batchNormTraining.ts). The forward
+// writes the pooled output [B, H/2, W/2, C] and, per pooled value, the window position that won (0..3 row-major, the
+// tie rule of MaxPoolGrad: the later of a row's two only when strictly greater, then the bottom winner only when
+// strictly greater) or -1 where the maximum is not > 0 (the ReLU passes no gradient there); the ReLU output itself is
+// never stored. The backward reads the pooled gradient and the positions instead of a full-size gradient and the ReLU
+// output: about half the memory traffic of the three kernels apart (notes/PERFORMANCE.md, session 24).
+
+/**
+ * Forward: statistics as batchNormTrainForward, then z = max((x - mean) * factor + beta, 0) (the same float32
+ * operations, so `pooled` equals max pooling of the separate kernels' output bit for bit) and per 2x2 window its
+ * maximum (`pooled` [B, H/2, W/2, C] float32) and the winning position (`arg`, int32, same shape, -1 where the maximum
+ * is not > 0). x [B, H, W, C], C % 4 == 0, H and W even; `scratch` holds 8 * C floats.
+ */
+export function batchNormReluPoolForward(x: usize, pooled: usize, arg: usize, B: i32, H: i32, W: i32, C: i32, gamma: usize,
+  beta: usize, mean: usize, variance: usize, eps: f64, scratch: usize): void {
+  batchStatistics(x, B * H * W, C, gamma, mean, variance, eps, scratch);
+  const factor = scratch + (<usize>C << 4);
+  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1;
+  const zero = f32x4.splat(0);
+  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
+  let out = pooled, a = arg;
+  for (let r = 0; r < B * OH; r++) {
+    const row = x + (<usize>r << 1) * rs; // image rows 2 oh, 2 oh + 1 of image b (r = b * OH + oh)
+    for (let ow = 0; ow < OW; ow++, out += cs, a += cs) {
+      const p = row + (<usize>ow << 1) * cs;
+      for (let j: usize = 0; j < cs; j += 16) {
+        const m = v128.load(mean + j), f = v128.load(factor + j), bt = v128.load(beta + j);
+        // The window's maximum before the ReLU, then the ReLU: max(max(z, 0) over the window) = max(max over z, 0),
+        // and where that maximum is > 0 the pre-ReLU comparisons pick the same position as the post-ReLU ones.
+        const z00 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + j), m), f), bt);
+        const z01 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + cs + j), m), f), bt);
+        const z10 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + rs + j), m), f), bt);
+        const z11 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + rs + cs + j), m), f), bt);
+        const topGt = f32x4.gt(z01, z00), bottomGt = f32x4.gt(z11, z10);
+        const top = v128.bitselect(z01, z00, topGt), bottom = v128.bitselect(z11, z10, bottomGt);
+        const winGt = f32x4.gt(bottom, top);
+        const best = v128.bitselect(bottom, top, winGt);
+        const at = v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt);
+        v128.store(out + j, f32x4.max(best, zero));
+        v128.store(a + j, v128.bitselect(at, none, f32x4.gt(best, zero)));
+      }
+    }
+  }
+}
+
+/**
+ * Backward of batchNormReluPoolForward, for the pooled output's gradient `dp` [B, H/2, W/2, C] and the forward's
+ * positions `arg`: the batch norm's upstream gradient is dp at each window's winning position (0 elsewhere and where
+ * arg is -1), then dx, dgamma, dbeta as batchNormTrainBackward (S1 and S2 summed per row of windows in float32, then in
+ * float64). x, dx [B, H, W, C]; `scratch` holds 8 * C floats.
+ */
+export function batchNormReluPoolBackward(dp: usize, arg: usize, x: usize, dx: usize, B: i32, H: i32, W: i32, C: i32,
+  mean: usize, variance: usize, gamma: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize, dbeta: usize,
+  scratch: usize): void {
+  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1, ws = <usize>OW * cs;
+  const accS = scratch;
+  const accQ = scratch + (<usize>C << 3);
+  memory.fill(scratch, 0, <usize>C << 4);
+  const zero = f32x4.splat(0);
+  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3);
+  for (let r = 0; r < B * OH; r++) {
+    const row = x + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = arg + <usize>r * ws;
+    for (let j: usize = 0; j < cs; j += 16) {
+      const m = v128.load(mean + j);
+      let s1 = zero, s2 = zero;
+      for (let ow = 0; ow < OW; ow++) {
+        const p = row + (<usize>ow << 1) * cs + j, o = <usize>ow * cs + j;
+        const at = v128.load(a0 + o);
+        const g = v128.and(v128.load(g0 + o), i32x4.ge_s(at, i0));
+        let c = f32x4.sub(v128.load(p), m);
+        c = v128.bitselect(f32x4.sub(v128.load(p + cs), m), c, i32x4.eq(at, i1));
+        c = v128.bitselect(f32x4.sub(v128.load(p + rs), m), c, i32x4.eq(at, i2));
+        c = v128.bitselect(f32x4.sub(v128.load(p + rs + cs), m), c, i32x4.eq(at, i3));
+        s1 = f32x4.add(s1, g);
+        s2 = f32x4.add(s2, f32x4.mul(g, c));
+      }
+      accumulate(accS + (j << 1), s1);
+      accumulate(accQ + (j << 1), s2);
+    }
+  }
+  backwardCoefficients(B * H * W, C, variance, gamma, dmean, dvariance, eps, dgamma, dbeta, scratch);
+  const coefA = scratch + (<usize>C << 4), coefK = coefA + cs, coefC = coefK + cs;
+  for (let r = 0; r < B * OH; r++) {
+    const row = x + (<usize>r << 1) * rs, drow = dx + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = arg + <usize>r * ws;
+    for (let ow = 0; ow < OW; ow++) {
+      const q = (<usize>ow << 1) * cs, o = <usize>ow * cs;
+      for (let j: usize = 0; j < cs; j += 16) {
+        const at = v128.load(a0 + o + j);
+        const g = v128.and(v128.load(g0 + o + j), i32x4.ge_s(at, i0));
+        const m = v128.load(mean + j), A = v128.load(coefA + j), K = v128.load(coefK + j), cc = v128.load(coefC + j);
+        poolGradOut(row + q + j, drow + q + j, v128.and(g, i32x4.eq(at, i0)), m, A, K, cc);
+        poolGradOut(row + q + cs + j, drow + q + cs + j, v128.and(g, i32x4.eq(at, i1)), m, A, K, cc);
+        poolGradOut(row + q + rs + j, drow + q + rs + j, v128.and(g, i32x4.eq(at, i2)), m, A, K, cc);
+        poolGradOut(row + q + rs + cs + j, drow + q + rs + cs + j, v128.and(g, i32x4.eq(at, i3)), m, A, K, cc);
+      }
+    }
+  }
+}
+
+/** dx at `out` = a * dy + k * (x at `xp` - mean) + c, the operations of batchNormTrainBackward's second pass. */
+@inline function poolGradOut(xp: usize, out: usize, dy: v128, m: v128, a: v128, k: v128, c: v128): void {
+  const centered = f32x4.sub(v128.load(xp), m);
+  v128.store(out, f32x4.add(f32x4.add(f32x4.mul(a, dy), f32x4.mul(k, centered)), c));
 }
