@@ -5,7 +5,8 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
- *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool] [--kernel-threads 2]
+ *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool,conv-relu-pool]
+ *                                     [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
  * --detail splits kernel times by input shapes; --stock runs the named kernels with the stock wasm version
@@ -19,7 +20,8 @@
  * (`max-pool`: the stock XNNPACK MaxPool in training; `dropout-kernel`: SeededDropout's masks made in JS and uploaded;
  * `bn-relu`: a ReLU layer after a batch norm runs its own kernels instead of being fused into the batch norm's) and of
  * session 24 (`bn-relu-pool`: a 2x2 max pooling after a batch norm and ReLU runs its own kernels instead of being fused
- * into theirs).
+ * into theirs; `conv-relu-pool`: the same pooling after a convolution with a ReLU runs MaxPool, MaxPoolGrad and the
+ * ReLU's gradient instead of a pooling with positions).
  * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
  * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -41,6 +43,7 @@ import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
 import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
 import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
+import { setConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -74,6 +77,7 @@ const switches: Record<string, (on: boolean) => void> = {
   'dropout-kernel': setDropoutMaskKernelEnabled,
   'bn-relu': setBatchNormReluFusionEnabled,
   'bn-relu-pool': setBatchNormReluPoolFusionEnabled,
+  'conv-relu-pool': setConvReluPoolEnabled,
 };
 
 /**

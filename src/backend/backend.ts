@@ -23,6 +23,7 @@ import { dropoutMaskKernelConfigs } from './kernels/DropoutMask.ts';
 import { registerMissingKernels } from './kernels/wasm_util.ts';
 import { installBatchNormTraining } from './batchNormTraining.ts';
 import { installConvReluTraining } from './convReluTraining.ts';
+import { installConvReluPool } from './convReluPool.ts';
 import { useThreadedWasmInNode } from './threadedWasm.ts';
 import { registerTrainingGradients } from './gradients/FusedBatchNorm_grad.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
@@ -129,6 +130,7 @@ async function activate(name: BackendName, options: SetupBackendOptions): Promis
         registerTrainingGradients();
         installBatchNormTraining();
         installConvReluTraining();
+        installConvReluPool();
         installFusedAdam();
         installFusedCrossEntropy();
         registerMissingKernels(dropoutMaskKernelConfigs);

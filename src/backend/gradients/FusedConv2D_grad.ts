@@ -26,6 +26,27 @@ export const FUSED_CONV2D_OP = 'fusedConv2d__op';
 /** FusedConv2D attributes by the data id of the kernel's output, while a tape records (weak: no leak). */
 const attrsByOutput = new WeakMap<object, tf.FusedConv2DAttrs>();
 
+/**
+ * Whether `t` is the output of a `FusedConv2D` with a ReLU activation run while a gradient tape records (its data:
+ * a layer's clone counts too): src/backend/convReluPool.ts pools such outputs with positions.
+ */
+export function isReluConvOutput(t: tf.Tensor): boolean {
+  return attrsByOutput.get(t.dataId)?.activation === 'relu';
+}
+
+/** Upstream gradients that already went through the ReLU's gradient, by data id, with their sums (see below). */
+const reluMasked = new WeakMap<object, tf.Tensor>();
+
+/**
+ * Marks `gradient` (of a ReLU convolution's output) as already masked by the ReLU's gradient, with `sums` [outC], its
+ * sums over every axis but the last: `HwrMaxPoolPositionsGrad` writes MaxPoolGrad's result followed by the ReLU's
+ * gradient and sums it (src/backend/convReluPool.ts). The fused convolution's gradient then uses both as they are
+ * instead of `HwrReluGradSum`. Both tensors live until the end of the backward pass (the engine's scope).
+ */
+export function markReluMaskedGradient(gradient: tf.Tensor, sums: tf.Tensor): void {
+  reluMasked.set(gradient.dataId, sums);
+}
+
 interface EngineInternals {
   runKernel(name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap): tf.Tensor | tf.Tensor[];
   state: { gradientDepth: number };
@@ -49,12 +70,17 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
     const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations ?? [1, 1];
     if (dh !== 1 || dw !== 1) throw new Error(`Error in gradient of fused conv2D: dilation rates greater than 1 are not yet supported in gradients. Got dilations '${dilations}'`);
     const engine = tf.engine();
+    // An upstream gradient already masked by the ReLU's gradient (a max pooling with positions after this layer).
+    const maskedSums = activation === 'relu' ? reluMasked.get((dy as tf.Tensor).dataId) : undefined;
+    const masked = maskedSums !== undefined && !maskedSums.isDisposed;
     // A bias under a ReLU on wasm: the ReLU gradient and the bias gradient in one pass (the same values).
-    const oneKernel = bias != null && activation === 'relu' && tf.getBackend() === 'wasm' && y.dtype === 'float32'
+    const oneKernel = !masked && bias != null && activation === 'relu' && tf.getBackend() === 'wasm' && y.dtype === 'float32'
       && reluGradSumApplies(tf.backend() as WasmBackend, y.shape) && bias.size === y.shape[3];
-    const [dyActivation, biasSums] = oneKernel
-      ? engine.runKernel(RELU_GRAD_SUM, { dy: dy as tf.Tensor, x: y }) as [tf.Tensor, tf.Tensor]
-      : [fusedDyActivation(dy as tf.Tensor, y, activation), undefined];
+    const [dyActivation, biasSums] = masked
+      ? [dy as tf.Tensor, bias != null && bias.size === maskedSums.size ? maskedSums : undefined]
+      : oneKernel
+        ? engine.runKernel(RELU_GRAD_SUM, { dy: dy as tf.Tensor, x: y }) as [tf.Tensor, tf.Tensor]
+        : [fusedDyActivation(dy as tf.Tensor, y, activation), undefined];
     const grads: Record<string, () => tf.Tensor> = {
       0: () => engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
         { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,

@@ -1,0 +1,77 @@
+/**
+ * A convolution + ReLU + 2x2 max-pooling block in training (the seed CNN's) with the pooling's and the ReLU's
+ * gradients in one pass: the MaxPooling2D layer, reading the output of a convolution whose ReLU ran in its
+ * `FusedConv2D` kernel (src/backend/convReluTraining.ts), pools with `HwrMaxPoolPositions`, whose gradient writes the
+ * ReLU-masked gradient of the convolution's output directly (kernels/MaxPoolPositions.ts). That gradient's data is
+ * marked with its bias sums (`markReluMaskedGradient`), and the fused convolution's gradient
+ * (gradients/FusedConv2D_grad.ts) then skips its ReLU gradient and bias sum: the gradient the same values, bit for bit,
+ * as MaxPoolGrad followed by `HwrReluGradSum`, the bias gradient float64 sums of the same values in another order,
+ * without writing and reading a full-size gradient twice more (notes/PERFORMANCE.md, session 24).
+ *
+ * The pooling layer's forward output is `maxPool`'s, unchanged. Where the convolution's output has another reader, its
+ * accumulated gradient is a new tensor (a sum) without the mark and gets the ReLU gradient as before, which leaves the
+ * pooling's already-masked part unchanged. `installConvReluPool` patches tfjs-layers' `MaxPooling2D.call` (pool 2,
+ * stride 2, 'valid', NHWC, training, wasm with the SIMD kernels, C % 4 == 0); `setConvReluPoolEnabled(false)` turns
+ * it off for A/B benchmarks and tests.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { layerPrototype, singleInput } from './layerPatch.ts';
+import { isReluConvOutput, markReluMaskedGradient } from './gradients/FusedConv2D_grad.ts';
+import { MAX_POOL_POSITIONS, MAX_POOL_POSITIONS_GRAD, maxPoolPositionsApplies, maxPoolPositionsKernelConfigs } from './kernels/MaxPoolPositions.ts';
+import { registerMissingKernels } from './kernels/wasm_util.ts';
+
+/** Gradient of `HwrMaxPoolPositions`: the masked gradient of x, marked (the positions output has none). */
+export const maxPoolPositionsGradConfig: tf.GradConfig = {
+  kernelName: MAX_POOL_POSITIONS,
+  inputsToSave: ['x'],
+  outputsToSave: [false, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [dy] = dys as tf.Tensor[];
+    const [x, positions] = saved as [tf.Tensor, tf.Tensor];
+    const [dx, sums] = tf.engine().runKernel(MAX_POOL_POSITIONS_GRAD, { dy: dy!, positions }, { inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    markReluMaskedGradient(dx!, sums!);
+    return { x: () => dx! };
+  },
+};
+
+let enabled = true;
+
+/** Pools a ReLU convolution's output with positions in training (default, `true`) or with MaxPool (`false`). */
+export function setConvReluPoolEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** The parts of tfjs-layers' MaxPooling2D layer that the patched `call` reads. */
+interface MaxPooling2DLayer {
+  poolSize: number[];
+  strides: number[];
+  padding: string;
+  dataFormat: string;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+}
+
+let installed = false;
+
+/**
+ * Registers the kernels and the gradient and patches `MaxPooling2D.prototype.call` (see the module comment).
+ * Idempotent; affects every model of this thread.
+ */
+export function installConvReluPool(): void {
+  if (installed) return;
+  installed = true;
+  registerMissingKernels(maxPoolPositionsKernelConfigs);
+  tf.registerGradient(maxPoolPositionsGradConfig);
+  const proto = layerPrototype<MaxPooling2DLayer>('MaxPooling2D');
+  if (!proto) return;
+  const original = proto.call;
+  proto.call = function (this: MaxPooling2DLayer, inputs, kwargs) {
+    const input = singleInput(inputs);
+    if (enabled && kwargs?.['training'] && input && input.dtype === 'float32' && isReluConvOutput(input)
+      && this.padding === 'valid' && this.dataFormat === 'channelsLast' && this.poolSize[0] === 2 && this.poolSize[1] === 2
+      && this.strides[0] === 2 && this.strides[1] === 2 && maxPoolPositionsApplies(tf.backend(), input.shape)) {
+      return tf.tidy(() => (tf.engine().runKernel(MAX_POOL_POSITIONS, { x: input }, {}) as tf.Tensor[])[0]!);
+    }
+    return original.call(this, inputs, kwargs);
+  };
+}

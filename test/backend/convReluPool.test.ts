@@ -1,0 +1,138 @@
+/**
+ * 2x2 max pooling with positions after a convolution's ReLU, and its gradient through the pooling and the ReLU in one
+ * pass (src/backend/convReluPool.ts, src/backend/kernels/MaxPoolPositions.ts): the kernels against MaxPool, MaxPoolGrad
+ * and the ReLU's gradient (bit for bit; the bias sums within float32 rounding, as float64 sums in another order), then
+ * the seed CNN's gradients with and without it, and a convolution output with a second reader.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../../src/backend/backend.ts';
+import { setConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
+import { MAX_POOL_POSITIONS, MAX_POOL_POSITIONS_GRAD } from '../../src/backend/kernels/MaxPoolPositions.ts';
+import { RELU_GRAD } from '../../src/backend/kernels/ReluGrad.ts';
+import { expectClose, sizeOf, values } from '../fixtures/backends.ts';
+
+type Shape4D = [number, number, number, number];
+
+/** Asserts identical float32 bit patterns (so +0 / -0 count), naming the first differing element. */
+function expectSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
+  const a = new Uint32Array(Float32Array.from(actual).buffer);
+  const e = new Uint32Array(Float32Array.from(expected).buffer);
+  expect(a.length, `${label}: length`).toBe(e.length);
+  const first = a.findIndex((bits, i) => bits !== e[i]);
+  expect(first, `${label}: first differing element (${actual[first]} vs ${expected[first]})`).toBe(-1);
+}
+
+/** A ReLU's output: about half +0, the rest on a coarse grid when `ties` (windows with equal maxima), else distinct. */
+function reluOutput(shape: Shape4D, seed: number, ties: boolean): tf.Tensor4D {
+  return tf.tensor4d(values(sizeOf(shape), seed).map((v) => Math.max(0, ties ? Math.round(v * 3) / 3 : v)), shape);
+}
+
+describe('max pooling with positions and its gradient under a ReLU', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  const cases: Array<{ shape: Shape4D; ties: boolean }> = [
+    { shape: [64, 26, 26, 32], ties: false }, // the seed CNN's first block
+    { shape: [64, 11, 11, 64], ties: true }, // its second: odd sizes, the last row and column in no window
+    { shape: [3, 2, 2, 4], ties: true },
+    { shape: [2, 5, 8, 12], ties: false },
+    { shape: [1, 3, 3, 128], ties: true },
+  ];
+
+  for (const { shape, ties } of cases) {
+    it(`x ${shape}${ties ? ', with ties' : ''}: pooled = MaxPool, gradient = MaxPoolGrad then the ReLU's gradient, bit for bit`, () => {
+      tf.tidy(() => {
+        const y = reluOutput(shape, 3, ties);
+        const [pooled, positions] = tf.engine().runKernel(MAX_POOL_POSITIONS, { x: y }, {}) as tf.Tensor[];
+        const stock = tf.maxPool(y, 2, 2, 'valid');
+        expect(pooled!.shape).toEqual(stock.shape);
+        expectSameBits(pooled!.dataSync(), stock.dataSync(), `${shape}: pooled`);
+        const p = positions!.dataSync();
+        const maxima = pooled!.dataSync();
+        expect(p.every((v, i) => (maxima[i]! > 0 ? v >= 0 && v <= 3 : v === -1))).toBe(true);
+
+        const dp = tf.tensor(values(sizeOf(stock.shape), 5).map((v, i) => (i % 7 === 0 ? -0 : v)), stock.shape);
+        const [dx, sums] = tf.engine().runKernel(MAX_POOL_POSITIONS_GRAD, { dy: dp, positions: positions! }, { inputShape: shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const viaPool = tf.engine().runKernel('MaxPoolGrad', { dy: dp, input: y, output: stock }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
+        const expected = tf.engine().runKernel(RELU_GRAD, { dy: viaPool, x: y }) as tf.Tensor;
+        expectSameBits(dx!.dataSync(), expected.dataSync(), `${shape}: dx`);
+        expectClose(sums!.dataSync(), tf.sum(expected, [0, 1, 2]).dataSync(), `${shape}: bias sums`, 1e-6);
+      });
+    });
+  }
+
+  it('refuses inputs it does not cover, naming them', () => {
+    expect(() => tf.tidy(() => tf.engine().runKernel(MAX_POOL_POSITIONS, { x: tf.ones([2, 4, 4, 6]) }, {}))).toThrow(/HwrMaxPoolPositions: not applicable to x \[2,4,4,6\]/);
+    expect(() => tf.tidy(() => tf.engine().runKernel(MAX_POOL_POSITIONS, { x: tf.ones([2, 1, 4, 8]) }, {}))).toThrow(/not applicable to x \[2,1,4,8\]/);
+  });
+});
+
+describe('the seed CNN with and without pooling with positions', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  /** Loss and weight gradients of one training step of a fresh seed CNN (seed 3), and the kernels it ran. */
+  async function step(on: boolean): Promise<{ loss: number; grads: Float32Array[]; kernels: string[] }> {
+    setConvReluPoolEnabled(on);
+    const { getArchitecture } = await import('../../src/models/index.ts');
+    const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 });
+    try {
+      const xs = tf.tensor4d(values(16 * 28 * 28, 81).map((v) => Math.abs(v)), [16, 28, 28, 1]);
+      const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
+      let result: { loss: number; grads: Float32Array[] } | undefined;
+      const profile = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
+        result = { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array) };
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      tf.dispose([xs, ys]);
+      return { ...result!, kernels: profile.kernels.map((k) => k.name) };
+    } finally {
+      setConvReluPoolEnabled(true);
+      model.dispose();
+    }
+  }
+
+  it('pools both conv blocks with positions; the loss and every gradient but the conv biases bit-identical, those within 1e-6', async () => {
+    const fused = await step(true);
+    const apart = await step(false);
+    expect(fused.kernels.filter((k) => k === MAX_POOL_POSITIONS).length).toBeGreaterThanOrEqual(2);
+    expect(fused.kernels).not.toContain('MaxPoolGrad');
+    expect(fused.kernels).not.toContain('HwrReluGradSum');
+    expect(apart.kernels).not.toContain(MAX_POOL_POSITIONS);
+    expect(fused.loss).toBe(apart.loss);
+    const { getArchitecture } = await import('../../src/models/index.ts');
+    const names = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 }).trainableWeights.map((w) => w.originalName);
+    names.forEach((name, i) => {
+      if (/conv2d.*bias/.test(name)) expectClose(fused.grads[i]!, apart.grads[i]!, `gradient of ${name}`, 1e-6);
+      else expectSameBits(fused.grads[i]!, apart.grads[i]!, `gradient of ${name}`);
+    });
+  });
+
+  it('a convolution output with a second reader keeps the right gradient (the sum carries no mark)', async () => {
+    const run = (on: boolean): Float32Array[] => {
+      setConvReluPoolEnabled(on);
+      try {
+        return tf.tidy(() => {
+          const input = tf.input({ shape: [8, 8, 4] });
+          const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+          const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(conv)) as tf.SymbolicTensor;
+          const direct = tf.layers.flatten().apply(conv) as tf.SymbolicTensor;
+          const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(tf.layers.concatenate().apply([pooled, direct])) as tf.SymbolicTensor;
+          const model = tf.model({ inputs: input, outputs: out });
+          const x = tf.tensor4d(values(2 * 8 * 8 * 4, 91), [2, 8, 8, 4]);
+          const { grads } = tf.variableGrads(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
+          return model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array);
+        });
+      } finally {
+        setConvReluPoolEnabled(true);
+      }
+    };
+    const fused = run(true);
+    const apart = run(false);
+    fused.forEach((g, i) => expectClose(g, apart[i]!, `gradient ${i}`, 1e-6));
+  });
+});
