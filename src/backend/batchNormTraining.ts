@@ -49,17 +49,17 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
 };
 
 /**
- * Gradient of `HwrBatchNormReluPool`: one `HwrBatchNormReluPoolGrad` call from the pooled output's gradient and the
- * forward's window positions (the positions output, int32, has no gradient).
+ * Gradient of `HwrBatchNormReluPool`: one `HwrBatchNormReluPoolGrad` call from the pooled output's gradient, x and the
+ * statistics (it finds the windows' winners again from x, gamma and beta).
  */
 export const batchNormReluPoolGradConfig: tf.GradConfig = {
   kernelName: BATCH_NORM_RELU_POOL,
-  inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true, true],
+  inputsToSave: ['x', 'gamma', 'beta'],
+  outputsToSave: [false, true, true],
   gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
     const [dy, dmean, dvariance] = dys as tf.Tensor[];
-    const [x, gamma, mean, variance, positions] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const inputs = { dy: dy!, positions, x, mean, variance, gamma, dmean: dmean!, dvariance: dvariance! };
+    const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const inputs = { dy: dy!, x, mean, variance, gamma, beta, dmean: dmean!, dvariance: dvariance! };
     const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, inputs, attrs) as tf.Tensor[];
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
@@ -74,9 +74,7 @@ export const batchNormReluPoolGradConfig: tf.GradConfig = {
  * @throws Error where the wasm backend's SIMD kernels do not cover x (`batchNormReluPoolApplies`)
  */
 export function batchNormReluPool(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const [pooled, mean, variance, positions] = tf.engine().runKernel(BATCH_NORM_RELU_POOL, { x, gamma, beta }, { varianceEpsilon }) as tf.Tensor[];
-  positions!.dispose(); // the tape keeps its own reference for the gradient
-  return [pooled!, mean!, variance!];
+  return tf.engine().runKernel(BATCH_NORM_RELU_POOL, { x, gamma, beta }, { varianceEpsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /**

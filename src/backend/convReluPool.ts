@@ -1,8 +1,8 @@
 /**
  * A convolution + ReLU + 2x2 max-pooling block in training (the seed CNN's) with the pooling's and the ReLU's
  * gradients in one pass: the MaxPooling2D layer, reading the output of a convolution whose ReLU ran in its
- * `FusedConv2D` kernel (src/backend/convReluTraining.ts), pools with `HwrMaxPoolPositions`, whose gradient writes the
- * ReLU-masked gradient of the convolution's output directly (kernels/MaxPoolPositions.ts). That gradient's data is
+ * `FusedConv2D` kernel (src/backend/convReluTraining.ts), pools with `HwrReluMaxPool`, whose gradient writes the
+ * ReLU-masked gradient of the convolution's output directly (kernels/ReluMaxPool.ts). That gradient's data is
  * marked with its bias sums (`markReluMaskedGradient`), and the fused convolution's gradient
  * (gradients/FusedConv2D_grad.ts) then skips its ReLU gradient and bias sum: the gradient the same values, bit for bit,
  * as MaxPoolGrad followed by `HwrReluGradSum`, the bias gradient float64 sums of the same values in another order,
@@ -18,18 +18,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { layerPrototype, singleInput } from './layerPatch.ts';
 import { isReluConvOutput, markReluMaskedGradient } from './gradients/FusedConv2D_grad.ts';
-import { MAX_POOL_POSITIONS, MAX_POOL_POSITIONS_GRAD, maxPoolPositionsApplies, maxPoolPositionsKernelConfigs } from './kernels/MaxPoolPositions.ts';
+import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD, reluMaxPoolApplies, reluMaxPoolKernelConfigs } from './kernels/ReluMaxPool.ts';
 import { registerMissingKernels } from './kernels/wasm_util.ts';
 
-/** Gradient of `HwrMaxPoolPositions`: the masked gradient of x, marked (the positions output has none). */
-export const maxPoolPositionsGradConfig: tf.GradConfig = {
-  kernelName: MAX_POOL_POSITIONS,
+/** Gradient of `HwrReluMaxPool`: the ReLU-masked gradient of x, marked with its per-channel sums. */
+export const reluMaxPoolGradConfig: tf.GradConfig = {
+  kernelName: RELU_MAX_POOL,
   inputsToSave: ['x'],
-  outputsToSave: [false, true],
-  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-    const [dy] = dys as tf.Tensor[];
-    const [x, positions] = saved as [tf.Tensor, tf.Tensor];
-    const [dx, sums] = tf.engine().runKernel(MAX_POOL_POSITIONS_GRAD, { dy: dy!, positions }, { inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [x] = saved as [tf.Tensor];
+    const [dx, sums] = tf.engine().runKernel(RELU_MAX_POOL_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor[];
     markReluMaskedGradient(dx!, sums!);
     return { x: () => dx! };
   },
@@ -60,8 +58,8 @@ let installed = false;
 export function installConvReluPool(): void {
   if (installed) return;
   installed = true;
-  registerMissingKernels(maxPoolPositionsKernelConfigs);
-  tf.registerGradient(maxPoolPositionsGradConfig);
+  registerMissingKernels(reluMaxPoolKernelConfigs);
+  tf.registerGradient(reluMaxPoolGradConfig);
   const proto = layerPrototype<MaxPooling2DLayer>('MaxPooling2D');
   if (!proto) return;
   const original = proto.call;
@@ -69,8 +67,8 @@ export function installConvReluPool(): void {
     const input = singleInput(inputs);
     if (enabled && kwargs?.['training'] && input && input.dtype === 'float32' && isReluConvOutput(input)
       && this.padding === 'valid' && this.dataFormat === 'channelsLast' && this.poolSize[0] === 2 && this.poolSize[1] === 2
-      && this.strides[0] === 2 && this.strides[1] === 2 && maxPoolPositionsApplies(tf.backend(), input.shape)) {
-      return tf.tidy(() => (tf.engine().runKernel(MAX_POOL_POSITIONS, { x: input }, {}) as tf.Tensor[])[0]!);
+      && this.strides[0] === 2 && this.strides[1] === 2 && reluMaxPoolApplies(tf.backend(), input.shape)) {
+      return tf.engine().runKernel(RELU_MAX_POOL, { x: input }, {}) as tf.Tensor;
     }
     return original.call(this, inputs, kwargs);
   };

@@ -1,14 +1,14 @@
 /**
- * 2x2 max pooling with positions after a convolution's ReLU, and its gradient through the pooling and the ReLU in one
- * pass (src/backend/convReluPool.ts, src/backend/kernels/MaxPoolPositions.ts): the kernels against MaxPool, MaxPoolGrad
- * and the ReLU's gradient (bit for bit; the bias sums within float32 rounding, as float64 sums in another order), then
- * the seed CNN's gradients with and without it, and a convolution output with a second reader.
+ * 2x2 max pooling after a convolution's ReLU with its gradient through the pooling and the ReLU in one pass
+ * (src/backend/convReluPool.ts, src/backend/kernels/ReluMaxPool.ts): the kernels against MaxPool, MaxPoolGrad and the
+ * ReLU's gradient (bit for bit; the bias sums within float32 rounding, as float64 sums in another order), then the seed
+ * CNN's gradients with and without it, and a convolution output with a second reader.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
-import { MAX_POOL_POSITIONS, MAX_POOL_POSITIONS_GRAD } from '../../src/backend/kernels/MaxPoolPositions.ts';
+import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD } from '../../src/backend/kernels/ReluMaxPool.ts';
 import { RELU_GRAD } from '../../src/backend/kernels/ReluGrad.ts';
 import { expectClose, sizeOf, values } from '../fixtures/backends.ts';
 
@@ -28,7 +28,7 @@ function reluOutput(shape: Shape4D, seed: number, ties: boolean): tf.Tensor4D {
   return tf.tensor4d(values(sizeOf(shape), seed).map((v) => Math.max(0, ties ? Math.round(v * 3) / 3 : v)), shape);
 }
 
-describe('max pooling with positions and its gradient under a ReLU', () => {
+describe('max pooling of a ReLU output and its gradient through both', () => {
   beforeAll(async () => {
     await setupBackend({ backend: 'wasm' });
   });
@@ -45,16 +45,13 @@ describe('max pooling with positions and its gradient under a ReLU', () => {
     it(`x ${shape}${ties ? ', with ties' : ''}: pooled = MaxPool, gradient = MaxPoolGrad then the ReLU's gradient, bit for bit`, () => {
       tf.tidy(() => {
         const y = reluOutput(shape, 3, ties);
-        const [pooled, positions] = tf.engine().runKernel(MAX_POOL_POSITIONS, { x: y }, {}) as tf.Tensor[];
+        const pooled = tf.engine().runKernel(RELU_MAX_POOL, { x: y }, {}) as tf.Tensor;
         const stock = tf.maxPool(y, 2, 2, 'valid');
-        expect(pooled!.shape).toEqual(stock.shape);
-        expectSameBits(pooled!.dataSync(), stock.dataSync(), `${shape}: pooled`);
-        const p = positions!.dataSync();
-        const maxima = pooled!.dataSync();
-        expect(p.every((v, i) => (maxima[i]! > 0 ? v >= 0 && v <= 3 : v === -1))).toBe(true);
+        expect(pooled.shape).toEqual(stock.shape);
+        expectSameBits(pooled.dataSync(), stock.dataSync(), `${shape}: pooled`);
 
         const dp = tf.tensor(values(sizeOf(stock.shape), 5).map((v, i) => (i % 7 === 0 ? -0 : v)), stock.shape);
-        const [dx, sums] = tf.engine().runKernel(MAX_POOL_POSITIONS_GRAD, { dy: dp, positions: positions! }, { inputShape: shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const [dx, sums] = tf.engine().runKernel(RELU_MAX_POOL_GRAD, { dy: dp, x: y }) as tf.Tensor[];
         const viaPool = tf.engine().runKernel('MaxPoolGrad', { dy: dp, input: y, output: stock }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor;
         const expected = tf.engine().runKernel(RELU_GRAD, { dy: viaPool, x: y }) as tf.Tensor;
         expectSameBits(dx!.dataSync(), expected.dataSync(), `${shape}: dx`);
@@ -64,12 +61,12 @@ describe('max pooling with positions and its gradient under a ReLU', () => {
   }
 
   it('refuses inputs it does not cover, naming them', () => {
-    expect(() => tf.tidy(() => tf.engine().runKernel(MAX_POOL_POSITIONS, { x: tf.ones([2, 4, 4, 6]) }, {}))).toThrow(/HwrMaxPoolPositions: not applicable to x \[2,4,4,6\]/);
-    expect(() => tf.tidy(() => tf.engine().runKernel(MAX_POOL_POSITIONS, { x: tf.ones([2, 1, 4, 8]) }, {}))).toThrow(/not applicable to x \[2,1,4,8\]/);
+    expect(() => tf.tidy(() => tf.engine().runKernel(RELU_MAX_POOL, { x: tf.ones([2, 4, 4, 6]) }, {}))).toThrow(/HwrReluMaxPool: not applicable to x \[2,4,4,6\]/);
+    expect(() => tf.tidy(() => tf.engine().runKernel(RELU_MAX_POOL_GRAD, { dy: tf.ones([2, 0, 2, 8]), x: tf.ones([2, 1, 4, 8]) }, {}))).toThrow(/HwrReluMaxPoolGrad: not applicable to x \[2,1,4,8\]/);
   });
 });
 
-describe('the seed CNN with and without pooling with positions', () => {
+describe('the seed CNN with and without the fused pooling gradient', () => {
   beforeAll(async () => {
     await setupBackend({ backend: 'wasm' });
   });
@@ -96,13 +93,13 @@ describe('the seed CNN with and without pooling with positions', () => {
     }
   }
 
-  it('pools both conv blocks with positions; the loss and every gradient but the conv biases bit-identical, those within 1e-6', async () => {
+  it('pools the conv blocks with HwrReluMaxPool; the loss and every gradient but the conv biases bit-identical, those within 1e-6', async () => {
     const fused = await step(true);
     const apart = await step(false);
-    expect(fused.kernels.filter((k) => k === MAX_POOL_POSITIONS).length).toBeGreaterThanOrEqual(2);
+    expect(fused.kernels.filter((k) => k === RELU_MAX_POOL).length).toBeGreaterThanOrEqual(2);
     expect(fused.kernels).not.toContain('MaxPoolGrad');
     expect(fused.kernels).not.toContain('HwrReluGradSum');
-    expect(apart.kernels).not.toContain(MAX_POOL_POSITIONS);
+    expect(apart.kernels).not.toContain(RELU_MAX_POOL);
     expect(fused.loss).toBe(apart.loss);
     const { getArchitecture } = await import('../../src/models/index.ts');
     const names = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 }).trainableWeights.map((w) => w.originalName);

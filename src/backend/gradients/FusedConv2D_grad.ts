@@ -39,7 +39,7 @@ const reluMasked = new WeakMap<object, tf.Tensor>();
 
 /**
  * Marks `gradient` (of a ReLU convolution's output) as already masked by the ReLU's gradient, with `sums` [outC], its
- * sums over every axis but the last: `HwrMaxPoolPositionsGrad` writes MaxPoolGrad's result followed by the ReLU's
+ * sums over every axis but the last: `HwrReluMaxPoolGrad` writes MaxPoolGrad's result followed by the ReLU's
  * gradient and sums it (src/backend/convReluPool.ts). The fused convolution's gradient then uses both as they are
  * instead of `HwrReluGradSum`. Both tensors live until the end of the backward pass (the engine's scope).
  */

@@ -52,25 +52,24 @@ export interface BatchNormTrainAttrs {
  * MaxPooling2D of pool 2, stride 2, 'valid', on an NHWC input with even height and width and C % 4 == 0). Inputs `x`
  * float32 [B, H, W, C], `gamma`, `beta` float32 [C]; attr `varianceEpsilon`. Outputs [pooled float32
  * [B, H/2, W/2, C] (max pooling of max(0, batch norm of x), bit for bit as the three kernels apart), mean [C],
- * variance [C], positions int32 [B, H/2, W/2, C] (each window's winner, 0..3 row-major, MaxPoolGrad's tie rule; -1
- * where the maximum is not > 0)].
+ * variance [C]].
  */
 export const BATCH_NORM_RELU_POOL = 'HwrBatchNormReluPool';
 /**
- * Kernel name of its backward pass. Inputs `dy` (the pooled output's gradient) float32 [B, H/2, W/2, C], `positions`
- * int32 [B, H/2, W/2, C] (the forward's), `x` [B, H, W, C], `mean`, `variance`, `gamma`, `dmean`, `dvariance` [C];
- * attr `varianceEpsilon`. Outputs [dx [B, H, W, C], dgamma [C], dbeta [C]]: the batch norm's gradient for the upstream
- * gradient that MaxPoolGrad and the ReLU's gradient would give (dy at each window's winner where it is > 0, else 0).
+ * Kernel name of its backward pass. Inputs `dy` (the pooled output's gradient) float32 [B, H/2, W/2, C], `x`
+ * [B, H, W, C], `mean`, `variance`, `gamma`, `beta`, `dmean`, `dvariance` [C]; attr `varianceEpsilon`. Outputs
+ * [dx [B, H, W, C], dgamma [C], dbeta [C]]: the batch norm's gradient for the upstream gradient that MaxPoolGrad and the
+ * ReLU's gradient would give (dy at each window's winner where it is > 0, else 0; the winners found again from x).
  */
 export const BATCH_NORM_RELU_POOL_GRAD = 'HwrBatchNormReluPoolGrad';
 
 /** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
 export interface BatchNormExports {
-  batchNormReluPoolForward(x: number, pooled: number, positions: number, B: number, H: number, W: number, C: number,
+  batchNormReluPoolForward(x: number, pooled: number, B: number, H: number, W: number, C: number,
     gamma: number, beta: number, mean: number, variance: number, eps: number, scratch: number): void;
-  batchNormReluPoolBackward(dp: number, positions: number, x: number, dx: number, B: number, H: number, W: number, C: number,
-    mean: number, variance: number, gamma: number, dmean: number, dvariance: number, eps: number, dgamma: number,
-    dbeta: number, scratch: number): void;
+  batchNormReluPoolBackward(dp: number, x: number, dx: number, B: number, H: number, W: number, C: number,
+    mean: number, variance: number, gamma: number, beta: number, dmean: number, dvariance: number, eps: number, dgamma: number,
+    dbeta: number, scratch: number, positions: number): void;
   batchNormTrainForward(x: number, y: number, P: number, C: number, gamma: number, beta: number, mean: number,
     variance: number, eps: number, scratch: number, relu: number): void;
   batchNormTrainBackward(dy: number, x: number, dx: number, P: number, C: number, mean: number, variance: number,
@@ -233,30 +232,30 @@ export function batchNormReluPoolWasm(args: KernelArgs<WasmBackend>): tf.TensorI
   if (!batchNormReluPoolApplies(backend, x!.shape)) throw new Error(`${BATCH_NORM_RELU_POOL}: not applicable to x [${x!.shape}] (wasm SIMD kernels, NHWC, even H and W, C % 4 == 0)`);
   const [B, H, W, C] = nhwc(x!);
   const pooled = backend.makeOutput([B, H / 2, W / 2, C], 'float32');
-  const positions = backend.makeOutput([B, H / 2, W / 2, C], 'int32');
   const mean = backend.makeOutput([C], 'float32');
   const variance = backend.makeOutput([C], 'float32');
   const scratch = backend.makeOutput([8 * C], 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simdKernels(backend)!.batchNormReluPoolForward(at(x!), at(pooled), at(positions), B, H, W, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch));
+  simdKernels(backend)!.batchNormReluPoolForward(at(x!), at(pooled), B, H, W, C, at(gamma!), at(beta!), at(mean), at(variance), epsilonOf(attrs), at(scratch));
   dispose(backend, scratch);
-  return [pooled, mean, variance, positions];
+  return [pooled, mean, variance];
 }
 
 /** `BATCH_NORM_RELU_POOL_GRAD` on 'wasm'. @throws Error where `batchNormReluPoolApplies` is false for x. */
 export function batchNormReluPoolGradWasm(args: KernelArgs<WasmBackend>): tf.TensorInfo[] {
   const { backend, attrs } = args;
-  const { dy, positions, x, mean, variance, gamma, dmean, dvariance } = args.inputs as Inputs;
+  const { dy, x, mean, variance, gamma, beta, dmean, dvariance } = args.inputs as Inputs;
   if (!batchNormReluPoolApplies(backend, x!.shape)) throw new Error(`${BATCH_NORM_RELU_POOL_GRAD}: not applicable to x [${x!.shape}] (wasm SIMD kernels, NHWC, even H and W, C % 4 == 0)`);
   const [B, H, W, C] = nhwc(x!);
   const dx = backend.makeOutput(x!.shape, 'float32');
   const dgamma = backend.makeOutput([C], 'float32');
   const dbeta = backend.makeOutput([C], 'float32');
   const scratch = backend.makeOutput([8 * C], 'float32');
+  const positions = backend.makeOutput([B, H / 2, W / 2, C], 'int32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simdKernels(backend)!.batchNormReluPoolBackward(at(dy!), at(positions!), at(x!), at(dx), B, H, W, C, at(mean!), at(variance!), at(gamma!),
-    at(dmean!), at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch));
-  dispose(backend, scratch);
+  simdKernels(backend)!.batchNormReluPoolBackward(at(dy!), at(x!), at(dx), B, H, W, C, at(mean!), at(variance!), at(gamma!),
+    at(beta!), at(dmean!), at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch), at(positions));
+  dispose(backend, scratch, positions);
   return [dx, dgamma, dbeta];
 }
 

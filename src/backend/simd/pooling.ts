@@ -20,8 +20,7 @@ import { imageParts, runParts } from './index.ts';
 
 /** The exports of `assembly/pooling.ts`; pointers are byte offsets on the wasm heap. */
 export interface PoolingExports {
-  maxPool2x2Positions(y: number, pooled: number, positions: number, B: number, H: number, W: number, C: number): void;
-  maxPool2x2PositionsGrad(dp: number, positions: number, dx: number, B: number, H: number, W: number, C: number, sums: number, acc: number): void;
+  reluMaxPool2x2Grad(dp: number, y: number, dx: number, B: number, H: number, W: number, C: number, sums: number, acc: number): void;
   maxPool(x: number, y: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   maxPoolGrad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,

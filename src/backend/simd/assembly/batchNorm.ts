@@ -191,34 +191,31 @@ function backwardCoefficients(P: i32, C: i32, variance: usize, gamma: usize, dme
 
 // Batch norm, ReLU and 2x2 max pooling (stride 2, 'valid', H and W even) as one forward and one backward kernel: the
 // conv, batch norm, ReLU, max-pool blocks of hwr-net and hccr-vgg (src/backend/batchNormTraining.ts). The forward
-// writes the pooled output [B, H/2, W/2, C] and, per pooled value, the window position that won (0..3 row-major, the
-// tie rule of MaxPoolGrad: the later of a row's two only when strictly greater, then the bottom winner only when
-// strictly greater) or -1 where the maximum is not > 0 (the ReLU passes no gradient there); the ReLU output itself is
-// never stored. The backward reads the pooled gradient and the positions instead of a full-size gradient and the ReLU
-// output: about half the memory traffic of the three kernels apart (notes/PERFORMANCE.md, session 24).
+// writes the pooled output [B, H/2, W/2, C]; the ReLU output itself is never stored. The backward recomputes the batch
+// norm's output from x (which it reads anyway) to find each window's winner (MaxPoolGrad's tie rule: the later of a
+// row's two only when strictly greater, then the bottom winner only when strictly greater), and reads the pooled
+// gradient instead of a full-size gradient and the ReLU output: about half the memory traffic of the three kernels
+// apart (notes/PERFORMANCE.md, session 24).
 
 /**
- * Forward: statistics as batchNormTrainForward, then z = max((x - mean) * factor + beta, 0) (the same float32
- * operations, so `pooled` equals max pooling of the separate kernels' output bit for bit) and per 2x2 window its
- * maximum (`pooled` [B, H/2, W/2, C] float32) and the winning position (`arg`, int32, same shape, -1 where the maximum
- * is not > 0). x [B, H, W, C], C % 4 == 0, H and W even; `scratch` holds 8 * C floats.
+ * Forward: statistics as batchNormTrainForward, then z = (x - mean) * factor + beta (the same float32 operations) and
+ * per 2x2 window max(maximum of z, 0) (`pooled` [B, H/2, W/2, C] float32): max pooling of the separate kernels' ReLU
+ * output, bit for bit. x [B, H, W, C], C % 4 == 0, H and W even; `scratch` holds 8 * C floats.
  */
-export function batchNormReluPoolForward(x: usize, pooled: usize, arg: usize, B: i32, H: i32, W: i32, C: i32, gamma: usize,
+export function batchNormReluPoolForward(x: usize, pooled: usize, B: i32, H: i32, W: i32, C: i32, gamma: usize,
   beta: usize, mean: usize, variance: usize, eps: f64, scratch: usize): void {
   batchStatistics(x, B * H * W, C, gamma, mean, variance, eps, scratch);
   const factor = scratch + (<usize>C << 4);
   const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1;
   const zero = f32x4.splat(0);
-  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
-  let out = pooled, a = arg;
+  let out = pooled;
   for (let r = 0; r < B * OH; r++) {
     const row = x + (<usize>r << 1) * rs; // image rows 2 oh, 2 oh + 1 of image b (r = b * OH + oh)
-    for (let ow = 0; ow < OW; ow++, out += cs, a += cs) {
+    for (let ow = 0; ow < OW; ow++, out += cs) {
       const p = row + (<usize>ow << 1) * cs;
       for (let j: usize = 0; j < cs; j += 16) {
         const m = v128.load(mean + j), f = v128.load(factor + j), bt = v128.load(beta + j);
-        // The window's maximum before the ReLU, then the ReLU: max(max(z, 0) over the window) = max(max over z, 0),
-        // and where that maximum is > 0 the pre-ReLU comparisons pick the same position as the post-ReLU ones.
+        // The window's maximum before the ReLU, then the ReLU: max(max(z, 0) over the window) = max(max over z, 0).
         const z00 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + j), m), f), bt);
         const z01 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + cs + j), m), f), bt);
         const z10 = f32x4.add(f32x4.mul(f32x4.sub(v128.load(p + rs + j), m), f), bt);
@@ -226,43 +223,50 @@ export function batchNormReluPoolForward(x: usize, pooled: usize, arg: usize, B:
         const topGt = f32x4.gt(z01, z00), bottomGt = f32x4.gt(z11, z10);
         const top = v128.bitselect(z01, z00, topGt), bottom = v128.bitselect(z11, z10, bottomGt);
         const winGt = f32x4.gt(bottom, top);
-        const best = v128.bitselect(bottom, top, winGt);
-        const at = v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt);
-        v128.store(out + j, f32x4.max(best, zero));
-        v128.store(a + j, v128.bitselect(at, none, f32x4.gt(best, zero)));
+        v128.store(out + j, f32x4.max(v128.bitselect(bottom, top, winGt), zero));
       }
     }
   }
 }
 
 /**
- * Backward of batchNormReluPoolForward, for the pooled output's gradient `dp` [B, H/2, W/2, C] and the forward's
- * positions `arg`: the batch norm's upstream gradient is dp at each window's winning position (0 elsewhere and where
- * arg is -1), then dx, dgamma, dbeta as batchNormTrainBackward (S1 and S2 summed per row of windows in float32, then in
- * float64). x, dx [B, H, W, C]; `scratch` holds 8 * C floats.
+ * Backward of batchNormReluPoolForward, for the pooled output's gradient `dp` [B, H/2, W/2, C]: each window's winner is
+ * found in z recomputed from x (the forward's operations, so the same winner), and the batch norm's upstream gradient is
+ * dp there where z > 0 (0 elsewhere); then dx, dgamma, dbeta as batchNormTrainBackward (S1 and S2 summed per row of
+ * windows in float32, then in float64). x, dx [B, H, W, C]; `scratch` holds 8 * C floats; `positions` is scratch of
+ * B * (H/2) * (W/2) * C int32 (the winners, 0..3 row-major or -1, from the first pass to the second).
  */
-export function batchNormReluPoolBackward(dp: usize, arg: usize, x: usize, dx: usize, B: i32, H: i32, W: i32, C: i32,
-  mean: usize, variance: usize, gamma: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize, dbeta: usize,
-  scratch: usize): void {
+export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32, H: i32, W: i32, C: i32,
+  mean: usize, variance: usize, gamma: usize, beta: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize,
+  dbeta: usize, scratch: usize, positions: usize): void {
   const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1, ws = <usize>OW * cs;
   const accS = scratch;
   const accQ = scratch + (<usize>C << 3);
+  const factor = scratch + (<usize>C << 2) * 7;
   memory.fill(scratch, 0, <usize>C << 4);
+  for (let c: usize = 0; c < <usize>C; c++) {
+    store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>load<f32>(variance + (c << 2)) + eps)));
+  }
   const zero = f32x4.splat(0);
-  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3);
+  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
   for (let r = 0; r < B * OH; r++) {
-    const row = x + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = arg + <usize>r * ws;
+    const row = x + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = positions + <usize>r * ws;
     for (let j: usize = 0; j < cs; j += 16) {
-      const m = v128.load(mean + j);
+      const m = v128.load(mean + j), f = v128.load(factor + j), bt = v128.load(beta + j);
       let s1 = zero, s2 = zero;
       for (let ow = 0; ow < OW; ow++) {
         const p = row + (<usize>ow << 1) * cs + j, o = <usize>ow * cs + j;
-        const at = v128.load(a0 + o);
-        const g = v128.and(v128.load(g0 + o), i32x4.ge_s(at, i0));
-        let c = f32x4.sub(v128.load(p), m);
-        c = v128.bitselect(f32x4.sub(v128.load(p + cs), m), c, i32x4.eq(at, i1));
-        c = v128.bitselect(f32x4.sub(v128.load(p + rs), m), c, i32x4.eq(at, i2));
-        c = v128.bitselect(f32x4.sub(v128.load(p + rs + cs), m), c, i32x4.eq(at, i3));
+        const c00 = f32x4.sub(v128.load(p), m), c01 = f32x4.sub(v128.load(p + cs), m);
+        const c10 = f32x4.sub(v128.load(p + rs), m), c11 = f32x4.sub(v128.load(p + rs + cs), m);
+        const z00 = f32x4.add(f32x4.mul(c00, f), bt), z01 = f32x4.add(f32x4.mul(c01, f), bt);
+        const z10 = f32x4.add(f32x4.mul(c10, f), bt), z11 = f32x4.add(f32x4.mul(c11, f), bt);
+        const topGt = f32x4.gt(z01, z00), bottomGt = f32x4.gt(z11, z10);
+        const winGt = f32x4.gt(v128.bitselect(z11, z10, bottomGt), v128.bitselect(z01, z00, topGt));
+        const positive = f32x4.gt(v128.bitselect(v128.bitselect(z11, z10, bottomGt), v128.bitselect(z01, z00, topGt), winGt), zero);
+        const at = v128.bitselect(v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt), none, positive);
+        v128.store(a0 + o, at);
+        const g = v128.and(v128.load(g0 + o), positive);
+        const c = v128.bitselect(v128.bitselect(c11, c10, bottomGt), v128.bitselect(c01, c00, topGt), winGt);
         s1 = f32x4.add(s1, g);
         s2 = f32x4.add(s2, f32x4.mul(g, c));
       }
@@ -273,7 +277,7 @@ export function batchNormReluPoolBackward(dp: usize, arg: usize, x: usize, dx: u
   backwardCoefficients(B * H * W, C, variance, gamma, dmean, dvariance, eps, dgamma, dbeta, scratch);
   const coefA = scratch + (<usize>C << 4), coefK = coefA + cs, coefC = coefK + cs;
   for (let r = 0; r < B * OH; r++) {
-    const row = x + (<usize>r << 1) * rs, drow = dx + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = arg + <usize>r * ws;
+    const row = x + (<usize>r << 1) * rs, drow = dx + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = positions + <usize>r * ws;
     for (let ow = 0; ow < OW; ow++) {
       const q = (<usize>ow << 1) * cs, o = <usize>ow * cs;
       for (let j: usize = 0; j < cs; j += 16) {

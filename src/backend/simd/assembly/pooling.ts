@@ -264,72 +264,50 @@ export function reluGradColumnSums(dy: usize, x: usize, dx: usize, rows: i32, co
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// 2x2 max pooling (stride 2, 'valid') of a ReLU's output with each window's winning position, and its gradient under
-// that ReLU: a convolution + ReLU + max-pool block (the seed CNN's) in training without the full-size MaxPoolGrad
-// output and the ReLU gradient's pass over it (src/backend/kernels/MaxPoolPositions.ts).
+// The gradient of 2x2 max pooling (stride 2, 'valid') of a ReLU's output through both the pooling and that ReLU: a
+// convolution + ReLU + max-pool block (the seed CNN's) in training without MaxPoolGrad's full-size output and the ReLU
+// gradient's pass over it (src/backend/kernels/ReluMaxPool.ts).
 
 /**
- * pooled [B, H/2, W/2, C] (halves rounded down) = the maximum of each 2x2 window of y [B, H, W, C], and positions
- * (int32, same shape) = the window's winner, 0..3 row-major by MaxPoolGrad's tie rule (the later of a row's two only
- * when strictly greater, then the bottom winner only when strictly greater), or -1 where the maximum is not > 0 (the
- * ReLU before the pooling passes no gradient there). The maximum is the winner's value: `maxPool`'s (f32x4.max) for a
- * ReLU's output, which holds no NaN and no -0 (the caller's condition). C % 4 == 0.
+ * dx [B, H, W, C] = 0 + dp at each 2x2 window's winning position of y where the window's maximum is > 0, +0 everywhere
+ * else (rows and columns outside every window included): MaxPoolGrad (a zero-filled output, each gradient added at the
+ * winner: the later of a row's two only when strictly greater, then the bottom winner only when strictly greater)
+ * followed by the ReLU's gradient (dy where its output y is > 0, else +0), the same values bit for bit; and sums [C] =
+ * dx summed over every axis but the last (the bias gradient of the convolution under that ReLU), in float64 (per row
+ * of windows in registers, then into `acc`: C float64 of scratch), then rounded to float32. y [B, H, W, C] (the ReLU's output), dp [B, H/2, W/2, C]
+ * (halves rounded down); C % 4 == 0.
  */
-export function maxPool2x2Positions(y: usize, pooled: usize, positions: usize, B: i32, H: i32, W: i32, C: i32): void {
-  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1;
+export function reluMaxPool2x2Grad(dp: usize, y: usize, dx: usize, B: i32, H: i32, W: i32, C: i32, sums: usize, acc: usize): void {
+  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1, ws = <usize>OW * cs;
   const zero = f32x4.splat(0);
-  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
-  let out = pooled, at = positions;
+  if ((H & 1) != 0 || (W & 1) != 0) memory.fill(dx, 0, <usize>B * H * rs);
+  memory.fill(acc, 0, <usize>C << 3);
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
-      const row = y + (<usize>b * H + 2 * oh) * rs;
-      for (let ow = 0; ow < OW; ow++, out += cs, at += cs) {
-        const p = row + (<usize>ow << 1) * cs;
-        for (let j: usize = 0; j < cs; j += 16) {
-          const y00 = v128.load(p + j), y01 = v128.load(p + cs + j), y10 = v128.load(p + rs + j), y11 = v128.load(p + rs + cs + j);
+      const offset = (<usize>b * H + 2 * oh) * rs;
+      const row = y + offset, drow = dx + offset, g0 = dp + (<usize>b * OH + oh) * ws;
+      // Channels outermost within a row of windows, so that the float64 sums of 4 channels stay in two registers.
+      for (let j: usize = 0; j < cs; j += 16) {
+        let lo = f64x2.splat(0), hi = f64x2.splat(0);
+        for (let ow = 0; ow < OW; ow++) {
+          const p = row + (<usize>ow << 1) * cs + j, d = drow + (<usize>ow << 1) * cs + j;
+          const y00 = v128.load(p), y01 = v128.load(p + cs), y10 = v128.load(p + rs), y11 = v128.load(p + rs + cs);
           const topGt = f32x4.gt(y01, y00), bottomGt = f32x4.gt(y11, y10);
           const top = v128.bitselect(y01, y00, topGt), bottom = v128.bitselect(y11, y10, bottomGt);
           const winGt = f32x4.gt(bottom, top);
-          const best = v128.bitselect(bottom, top, winGt);
-          const win = v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt);
-          v128.store(out + j, best);
-          v128.store(at + j, v128.bitselect(win, none, f32x4.gt(best, zero)));
+          // 0 + dp where the winner is > 0 (MaxPoolGrad's zero plus the gradient, then the ReLU's mask), else +0.
+          const g = f32x4.add(zero, v128.and(v128.load(g0 + <usize>ow * cs + j), f32x4.gt(v128.bitselect(bottom, top, winGt), zero)));
+          const gTop = v128.andnot(g, winGt), gBottom = v128.and(g, winGt);
+          v128.store(d, v128.andnot(gTop, topGt));
+          v128.store(d + cs, v128.and(gTop, topGt));
+          v128.store(d + rs, v128.andnot(gBottom, bottomGt));
+          v128.store(d + rs + cs, v128.and(gBottom, bottomGt));
+          lo = f64x2.add(lo, f64x2.promote_low_f32x4(g));
+          hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 2, 3)));
         }
-      }
-    }
-  }
-}
-
-/**
- * dx [B, H, W, C] = 0 + dp at each window's winning position where `positions` >= 0, +0 everywhere else (rows and
- * columns outside every window included): MaxPoolGrad (a zero-filled output, each gradient added) followed by the
- * ReLU's gradient (dy where the ReLU's output is > 0, else +0), the same values bit for bit; and sums [C] = dx summed
- * over every axis but the last (the bias gradient of the convolution under that ReLU), accumulated in float64 window
- * by window (`acc`: C float64 of scratch), then rounded to float32. dp, positions [B, H/2, W/2, C]; C % 4 == 0.
- */
-export function maxPool2x2PositionsGrad(dp: usize, positions: usize, dx: usize, B: i32, H: i32, W: i32, C: i32, sums: usize, acc: usize): void {
-  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1;
-  const zero = f32x4.splat(0);
-  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3);
-  if ((H & 1) != 0 || (W & 1) != 0) memory.fill(dx, 0, <usize>B * H * rs);
-  memory.fill(acc, 0, <usize>C << 3);
-  let g0 = dp, a0 = positions;
-  for (let b = 0; b < B; b++) {
-    for (let oh = 0; oh < OH; oh++) {
-      const row = dx + (<usize>b * H + 2 * oh) * rs;
-      for (let ow = 0; ow < OW; ow++, g0 += cs, a0 += cs) {
-        const p = row + (<usize>ow << 1) * cs;
-        for (let j: usize = 0; j < cs; j += 16) {
-          const at = v128.load(a0 + j);
-          const g = f32x4.add(zero, v128.and(v128.load(g0 + j), i32x4.ge_s(at, i0)));
-          v128.store(p + j, v128.and(g, i32x4.eq(at, i0)));
-          v128.store(p + cs + j, v128.and(g, i32x4.eq(at, i1)));
-          v128.store(p + rs + j, v128.and(g, i32x4.eq(at, i2)));
-          v128.store(p + rs + cs + j, v128.and(g, i32x4.eq(at, i3)));
-          const q = acc + (j << 1);
-          v128.store(q, f64x2.add(v128.load(q), f64x2.promote_low_f32x4(g)));
-          v128.store(q, f64x2.add(v128.load(q, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 2, 3))), 16);
-        }
+        const q = acc + (j << 1);
+        v128.store(q, f64x2.add(v128.load(q), lo));
+        v128.store(q, f64x2.add(v128.load(q, 16), hi), 16);
       }
     }
   }
