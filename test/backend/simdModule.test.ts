@@ -86,6 +86,12 @@ describe('the default build: relaxed SIMD where the engine has it', () => {
     expect(simd.simdBuild()).toBe('simd');
   });
 
+  it('compiles the relaxed build passed in as bytes (Node 20 gets V8\'s flag first)', async () => {
+    const simd = await freshSimdModule();
+    expect(await simd.loadSimdModule(readFileSync(new URL('../../src/backend/simd/kernels-relaxed.wasm', import.meta.url)))).toBe(true);
+    expect(simd.simdBuild()).toBe('given');
+  });
+
   it('says "given" for a module passed in', async () => {
     const simd = await freshSimdModule();
     expect(await simd.loadSimdModule(readFileSync(new URL('../../src/backend/simd/kernels.wasm', import.meta.url)))).toBe(true);

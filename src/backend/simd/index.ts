@@ -251,7 +251,10 @@ export async function loadSimdModule(source?: SimdWasmSource): Promise<boolean> 
     }
     compiledBuild = 'simd';
     source = SIMD_WASM_URL;
-  } else compiledBuild = 'given';
+  } else {
+    compiledBuild = 'given';
+    relaxedSimdSupported(); // a given module may be the relaxed build: Node 20 needs V8's flag set before compiling it
+  }
   try {
     if (source instanceof WebAssembly.Module) compiled = source;
     else if (source instanceof ArrayBuffer || source instanceof Uint8Array) compiled = await WebAssembly.compile(source.slice(0));
