@@ -106,8 +106,8 @@ let relaxedPreferred = true;
 let relaxedSupported: boolean | undefined;
 
 /**
- * Whether this engine compiles relaxed SIMD, so that the default build is `kernels-relaxed.wasm`. Chrome >= 114,
- * Firefox >= 145 and Node >= 22 have it. Node 20 has it behind V8's `--experimental-wasm-relaxed-simd`, which this
+ * Whether this engine compiles relaxed SIMD, so that the default build is `kernels-relaxed.wasm`. Chrome >= 114 and
+ * Node >= 22 have it (the probe decides, whatever the engine). Node 20 has it behind V8's `--experimental-wasm-relaxed-simd`, which this
  * sets at run time (`v8.setFlagsFromString`, before any relaxed module is compiled) unless the environment variable
  * `HWR_RELAXED_SIMD` is `0`. Answered once per thread; false after `setRelaxedSimdPreferred(false)`.
  */
