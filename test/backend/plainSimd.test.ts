@@ -1,7 +1,7 @@
 /**
  * The plain wasm SIMD build (`kernels.wasm`: multiply then add, two roundings) against the cpu backend, as every
  * other test file checks the default relaxed-SIMD build (`kernels-relaxed.wasm`: fused multiply-add). Engines
- * without relaxed SIMD (Safari; Node 20 with `HWR_RELAXED_SIMD=0`) run this one. The convolution and GEMM suites
+ * without relaxed SIMD (and Node 20 with `HWR_RELAXED_SIMD=0`) run this one. The convolution and GEMM suites
  * (kernels.test.ts, gemm.test.ts) run here again with `HWR_RELAXED_SIMD=0`, which this file's fresh module graph
  * reads when it first compiles the kernels.
  */

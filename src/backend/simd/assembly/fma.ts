@@ -3,7 +3,7 @@
 //   kernels-relaxed.wasm, kernels-shared-relaxed.wasm (+ relaxed SIMD, `--enable relaxed-simd`): f32x4.relaxed_madd,
 //     which V8 lowers to one fused multiply-add (vfmadd231ps, one rounding) where the CPU has FMA3, else to mul, add.
 // Relaxed SIMD: the WebAssembly relaxed-simd proposal (W3C WebAssembly CG; part of WebAssembly 3.0), f32x4.relaxed_madd.
-// Where an engine lacks relaxed SIMD (Safari, Node 20 without `--experimental-wasm-relaxed-simd`), ../index.ts loads
+// Where an engine lacks relaxed SIMD (Node 20 without `--experimental-wasm-relaxed-simd`, for one), ../index.ts loads
 // the plain build. Only the GEMM inner loops use this; element-wise kernels (Adam, batch norm) keep their exact
 // mul/add roundings, which their tests compare bit for bit.
 
