@@ -22,7 +22,7 @@
  * heap) and 'cpu' (the JS loops), registered by `registerBatchNormTrainingKernels`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
+import { simdKernels, simdKernelsOf } from '../simd/index.ts';
 import { dispose, f32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -222,7 +222,7 @@ export function batchNormReluPoolApplies(backend: tf.KernelBackend, shape: reado
   if (shape.length !== 4) return false;
   const [B, H, W, C] = shape as [number, number, number, number];
   if (!(B > 0 && H > 0 && W > 0 && H % 2 === 0 && W % 2 === 0 && C > 0 && C % 4 === 0)) return false;
-  return (backend as unknown as { wasm?: unknown }).wasm != null && simdKernels(backend as WasmBackend) !== undefined;
+  return simdKernelsOf(backend) !== undefined;
 }
 
 /** `BATCH_NORM_RELU_POOL` on 'wasm'. @throws Error where `batchNormReluPoolApplies` is false. */

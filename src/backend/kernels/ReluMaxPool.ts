@@ -12,7 +12,7 @@
  * `reluMaxPoolApplies` says where. The forward is a kernel of its own only so that the gradient below is its.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { simdKernels } from '../simd/index.ts';
+import { simdKernels, simdKernelsOf } from '../simd/index.ts';
 import { dispose, heapOffset, type WasmBackend } from './wasm_util.ts';
 
 /**
@@ -33,7 +33,7 @@ export function reluMaxPoolApplies(backend: tf.KernelBackend, shape: readonly nu
   if (shape.length !== 4) return false;
   const [B, H, W, C] = shape as [number, number, number, number];
   if (!(B > 0 && H >= 2 && W >= 2 && C > 0 && C % 4 === 0)) return false;
-  return (backend as unknown as { wasm?: unknown }).wasm != null && simdKernels(backend as WasmBackend) !== undefined;
+  return simdKernelsOf(backend) !== undefined;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: WasmBackend };

@@ -171,11 +171,14 @@ function unusableReason(node: NodeBuiltins, path: string): string | null {
   return newer ? `is older than assembly/${newer}` : null;
 }
 
-/** Compiles the `kernels.wasm` file at `path` synchronously, or null with a warning when it is unusable. Node only. */
-function compileFile(node: NodeBuiltins, path: string): WebAssembly.Module | null {
+/**
+ * Compiles the module file at `path` synchronously, or null with a warning when it is unusable (`instead`: what training
+ * uses then, for the warning). Node only.
+ */
+function compileFile(node: NodeBuiltins, path: string, instead = 'the slower XNNPACK kernels'): WebAssembly.Module | null {
   const reason = unusableReason(node, path);
   if (reason) {
-    console.warn(`hwr: ${path} ${reason} (run \`npm run build:simd\`); training uses the slower XNNPACK kernels`);
+    console.warn(`hwr: ${path} ${reason} (run \`npm run build:simd\`); training uses ${instead}`);
     return null;
   }
   return new WebAssembly.Module(node.fs.readFileSync(path));
@@ -186,12 +189,8 @@ function compileFile(node: NodeBuiltins, path: string): WebAssembly.Module | nul
  * `relaxedSimdSupported()` and the file is usable; a missing or stale one is a warning) else `plain`.
  */
 function compileDefaultFile(node: NodeBuiltins, plain: URL, relaxed: URL): { module: WebAssembly.Module | null; build: SimdBuild } {
-  if (relaxedSimdSupported()) {
-    const path = node.url.fileURLToPath(relaxed);
-    const reason = unusableReason(node, path);
-    if (!reason) return { module: new WebAssembly.Module(node.fs.readFileSync(path)), build: 'relaxed-simd' };
-    console.warn(`hwr: ${path} ${reason} (run \`npm run build:simd\`); training uses the plain SIMD build, without fused multiply-add`);
-  }
+  const module = relaxedSimdSupported() ? compileFile(node, node.url.fileURLToPath(relaxed), 'the plain SIMD build, without fused multiply-add') : null;
+  if (module) return { module, build: 'relaxed-simd' };
   return { module: compileFile(node, node.url.fileURLToPath(plain)), build: 'simd' };
 }
 
@@ -296,6 +295,14 @@ let enabled = true;
  */
 export function setSimdKernelsEnabled(on: boolean): void {
   enabled = on;
+}
+
+/**
+ * `simdKernels` for any backend: undefined unless `backend` is a wasm backend (one with a `wasm` module) that has them.
+ * For kernels registered on 'wasm' only that check where they apply before running.
+ */
+export function simdKernelsOf(backend: tf.KernelBackend): SimdExports | undefined {
+  return (backend as unknown as { wasm?: unknown }).wasm != null ? simdKernels(backend as WasmBackend) : undefined;
 }
 
 /**

@@ -89,8 +89,13 @@ function batchStatistics(x: usize, P: i32, C: i32, gamma: usize, mean: usize, va
     const v = <f32>Math.max(load<f64>(accQ + (c << 3)) / n - m1 * m1, 0);
     store<f32>(mean + (c << 2), <f32>(<f64>load<f32>(x + (c << 2)) + m1));
     store<f32>(variance + (c << 2), v);
-    store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>v + eps)));
+    store<f32>(factor + (c << 2), scaleFactor(load<f32>(gamma + (c << 2)), v, eps));
   }
+}
+
+/** gamma / sqrt(variance + eps) in float64, rounded to float32: the forward's per-channel scale (and the backward's, recomputed). */
+@inline function scaleFactor(gamma: f32, variance: f32, eps: f64): f32 {
+  return <f32>(<f64>gamma / Math.sqrt(<f64>variance + eps));
 }
 
 /** g with the lanes where the saved forward output at `yp` is not > 0 zeroed: a fused ReLU's gradient. */
@@ -245,7 +250,7 @@ export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32
   const factor = scratch + (<usize>C << 2) * 7;
   memory.fill(scratch, 0, <usize>C << 4);
   for (let c: usize = 0; c < <usize>C; c++) {
-    store<f32>(factor + (c << 2), <f32>(<f64>load<f32>(gamma + (c << 2)) / Math.sqrt(<f64>load<f32>(variance + (c << 2)) + eps)));
+    store<f32>(factor + (c << 2), scaleFactor(load<f32>(gamma + (c << 2)), load<f32>(variance + (c << 2)), eps));
   }
   const zero = f32x4.splat(0);
   const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
@@ -261,8 +266,9 @@ export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32
         const z00 = f32x4.add(f32x4.mul(c00, f), bt), z01 = f32x4.add(f32x4.mul(c01, f), bt);
         const z10 = f32x4.add(f32x4.mul(c10, f), bt), z11 = f32x4.add(f32x4.mul(c11, f), bt);
         const topGt = f32x4.gt(z01, z00), bottomGt = f32x4.gt(z11, z10);
-        const winGt = f32x4.gt(v128.bitselect(z11, z10, bottomGt), v128.bitselect(z01, z00, topGt));
-        const positive = f32x4.gt(v128.bitselect(v128.bitselect(z11, z10, bottomGt), v128.bitselect(z01, z00, topGt), winGt), zero);
+        const top = v128.bitselect(z01, z00, topGt), bottom = v128.bitselect(z11, z10, bottomGt);
+        const winGt = f32x4.gt(bottom, top);
+        const positive = f32x4.gt(v128.bitselect(bottom, top, winGt), zero);
         const at = v128.bitselect(v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt), none, positive);
         v128.store(a0 + o, at);
         const g = v128.and(v128.load(g0 + o), positive);
