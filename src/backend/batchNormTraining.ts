@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { layerPrototype, singleInput } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, type PoolingLayerConfig, singleInput } from './layerPatch.ts';
 import {
   BATCH_NORM_RELU_POOL,
   BATCH_NORM_RELU_POOL_GRAD,
@@ -108,13 +108,8 @@ interface BatchNormalizationLayer {
 }
 
 /** What the fusion checks read of the layers after a batch norm (ReLU, MaxPooling2D). */
-interface OutboundLayer {
-  getClassName(): string;
+interface OutboundLayer extends PoolingLayerConfig {
   maxValue?: number | null;
-  poolSize?: number[];
-  strides?: number[];
-  padding?: string;
-  dataFormat?: string;
   outboundNodes?: Array<{ outboundLayer?: OutboundLayer }>;
 }
 
@@ -193,8 +188,7 @@ function poolFollows(layer: BatchNormalizationLayer): boolean {
   const nodes = relu?.outboundNodes;
   if (!nodes || nodes.length !== 1) return false;
   const pool = nodes[0]!.outboundLayer;
-  return pool != null && pool.getClassName() === 'MaxPooling2D' && pool.padding === 'valid' && pool.dataFormat === 'channelsLast'
-    && pool.poolSize?.[0] === 2 && pool.poolSize[1] === 2 && pool.strides?.[0] === 2 && pool.strides[1] === 2;
+  return pool != null && isMaxPool2x2(pool);
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { layerPrototype, singleInput } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, type PoolingLayerConfig, singleInput } from './layerPatch.ts';
 import { isReluConvOutput, markReluMaskedGradient } from './gradients/FusedConv2D_grad.ts';
 import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD, reluMaxPoolApplies, reluMaxPoolKernelConfigs } from './kernels/ReluMaxPool.ts';
 import { registerMissingKernels } from './kernels/wasm_util.ts';
@@ -35,17 +35,13 @@ export const reluMaxPoolGradConfig: tf.GradConfig = {
 
 let enabled = true;
 
-/** Pools a ReLU convolution's output with positions in training (default, `true`) or with MaxPool (`false`). */
+/** Pools a ReLU convolution's output with `HwrReluMaxPool` in training (default, `true`) or with MaxPool (`false`). */
 export function setConvReluPoolEnabled(on: boolean): void {
   enabled = on;
 }
 
 /** The parts of tfjs-layers' MaxPooling2D layer that the patched `call` reads. */
-interface MaxPooling2DLayer {
-  poolSize: number[];
-  strides: number[];
-  padding: string;
-  dataFormat: string;
+interface MaxPooling2DLayer extends PoolingLayerConfig {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
@@ -65,9 +61,8 @@ export function installConvReluPool(): void {
   const original = proto.call;
   proto.call = function (this: MaxPooling2DLayer, inputs, kwargs) {
     const input = singleInput(inputs);
-    if (enabled && kwargs?.['training'] && input && input.dtype === 'float32' && isReluConvOutput(input)
-      && this.padding === 'valid' && this.dataFormat === 'channelsLast' && this.poolSize[0] === 2 && this.poolSize[1] === 2
-      && this.strides[0] === 2 && this.strides[1] === 2 && reluMaxPoolApplies(tf.backend(), input.shape)) {
+    if (enabled && kwargs?.['training'] && input && input.dtype === 'float32' && isReluConvOutput(input) && isMaxPool2x2(this)
+      && reluMaxPoolApplies(tf.backend(), input.shape)) {
       return tf.engine().runKernel(RELU_MAX_POOL, { x: input }, {}) as tf.Tensor;
     }
     return original.call(this, inputs, kwargs);
