@@ -5,7 +5,8 @@
  *   npx tsx bench/train-throughput.ts [--backend wasm|cpu] [--model seed-cnn|lenet5|hwr-net] [--batch 64] [--steps 30]
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
- *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool,conv-relu-pool]
+ *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool,conv-relu-pool,
+ *                                     conv1-relu-pool]
  *                                     [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
@@ -21,7 +22,9 @@
  * `bn-relu`: a ReLU layer after a batch norm runs its own kernels instead of being fused into the batch norm's) and of
  * session 24 (`bn-relu-pool`: a 2x2 max pooling after a batch norm and ReLU runs its own kernels instead of being fused
  * into theirs; `conv-relu-pool`: the same pooling after a convolution with a ReLU runs MaxPool, MaxPoolGrad and the
- * ReLU's gradient instead of a pooling with positions).
+ * ReLU's gradient instead of a pooling with positions) and of session 25 (`conv1-relu-pool`: a one-channel
+ * convolution, its ReLU and the 2x2 max pooling after it run as FusedConv2D and the pooling's kernels instead of one
+ * kernel each way).
  * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
  * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -43,7 +46,7 @@ import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
 import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
 import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
-import { setConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
+import { setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -78,6 +81,7 @@ const switches: Record<string, (on: boolean) => void> = {
   'bn-relu': setBatchNormReluFusionEnabled,
   'bn-relu-pool': setBatchNormReluPoolFusionEnabled,
   'conv-relu-pool': setConvReluPoolEnabled,
+  'conv1-relu-pool': setFusedConvReluPoolEnabled,
 };
 
 /**

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { isMaxPool2x2, layerPrototype, type PoolingLayerConfig, singleInput } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader } from './layerPatch.ts';
 import {
   BATCH_NORM_RELU_POOL,
   BATCH_NORM_RELU_POOL_GRAD,
@@ -151,20 +151,12 @@ function reluFollows(layer: BatchNormalizationLayer): boolean {
 
 /** The plain ReLU layer that is the only reader of `layer`'s output, if there is one. */
 function reluAfter(layer: { outboundNodes?: Array<{ outboundLayer?: OutboundLayer }> }): OutboundLayer | undefined {
-  const nodes = layer.outboundNodes;
-  if (!nodes || nodes.length !== 1) return undefined;
-  const next = nodes[0]!.outboundLayer;
+  const next = soleReader(layer);
   return next != null && next.getClassName() === 'ReLU' && next.maxValue == null ? next : undefined;
 }
 
 let poolFusion = true;
 
-/**
- * Data of batch-norm outputs that already applied the ReLU and the 2x2 max pooling after them (see `poolFollows`);
- * the ReLU and MaxPooling2D layers pass them on unchanged. Keyed by `dataId`, because `Layer.apply` hands a layer that
- * returns its input on as a clone (same data).
- */
-const poolApplied = new WeakSet<object>();
 
 /**
  * Fuses a ReLU layer and a 2x2 max-pooling layer after a batch norm into one kernel pair in training (default,
@@ -185,9 +177,7 @@ export function setBatchNormReluPoolFusionEnabled(on: boolean): void {
 function poolFollows(layer: BatchNormalizationLayer): boolean {
   if (!poolFusion || !reluFusion) return false;
   const relu = reluAfter(layer);
-  const nodes = relu?.outboundNodes;
-  if (!nodes || nodes.length !== 1) return false;
-  const pool = nodes[0]!.outboundLayer;
+  const pool = relu ? soleReader(relu) : undefined;
   return pool != null && isMaxPool2x2(pool);
 }
 
@@ -261,7 +251,7 @@ export function installBatchNormTraining(): void {
       return y;
     });
     if (relu) reluApplied.add(out);
-    if (pool) poolApplied.add(out.dataId);
+    if (pool) markPoolApplied(out);
     return out;
   };
   // The ReLU layer after a fused batch norm returns its input (Layer.apply hands on a clone: same data, no kernel).
@@ -280,7 +270,7 @@ export function installBatchNormTraining(): void {
     const poolCall = poolProto.call;
     poolProto.call = function (this: unknown, inputs, kwargs) {
       const input = singleInput(inputs);
-      if (input && poolApplied.has(input.dataId)) return input;
+      if (input && poolAppliedTo(input)) return input;
       return poolCall.call(this, inputs, kwargs);
     };
   }

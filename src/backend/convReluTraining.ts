@@ -22,7 +22,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { layerPrototype, singleInput } from './layerPatch.ts';
+import { layerPrototype, type PoolingLayerConfig, singleInput } from './layerPatch.ts';
+import { convReluPoolLayer } from './convReluPool.ts';
 
 /** The parts of tfjs-layers' Conv2D layer that the patched `call` reads. */
 interface Conv2DLayer {
@@ -34,6 +35,7 @@ interface Conv2DLayer {
   padding: string;
   dataFormat: string;
   dilationRate: number | number[];
+  outboundNodes?: Array<{ outboundLayer?: PoolingLayerConfig }>;
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
@@ -112,6 +114,9 @@ export function installConvReluTraining(): void {
   proto.call = function (this: Conv2DLayer, inputs, kwargs) {
     const input = singleInput(inputs);
     if (!input || !convReluTrainingApplies(this, input)) return original.call(this, inputs, kwargs);
+    // A one-channel convolution that only a 2x2 max pooling reads: all three in one kernel (src/backend/convReluPool.ts).
+    const pooled = convReluPoolLayer(this, input);
+    if (pooled) return pooled;
     return tf.tidy(() => fusedConv2dTraining(input as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D,
       this.bias ? (this.bias.read() as tf.Tensor1D) : null, this.strides as [number, number], this.padding as 'same' | 'valid'));
   };

@@ -37,3 +37,27 @@ export function isMaxPool2x2(layer: PoolingLayerConfig): boolean {
   return layer.getClassName() === 'MaxPooling2D' && layer.padding === 'valid' && layer.dataFormat === 'channelsLast'
     && layer.poolSize?.[0] === 2 && layer.poolSize[1] === 2 && layer.strides?.[0] === 2 && layer.strides[1] === 2;
 }
+
+/**
+ * Data of layer outputs that already applied the 2x2 max pooling of the MaxPooling2D layer after them (a batch norm
+ * with its ReLU, src/backend/batchNormTraining.ts; a one-channel convolution with its ReLU, src/backend/convReluPool.ts);
+ * the patched MaxPooling2D passes them on unchanged. Keyed by `dataId`, because `Layer.apply` hands a layer that returns
+ * its input on as a clone (same data).
+ */
+const poolApplied = new WeakSet<object>();
+
+/** Marks `t` as an output that already applied the 2x2 max pooling after its layer (see `poolAppliedTo`). */
+export function markPoolApplied(t: tf.Tensor): void {
+  poolApplied.add(t.dataId);
+}
+
+/** Whether `t` (or a clone of it) was marked by `markPoolApplied`: the MaxPooling2D layer after it returns it as it is. */
+export function poolAppliedTo(t: tf.Tensor): boolean {
+  return poolApplied.has(t.dataId);
+}
+
+/** The layer that is the only reader of `layer`'s output in the layer graph (one outbound node), if there is one. */
+export function soleReader<L>(layer: { outboundNodes?: Array<{ outboundLayer?: L }> }): L | undefined {
+  const nodes = layer.outboundNodes;
+  return nodes && nodes.length === 1 ? nodes[0]!.outboundLayer ?? undefined : undefined;
+}

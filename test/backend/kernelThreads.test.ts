@@ -2,7 +2,8 @@
  * The SIMD convolutions split over two threads (`setupBackend({ kernelThreads: 2 })`: TF.js's threaded wasm build in
  * Node, src/backend/threadedWasm.ts, and the helper threads of src/backend/simd/threads.ts) against the cpu backend,
  * TF.js's reference: every split kernel (direct Conv2D, Conv2DBackpropFilter, Conv2DBackpropInput; Winograd
- * F(2x2) and F(4x4) forward, input and filter gradient; the GEMMs; MaxPool in training and its gradient) on batches that split evenly and unevenly, then a short
+ * F(2x2) and F(4x4) forward, input and filter gradient; the GEMMs; MaxPool in training and its gradient; the one-kernel
+ * convolution + ReLU + pooling) on batches that split evenly and unevenly, then a short
  * training run whose loss curve must follow the cpu backend's.
  *
  * Tolerance as in kernels.test.ts: max |wasm - cpu| <= 1e-4 * max(1, max |cpu|) (the filter gradients add the
@@ -20,6 +21,7 @@ import type { WasmBackend } from '../../src/backend/kernels/wasm_util.ts';
 import { simdMatMul } from '../../src/backend/kernels/BatchMatMul.ts';
 import { getArchitecture } from '../../src/models/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+import { convReluPoolAndGradients, type ConvReluPoolCase, convReluPoolCaseName } from '../fixtures/convReluPool.ts';
 
 const TOLERANCE = 1e-4;
 type Shape4D = [number, number, number, number];
@@ -105,6 +107,18 @@ describe('SIMD kernels on two threads (TF.js threaded wasm build in Node)', () =
         expect(out).not.toBeNull();
         return tf.engine().makeTensorFromTensorInfo(out!);
       }, TOLERANCE);
+    });
+  }
+
+  // The one-kernel convolution + ReLU + pooling (src/backend/convReluPool.ts) splits by images; its filter gradient
+  // adds the threads' partial sums.
+  const convReluPoolCases: ConvReluPoolCase[] = [
+    { x: [5, 28, 28, 1], filter: [3, 3, 1, 32], pad: 'valid', bias: true },
+    { x: [3, 9, 7, 1], filter: [3, 3, 1, 8], pad: 'same', bias: true, grid: true },
+  ];
+  for (const c of convReluPoolCases) {
+    it(`one-kernel convolution + ReLU + pooling and its gradients, split over two threads, match the cpu backend, ${convReluPoolCaseName(c)}`, async () => {
+      await compareBackends('pooled, dx, dfilter, dbias', () => convReluPoolAndGradients(c, 23), TOLERANCE);
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * The plain wasm SIMD build (`kernels.wasm`: multiply then add, two roundings) against the cpu backend, as every
- * other test file checks the default relaxed-SIMD build (`kernels-relaxed.wasm`: fused multiply-add). Engines
- * without relaxed SIMD (and Node 20 with `HWR_RELAXED_SIMD=0`) run this one. The convolution and GEMM suites
- * (kernels.test.ts, gemm.test.ts) run here again with `HWR_RELAXED_SIMD=0`, which this file's fresh module graph
+ * other test file checks the default relaxed-SIMD build (`kernels-relaxed.wasm`: fused multiply-add, relaxed
+ * swizzle). Engines without relaxed SIMD (and Node 20 with `HWR_RELAXED_SIMD=0`) run this one. The convolution, GEMM
+ * and one-kernel convolution + pooling suites (kernels.test.ts, gemm.test.ts, convReluPoolFused.test.ts) run here again with `HWR_RELAXED_SIMD=0`, which this file's fresh module graph
  * reads when it first compiles the kernels.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,3 +21,4 @@ describe('the plain SIMD build is the one under test here', () => {
 
 await import('./kernels.test.ts');
 await import('./gemm.test.ts');
+await import('./convReluPoolFused.test.ts');

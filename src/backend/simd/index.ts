@@ -33,12 +33,13 @@ import type { GemmExports } from './gemm.ts';
 import type { CrossEntropyExports } from '../kernels/CategoricalCrossentropy.ts';
 import type { DropoutExports } from '../kernels/DropoutMask.ts';
 import type { BatchNormExports } from '../kernels/BatchNormTraining.ts';
+import type { ConvReluPoolExports } from '../kernels/ConvReluPool.ts';
 import type { PoolingExports } from './pooling.ts';
 import { KernelThreads, splitImages, type KernelCall } from './threads.ts';
 import type { WinogradExports } from './winograd.ts';
 
 /** The exports of `kernels.wasm` (see `assembly/kernels.ts`); pointers are byte offsets on the heap. */
-export interface SimdExports extends WinogradExports, PoolingExports, BatchNormExports, AdamExports, GemmExports, CrossEntropyExports, DropoutExports {
+export interface SimdExports extends WinogradExports, PoolingExports, BatchNormExports, ConvReluPoolExports, AdamExports, GemmExports, CrossEntropyExports, DropoutExports {
   pixelOffsets(dst: number, B: number, OH: number, OW: number, Hp: number, Wp: number, Ci: number, sH: number, sW: number): void;
   rowOffsets(dst: number, KH: number, KW: number, Ci: number, Wp: number): void;
   conv2dBackpropFilter(x: number, dy: number, dw: number, pix: number, row: number, P: number, R: number, Co: number, panel: number): void;

@@ -13,6 +13,7 @@
 
 export * from './adam';
 export * from './batchNorm';
+export * from './convReluPool';
 export * from './crossEntropy';
 export * from './dropout';
 export * from './gemm';

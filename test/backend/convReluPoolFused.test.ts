@@ -1,0 +1,144 @@
+/**
+ * A one-channel convolution + bias + ReLU + 2x2 max pooling as one kernel each way (src/backend/convReluPool.ts,
+ * src/backend/kernels/ConvReluPool.ts, simd/assembly/convReluPool.ts): the pooled output against the wasm FusedConv2D
+ * and MaxPool it replaces (bit for bit) and the cpu backend (TF.js's reference), the filter, bias and input gradients
+ * against the cpu backend's within float32 rounding, ties included; then the seed CNN's training step with and without
+ * it, and the layer graphs where it must not apply.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../../src/backend/backend.ts';
+import { setFusedConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
+import { CONV_RELU_POOL, CONV_RELU_POOL_GRAD, convReluPoolApplies } from '../../src/backend/kernels/ConvReluPool.ts';
+import { getArchitecture } from '../../src/models/index.ts';
+import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+import { convReluPoolAndGradients, type ConvReluPoolCase, convReluPoolCaseName } from '../fixtures/convReluPool.ts';
+
+const TOLERANCE = 1e-5;
+
+const cases: ConvReluPoolCase[] = [
+  { x: [8, 28, 28, 1], filter: [3, 3, 1, 32], pad: 'valid', bias: true }, // the seed CNN's first block
+  { x: [4, 28, 28, 1], filter: [3, 3, 1, 32], pad: 'valid', bias: true, grid: true },
+  { x: [2, 9, 7, 1], filter: [3, 3, 1, 8], pad: 'valid', bias: true, grid: true }, // odd output: 7 x 5
+  { x: [3, 10, 10, 1], filter: [5, 5, 1, 16], pad: 'same', bias: true }, // 25 taps: three blocks of 9
+  { x: [2, 8, 9, 1], filter: [2, 3, 1, 24], pad: 'valid', bias: false },
+  { x: [1, 5, 5, 1], filter: [1, 1, 1, 40], pad: 'same', bias: true, grid: true },
+  { x: [2, 6, 6, 1], filter: [4, 4, 1, 8], pad: 'same', bias: false }, // even filter, 'same': padding 1 before, 2 after
+];
+
+describe('one-channel convolution + ReLU + 2x2 max pooling as one kernel', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  for (const c of cases) {
+    it(`pooled output and every gradient match the cpu backend, ${convReluPoolCaseName(c)}`, async () => {
+      await compareBackends('pooled, dx, dfilter, dbias', () => convReluPoolAndGradients(c, 17), TOLERANCE);
+    });
+
+    it(`pooled output = wasm FusedConv2D then MaxPool, bit for bit, ${convReluPoolCaseName(c)}`, () => {
+      tf.tidy(() => {
+        const x = tf.tensor4d(values(sizeOf(c.x), 5), c.x);
+        const filter = tf.tensor4d(values(sizeOf(c.filter), 6), c.filter);
+        const bias = c.bias ? tf.tensor1d(values(c.filter[3], 7)) : undefined;
+        const [pooled] = tf.engine().runKernel(CONV_RELU_POOL, { x, filter, ...(bias ? { bias } : {}) }, { pad: c.pad }) as tf.Tensor[];
+        const apart = tf.maxPool(tf.fused.conv2d({ x, filter, bias, strides: 1, pad: c.pad, activation: 'relu' }), 2, 2, 'valid');
+        expect(pooled!.shape).toEqual(apart.shape);
+        const a = new Uint32Array(Float32Array.from(pooled!.dataSync()).buffer);
+        const e = new Uint32Array(Float32Array.from(apart.dataSync()).buffer);
+        expect(a.findIndex((bits, i) => bits !== e[i])).toBe(-1);
+      });
+    });
+  }
+
+  it('applies to one input channel, stride-1 shapes with outChannels % 8 == 0 and an output of 2 x 2 or more only', () => {
+    const backend = tf.backend();
+    expect(convReluPoolApplies(backend, [64, 28, 28, 1], [3, 3, 1, 32], 'valid')).toBe(true);
+    expect(convReluPoolApplies(backend, [64, 28, 28, 2], [3, 3, 2, 32], 'valid')).toBe(false);
+    expect(convReluPoolApplies(backend, [64, 28, 28, 1], [3, 3, 1, 12], 'valid')).toBe(false);
+    expect(convReluPoolApplies(backend, [1, 3, 3, 1], [3, 3, 1, 8], 'valid')).toBe(false);
+    expect(convReluPoolApplies(backend, [1, 3, 3, 1], [3, 3, 1, 8], 'same')).toBe(true);
+    expect(convReluPoolApplies(backend, [1, 3, 3, 1], [3, 3, 1, 8], 'causal')).toBe(false);
+  });
+
+  it('refuses inputs it does not cover, naming them', () => {
+    expect(() => tf.tidy(() => tf.engine().runKernel(CONV_RELU_POOL, { x: tf.ones([2, 6, 6, 3]), filter: tf.ones([3, 3, 3, 8]) }, { pad: 'valid' })))
+      .toThrow(/HwrConvReluPool: not applicable to x \[2,6,6,3\] and a filter \[3,3,3,8\]/);
+    expect(() => tf.tidy(() => tf.engine().runKernel(CONV_RELU_POOL, { x: tf.ones([2, 6, 6, 1]), filter: tf.ones([3, 3, 1, 8]), bias: tf.ones([4]) }, { pad: 'valid' })))
+      .toThrow(/HwrConvReluPool: bias of shape \[4\] for 8 output channels/);
+    expect(() => tf.tidy(() => tf.engine().runKernel(CONV_RELU_POOL_GRAD, { x: tf.ones([2, 6, 6, 1]), dy: tf.ones([2, 2, 2, 8]), codes: tf.ones([2, 2, 2, 8], 'bool') },
+      { pad: 'valid', filterShape: [3, 3, 1, 6] }))).toThrow(/HwrConvReluPoolGrad: not applicable/);
+  });
+});
+
+describe('the seed CNN with and without the one-kernel first block', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  /** Loss, weight gradients and kernel names of one training step of a fresh seed CNN (seed 3). */
+  async function step(on: boolean): Promise<{ loss: number; grads: Float32Array[]; names: string[]; kernels: string[] }> {
+    setFusedConvReluPoolEnabled(on);
+    const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 });
+    try {
+      const xs = tf.tensor4d(values(16 * 28 * 28, 81).map((v) => Math.abs(v)), [16, 28, 28, 1]);
+      const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
+      let result: { loss: number; grads: Float32Array[] } | undefined;
+      const profile = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
+        result = { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array) };
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      tf.dispose([xs, ys]);
+      return { ...result!, names: model.trainableWeights.map((w) => w.originalName), kernels: profile.kernels.map((k) => k.name) };
+    } finally {
+      setFusedConvReluPoolEnabled(true);
+      model.dispose();
+    }
+  }
+
+  it('runs the first block as HwrConvReluPool; the same loss, the first layer\'s gradients within float32 rounding, the rest bit for bit', async () => {
+    const fused = await step(true);
+    const apart = await step(false);
+    expect(fused.kernels).toContain(CONV_RELU_POOL);
+    expect(fused.kernels).toContain(CONV_RELU_POOL_GRAD);
+    expect(fused.kernels.filter((k) => k === 'FusedConv2D').length).toBe(2);
+    expect(apart.kernels).not.toContain(CONV_RELU_POOL);
+    expect(fused.loss).toBe(apart.loss);
+    fused.names.forEach((name, i) => {
+      if (i < 2) expectClose(fused.grads[i]!, apart.grads[i]!, `gradient of ${name}`, TOLERANCE);
+      else expect(Array.from(fused.grads[i]!), `gradient of ${name}`).toEqual(Array.from(apart.grads[i]!));
+    });
+  });
+
+  it('leaves a convolution alone whose output has a second reader, or that a pooling of another size reads', () => {
+    const run = (pool: number, secondReader: boolean) => tf.tidy(() => {
+      const input = tf.input({ shape: [8, 8, 1] });
+      const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+      const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: pool }).apply(conv)) as tf.SymbolicTensor;
+      const merged = secondReader ? tf.layers.concatenate().apply([pooled, tf.layers.flatten().apply(conv) as tf.SymbolicTensor]) as tf.SymbolicTensor : pooled;
+      const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(merged) as tf.SymbolicTensor });
+      const x = tf.tensor4d(values(2 * 8 * 8, 91), [2, 8, 8, 1]);
+      const names: string[] = [];
+      const engine = tf.engine() as unknown as { runKernel: (n: string, ...rest: unknown[]) => unknown };
+      const runKernel = engine.runKernel;
+      engine.runKernel = function (this: unknown, n: string, ...rest: unknown[]) {
+        names.push(n);
+        return runKernel.call(this, n, ...rest);
+      };
+      try {
+        const { grads } = tf.variableGrads(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
+        return { names, grads: model.trainableWeights.map((w) => Array.from(grads[w.originalName]!.dataSync())) };
+      } finally {
+        engine.runKernel = runKernel;
+      }
+    });
+    for (const [pool, second] of [[2, true], [3, false]] as const) {
+      const { names, grads } = run(pool, second);
+      expect(names, `pool ${pool}${second ? ', second reader' : ''}`).not.toContain(CONV_RELU_POOL);
+      expect(grads.every((g) => g.every(Number.isFinite))).toBe(true);
+    }
+    // The same graph with a sole 2x2 pooling reader takes the fused path.
+    expect(run(2, false).names).toContain(CONV_RELU_POOL);
+  });
+});
