@@ -6,7 +6,7 @@
  *                                     [--detail] [--stock MaxPoolGrad,Conv2DBackpropInput,...]
  *                                     [--without lazy-conv-grad,batch-norm,adam,dense,conv-relu,dropout-mask,
  *                                     moving-averages,winograd-3-5,gemm,cross-entropy,max-pool,dropout-kernel,bn-relu,bn-relu-pool,conv-relu-pool,
- *                                     conv1-relu-pool]
+ *                                     conv1-relu-pool,conv-pool-crop]
  *                                     [--kernel-threads 2]
  *                                     [--classes 10] (the input shape is the architecture's own: hccr-vgg 64x64)
  *
@@ -24,7 +24,8 @@
  * into theirs; `conv-relu-pool`: the same pooling after a convolution with a ReLU runs MaxPool, MaxPoolGrad and the
  * ReLU's gradient instead of a pooling with positions) and of session 25 (`conv1-relu-pool`: a one-channel
  * convolution, its ReLU and the 2x2 max pooling after it run as FusedConv2D and the pooling's kernels instead of one
- * kernel each way).
+ * kernel each way; `conv-pool-crop`: a convolution whose last output row or column no 2x2 pooling window reads computes
+ * it anyway).
  * Prints images/s (from the median step time), the main thread's CPU time per step (Linux; steadier than wall time
  * on a shared machine) and the share of step time spent in each kernel,
  * so the next bottleneck is visible. Per-kernel times wrap every registered kernelFunc of the backend
@@ -46,7 +47,7 @@ import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
 import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
 import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
-import { setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
+import { setConvPoolCropEnabled, setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,6 +83,7 @@ const switches: Record<string, (on: boolean) => void> = {
   'bn-relu-pool': setBatchNormReluPoolFusionEnabled,
   'conv-relu-pool': setConvReluPoolEnabled,
   'conv1-relu-pool': setFusedConvReluPoolEnabled,
+  'conv-pool-crop': setConvPoolCropEnabled,
 };
 
 /**

@@ -153,6 +153,40 @@ export function convReluPoolLayer(layer: Conv2DLayerLike, input: tf.Tensor): tf.
   return out;
 }
 
+let cropEnabled = true;
+
+/**
+ * Crops the input of a convolution whose odd output row or column no pooling window reads (default, `true`), or not.
+ * The same values either way; for A/B benchmarks and tests.
+ */
+export function setConvPoolCropEnabled(on: boolean): void {
+  cropEnabled = on;
+}
+
+/**
+ * For the patched Conv2D call in training: `input` cropped to the rows and columns that the kept outputs read, where
+ * the layer's only reader is a 2x2 stride-2 'valid' max pooling, the padding is 'valid' and the output height or width
+ * is odd (the pooling never reads the last output row or column: the seed CNN's 11x11 and 3x3 outputs); else `input`
+ * itself. The convolution then computes 10x10 (or 2x2) outputs instead of 11x11 (or 3x3): 17% (or 56%) fewer, on a
+ * size the Winograd tiles cover exactly (F(5x5), F(2x2)); the crop's gradient (tfjs-core's slice gradient, a pad) puts
+ * zeros where the dropped inputs' gradient is zero anyway. Pooled values and gradients are the same, up to the
+ * convolution algorithm's rounding.
+ */
+export function poolCroppedInput(layer: Conv2DLayerLike & { dilationRate: number | number[] }, input: tf.Tensor): tf.Tensor {
+  if (!cropEnabled || layer.padding !== 'valid' || layer.kernel == null || input.rank !== 4) return input;
+  const pool = soleReader(layer);
+  if (!pool || !isMaxPool2x2(pool)) return input;
+  const [B, H, W, C] = input.shape as [number, number, number, number];
+  const [fH, fW] = layer.kernel.read().shape as [number, number];
+  const [sH, sW] = layer.strides as [number, number];
+  const [dH, dW] = Array.isArray(layer.dilationRate) ? [layer.dilationRate[0]!, layer.dilationRate[1] ?? layer.dilationRate[0]!] : [layer.dilationRate, layer.dilationRate];
+  const reach = (out: number, s: number, f: number, d: number) => (out - 1) * s + (f - 1) * d + 1;
+  const OH = Math.floor((H - reach(1, sH, fH, dH)) / sH) + 1, OW = Math.floor((W - reach(1, sW, fW, dW)) / sW) + 1;
+  if (OH < 2 || OW < 2 || (OH % 2 === 0 && OW % 2 === 0)) return input;
+  const Hc = reach(OH & ~1, sH, fH, dH), Wc = reach(OW & ~1, sW, fW, dW);
+  return tf.slice(input, [0, 0, 0, 0], [B, Hc, Wc, C]);
+}
+
 let enabled = true;
 
 /** Pools a ReLU convolution's output with `HwrReluMaxPool` in training (default, `true`) or with MaxPool (`false`). */

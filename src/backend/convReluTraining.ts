@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { layerPrototype, type PoolingLayerConfig, singleInput } from './layerPatch.ts';
-import { convReluPoolLayer } from './convReluPool.ts';
+import { convReluPoolLayer, poolCroppedInput } from './convReluPool.ts';
 
 /** The parts of tfjs-layers' Conv2D layer that the patched `call` reads. */
 interface Conv2DLayer {
@@ -117,7 +117,7 @@ export function installConvReluTraining(): void {
     // A one-channel convolution that only a 2x2 max pooling reads: all three in one kernel (src/backend/convReluPool.ts).
     const pooled = convReluPoolLayer(this, input);
     if (pooled) return pooled;
-    return tf.tidy(() => fusedConv2dTraining(input as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D,
+    return tf.tidy(() => fusedConv2dTraining(poolCroppedInput(this, input) as tf.Tensor4D, this.kernel!.read() as tf.Tensor4D,
       this.bias ? (this.bias.read() as tf.Tensor1D) : null, this.strides as [number, number], this.padding as 'same' | 'valid'));
   };
 }

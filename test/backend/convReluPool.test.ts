@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
+import { setConvPoolCropEnabled, setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
 import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD } from '../../src/backend/kernels/ReluMaxPool.ts';
 import { RELU_GRAD } from '../../src/backend/kernels/ReluGrad.ts';
 import { expectClose, sizeOf, values } from '../fixtures/backends.ts';
@@ -134,5 +134,75 @@ describe('the seed CNN with and without the fused pooling gradient', () => {
     const fused = run(true);
     const apart = run(false);
     fused.forEach((g, i) => expectClose(g, apart[i]!, `gradient ${i}`, 1e-6));
+  });
+});
+
+describe('a convolution cropped to the outputs its 2x2 pooling reads', () => {
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+  });
+
+  /** Loss, gradients and the FusedConv2D input shapes of one step of `model` on x, with the crop on or off. */
+  function step(model: tf.LayersModel, x: tf.Tensor, on: boolean): { loss: number; grads: Float32Array[]; convInputs: string[] } {
+    setConvPoolCropEnabled(on);
+    const convInputs: string[] = [];
+    const engine = tf.engine() as unknown as { runKernel: (n: string, inputs: Record<string, tf.Tensor>, ...rest: unknown[]) => unknown };
+    const runKernel = engine.runKernel;
+    engine.runKernel = function (this: unknown, n, inputs, ...rest) {
+      if (n === 'FusedConv2D') convInputs.push(String(inputs['x']!.shape));
+      return runKernel.call(this, n, inputs, ...rest);
+    };
+    try {
+      return tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
+        return { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array), convInputs };
+      });
+    } finally {
+      engine.runKernel = runKernel;
+      setConvPoolCropEnabled(true);
+    }
+  }
+
+  it('the seed CNN: layers 2 and 3 convolve 12x12 and 4x4 inputs instead of 13x13 and 5x5; loss and gradients within float32 rounding', async () => {
+    const { getArchitecture } = await import('../../src/models/index.ts');
+    const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 });
+    const x = tf.tensor4d(values(16 * 28 * 28, 81).map((v) => Math.abs(v)), [16, 28, 28, 1]);
+    const cropped = step(model, x, true);
+    const full = step(model, x, false);
+    expect(cropped.convInputs).toEqual(['16,12,12,32', '16,4,4,64']);
+    expect(full.convInputs).toEqual(['16,13,13,32', '16,5,5,64']);
+    expect(Math.abs(cropped.loss - full.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(full.loss));
+    cropped.grads.forEach((g, i) => expectClose(g, full.grads[i]!, `gradient ${i}`, 1e-5));
+    tf.dispose(x);
+    model.dispose();
+  });
+
+  it('an output odd in one dimension, strides; no crop for even outputs, \'same\' padding or another pooling', () => {
+    const layersOf = (conv: { kernelSize: number | number[] }, pool: number) => [
+      tf.layers.conv2d({ inputShape: [11, 10, 3], filters: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }), ...conv }),
+      tf.layers.maxPooling2d({ poolSize: pool }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ];
+    const cases: Array<{ conv: { kernelSize: number | number[]; strides?: number; padding?: 'same' }; pool: number; cropped: string | null }> = [
+      { conv: { kernelSize: 3 }, pool: 2, cropped: '2,10,10,3' }, // output 9x8: 8 rows kept, which read 10
+      { conv: { kernelSize: 3, strides: 2 }, pool: 2, cropped: '2,9,9,3' }, // output 5x4: 4 rows and columns, reading 9
+      { conv: { kernelSize: [2, 3] }, pool: 2, cropped: null }, // output 10x8: nothing dropped
+      { conv: { kernelSize: 3, padding: 'same' }, pool: 2, cropped: null },
+      { conv: { kernelSize: 3 }, pool: 3, cropped: null },
+    ];
+    const x = tf.tensor4d(values(2 * 11 * 10 * 3, 7), [2, 11, 10, 3]);
+    for (const c of cases) {
+      const model = tf.sequential({ layers: layersOf(c.conv, c.pool) });
+      const on = step(model, x, true);
+      const off = step(model, x, false);
+      const label = JSON.stringify(c.conv);
+      if (c.cropped) expect(on.convInputs, label).toEqual([c.cropped]);
+      else expect(on.convInputs, label).toEqual(off.convInputs);
+      expect(Math.abs(on.loss - off.loss), label).toBeLessThanOrEqual(1e-5 * Math.abs(off.loss));
+      on.grads.forEach((g, i) => expectClose(g, off.grads[i]!, `${label}: gradient ${i}`, 1e-5));
+      model.dispose();
+    }
+    tf.dispose(x);
   });
 });
