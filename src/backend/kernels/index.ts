@@ -19,6 +19,7 @@ import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanConfig } from './Mean.ts';
 import { multiplyConfig } from './Multiply.ts';
 import { reluGradConfig, reluGradSumConfig } from './ReluGrad.ts';
+import { sliceConfig } from './Slice.ts';
 import { sumConfig } from './Sum.ts';
 import { tanhConfig } from './Tanh.ts';
 import { rememberStockKernel, stockKernel } from './wasm_util.ts';
@@ -43,6 +44,7 @@ export const trainingKernelConfigs: readonly tf.KernelConfig[] = [
   multiplyConfig,
   reluGradConfig,
   reluGradSumConfig,
+  sliceConfig,
 ];
 
 let registered = false;
