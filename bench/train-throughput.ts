@@ -37,17 +37,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from '../src/models/index.ts';
 import { setupBackend } from '../src/backend/backend.ts';
 import { useTrainingKernel } from '../src/backend/kernels/index.ts';
-import { setBatchNormReluFusionEnabled, setBatchNormReluPoolFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../src/backend/batchNormTraining.ts';
-import { setFusedAdamEnabled } from '../src/backend/adam.ts';
-import { setLazyFusedConv2DGradient } from '../src/backend/gradients/FusedConv2D_grad.ts';
-import { setGemmKernelsEnabled, setSimdMatMulEnabled } from '../src/backend/kernels/BatchMatMul.ts';
-import { setConvReluTrainingEnabled } from '../src/backend/convReluTraining.ts';
-import { setHashedDropoutMasks } from '../src/models/seededDropout.ts';
-import { setGenericWinogradEnabled } from '../src/backend/simd/winograd.ts';
-import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
-import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
-import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
-import { setConvPoolCropEnabled, setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
+import { TRAINING_SWITCHES as switches } from './trainingSwitches.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,25 +56,6 @@ const without = arg('without', '').split(',').filter(Boolean);
 const kernelThreads = Number(arg('kernel-threads', '1'));
 // --classes N: the output layer's size (hccr-vgg's shipped model has 3,755).
 const classes = Number(arg('classes', '10'));
-const switches: Record<string, (on: boolean) => void> = {
-  'lazy-conv-grad': setLazyFusedConv2DGradient,
-  'batch-norm': setBatchNormTrainingEnabled,
-  adam: setFusedAdamEnabled,
-  dense: setSimdMatMulEnabled,
-  'conv-relu': setConvReluTrainingEnabled,
-  'dropout-mask': setHashedDropoutMasks,
-  'moving-averages': setMovingAveragesKernelEnabled,
-  'winograd-3-5': setGenericWinogradEnabled,
-  gemm: setGemmKernelsEnabled,
-  'cross-entropy': setFusedCrossEntropyEnabled,
-  'max-pool': setSimdMaxPoolEnabled,
-  'dropout-kernel': setDropoutMaskKernelEnabled,
-  'bn-relu': setBatchNormReluFusionEnabled,
-  'bn-relu-pool': setBatchNormReluPoolFusionEnabled,
-  'conv-relu-pool': setConvReluPoolEnabled,
-  'conv1-relu-pool': setFusedConvReluPoolEnabled,
-  'conv-pool-crop': setConvPoolCropEnabled,
-};
 
 /**
  * CPU time (user + system) of this process's main thread so far, in ms, from Linux's /proc/self/task/<pid>/stat

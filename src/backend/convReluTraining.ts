@@ -14,7 +14,9 @@
  * tape records, on the 'wasm' backend, for a 2-D convolution with a ReLU activation, NHWC, dilation 1 and a float32
  * rank-4 input, the patched call runs `fusedConv2dTraining`; everything else (inference, other activations, other
  * backends, the switch off) runs the original `call`. Class, config and weights are untouched, so saved models load
- * and predict as before.
+ * and predict as before. Where the layer's only reader is a 2x2 max pooling (src/backend/convReluPool.ts), a convolution
+ * of one input channel runs with the pooling as one kernel (`convReluPoolLayer`), and one whose last output row or
+ * column the pooling never reads convolves a cropped input (`poolCroppedInput`).
  *
  * Results: the forward values are the same operations in the same order (the convolution, then + bias, then
  * max(., 0)); the gradient is ReLU's (dy where y > 0, NaN where y is NaN, else +0; `HwrReluGrad` on the activation's
