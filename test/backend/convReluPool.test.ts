@@ -11,6 +11,7 @@ import { setConvPoolCropEnabled, setConvReluPoolEnabled, setFusedConvReluPoolEna
 import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD } from '../../src/backend/kernels/ReluMaxPool.ts';
 import { RELU_GRAD } from '../../src/backend/kernels/ReluGrad.ts';
 import { expectClose, sizeOf, values } from '../fixtures/backends.ts';
+import { seedCnnStep, type SeedCnnStep } from '../fixtures/convReluPool.ts';
 
 type Shape4D = [number, number, number, number];
 
@@ -71,28 +72,16 @@ describe('the seed CNN with and without the fused pooling gradient', () => {
     await setupBackend({ backend: 'wasm' });
   });
 
-  /** Loss and weight gradients of one training step of a fresh seed CNN (seed 3), and the kernels it ran. */
-  async function step(on: boolean): Promise<{ loss: number; grads: Float32Array[]; kernels: string[] }> {
+  /** One seed-CNN step (test/fixtures/convReluPool.ts) with this pooling on or off. */
+  async function step(on: boolean): Promise<SeedCnnStep> {
     setConvReluPoolEnabled(on);
     // The first block's one-kernel path (convReluPoolFused.test.ts) off, so that all three blocks take this one.
     setFusedConvReluPoolEnabled(false);
-    const { getArchitecture } = await import('../../src/models/index.ts');
-    const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 });
     try {
-      const xs = tf.tensor4d(values(16 * 28 * 28, 81).map((v) => Math.abs(v)), [16, 28, 28, 1]);
-      const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
-      let result: { loss: number; grads: Float32Array[] } | undefined;
-      const profile = await tf.profile(() => {
-        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
-        result = { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array) };
-        tf.dispose([value, ...Object.values(grads)]);
-      });
-      tf.dispose([xs, ys]);
-      return { ...result!, kernels: profile.kernels.map((k) => k.name) };
+      return await seedCnnStep();
     } finally {
       setConvReluPoolEnabled(true);
       setFusedConvReluPoolEnabled(true);
-      model.dispose();
     }
   }
 
@@ -104,9 +93,7 @@ describe('the seed CNN with and without the fused pooling gradient', () => {
     expect(fused.kernels).not.toContain('HwrReluGradSum');
     expect(apart.kernels).not.toContain(RELU_MAX_POOL);
     expect(fused.loss).toBe(apart.loss);
-    const { getArchitecture } = await import('../../src/models/index.ts');
-    const names = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 }).trainableWeights.map((w) => w.originalName);
-    names.forEach((name, i) => {
+    fused.names.forEach((name, i) => {
       if (/conv2d.*bias/.test(name)) expectClose(fused.grads[i]!, apart.grads[i]!, `gradient of ${name}`, 1e-6);
       else expectSameBits(fused.grads[i]!, apart.grads[i]!, `gradient of ${name}`);
     });

@@ -10,9 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setFusedConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
 import { CONV_RELU_POOL, CONV_RELU_POOL_GRAD, convReluPoolApplies } from '../../src/backend/kernels/ConvReluPool.ts';
-import { getArchitecture } from '../../src/models/index.ts';
 import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
-import { convReluPoolAndGradients, type ConvReluPoolCase, convReluPoolCaseName } from '../fixtures/convReluPool.ts';
+import { convReluPoolAndGradients, type ConvReluPoolCase, convReluPoolCaseName, seedCnnStep, type SeedCnnStep } from '../fixtures/convReluPool.ts';
 
 const TOLERANCE = 1e-5;
 
@@ -76,24 +75,13 @@ describe('the seed CNN with and without the one-kernel first block', () => {
     await setupBackend({ backend: 'wasm' });
   });
 
-  /** Loss, weight gradients and kernel names of one training step of a fresh seed CNN (seed 3). */
-  async function step(on: boolean): Promise<{ loss: number; grads: Float32Array[]; names: string[]; kernels: string[] }> {
+  /** One seed-CNN step (test/fixtures/convReluPool.ts) with the one-kernel first block on or off. */
+  async function step(on: boolean): Promise<SeedCnnStep> {
     setFusedConvReluPoolEnabled(on);
-    const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 3 });
     try {
-      const xs = tf.tensor4d(values(16 * 28 * 28, 81).map((v) => Math.abs(v)), [16, 28, 28, 1]);
-      const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat();
-      let result: { loss: number; grads: Float32Array[] } | undefined;
-      const profile = await tf.profile(() => {
-        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
-        result = { loss: value.dataSync()[0]!, grads: model.trainableWeights.map((w) => grads[w.originalName]!.dataSync() as Float32Array) };
-        tf.dispose([value, ...Object.values(grads)]);
-      });
-      tf.dispose([xs, ys]);
-      return { ...result!, names: model.trainableWeights.map((w) => w.originalName), kernels: profile.kernels.map((k) => k.name) };
+      return await seedCnnStep();
     } finally {
       setFusedConvReluPoolEnabled(true);
-      model.dispose();
     }
   }
 
