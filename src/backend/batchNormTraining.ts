@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader, trackModelOutputLayers } from './layerPatch.ts';
 import {
   BATCH_NORM_RELU_POOL,
   BATCH_NORM_RELU_POOL_GRAD,
@@ -224,6 +224,7 @@ export function installBatchNormTraining(): void {
   const proto = layerPrototype<BatchNormalizationLayer>('BatchNormalization');
   if (!proto) throw new Error('installBatchNormTraining: tfjs-layers BatchNormalization is not registered');
   installed = true;
+  trackModelOutputLayers();
   registerBatchNormTrainingKernels();
   tf.registerGradient(batchNormTrainGradConfig);
   tf.registerGradient(batchNormReluPoolGradConfig);

@@ -24,7 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader, trackModelOutputLayers } from './layerPatch.ts';
 import { isReluConvOutput, markReluMaskedGradient } from './gradients/FusedConv2D_grad.ts';
 import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD, reluMaxPoolApplies, reluMaxPoolKernelConfigs } from './kernels/ReluMaxPool.ts';
 import { CONV_RELU_POOL, CONV_RELU_POOL_EXPAND, CONV_RELU_POOL_GRAD, convReluPoolApplies, convReluPoolKernelConfigs } from './kernels/ConvReluPool.ts';
@@ -208,6 +208,7 @@ let installed = false;
 export function installConvReluPool(): void {
   if (installed) return;
   installed = true;
+  trackModelOutputLayers();
   registerMissingKernels([...reluMaxPoolKernelConfigs, ...convReluPoolKernelConfigs]);
   tf.registerGradient(reluMaxPoolGradConfig);
   tf.registerGradient(convReluPoolGradConfig);

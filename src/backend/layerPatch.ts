@@ -56,8 +56,49 @@ export function poolAppliedTo(t: tf.Tensor): boolean {
   return poolApplied.has(t.dataId);
 }
 
-/** The layer that is the only reader of `layer`'s output in the layer graph (one outbound node), if there is one. */
+/** Layers whose output is an output of a model that was compiled or called (see `trackModelOutputLayers`). */
+const modelOutputLayers = new WeakSet<object>();
+
+/**
+ * The layer that is the only reader of `layer`'s output, if there is one: the layer graph shows one outbound node, and
+ * no model that was compiled or called (`trackModelOutputLayers`) returns that output, which the graph's outbound
+ * nodes do not show. A fusion that replaces the output (a pooled batch norm or convolution) must not apply then.
+ */
 export function soleReader<L>(layer: { outboundNodes?: Array<{ outboundLayer?: L }> }): L | undefined {
   const nodes = layer.outboundNodes;
-  return nodes && nodes.length === 1 ? nodes[0]!.outboundLayer ?? undefined : undefined;
+  if (!nodes || nodes.length !== 1 || modelOutputLayers.has(layer)) return undefined;
+  return nodes[0]!.outboundLayer ?? undefined;
+}
+
+let tracking = false;
+
+/**
+ * Patches tfjs-layers' `LayersModel.compile` and `LayersModel.call` (which `Sequential` and every training path go
+ * through: `fit`, `trainOnBatch` and `fitDataset` need a compiled model, `model.apply` calls `call`) to record the
+ * model's output layers before it runs, for `soleReader`. Idempotent; a no-op without tfjs-layers.
+ */
+export function trackModelOutputLayers(): void {
+  if (tracking) return;
+  const proto = layerPrototype<ModelLike>('Model');
+  if (!proto) return;
+  tracking = true;
+  const { compile, call } = proto;
+  const mark = (model: ModelLike) => {
+    for (const layer of model.outputLayers ?? []) modelOutputLayers.add(layer);
+  };
+  proto.compile = function (this: ModelLike, ...args: unknown[]) {
+    mark(this);
+    return compile.apply(this, args);
+  };
+  proto.call = function (this: ModelLike, ...args: unknown[]) {
+    mark(this);
+    return call.apply(this, args);
+  };
+}
+
+/** The parts of tfjs-layers' LayersModel that `trackModelOutputLayers` reads and wraps. */
+interface ModelLike {
+  outputLayers?: object[];
+  compile(...args: unknown[]): unknown;
+  call(...args: unknown[]): unknown;
 }

@@ -354,4 +354,25 @@ describe('batch norm, ReLU and 2x2 max pooling as one kernel pair in training (s
     for (const [name, g] of Object.entries(apart.grads)) expectClose(fused.grads[name]!, g, `gradient of ${name}`, 1e-4);
     tf.dispose([xs, ys]);
   });
+
+  it('a ReLU whose output is also a model output (not an outbound node) keeps its own output: no pooling fused into it', async () => {
+    await setupBackend({ backend: 'wasm' });
+    const input = tf.input({ shape: [8, 8, 4] });
+    const bn = tf.layers.batchNormalization().apply(input) as tf.SymbolicTensor;
+    const relu = tf.layers.reLU().apply(bn) as tf.SymbolicTensor;
+    const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(relu)) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [relu, pooled] });
+    const x = tf.tensor4d(values(2 * 8 * 8 * 4, 97), [2, 8, 8, 4]);
+    const shapes = tf.tidy(() => {
+      let outputs: tf.Tensor[] = [];
+      tf.variableGrads(() => {
+        outputs = model.apply(x, { training: true }) as tf.Tensor[];
+        return tf.add(tf.sum(outputs[0]!), tf.sum(outputs[1]!)) as tf.Scalar;
+      });
+      return outputs.map((t) => t.shape);
+    });
+    expect(shapes).toEqual([[2, 8, 8, 4], [2, 64]]);
+    tf.dispose(x);
+    model.dispose();
+  });
 });

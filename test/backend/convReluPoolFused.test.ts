@@ -129,4 +129,28 @@ describe('the seed CNN with and without the one-kernel first block', () => {
     // The same graph with a sole 2x2 pooling reader takes the fused path.
     expect(run(2, false).names).toContain(CONV_RELU_POOL);
   });
+
+  it('leaves a convolution alone whose output is also a model output (not an outbound node), in apply and in fit', async () => {
+    const input = tf.input({ shape: [8, 8, 1] });
+    const convLayer = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) });
+    const conv = convLayer.apply(input) as tf.SymbolicTensor;
+    const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(conv)) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(pooled) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [conv, out] });
+    const x = tf.tensor4d(values(2 * 8 * 8, 93), [2, 8, 8, 1]);
+    const shapes = tf.tidy(() => {
+      let outputs: tf.Tensor[] = [];
+      tf.variableGrads(() => {
+        outputs = model.apply(x, { training: true }) as tf.Tensor[];
+        return tf.add(tf.sum(outputs[0]!), tf.sum(outputs[1]!)) as tf.Scalar;
+      });
+      return outputs.map((t) => t.shape);
+    });
+    expect(shapes).toEqual([[2, 6, 6, 8], [2, 3]]);
+    model.compile({ optimizer: 'sgd', loss: [(yt: tf.Tensor, yp: tf.Tensor) => tf.mean(tf.square(tf.sub(yp, yt)), [1, 2, 3]), 'meanSquaredError'] });
+    const history = await model.fit(x, [tf.zeros([2, 6, 6, 8]), tf.zeros([2, 3])], { epochs: 1, batchSize: 2, verbose: 0 });
+    expect(Number.isFinite(history.history['loss']![0] as number)).toBe(true);
+    tf.dispose(x);
+    model.dispose();
+  });
 });
