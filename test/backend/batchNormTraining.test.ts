@@ -13,7 +13,7 @@ import { setupBackend } from '../../src/backend/backend.ts';
 import { batchNormReluPool, batchNormTraining, installBatchNormTraining, setBatchNormReluFusionEnabled, setBatchNormReluPoolFusionEnabled, setBatchNormTrainingEnabled, setMovingAveragesKernelEnabled } from '../../src/backend/batchNormTraining.ts';
 import { BATCH_NORM_RELU_POOL } from '../../src/backend/kernels/BatchNormTraining.ts';
 import { setSimdKernelsEnabled } from '../../src/backend/simd/index.ts';
-import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+import { compareBackends, expectClose, sizeOf, trainingOutputShapes, values } from '../fixtures/backends.ts';
 
 const TOLERANCE = 2e-5;
 const EPSILON = 1e-3;
@@ -363,15 +363,7 @@ describe('batch norm, ReLU and 2x2 max pooling as one kernel pair in training (s
     const pooled = tf.layers.flatten().apply(tf.layers.maxPooling2d({ poolSize: 2 }).apply(relu)) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: [relu, pooled] });
     const x = tf.tensor4d(values(2 * 8 * 8 * 4, 97), [2, 8, 8, 4]);
-    const shapes = tf.tidy(() => {
-      let outputs: tf.Tensor[] = [];
-      tf.variableGrads(() => {
-        outputs = model.apply(x, { training: true }) as tf.Tensor[];
-        return tf.add(tf.sum(outputs[0]!), tf.sum(outputs[1]!)) as tf.Scalar;
-      });
-      return outputs.map((t) => t.shape);
-    });
-    expect(shapes).toEqual([[2, 8, 8, 4], [2, 64]]);
+    expect(trainingOutputShapes(model, x)).toEqual([[2, 8, 8, 4], [2, 64]]);
     tf.dispose(x);
     model.dispose();
   });

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
 import { setFusedConvReluPoolEnabled } from '../../src/backend/convReluPool.ts';
 import { CONV_RELU_POOL, CONV_RELU_POOL_GRAD, convReluPoolApplies } from '../../src/backend/kernels/ConvReluPool.ts';
-import { compareBackends, expectClose, sizeOf, values } from '../fixtures/backends.ts';
+import { compareBackends, expectClose, sizeOf, trainingOutputShapes, values } from '../fixtures/backends.ts';
 import { convReluPoolAndGradients, type ConvReluPoolCase, convReluPoolCaseName, seedCnnStep, type SeedCnnStep } from '../fixtures/convReluPool.ts';
 
 const TOLERANCE = 1e-5;
@@ -138,15 +138,7 @@ describe('the seed CNN with and without the one-kernel first block', () => {
     const out = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(pooled) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: [conv, out] });
     const x = tf.tensor4d(values(2 * 8 * 8, 93), [2, 8, 8, 1]);
-    const shapes = tf.tidy(() => {
-      let outputs: tf.Tensor[] = [];
-      tf.variableGrads(() => {
-        outputs = model.apply(x, { training: true }) as tf.Tensor[];
-        return tf.add(tf.sum(outputs[0]!), tf.sum(outputs[1]!)) as tf.Scalar;
-      });
-      return outputs.map((t) => t.shape);
-    });
-    expect(shapes).toEqual([[2, 6, 6, 8], [2, 3]]);
+    expect(trainingOutputShapes(model, x)).toEqual([[2, 6, 6, 8], [2, 3]]);
     const squaredError = (axes: number[]) => (yt: tf.Tensor, yp: tf.Tensor) => tf.mean(tf.square(tf.sub(yp, yt)), axes);
     model.compile({ optimizer: 'sgd', loss: [squaredError([1, 2, 3]), squaredError([1])] });
     const history = await model.fit(x, [tf.zeros([2, 6, 6, 8]), tf.zeros([2, 3])], { epochs: 1, batchSize: 2, verbose: 0 });
