@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader, trackModelOutputLayers } from './layerPatch.ts';
+import { layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, readOnlyByMaxPool2x2, singleInput, soleReader, trackModelOutputLayers } from './layerPatch.ts';
 import {
   BATCH_NORM_RELU_POOL,
   BATCH_NORM_RELU_POOL_GRAD,
@@ -177,8 +177,7 @@ export function setBatchNormReluPoolFusionEnabled(on: boolean): void {
 function poolFollows(layer: BatchNormalizationLayer): boolean {
   if (!poolFusion || !reluFusion) return false;
   const relu = reluAfter(layer);
-  const pool = relu ? soleReader(relu) : undefined;
-  return pool != null && isMaxPool2x2(pool);
+  return relu != null && readOnlyByMaxPool2x2(relu);
 }
 
 /**

@@ -24,10 +24,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, singleInput, soleReader, trackModelOutputLayers } from './layerPatch.ts';
+import { isMaxPool2x2, layerPrototype, markPoolApplied, poolAppliedTo, type PoolingLayerConfig, readOnlyByMaxPool2x2, singleInput, trackModelOutputLayers } from './layerPatch.ts';
 import { isReluConvOutput, markReluMaskedGradient } from './gradients/FusedConv2D_grad.ts';
 import { RELU_MAX_POOL, RELU_MAX_POOL_GRAD, reluMaxPoolApplies, reluMaxPoolKernelConfigs } from './kernels/ReluMaxPool.ts';
-import { CONV_RELU_POOL, CONV_RELU_POOL_EXPAND, CONV_RELU_POOL_GRAD, convReluPoolApplies, convReluPoolKernelConfigs } from './kernels/ConvReluPool.ts';
+import { CONV_RELU_POOL, CONV_RELU_POOL_EXPAND, CONV_RELU_POOL_GRAD, convReluPoolApplies, convReluPoolInfo, convReluPoolKernelConfigs } from './kernels/ConvReluPool.ts';
 import { registerMissingKernels } from './kernels/wasm_util.ts';
 
 /** Gradient of `HwrReluMaxPool`: the ReLU-masked gradient of x, marked with its per-channel sums. */
@@ -68,9 +68,7 @@ export const convReluPoolGradConfig: tf.GradConfig = {
       attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor];
     return {
       0: () => {
-        const [fH, fW, , Co] = attrs.filterShape as [number, number, number, number];
-        const [B, H, W] = x.shape;
-        const outShape = attrs.pad === 'same' ? [B, H, W, Co] : [B, H - fH + 1, W - fW + 1, Co];
+        const { outShape } = convReluPoolInfo(x.shape, attrs.filterShape, attrs.pad);
         const full = engine.runKernel(CONV_RELU_POOL_EXPAND, { dy: dy as tf.Tensor, codes }, { outShape } as unknown as tf.NamedAttrMap) as tf.Tensor;
         return engine.runKernel(tf.Conv2DBackpropInput, { dy: full, filter },
           { strides: [1, 1], pad: attrs.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
@@ -143,8 +141,7 @@ interface Conv2DLayerLike {
  */
 export function convReluPoolLayer(layer: Conv2DLayerLike, input: tf.Tensor): tf.Tensor | undefined {
   if (!fusedEnabled || !enabled || !installed || layer.kernel == null || layer.strides.some((s) => s !== 1)) return undefined;
-  const pool = soleReader(layer);
-  if (!pool || !isMaxPool2x2(pool) || input.dtype !== 'float32') return undefined;
+  if (!readOnlyByMaxPool2x2(layer) || input.dtype !== 'float32') return undefined;
   const filter = layer.kernel.read();
   if (!convReluPoolApplies(tf.backend(), input.shape, filter.shape, layer.padding)) return undefined;
   const out = tf.tidy(() => convReluPoolOp(input as tf.Tensor4D, filter as tf.Tensor4D, layer.bias ? (layer.bias.read() as tf.Tensor1D) : null,
@@ -173,18 +170,16 @@ export function setConvPoolCropEnabled(on: boolean): void {
  * convolution algorithm's rounding.
  */
 export function poolCroppedInput(layer: Conv2DLayerLike & { dilationRate: number | number[] }, input: tf.Tensor): tf.Tensor {
-  if (!cropEnabled || layer.padding !== 'valid' || layer.kernel == null || input.rank !== 4) return input;
-  const pool = soleReader(layer);
-  if (!pool || !isMaxPool2x2(pool)) return input;
-  const [B, H, W, C] = input.shape as [number, number, number, number];
-  const [fH, fW] = layer.kernel.read().shape as [number, number];
-  const [sH, sW] = layer.strides as [number, number];
-  const [dH, dW] = Array.isArray(layer.dilationRate) ? [layer.dilationRate[0]!, layer.dilationRate[1] ?? layer.dilationRate[0]!] : [layer.dilationRate, layer.dilationRate];
-  const reach = (out: number, s: number, f: number, d: number) => (out - 1) * s + (f - 1) * d + 1;
-  const OH = Math.floor((H - reach(1, sH, fH, dH)) / sH) + 1, OW = Math.floor((W - reach(1, sW, fW, dW)) / sW) + 1;
+  if (!cropEnabled || layer.padding !== 'valid' || layer.kernel == null || input.rank !== 4 || !readOnlyByMaxPool2x2(layer)) return input;
+  const info = tf.backend_util.computeConv2DInfo(input.shape as [number, number, number, number],
+    layer.kernel.read().shape as [number, number, number, number], layer.strides as [number, number],
+    layer.dilationRate as number | [number, number], 'valid');
+  const { outHeight: OH, outWidth: OW } = info;
   if (OH < 2 || OW < 2 || (OH % 2 === 0 && OW % 2 === 0)) return input;
-  const Hc = reach(OH & ~1, sH, fH, dH), Wc = reach(OW & ~1, sW, fW, dW);
-  return tf.slice(input, [0, 0, 0, 0], [B, Hc, Wc, C]);
+  // The input rows (columns) that the first OH & ~1 output rows (columns) read.
+  const Hc = ((OH & ~1) - 1) * info.strideHeight + info.effectiveFilterHeight;
+  const Wc = ((OW & ~1) - 1) * info.strideWidth + info.effectiveFilterWidth;
+  return tf.slice(input, [0, 0, 0, 0], [info.batchSize, Hc, Wc, info.inChannels]);
 }
 
 let enabled = true;

@@ -70,6 +70,15 @@ export function soleReader<L>(layer: { outboundNodes?: Array<{ outboundLayer?: L
   return nodes[0]!.outboundLayer ?? undefined;
 }
 
+/**
+ * Whether the only reader of `layer`'s output (`soleReader`) is a 2x2 max pooling that `isMaxPool2x2` accepts: the
+ * layers whose output the fused poolings may replace by the pooled one (a batch norm's ReLU, a ReLU convolution).
+ */
+export function readOnlyByMaxPool2x2(layer: { outboundNodes?: Array<{ outboundLayer?: PoolingLayerConfig }> }): boolean {
+  const reader = soleReader(layer);
+  return reader != null && isMaxPool2x2(reader);
+}
+
 let tracking = false;
 
 /**

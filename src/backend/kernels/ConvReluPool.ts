@@ -15,7 +15,7 @@
  * Backend: 'wasm' with hwr's SIMD kernels only; `convReluPoolApplies` says where.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { addInto, imageParts, paddedCopy, runParts, simdKernels, simdKernelsOf, type SimdExports } from '../simd/index.ts';
+import { addInto, imageParts, paddedInput, paddedSize, runParts, simdKernels, simdKernelsOf, type SimdExports } from '../simd/index.ts';
 import { dispose, heapOffset as ptr, type WasmBackend, zeroFill } from './wasm_util.ts';
 
 /**
@@ -49,8 +49,8 @@ export interface ConvReluPoolExports {
 
 type Pad = 'valid' | 'same';
 
-/** The convolution's geometry (tfjs-core's `computeConv2DInfo`, stride 1, dilation 1, NHWC). */
-function convInfo(xShape: readonly number[], filterShape: readonly number[], pad: Pad): tf.backend_util.Conv2DInfo {
+/** The convolution's geometry (tfjs-core's `computeConv2DInfo`, stride 1, dilation 1, NHWC): its `outShape` and padding. */
+export function convReluPoolInfo(xShape: readonly number[], filterShape: readonly number[], pad: Pad): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
     [1, 1], [1, 1], pad, undefined, false, 'channelsLast');
 }
@@ -61,11 +61,11 @@ function convInfo(xShape: readonly number[], filterShape: readonly number[], pad
  */
 export function convReluPoolApplies(backend: tf.KernelBackend, xShape: readonly number[], filterShape: readonly number[], pad: string): boolean {
   if (xShape.length !== 4 || filterShape.length !== 4 || (pad !== 'valid' && pad !== 'same')) return false;
-  const [B, H, W, Ci] = xShape as [number, number, number, number];
+  const [B, , , Ci] = xShape as [number, number, number, number];
   const [fH, fW, fCi, Co] = filterShape as [number, number, number, number];
   if (!(B > 0 && Ci === 1 && fCi === 1 && fH > 0 && fW > 0 && Co > 0 && Co % 8 === 0)) return false;
-  const outH = pad === 'same' ? H : H - fH + 1, outW = pad === 'same' ? W : W - fW + 1;
-  if (outH < 2 || outW < 2) return false;
+  const { outHeight, outWidth } = convReluPoolInfo(xShape, filterShape, pad);
+  if (outHeight < 2 || outWidth < 2) return false;
   return simdKernelsOf(backend) !== undefined;
 }
 
@@ -78,9 +78,8 @@ function notApplicable(kernel: string, x: readonly number[], filter: readonly nu
 
 /** The padded input (x itself without padding), the window offsets `base` and the tap offsets `row` (int32 tensors). */
 function windowTables(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo) {
-  const { top, bottom, left, right } = info.padInfo;
-  const Hp = info.inHeight + top + bottom, Wp = info.inWidth + left + right;
-  const xp = top || bottom || left || right ? paddedCopy(backend, simd, x, info, Hp, Wp) : x;
+  const [Hp, Wp] = paddedSize(info);
+  const xp = paddedInput(backend, simd, x, info);
   const PH = info.outHeight >> 1, PW = info.outWidth >> 1;
   const base = backend.makeOutput([info.batchSize * PH * PW], 'int32');
   const row = backend.makeOutput([info.filterHeight * info.filterWidth], 'int32');
@@ -96,7 +95,7 @@ export function convReluPool({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   const pad = attrs['pad'] as Pad;
   if (!x || !filter || !convReluPoolApplies(backend, x.shape, filter.shape, pad)) throw notApplicable(CONV_RELU_POOL, x?.shape ?? [], filter?.shape ?? [], pad);
   const simd = simdKernels(backend)!;
-  const info = convInfo(x.shape, filter.shape, pad);
+  const info = convReluPoolInfo(x.shape, filter.shape, pad);
   const Co = info.outChannels, taps = info.filterHeight * info.filterWidth;
   if (bias && tf.util.sizeFromShape(bias.shape) !== Co) throw new Error(`${CONV_RELU_POOL}: bias of shape [${bias.shape}] for ${Co} output channels`);
   const t = windowTables(backend, simd, x, info);
@@ -123,7 +122,7 @@ export function convReluPoolGrad({ inputs, backend, attrs }: KernelArgs): tf.Ten
   const filterShape = attrs['filterShape'] as number[];
   if (!convReluPoolApplies(backend, x.shape, filterShape, pad)) throw notApplicable(CONV_RELU_POOL_GRAD, x.shape, filterShape, pad);
   const simd = simdKernels(backend)!;
-  const info = convInfo(x.shape, filterShape, pad);
+  const info = convReluPoolInfo(x.shape, filterShape, pad);
   const Co = info.outChannels, taps = info.filterHeight * info.filterWidth;
   const t = windowTables(backend, simd, x, info);
   const perImage = t.PH * t.PW;

@@ -412,7 +412,7 @@ export function runParts(backend: WasmBackend, simd: SimdExports, calls: readonl
 type Info = tf.backend_util.Conv2DInfo;
 
 /** The padded input extent [Hp, Wp] that every window of `info` lies in. */
-function paddedSize(info: Info): [number, number] {
+export function paddedSize(info: Info): [number, number] {
   const { top, bottom, left, right } = info.padInfo;
   return [info.inHeight + top + bottom, info.inWidth + left + right];
 }
@@ -452,7 +452,7 @@ export function tapTransposedFilter(backend: WasmBackend, simd: WinogradExports,
 }
 
 /** `x` itself when `info` has no padding, else `paddedCopy` to the padded extent (the caller disposes it). */
-function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
+export function paddedInput(backend: WasmBackend, simd: SimdExports, x: tf.TensorInfo, info: Info): tf.TensorInfo {
   return isPadded(info) ? paddedCopy(backend, simd, x, info, ...paddedSize(info)) : x;
 }
 
