@@ -2,7 +2,7 @@
  * Training throughput with 1 thread against 2 threads in both `ReplicaSync` modes of the data-parallel trainer
  * (src/train/parallel.ts), in one run with alternating order, so that the machine's noise hits all three alike.
  *
- *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net|hccr-vgg] [--classes 10] [--rounds 7] [--steps N] [--batch 64]
+ *   npx tsx bench/parallel-modes.ts [--model seed-cnn|hwr-net|hccr-vgg] [--classes 10] [--rounds 7] [--steps N] [--batch 64] [--warm 200]
  *
  * The input shape is the architecture's own (hccr-vgg: 64x64); --classes sets the output layer (hccr-vgg's shipped
  * model has 3,755); --steps the timed steps per round (default 30 for seed-cnn, 20 otherwise).
@@ -19,7 +19,7 @@ import { setupBackend } from '../src/backend/backend.ts';
 import { DataParallelTrainer, type ReplicaSync } from '../src/train/parallel.ts';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' }, classes: { type: 'string', default: '10' }, steps: { type: 'string' }, batch: { type: 'string', default: '64' } },
+  options: { model: { type: 'string', default: 'seed-cnn' }, rounds: { type: 'string', default: '7' }, classes: { type: 'string', default: '10' }, steps: { type: 'string' }, batch: { type: 'string', default: '64' }, warm: { type: 'string', default: '200' } },
 });
 const name = values.model!;
 const rounds = Number(values.rounds);
@@ -45,6 +45,9 @@ for (const sync of ['gradients', 'weights'] as ReplicaSync[]) {
   const trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: name, modelOptions: { classes, seed: 5 }, sync });
   configurations.push({ label: `2 threads, '${sync}'`, model, trainer, rates: [] });
 }
+// Untimed steps first, as BenchTrainers warms (bench/tsTrainers.ts): a trainer's step keeps getting faster over its
+// first hundred or so steps (the JIT on both threads).
+for (const c of configurations) for (let i = 0; i < Number(values.warm); i++) await c.model.trainOnBatch(xs!, ys!);
 for (let round = 0; round < rounds; round++) {
   for (const c of round % 2 ? [...configurations].reverse() : configurations) {
     for (let i = 0; i < 3; i++) await c.model.trainOnBatch(xs!, ys!);

@@ -266,6 +266,8 @@ export class DataParallelTrainer {
   private readonly timeoutMs: number;
   private restore: (() => void) | null = null;
   private phases: PhaseTimes = noPhaseTimes();
+  /** Why worker k (index k - 1) stopped, once its 'exit' event has been seen (the main thread's event loop ran). */
+  private readonly stopped: Array<string | null>;
 
   private constructor(main: Replica, workers: Worker[], shared: SharedMemory, options: DataParallelOptions) {
     this.main = main;
@@ -276,6 +278,14 @@ export class DataParallelTrainer {
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.control = new Int32Array(shared.control);
     this.seq = workers.map(() => 0);
+    this.stopped = workers.map(() => null);
+    workers.forEach((worker, i) => {
+      let error: Error | null = null;
+      worker.on('error', (e) => (error = e));
+      worker.on('exit', (code) => {
+        if (this.restore) this.stopped[i] = `exited with code ${code}${error ? `: ${error.message}` : ''}`;
+      });
+    });
   }
 
   /**
@@ -368,20 +378,30 @@ export class DataParallelTrainer {
     };
   }
 
-  /** Blocks until worker `k` (1-based) has finished command `seq`. @throws Error when it failed or timed out. */
+  /**
+   * Blocks until worker `k` (1-based) has finished command `seq`.
+   * @throws Error when it failed, has stopped (seen at once where its exit was noticed before the wait began; a
+   *   worker that stops in the middle of a command and leaves no word is noticed at the timeout), or timed out.
+   */
   private waitFor(k: number, seq: number): void {
-    const deadline = Date.now() + this.timeoutMs;
+    // performance.now() is monotonic (libuv's uv_hrtime; on Linux CLOCK_MONOTONIC, which stands still while the
+    // machine is suspended), unlike Date.now(): a laptop closed mid-step does not count as a worker that gave no answer.
+    const deadline = performance.now() + this.timeoutMs;
     for (;;) {
       const done = Atomics.load(this.control, 2 * k);
       if (Atomics.load(this.control, 2 * k + 1) !== 0) throw new Error(`parallel training: worker ${k} failed: ${errorText(this.shared.errors, k)}`);
       if (done >= seq) return;
-      if (Date.now() > deadline) throw new Error(`parallel training: worker ${k} gave no answer in ${this.timeoutMs / 1000} s`);
+      const stopped = this.stopped[k - 1];
+      if (stopped) throw new Error(`parallel training: worker ${k} has stopped (${stopped}); restart the training (--resume continues from the last checkpoint)`);
+      if (performance.now() > deadline) throw new Error(`parallel training: worker ${k} gave no answer in ${this.timeoutMs / 1000} s`);
       Atomics.wait(this.control, 2 * k, done, 1000);
     }
   }
 
   /** Sends a command to worker `k` (1-based), transferring `transfer` (the shard's buffers). */
   private post(k: number, command: WorkerCommand, transfer: ArrayBuffer[] = []): void {
+    const stopped = this.stopped[k - 1];
+    if (stopped) throw new Error(`parallel training: worker ${k} has stopped (${stopped}); restart the training (--resume continues from the last checkpoint)`);
     this.workers[k - 1]!.postMessage(command, transfer);
   }
 

@@ -94,6 +94,26 @@ describe('DataParallelTrainer', () => {
     });
   }
 
+  it('fails the next step at once, naming the worker, when a worker has stopped', async () => {
+    const model = compiled('seed-cnn', 3);
+    const trainer = await DataParallelTrainer.attach(model, { threads: 2, architecture: 'seed-cnn', modelOptions: { classes: 10, seed: 3 } });
+    const [xs, ys] = randomBatch(8, 4);
+    try {
+      await model.trainOnBatch(xs, ys);
+      // As if the worker had died between two steps (its exit event reaches the main thread's event loop).
+      await (trainer as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]!.terminate();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const start = Date.now();
+      await expect(model.trainOnBatch(xs, ys)).rejects.toThrow(/worker 1 has stopped \(exited with code 1\).*--resume/);
+      expect(Date.now() - start).toBeLessThan(60_000); // not the 300 s answer timeout
+      await expect(model.trainOnBatch(xs, ys)).rejects.toThrow(/worker 1 has stopped/);
+    } finally {
+      await trainer.dispose();
+      tf.dispose([xs, ys]);
+      model.dispose();
+    }
+  });
+
   it('refuses fewer than 2 threads and uncompiled models', async () => {
     const model = getArchitecture('seed-cnn').create({ classes: 10, seed: 1 });
     await expect(DataParallelTrainer.attach(model, { threads: 1, architecture: 'seed-cnn', modelOptions: { classes: 10, seed: 1 } })).rejects.toThrow(/2 or more threads/);
