@@ -46,6 +46,7 @@ import { hwrError } from '../core/errors.ts';
 import type { ArchitectureOptions } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
 import { applyWeightedGradients, weightedSum, type WeightedGradients } from '../backend/adam.ts';
+import { heapF32, offsetF32, type WasmBackend } from '../backend/kernels/wasm_util.ts';
 
 /** How the averaged update reaches the worker replicas (see the module comment). */
 export type ReplicaSync = 'gradients' | 'weights';
@@ -207,10 +208,21 @@ export function shardGradientTensors(replica: Replica, xs: tf.Tensor, ys: tf.Ten
 
 /**
  * Writes `tensors` (float32, one per variable in `replica.variables` order) into `out`, flat in the `offsets` layout
- * (`Replica.offsets`: tensor i at `offsets[i]`). Reads each tensor synchronously; does not dispose them.
+ * (`Replica.offsets`: tensor i at `offsets[i]`). Reads each tensor synchronously; does not dispose them. On the wasm
+ * backend it copies straight from the wasm heap, where `dataSync` would copy twice (0.04 against 0.12-0.16 ms for
+ * hwr-net's 243k parameters).
  */
 export function writeFlat(tensors: readonly tf.Tensor[], out: Float32Array, offsets: readonly number[]): void {
-  tensors.forEach((t, i) => out.set(t.dataSync() as Float32Array, offsets[i]!));
+  const wasm = tf.getBackend() === 'wasm' ? (tf.backend() as WasmBackend) : null;
+  const heap = wasm ? heapF32(wasm) : null;
+  tensors.forEach((t, i) => {
+    if (wasm && heap && t.dtype === 'float32' && wasm.dataIdMap.has(t.dataId)) {
+      const at = offsetF32(wasm, t);
+      out.set(heap.subarray(at, at + t.size), offsets[i]!);
+    } else {
+      out.set(t.dataSync() as Float32Array, offsets[i]!);
+    }
+  });
 }
 
 /**
