@@ -15,6 +15,7 @@ import { setFusedCrossEntropyEnabled } from '../src/backend/crossEntropy.ts';
 import { setSimdMaxPoolEnabled } from '../src/backend/kernels/MaxPool.ts';
 import { setDropoutMaskKernelEnabled } from '../src/models/seededDropout.ts';
 import { setConvPoolCropEnabled, setConvReluPoolEnabled, setFusedConvReluPoolEnabled } from '../src/backend/convReluPool.ts';
+import { setBatchNormConvGradientEnabled } from '../src/backend/batchNormConvGradient.ts';
 
 /** Name -> setter (true: the path on, the default). */
 export const TRAINING_SWITCHES: Readonly<Record<string, (on: boolean) => void>> = {
@@ -35,4 +36,5 @@ export const TRAINING_SWITCHES: Readonly<Record<string, (on: boolean) => void>> 
   'conv-relu-pool': setConvReluPoolEnabled,
   'conv1-relu-pool': setFusedConvReluPoolEnabled,
   'conv-pool-crop': setConvPoolCropEnabled,
+  'bn-conv-grad': setBatchNormConvGradientEnabled,
 };

@@ -28,6 +28,8 @@ import {
   MOVING_AVERAGES,
   registerBatchNormTrainingKernels,
 } from './kernels/BatchNormTraining.ts';
+import { deferrableConvolution, deferredBatchNormPoolGradient, markDeferrableConvOutput } from './batchNormConvGradient.ts';
+import { linearConvOutputAttrs } from './gradients/FusedConv2D_grad.ts';
 
 /**
  * Gradient of `HwrBatchNormTrain`: one `HwrBatchNormTrainGrad` call for dx, dgamma and dbeta. Upstream gradients of
@@ -60,7 +62,9 @@ export const batchNormReluPoolGradConfig: tf.GradConfig = {
     const [dy, dmean, dvariance] = dys as tf.Tensor[];
     const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const inputs = { dy: dy!, x, mean, variance, gamma, beta, dmean: dmean!, dvariance: dvariance! };
-    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, inputs, attrs) as tf.Tensor[];
+    // For a one-channel convolution's output, dx stays unwritten unless its reader needs it (batchNormConvGradient.ts).
+    const [dx, dgamma, dbeta] = deferredBatchNormPoolGradient(inputs, attrs)
+      ?? tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, inputs, attrs) as tf.Tensor[];
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
 };
@@ -104,6 +108,8 @@ interface BatchNormalizationLayer {
   movingVariance: LayerVariableLike;
   /** The graph nodes that read this layer's output (tfjs-layers' `Layer.outboundNodes`). */
   outboundNodes?: Array<{ outboundLayer?: OutboundLayer }>;
+  /** The graph nodes whose layers feed this one (tfjs-layers' `Layer.inboundNodes`). */
+  inboundNodes?: Array<{ inboundLayers?: InboundLayer[] }>;
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
@@ -111,6 +117,14 @@ interface BatchNormalizationLayer {
 interface OutboundLayer extends PoolingLayerConfig {
   maxValue?: number | null;
   outboundNodes?: Array<{ outboundLayer?: OutboundLayer }>;
+}
+
+/** What the deferred convolution gradient's check reads of the layer before a batch norm. */
+interface InboundLayer {
+  getClassName(): string;
+  kernel?: { shape: number[] } | null;
+  bias?: unknown;
+  outboundNodes?: Array<{ outboundLayer?: unknown }>;
 }
 
 interface LayerVariableLike {
@@ -178,6 +192,21 @@ function poolFollows(layer: BatchNormalizationLayer): boolean {
   if (!poolFusion || !reluFusion) return false;
   const relu = reluAfter(layer);
   return relu != null && readOnlyByMaxPool2x2(relu);
+}
+
+/**
+ * Whether `input` is the output of a Conv2D layer without a bias whose only reader is `layer` (the layer graph: one
+ * inbound node, the convolution's sole reader), computed by a linear `FusedConv2D` under the gradient tape, with one
+ * input channel, Co % 8 == 0, stride 1 and 'valid' padding: then the pooled batch norm's gradient may leave dx unwritten and the convolution's
+ * filter gradient do without it (src/backend/batchNormConvGradient.ts).
+ */
+function convGradientDeferrable(layer: BatchNormalizationLayer, input: tf.Tensor): boolean {
+  const attrs = linearConvOutputAttrs(input);
+  const nodes = layer.inboundNodes;
+  if (!attrs || nodes?.length !== 1 || nodes[0]!.inboundLayers?.length !== 1) return false;
+  const conv = nodes[0]!.inboundLayers[0]!;
+  if (conv.getClassName() !== 'Conv2D' || soleReader(conv) !== layer || conv.kernel == null || conv.bias != null) return false;
+  return deferrableConvolution(conv.kernel.shape, attrs.strides, attrs.pad, attrs.dilations);
 }
 
 /**
@@ -251,7 +280,10 @@ export function installBatchNormTraining(): void {
       return y;
     });
     if (relu) reluApplied.add(out);
-    if (pool) markPoolApplied(out);
+    if (pool) {
+      markPoolApplied(out);
+      if (convGradientDeferrable(this, input)) markDeferrableConvOutput(input);
+    }
     return out;
   };
   // The ReLU layer after a fused batch norm returns its input (Layer.apply hands on a clone: same data, no kernel).

@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { RELU_GRAD, RELU_GRAD_SUM, reluGradSumApplies } from '../kernels/ReluGrad.ts';
 import type { WasmBackend } from '../kernels/wasm_util.ts';
 import { simdKernels } from '../simd/index.ts';
+import { deferrableConvolution, deferredFilterGradient, isDeferred, materializeDeferred } from '../batchNormConvGradient.ts';
 
 /** The tape name of `tf.fused.conv2d`'s `customGrad` node: the op's scope (tfjs-core ops/operation.ts `op`). */
 export const FUSED_CONV2D_OP = 'fusedConv2d__op';
@@ -32,6 +33,15 @@ const attrsByOutput = new WeakMap<object, tf.FusedConv2DAttrs>();
  */
 export function isReluConvOutput(t: tf.Tensor): boolean {
   return attrsByOutput.get(t.dataId)?.activation === 'relu';
+}
+
+/**
+ * The attributes of the `FusedConv2D` whose output `t` is (its data), where it ran while a gradient tape recorded with no
+ * activation (`'linear'` or none): src/backend/batchNormTraining.ts defers a batch norm's gradient for such outputs.
+ */
+export function linearConvOutputAttrs(t: tf.Tensor): tf.FusedConv2DAttrs | undefined {
+  const attrs = attrsByOutput.get(t.dataId);
+  return attrs && (attrs.activation == null || attrs.activation === 'linear') ? attrs : undefined;
 }
 
 /** Upstream gradients that already went through the ReLU's gradient, by data id, with their sums (see below). */
@@ -70,6 +80,10 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
     const [dh, dw] = typeof dilations === 'number' ? [dilations, dilations] : dilations ?? [1, 1];
     if (dh !== 1 || dw !== 1) throw new Error(`Error in gradient of fused conv2D: dilation rates greater than 1 are not yet supported in gradients. Got dilations '${dilations}'`);
     const engine = tf.engine();
+    // A batch norm's gradient whose values are deferred (src/backend/batchNormConvGradient.ts): written now unless only
+    // the filter gradient, which can do without them, reads it.
+    const deferredDy = isDeferred(dy as tf.Tensor);
+    if (deferredDy && ((activation != null && activation !== 'linear') || bias != null)) materializeDeferred(dy as tf.Tensor);
     // An upstream gradient already masked by the ReLU's gradient (a max pooling with positions after this layer).
     const maskedSums = activation === 'relu' ? reluMasked.get((dy as tf.Tensor).dataId) : undefined;
     const masked = maskedSums !== undefined && !maskedSums.isDisposed;
@@ -82,10 +96,20 @@ export const fusedConv2DGradConfig: tf.GradConfig = {
         ? engine.runKernel(RELU_GRAD_SUM, { dy: dy as tf.Tensor, x: y }) as [tf.Tensor, tf.Tensor]
         : [fusedDyActivation(dy as tf.Tensor, y, activation), undefined];
     const grads: Record<string, () => tf.Tensor> = {
-      0: () => engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
-        { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      1: () => engine.runKernel(tf.Conv2DBackpropFilter, { x: x4D, dy: dyActivation },
-        { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      0: () => {
+        if (deferredDy) materializeDeferred(dyActivation);
+        return engine.runKernel(tf.Conv2DBackpropInput, { dy: dyActivation, filter },
+          { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4D.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      },
+      1: () => {
+        if (deferredDy) {
+          const dW = strides !== undefined && deferrableConvolution(filter.shape, strides, pad, dilations) ? deferredFilterGradient(x4D, filter, dyActivation) : undefined;
+          if (dW) return dW;
+          materializeDeferred(dyActivation);
+        }
+        return engine.runKernel(tf.Conv2DBackpropFilter, { x: x4D, dy: dyActivation },
+          { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      },
     };
     if (bias && biasSums) grads[2] = () => tf.reshape(biasSums, bias.shape);
     else if (bias) {

@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels, simdKernelsOf } from '../simd/index.ts';
-import { dispose, f32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
+import { dispose, f32, heapF32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
 
 /**
  * Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance];
@@ -62,6 +62,11 @@ export const BATCH_NORM_RELU_POOL = 'HwrBatchNormReluPool';
  * ReLU's gradient would give (dy at each window's winner where it is > 0, else 0; the winners found again from x).
  */
 export const BATCH_NORM_RELU_POOL_GRAD = 'HwrBatchNormReluPoolGrad';
+// With attr `deferDx: true` it returns [dx, dgamma, dbeta, codes, coefficients] and leaves dx unwritten: codes bool
+// [B, H/2, W/2, C] (each window's winner, HwrConvReluPoolGrad's codes) and coefficients float32 [3, C] (a, k, c of
+// dx = a * dy' + k * (x - mean) + c, dy' the winners' gradient): for src/backend/batchNormConvGradient.ts, which
+// computes a convolution's filter gradient from them without dx, or fills dx where something else needs it.
+
 
 /** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
 export interface BatchNormExports {
@@ -69,7 +74,7 @@ export interface BatchNormExports {
     gamma: number, beta: number, mean: number, variance: number, eps: number, scratch: number): void;
   batchNormReluPoolBackward(dp: number, x: number, dx: number, B: number, H: number, W: number, C: number,
     mean: number, variance: number, gamma: number, beta: number, dmean: number, dvariance: number, eps: number, dgamma: number,
-    dbeta: number, scratch: number, positions: number): void;
+    dbeta: number, scratch: number, codes: number): void;
   batchNormTrainForward(x: number, y: number, P: number, C: number, gamma: number, beta: number, mean: number,
     variance: number, eps: number, scratch: number, relu: number): void;
   batchNormTrainBackward(dy: number, x: number, dx: number, P: number, C: number, mean: number, variance: number,
@@ -247,15 +252,25 @@ export function batchNormReluPoolGradWasm(args: KernelArgs<WasmBackend>): tf.Ten
   const { dy, x, mean, variance, gamma, beta, dmean, dvariance } = args.inputs as Inputs;
   if (!batchNormReluPoolApplies(backend, x!.shape)) throw new Error(`${BATCH_NORM_RELU_POOL_GRAD}: not applicable to x [${x!.shape}] (wasm SIMD kernels, NHWC, even H and W, C % 4 == 0)`);
   const [B, H, W, C] = nhwc(x!);
+  const deferred = attrs['deferDx'] === true;
   const dx = backend.makeOutput(x!.shape, 'float32');
   const dgamma = backend.makeOutput([C], 'float32');
   const dbeta = backend.makeOutput([C], 'float32');
   const scratch = backend.makeOutput([8 * C], 'float32');
-  const positions = backend.makeOutput([B, H / 2, W / 2, C], 'int32');
+  const codes = backend.makeOutput([B, H / 2, W / 2, C], 'bool');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simdKernels(backend)!.batchNormReluPoolBackward(at(dy!), at(x!), at(dx), B, H, W, C, at(mean!), at(variance!), at(gamma!),
-    at(beta!), at(dmean!), at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch), at(positions));
-  dispose(backend, scratch, positions);
+  simdKernels(backend)!.batchNormReluPoolBackward(at(dy!), at(x!), deferred ? 0 : at(dx), B, H, W, C, at(mean!), at(variance!), at(gamma!),
+    at(beta!), at(dmean!), at(dvariance!), epsilonOf(attrs), at(dgamma), at(dbeta), at(scratch), at(codes));
+  if (deferred) {
+    // The coefficients a, k, c of dx = a * dy + k * (x - mean) + c: floats 4C..7C of the scratch.
+    const coefficients = backend.makeOutput([3, C], 'float32');
+    const heap = heapF32(backend);
+    const from = heapOffset(backend, scratch) / 4 + 4 * C;
+    heap.copyWithin(heapOffset(backend, coefficients) / 4, from, from + 3 * C);
+    dispose(backend, scratch);
+    return [dx, dgamma, dbeta, codes, coefficients];
+  }
+  dispose(backend, scratch, codes);
   return [dx, dgamma, dbeta];
 }
 

@@ -45,6 +45,8 @@ export interface ConvReluPoolExports {
   convReluPoolFilterGrad(xp: number, g: number, codes: number, base: number, row: number, PP: number, taps: number,
     Wp: number, Co: number, dw: number, acc: number, panel: number): void;
   convReluPoolExpand(g: number, codes: number, dy: number, B: number, OH: number, OW: number, Co: number): void;
+  patchLagSums(x: number, B: number, H: number, W: number, fH: number, fW: number, out: number): void;
+  patchMoments(lags: number, H: number, W: number, fH: number, fW: number, N: number, scratch: number, out: number): void;
 }
 
 type Pad = 'valid' | 'same';

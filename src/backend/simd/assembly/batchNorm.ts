@@ -238,13 +238,17 @@ export function batchNormReluPoolForward(x: usize, pooled: usize, B: i32, H: i32
  * Backward of batchNormReluPoolForward, for the pooled output's gradient `dp` [B, H/2, W/2, C]: each window's winner is
  * found in z recomputed from x (the forward's operations, so the same winner), and the batch norm's upstream gradient is
  * dp there where z > 0 (0 elsewhere); then dx, dgamma, dbeta as batchNormTrainBackward (S1 and S2 summed per row of
- * windows in float32, then in float64). x, dx [B, H, W, C]; `scratch` holds 8 * C floats; `positions` is scratch of
- * B * (H/2) * (W/2) * C int32 (the winners, 0..3 row-major or -1, from the first pass to the second).
+ * windows in float32, then in float64). x, dx [B, H, W, C]; `scratch` holds 8 * C floats; `codes` is
+ * B * (H/2) * (W/2) * C bytes: each window's winner as convReluPool.ts's codes (4 * its position 0..3 row-major where
+ * z > 0 there, 0x80 where not), from the first pass to the second.
+ * With `dx` = 0 it stops after the first pass: dgamma, dbeta, the codes, and the coefficients a, k, c of
+ * dx = a * dy + k * (x - mean) + c at `scratch` + 16 C, + 20 C and + 24 C bytes, for a caller that needs dx only
+ * through a convolution's filter gradient (src/backend/batchNormConvGradient.ts).
  */
 export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32, H: i32, W: i32, C: i32,
   mean: usize, variance: usize, gamma: usize, beta: usize, dmean: usize, dvariance: usize, eps: f64, dgamma: usize,
-  dbeta: usize, scratch: usize, positions: usize): void {
-  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1, ws = <usize>OW * cs;
+  dbeta: usize, scratch: usize, codes: usize): void {
+  const cs = <usize>C << 2, rs = <usize>W * cs, OH = H >> 1, OW = W >> 1, ws = <usize>OW * cs, bs = <usize>OW * C;
   const accS = scratch;
   const accQ = scratch + (<usize>C << 3);
   const factor = scratch + (<usize>C << 2) * 7;
@@ -253,9 +257,9 @@ export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32
     store<f32>(factor + (c << 2), scaleFactor(load<f32>(gamma + (c << 2)), load<f32>(variance + (c << 2)), eps));
   }
   const zero = f32x4.splat(0);
-  const i0 = i32x4.splat(0), i1 = i32x4.splat(1), i2 = i32x4.splat(2), i3 = i32x4.splat(3), none = i32x4.splat(-1);
+  const i0 = i32x4.splat(0), i1 = i32x4.splat(4), i2 = i32x4.splat(8), i3 = i32x4.splat(12), none = i32x4.splat(0x80);
   for (let r = 0; r < B * OH; r++) {
-    const row = x + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = positions + <usize>r * ws;
+    const row = x + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = codes + <usize>r * bs;
     for (let j: usize = 0; j < cs; j += 16) {
       const m = v128.load(mean + j), f = v128.load(factor + j), bt = v128.load(beta + j);
       let s1 = zero, s2 = zero;
@@ -270,7 +274,8 @@ export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32
         const winGt = f32x4.gt(bottom, top);
         const positive = f32x4.gt(v128.bitselect(bottom, top, winGt), zero);
         const at = v128.bitselect(v128.bitselect(v128.bitselect(i3, i2, bottomGt), v128.bitselect(i1, i0, topGt), winGt), none, positive);
-        v128.store(a0 + o, at);
+        const narrow = i16x8.narrow_i32x4_s(at, at);
+        v128.store32_lane(a0 + <usize>ow * C + (j >> 2), i8x16.narrow_i16x8_u(narrow, narrow), 0);
         const g = v128.and(v128.load(g0 + o), positive);
         const c = v128.bitselect(v128.bitselect(c11, c10, bottomGt), v128.bitselect(c01, c00, topGt), winGt);
         s1 = f32x4.add(s1, g);
@@ -281,14 +286,15 @@ export function batchNormReluPoolBackward(dp: usize, x: usize, dx: usize, B: i32
     }
   }
   backwardCoefficients(B * H * W, C, variance, gamma, dmean, dvariance, eps, dgamma, dbeta, scratch);
+  if (dx == 0) return;
   const coefA = scratch + (<usize>C << 4), coefK = coefA + cs, coefC = coefK + cs;
   for (let r = 0; r < B * OH; r++) {
-    const row = x + (<usize>r << 1) * rs, drow = dx + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = positions + <usize>r * ws;
+    const row = x + (<usize>r << 1) * rs, drow = dx + (<usize>r << 1) * rs, g0 = dp + <usize>r * ws, a0 = codes + <usize>r * bs;
     for (let ow = 0; ow < OW; ow++) {
       const q = (<usize>ow << 1) * cs, o = <usize>ow * cs;
       for (let j: usize = 0; j < cs; j += 16) {
-        const at = v128.load(a0 + o + j);
-        const g = v128.and(v128.load(g0 + o + j), i32x4.ge_s(at, i0));
+        const at = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(a0 + <usize>ow * C + (j >> 2))));
+        const g = v128.and(v128.load(g0 + o + j), i32x4.lt_s(at, none));
         const m = v128.load(mean + j), A = v128.load(coefA + j), K = v128.load(coefK + j), cc = v128.load(coefC + j);
         poolGradOut(row + q + j, drow + q + j, v128.and(g, i32x4.eq(at, i0)), m, A, K, cc);
         poolGradOut(row + q + cs + j, drow + q + cs + j, v128.and(g, i32x4.eq(at, i1)), m, A, K, cc);

@@ -203,3 +203,91 @@ export function convReluPoolExpand(g: usize, codes: usize, dy: usize, B: i32, OH
     }
   }
 }
+
+/**
+ * Sums over the batch of products of a one-channel input with itself shifted, for the second moments of a convolution's
+ * input patches (src/backend/batchNormConvGradient.ts). x [B, H, W] float32; `out` [fH * (2 fW - 1) + 1, H, W] float32
+ * (overwritten): plane dh * (2 fW - 1) + dw + fW - 1, for dh in [0, fH) and dw in (-fW, fW) with dh > 0 or dw >= 0,
+ * holds at (i, j) the sum over b of x[b, i, j] * x[b, i + dh, j + dw] wherever (i + dh, j + dw) lies inside x
+ * (elsewhere: a product with a pixel of another row, or 0 past the image; the planes with dh = 0 and dw < 0 are 0), and
+ * the last plane the sum over b of x[b, i, j]. A box sum of plane (dh, dw) over the rows [kh, kh + OH) and columns
+ * [kw, kw + OW) of a 'valid' fH x fW convolution (OH = H - fH + 1, OW = W - fW + 1), kh + dh < fH and 0 <= kw + dw < fW,
+ * reads only entries of the first kind: it is the sum over every patch of tap (kh, kw) times tap (kh + dh, kw + dw).
+ * Each plane is one run over the flattened image (x[e] * x[e + dh * W + dw]), not a loop over rows.
+ */
+export function patchLagSums(x: usize, B: i32, H: i32, W: i32, fH: i32, fW: i32, out: usize): void {
+  const lagsW = 2 * fW - 1, n = H * W, plane = <usize>n << 2;
+  memory.fill(out, 0, <usize>(fH * lagsW + 1) * plane);
+  const sums = out + <usize>(fH * lagsW) * plane;
+  for (let b = 0; b < B; b++) {
+    const img = x + <usize>b * plane;
+    let e = 0;
+    for (; e + 4 <= n; e += 4) {
+      const o = <usize>e << 2;
+      v128.store(sums + o, f32x4.add(v128.load(sums + o), v128.load(img + o)));
+    }
+    for (; e < n; e++) store<f32>(sums + (<usize>e << 2), load<f32>(sums + (<usize>e << 2)) + load<f32>(img + (<usize>e << 2)));
+    for (let dh = 0; dh < fH; dh++) {
+      for (let dw = dh == 0 ? 0 : 1 - fW; dw < fW; dw++) {
+        const shift = dh * W + dw, end = n - shift;
+        const d = out + <usize>(dh * lagsW + dw + fW - 1) * plane, c = img + (<usize>shift << 2);
+        let j = 0;
+        for (; j + 4 <= end; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(d + o, madd(v128.load(img + o), v128.load(c + o), v128.load(d + o)));
+        }
+        for (; j < end; j++) {
+          const o = <usize>j << 2;
+          store<f32>(d + o, load<f32>(d + o) + load<f32>(img + o) * load<f32>(c + o));
+        }
+      }
+    }
+  }
+}
+
+/** Prefix sums (float64) of the float32 plane at `p` [H, W] into `S` [(H + 1) * (W + 1)]: S[i][j] = sum over rows < i, columns < j. */
+function prefixSums(p: usize, H: i32, W: i32, S: usize): void {
+  const w1 = W + 1;
+  memory.fill(S, 0, <usize>w1 << 3);
+  for (let i = 0; i < H; i++) {
+    const above = S + (<usize>(i * w1) << 3), here = above + (<usize>w1 << 3), row = p + (<usize>(i * W) << 2);
+    store<f64>(here, 0);
+    let sum: f64 = 0;
+    for (let j = 0; j < W; j++) {
+      sum += <f64>load<f32>(row + (<usize>j << 2));
+      store<f64>(here + (<usize>(j + 1) << 3), load<f64>(above + (<usize>(j + 1) << 3)) + sum);
+    }
+  }
+}
+
+/** Sum of the plane behind prefix sums `S` (row length W + 1) over rows [r0, r0 + OH) and columns [c0, c0 + OW). */
+@inline function boxSum(S: usize, w1: i32, r0: i32, c0: i32, OH: i32, OW: i32): f64 {
+  const top = S + (<usize>(r0 * w1 + c0) << 3), bottom = S + (<usize>((r0 + OH) * w1 + c0) << 3), right = <usize>OW << 3;
+  return load<f64>(bottom + right) - load<f64>(top + right) - load<f64>(bottom) + load<f64>(top);
+}
+
+/**
+ * From `patchLagSums`'s planes (`lags`, for x [B, H, W] and an fH x fW 'valid' convolution with N = B * OH * OW output
+ * positions): `out` float64 [taps + taps * taps] (taps = fH * fW, tap t = kh * fW + kw) gets the patches' sums
+ * s[t] = sum over positions of tap t, then their covariance sums cov[t][u] = sum of tap t times tap u - s[t] s[u] / N.
+ * `scratch` holds (H + 1) * (W + 1) float64.
+ */
+export function patchMoments(lags: usize, H: i32, W: i32, fH: i32, fW: i32, N: f64, scratch: usize, out: usize): void {
+  const lagsW = 2 * fW - 1, taps = fH * fW, OH = H - fH + 1, OW = W - fW + 1, w1 = W + 1, plane = <usize>(H * W) << 2;
+  const cov = out + (<usize>taps << 3);
+  prefixSums(lags + <usize>(fH * lagsW) * plane, H, W, scratch);
+  for (let t = 0; t < taps; t++) store<f64>(out + (<usize>t << 3), boxSum(scratch, w1, t / fW, t % fW, OH, OW));
+  for (let dh = 0; dh < fH; dh++) {
+    for (let dw = dh == 0 ? 0 : 1 - fW; dw < fW; dw++) {
+      prefixSums(lags + <usize>(dh * lagsW + dw + fW - 1) * plane, H, W, scratch);
+      for (let kh = 0; kh + dh < fH; kh++) {
+        for (let kw = max(0, -dw); kw + dw < fW && kw < fW; kw++) {
+          const t = kh * fW + kw, u = (kh + dh) * fW + kw + dw;
+          const v = boxSum(scratch, w1, kh, kw, OH, OW) - load<f64>(out + (<usize>t << 3)) * load<f64>(out + (<usize>u << 3)) / N;
+          store<f64>(cov + (<usize>(t * taps + u) << 3), v);
+          store<f64>(cov + (<usize>(u * taps + t) << 3), v);
+        }
+      }
+    }
+  }
+}
