@@ -77,10 +77,11 @@ export function deferrableConvolution(filterShape: readonly number[], strides: n
 /**
  * Marks `x`, a batch norm's input in training, as the output of a convolution whose filter gradient may be computed
  * from the deferred batch norm gradient (the caller checked the layer graph and the convolution; see the module
- * comment). A no-op when the path is switched off or debug mode (which reads every kernel's output) is on.
+ * comment). A no-op when the path is switched off or tfjs-core checks every kernel's output for NaN (debug mode,
+ * `CHECK_COMPUTATION_FOR_ERRORS`), which would read the unwritten dx.
  */
 export function markDeferrableConvOutput(x: tf.Tensor): void {
-  if (enabled && !tf.env().getBool('DEBUG')) deferrable.add(x.dataId);
+  if (enabled && !tf.env().getBool('DEBUG') && !tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS')) deferrable.add(x.dataId);
 }
 
 /**

@@ -60,12 +60,12 @@ export const BATCH_NORM_RELU_POOL = 'HwrBatchNormReluPool';
  * [B, H, W, C], `mean`, `variance`, `gamma`, `beta`, `dmean`, `dvariance` [C]; attr `varianceEpsilon`. Outputs
  * [dx [B, H, W, C], dgamma [C], dbeta [C]]: the batch norm's gradient for the upstream gradient that MaxPoolGrad and the
  * ReLU's gradient would give (dy at each window's winner where it is > 0, else 0; the winners found again from x).
+ * With attr `deferDx: true` it returns [dx, dgamma, dbeta, codes, coefficients] and leaves dx unwritten: codes bool
+ * [B, H/2, W/2, C] (each window's winner, `HwrConvReluPoolGrad`'s codes) and coefficients float32 [3, C] (a, k, c of
+ * dx = a * dy' + k * (x - mean) + c, dy' the winners' gradient), for src/backend/batchNormConvGradient.ts, which
+ * computes a convolution's filter gradient from them without dx, and fills dx where something else needs it.
  */
 export const BATCH_NORM_RELU_POOL_GRAD = 'HwrBatchNormReluPoolGrad';
-// With attr `deferDx: true` it returns [dx, dgamma, dbeta, codes, coefficients] and leaves dx unwritten: codes bool
-// [B, H/2, W/2, C] (each window's winner, HwrConvReluPoolGrad's codes) and coefficients float32 [3, C] (a, k, c of
-// dx = a * dy' + k * (x - mean) + c, dy' the winners' gradient): for src/backend/batchNormConvGradient.ts, which
-// computes a convolution's filter gradient from them without dx, or fills dx where something else needs it.
 
 
 /** The exports of `assembly/batchNorm.ts` (byte offsets on the wasm heap; `scratch` holds 8 * C floats). */
