@@ -117,6 +117,17 @@ describe('a one-channel convolution\'s filter gradient from the deferred batch n
     });
   }
 
+  it('writes dx as before where tfjs-core checks every kernel output for NaN (CHECK_COMPUTATION_FOR_ERRORS)', async () => {
+    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', true);
+    try {
+      const { deferred, batchNormGrads } = await onAndOff({ name: 'checked', input: [12, 10, 1], kernelSize: 3, filters: 8 });
+      expect(deferred).toBe(false);
+      expect(batchNormGrads).toBe(1);
+    } finally {
+      tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+    }
+  });
+
   it('fills the deferred gradient where the convolution\'s input gradient is needed too (a layer before it)', async () => {
     const c: BlockCase = { name: 'conv after conv', input: [14, 14, 1], kernelSize: 3, filters: 8, convBefore: true };
     const { on, off, batchNormGrads } = await onAndOff(c);
