@@ -124,6 +124,7 @@ interface InboundLayer {
   getClassName(): string;
   kernel?: { shape: number[] } | null;
   bias?: unknown;
+  /** The graph nodes that read the layer's output (`soleReader`). */
   outboundNodes?: Array<{ outboundLayer?: unknown }>;
 }
 
@@ -197,8 +198,8 @@ function poolFollows(layer: BatchNormalizationLayer): boolean {
 /**
  * Whether `input` is the output of a Conv2D layer without a bias whose only reader is `layer` (the layer graph: one
  * inbound node, the convolution's sole reader), computed by a linear `FusedConv2D` under the gradient tape, with one
- * input channel, Co % 8 == 0, stride 1 and 'valid' padding: then the pooled batch norm's gradient may leave dx unwritten and the convolution's
- * filter gradient do without it (src/backend/batchNormConvGradient.ts).
+ * input channel, Co % 8 == 0, stride 1 and 'valid' padding: then the pooled batch norm's gradient may leave dx
+ * unwritten and the convolution's filter gradient do without it (src/backend/batchNormConvGradient.ts).
  */
 function convGradientDeferrable(layer: BatchNormalizationLayer, input: tf.Tensor): boolean {
   const attrs = linearConvOutputAttrs(input);
