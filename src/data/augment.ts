@@ -200,6 +200,21 @@ function warpImage(src: Float32Array, dst: Float32Array, base: number, size: num
     let sx = bx * y + cx;
     let sy = by * y + cy;
     for (let x = 0; x < size; x++, o++, sx += ax, sy += ay) {
+      if (sx >= 0 && sy >= 0 && sx < last && sy < last) {
+        // Inside, with all four neighbours: the common case, without Math.floor (truncation is floor here) or the
+        // border tests. The same operations as below, so the same values.
+        const x0 = sx | 0;
+        const y0 = sy | 0;
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const i = base + y0 * size + x0;
+        const p00 = src[i]!;
+        const p10 = src[i + size]!;
+        const top = p00 + fx * (src[i + 1]! - p00);
+        const bottom = p10 + fx * (src[i + size + 1]! - p10);
+        dst[o] = top + fy * (bottom - top);
+        continue;
+      }
       const x0 = Math.floor(sx);
       const y0 = Math.floor(sy);
       if (x0 < -1 || x0 > last || y0 < -1 || y0 > last) {
