@@ -35,16 +35,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_RELU_POOL_GRAD } from './kernels/BatchNormTraining.ts';
 import { CONV_RELU_POOL_GRAD, convReluPoolApplies } from './kernels/ConvReluPool.ts';
-import { heapF32, heapOffset, type WasmBackend } from './kernels/wasm_util.ts';
+import { f32, heapOffset, type WasmBackend } from './kernels/wasm_util.ts';
 import { simdKernels } from './simd/index.ts';
 
 /** What the pooled batch norm's deferred backward leaves for dx's reader (see the module comment). */
 interface DeferredGradient {
-  /** The batch norm gradient kernel's inputs and attributes, to fill dx when something needs it whole. */
+  /** The batch norm gradient kernel's inputs (`dy`: the pooled output's gradient [B, H/2, W/2, C]) and attributes, to
+   * fill dx when something needs it whole. */
   inputs: tf.NamedTensorMap;
   attrs: tf.NamedAttrMap;
-  /** The pooled output's gradient [B, H/2, W/2, C]. */
-  dy: tf.Tensor;
   /** Each window's winner, `HwrConvReluPoolGrad`'s codes, bool [B, H/2, W/2, C]. */
   codes: tf.Tensor;
   /** a, k, c of dx = a * g + k * (x - mean) + c, float32 [3, C]. */
@@ -92,7 +91,7 @@ export function markDeferrableConvOutput(x: tf.Tensor): void {
 export function deferredBatchNormPoolGradient(inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor[] | undefined {
   if (!enabled || !deferrable.has(inputs['x']!.dataId) || tf.getBackend() !== 'wasm') return undefined;
   const [dx, dgamma, dbeta, codes, coefficients] = tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, inputs, { ...attrs, deferDx: true }) as tf.Tensor[];
-  deferred.set(dx!.dataId, { inputs, attrs, dy: inputs['dy']!, codes: codes!, coefficients: coefficients!, dx: dx!, filled: false });
+  deferred.set(dx!.dataId, { inputs, attrs, codes: codes!, coefficients: coefficients!, dx: dx!, filled: false });
   return [dx!, dgamma!, dbeta!];
 }
 
@@ -112,9 +111,7 @@ export function materializeDeferred(dy: tf.Tensor): void {
   tf.tidy(() => {
     const [dx] = tf.engine().runKernel(BATCH_NORM_RELU_POOL_GRAD, d.inputs, d.attrs) as tf.Tensor[];
     const backend = tf.backend() as WasmBackend;
-    const heap = heapF32(backend);
-    const from = heapOffset(backend, dx!) / 4;
-    heap.copyWithin(heapOffset(backend, d.dx) / 4, from, from + dx!.size);
+    f32(backend, d.dx).set(f32(backend, dx!));
   });
   d.filled = true;
 }
@@ -126,7 +123,7 @@ export function materializeDeferred(dy: tf.Tensor): void {
  */
 export function deferredFilterGradient(x: tf.Tensor, filter: tf.Tensor, dy: tf.Tensor): tf.Tensor | undefined {
   const d = deferred.get(dy.dataId);
-  if (!d || d.filled || x.rank !== 4 || !deferrableConvolution(filter.shape, 1, 'valid', 1)) return undefined;
+  if (!d || d.filled || x.rank !== 4) return undefined;
   const backend = tf.backend() as WasmBackend;
   const simd = simdKernels(backend);
   if (!simd || !convReluPoolApplies(backend, x.shape, filter.shape, 'valid')) return undefined;
@@ -136,14 +133,14 @@ export function deferredFilterGradient(x: tf.Tensor, filter: tf.Tensor, dy: tf.T
   if (!tf.util.arraysEqual(dy.shape, [B, OH, OW, Co]) || OH % 2 !== 0 || OW % 2 !== 0) return undefined;
   return tf.tidy(() => {
     // a * (sum over each window's winner of P * g): the seed CNN's first-block gradient kernel on the same codes.
-    const [sparse] = tf.engine().runKernel(CONV_RELU_POOL_GRAD, { x, dy: d.dy, codes: d.codes }, { pad: 'valid', filterShape: filter.shape }) as tf.Tensor[];
+    const [sparse] = tf.engine().runKernel(CONV_RELU_POOL_GRAD, { x, dy: d.inputs['dy']!, codes: d.codes }, { pad: 'valid', filterShape: filter.shape }) as tf.Tensor[];
     // s and the patches' covariance sums (float64, viewed through float32 tensors of twice the length).
     const taps = fH * fW;
     const lags = tf.zeros([fH * (2 * fW - 1) + 1, H, W]); // written whole by patchLagSums
     const scratch = tf.zeros([2 * (H + 1) * (W + 1)]);
     const moments = tf.zeros([2 * (taps + taps * taps)]);
     simd.patchLagSums(heapOffset(backend, x), B, H, W, fH, fW, heapOffset(backend, lags));
-    simd.patchMoments(heapOffset(backend, lags), H, W, fH, fW, B * (H - fH + 1) * (W - fW + 1), heapOffset(backend, scratch), heapOffset(backend, moments));
+    simd.patchMoments(heapOffset(backend, lags), H, W, fH, fW, B * OH * OW, heapOffset(backend, scratch), heapOffset(backend, moments));
     const m = moments.dataSync() as Float32Array;
     const stats = new Float64Array(m.buffer, m.byteOffset, taps + taps * taps);
     const w = filter.dataSync() as Float32Array;

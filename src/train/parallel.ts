@@ -46,7 +46,7 @@ import { hwrError } from '../core/errors.ts';
 import type { ArchitectureOptions } from '../models/index.ts';
 import { SeededDropout } from '../models/seededDropout.ts';
 import { applyWeightedGradients, weightedSum, type WeightedGradients } from '../backend/adam.ts';
-import { heapF32, offsetF32, type WasmBackend } from '../backend/kernels/wasm_util.ts';
+import { f32, type WasmBackend } from '../backend/kernels/wasm_util.ts';
 
 /** How the averaged update reaches the worker replicas (see the module comment). */
 export type ReplicaSync = 'gradients' | 'weights';
@@ -214,14 +214,9 @@ export function shardGradientTensors(replica: Replica, xs: tf.Tensor, ys: tf.Ten
  */
 export function writeFlat(tensors: readonly tf.Tensor[], out: Float32Array, offsets: readonly number[]): void {
   const wasm = tf.getBackend() === 'wasm' ? (tf.backend() as WasmBackend) : null;
-  const heap = wasm ? heapF32(wasm) : null;
   tensors.forEach((t, i) => {
-    if (wasm && heap && t.dtype === 'float32' && wasm.dataIdMap.has(t.dataId)) {
-      const at = offsetF32(wasm, t);
-      out.set(heap.subarray(at, at + t.size), offsets[i]!);
-    } else {
-      out.set(t.dataSync() as Float32Array, offsets[i]!);
-    }
+    const onHeap = wasm !== null && t.dtype === 'float32' && wasm.dataIdMap.has(t.dataId);
+    out.set(onHeap ? f32(wasm, t) : (t.dataSync() as Float32Array), offsets[i]!);
   });
 }
 
@@ -403,17 +398,21 @@ export class DataParallelTrainer {
       const done = Atomics.load(this.control, 2 * k);
       if (Atomics.load(this.control, 2 * k + 1) !== 0) throw new Error(`parallel training: worker ${k} failed: ${errorText(this.shared.errors, k)}`);
       if (done >= seq) return;
-      const stopped = this.stopped[k - 1];
-      if (stopped) throw new Error(`parallel training: worker ${k} has stopped (${stopped}); restart the training (--resume continues from the last checkpoint)`);
+      this.throwIfStopped(k);
       if (performance.now() > deadline) throw new Error(`parallel training: worker ${k} gave no answer in ${this.timeoutMs / 1000} s`);
       Atomics.wait(this.control, 2 * k, done, 1000);
     }
   }
 
-  /** Sends a command to worker `k` (1-based), transferring `transfer` (the shard's buffers). */
-  private post(k: number, command: WorkerCommand, transfer: ArrayBuffer[] = []): void {
+  /** @throws Error naming worker `k` (1-based) and how it exited, once its exit has been seen. */
+  private throwIfStopped(k: number): void {
     const stopped = this.stopped[k - 1];
     if (stopped) throw new Error(`parallel training: worker ${k} has stopped (${stopped}); restart the training (--resume continues from the last checkpoint)`);
+  }
+
+  /** Sends a command to worker `k` (1-based), transferring `transfer` (the shard's buffers). */
+  private post(k: number, command: WorkerCommand, transfer: ArrayBuffer[] = []): void {
+    this.throwIfStopped(k);
     this.workers[k - 1]!.postMessage(command, transfer);
   }
 

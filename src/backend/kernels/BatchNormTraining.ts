@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels, simdKernelsOf } from '../simd/index.ts';
-import { dispose, f32, heapF32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
+import { dispose, f32, heapOffset, registerMissingKernels, type WasmBackend } from './wasm_util.ts';
 
 /**
  * Kernel name of the forward pass. Inputs `x` float32 [..., C], `gamma`, `beta` float32 [C]; outputs [y, mean, variance];
@@ -264,9 +264,7 @@ export function batchNormReluPoolGradWasm(args: KernelArgs<WasmBackend>): tf.Ten
   if (deferred) {
     // The coefficients a, k, c of dx = a * dy + k * (x - mean) + c: floats 4C..7C of the scratch.
     const coefficients = backend.makeOutput([3, C], 'float32');
-    const heap = heapF32(backend);
-    const from = heapOffset(backend, scratch) / 4 + 4 * C;
-    heap.copyWithin(heapOffset(backend, coefficients) / 4, from, from + 3 * C);
+    f32(backend, coefficients).set(f32(backend, scratch).subarray(4 * C, 7 * C));
     dispose(backend, scratch);
     return [dx, dgamma, dbeta, codes, coefficients];
   }
